@@ -1,0 +1,34 @@
+#!/usr/bin/env node
+// The `tether` CLI. Runs dist/tether.js, building it first (esbuild) when it is missing or
+// older than any source it is built from, so a fresh clone works right after `npm ci`.
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const bundle = join(root, "dist", "tether.js");
+const SOURCE_DIRS = ["tools", "device", "host-sim", "bootloader-spec"];
+
+function newestSource(dir) {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestSource(p));
+    else if (entry.name.endsWith(".ts")) newest = Math.max(newest, statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+const stale = () => {
+  const built = statSync(bundle).mtimeMs;
+  return SOURCE_DIRS.some((d) => existsSync(join(root, d)) && newestSource(join(root, d)) > built);
+};
+
+if (!existsSync(bundle) || stale()) {
+  const { buildHost } = await import(pathToFileURL(join(root, "scripts", "build.mjs")).href);
+  await buildHost({ log: () => {} });
+}
+
+const { main } = await import(pathToFileURL(bundle).href);
+const code = await main(process.argv.slice(2));
+if (typeof code === "number") process.exitCode = code;

@@ -1,0 +1,359 @@
+/**
+ * Battery monitoring as plain data + a transition function (batteryStep), plus a small
+ * class (BatteryMonitor) that reads the BatteryAdc port and hands out events and policy.
+ *
+ * Why each piece exists:
+ * - a median of the last few readings, so one radio-TX voltage dip raises no alarm, then
+ *   an exponential average (fixed point) so ADC noise (ESP32 ADCs are noisy) cannot flap an
+ *   alarm on the flat middle of the LiPo curve, where 5 % is only ~15 mV;
+ * - enter/exit thresholds (hysteresis), so a level crossing fires once, not on every wobble;
+ * - a discharge rate measured only across discharging stretches (charging resets it);
+ * - brown-out stops the agent cleanly before the hardware brown-out detector does it rudely.
+ * Integer arithmetic only: the events reach traces compared between XS and Node.
+ */
+import type { BatteryAdc, Clock } from "../../ports";
+import { BATTERY_STATUS, type BatteryAlarm, type BatteryReport, type BatteryStatusCode } from "../telemetry/record";
+import { DEFAULT_LIPO_CURVE, adcToMillivolts, millivoltsAtSocBp, socBpFromMillivolts, type DischargeCurve } from "./soc";
+
+export interface BatteryConfig {
+  curve: DischargeCurve;
+  /** Alarm "low" when SoC ≤ lowEnterPct; cleared when SoC ≥ lowExitPct (and see hysteresisMv). */
+  lowEnterPct: number;
+  lowExitPct: number;
+  criticalEnterPct: number;
+  criticalExitPct: number;
+  /**
+   * Leaving a level also needs the voltage this far above the level's entry voltage: on the
+   * flat middle of a LiPo curve a few % are only ~10 mV, less than smoothed ADC noise.
+   */
+  hysteresisMv: number;
+  /** Smoothed mV at or below which the agent saves state and stops (above the chip's BOD). */
+  brownoutMv: number;
+  /** Above this the cell is overcharged or the divider is broken: LwM2M "damaged". */
+  damagedAboveMv: number;
+  /** Below this nothing is connected (floating ADC input): LwM2M "not installed". */
+  absentBelowMv: number;
+  /** Readings in the median window (odd). */
+  medianWindow: number;
+  /** The average moves 1/2^emaShift of the way to each new median (3 → 1/8). */
+  emaShift: number;
+  /** Readings needed before alarms or brown-out are judged (a burst at boot fills it). */
+  minReadings: number;
+  /** The rate estimate spans up to this much discharging time… */
+  rateWindowMs: number;
+  /** …and needs at least this much before it is reported. */
+  rateMinMs: number;
+  /** Report-interval multipliers while low / critical, and the cap. */
+  lowReportFactor: number;
+  criticalReportFactor: number;
+  maxReportIntervalMs: number;
+  /** OTA needs at least this SoC unless charging or on external power. */
+  otaMinPct: number;
+}
+
+export const DEFAULT_BATTERY_CONFIG: BatteryConfig = {
+  curve: DEFAULT_LIPO_CURVE,
+  lowEnterPct: 20,
+  lowExitPct: 25,
+  criticalEnterPct: 10,
+  criticalExitPct: 13,
+  hysteresisMv: 30,
+  brownoutMv: 3450,
+  damagedAboveMv: 4400,
+  absentBelowMv: 1000,
+  medianWindow: 5,
+  emaShift: 3,
+  minReadings: 3,
+  rateWindowMs: 6 * 3600_000,
+  rateMinMs: 3600_000,
+  lowReportFactor: 4,
+  criticalReportFactor: 16,
+  maxReportIntervalMs: 6 * 3600_000,
+  otaMinPct: 30,
+};
+
+export type ChargerState = "charging" | "full" | "discharging" | "absent" | undefined;
+
+/** One ADC observation; `mv` undefined when the read failed. */
+export interface BatteryReading {
+  t: number;
+  mv: number | undefined;
+  charger: ChargerState;
+}
+
+interface Checkpoint {
+  t: number;
+  bp: number;
+}
+
+export interface BatteryState {
+  readings: number[];
+  /** The smoothed voltage ×16 (fixed point), once any reading exists. */
+  ema16: number | undefined;
+  /** The smoothed voltage (mV): round(ema16 / 16). */
+  mv: number | undefined;
+  socBp: number;
+  status: BatteryStatusCode;
+  alarm: BatteryAlarm;
+  brownout: boolean;
+  charger: ChargerState;
+  readFailures: number;
+  /** Discharge checkpoints, oldest first, spaced ≥ rateWindowMs/8 apart. */
+  checkpoints: Checkpoint[];
+  dropBpPerHour: number | undefined;
+}
+
+export type BatteryEvent =
+  | { type: "alarm"; alarm: BatteryAlarm; pct: number; mv: number }
+  | { type: "status"; status: BatteryStatusCode }
+  | { type: "brownout"; mv: number };
+
+export function initialBatteryState(): BatteryState {
+  return {
+    readings: [],
+    ema16: undefined,
+    mv: undefined,
+    socBp: 0,
+    status: BATTERY_STATUS.unknown,
+    alarm: "none",
+    brownout: false,
+    charger: undefined,
+    readFailures: 0,
+    checkpoints: [],
+    dropBpPerHour: undefined,
+  };
+}
+
+function median(xs: number[]): number {
+  const s = xs.slice().sort((a, b) => a - b);
+  return s[(s.length - 1) >> 1];
+}
+
+const ALARM_RANK: Record<BatteryAlarm, number> = { none: 0, low: 1, critical: 2 };
+
+/** The alarm after hysteresis: each level is entered at ≤ enter and left at ≥ exit. */
+function nextAlarm(cur: BatteryAlarm, pct: number, mv: number, c: BatteryConfig): BatteryAlarm {
+  let a = cur;
+  const clear = (exitPct: number, enterPct: number) =>
+    pct >= exitPct && mv >= millivoltsAtSocBp(enterPct * 100, c.curve) + c.hysteresisMv;
+  if (a === "critical" && clear(c.criticalExitPct, c.criticalEnterPct)) a = "low";
+  if (a === "low" && clear(c.lowExitPct, c.lowEnterPct)) a = "none";
+  if (a === "none" && pct <= c.lowEnterPct) a = "low";
+  if (a === "low" && pct <= c.criticalEnterPct) a = "critical";
+  return a;
+}
+
+function statusOf(s: BatteryState, c: BatteryConfig): BatteryStatusCode {
+  if (s.mv === undefined) return BATTERY_STATUS.unknown;
+  if (s.charger === "absent" || s.mv < c.absentBelowMv) return BATTERY_STATUS.notInstalled;
+  if (s.mv > c.damagedAboveMv) return BATTERY_STATUS.damaged;
+  if (s.charger === "charging") return BATTERY_STATUS.charging;
+  if (s.charger === "full") return BATTERY_STATUS.chargeComplete;
+  return s.alarm === "none" ? BATTERY_STATUS.normal : BATTERY_STATUS.low;
+}
+
+function isDischarging(s: BatteryState): boolean {
+  return s.charger !== "charging" && s.charger !== "full" && s.charger !== "absent";
+}
+
+/** SoC rise (bp) beyond which we assume a charge or a new cell and restart the rate. */
+const RATE_RESET_RISE_BP = 200;
+
+function updateRate(s: BatteryState, c: BatteryConfig, t: number): void {
+  const cps = s.checkpoints;
+  const last = cps[cps.length - 1];
+  if (!isDischarging(s) || (last !== undefined && s.socBp > last.bp + RATE_RESET_RISE_BP)) {
+    cps.length = 0;
+    s.dropBpPerHour = undefined;
+    if (!isDischarging(s)) return;
+  }
+  const spacing = Math.floor(c.rateWindowMs / 8);
+  if (cps.length === 0 || t - cps[cps.length - 1].t >= spacing) {
+    cps.push({ t, bp: s.socBp });
+    while (cps.length > 2 && t - cps[1].t >= c.rateWindowMs) cps.shift();
+  }
+  const first = cps[0];
+  const span = t - first.t;
+  if (span >= c.rateMinMs) {
+    const drop = first.bp - s.socBp;
+    s.dropBpPerHour = drop > 0 ? Math.floor((drop * 3600_000) / span) : 0;
+  }
+}
+
+/**
+ * The transition function: folds one reading into the state and returns the events it
+ * caused. Pure apart from mutating the state it is given (callers own it).
+ */
+export function batteryStep(s: BatteryState, c: BatteryConfig, r: BatteryReading): BatteryEvent[] {
+  const events: BatteryEvent[] = [];
+  if (s.brownout) return events; // terminal until reboot
+  const oldStatus = s.status;
+  s.charger = r.charger;
+  if (r.mv === undefined) {
+    s.readFailures++;
+  } else {
+    s.readings.push(r.mv);
+    if (s.readings.length > c.medianWindow) s.readings.shift();
+    const med16 = median(s.readings) * 16;
+    // Until the median window is full, follow the median directly: no lag at boot, and a
+    // dip in the first reading is outvoted as soon as the priming burst is in.
+    if (s.ema16 === undefined || s.readings.length < c.medianWindow) s.ema16 = med16;
+    else s.ema16 += Math.trunc((med16 - s.ema16) / (1 << c.emaShift));
+    s.mv = Math.floor((s.ema16 + 8) / 16);
+    s.socBp = socBpFromMillivolts(s.mv, c.curve);
+  }
+  // A failed read leaves the last good median in place; three in a row make it unknown.
+  if (r.mv === undefined && s.readFailures >= 3) {
+    s.mv = undefined;
+    s.ema16 = undefined;
+    s.readings.length = 0;
+  }
+  if (r.mv !== undefined) s.readFailures = 0;
+
+  const judged = s.mv !== undefined && s.readings.length >= c.minReadings;
+  const present = s.mv !== undefined && s.mv >= c.absentBelowMv && s.charger !== "absent";
+  if (judged && present) {
+    const pct = Math.floor(s.socBp / 100);
+    const next = nextAlarm(s.alarm, pct, s.mv!, c);
+    if (ALARM_RANK[next] > ALARM_RANK[s.alarm]) {
+      // Report every level crossed, in order, once each.
+      if (s.alarm === "none") events.push({ type: "alarm", alarm: "low", pct, mv: s.mv! });
+      if (next === "critical") events.push({ type: "alarm", alarm: "critical", pct, mv: s.mv! });
+    } else if (next !== s.alarm) {
+      events.push({ type: "alarm", alarm: next, pct, mv: s.mv! });
+    }
+    s.alarm = next;
+    updateRate(s, c, r.t);
+  }
+  s.status = statusOf(s, c);
+  if (s.status !== oldStatus) events.push({ type: "status", status: s.status });
+  if (judged && present && isDischarging(s) && s.mv! <= c.brownoutMv) {
+    s.brownout = true;
+    events.push({ type: "brownout", mv: s.mv! });
+  }
+  return events;
+}
+
+/** SoC (bp) at the brown-out voltage: "empty" for the time-to-empty estimate. */
+function emptyBp(c: BatteryConfig): number {
+  return socBpFromMillivolts(c.brownoutMv, c.curve);
+}
+
+/** The telemetry view of a state. */
+export function batteryReport(s: BatteryState, c: BatteryConfig): BatteryReport | undefined {
+  if (s.mv === undefined) return undefined;
+  const r: BatteryReport = {
+    mv: Math.min(s.mv, 65535),
+    pct: Math.floor(s.socBp / 100),
+    status: s.status,
+    alarm: s.alarm,
+  };
+  if (isDischarging(s) && s.dropBpPerHour !== undefined) {
+    r.dropBpPerHour = Math.min(s.dropBpPerHour, 10000);
+    if (s.dropBpPerHour > 0) {
+      const left = s.socBp - emptyBp(c);
+      r.timeToEmptyMin = left > 0 ? Math.floor((left * 60) / s.dropBpPerHour) : 0;
+    }
+  }
+  return r;
+}
+
+export type OtaVerdict = { allowed: true } | { allowed: false; reason: "battery-low" | "battery-unknown" | "battery-damaged" | "brownout" };
+
+/** May an OTA start now? Flashing on a weak cell risks a brown-out mid-write. */
+export function otaVerdict(s: BatteryState, c: BatteryConfig): OtaVerdict {
+  if (s.brownout) return { allowed: false, reason: "brownout" };
+  switch (s.status) {
+    case BATTERY_STATUS.charging:
+    case BATTERY_STATUS.chargeComplete:
+    case BATTERY_STATUS.notInstalled: // external power
+      return { allowed: true };
+    case BATTERY_STATUS.damaged:
+      return { allowed: false, reason: "battery-damaged" };
+    case BATTERY_STATUS.unknown:
+      return { allowed: false, reason: "battery-unknown" };
+  }
+  if (s.alarm !== "none" || Math.floor(s.socBp / 100) < c.otaMinPct) return { allowed: false, reason: "battery-low" };
+  return { allowed: true };
+}
+
+/** The reporting interval to use now: stretched while low, more while critical, capped. */
+export function reportIntervalFor(baseMs: number, alarm: BatteryAlarm, c: BatteryConfig): number {
+  const factor = alarm === "critical" ? c.criticalReportFactor : alarm === "low" ? c.lowReportFactor : 1;
+  if (factor === 1) return baseMs;
+  return Math.max(baseMs, Math.min(baseMs * factor, c.maxReportIntervalMs));
+}
+
+/**
+ * The port-facing monitor. poll() reads the ADC (a throwing or out-of-range read counts as
+ * a failed read, never a crash), steps the state, and calls the listeners.
+ */
+export class BatteryMonitor {
+  readonly config: BatteryConfig;
+  readonly state: BatteryState = initialBatteryState();
+  private listeners: ((e: BatteryEvent) => void)[] = [];
+  private brownoutHandlers: ((mv: number) => void)[] = [];
+
+  constructor(
+    private readonly ports: { clock: Clock; battery: BatteryAdc },
+    config: Partial<BatteryConfig> = {},
+  ) {
+    this.config = { ...DEFAULT_BATTERY_CONFIG, ...config };
+  }
+
+  /** Every event (alarms, status changes, brown-out). */
+  onEvent(fn: (e: BatteryEvent) => void): void {
+    this.listeners.push(fn);
+  }
+
+  /** Called once when the smoothed voltage reaches brown-out: save state and stop. */
+  onBrownout(fn: (mv: number) => void): void {
+    this.brownoutHandlers.push(fn);
+  }
+
+  /** Takes `count` readings back to back (at boot, so alarms can be judged at once). */
+  prime(count = this.config.minReadings): BatteryEvent[] {
+    const all: BatteryEvent[] = [];
+    for (let i = 0; i < count && !this.state.brownout; i++) all.push(...this.poll());
+    return all;
+  }
+
+  poll(): BatteryEvent[] {
+    const adc = this.ports.battery;
+    let mv: number | undefined;
+    let charger: ChargerState;
+    try {
+      mv = adcToMillivolts(adc.read(), adc.resolution, adc.fullScaleMv);
+    } catch {
+      mv = undefined;
+    }
+    try {
+      charger = adc.chargerState ? adc.chargerState() : undefined;
+    } catch {
+      charger = undefined;
+    }
+    const events = batteryStep(this.state, this.config, { t: this.ports.clock.now(), mv, charger });
+    for (const e of events) {
+      for (const fn of this.listeners) fn(e);
+      if (e.type === "brownout") for (const fn of this.brownoutHandlers) fn(e.mv);
+    }
+    return events;
+  }
+
+  report(): BatteryReport | undefined {
+    return batteryReport(this.state, this.config);
+  }
+
+  /** The OTA precondition (issue 5): call before accepting an offer; defer when not allowed. */
+  otaAllowed(): OtaVerdict {
+    return otaVerdict(this.state, this.config);
+  }
+
+  reportIntervalMs(baseMs: number): number {
+    return reportIntervalFor(baseMs, this.state.alarm, this.config);
+  }
+
+  get brownout(): boolean {
+    return this.state.brownout;
+  }
+}

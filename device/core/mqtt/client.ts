@@ -1,0 +1,419 @@
+/**
+ * A portable MQTT 3.1.1 client on the ports: QoS 0/1 both ways, persistent sessions,
+ * an in-flight QoS 1 store that survives reboot, keep-alive with a PINGRESP timeout and a
+ * CONNACK timeout. Callback-based (Clock timers only), so a virtual clock can drive it.
+ *
+ * One MqttClient lives for the device's uptime; connect() starts one connection attempt
+ * and every attempt ends with exactly one "closed" event. Reconnect policy lives in
+ * ../link (this client never reconnects by itself).
+ *
+ * Bad network input never throws out of here: the connection closes with a reason.
+ */
+import type { Clock, KeyValueStore, Log, Network, Socket, SocketOptions, TimerId } from "../../ports";
+import {
+  CONNACK_REASONS, MqttEncodeError, encodeConnect, encodeDisconnect, encodePingreq, encodePuback,
+  encodePublish, encodeSubscribe, encodeUnsubscribe, type Packet,
+} from "./codec";
+import { DEFAULT_MAX_PACKET, MqttParser } from "./parser";
+import { INFLIGHT_MAX_BYTES, InflightStore } from "./inflight";
+import { utf8Encode, utf8Length } from "./utf8";
+
+// ---------------------------------------------------------------- defaults
+export const DEFAULT_CONNACK_TIMEOUT_MS = 10_000;
+export const DEFAULT_PING_TIMEOUT_MS = 10_000;
+const MAX_PACKET_ID = 0xffff;
+
+export type QoS = 0 | 1;
+
+export interface MqttClientOptions {
+  clientId: string;
+  keepAliveSec: number;
+  cleanSession: boolean;
+  username?: string;
+  password?: string;
+  will?: { topic: string; payload: Uint8Array; qos: QoS; retain: boolean };
+  connackTimeoutMs?: number;
+  /** How long a PINGREQ may wait for its PINGRESP before the link is declared dead. */
+  pingTimeoutMs?: number;
+  /** Largest incoming Remaining Length accepted; bigger packets close the connection. */
+  maxPacketSize?: number;
+}
+
+export type MqttEvent =
+  | { type: "connected"; sessionPresent: boolean }
+  | { type: "refused"; code: number; reason: string } // CONNACK return code != 0
+  | { type: "closed"; reason: string } // once per connection attempt
+  | { type: "message"; topic: string; payload: Uint8Array; qos: QoS; retain: boolean }
+  | { type: "acked"; packetId: number } // PUBACK for our QoS 1 publish
+  | { type: "subscribed"; packetId: number; topics: string[]; returnCodes: number[] }; // SUBACK
+
+export interface MqttPorts {
+  clock: Clock;
+  network: Network;
+  kv: KeyValueStore;
+  log: Log;
+}
+
+export class MqttError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "MqttError";
+  }
+}
+
+type Phase = "idle" | "connecting" | "connack" | "connected";
+
+interface Subscription {
+  qos: QoS;
+  /** SUBACKed within the current broker session. */
+  confirmed: boolean;
+}
+
+export class MqttClient {
+  private phase: Phase = "idle";
+  private socket: Socket | undefined;
+  private parser: MqttParser | undefined;
+  /** Bumped per attempt so callbacks from an old socket are ignored. */
+  private generation = 0;
+  private connackTimer: TimerId | undefined;
+  private keepAliveTimer: TimerId | undefined;
+  private pingTimer: TimerId | undefined;
+  private lastSent = 0;
+  private lastReceived = 0;
+  private nextId = 1;
+  private readonly inflight: InflightStore;
+  private readonly subs = new Map<string, Subscription>();
+  private readonly pendingUnsubs = new Set<string>();
+  private readonly subAcks = new Map<number, string[]>();
+  private readonly unsubAcks = new Map<number, string[]>();
+
+  constructor(
+    private readonly ports: MqttPorts,
+    private readonly options: MqttClientOptions,
+    private readonly onEvent: (e: MqttEvent) => void,
+  ) {
+    this.inflight = new InflightStore(ports.kv, ports.log);
+  }
+
+  get connected(): boolean {
+    return this.phase === "connected";
+  }
+  /** QoS 1 messages not yet acknowledged (stored, sent or waiting for a connection). */
+  get inflightCount(): number {
+    return this.inflight.size;
+  }
+  inflightIds(): number[] {
+    return this.inflight.entries().map((e) => e.packetId);
+  }
+
+  // ---------------------------------------------------------------- connection
+  connect(target: SocketOptions): void {
+    if (this.phase !== "idle") this.finish("superseded by a new connect");
+    const gen = ++this.generation;
+    this.phase = "connecting";
+    this.parser = new MqttParser(
+      (p) => this.onPacket(gen, p),
+      (reason) => this.finish(reason),
+      this.options.maxPacketSize ?? DEFAULT_MAX_PACKET,
+    );
+    try {
+      this.socket = this.ports.network.connect(target, {
+        onConnect: () => gen === this.generation && this.onSocketConnect(),
+        onData: (bytes) => {
+          if (gen !== this.generation || !this.parser) return;
+          this.lastReceived = this.ports.clock.now();
+          this.parser.push(bytes);
+        },
+        onClose: (reason) => {
+          if (gen !== this.generation) return;
+          this.socket = undefined; // already closed by the peer/network
+          const mid = this.parser?.midPacket ? " (mid-packet)" : "";
+          this.finish(`socket closed: ${reason}${mid}`);
+        },
+      });
+    } catch (e) {
+      this.socket = undefined;
+      this.finish(`connect failed: ${String(e)}`);
+    }
+  }
+
+  /** Sends DISCONNECT when connected, closes, clears every timer; safe to call twice. */
+  disconnect(): void {
+    if (this.phase === "connected") this.send(encodeDisconnect());
+    this.finish("disconnected by client");
+  }
+
+  private onSocketConnect(): void {
+    if (this.phase !== "connecting") return;
+    const o = this.options;
+    let connect: Uint8Array;
+    try {
+      connect = encodeConnect({
+        clientId: o.clientId,
+        keepAlive: o.keepAliveSec,
+        cleanSession: o.cleanSession,
+        username: o.username,
+        password: o.password === undefined ? undefined : utf8Encode(o.password),
+        will: o.will,
+      });
+    } catch (e) {
+      return this.finish(`bad connect options: ${String(e)}`);
+    }
+    this.phase = "connack";
+    this.connackTimer = this.ports.clock.setTimeout(() => {
+      this.connackTimer = undefined;
+      this.finish("CONNACK timeout");
+    }, o.connackTimeoutMs ?? DEFAULT_CONNACK_TIMEOUT_MS);
+    this.send(connect);
+  }
+
+  /** Ends the current attempt: clears timers, closes the socket, emits "closed" once. */
+  private finish(reason: string): void {
+    if (this.phase === "idle") return;
+    this.phase = "idle";
+    this.generation++;
+    this.clearTimers();
+    const s = this.socket;
+    this.socket = undefined;
+    this.parser = undefined;
+    if (s) {
+      try {
+        s.close();
+      } catch (e) {
+        this.ports.log("debug", `mqtt: close threw ${String(e)}`);
+      }
+    }
+    this.subAcks.clear();
+    this.unsubAcks.clear();
+    this.ports.log("info", `mqtt: closed: ${reason}`);
+    this.emit({ type: "closed", reason });
+  }
+
+  private clearTimers(): void {
+    const c = this.ports.clock;
+    if (this.connackTimer !== undefined) c.clearTimeout(this.connackTimer);
+    if (this.keepAliveTimer !== undefined) c.clearTimeout(this.keepAliveTimer);
+    if (this.pingTimer !== undefined) c.clearTimeout(this.pingTimer);
+    this.connackTimer = this.keepAliveTimer = this.pingTimer = undefined;
+  }
+
+  private emit(e: MqttEvent): void {
+    try {
+      this.onEvent(e);
+    } catch (err) {
+      // An application bug must not corrupt the protocol state.
+      this.ports.log("error", `mqtt: event handler threw on ${e.type}: ${String(err)}`);
+    }
+  }
+
+  /** Writes bytes; a failing socket ends the attempt. Returns false when not written. */
+  private send(bytes: Uint8Array): boolean {
+    const s = this.socket;
+    if (!s) return false;
+    try {
+      s.write(bytes);
+    } catch (e) {
+      this.finish(`write failed: ${String(e)}`);
+      return false;
+    }
+    this.lastSent = this.ports.clock.now();
+    return true;
+  }
+
+  // ---------------------------------------------------------------- incoming packets
+  private onPacket(gen: number, p: Packet): void {
+    if (gen !== this.generation) return;
+    if (this.phase === "connack") {
+      if (p.type !== "connack") return this.finish(`protocol: expected CONNACK, got ${p.type.toUpperCase()}`);
+      return this.onConnack(p.sessionPresent, p.returnCode);
+    }
+    if (this.phase !== "connected") return;
+    switch (p.type) {
+      case "publish":
+        return this.onPublish(p.topic, p.payload, p.qos, p.retain, p.packetId);
+      case "puback": {
+        const e = this.inflight.remove(p.packetId);
+        if (e) this.emit({ type: "acked", packetId: p.packetId });
+        else this.ports.log("debug", `mqtt: PUBACK for unknown id ${p.packetId}`);
+        return;
+      }
+      case "suback": {
+        const topics = this.subAcks.get(p.packetId);
+        if (!topics) return;
+        this.subAcks.delete(p.packetId);
+        topics.forEach((t, i) => {
+          const s = this.subs.get(t);
+          const code = p.returnCodes[i] ?? 0x80;
+          if (s && code !== 0x80) s.confirmed = true;
+          if (code === 0x80) this.ports.log("warn", `mqtt: subscription to ${t} refused`);
+        });
+        this.emit({ type: "subscribed", packetId: p.packetId, topics, returnCodes: p.returnCodes });
+        return;
+      }
+      case "unsuback": {
+        const topics = this.unsubAcks.get(p.packetId);
+        this.unsubAcks.delete(p.packetId);
+        if (topics) for (const t of topics) this.pendingUnsubs.delete(t);
+        return;
+      }
+      case "pingresp":
+        if (this.pingTimer !== undefined) this.ports.clock.clearTimeout(this.pingTimer);
+        this.pingTimer = undefined;
+        return;
+      default:
+        return this.finish(`protocol: unexpected ${p.type.toUpperCase()} from broker`);
+    }
+  }
+
+  private onConnack(sessionPresent: boolean, code: number): void {
+    if (this.connackTimer !== undefined) this.ports.clock.clearTimeout(this.connackTimer);
+    this.connackTimer = undefined;
+    if (code !== 0) {
+      const reason = CONNACK_REASONS[code] ?? `unknown return code ${code}`;
+      const gen = this.generation;
+      this.emit({ type: "refused", code, reason });
+      if (gen === this.generation) this.finish(`refused: ${reason} (${code})`);
+      return;
+    }
+    // §3.2.2.2: with CleanSession 1 the server must answer sessionPresent 0; treat it so.
+    const present = sessionPresent && !this.options.cleanSession;
+    this.phase = "connected";
+    const gen = this.generation;
+    this.armKeepAlive(this.keepAliveMs());
+    if (!present) for (const s of this.subs.values()) s.confirmed = false;
+    // Resend unacknowledged QoS 1 in publish order; DUP only for ones that may have gone out.
+    for (const e of this.inflight.entries()) {
+      const bytes = encodePublish({ topic: e.topic, payload: e.payload, qos: 1, retain: e.retain, dup: e.sent, packetId: e.packetId });
+      this.inflight.markSent(e);
+      if (!this.send(bytes) || gen !== this.generation) return;
+    }
+    this.flushSubscriptions();
+    if (gen !== this.generation) return;
+    this.emit({ type: "connected", sessionPresent: present });
+  }
+
+  private onPublish(topic: string, payload: Uint8Array, qos: number, retain: boolean, id: number | undefined): void {
+    if (qos === 2) return this.finish("protocol: QoS 2 PUBLISH not supported (never subscribed above QoS 1)");
+    const gen = this.generation;
+    this.emit({ type: "message", topic, payload, qos: qos as QoS, retain });
+    // At-least-once: acknowledge only after the application has seen it.
+    if (qos === 1 && id !== undefined && gen === this.generation) this.send(encodePuback(id));
+  }
+
+  // ---------------------------------------------------------------- keep-alive
+  private keepAliveMs(): number {
+    return this.options.keepAliveSec * 1000;
+  }
+
+  private armKeepAlive(ms: number): void {
+    if (this.keepAliveMs() === 0) return;
+    this.keepAliveTimer = this.ports.clock.setTimeout(() => this.keepAliveTick(), ms);
+  }
+
+  /**
+   * Pings when either direction has been quiet for a keep-alive period. Checking the
+   * receive side too detects a half-open link even while we keep publishing.
+   */
+  private keepAliveTick(): void {
+    this.keepAliveTimer = undefined;
+    if (this.phase !== "connected") return;
+    const ka = this.keepAliveMs();
+    const now = this.ports.clock.now();
+    const quietSince = Math.min(this.lastSent, this.lastReceived);
+    if (now - quietSince >= ka) {
+      if (this.pingTimer === undefined) {
+        this.pingTimer = this.ports.clock.setTimeout(() => {
+          this.pingTimer = undefined;
+          this.finish("keep-alive: no PINGRESP");
+        }, this.options.pingTimeoutMs ?? DEFAULT_PING_TIMEOUT_MS);
+        if (!this.send(encodePingreq())) return;
+      }
+      this.armKeepAlive(ka);
+    } else {
+      this.armKeepAlive(quietSince + ka - now);
+    }
+  }
+
+  // ---------------------------------------------------------------- publish / subscribe
+  private allocateId(): number {
+    for (let n = 0; n < MAX_PACKET_ID; n++) {
+      const id = this.nextId;
+      this.nextId = id === MAX_PACKET_ID ? 1 : id + 1;
+      if (!this.inflight.has(id) && !this.subAcks.has(id) && !this.unsubAcks.has(id)) return id;
+    }
+    throw new MqttError("all 65535 packet ids are in flight");
+  }
+
+  /**
+   * Publishes a message. QoS 1 messages are stored (in the KV unless persist is false) before
+   * they are sent, and sent on the next connection when offline; returns their packet id.
+   * QoS 0 messages are sent only while connected (else dropped); returns 0.
+   * Throws MqttError for caller errors (bad topic, too large, KV refused the record).
+   */
+  publish(topic: string, payload: Uint8Array, qos: QoS, retain = false, persist = true): number {
+    if (topic.length === 0 || /[+#]/.test(topic)) throw new MqttError(`invalid publish topic "${topic}"`);
+    const size = utf8Length(topic) + payload.length;
+    if (qos === 0) {
+      if (this.phase === "connected") this.send(encodePublish({ topic, payload, qos: 0, retain }));
+      return 0;
+    }
+    if (qos !== 1) throw new MqttError(`unsupported QoS ${String(qos)}`);
+    if (persist && size > INFLIGHT_MAX_BYTES) {
+      throw new MqttError(`QoS 1 message of ${size} bytes exceeds the ${INFLIGHT_MAX_BYTES}-byte in-flight record`);
+    }
+    const id = this.allocateId();
+    const online = this.phase === "connected";
+    let bytes: Uint8Array;
+    try {
+      bytes = encodePublish({ topic, payload, qos: 1, retain, packetId: id });
+    } catch (e) {
+      throw new MqttError(e instanceof MqttEncodeError ? e.message : String(e));
+    }
+    try {
+      // sent=online: the record is written once; a crash before the write below only adds a DUP.
+      this.inflight.add(id, topic, payload, retain, online, persist);
+    } catch (e) {
+      throw new MqttError(`cannot store QoS 1 message: ${String(e)}`);
+    }
+    if (online) this.send(bytes);
+    return id;
+  }
+
+  /** Adds subscriptions; sent now when connected, else on the next connection. */
+  subscribe(topics: { topic: string; qos: QoS }[]): void {
+    for (const t of topics) {
+      if (t.topic.length === 0) throw new MqttError("empty topic filter");
+      this.subs.set(t.topic, { qos: t.qos, confirmed: false });
+      this.pendingUnsubs.delete(t.topic);
+    }
+    if (this.phase === "connected") this.flushSubscriptions();
+  }
+
+  unsubscribe(topics: string[]): void {
+    for (const t of topics) {
+      this.subs.delete(t);
+      this.pendingUnsubs.add(t);
+    }
+    if (this.phase === "connected") this.flushSubscriptions();
+  }
+
+  /** Sends SUBSCRIBE for unconfirmed subscriptions and UNSUBSCRIBE for pending removals. */
+  private flushSubscriptions(): void {
+    const inFlightSub = new Set<string>();
+    for (const ts of this.subAcks.values()) for (const t of ts) inFlightSub.add(t);
+    const want = [...this.subs].filter(([t, s]) => !s.confirmed && !inFlightSub.has(t));
+    if (want.length > 0) {
+      const id = this.allocateId();
+      this.subAcks.set(id, want.map(([t]) => t));
+      if (!this.send(encodeSubscribe(id, want.map(([topic, s]) => ({ topic, qos: s.qos }))))) return;
+    }
+    const inFlightUnsub = new Set<string>();
+    for (const ts of this.unsubAcks.values()) for (const t of ts) inFlightUnsub.add(t);
+    const drop = [...this.pendingUnsubs].filter((t) => !inFlightUnsub.has(t));
+    if (drop.length > 0) {
+      const id = this.allocateId();
+      this.unsubAcks.set(id, drop);
+      this.send(encodeUnsubscribe(id, drop));
+    }
+  }
+}

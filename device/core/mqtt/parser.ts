@@ -1,0 +1,269 @@
+/**
+ * Incremental MQTT 3.1.1 parser. The fixed header and Remaining Length are read byte by
+ * byte, so any fragmentation works (down to one byte per onData). The body is copied into
+ * a buffer of exactly Remaining Length bytes, bounded by maxPacketSize before any
+ * allocation. Errors are reported, never thrown: after an error the parser stays failed
+ * and ignores further input (the owner closes the connection with the reason).
+ */
+import {
+  CONNACK, CONNECT, DISCONNECT, PINGREQ, PINGRESP, PUBACK, PUBCOMP, PUBLISH, PUBREC, PUBREL,
+  SUBACK, SUBSCRIBE, SUBACK_FAILURE, UNSUBACK, UNSUBSCRIBE,
+  type Packet, type PacketQoS, type Will,
+} from "./codec";
+import { utf8Decode } from "./utf8";
+
+/** Default bound on Remaining Length: generous for telemetry/config, small for an ESP32 heap. */
+export const DEFAULT_MAX_PACKET = 16 * 1024;
+
+/** Required fixed-header flag nibble (§2.2.2): 0b0010 for PUBREL/SUBSCRIBE/UNSUBSCRIBE, else 0; PUBLISH has its own. */
+const FLAGS_FOR = (t: number): number => (t === PUBREL || t === SUBSCRIBE || t === UNSUBSCRIBE ? 2 : 0);
+
+export class ParseError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ParseError";
+  }
+}
+
+// Parser states (plain numbers: no const enum, so any bundler/transpiler is fine).
+const S = { Header: 0, Length: 1, Body: 2, Failed: 3 } as const;
+
+export class MqttParser {
+  private state: number = S.Header;
+  private first = 0;
+  private length = 0;
+  private multiplier = 1;
+  private lengthBytes = 0;
+  private body: Uint8Array = new Uint8Array(0);
+  private filled = 0;
+  /** The reason of the first error, once failed. */
+  error: string | undefined;
+
+  constructor(
+    private readonly onPacket: (p: Packet) => void,
+    private readonly onError: (reason: string) => void,
+    readonly maxPacketSize = DEFAULT_MAX_PACKET,
+  ) {}
+
+  /** Feeds bytes; calls onPacket for each complete packet, or onError once. */
+  push(bytes: Uint8Array): void {
+    let i = 0;
+    while (i < bytes.length && this.state !== S.Failed) {
+      switch (this.state) {
+        case S.Header: {
+          const b = bytes[i++];
+          const type = b >> 4;
+          if (type === 0 || type === 15) return this.fail(`malformed: reserved packet type ${type}`);
+          if (type !== PUBLISH && (b & 15) !== FLAGS_FOR(type)) {
+            return this.fail(`malformed: bad fixed-header flags ${b & 15} for type ${type}`);
+          }
+          if (type === PUBLISH && ((b >> 1) & 3) === 3) return this.fail("malformed: PUBLISH with QoS 3");
+          this.first = b;
+          this.length = 0;
+          this.multiplier = 1;
+          this.lengthBytes = 0;
+          this.state = S.Length;
+          break;
+        }
+        case S.Length: {
+          const b = bytes[i++];
+          this.length += (b & 127) * this.multiplier;
+          this.multiplier *= 128;
+          this.lengthBytes++;
+          if (b & 128) {
+            if (this.lengthBytes === 4) return this.fail("malformed: remaining length longer than 4 bytes");
+            break;
+          }
+          if (this.length > this.maxPacketSize) {
+            return this.fail(`oversized: remaining length ${this.length} > max ${this.maxPacketSize}`);
+          }
+          this.body = new Uint8Array(this.length);
+          this.filled = 0;
+          this.state = S.Body;
+          if (this.length === 0) this.complete();
+          break;
+        }
+        case S.Body: {
+          const n = Math.min(this.length - this.filled, bytes.length - i);
+          this.body.set(bytes.subarray(i, i + n), this.filled);
+          this.filled += n;
+          i += n;
+          if (this.filled === this.length) this.complete();
+          break;
+        }
+      }
+    }
+  }
+
+  /** True when the parser holds a partial packet (for "dropped mid-packet" reasons). */
+  get midPacket(): boolean {
+    return this.state === S.Length || this.state === S.Body;
+  }
+
+  private complete(): void {
+    this.state = S.Header;
+    let p: Packet;
+    try {
+      p = decodeBody(this.first, this.body);
+    } catch (e) {
+      return this.fail(e instanceof ParseError ? e.message : `malformed: ${String(e)}`);
+    }
+    this.body = new Uint8Array(0);
+    this.onPacket(p);
+  }
+
+  private fail(reason: string): void {
+    this.state = S.Failed;
+    this.error = reason;
+    this.body = new Uint8Array(0);
+    this.onError(reason);
+  }
+}
+
+// ---------------------------------------------------------------- body decoding
+class Reader {
+  pos = 0;
+  constructor(readonly b: Uint8Array, readonly what: string) {}
+  get left(): number {
+    return this.b.length - this.pos;
+  }
+  u8(): number {
+    if (this.left < 1) throw new ParseError(`truncated: ${this.what}`);
+    return this.b[this.pos++];
+  }
+  u16(): number {
+    if (this.left < 2) throw new ParseError(`truncated: ${this.what}`);
+    const v = (this.b[this.pos] << 8) | this.b[this.pos + 1];
+    this.pos += 2;
+    return v;
+  }
+  bin(): Uint8Array {
+    const n = this.u16();
+    if (this.left < n) throw new ParseError(`truncated: ${this.what} field of ${n} bytes`);
+    const v = this.b.slice(this.pos, this.pos + n);
+    this.pos += n;
+    return v;
+  }
+  str(): string {
+    const n = this.u16();
+    if (this.left < n) throw new ParseError(`truncated: ${this.what} string of ${n} bytes`);
+    const s = utf8Decode(this.b, this.pos, this.pos + n);
+    if (s === undefined) throw new ParseError(`malformed: invalid UTF-8 in ${this.what}`);
+    this.pos += n;
+    return s;
+  }
+  id(): number {
+    const v = this.u16();
+    if (v === 0) throw new ParseError(`malformed: packet id 0 in ${this.what}`);
+    return v;
+  }
+  end(): void {
+    if (this.left !== 0) throw new ParseError(`malformed: ${this.left} trailing bytes in ${this.what}`);
+  }
+}
+
+function qosOf(v: number, what: string): PacketQoS {
+  if (v > 2) throw new ParseError(`malformed: QoS ${v} in ${what}`);
+  return v as PacketQoS;
+}
+
+/** Decodes one complete packet body; throws ParseError with a reason. */
+export function decodeBody(first: number, body: Uint8Array): Packet {
+  const type = first >> 4;
+  switch (type) {
+    case CONNECT: {
+      const r = new Reader(body, "CONNECT");
+      const protocolName = r.str();
+      const protocolLevel = r.u8();
+      const flags = r.u8();
+      if (flags & 1) throw new ParseError("malformed: CONNECT reserved flag set");
+      const keepAlive = r.u16();
+      const clientId = r.str();
+      const p: Packet = { type: "connect", protocolName, protocolLevel, clientId, cleanSession: (flags & 2) !== 0, keepAlive };
+      const willQos = (flags >> 3) & 3;
+      if (flags & 4) {
+        const will: Will = { topic: r.str(), payload: r.bin(), qos: qosOf(willQos, "will"), retain: (flags & 0x20) !== 0 };
+        p.will = will;
+      } else if (willQos !== 0 || flags & 0x20) throw new ParseError("malformed: will flags without will");
+      if (flags & 0x80) p.username = r.str();
+      if (flags & 0x40) p.password = r.bin();
+      r.end();
+      return p;
+    }
+    case CONNACK: {
+      const r = new Reader(body, "CONNACK");
+      const ack = r.u8();
+      if (ack & 0xfe) throw new ParseError("malformed: CONNACK reserved bits set");
+      const returnCode = r.u8();
+      r.end();
+      return { type: "connack", sessionPresent: (ack & 1) === 1, returnCode };
+    }
+    case PUBLISH: {
+      const r = new Reader(body, "PUBLISH");
+      const qos = qosOf((first >> 1) & 3, "PUBLISH");
+      const dup = (first & 8) !== 0;
+      if (dup && qos === 0) throw new ParseError("malformed: DUP set on QoS 0 PUBLISH");
+      const topic = r.str();
+      if (topic.length === 0) throw new ParseError("malformed: empty PUBLISH topic");
+      if (/[+#]/.test(topic)) throw new ParseError("malformed: wildcard in PUBLISH topic");
+      const p: Packet = { type: "publish", topic, payload: new Uint8Array(0), qos, retain: (first & 1) === 1, dup };
+      if (qos > 0) p.packetId = r.id();
+      p.payload = body.slice(r.pos);
+      return p;
+    }
+    case PUBACK:
+    case PUBREC:
+    case PUBREL:
+    case PUBCOMP:
+    case UNSUBACK: {
+      const names = { [PUBACK]: "puback", [PUBREC]: "pubrec", [PUBREL]: "pubrel", [PUBCOMP]: "pubcomp", [UNSUBACK]: "unsuback" } as const;
+      const name = names[type as keyof typeof names];
+      const r = new Reader(body, name.toUpperCase());
+      const packetId = r.id();
+      r.end();
+      return { type: name, packetId };
+    }
+    case SUBSCRIBE: {
+      const r = new Reader(body, "SUBSCRIBE");
+      const packetId = r.id();
+      const subscriptions: { topic: string; qos: PacketQoS }[] = [];
+      while (r.left > 0) {
+        const topic = r.str();
+        const q = r.u8();
+        if (q & 0xfc) throw new ParseError("malformed: SUBSCRIBE reserved bits set");
+        subscriptions.push({ topic, qos: qosOf(q, "SUBSCRIBE") });
+      }
+      if (subscriptions.length === 0) throw new ParseError("malformed: SUBSCRIBE with no topics");
+      return { type: "subscribe", packetId, subscriptions };
+    }
+    case SUBACK: {
+      const r = new Reader(body, "SUBACK");
+      const packetId = r.id();
+      const returnCodes: number[] = [];
+      while (r.left > 0) {
+        const c = r.u8();
+        if (c > 2 && c !== SUBACK_FAILURE) throw new ParseError(`malformed: SUBACK return code ${c}`);
+        returnCodes.push(c);
+      }
+      if (returnCodes.length === 0) throw new ParseError("malformed: SUBACK with no return codes");
+      return { type: "suback", packetId, returnCodes };
+    }
+    case UNSUBSCRIBE: {
+      const r = new Reader(body, "UNSUBSCRIBE");
+      const packetId = r.id();
+      const topics: string[] = [];
+      while (r.left > 0) topics.push(r.str());
+      if (topics.length === 0) throw new ParseError("malformed: UNSUBSCRIBE with no topics");
+      return { type: "unsubscribe", packetId, topics };
+    }
+    case PINGREQ:
+    case PINGRESP:
+    case DISCONNECT: {
+      const name = type === PINGREQ ? "pingreq" : type === PINGRESP ? "pingresp" : "disconnect";
+      if (body.length !== 0) throw new ParseError(`malformed: ${name.toUpperCase()} with a body`);
+      return { type: name };
+    }
+    default:
+      throw new ParseError(`malformed: reserved packet type ${type}`);
+  }
+}

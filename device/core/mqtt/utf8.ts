@@ -1,0 +1,77 @@
+/**
+ * Strict UTF-8 for MQTT strings, in plain JS so it runs the same on XS and Node
+ * (no TextEncoder/TextDecoder dependency; the device tsconfig has no DOM lib).
+ * MQTT 3.1.1 §1.5.3: malformed UTF-8, surrogates and U+0000 make a packet malformed.
+ */
+
+/** Encodes a JS string; lone surrogates become U+FFFD so the output is always valid. */
+export function utf8Encode(s: string): Uint8Array {
+  const out: number[] = [];
+  for (let i = 0; i < s.length; i++) {
+    let c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
+        i++;
+      } else c = 0xfffd;
+    } else if (c >= 0xd800 && c <= 0xdfff) c = 0xfffd;
+    if (c < 0x80) out.push(c);
+    else if (c < 0x800) out.push(0xc0 | (c >> 6), 0x80 | (c & 63));
+    else if (c < 0x10000) out.push(0xe0 | (c >> 12), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
+    else out.push(0xf0 | (c >> 18), 0x80 | ((c >> 12) & 63), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
+  }
+  return Uint8Array.from(out);
+}
+
+/** Byte length of the UTF-8 encoding, without allocating. */
+export function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
+}
+
+/**
+ * Decodes bytes[start, end) strictly. Returns undefined for anything MQTT calls malformed:
+ * bad sequences, overlongs, surrogates, code points > U+10FFFF, and U+0000.
+ */
+export function utf8Decode(bytes: Uint8Array, start: number, end: number): string | undefined {
+  let s = "";
+  let i = start;
+  while (i < end) {
+    const b = bytes[i];
+    let cp: number;
+    let need: number;
+    let min: number;
+    if (b < 0x80) {
+      if (b === 0) return undefined;
+      s += String.fromCharCode(b);
+      i++;
+      continue;
+    } else if (b >= 0xc2 && b <= 0xdf) {
+      cp = b & 0x1f; need = 1; min = 0x80;
+    } else if (b >= 0xe0 && b <= 0xef) {
+      cp = b & 0x0f; need = 2; min = 0x800;
+    } else if (b >= 0xf0 && b <= 0xf4) {
+      cp = b & 0x07; need = 3; min = 0x10000;
+    } else return undefined;
+    if (i + need >= end) return undefined; // truncated sequence
+    for (let k = 1; k <= need; k++) {
+      const c = bytes[i + k];
+      if ((c & 0xc0) !== 0x80) return undefined;
+      cp = (cp << 6) | (c & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return undefined;
+    s += String.fromCodePoint(cp);
+    i += need + 1;
+  }
+  return s;
+}

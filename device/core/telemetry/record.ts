@@ -1,0 +1,349 @@
+/**
+ * The telemetry batch: one MQTT message on tether/<deviceId>/telemetry carrying several
+ * sensor samples plus the device, link and battery state at the time it was built.
+ * Wire format: a CBOR map with small integer keys and scaled integers only (no floats);
+ * docs/protocol/telemetry.md has the CDDL. Decoders ignore unknown keys, so fields can be
+ * added later without breaking old backends; a key is never reused with another meaning.
+ */
+import type { ResetReason } from "../../ports";
+import { cborDecode, cborEncode } from "./cbor";
+
+// ---------------------------------------------------------------- wire constants
+export const TELEMETRY_FORMAT = 1;
+/** Fits one TCP segment (MSS 1460) with the MQTT header and topic, and a small MCU heap. */
+export const TELEMETRY_MAX_BYTES = 1024;
+
+/** Batch map keys. */
+export const K = {
+  format: 0,
+  deviceId: 1,
+  seq: 2,
+  firmware: 3,
+  slot: 4,
+  resetReason: 5,
+  timeBase: 6,
+  baseSec: 7,
+  madeAtMs: 8,
+  uptimeSec: 9,
+  link: 10,
+  battery: 11,
+  samples: 12,
+  samplesDropped: 13,
+} as const;
+/** Sample map keys. */
+export const KS = { offsetMs: 0, temperatureCentiC: 1, humidityPermille: 2, rssiDbm: 3 } as const;
+/** Link map keys. */
+export const KL = { state: 0, reconnects: 1, queued: 2, dropped: 3 } as const;
+/** Battery map keys. */
+export const KB = { mv: 0, pct: 1, status: 2, alarm: 3, dropBpPerHour: 4, timeToEmptyMin: 5 } as const;
+
+export const RESET_REASON_CODES: readonly ResetReason[] = [
+  "unknown", "power-on", "software", "watchdog", "panic", "brownout", "deep-sleep", "external",
+];
+export type TimeBase = "uptime" | "wall";
+const TIME_BASES: readonly TimeBase[] = ["uptime", "wall"];
+export type LinkState = "offline" | "connecting" | "online" | "backoff";
+export const LINK_STATE_CODES: readonly LinkState[] = ["offline", "connecting", "online", "backoff"];
+export type BatteryAlarm = "none" | "low" | "critical";
+export const BATTERY_ALARM_CODES: readonly BatteryAlarm[] = ["none", "low", "critical"];
+
+/** LwM2M /3 (Device) resource 20 "Battery Status". */
+export const BATTERY_STATUS = {
+  normal: 0,
+  charging: 1,
+  chargeComplete: 2,
+  damaged: 3,
+  low: 4,
+  notInstalled: 5,
+  unknown: 6,
+} as const;
+export type BatteryStatusCode = 0 | 1 | 2 | 3 | 4 | 5 | 6;
+
+// ---------------------------------------------------------------- the record
+export interface TelemetrySample {
+  /** When sampled, in the batch's time base (unix ms or ms since boot). */
+  tMs: number;
+  temperatureCentiC?: number;
+  humidityPermille?: number;
+  rssiDbm?: number;
+}
+
+export interface LinkStats {
+  state: LinkState;
+  /** Reconnects since boot. */
+  reconnects: number;
+  /** Messages waiting in the offline queue. */
+  queued?: number;
+  /** Messages the offline queue dropped (oldest first) since it was created. */
+  dropped?: number;
+}
+
+export interface BatteryReport {
+  mv: number;
+  /** State of charge, whole %. */
+  pct: number;
+  status: BatteryStatusCode;
+  alarm?: BatteryAlarm;
+  /** Measured discharge rate in 0.01 %/h; only present while discharging and known. */
+  dropBpPerHour?: number;
+  /** Estimated minutes until brown-out; only present while discharging and known. */
+  timeToEmptyMin?: number;
+}
+
+export interface TelemetryBatch {
+  deviceId: string;
+  /** Per-device message sequence number (persisted across reboots by the agent). */
+  seq: number;
+  firmware: string;
+  slot: 0 | 1;
+  resetReason: ResetReason;
+  /** "wall": times are unix ms (clock synced); "uptime": ms since boot (not yet synced). */
+  timeBase: TimeBase;
+  /** When the batch was built, in the time base. */
+  madeAtMs: number;
+  uptimeMs: number;
+  link?: LinkStats;
+  battery?: BatteryReport;
+  samples: TelemetrySample[];
+  /** Samples lost because the sample buffer overflowed before a report (since the last batch). */
+  samplesDropped?: number;
+}
+
+export class TelemetryError extends Error {
+  constructor(readonly code: "invalid" | "too-large" | "decode", message: string) {
+    super(message);
+    this.name = "TelemetryError";
+  }
+}
+
+// ---------------------------------------------------------------- encode
+const U32_MAX = 0xffffffff;
+
+function checkUint(name: string, v: unknown, max = U32_MAX): number {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > max) {
+    throw new TelemetryError("invalid", `${name} must be an integer in 0..${max}, got ${String(v)}`);
+  }
+  return v;
+}
+
+function checkInt(name: string, v: unknown, min: number, max: number): number {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
+    throw new TelemetryError("invalid", `${name} must be an integer in ${min}..${max}, got ${String(v)}`);
+  }
+  return v;
+}
+
+function codeOf<T>(name: string, table: readonly T[], v: T): number {
+  const i = table.indexOf(v);
+  if (i < 0) throw new TelemetryError("invalid", `${name} "${String(v)}" is not one of ${table.join(", ")}`);
+  return i;
+}
+
+function sampleMap(s: TelemetrySample, baseMs: number): Map<number, number> {
+  const m = new Map<number, number>();
+  m.set(KS.offsetMs, checkUint("sample offset", s.tMs - baseMs));
+  if (s.temperatureCentiC !== undefined) m.set(KS.temperatureCentiC, checkInt("temperatureCentiC", s.temperatureCentiC, -27315, 100000));
+  if (s.humidityPermille !== undefined) m.set(KS.humidityPermille, checkInt("humidityPermille", s.humidityPermille, 0, 1000));
+  if (s.rssiDbm !== undefined) m.set(KS.rssiDbm, checkInt("rssiDbm", s.rssiDbm, -200, 0));
+  return m;
+}
+
+function headerMap(b: TelemetryBatch, baseMs: number): Map<number, unknown> {
+  if (typeof b.deviceId !== "string" || b.deviceId.length === 0 || b.deviceId.length > 64) {
+    throw new TelemetryError("invalid", "deviceId must be a string of 1..64 characters");
+  }
+  if (typeof b.firmware !== "string" || b.firmware.length > 32) {
+    throw new TelemetryError("invalid", "firmware must be a string of at most 32 characters");
+  }
+  if (b.slot !== 0 && b.slot !== 1) throw new TelemetryError("invalid", `slot must be 0 or 1, got ${String(b.slot)}`);
+  const m = new Map<number, unknown>();
+  m.set(K.format, TELEMETRY_FORMAT);
+  m.set(K.deviceId, b.deviceId);
+  m.set(K.seq, checkUint("seq", b.seq));
+  m.set(K.firmware, b.firmware);
+  m.set(K.slot, b.slot);
+  m.set(K.resetReason, codeOf("resetReason", RESET_REASON_CODES, b.resetReason));
+  m.set(K.timeBase, codeOf("timeBase", TIME_BASES, b.timeBase));
+  m.set(K.baseSec, checkUint("base time (s)", baseMs / 1000));
+  m.set(K.madeAtMs, checkUint("madeAt offset", b.madeAtMs - baseMs));
+  m.set(K.uptimeSec, checkUint("uptime (s)", Math.floor(checkUint("uptimeMs", b.uptimeMs, Number.MAX_SAFE_INTEGER) / 1000)));
+  if (b.link !== undefined) {
+    const l = new Map<number, number>();
+    l.set(KL.state, codeOf("link.state", LINK_STATE_CODES, b.link.state));
+    l.set(KL.reconnects, checkUint("link.reconnects", b.link.reconnects));
+    if (b.link.queued !== undefined) l.set(KL.queued, checkUint("link.queued", b.link.queued));
+    if (b.link.dropped !== undefined) l.set(KL.dropped, checkUint("link.dropped", b.link.dropped));
+    m.set(K.link, l);
+  }
+  if (b.battery !== undefined) {
+    const x = b.battery;
+    const bm = new Map<number, number>();
+    bm.set(KB.mv, checkUint("battery.mv", x.mv, 65535));
+    bm.set(KB.pct, checkUint("battery.pct", x.pct, 100));
+    bm.set(KB.status, checkUint("battery.status", x.status, 6));
+    if (x.alarm !== undefined) bm.set(KB.alarm, codeOf("battery.alarm", BATTERY_ALARM_CODES, x.alarm));
+    if (x.dropBpPerHour !== undefined) bm.set(KB.dropBpPerHour, checkUint("battery.dropBpPerHour", x.dropBpPerHour, 10000));
+    if (x.timeToEmptyMin !== undefined) bm.set(KB.timeToEmptyMin, checkUint("battery.timeToEmptyMin", x.timeToEmptyMin));
+    m.set(K.battery, bm);
+  }
+  if (b.samplesDropped !== undefined && b.samplesDropped > 0) m.set(K.samplesDropped, checkUint("samplesDropped", b.samplesDropped));
+  return m;
+}
+
+/** The whole-second base every offset in the batch counts from (the earliest time, floored). */
+function baseMsOf(b: TelemetryBatch, count: number): number {
+  let min = b.madeAtMs;
+  for (let i = 0; i < count; i++) if (b.samples[i].tMs < min) min = b.samples[i].tMs;
+  if (typeof min !== "number" || !Number.isInteger(min) || min < 0) {
+    throw new TelemetryError("invalid", `times must be non-negative integers, got ${String(min)}`);
+  }
+  return Math.floor(min / 1000) * 1000;
+}
+
+function arrayHeaderExtra(n: number): number {
+  return n < 24 ? 0 : n < 256 ? 1 : n < 65536 ? 2 : 4;
+}
+
+/**
+ * How many of `batch.samples`, taken from the front, fit in one message of at most
+ * `maxBytes`. 0 means not even one sample fits after the header (the header alone may fit).
+ * Throws TelemetryError("invalid") on a bad field.
+ */
+export function fitSamples(batch: TelemetryBatch, maxBytes = TELEMETRY_MAX_BYTES): number {
+  // Offsets depend on the base, which depends on which samples are in: size each prefix
+  // with the base of the whole list, then confirm (a later base only shrinks offsets).
+  let n = batch.samples.length;
+  for (;;) {
+    const baseMs = baseMsOf(batch, n);
+    const header = headerMap(batch, baseMs);
+    header.set(K.samples, []);
+    let size = cborEncode(header).length;
+    let fit = 0;
+    for (let i = 0; i < n; i++) {
+      const s = cborEncode(sampleMap(batch.samples[i], baseMs)).length;
+      if (size + s + arrayHeaderExtra(fit + 1) > maxBytes) break;
+      size += s;
+      fit++;
+    }
+    if (fit === n) return n;
+    n = fit;
+    if (n === 0) return 0;
+  }
+}
+
+/**
+ * Encodes a batch with all its samples. Throws TelemetryError("too-large") when the result
+ * exceeds `maxBytes` (use fitSamples to split) and TelemetryError("invalid") on a bad field.
+ */
+export function encodeTelemetryBatch(batch: TelemetryBatch, maxBytes = TELEMETRY_MAX_BYTES): Uint8Array {
+  if (!Array.isArray(batch.samples)) throw new TelemetryError("invalid", "samples must be an array");
+  const baseMs = baseMsOf(batch, batch.samples.length);
+  const m = headerMap(batch, baseMs);
+  m.set(K.samples, batch.samples.map((s) => sampleMap(s, baseMs)));
+  const bytes = cborEncode(m);
+  if (bytes.length > maxBytes) {
+    throw new TelemetryError("too-large", `batch is ${bytes.length} bytes, limit ${maxBytes}`);
+  }
+  return bytes;
+}
+
+// ---------------------------------------------------------------- decode
+function asMap(name: string, v: unknown): Map<unknown, unknown> {
+  if (!(v instanceof Map)) throw new TelemetryError("decode", `${name} must be a CBOR map`);
+  return v;
+}
+
+function num(v: unknown): number | undefined {
+  if (typeof v === "number") return v;
+  if (typeof v === "bigint" && v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= BigInt(-Number.MAX_SAFE_INTEGER)) return Number(v);
+  return undefined;
+}
+
+function need(m: Map<unknown, unknown>, key: number, name: string, min: number, max: number): number {
+  const v = num(m.get(key));
+  if (v === undefined || !Number.isInteger(v) || v < min || v > max) {
+    throw new TelemetryError("decode", `${name} (key ${key}) must be an integer in ${min}..${max}`);
+  }
+  return v;
+}
+
+function opt(m: Map<unknown, unknown>, key: number, name: string, min: number, max: number): number | undefined {
+  return m.has(key) ? need(m, key, name, min, max) : undefined;
+}
+
+function text(m: Map<unknown, unknown>, key: number, name: string): string {
+  const v = m.get(key);
+  if (typeof v !== "string") throw new TelemetryError("decode", `${name} (key ${key}) must be a text string`);
+  return v;
+}
+
+/** Decodes and validates one batch; throws TelemetryError("decode") with the reason. */
+export function decodeTelemetryBatch(bytes: Uint8Array): TelemetryBatch {
+  let raw: unknown;
+  try {
+    raw = cborDecode(bytes);
+  } catch (e) {
+    throw new TelemetryError("decode", `not CBOR: ${(e as Error).message}`);
+  }
+  const m = asMap("batch", raw);
+  const format = need(m, K.format, "format", 0, U32_MAX);
+  if (format !== TELEMETRY_FORMAT) throw new TelemetryError("decode", `unsupported format ${format}`);
+  const baseMs = need(m, K.baseSec, "baseSec", 0, U32_MAX) * 1000;
+  const timeBase = TIME_BASES[need(m, K.timeBase, "timeBase", 0, TIME_BASES.length - 1)];
+  const rr = need(m, K.resetReason, "resetReason", 0, U32_MAX);
+  const batch: TelemetryBatch = {
+    deviceId: text(m, K.deviceId, "deviceId"),
+    seq: need(m, K.seq, "seq", 0, U32_MAX),
+    firmware: text(m, K.firmware, "firmware"),
+    slot: need(m, K.slot, "slot", 0, 1) as 0 | 1,
+    // A reset reason added by newer firmware reads as "unknown" rather than failing.
+    resetReason: RESET_REASON_CODES[rr] ?? "unknown",
+    timeBase,
+    madeAtMs: baseMs + need(m, K.madeAtMs, "madeAtMs", 0, U32_MAX),
+    uptimeMs: need(m, K.uptimeSec, "uptimeSec", 0, U32_MAX) * 1000,
+    samples: [],
+  };
+  if (m.has(K.link)) {
+    const l = asMap("link", m.get(K.link));
+    const link: LinkStats = {
+      state: LINK_STATE_CODES[need(l, KL.state, "link.state", 0, LINK_STATE_CODES.length - 1)],
+      reconnects: need(l, KL.reconnects, "link.reconnects", 0, U32_MAX),
+    };
+    const queued = opt(l, KL.queued, "link.queued", 0, U32_MAX);
+    if (queued !== undefined) link.queued = queued;
+    const dropped = opt(l, KL.dropped, "link.dropped", 0, U32_MAX);
+    if (dropped !== undefined) link.dropped = dropped;
+    batch.link = link;
+  }
+  if (m.has(K.battery)) {
+    const b = asMap("battery", m.get(K.battery));
+    const battery: BatteryReport = {
+      mv: need(b, KB.mv, "battery.mv", 0, 65535),
+      pct: need(b, KB.pct, "battery.pct", 0, 100),
+      status: need(b, KB.status, "battery.status", 0, 6) as BatteryStatusCode,
+    };
+    const alarm = opt(b, KB.alarm, "battery.alarm", 0, BATTERY_ALARM_CODES.length - 1);
+    if (alarm !== undefined) battery.alarm = BATTERY_ALARM_CODES[alarm];
+    const drop = opt(b, KB.dropBpPerHour, "battery.dropBpPerHour", 0, 10000);
+    if (drop !== undefined) battery.dropBpPerHour = drop;
+    const tte = opt(b, KB.timeToEmptyMin, "battery.timeToEmptyMin", 0, U32_MAX);
+    if (tte !== undefined) battery.timeToEmptyMin = tte;
+    batch.battery = battery;
+  }
+  const dropped = opt(m, K.samplesDropped, "samplesDropped", 0, U32_MAX);
+  if (dropped !== undefined) batch.samplesDropped = dropped;
+  const list = m.get(K.samples);
+  if (!Array.isArray(list)) throw new TelemetryError("decode", `samples (key ${K.samples}) must be an array`);
+  for (let i = 0; i < list.length; i++) {
+    const s = asMap(`sample ${i}`, list[i]);
+    const sample: TelemetrySample = { tMs: baseMs + need(s, KS.offsetMs, `sample ${i} offset`, 0, U32_MAX) };
+    const t = opt(s, KS.temperatureCentiC, `sample ${i} temperature`, -27315, 100000);
+    if (t !== undefined) sample.temperatureCentiC = t;
+    const h = opt(s, KS.humidityPermille, `sample ${i} humidity`, 0, 1000);
+    if (h !== undefined) sample.humidityPermille = h;
+    const r = opt(s, KS.rssiDbm, `sample ${i} rssi`, -200, 0);
+    if (r !== undefined) sample.rssiDbm = r;
+    batch.samples.push(sample);
+  }
+  return batch;
+}

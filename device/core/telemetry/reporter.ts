@@ -1,0 +1,240 @@
+/**
+ * The telemetry loop: samples the sensors (and the battery) every sampling interval, and
+ * every reporting interval packs the buffered samples into as few batches as the byte
+ * limit allows and hands each encoded batch to `publish` (the link/offline queue decides
+ * what happens next). Callback-based on the Clock port, so virtual time fast-forwards it.
+ */
+import type { Clock, Log, Sensors, WallClock, ResetReason } from "../../ports";
+import type { BatteryMonitor } from "../battery/monitor";
+import {
+  TELEMETRY_MAX_BYTES,
+  TelemetryError,
+  encodeTelemetryBatch,
+  fitSamples,
+  type LinkStats,
+  type TelemetryBatch,
+  type TelemetrySample,
+} from "./record";
+
+export interface TelemetryConfig {
+  sampleIntervalMs: number;
+  /** The base reporting interval; the battery policy stretches it while low. */
+  reportIntervalMs: number;
+}
+
+export const DEFAULT_TELEMETRY_CONFIG: TelemetryConfig = { sampleIntervalMs: 60_000, reportIntervalMs: 300_000 };
+/** Samples kept between reports; beyond this the oldest go (and are counted). */
+export const MAX_BUFFERED_SAMPLES = 256;
+
+export interface DeviceIdentity {
+  deviceId: string;
+  firmware: string;
+  slot: 0 | 1;
+  resetReason: ResetReason;
+}
+
+export interface TelemetryReporterDeps {
+  clock: Clock;
+  wallClock: WallClock;
+  sensors: Sensors;
+  identity: DeviceIdentity;
+  /** Next message sequence number; the agent persists it across reboots. */
+  nextSeq(): number;
+  /** Receives each encoded batch (and the batch, for logs). Must not throw; if it does, the batch is counted lost. */
+  publish(bytes: Uint8Array, batch: TelemetryBatch): void;
+  battery?: BatteryMonitor;
+  linkStats?(): LinkStats | undefined;
+  /** Called at the start of each sampling tick (host-sim charges the active current here). */
+  onWake?(): void;
+  log?: Log;
+  maxBytes?: number;
+  maxBufferedSamples?: number;
+}
+
+/** Stored sample: always uptime ms; converted to wall time when a batch is built. */
+type Pending = TelemetrySample;
+
+export class TelemetryReporter {
+  private config: TelemetryConfig;
+  private pending: Pending[] = [];
+  private dropped = 0;
+  private sampleTimer: number | undefined;
+  private reportTimer: number | undefined;
+  private running = false;
+  /** Batches the publish callback threw on. */
+  lostBatches = 0;
+  batchesSent = 0;
+
+  constructor(private readonly deps: TelemetryReporterDeps, config: TelemetryConfig = DEFAULT_TELEMETRY_CONFIG) {
+    this.config = { ...config };
+  }
+
+  get currentConfig(): TelemetryConfig {
+    return { ...this.config };
+  }
+
+  /** The reporting interval in force now (after the battery policy). */
+  effectiveReportIntervalMs(): number {
+    const base = this.config.reportIntervalMs;
+    return this.deps.battery ? this.deps.battery.reportIntervalMs(base) : base;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.scheduleSample(0);
+    this.scheduleReport();
+  }
+
+  /** Stops every timer; buffered samples stay (flush() takes them). Safe to call twice. */
+  stop(): void {
+    this.running = false;
+    if (this.sampleTimer !== undefined) this.deps.clock.clearTimeout(this.sampleTimer);
+    if (this.reportTimer !== undefined) this.deps.clock.clearTimeout(this.reportTimer);
+    this.sampleTimer = this.reportTimer = undefined;
+  }
+
+  get isRunning(): boolean {
+    return this.running;
+  }
+
+  /** Applies new intervals; timers restart from now so a shorter interval acts at once. */
+  setConfig(config: TelemetryConfig): void {
+    this.config = { ...config };
+    if (!this.running) return;
+    this.stop();
+    this.running = true;
+    this.scheduleSample(config.sampleIntervalMs);
+    this.scheduleReport();
+  }
+
+  get bufferedSamples(): number {
+    return this.pending.length;
+  }
+
+  /** One sampling tick: wake hook, battery poll, sensor sample. */
+  sampleNow(): void {
+    this.deps.onWake?.();
+    const battery = this.deps.battery;
+    if (battery) {
+      battery.poll();
+      if (battery.brownout) return; // the brown-out handler owns what happens next
+    }
+    let s: TelemetrySample;
+    try {
+      s = { ...this.deps.sensors.sample(), tMs: this.deps.clock.now() };
+    } catch (e) {
+      this.deps.log?.("warn", `telemetry: sensor read failed: ${(e as Error).message}`);
+      return;
+    }
+    const max = this.deps.maxBufferedSamples ?? MAX_BUFFERED_SAMPLES;
+    if (this.pending.length >= max) {
+      this.pending.shift();
+      this.dropped++;
+    }
+    this.pending.push(s);
+  }
+
+  /** Builds, encodes and publishes every buffered sample now; returns the batches sent. */
+  reportNow(): number {
+    const out = this.drain();
+    for (const [bytes, batch] of out) {
+      try {
+        this.deps.publish(bytes, batch);
+        this.batchesSent++;
+      } catch (e) {
+        this.lostBatches++;
+        this.deps.log?.("error", `telemetry: publish failed: ${(e as Error).message}`);
+      }
+    }
+    return out.length;
+  }
+
+  /**
+   * Encodes everything buffered into batches without publishing (for the brown-out path:
+   * the agent writes them to the offline queue before power goes).
+   */
+  flush(): Uint8Array[] {
+    return this.drain().map(([bytes]) => bytes);
+  }
+
+  private drain(): [Uint8Array, TelemetryBatch][] {
+    const out: [Uint8Array, TelemetryBatch][] = [];
+    const maxBytes = this.deps.maxBytes ?? TELEMETRY_MAX_BYTES;
+    // Always send at least one batch per report (battery and link state, even with no samples).
+    let first = true;
+    while (first || this.pending.length > 0) {
+      first = false;
+      const batch = this.buildBatch(this.pending);
+      let n: number;
+      try {
+        n = fitSamples(batch, maxBytes);
+      } catch (e) {
+        // A sensor produced an out-of-range value: drop the buffer rather than wedge the loop.
+        this.deps.log?.("error", `telemetry: ${(e as TelemetryError).message}; ${this.pending.length} samples discarded`);
+        this.dropped += this.pending.length;
+        this.pending = [];
+        continue;
+      }
+      if (n === 0 && this.pending.length > 0) n = 1; // cannot happen with sane limits; never loop forever
+      batch.samples = batch.samples.slice(0, n);
+      let bytes: Uint8Array;
+      try {
+        bytes = encodeTelemetryBatch(batch, maxBytes);
+      } catch (e) {
+        this.deps.log?.("error", `telemetry: ${(e as Error).message}`);
+        this.dropped += n;
+        this.pending.splice(0, n);
+        continue;
+      }
+      this.pending.splice(0, n);
+      this.dropped = 0;
+      out.push([bytes, batch]);
+    }
+    return out;
+  }
+
+  private buildBatch(samples: Pending[]): TelemetryBatch {
+    const { clock, wallClock, identity } = this.deps;
+    const up = clock.now();
+    const wall = wallClock.now();
+    // Once synced, every time in the batch is wall time: the sample's uptime offset from
+    // now, applied to the wall clock now (exact, integer).
+    const toBase = wall === undefined ? (t: number) => t : (t: number) => wall - (up - t);
+    const batch: TelemetryBatch = {
+      deviceId: identity.deviceId,
+      seq: this.deps.nextSeq(),
+      firmware: identity.firmware,
+      slot: identity.slot,
+      resetReason: identity.resetReason,
+      timeBase: wall === undefined ? "uptime" : "wall",
+      madeAtMs: toBase(up),
+      uptimeMs: up,
+      samples: samples.map((s) => ({ ...s, tMs: toBase(s.tMs) })),
+    };
+    if (this.dropped > 0) batch.samplesDropped = this.dropped;
+    const link = this.deps.linkStats?.();
+    if (link) batch.link = link;
+    const bat = this.deps.battery?.report();
+    if (bat) batch.battery = bat;
+    return batch;
+  }
+
+  private scheduleSample(delayMs: number): void {
+    this.sampleTimer = this.deps.clock.setTimeout(() => {
+      this.sampleTimer = undefined;
+      if (!this.running) return;
+      this.sampleNow();
+      if (this.running) this.scheduleSample(this.config.sampleIntervalMs);
+    }, delayMs);
+  }
+
+  private scheduleReport(): void {
+    this.reportTimer = this.deps.clock.setTimeout(() => {
+      this.reportTimer = undefined;
+      if (!this.running) return;
+      this.reportNow();
+      if (this.running) this.scheduleReport();
+    }, this.effectiveReportIntervalMs());
+  }
+}

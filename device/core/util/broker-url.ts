@@ -1,0 +1,36 @@
+/**
+ * Broker URLs: mqtt://host[:port] and mqtts://host[:port], optionally with user:password@.
+ * Portable (no URL class: XS has none) and strict: anything else is a clear error.
+ */
+import type { SocketOptions } from "../../ports";
+
+export const MQTT_PORT = 1883;
+export const MQTTS_PORT = 8883;
+
+export interface BrokerTarget extends SocketOptions {
+  url: string;
+  username?: string;
+  password?: string;
+}
+
+export class BrokerUrlError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "BrokerUrlError";
+  }
+}
+
+export function parseBrokerUrl(url: string, ca?: string): BrokerTarget {
+  const m = /^(mqtts?):\/\/(?:([^:@/]*)(?::([^@/]*))?@)?(\[[0-9a-fA-F:.]+\]|[^:/?#\s]+)(?::(\d{1,5}))?\/?$/.exec(url);
+  if (m === null) throw new BrokerUrlError(`broker URL "${url}" is not mqtt://host[:port] or mqtts://host[:port]`);
+  const [, scheme, user, pass, rawHost, rawPort] = m;
+  const tls = scheme === "mqtts";
+  const port = rawPort === undefined ? (tls ? MQTTS_PORT : MQTT_PORT) : Number(rawPort);
+  if (port < 1 || port > 65535) throw new BrokerUrlError(`broker URL "${url}": port ${port} is out of range`);
+  const host = rawHost.startsWith("[") ? rawHost.slice(1, -1) : rawHost;
+  const target: BrokerTarget = { url, host, port };
+  if (tls) target.tls = ca === undefined ? {} : { ca };
+  if (user) target.username = decodeURIComponent(user);
+  if (pass !== undefined) target.password = decodeURIComponent(pass);
+  return target;
+}

@@ -1,0 +1,76 @@
+/**
+ * BootControl port over the tether-esp native binding (esp_ota_* in native/tether-esp.c).
+ *
+ * Rollback support is a build-time property of the bootloader (CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE,
+ * esp-idf #7859): an image built without it reads every state as undefined and never rolls back.
+ * rollbackAvailable() reports what this image was built with; the agent also checks that a
+ * trial boot really reads "pending-verify" before trusting it.
+ */
+import * as esp from "tether-esp";
+import { RollbackFailed, type BootControl, type ImageState, type SlotIndex } from "../../ports";
+
+/** esp_ota_img_states_t, in order; -1 (our binding's "no state") maps to "undefined". */
+const STATES: readonly ImageState[] = ["new", "pending-verify", "valid", "invalid", "aborted"];
+
+export class BootError extends Error {
+  constructor(readonly code: "set-boot-failed" | "mark-valid-failed" | "no-slot", message: string) {
+    super(message);
+    this.name = "BootError";
+  }
+}
+
+export class EspBootControl implements BootControl {
+  runningSlot(): SlotIndex {
+    const slot = esp.runningSlot();
+    if (slot !== 0 && slot !== 1) throw new BootError("no-slot", `boot: running from a non-OTA partition (${slot}); flash with the Tether partition table`);
+    return slot;
+  }
+
+  runningState(): ImageState {
+    return this.slotState(this.runningSlot());
+  }
+
+  slotState(slot: SlotIndex): ImageState {
+    return STATES[esp.slotState(slot)] ?? "undefined";
+  }
+
+  /**
+   * The otadata ota_seq of the newest valid entry. ESP-IDF bumps it when a boot partition is
+   * set (setPending, rollback); a state-only change (markValid) rewrites the same sequence.
+   */
+  recordSeq(): number {
+    return esp.recordSeq();
+  }
+
+  rollbackAvailable(): boolean {
+    return esp.rollbackEnabled();
+  }
+
+  setPending(slot: SlotIndex): void {
+    if (slot === this.runningSlot()) throw new BootError("set-boot-failed", `boot: slot ${slot} is the running slot`);
+    try {
+      esp.setBootSlot(slot);
+    } catch (e) {
+      throw new BootError("set-boot-failed", `boot: cannot boot slot ${slot}: ${String(e)}`);
+    }
+  }
+
+  markValid(): void {
+    try {
+      esp.markValid();
+    } catch (e) {
+      throw new BootError("mark-valid-failed", `boot: mark valid: ${String(e)}`);
+    }
+  }
+
+  markInvalidAndRollback(): void {
+    // Returns only on failure: ESP_ERR_OTA_ROLLBACK_FAILED means no valid image to go back to.
+    // The caller must then keep running this image instead of looping through reboots.
+    try {
+      esp.markInvalidAndReboot();
+    } catch (e) {
+      throw new RollbackFailed(`boot: rollback: ${String(e)}`);
+    }
+    throw new RollbackFailed("boot: rollback returned without rebooting");
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * A key-value store persisted as one JSON file (values base64), written atomically on every
+ * change: write a temp file, fsync, rename. A crash leaves either the old or the new file.
+ */
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { KvError, checkKvEntry, type KeyValueStore } from "../../ports";
+
+export class FileKv implements KeyValueStore {
+  private readonly entries = new Map<string, Uint8Array>();
+
+  constructor(private readonly path: string) {
+    if (!existsSync(path)) return;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(path, "utf8"));
+    } catch (e) {
+      throw new KvError("io", `kv: ${path} is not valid JSON (${(e as Error).message}); move it aside to start fresh`);
+    }
+    for (const [k, v] of Object.entries(parsed as Record<string, string>)) {
+      this.entries.set(k, new Uint8Array(Buffer.from(v, "base64")));
+    }
+  }
+
+  get(key: string): Uint8Array | undefined {
+    return this.entries.get(key)?.slice();
+  }
+
+  set(key: string, value: Uint8Array): void {
+    checkKvEntry(key, value);
+    this.entries.set(key, value.slice());
+    this.persist();
+  }
+
+  delete(key: string): void {
+    if (this.entries.delete(key)) this.persist();
+  }
+
+  keys(): string[] {
+    return [...this.entries.keys()].sort();
+  }
+
+  private persist(): void {
+    const obj: Record<string, string> = {};
+    for (const k of this.keys()) obj[k] = Buffer.from(this.entries.get(k)!).toString("base64");
+    const tmp = `${this.path}.tmp`;
+    const fd = openSync(tmp, "w");
+    try {
+      writeSync(fd, JSON.stringify(obj, null, 1));
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, this.path);
+  }
+}

@@ -1,0 +1,49 @@
+/** Byte-stream sockets on Node: net for mqtt://, tls for mqtts:// with an optional CA. */
+import { connect as netConnect, type Socket as NetSocket } from "node:net";
+import { connect as tlsConnect } from "node:tls";
+import type { Network, Socket, SocketHandler, SocketOptions } from "../../ports";
+
+export const nodeNetwork: Network = {
+  connect(options: SocketOptions, handler: SocketHandler): Socket {
+    let closedReported = false;
+    const reportClose = (reason: string) => {
+      if (closedReported) return;
+      closedReported = true;
+      handler.onClose(reason);
+    };
+    let sock: NetSocket;
+    if (options.tls) {
+      sock = tlsConnect({
+        host: options.host,
+        port: options.port,
+        ca: options.tls.ca,
+        servername: options.tls.servername ?? options.host,
+      });
+      sock.once("secureConnect", () => handler.onConnect());
+    } else {
+      sock = netConnect({ host: options.host, port: options.port });
+      sock.once("connect", () => handler.onConnect());
+    }
+    sock.setNoDelay(true);
+    let lastError = "";
+    sock.on("data", (chunk: Buffer) => handler.onData(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)));
+    sock.on("error", (err: NodeJS.ErrnoException) => {
+      lastError = err.code === "ECONNREFUSED" ? "connection refused" : `${err.code ?? "error"}: ${err.message}`;
+    });
+    sock.on("close", () => reportClose(lastError || "peer closed"));
+    let selfClosed = false;
+    return {
+      write(bytes: Uint8Array): number {
+        if (sock.destroyed) return 0;
+        sock.write(bytes);
+        return sock.writableLength;
+      },
+      close(): void {
+        if (selfClosed) return;
+        selfClosed = true;
+        lastError = lastError || "closed";
+        sock.destroy();
+      },
+    };
+  },
+};

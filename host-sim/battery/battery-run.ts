@@ -1,0 +1,198 @@
+/**
+ * A battery-life run for one virtual device: the real BatteryMonitor and TelemetryReporter
+ * on a SimBattery and SimSensors under the virtual clock, with a simple link model
+ * (outages, a reconnect policy whose attempts cost charge, a queue for batches made while
+ * offline). Node-free, so the same run executes in the XS tier and its trace is compared.
+ */
+import { MemoryKv } from "../virtual/kv";
+import { VirtualClock } from "../virtual/clock";
+import { SeededRandom } from "../virtual/random";
+import { VirtualWallClock } from "../virtual/wall-clock";
+import { BatteryMonitor, type BatteryConfig } from "../../device/core/battery/monitor";
+import { TelemetryReporter, type TelemetryConfig } from "../../device/core/telemetry/reporter";
+import { stopOnBrownout } from "../../device/core/telemetry/brownout";
+import { decodeTelemetryBatch, type LinkStats } from "../../device/core/telemetry/record";
+import { SimSensors } from "../sensors/sim-sensors";
+import { SimBattery, type SimBatteryModel } from "./sim-battery";
+
+export type ReconnectPolicy = "fixed" | "backoff";
+
+export interface BatteryRunOptions {
+  seed: number;
+  telemetry: TelemetryConfig;
+  maxMs: number;
+  battery?: Partial<SimBatteryModel>;
+  monitor?: Partial<BatteryConfig>;
+  /** Link outages: one per `outageEveryMs` on average, each up to `outageMaxMs`; 0 = none. */
+  outageEveryMs?: number;
+  outageMaxMs?: number;
+  reconnect?: ReconnectPolicy;
+  /** Wall clock syncs this long after boot (undefined = never). */
+  wallSyncAfterMs?: number;
+  /** Trace sink; a line per event and a digest per `digestEvery` batches. */
+  emit?: (line: string) => void;
+  digestEvery?: number;
+  activeMs?: number;
+  transmitMs?: number;
+}
+
+export interface BatteryRunResult {
+  batches: number;
+  bytes: number;
+  alarms: { t: number; alarm: string; pct: number }[];
+  brownoutAt: number | undefined;
+  /** Report intervals seen between consecutive batches while online (ms → count). */
+  intervals: Map<number, number>;
+  /** At the first report with true charge ≤ 50 %: time and the reported time to empty. */
+  midlife: { t: number; timeToEmptyMin: number | undefined } | undefined;
+  connectAttempts: number;
+  /** Batches in the persistent store after brown-out (they survive a reboot). */
+  savedBatches: Uint8Array[];
+  samplesInSaved: number;
+  kv: MemoryKv;
+  endMs: number;
+  chargePermilleAtEnd: number;
+  digest: number;
+}
+
+/** FNV-1a over bytes, continuing from `h`. */
+export function fnv1a(bytes: Uint8Array, h = 0x811c9dc5): number {
+  for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ bytes[i], 0x01000193) >>> 0;
+  return h >>> 0;
+}
+
+const BACKOFF_BASE_MS = 1_000;
+const BACKOFF_CAP_MS = 300_000;
+const FIXED_RETRY_MS = 5_000;
+
+export function runBattery(o: BatteryRunOptions): BatteryRunResult {
+  const emit = o.emit ?? (() => {});
+  const root = new SeededRandom(o.seed);
+  const clock = new VirtualClock(0);
+  const wall = new VirtualWallClock(clock);
+  const battery = new SimBattery(clock, root.fork("battery"), o.battery);
+  const sensors = new SimSensors(clock, root.fork("sensors"));
+  const linkRand = root.fork("link");
+  const kv = new MemoryKv(64 * 1024);
+  const monitor = new BatteryMonitor({ clock, battery }, o.monitor);
+  const activeMs = o.activeMs ?? 300;
+  const transmitMs = o.transmitMs ?? 400;
+
+  let seq = 0;
+  let online = false;
+  let reconnects = 0;
+  let attempt = 0;
+  let stopped = false;
+  const queue: Uint8Array[] = [];
+  const r: BatteryRunResult = {
+    batches: 0, bytes: 0, alarms: [], brownoutAt: undefined, intervals: new Map(), midlife: undefined,
+    connectAttempts: 0, savedBatches: [], samplesInSaved: 0, kv, endMs: 0, chargePermilleAtEnd: 0, digest: 0x811c9dc5,
+  };
+  let lastSentAt = -1;
+
+  const send = (bytes: Uint8Array): void => {
+    battery.transmit(transmitMs);
+    r.batches++;
+    r.bytes += bytes.length;
+    r.digest = fnv1a(bytes, r.digest);
+    if (o.digestEvery && r.batches % o.digestEvery === 0) emit(`t=${clock.now()} batches=${r.batches} bytes=${r.bytes} digest=${r.digest.toString(16)}`);
+  };
+
+  const reporter = new TelemetryReporter(
+    {
+      clock,
+      wallClock: wall,
+      sensors,
+      identity: { deviceId: `sim-${o.seed}`, firmware: "1.0.0", slot: 0, resetReason: "power-on" },
+      nextSeq: () => seq++,
+      battery: monitor,
+      onWake: () => battery.active(activeMs),
+      linkStats: (): LinkStats => ({ state: online ? "online" : "backoff", reconnects, queued: queue.length }),
+      publish: (bytes) => {
+        if (!online) {
+          queue.push(bytes);
+          return;
+        }
+        const now = clock.now();
+        if (lastSentAt >= 0 && queue.length === 0) r.intervals.set(now - lastSentAt, (r.intervals.get(now - lastSentAt) ?? 0) + 1);
+        lastSentAt = now;
+        send(bytes);
+        if (r.midlife === undefined && battery.chargePermille() <= 500) {
+          r.midlife = { t: now, timeToEmptyMin: monitor.report()?.timeToEmptyMin };
+          emit(`t=${now} midlife tte=${r.midlife.timeToEmptyMin}`);
+        }
+      },
+    },
+    o.telemetry,
+  );
+
+  monitor.onEvent((e) => {
+    if (e.type === "alarm") {
+      r.alarms.push({ t: clock.now(), alarm: e.alarm, pct: e.pct });
+      emit(`t=${clock.now()} alarm ${e.alarm} pct=${e.pct} mv=${e.mv}`);
+    } else if (e.type === "status") {
+      emit(`t=${clock.now()} status ${e.status}`);
+    }
+  });
+
+  // ---- link model: connect attempts cost charge; outages force reconnects
+  const tryConnect = (): void => {
+    if (stopped) return;
+    battery.connectionAttempt();
+    r.connectAttempts++;
+    if (outageUntil > clock.now()) {
+      attempt++;
+      const wait = o.reconnect === "fixed"
+        ? FIXED_RETRY_MS
+        : linkRand.below(Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * (1 << Math.min(attempt, 20))) + 1);
+      clock.setTimeout(tryConnect, wait);
+      return;
+    }
+    online = true;
+    attempt = 0;
+    if (r.connectAttempts > 1) reconnects++;
+    while (queue.length > 0) send(queue.shift()!);
+  };
+  let outageUntil = 0;
+  const scheduleOutage = (): void => {
+    if (!o.outageEveryMs) return;
+    clock.setTimeout(() => {
+      if (stopped) return;
+      outageUntil = clock.now() + 1 + linkRand.below(o.outageMaxMs ?? 3_600_000);
+      if (online) {
+        online = false;
+        emit(`t=${clock.now()} link down until ${outageUntil}`);
+        clock.setTimeout(tryConnect, 1_000);
+      }
+      scheduleOutage();
+    }, 1 + linkRand.below(2 * o.outageEveryMs));
+  };
+
+  stopOnBrownout(monitor, reporter, {
+    save: (batches) => {
+      // The offline queue's job on a real agent; here: the KV port, one key per batch.
+      const all = [...queue, ...batches];
+      all.forEach((b, i) => kv.set(`q${i}`, b));
+      r.savedBatches = all;
+      r.samplesInSaved = all.reduce((n, b) => n + decodeTelemetryBatch(b).samples.length, 0);
+    },
+    shutdown: () => {
+      stopped = true;
+      online = false;
+      r.brownoutAt = clock.now();
+      emit(`t=${clock.now()} brownout saved=${r.savedBatches.length} charge=${battery.chargePermille()}`);
+    },
+  });
+
+  if (o.wallSyncAfterMs !== undefined) clock.setTimeout(() => wall.sync(1_795_000_000_000 + clock.now()), o.wallSyncAfterMs);
+  monitor.prime();
+  reporter.start();
+  tryConnect();
+  scheduleOutage();
+  while (!stopped && clock.now() < o.maxMs) clock.runUntil(Math.min(o.maxMs, clock.now() + 3_600_000));
+  r.endMs = clock.now();
+  r.chargePermilleAtEnd = battery.chargePermille();
+  r.connectAttempts = battery.connectAttempts;
+  emit(`t=${clock.now()} end batches=${r.batches} bytes=${r.bytes} attempts=${r.connectAttempts} digest=${r.digest.toString(16)}`);
+  return r;
+}

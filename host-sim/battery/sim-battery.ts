@@ -1,0 +1,216 @@
+/**
+ * Battery physics for virtual devices, as a BatteryAdc: a charge store drained by current,
+ * terminal voltage = OCV(charge) − I·R_internal, read through a divider and an ADC.
+ * Integer arithmetic throughout (charge in µA·ms), so a week of drain is identical on XS
+ * and Node. Node-free: it runs inside the XS tier.
+ */
+import type { BatteryAdc, Clock, Random } from "../../device/ports";
+
+/** Open-circuit voltage of a 1S LiPo at rest: [charge ‰, mV], from full to empty. */
+export const LIPO_OCV: readonly (readonly [number, number])[] = [
+  [1000, 4190],
+  [900, 4100],
+  [800, 4020],
+  [700, 3950],
+  [600, 3890],
+  [500, 3840],
+  [400, 3810],
+  [300, 3780],
+  [200, 3750],
+  [100, 3710],
+  [50, 3650],
+  [20, 3520],
+  [0, 3300],
+];
+
+export interface SimBatteryModel {
+  capacityMah: number;
+  /** Each device's capacity is nominal × (1 ± U(0, variation‰)). */
+  capacityVariationPermille: number;
+  /** Starting charge, ‰ of this device's capacity. */
+  startPermille: number;
+  internalMilliohm: number;
+  /** Current in each power state (µA). Bursts add on top of sleep. */
+  sleepUa: number;
+  activeUa: number;
+  transmitUa: number;
+  /** Charge one connection attempt costs (radio on, association, TLS…), in µA·ms. */
+  connectAttemptUaMs: number;
+  adcResolution: number;
+  /** Battery mV at ADC full scale (a 1:2 divider on a 3.3 V reference → 6600). */
+  adcFullScaleMv: number;
+  /** ± this many LSB of uniform ADC noise per read. */
+  adcNoiseLsb: number;
+  /** Below this terminal voltage the regulator drops out and the chip's BOD resets it. */
+  hardwareCutoffMv: number;
+  ocv: readonly (readonly [number, number])[];
+}
+
+export const DEFAULT_SIM_BATTERY: SimBatteryModel = {
+  capacityMah: 400,
+  capacityVariationPermille: 50,
+  startPermille: 1000,
+  internalMilliohm: 250,
+  sleepUa: 1_500, // light sleep with Wi-Fi DTIM wake-ups
+  activeUa: 80_000, // CPU on, radio idle
+  transmitUa: 250_000, // Wi-Fi TX burst
+  connectAttemptUaMs: 120_000 * 1_500, // ≈ 120 mA for 1.5 s
+  adcResolution: 12,
+  adcFullScaleMv: 6600,
+  adcNoiseLsb: 1,
+  hardwareCutoffMv: 3300,
+  ocv: LIPO_OCV,
+};
+
+const UA_MS_PER_MAH = 1000 * 3600_000;
+
+interface Burst {
+  end: number;
+  ua: number;
+}
+
+export class SimBattery implements BatteryAdc {
+  readonly resolution: number;
+  readonly fullScaleMv: number;
+  readonly model: SimBatteryModel;
+  /** This device's capacity (µA·ms). */
+  readonly capacityUaMs: number;
+  private remaining: number;
+  private lastT: number;
+  private bursts: Burst[] = [];
+  private chargingUa = 0;
+  /** Total charge drawn (µA·ms), and how much went to connection attempts. */
+  drawnUaMs = 0;
+  connectUaMs = 0;
+  connectAttempts = 0;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly random: Random,
+    model: Partial<SimBatteryModel> = {},
+  ) {
+    this.model = { ...DEFAULT_SIM_BATTERY, ...model };
+    const m = this.model;
+    this.resolution = m.adcResolution;
+    this.fullScaleMv = m.adcFullScaleMv;
+    const spread = m.capacityVariationPermille;
+    const v = spread > 0 ? (random.nextU32() % (2 * spread + 1)) - spread : 0;
+    this.capacityUaMs = Math.floor((m.capacityMah * UA_MS_PER_MAH * (1000 + v)) / 1000);
+    this.remaining = Math.floor((this.capacityUaMs * m.startPermille) / 1000);
+    this.lastT = clock.now();
+  }
+
+  // ------------------------------------------------------------ load
+  /** Adds `ua` on top of the sleep current for `ms` from now (overlapping bursts add up). */
+  burst(ua: number, ms: number): void {
+    this.integrate();
+    if (ms > 0 && ua > 0) this.bursts.push({ end: this.clock.now() + ms, ua });
+  }
+
+  active(ms: number): void {
+    this.burst(this.model.activeUa - this.model.sleepUa, ms);
+  }
+
+  transmit(ms: number): void {
+    this.burst(this.model.transmitUa - this.model.sleepUa, ms);
+  }
+
+  /** A connection attempt's lump cost: reconnect policy shows up as lost battery life. */
+  connectionAttempt(): void {
+    this.integrate();
+    this.connectAttempts++;
+    this.take(this.model.connectAttemptUaMs);
+    this.connectUaMs += this.model.connectAttemptUaMs;
+  }
+
+  /** Charger current in µA (0 = unplugged). Charging stops at full. */
+  setCharging(ua: number): void {
+    this.integrate();
+    this.chargingUa = ua;
+  }
+
+  // ------------------------------------------------------------ state
+  /** Current drawn right now (µA). */
+  currentUa(): number {
+    this.integrate();
+    let ua = this.model.sleepUa;
+    for (const b of this.bursts) ua += b.ua;
+    return ua;
+  }
+
+  /** Remaining charge in ‰ of this device's capacity. */
+  chargePermille(): number {
+    this.integrate();
+    return Math.floor((this.remaining * 1000) / this.capacityUaMs);
+  }
+
+  remainingUaMs(): number {
+    this.integrate();
+    return this.remaining;
+  }
+
+  openCircuitMv(): number {
+    this.integrate();
+    const ocv = this.model.ocv;
+    const cap = this.capacityUaMs;
+    for (let i = 1; i < ocv.length; i++) {
+      const c1 = Math.floor((ocv[i][0] * cap) / 1000);
+      if (this.remaining >= c1) {
+        const c0 = Math.floor((ocv[i - 1][0] * cap) / 1000);
+        const [v0, v1] = [ocv[i - 1][1], ocv[i][1]];
+        if (this.remaining >= c0) return v0;
+        return v1 + Math.floor(((this.remaining - c1) * (v0 - v1)) / (c0 - c1));
+      }
+    }
+    return ocv[ocv.length - 1][1];
+  }
+
+  /** Terminal voltage under the present load (charging raises it). */
+  terminalMv(): number {
+    const net = this.currentUa() - this.chargingUa;
+    return this.openCircuitMv() - Math.trunc((net * this.model.internalMilliohm) / 1_000_000);
+  }
+
+  /** True once the terminal voltage under load is below the regulator's cut-off. */
+  isDead(): boolean {
+    return this.terminalMv() < this.model.hardwareCutoffMv;
+  }
+
+  // ------------------------------------------------------------ BatteryAdc
+  read(): number {
+    const span = 2 ** this.resolution;
+    let raw = Math.floor((this.terminalMv() * span) / this.fullScaleMv);
+    const n = this.model.adcNoiseLsb;
+    if (n > 0) raw += (this.random.nextU32() % (2 * n + 1)) - n;
+    return raw < 0 ? 0 : raw >= span ? span - 1 : raw;
+  }
+
+  chargerState(): "charging" | "full" | "discharging" {
+    if (this.chargingUa <= 0) return "discharging";
+    this.integrate();
+    return this.remaining >= this.capacityUaMs ? "full" : "charging";
+  }
+
+  // ------------------------------------------------------------ integration
+  private take(uaMs: number): void {
+    this.drawnUaMs += uaMs;
+    this.remaining -= uaMs;
+    if (this.remaining < 0) this.remaining = 0;
+  }
+
+  /** Brings the charge up to now, piecewise over the burst end times. */
+  private integrate(): void {
+    const now = this.clock.now();
+    while (this.lastT < now) {
+      let until = now;
+      for (const b of this.bursts) if (b.end > this.lastT && b.end < until) until = b.end;
+      let ua = this.model.sleepUa;
+      for (const b of this.bursts) if (b.end > this.lastT) ua += b.ua;
+      const dt = until - this.lastT;
+      this.take(ua * dt);
+      if (this.chargingUa > 0) this.remaining = Math.min(this.capacityUaMs, this.remaining + this.chargingUa * dt);
+      this.lastT = until;
+      this.bursts = this.bursts.filter((b) => b.end > this.lastT);
+    }
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * A virtual device reduced to what OTA needs, booted through the reference bootloader on
+ * simulated flash, with a "retained" backend (manifest + blocks) standing in for the broker.
+ * Each boot: bootloader → OtaUpdater.start → offer → blocks as wanted → health events per the
+ * image's behaviour, until the device is idle, restarts, crashes or loses power. Used by the
+ * power-cut and malicious-input suites; deterministic (virtual clock, no randomness of its own).
+ */
+import type { ResetReason, Sha256, SlotIndex } from "../../device/ports";
+import { runBootloader, type BootloaderConfig } from "../../bootloader-spec/reference/bootloader";
+import { OtaUpdater, type OtaOptions } from "../../device/core/ota/updater";
+import type { OtaStatus } from "../../device/core/ota/status";
+import { VirtualClock } from "../virtual/clock";
+import { PowerCut, type SimFlash } from "../virtual/flash";
+import type { MemoryKv } from "../virtual/kv";
+import { DeviceHalted, VirtualSystem } from "../virtual/system";
+import { SimBootControl } from "./boot-control";
+
+/** What an image does when it runs: passes its health check, never gets telemetry acked, or crashes at start. */
+export type Behaviour = "good" | "no-health" | "crash";
+
+export interface RigBackend {
+  manifest?: Uint8Array;
+  blocks: Map<number, Uint8Array>;
+}
+
+export interface RigConfig {
+  flash: SimFlash;
+  kv: MemoryKv;
+  sha256: Sha256;
+  bootloader?: BootloaderConfig;
+  hardwareId: string;
+  trustedKeys: Uint8Array[];
+  backend: RigBackend;
+  behaviour: (version: number) => Behaviour;
+  /** Unix ms for the wall clock, or undefined for "not synced". */
+  wallMs?: number;
+  options?: Partial<OtaOptions>;
+  /** Virtual ms a boot may run before it counts as steady. */
+  bootBudgetMs?: number;
+  /** Called right after the bootloader chose a slot, before the app runs (invariant checks). */
+  afterBoot?: (slot: SlotIndex) => void;
+  /** Called with each block the device asks for; return false to withhold it. */
+  deliver?: (index: number) => boolean;
+}
+
+export interface BootLog {
+  end: "steady" | "restart" | "power-cut" | "crash" | "brick";
+  slot?: SlotIndex;
+  version?: number;
+  rule?: string;
+  statuses: OtaStatus[];
+  wanted: number;
+  delivered: number;
+  detail?: string;
+}
+
+export class OtaRig {
+  readonly boots: BootLog[] = [];
+  private reason: ResetReason = "power-on";
+
+  constructor(readonly cfg: RigConfig) {}
+
+  /** One power-on to the end of that boot. */
+  bootOnce(): BootLog {
+    const { flash, sha256 } = this.cfg;
+    const log: BootLog = { end: "steady", statuses: [], wanted: 0, delivered: 0 };
+    this.boots.push(log);
+    flash.powerOn();
+    try {
+      const out = runBootloader(flash, sha256, this.cfg.bootloader);
+      if (!out.ok) {
+        log.end = "brick";
+        log.detail = out.reason;
+        return log;
+      }
+      log.slot = out.slot;
+      log.version = out.header.version;
+      log.rule = out.rule;
+      this.cfg.afterBoot?.(out.slot);
+      const behaviour = this.cfg.behaviour(out.header.version);
+      if (behaviour === "crash") {
+        log.end = "crash";
+        this.reason = "panic";
+        return log;
+      }
+      this.runApp(out.slot, out.rollback, out.header.version, behaviour, log);
+      this.reason = "power-on";
+    } catch (e) {
+      if (e instanceof PowerCut) {
+        log.end = "power-cut";
+        log.detail = e.message;
+        this.reason = "power-on";
+      } else if (e instanceof DeviceHalted) {
+        log.end = "restart";
+        this.reason = "software";
+      } else {
+        throw e;
+      }
+    }
+    return log;
+  }
+
+  /** Boots until a boot ends steady (or `maxBoots`); returns the last boot. */
+  runUntilSteady(maxBoots = 30): BootLog {
+    for (let i = 0; i < maxBoots; i++) {
+      const b = this.bootOnce();
+      if (b.end === "steady" || b.end === "brick") return b;
+    }
+    throw new Error(`device did not settle within ${maxBoots} boots: ${this.boots.map((b) => `${b.end}@v${b.version}`).join(" ")}`);
+  }
+
+  private runApp(slot: SlotIndex, rollback: boolean, version: number, behaviour: Behaviour, log: BootLog): void {
+    const { flash, kv, sha256, backend } = this.cfg;
+    const clock = new VirtualClock();
+    const system = new VirtualSystem(this.reason, () => {
+      throw new DeviceHalted("restart");
+    });
+    const boot = new SimBootControl(flash, slot, rollback, () => system.restart());
+    const wallMs = this.cfg.wallMs;
+    let ota: OtaUpdater | undefined;
+    ota = new OtaUpdater(
+      { flash, boot, sha256, kv, clock, system, wallClock: { now: () => (wallMs === undefined ? undefined : wallMs + clock.now()) } },
+      { hardwareId: this.cfg.hardwareId, currentVersion: version, trustedKeys: this.cfg.trustedKeys, ...this.cfg.options },
+      {
+        status: (s) => log.statuses.push(s),
+        want: (blocks) => {
+          for (const i of blocks) {
+            log.wanted++;
+            const bytes = backend.blocks.get(i);
+            if (bytes === undefined || (this.cfg.deliver && !this.cfg.deliver(i))) continue;
+            clock.setTimeout(() => {
+              log.delivered++;
+              ota!.block(i, bytes);
+            }, 1);
+          }
+        },
+        release: () => {},
+      },
+    );
+    ota.start();
+    if (backend.manifest) {
+      const m = backend.manifest;
+      clock.setTimeout(() => ota!.offer(m), 10);
+    }
+    clock.setTimeout(() => ota!.noteConnected(), 500);
+    if (behaviour === "good") clock.setTimeout(() => ota!.noteTelemetryAcked(), 1000);
+    clock.runUntilIdle(this.cfg.bootBudgetMs ?? 3_600_000);
+    ota.close();
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * MQTT 3.1.1 topic filters (§4.7): validation, one-off matching, and a subscription trie
+ * so routing a PUBLISH costs the topic's depth, not the number of subscriptions (a fleet
+ * holds tens of thousands). Portable: no Node APIs.
+ */
+
+// ---------------------------------------------------------------- protocol constants
+const SEP = "/";
+const ONE = "+";
+const MULTI = "#";
+
+/** §4.7.1: `#` only as the whole last level, `+` only as a whole level; not empty. */
+export function validFilter(filter: string): boolean {
+  if (filter.length === 0) return false;
+  const levels = filter.split(SEP);
+  for (let i = 0; i < levels.length; i++) {
+    const l = levels[i];
+    if (l === MULTI) {
+      if (i !== levels.length - 1) return false;
+    } else if (l === ONE) {
+      // fine
+    } else if (l.includes(MULTI) || l.includes(ONE)) return false;
+  }
+  return true;
+}
+
+/** Whether `topic` (a valid topic name) matches `filter` (a valid filter). */
+export function topicMatches(filter: string, topic: string): boolean {
+  const f = filter.split(SEP);
+  const t = topic.split(SEP);
+  // §4.7.2: wildcards at the first level never match `$` topics.
+  if (topic.startsWith("$") && (f[0] === ONE || f[0] === MULTI)) return false;
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === MULTI) return true; // also matches the parent level ("a/#" matches "a")
+    if (i >= t.length) return false;
+    if (f[i] !== ONE && f[i] !== t[i]) return false;
+  }
+  return f.length === t.length;
+}
+
+// ---------------------------------------------------------------- subscription trie
+interface Node<S> {
+  children: Map<string, Node<S>> | undefined;
+  /** Subscriber → granted QoS for the filter that ends here. */
+  subs: Map<S, number> | undefined;
+}
+
+const newNode = <S>(): Node<S> => ({ children: undefined, subs: undefined });
+
+/** Subscriptions by filter; S is any subscriber identity (a session, an internal callback). */
+export class SubscriptionTrie<S> {
+  private readonly root: Node<S> = newNode<S>();
+  /** Number of (subscriber, filter) pairs. */
+  size = 0;
+
+  /** Adds or replaces (QoS update) a subscription. */
+  add(filter: string, sub: S, qos: number): void {
+    let node = this.root;
+    for (const level of filter.split(SEP)) {
+      node.children ??= new Map();
+      let next = node.children.get(level);
+      if (next === undefined) {
+        next = newNode<S>();
+        node.children.set(level, next);
+      }
+      node = next;
+    }
+    node.subs ??= new Map();
+    if (!node.subs.has(sub)) this.size++;
+    node.subs.set(sub, qos);
+  }
+
+  /** Removes a subscription; prunes empty branches. Returns whether it existed. */
+  remove(filter: string, sub: S): boolean {
+    const path: [Node<S>, string][] = [];
+    let node: Node<S> | undefined = this.root;
+    for (const level of filter.split(SEP)) {
+      const next: Node<S> | undefined = node.children?.get(level);
+      if (next === undefined) return false;
+      path.push([node, level]);
+      node = next;
+    }
+    if (!node.subs?.delete(sub)) return false;
+    this.size--;
+    if (node.subs.size === 0) node.subs = undefined;
+    for (let i = path.length - 1; i >= 0; i--) {
+      const [parent, level] = path[i];
+      const child = parent.children!.get(level)!;
+      if (child.subs !== undefined || (child.children !== undefined && child.children.size > 0)) break;
+      parent.children!.delete(level);
+    }
+    return true;
+  }
+
+  /**
+   * Every subscriber matching `topic`, each once, with the highest QoS of its matching
+   * filters (§3.3.5: overlapping subscriptions deliver once, at the maximum QoS).
+   */
+  match(topic: string, out: Map<S, number> = new Map()): Map<S, number> {
+    const levels = topic.split(SEP);
+    this.walk(this.root, levels, 0, topic.charCodeAt(0) === 36 /* $ */, out);
+    return out;
+  }
+
+  private walk(node: Node<S>, levels: string[], i: number, dollar: boolean, out: Map<S, number>): void {
+    const children = node.children;
+    if (i === levels.length) {
+      collect(node.subs, out);
+      // "a/#" also matches "a".
+      if (children !== undefined) collect(children.get(MULTI)?.subs, out);
+      return;
+    }
+    if (children === undefined) return;
+    const exact = children.get(levels[i]);
+    if (exact !== undefined) this.walk(exact, levels, i + 1, dollar, out);
+    if (i === 0 && dollar) return; // §4.7.2
+    const one = children.get(ONE);
+    if (one !== undefined) this.walk(one, levels, i + 1, dollar, out);
+    const multi = children.get(MULTI);
+    if (multi !== undefined) collect(multi.subs, out);
+  }
+}
+
+function collect<S>(subs: Map<S, number> | undefined, out: Map<S, number>): void {
+  if (subs === undefined) return;
+  for (const [s, q] of subs) {
+    const had = out.get(s);
+    if (had === undefined || q > had) out.set(s, q);
+  }
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the test suite runs for real: Mosquitto (broker and
+# clients). Skips apt entirely when they are already there.
+set -euo pipefail
+PACKAGES=(mosquitto mosquitto-clients)
+BINARIES=(/usr/sbin/mosquitto /usr/bin/mosquitto_sub /usr/bin/mosquitto_pub)
+
+missing=0
+for b in "${BINARIES[@]}"; do [ -x "$b" ] || missing=1; done
+if [ "$missing" -eq 0 ]; then echo "debian packages: already installed (${PACKAGES[*]})"; exit 0; fi
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# policy-rc.d 101: do not start the packaged broker as a service; tests start their own.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+  $SUDO chmod +x /usr/sbin/policy-rc.d
+  trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
+fi
+$SUDO apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}"
+for b in "${BINARIES[@]}"; do [ -x "$b" ] || { echo "debian packages: $b still missing" >&2; exit 1; }; done
+echo "debian packages: installed ${PACKAGES[*]}"

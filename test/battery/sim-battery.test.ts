@@ -1,0 +1,69 @@
+import { describe, expect, it } from "vitest";
+import { SimBattery } from "../../host-sim/battery/sim-battery";
+import { VirtualClock } from "../../host-sim/virtual/clock";
+import { SeededRandom } from "../../host-sim/virtual/random";
+import { adcToMillivolts } from "../../device/core/battery/soc";
+
+const SEED = Number(process.env.SEED ?? Date.now() % 1_000_000);
+
+describe("SimBattery physics", () => {
+  it("drains exactly current × time, piecewise over overlapping bursts", () => {
+    const clock = new VirtualClock();
+    const b = new SimBattery(clock, new SeededRandom(SEED), { capacityVariationPermille: 0 });
+    const start = b.remainingUaMs();
+    b.active(1000); // +78.5 mA for 1 s
+    clock.advance(500);
+    b.transmit(200); // overlaps the active burst
+    clock.advance(3_600_000);
+    const m = b.model;
+    const expected = m.sleepUa * 3_600_500 + (m.activeUa - m.sleepUa) * 1000 + (m.transmitUa - m.sleepUa) * 200;
+    expect(start - b.remainingUaMs()).toBe(expected);
+    expect(b.drawnUaMs).toBe(expected);
+  });
+
+  it("terminal voltage is OCV − I·R: a TX burst dips it, and the ADC reads it through the divider", () => {
+    const clock = new VirtualClock();
+    const b = new SimBattery(clock, new SeededRandom(SEED), { adcNoiseLsb: 0, capacityVariationPermille: 0 });
+    const rest = b.terminalMv();
+    expect(rest).toBe(4190 - Math.trunc((1500 * 250) / 1e6));
+    b.transmit(100);
+    expect(b.terminalMv()).toBe(b.openCircuitMv() - Math.trunc((250_000 * 250) / 1e6));
+    expect(Math.abs(adcToMillivolts(b.read(), b.resolution, b.fullScaleMv) - b.terminalMv())).toBeLessThanOrEqual(2);
+    clock.advance(100);
+    expect(b.terminalMv()).toBe(b.openCircuitMv()); // sleep current × R rounds to 0 mV
+    expect(rest - b.terminalMv()).toBeLessThanOrEqual(1);
+  });
+
+  it("capacity varies per device within the stated spread, deterministically per seed", () => {
+    const caps = new Set<number>();
+    const nominal = 400 * 3_600_000_000;
+    for (let s = 0; s < 50; s++) {
+      const c = new SimBattery(new VirtualClock(), new SeededRandom(s)).capacityUaMs;
+      expect(Math.abs(c - nominal)).toBeLessThanOrEqual(nominal * 0.05);
+      expect(new SimBattery(new VirtualClock(), new SeededRandom(s)).capacityUaMs).toBe(c);
+      caps.add(c);
+    }
+    expect(caps.size).toBeGreaterThan(30);
+  });
+
+  it("charging raises charge to full and reports the charger state", () => {
+    const clock = new VirtualClock();
+    const b = new SimBattery(clock, new SeededRandom(SEED), { startPermille: 500 });
+    expect(b.chargerState()).toBe("discharging");
+    b.setCharging(400_000);
+    expect(b.chargerState()).toBe("charging");
+    clock.advance(3 * 3_600_000);
+    expect(b.chargePermille()).toBe(1000);
+    expect(b.chargerState()).toBe("full");
+  });
+
+  it("dies (regulator cut-off) when drained", () => {
+    const clock = new VirtualClock();
+    const b = new SimBattery(clock, new SeededRandom(SEED), { startPermille: 10 });
+    expect(b.isDead()).toBe(false);
+    clock.advance(100 * 3_600_000);
+    expect(b.chargePermille()).toBe(0);
+    b.active(10);
+    expect(b.isDead()).toBe(true);
+  });
+});

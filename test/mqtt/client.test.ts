@@ -1,0 +1,316 @@
+/** The MQTT client against a scripted broker on the virtual network and clock. */
+import { describe, expect, test } from "vitest";
+import { encodePublish } from "../../device/core/mqtt/codec";
+import { bytes, makeClient, makeRig, TARGET, text } from "./rig";
+
+describe("MqttClient basics", () => {
+  test("connects, publishes QoS 0 and 1, gets PUBACK, clears the in-flight store", () => {
+    const rig = makeRig();
+    const { client, of } = makeClient(rig);
+    client.connect(TARGET);
+    rig.clock.advance(100);
+    expect(client.connected).toBe(true);
+    expect(of("connected")).toEqual([{ type: "connected", sessionPresent: false }]);
+    expect(client.publish("t/a", bytes("zero"), 0)).toBe(0);
+    const id = client.publish("t/a", bytes("one"), 1);
+    expect(id).toBeGreaterThan(0);
+    expect(rig.kv.keys().filter((k) => k.startsWith("mq"))).toHaveLength(1);
+    rig.clock.advance(100);
+    expect(of("acked")).toEqual([{ type: "acked", packetId: id }]);
+    expect(rig.kv.keys().filter((k) => k.startsWith("mq"))).toHaveLength(0);
+    expect(rig.broker.received.map((r) => [r.topic, text(r.payload), r.qos, r.dup])).toEqual([
+      ["t/a", "zero", 0, false],
+      ["t/a", "one", 1, false],
+    ]);
+  });
+
+  test("QoS 1 published offline is stored and sent on connect without DUP", () => {
+    const rig = makeRig();
+    const { client, of } = makeClient(rig);
+    const id = client.publish("t/b", bytes("early"), 1);
+    expect(client.publish("t/b", bytes("lost"), 0)).toBe(0); // QoS 0 offline is dropped by design
+    client.connect(TARGET);
+    rig.clock.advance(100);
+    expect(rig.broker.received.map((r) => [text(r.payload), r.dup, r.packetId])).toEqual([["early", false, id]]);
+    expect(of("acked")).toHaveLength(1);
+  });
+
+  test("unacknowledged QoS 1 is resent with DUP only after reconnect, same id", () => {
+    const rig = makeRig();
+    const { client, of } = makeClient(rig);
+    client.connect(TARGET);
+    rig.clock.advance(100);
+    rig.broker.ackPublishes = false;
+    const id = client.publish("t/c", bytes("m"), 1);
+    rig.clock.advance(20_000); // no resend within a connection
+    expect(rig.broker.received.filter((r) => r.packetId === id)).toHaveLength(1);
+    rig.broker.ackPublishes = true;
+    rig.net.dropAll();
+    rig.clock.advance(100);
+    expect(of("closed")).toHaveLength(1);
+    client.connect(TARGET);
+    rig.clock.advance(100);
+    expect(rig.broker.received.map((r) => [r.packetId, r.dup])).toEqual([[id, false], [id, true]]);
+    expect(of("acked")).toEqual([{ type: "acked", packetId: id }]);
+  });
+
+  test("packet ids are unique while in flight, across wrap-around", () => {
+    const rig = makeRig(4 * 1024 * 1024);
+    const { client } = makeClient(rig);
+    const ids = new Set<number>();
+    for (let i = 0; i < 200; i++) ids.add(client.publish("t", bytes(String(i)), 1));
+    expect(ids.size).toBe(200);
+    // Burn ids up to the wrap; only the 200 in-flight ones must be skipped afterwards.
+    client.connect(TARGET);
+    rig.clock.advance(100);
+    rig.broker.ackPublishes = true;
+    for (let i = 0; i < 65_535 - 200; i++) {
+      const id = client.publish("u", bytes(""), 1);
+      if (ids.has(id)) expect.fail(`id ${id} reused while in flight`);
+      if (i % 500 === 0) rig.clock.advance(20); // let PUBACKs drain so the store stays small
+    }
+    rig.clock.advance(100);
+    expect(client.inflightCount).toBe(0);
+  });
+
+  test("disconnect sends DISCONNECT (no will), clears timers, is safe twice", () => {
+    const rig = makeRig();
+    const { client, of } = makeClient(rig, { will: { topic: "s", payload: bytes("offline"), qos: 1, retain: true } });
+    client.connect(TARGET);
+    rig.clock.advance(100);
+    client.disconnect();
+    client.disconnect();
+    rig.clock.advance(1000);
+    expect(of("closed")).toEqual([{ type: "closed", reason: "disconnected by client" }]);
+    expect(rig.broker.retained.has("s")).toBe(false);
+    expect(rig.clock.pending()).toBe(0);
+  });
+
+  test("an event handler that throws does not break the client", () => {
+    const rig = makeRig();
+    const client = new (makeClient(rig).client.constructor as typeof import("../../device/core/mqtt/client").MqttClient)(
+      { clock: rig.clock, network: rig.net, kv: rig.kv, log: rig.log },
+      { clientId: "x", keepAliveSec: 30, cleanSession: true },
+      () => { throw new Error("app bug"); },
+    );
+    client.connect(TARGET);
+    rig.clock.advance(100);
+    expect(client.connected).toBe(true);
+    expect(rig.logs.some((l) => l.includes("app bug"))).toBe(true);
+  });
+});
+
+describe("sessions and subscriptions", () => {
+  test("subscribes on connect, gets QoS 1 messages and PUBACKs them; no resubscribe when the session is present", () => {
+    const rig = makeRig();
+    const { client, of } = makeClient(rig);
+    client.subscribe([{ topic: "tether/dev1/config", qos: 1 }]);
+    client.connect(TARGET);
+    rig.clock.advance(100);
+    expect(of("subscribed")).toHaveLength(1);
+    rig.broker.publish("tether/dev1/config", bytes("cfg1"), 1);
+    rig.clock.advance(100);
+    expect(of("message").map((m) => [m.topic, text(m.payload), m.qos])).toEqual([["tether/dev1/config", "cfg1", 1]]);
+    expect(rig.broker.sessions.get("dev1")!.outbound.size).toBe(0); // PUBACKed
+    rig.net.dropAll();
+    rig.clock.advance(100);
+    client.connect(TARGET);
+    rig.clock.advance(100);
+    expect(of("connected").map((e) => e.sessionPresent)).toEqual([false, true]);
+    expect(of("subscribed")).toHaveLength(1);
+  });
+
+  test("broker restart losing sessions: client subscribes again", () => {
+    const rig = makeRig();
+    const { client, of } = makeClient(rig);
+    client.subscribe([{ topic: "cmd/#", qos: 1 }]);
+    client.connect(TARGET);
+    rig.clock.advance(100);
+    rig.broker.restart();
+    rig.clock.advance(100);
+    expect(client.connected).toBe(false);
+    client.connect(TARGET);
+    rig.clock.advance(100);
+    expect(of("connected").map((e) => e.sessionPresent)).toEqual([false, false]);
+    expect(of("subscribed")).toHaveLength(2);
+    rig.broker.publish("cmd/x", bytes("hi"), 1);
+    rig.clock.advance(100);
+    expect(of("message").map((m) => text(m.payload))).toEqual(["hi"]);
+  });
+
+  test("messages queued in the broker session while offline arrive after reconnect", () => {
+    const rig = makeRig();
+    const { client, of } = makeClient(rig);
+    client.subscribe([{ topic: "c", qos: 1 }]);
+    client.connect(TARGET);
+    rig.clock.advance(100);
+    client.disconnect();
+    rig.clock.advance(100);
+    rig.broker.publish("c", bytes("while away"), 1);
+    client.connect(TARGET);
+    rig.clock.advance(100);
+    expect(of("message").map((m) => text(m.payload))).toEqual(["while away"]);
+  });
+
+  test("unsubscribe while offline is sent on the next connection", () => {
+    const rig = makeRig();
+    const { client } = makeClient(rig);
+    client.subscribe([{ topic: "a", qos: 0 }]);
+    client.connect(TARGET);
+    rig.clock.advance(100);
+    client.disconnect();
+    rig.clock.advance(100);
+    client.unsubscribe(["a"]);
+    client.connect(TARGET);
+    rig.clock.advance(100);
+    expect(rig.broker.sessions.get("dev1")!.subs.has("a")).toBe(false);
+  });
+});
+
+describe("faults", () => {
+  test("CONNACK that never comes closes after the timeout", () => {
+    const rig = makeRig();
+    rig.broker.silentConnack = true;
+    const { client, of } = makeClient(rig, { connackTimeoutMs: 5000 });
+    client.connect(TARGET);
+    rig.clock.advance(4000);
+    expect(of("closed")).toHaveLength(0);
+    rig.clock.advance(1100);
+    expect(of("closed")).toEqual([{ type: "closed", reason: "CONNACK timeout" }]);
+    expect(client.connected).toBe(false);
+  });
+
+  test("authorisation refusal is reported with its code", () => {
+    const rig = makeRig();
+    rig.broker.credentials = { username: "u", password: "right" };
+    const { client, of } = makeClient(rig, { username: "u", password: "wrong" });
+    client.connect(TARGET);
+    rig.clock.advance(100);
+    expect(of("refused")).toEqual([{ type: "refused", code: 4, reason: "bad user name or password" }]);
+    expect(of("closed")).toHaveLength(1);
+    const ok = makeClient(rig, { clientId: "dev2", username: "u", password: "right" });
+    ok.client.connect(TARGET);
+    rig.clock.advance(100);
+    expect(ok.client.connected).toBe(true);
+  });
+
+  test("half-open link (no FIN ever) is detected by the PINGRESP timeout even while publishing", () => {
+    const rig = makeRig();
+    const { client, of } = makeClient(rig, { keepAliveSec: 10, pingTimeoutMs: 5000 });
+    client.connect(TARGET);
+    rig.clock.advance(100);
+    rig.net.blackholeAll();
+    // Keep sending: the send side is never idle, yet the silence from the broker is noticed.
+    const start = rig.clock.now();
+    let closedAt = -1;
+    for (let t = 0; t < 60 && closedAt < 0; t++) {
+      client.publish("t", bytes(String(t)), 0);
+      rig.clock.advance(500);
+      if (of("closed").length > 0) closedAt = rig.clock.now() - start;
+    }
+    expect(of("closed").map((e) => e.reason)).toEqual(["keep-alive: no PINGRESP"]);
+    // Silence for one keep-alive period, then the PINGRESP timeout: 10 s + 5 s (+ one step).
+    expect(closedAt).toBeGreaterThanOrEqual(15_000);
+    expect(closedAt).toBeLessThanOrEqual(15_500);
+  });
+
+  test("keep-alive pings keep an idle link up when PINGRESPs come", () => {
+    const rig = makeRig();
+    const { client, of } = makeClient(rig, { keepAliveSec: 5 });
+    client.connect(TARGET);
+    rig.clock.advance(60_000);
+    expect(client.connected).toBe(true);
+    expect(of("closed")).toHaveLength(0);
+  });
+
+  test("the network dropping in the middle of a packet closes cleanly and nothing acknowledged is lost", () => {
+    const rig = makeRig();
+    const { client, of } = makeClient(rig);
+    client.connect(TARGET);
+    rig.clock.advance(100);
+    rig.net.transmitFault = (_link, from, b) => (from === "client" && b.length > 10 ? { deliverBytes: 7, then: "drop" } : undefined);
+    const id = client.publish("tether/dev1/telemetry", bytes("0123456789abcdef"), 1);
+    rig.clock.advance(100);
+    expect(of("closed")).toHaveLength(1);
+    expect(rig.broker.received).toHaveLength(0);
+    rig.net.transmitFault = undefined;
+    client.connect(TARGET);
+    rig.clock.advance(100);
+    expect(of("acked")).toEqual([{ type: "acked", packetId: id }]);
+    expect(rig.broker.received.map((r) => [r.packetId, r.dup])).toEqual([[id, true]]);
+  });
+
+  test("incoming data cut mid-packet reports the mid-packet close", () => {
+    const rig = makeRig();
+    const { client, of } = makeClient(rig);
+    client.subscribe([{ topic: "c", qos: 1 }]);
+    client.connect(TARGET);
+    rig.clock.advance(100);
+    rig.net.transmitFault = (_l, from) => (from === "server" ? { deliverBytes: 5, then: "drop" } : undefined);
+    rig.broker.publish("c", new Uint8Array(100), 1);
+    rig.clock.advance(100);
+    expect(of("closed").map((e) => e.reason)).toEqual(["socket closed: connection reset (mid-packet)"]);
+    expect(of("message")).toHaveLength(0);
+  });
+
+  test("malformed and oversized packets close the connection with a reason, never throw", () => {
+    for (const [garbage, reason] of [
+      [Uint8Array.of(0xf0, 0), "malformed: reserved packet type 15"],
+      [Uint8Array.of(0x40, 3, 0, 1, 9), "malformed: 1 trailing bytes in PUBACK"],
+      [Uint8Array.of(0x30, 0xff, 0xff, 0xff, 0x7f), "oversized: remaining length 268435455 > max 1000"],
+      [encodePublish({ topic: "a", payload: new Uint8Array(2000), qos: 0 }), "oversized: remaining length 2003 > max 1000"],
+      [Uint8Array.of(0x32, 4, 0, 1, 0x2b, 0, 0), "malformed: wildcard in PUBLISH topic"],
+      [Uint8Array.of(0x20, 2, 0, 0), "protocol: unexpected CONNACK from broker"],
+    ] as const) {
+      const rig = makeRig();
+      const { client, of } = makeClient(rig, { maxPacketSize: 1000 });
+      client.connect(TARGET);
+      rig.clock.advance(100);
+      const link = rig.net.openLinks()[0];
+      link.server!.write(garbage);
+      rig.clock.advance(100);
+      expect(of("closed").map((e) => e.reason)).toEqual([reason]);
+      expect(client.connected).toBe(false);
+    }
+  });
+
+  test("device reboot with QoS 1 in flight: resent with DUP after reboot, nothing acknowledged lost", () => {
+    const rig = makeRig();
+    const first = makeClient(rig);
+    first.client.connect(TARGET);
+    rig.clock.advance(100);
+    rig.broker.ackPublishes = false;
+    const ids = [1, 2, 3].map((i) => first.client.publish("tele", bytes(`r${i}`), 1));
+    const offline = first.client; // power cut: the object is simply abandoned
+    rig.clock.advance(10);
+    rig.net.dropAll();
+    rig.clock.advance(100);
+    void offline;
+    rig.broker.ackPublishes = true;
+    const second = makeClient(rig); // same KV = same NVS after reboot
+    expect(second.client.inflightIds()).toEqual(ids);
+    second.client.connect(TARGET);
+    rig.clock.advance(100);
+    expect(second.of("acked").map((e) => e.packetId)).toEqual(ids);
+    const got = rig.broker.received.map((r) => `${text(r.payload)}${r.dup ? "+dup" : ""}`);
+    expect(got).toEqual(["r1", "r2", "r3", "r1+dup", "r2+dup", "r3+dup"]);
+    expect(rig.kv.keys().filter((k) => k.startsWith("mq"))).toEqual([]);
+  });
+
+  test("an unreadable in-flight record is dropped with a warning, the rest survive", () => {
+    const rig = makeRig();
+    const a = makeClient(rig);
+    a.client.publish("t", bytes("ok"), 1);
+    rig.kv.set("mq0063", Uint8Array.of(9, 9));
+    const b = makeClient(rig);
+    expect(b.client.inflightCount).toBe(1);
+    expect(rig.logs.some((l) => l.includes("unreadable in-flight record mq0063"))).toBe(true);
+  });
+
+  test("caller errors are clear", () => {
+    const rig = makeRig();
+    const { client } = makeClient(rig);
+    expect(() => client.publish("a/+", bytes(""), 1)).toThrow(/invalid publish topic/);
+    expect(() => client.publish("a", new Uint8Array(5000), 1)).toThrow(/exceeds/);
+  });
+});

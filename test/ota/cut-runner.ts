@@ -1,0 +1,130 @@
+/**
+ * The power-cut machinery: a scenario is a starting flash + key-value state and a backend;
+ * `runWithCuts` replays it with power cut (optionally torn) at chosen flash operations,
+ * reboots through the reference bootloader until the device settles, and checks the
+ * invariants of bootloader-spec/SPEC.md at every boot and at the end.
+ */
+import { SLOT_PARTITIONS } from "../../bootloader-spec/reference/bootloader";
+import { verifySlotImage } from "../../bootloader-spec/reference/image";
+import { readRecords, SlotStateCode as S } from "../../bootloader-spec/reference/record";
+import { OtaStore } from "../../device/core/ota/store";
+import { SimFlash, type FlashOp } from "../../host-sim/virtual/flash";
+import { MemoryKv } from "../../host-sim/virtual/kv";
+import type { Behaviour, BootLog, RigConfig } from "../../host-sim/boot/ota-rig";
+import { rig, sha256 } from "./fixtures";
+import type { SlotIndex } from "../../device/ports";
+
+export interface Scenario {
+  name: string;
+  flash: SimFlash;
+  kv: MemoryKv;
+  backend: RigConfig["backend"];
+  behaviour: (v: number) => Behaviour;
+  from: number;
+  to: number;
+}
+
+export interface Cut {
+  seq: number;
+  tornBytes: number;
+}
+
+export interface CutRun {
+  ops: FlashOp[];
+  final: BootLog;
+  boots: BootLog[];
+  outcome: "updated" | "rolled-back";
+  violations: string[];
+}
+
+function cloneFlash(f: SimFlash): SimFlash {
+  return SimFlash.fromImages(f.layout().map(({ name }) => [name, f.image(name)] as const), { blockSize: f.blockSize });
+}
+
+/** Checks the boot-record invariants; returns problems found. */
+export function recordProblems(flash: SimFlash, bootedSlot?: SlotIndex): string[] {
+  const out: string[] = [];
+  const r = readRecords(flash.open("otadata"));
+  if (!r.latest) return ["no valid boot record copy"];
+  const [a, b] = r.copies;
+  if (a && b && Math.abs(a.seq - b.seq) !== 1) out.push(`record copies out of step: seq ${a.seq} and ${b.seq}`);
+  if (bootedSlot !== undefined) {
+    if (r.latest.bootSlot !== bootedSlot) out.push(`record selects slot ${r.latest.bootSlot} but slot ${bootedSlot} booted`);
+    const st = r.latest.states[bootedSlot];
+    if (st !== S.Valid && st !== S.PendingVerify) out.push(`booted slot ${bootedSlot} has state ${st}`);
+  }
+  return out;
+}
+
+export function runWithCuts(sc: Scenario, cuts: Cut[], maxBoots = 40): CutRun {
+  const flash = cloneFlash(sc.flash);
+  const kv = MemoryKv.load(sc.kv.dump());
+  const ops: FlashOp[] = [];
+  const violations: string[] = [];
+  let running: SlotIndex | undefined;
+  const plan = new Map(cuts.map((c) => [c.seq, c.tornBytes]));
+  flash.fault = (op) => {
+    ops.push(op);
+    if (running !== undefined && op.partition === SLOT_PARTITIONS[running]) violations.push(`op #${op.seq} ${op.kind} hits the running slot ${running}`);
+    const torn = plan.get(op.seq);
+    return torn === undefined ? undefined : { powerCut: true, tornBytes: torn };
+  };
+  const r = rig(flash, kv, sc.backend, sc.behaviour, {
+    afterBoot: (slot) => {
+      running = slot;
+      const check = verifySlotImage(flash.open(SLOT_PARTITIONS[slot]), sha256);
+      if (!check.ok) violations.push(`booted slot ${slot} fails verification: ${check.reason}`);
+      violations.push(...recordProblems(flash, slot));
+    },
+  });
+  const wrap = (f: () => BootLog) => {
+    const b = f();
+    running = undefined;
+    return b;
+  };
+  // Boots until steady; `running` is cleared between boots (the bootloader may write anything).
+  let final: BootLog | undefined;
+  for (let i = 0; i < maxBoots && !final; i++) {
+    const b = wrap(() => r.bootOnce());
+    if (b.end === "brick") violations.push(`bricked: ${b.detail}`);
+    if (b.end === "steady" || b.end === "brick") final = b;
+  }
+  if (!final) {
+    violations.push(`no steady boot within ${maxBoots}: ${r.boots.map((b) => `${b.end}@v${b.version}`).join(" ")}`);
+    final = r.boots.at(-1)!;
+  }
+  // The settled state, checked on the flash and key-value store as they are now.
+  violations.push(...recordProblems(flash, final.slot));
+  const store = new OtaStore(kv);
+  if (store.trial()) violations.push("trial record left behind");
+  let outcome: CutRun["outcome"] = "updated";
+  if (final.version === sc.to) {
+    const rec = readRecords(flash.open("otadata")).latest!;
+    if (rec.states[final.slot!] !== S.Valid) violations.push(`updated image not confirmed (state ${rec.states[final.slot!]})`);
+  } else if (final.version === sc.from) {
+    outcome = "rolled-back";
+    if (!store.isRejected(sc.to)) violations.push(`back on v${sc.from} but v${sc.to} is not remembered as rejected`);
+  } else {
+    violations.push(`settled on unexpected version ${final.version}`);
+  }
+  // A rolled-back version is never booted again.
+  const firstReject = r.boots.findIndex((b) => b.statuses.some((s) => s.result === 105 && s.version === sc.to));
+  if (firstReject >= 0 && r.boots.slice(firstReject).some((b) => b.version === sc.to)) violations.push(`v${sc.to} booted again after its rollback`);
+  // One more boot changes nothing: no flash operation, same version.
+  const before = ops.length;
+  plan.clear();
+  const extra = wrap(() => r.bootOnce());
+  if (extra.version !== final.version || extra.end !== "steady") violations.push(`extra boot: ${extra.end} v${extra.version}`);
+  if (ops.length !== before) violations.push(`extra boot wrote flash ${ops.length - before} times`);
+  return { ops, final, boots: r.boots, outcome, violations };
+}
+
+/** The cut variants for one operation: a clean cut plus torn writes/erases. */
+export function variants(op: FlashOp): number[] {
+  const set = new Set<number>([0, op.length >> 1]);
+  if (op.kind === "write") {
+    set.add(1);
+    set.add(op.length - 1);
+  }
+  return [...set].filter((t) => t >= 0 && t < op.length).sort((a, b) => a - b);
+}

@@ -1,0 +1,94 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { FlashError } from "../../device/ports";
+import { openFileFlash } from "../../device/platform/node/flash";
+import { PowerCut, SimFlash, type FlashOp } from "../../host-sim/virtual/flash";
+
+const layout = [
+  { name: "ota_0" as const, size: 8192 },
+  { name: "storage" as const, size: 4096 },
+];
+
+describe("SimFlash NOR semantics", () => {
+  it("starts erased, writes AND bits, and erase restores 0xFF for a whole block", () => {
+    const p = new SimFlash(layout).open("ota_0");
+    expect([...p.read(0, 4)]).toEqual([0xff, 0xff, 0xff, 0xff]);
+    p.write(0, new Uint8Array([0xf0, 0x0f]));
+    p.write(0, new Uint8Array([0x3c, 0xff]));
+    expect([...p.read(0, 2)]).toEqual([0x30, 0x0f]);
+    p.eraseBlock(0);
+    expect([...p.read(0, 2)]).toEqual([0xff, 0xff]);
+    expect(p.blockSize).toBe(4096);
+    expect(p.size).toBe(8192);
+  });
+
+  it("rejects out-of-range access and unknown partitions with FlashError", () => {
+    const f = new SimFlash(layout);
+    const p = f.open("storage");
+    expect(() => p.read(4090, 10)).toThrowError(FlashError);
+    expect(() => p.write(-1, new Uint8Array(1))).toThrowError(/range/);
+    expect(() => p.eraseBlock(1)).toThrowError(/no block 1/);
+    expect(() => f.open("otadata")).toThrowError(/no partition/);
+  });
+
+  it("a power cut tears a write after tornBytes, then the flash is dead until powerOn", () => {
+    const ops: FlashOp[] = [];
+    const f = new SimFlash(layout, {
+      fault: (op) => {
+        ops.push(op);
+        return op.seq === 1 ? { powerCut: true, tornBytes: 2 } : undefined;
+      },
+    });
+    const p = f.open("ota_0");
+    p.write(0, new Uint8Array([1, 1, 1, 1]));
+    expect(() => p.write(4, new Uint8Array([2, 2, 2, 2]))).toThrowError(PowerCut);
+    expect([...p.read(4, 4)]).toEqual([2, 2, 0xff, 0xff]);
+    expect(() => p.write(8, new Uint8Array([3]))).toThrowError(PowerCut);
+    expect(f.poweredOff).toBe(true);
+    f.powerOn();
+    p.write(8, new Uint8Array([3]));
+    expect(ops.map((o) => `${o.seq}:${o.kind}:${o.offset}`)).toEqual(["0:write:0", "1:write:4", "2:write:8"]);
+  });
+
+  it("a power cut during erase leaves the block partly erased", () => {
+    const f = new SimFlash(layout, { fault: (op) => (op.kind === "erase" ? { powerCut: true, tornBytes: 100 } : undefined) });
+    const p = f.open("storage");
+    p.write(0, new Uint8Array(200).fill(0));
+    expect(() => p.eraseBlock(0)).toThrowError(PowerCut);
+    expect(p.read(99, 2)).toEqual(new Uint8Array([0xff, 0x00]));
+  });
+
+  it("an injected I/O error changes nothing and leaves the flash usable", () => {
+    let fail = true;
+    const f = new SimFlash(layout, { fault: () => (fail ? { error: "io" } : undefined) });
+    const p = f.open("storage");
+    expect(() => p.write(0, new Uint8Array([0]))).toThrowError(/write failed/);
+    expect(p.read(0, 1)[0]).toBe(0xff);
+    fail = false;
+    p.write(0, new Uint8Array([0]));
+    expect(p.read(0, 1)[0]).toBe(0);
+  });
+
+  it("fromImages restores exact contents (a reboot)", () => {
+    const f = new SimFlash(layout);
+    f.open("storage").write(10, new Uint8Array([7, 8]));
+    const g = SimFlash.fromImages(f.layout().map((l) => [l.name, f.image(l.name)]));
+    expect([...g.open("storage").read(10, 2)]).toEqual([7, 8]);
+  });
+});
+
+describe("file-backed flash", () => {
+  it("persists every write and erase across reopen", () => {
+    const dir = mkdtempSync(join(tmpdir(), "tether-flash-"));
+    const f = openFileFlash(dir, layout);
+    f.open("ota_0").write(4100, new Uint8Array([0x12, 0x34]));
+    f.open("storage").write(0, new Uint8Array([0]));
+    f.open("storage").eraseBlock(0);
+    const g = openFileFlash(dir, layout);
+    expect([...g.open("ota_0").read(4100, 2)]).toEqual([0x12, 0x34]);
+    expect(g.open("storage").read(0, 1)[0]).toBe(0xff);
+    expect(() => openFileFlash(dir, [{ name: "ota_0", size: 4096 }])).toThrowError(/layout says 4096/);
+  });
+});

@@ -1,0 +1,65 @@
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { KvError } from "../../device/ports";
+import { FileKv } from "../../device/platform/node/kv";
+import { MemoryKv } from "../../host-sim/virtual/kv";
+
+describe.each([
+  ["MemoryKv", () => new MemoryKv()],
+  ["FileKv", () => new FileKv(join(mkdtempSync(join(tmpdir(), "tether-kv-")), "kv.json"))],
+])("%s", (_name, make) => {
+  it("stores copies: mutating what was set or got does not change the store", () => {
+    const kv = make();
+    const v = new Uint8Array([1, 2, 3]);
+    kv.set("seq", v);
+    v[0] = 9;
+    const got = kv.get("seq")!;
+    expect([...got]).toEqual([1, 2, 3]);
+    got[1] = 9;
+    expect([...kv.get("seq")!]).toEqual([1, 2, 3]);
+  });
+
+  it("enforces the NVS limits with a KvError naming the problem", () => {
+    const kv = make();
+    expect(() => kv.set("a-key-that-is-too-long", new Uint8Array(1))).toThrowError(KvError);
+    expect(() => kv.set("", new Uint8Array(1))).toThrowError(/1\.\.15/);
+    expect(() => kv.set("big", new Uint8Array(4001))).toThrowError(/max 4000/);
+    kv.set("exactly15chars!", new Uint8Array(4000));
+    expect(kv.get("exactly15chars!")!.length).toBe(4000);
+  });
+
+  it("lists and deletes keys", () => {
+    const kv = make();
+    kv.set("b", new Uint8Array([2]));
+    kv.set("a", new Uint8Array([1]));
+    expect(kv.keys()).toEqual(["a", "b"]);
+    kv.delete("a");
+    kv.delete("missing");
+    expect(kv.keys()).toEqual(["b"]);
+    expect(kv.get("a")).toBeUndefined();
+  });
+});
+
+describe("MemoryKv capacity", () => {
+  it("refuses a write that does not fit and keeps the old value", () => {
+    const kv = new MemoryKv(200);
+    kv.set("k", new Uint8Array(100));
+    expect(() => kv.set("k2", new Uint8Array(100))).toThrowError(/no room/);
+    expect(kv.get("k")!.length).toBe(100);
+    kv.set("k", new Uint8Array(150)); // replacing frees the old entry first
+  });
+});
+
+describe("FileKv persistence", () => {
+  it("survives a reopen and reports a corrupt file clearly instead of discarding it", () => {
+    const dir = mkdtempSync(join(tmpdir(), "tether-kv-"));
+    const path = join(dir, "kv.json");
+    new FileKv(path).set("id", new TextEncoder().encode("dev-1"));
+    expect(new TextDecoder().decode(new FileKv(path).get("id"))).toBe("dev-1");
+    writeFileSync(path, "{not json");
+    expect(() => new FileKv(path)).toThrowError(/not valid JSON/);
+    expect(readFileSync(path, "utf8")).toBe("{not json");
+  });
+});

@@ -1,0 +1,55 @@
+/**
+ * The `tether` command line: one entry, a subcommand per job.
+ * Each subcommand lives in tools/commands/ and returns an exit code.
+ */
+import { UsageError } from "./args";
+import { runDemo } from "./commands/demo";
+import { runDevice } from "./commands/device";
+import { runDecode } from "./commands/decode";
+
+const USAGE = `usage: tether <command> [options]
+
+commands:
+  demo                       embedded broker + one virtual device, decoded output (npm start)
+  device --id ID --broker URL [--broker URL ...] [--state DIR] [--interval MS] [--ca FILE]
+                             run one virtual device against any MQTT broker
+  decode [FILE]              decode a CBOR telemetry batch (file or stdin) to text/JSON
+  help                       this text
+
+Run 'tether <command> --help' for a command's options.`;
+
+type Command = (argv: string[]) => Promise<number>;
+
+const commands: Record<string, Command> = {
+  demo: runDemo,
+  device: runDevice,
+  decode: runDecode,
+};
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "help" || name === "--help" || name === "-h") {
+    process.stdout.write(USAGE + "\n");
+    return name === undefined ? 2 : 0;
+  }
+  const command = commands[name];
+  if (command === undefined) {
+    process.stderr.write(`tether: unknown command "${name}"\n\n${USAGE}\n`);
+    return 2;
+  }
+  try {
+    return await command(rest);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`tether ${name}: ${err.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`tether ${name}: ${(err as Error).stack ?? String(err)}\n`);
+    return 1;
+  }
+}
+
+/** Registers a subcommand (for modules that add their own, e.g. `ota`, `sim`). */
+export function registerCommand(name: string, command: Command): void {
+  commands[name] = command;
+}

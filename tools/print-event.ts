@@ -1,0 +1,49 @@
+/** Prints agent events for a person (text) or a program (one JSON object per line). */
+import type { AgentEvent } from "../device/core/agent";
+import { formatTelemetry } from "../device/core/telemetry/format";
+
+export function printAgentEvent(deviceId: string, e: AgentEvent, json: boolean): void {
+  if (json) {
+    const { payload, ...rest } = e as AgentEvent & { payload?: Uint8Array };
+    const out = payload ? { ...rest, payloadBytes: payload.length } : rest;
+    process.stdout.write(JSON.stringify({ device: deviceId, at: new Date().toISOString(), ...out }) + "\n");
+    return;
+  }
+  const time = new Date().toISOString().slice(11, 23);
+  const line = (text: string) => process.stdout.write(`${time} ${deviceId} ${text}\n`);
+  switch (e.type) {
+    case "boot":
+      line(`boot     firmware ${e.version}, slot ${e.slot}, reset: ${e.resetReason}`);
+      break;
+    case "battery":
+      line(`battery  ${describeBattery(e.event)}`);
+      break;
+    case "link":
+      line(`link     ${e.state} (${e.detail})`);
+      break;
+    case "telemetry":
+      line(`telemetry ${e.sent ? "→" : "✗ not sent (offline)"} ${e.topic}, ${e.payload.length} bytes CBOR`);
+      process.stdout.write(indent(formatTelemetry(e.batch)) + "\n");
+      break;
+    case "error":
+      line(`error    ${e.message}`);
+      break;
+  }
+}
+
+function describeBattery(ev: Extract<AgentEvent, { type: "battery" }>["event"]): string {
+  switch (ev.type) {
+    case "alarm":
+      return `alarm ${ev.alarm} at ${ev.pct}% (${ev.mv} mV)`;
+    case "status":
+      return `status ${ev.status}`;
+    case "brownout":
+      return `brown-out at ${ev.mv} mV: saving state and stopping`;
+  }
+}
+
+const indent = (s: string) =>
+  s
+    .split("\n")
+    .map((l) => `    ${l}`)
+    .join("\n");
