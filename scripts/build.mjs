@@ -173,7 +173,7 @@ export async function xsBundleGraph(entry) {
   const inputs = Object.keys(result.metafile.inputs);
   const externals = new Set();
   for (const input of Object.values(result.metafile.inputs)) {
-    for (const imp of input.imports) if (imp.external) externals.add(imp.path);
+    for (const imp of input.imports) if (imp.external && !imp.path.startsWith("<")) externals.add(imp.path);
   }
   return { inputs, externals: [...externals].sort() };
 }
@@ -211,7 +211,7 @@ export async function buildXs(options = {}) {
     const r = await bundleForXs(job.entry, job.outFile, "esm", { define: options.define, minify: options.minify });
     built.push({ ...job, bytes: r.bytes });
     const externals = new Set();
-    for (const input of Object.values(r.metafile.inputs)) for (const imp of input.imports) if (imp.external) externals.add(imp.path);
+    for (const input of Object.values(r.metafile.inputs)) for (const imp of input.imports) if (imp.external && !imp.path.startsWith("<")) externals.add(imp.path);
     log(
       `build:xs: ${path.relative(process.cwd(), job.outFile)}  ${(r.bytes / 1024).toFixed(1)} KiB` +
         (externals.size ? `  (external: ${[...externals].sort().join(", ")})` : ""),

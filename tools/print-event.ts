@@ -22,7 +22,7 @@ export function printAgentEvent(deviceId: string, e: AgentEvent, json: boolean):
       line(`link     ${e.state} (${e.detail})`);
       break;
     case "telemetry":
-      line(`telemetry ${e.sent ? "→" : "✗ not sent (offline)"} ${e.topic}, ${e.payload.length} bytes CBOR`);
+      line(`telemetry → ${e.topic}, ${e.payload.length} bytes CBOR (queued as #${e.queued}, sent in order, QoS 1)`);
       process.stdout.write(indent(formatTelemetry(e.batch)) + "\n");
       break;
     case "error":

@@ -6,7 +6,8 @@
  */
 import type { Ports } from "../ports";
 import { BatteryMonitor, type BatteryConfig, type BatteryEvent } from "./battery/monitor";
-import { MqttClient, type MqttEvent } from "./mqtt/client";
+import { Link, type LinkEvent, type LinkOptions } from "./link/link";
+import type { QoS } from "./mqtt/client";
 import { SequenceCounter } from "./sequence";
 import { TelemetryReporter, type TelemetryConfig } from "./telemetry/reporter";
 import type { LinkState, TelemetryBatch } from "./telemetry/record";
@@ -17,8 +18,6 @@ import { FIRMWARE_VERSION } from "./version";
 export const DEFAULT_SAMPLE_INTERVAL_MS = 5_000;
 export const DEFAULT_REPORT_INTERVAL_MS = 5_000;
 export const DEFAULT_KEEPALIVE_SEC = 60;
-/** First-slice reconnect delay; the link module replaces this with jittered backoff. */
-const RECONNECT_DELAY_MS = 5_000;
 
 export interface AgentConfig {
   deviceId: string;
@@ -31,13 +30,16 @@ export interface AgentConfig {
   keepAliveSec?: number;
   /** PEM CA certificate for mqtts://. */
   caCert?: string;
+  /** Link tuning (backoff, queue size, timeouts); defaults suit a battery device. */
+  link?: Omit<LinkOptions, "deviceId" | "brokers" | "keepAliveSec">;
 }
 
 export type AgentEvent =
   | { type: "boot"; version: string; slot: 0 | 1; resetReason: string }
   | { type: "battery"; event: BatteryEvent }
   | { type: "link"; state: LinkState; detail: string }
-  | { type: "telemetry"; topic: string; payload: Uint8Array; batch: TelemetryBatch; sent: boolean }
+  /** A batch went into the offline queue (number `queued`); the link delivers it in order, at least once. */
+  | { type: "telemetry"; topic: string; payload: Uint8Array; batch: TelemetryBatch; queued: number }
   | { type: "error"; message: string };
 
 export class AgentConfigError extends Error {
@@ -51,14 +53,12 @@ export class Agent {
   readonly version: string;
   private readonly topics: ReturnType<typeof topics>;
   private readonly brokers: BrokerTarget[];
-  private readonly mqtt: MqttClient;
+  private readonly link: Link;
   private readonly battery: BatteryMonitor;
   private reporter: TelemetryReporter | undefined;
-  private reconnectTimer: number | undefined;
-  private brokerIndex = 0;
   private running = false;
-  private linkState: LinkState = "offline";
-  private reconnects = 0;
+  /** Incoming-message handlers by exact topic, for the modules that take backend messages. */
+  private readonly handlers = new Map<string, (payload: Uint8Array) => void>();
 
   constructor(
     private readonly ports: Ports,
@@ -72,17 +72,15 @@ export class Agent {
     this.brokers = config.brokers.map((u) => parseBrokerUrl(u, config.caCert));
     this.version = config.firmwareVersion ?? FIRMWARE_VERSION;
     this.topics = topics(config.deviceId);
-    const first = this.brokers[0];
-    this.mqtt = new MqttClient(
+    this.link = new Link(
       ports,
       {
-        clientId: config.deviceId,
+        ...config.link,
+        deviceId: config.deviceId,
+        brokers: this.brokers,
         keepAliveSec: config.keepAliveSec ?? DEFAULT_KEEPALIVE_SEC,
-        cleanSession: false,
-        username: first.username,
-        password: first.password,
       },
-      (e) => this.onMqtt(e),
+      (e) => this.onLink(e),
     );
     this.battery = new BatteryMonitor(ports, config.battery);
     this.battery.onEvent((event) => this.observe({ type: "battery", event }));
@@ -110,7 +108,7 @@ export class Agent {
         nextSeq: () => seq.take(),
         publish: (payload, batch) => this.publishTelemetry(payload, batch),
         battery: this.battery,
-        linkStats: () => ({ state: this.linkState, reconnects: this.reconnects }),
+        linkStats: () => this.link.stats(),
         log: ports.log,
       },
       {
@@ -118,8 +116,14 @@ export class Agent {
         reportIntervalMs: config.telemetry?.reportIntervalMs ?? DEFAULT_REPORT_INTERVAL_MS,
       },
     );
-    this.connect();
+    this.link.start();
     this.reporter.start();
+  }
+
+  /** Routes messages on `topic` (exact) to `handler`; subscribes at QoS 1. */
+  handle(topic: string, handler: (payload: Uint8Array) => void, qos: QoS = 1): void {
+    this.handlers.set(topic, handler);
+    this.link.subscribe([{ topic, qos }]);
   }
 
   /** Stops cleanly: sends DISCONNECT, clears every timer. Safe to call twice. */
@@ -127,50 +131,34 @@ export class Agent {
     if (!this.running) return;
     this.running = false;
     this.reporter?.stop();
-    if (this.reconnectTimer !== undefined) this.ports.clock.clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = undefined;
-    this.mqtt.disconnect();
+    this.link.stop();
   }
 
-  private connect(): void {
-    const target = this.brokers[this.brokerIndex % this.brokers.length];
-    this.setLink("connecting", target.url);
-    this.mqtt.connect(target);
-  }
-
-  private onMqtt(e: MqttEvent): void {
+  private onLink(e: LinkEvent): void {
     switch (e.type) {
-      case "connected":
-        this.setLink("online", e.sessionPresent ? "session present" : "new session");
-        break;
-      case "refused":
-        this.setLink("offline", `refused: ${e.reason}`);
-        break;
-      case "closed":
-        if (this.linkState !== "offline") this.setLink("offline", e.reason);
-        if (this.running) {
-          this.reconnects++;
-          this.brokerIndex++;
-          this.setLink("backoff", `retry in ${RECONNECT_DELAY_MS} ms`);
-          this.reconnectTimer = this.ports.clock.setTimeout(() => {
-            this.reconnectTimer = undefined;
-            if (this.running) this.connect();
-          }, RECONNECT_DELAY_MS);
+      case "state":
+        this.observe({ type: "link", state: e.state, detail: e.detail });
+        return;
+      case "message": {
+        const handler = this.handlers.get(e.topic);
+        if (handler === undefined) {
+          this.ports.log("warn", `agent: no handler for message on ${e.topic}`);
+          return;
         }
-        break;
-      default:
-        break;
+        try {
+          handler(e.payload);
+        } catch (err) {
+          this.observe({ type: "error", message: `handler for ${e.topic} threw: ${(err as Error).message}` });
+        }
+        return;
+      }
+      case "acked":
+        return;
     }
   }
 
-  private setLink(state: LinkState, detail: string): void {
-    this.linkState = state;
-    this.observe({ type: "link", state, detail });
-  }
-
   private publishTelemetry(payload: Uint8Array, batch: TelemetryBatch): void {
-    const sent = this.mqtt.connected;
-    if (sent) this.mqtt.publish(this.topics.telemetry, payload, 0);
-    this.observe({ type: "telemetry", topic: this.topics.telemetry, payload, batch, sent });
+    const queued = this.link.send(this.topics.telemetry, payload);
+    this.observe({ type: "telemetry", topic: this.topics.telemetry, payload, batch, queued });
   }
 }

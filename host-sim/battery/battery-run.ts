@@ -12,6 +12,7 @@ import { BatteryMonitor, type BatteryConfig } from "../../device/core/battery/mo
 import { TelemetryReporter, type TelemetryConfig } from "../../device/core/telemetry/reporter";
 import { stopOnBrownout } from "../../device/core/telemetry/brownout";
 import { decodeTelemetryBatch, type LinkStats } from "../../device/core/telemetry/record";
+import { OfflineQueue } from "../../device/core/link/queue";
 import { SimSensors } from "../sensors/sim-sensors";
 import { SimBattery, type SimBatteryModel } from "./sim-battery";
 
@@ -43,11 +44,15 @@ export interface BatteryRunResult {
   brownoutAt: number | undefined;
   /** Report intervals seen between consecutive batches while online (ms → count). */
   intervals: Map<number, number>;
+  /** Every batch the reporter produced: when, the alarm level then, and its sample count. */
+  publishes: { t: number; alarm: string; samples: number }[];
   /** At the first report with true charge ≤ 50 %: time and the reported time to empty. */
   midlife: { t: number; timeToEmptyMin: number | undefined } | undefined;
   connectAttempts: number;
-  /** Batches in the persistent store after brown-out (they survive a reboot). */
+  /** Batches handed to the persistent offline queue at brown-out (they survive a reboot). */
   savedBatches: Uint8Array[];
+  /** The topic they were queued under. */
+  topic: string;
   samplesInSaved: number;
   kv: MemoryKv;
   endMs: number;
@@ -85,8 +90,8 @@ export function runBattery(o: BatteryRunOptions): BatteryRunResult {
   let stopped = false;
   const queue: Uint8Array[] = [];
   const r: BatteryRunResult = {
-    batches: 0, bytes: 0, alarms: [], brownoutAt: undefined, intervals: new Map(), midlife: undefined,
-    connectAttempts: 0, savedBatches: [], samplesInSaved: 0, kv, endMs: 0, chargePermilleAtEnd: 0, digest: 0x811c9dc5,
+    batches: 0, bytes: 0, alarms: [], brownoutAt: undefined, intervals: new Map(), publishes: [], midlife: undefined,
+    connectAttempts: 0, savedBatches: [], topic: `tether/sim-${o.seed}/telemetry`, samplesInSaved: 0, kv, endMs: 0, chargePermilleAtEnd: 0, digest: 0x811c9dc5,
   };
   let lastSentAt = -1;
 
@@ -108,7 +113,8 @@ export function runBattery(o: BatteryRunOptions): BatteryRunResult {
       battery: monitor,
       onWake: () => battery.active(activeMs),
       linkStats: (): LinkStats => ({ state: online ? "online" : "backoff", reconnects, queued: queue.length }),
-      publish: (bytes) => {
+      publish: (bytes, batch) => {
+        r.publishes.push({ t: clock.now(), alarm: monitor.state.alarm, samples: batch.samples.length });
         if (!online) {
           queue.push(bytes);
           return;
@@ -170,9 +176,10 @@ export function runBattery(o: BatteryRunOptions): BatteryRunResult {
 
   stopOnBrownout(monitor, reporter, {
     save: (batches) => {
-      // The offline queue's job on a real agent; here: the KV port, one key per batch.
+      // The agent's path: unsent batches go to the link's persistent offline queue (KV port).
       const all = [...queue, ...batches];
-      all.forEach((b, i) => kv.set(`q${i}`, b));
+      const persistent = new OfflineQueue(kv, () => {});
+      for (const b of all) persistent.push(r.topic, b);
       r.savedBatches = all;
       r.samplesInSaved = all.reduce((n, b) => n + decodeTelemetryBatch(b).samples.length, 0);
     },

@@ -79,8 +79,8 @@ export class SimBattery implements BatteryAdc {
   private lastT: number;
   private bursts: Burst[] = [];
   private chargingUa = 0;
-  /** Total charge drawn (µA·ms), and how much went to connection attempts. */
-  drawnUaMs = 0;
+  private drawn = 0;
+  /** How much charge went to connection attempts (µA·ms), and how many there were. */
   connectUaMs = 0;
   connectAttempts = 0;
 
@@ -144,6 +144,12 @@ export class SimBattery implements BatteryAdc {
     return Math.floor((this.remaining * 1000) / this.capacityUaMs);
   }
 
+  /** Total charge drawn up to now (µA·ms). */
+  get drawnUaMs(): number {
+    this.integrate();
+    return this.drawn;
+  }
+
   remainingUaMs(): number {
     this.integrate();
     return this.remaining;
@@ -193,7 +199,7 @@ export class SimBattery implements BatteryAdc {
 
   // ------------------------------------------------------------ integration
   private take(uaMs: number): void {
-    this.drawnUaMs += uaMs;
+    this.drawn += uaMs;
     this.remaining -= uaMs;
     if (this.remaining < 0) this.remaining = 0;
   }

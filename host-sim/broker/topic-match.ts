@@ -93,8 +93,10 @@ export class SubscriptionTrie<S> {
   }
 
   /**
-   * Every subscriber matching `topic`, each once, with the highest QoS of its matching
-   * filters (§3.3.5: overlapping subscriptions deliver once, at the maximum QoS).
+   * Every subscriber matching `topic`, each once. Where a subscriber has overlapping
+   * matching filters, the first one in Mosquitto's search order wins (deeper literal levels,
+   * then `+`, then `#`, a filter's `#` child before the filter itself): Mosquitto 2.0 and
+   * aedes both deliver once at that filter's QoS, not at the maximum §3.3.5 asks for.
    */
   match(topic: string, out: Map<S, number> = new Map()): Map<S, number> {
     const levels = topic.split(SEP);
@@ -104,27 +106,28 @@ export class SubscriptionTrie<S> {
 
   private walk(node: Node<S>, levels: string[], i: number, dollar: boolean, out: Map<S, number>): void {
     const children = node.children;
-    if (i === levels.length) {
-      collect(node.subs, out);
-      // "a/#" also matches "a".
-      if (children !== undefined) collect(children.get(MULTI)?.subs, out);
-      return;
-    }
     if (children === undefined) return;
-    const exact = children.get(levels[i]);
-    if (exact !== undefined) this.walk(exact, levels, i + 1, dollar, out);
-    if (i === 0 && dollar) return; // §4.7.2
-    const one = children.get(ONE);
-    if (one !== undefined) this.walk(one, levels, i + 1, dollar, out);
-    const multi = children.get(MULTI);
+    const wild = !(i === 0 && dollar); // §4.7.2: no first-level wildcard matches a `$` topic
+    if (i < levels.length) {
+      const last = i + 1 === levels.length;
+      const exact = children.get(levels[i]);
+      if (exact !== undefined) {
+        this.walk(exact, levels, i + 1, dollar, out);
+        if (last) collect(exact.subs, out);
+      }
+      const one = wild ? children.get(ONE) : undefined;
+      if (one !== undefined) {
+        this.walk(one, levels, i + 1, dollar, out);
+        if (last) collect(one.subs, out);
+      }
+    }
+    // At i === levels.length this is "a/#" matching "a".
+    const multi = wild ? children.get(MULTI) : undefined;
     if (multi !== undefined) collect(multi.subs, out);
   }
 }
 
 function collect<S>(subs: Map<S, number> | undefined, out: Map<S, number>): void {
   if (subs === undefined) return;
-  for (const [s, q] of subs) {
-    const had = out.get(s);
-    if (had === undefined || q > had) out.set(s, q);
-  }
+  for (const [s, q] of subs) if (!out.has(s)) out.set(s, q);
 }

@@ -37,7 +37,6 @@ export const RC_BAD_PROTOCOL = 1;
 export const RC_ID_REJECTED = 2;
 export const RC_BAD_CREDENTIALS = 4;
 export const RC_NOT_AUTHORIZED = 5;
-const SUBACK_FAILURE = 0x80;
 /** PUBACK is always these four bytes but the id (§3.4). */
 const PUBACK_FIRST = 0x40;
 
@@ -307,9 +306,10 @@ export class VirtualBroker {
 
     let session = this.sessions.get(clientId);
     if (session?.conn !== undefined) {
-      // §3.1.4-2: the existing client is disconnected; Mosquitto sends its will.
+      // §3.1.4-2: the existing client is disconnected. Mosquitto 2.0 does not send its will
+      // (aedes does); we follow Mosquitto (test/broker/conformance.test.ts pins both).
       this.stats.takeovers++;
-      this.close(session.conn, "session taken over", true);
+      this.close(session.conn, "session taken over", false);
       session = this.sessions.get(clientId); // a clean session went with its connection
     }
     let sessionPresent = false;
@@ -367,12 +367,15 @@ export class VirtualBroker {
   }
 
   private onSubscribe(conn: Connection, s: Session, packetId: number, subs: { topic: string; qos: number }[]): void {
+    // Mosquitto (and aedes) close the connection on an invalid filter rather than SUBACK 0x80.
+    for (const { topic } of subs) {
+      if (!validFilter(topic)) {
+        this.stats.protocolErrors++;
+        return this.close(conn, `protocol: invalid topic filter "${topic}"`, true);
+      }
+    }
     const codes: number[] = [];
     for (const { topic, qos } of subs) {
-      if (!validFilter(topic)) {
-        codes.push(SUBACK_FAILURE);
-        continue;
-      }
       const granted = qos > 1 ? 1 : qos; // we grant at most QoS 1
       s.subs ??= new Map();
       s.subs.set(topic, granted);
@@ -382,7 +385,6 @@ export class VirtualBroker {
     this.write(conn, encodeSuback(packetId, codes));
     // §3.3.1-6: retained messages follow the SUBACK, with RETAIN set.
     for (let i = 0; i < subs.length; i++) {
-      if (codes[i] === SUBACK_FAILURE) continue;
       for (const m of this.retained.match(subs[i].topic)) {
         this.deliver(s, { topic: m.topic, payload: m.payload, retain: true }, Math.min(m.qos, codes[i]));
       }

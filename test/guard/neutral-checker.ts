@@ -156,17 +156,25 @@ export function lex(src: string): { code: string; bare: string } {
 }
 
 // ---------------------------------------------------------------- rules
-/** Where a file sits, for the import rules. */
-export type Zone = "device-core" | "host-sim-virtual";
+/**
+ * Where a file sits, for the import rules: device/core, host-sim/virtual, or any other
+ * repo file the device bundle reaches (bootloader-spec/reference, for example).
+ */
+export type Zone = "device-core" | "host-sim-virtual" | "reachable";
 
 const abs = (p: string) => path.join(repoRoot, p);
-const ALLOWED_LOCAL: Record<Zone, string[]> = {
-  "device-core": [abs("device/core"), abs("device/ports.ts"), abs("device/ports")],
-  "host-sim-virtual": [abs("device/core"), abs("device/ports.ts"), abs("device/ports"), abs("host-sim/virtual")],
-};
+/** Repo directories device code must never import from. */
+const FORBIDDEN_DIRS = ["host-sim", "tools", "device/platform", "test", "bench", "scripts"].map(abs);
+const HOST_SIM_VIRTUAL = abs("host-sim/virtual");
 
 function within(file: string, dir: string): boolean {
   return file === dir || file.startsWith(dir + path.sep) || file.startsWith(`${dir}.`);
+}
+
+/** Whether a repo file (absolute path) is one device code may not import. */
+export function isForbiddenLocal(target: string, zone: Zone): boolean {
+  if (zone === "host-sim-virtual" && within(target, HOST_SIM_VIRTUAL)) return false;
+  return FORBIDDEN_DIRS.some((dir) => within(target, dir));
 }
 
 function lineOf(src: string, index: number): number {
@@ -181,16 +189,27 @@ function lineText(src: string, index: number): string {
   return src.slice(start, end < 0 ? src.length : end).trim();
 }
 
-/** Import specifiers in comment-free code, with their offsets. */
-export function importSpecifiers(code: string): Array<{ spec: string; index: number }> {
+/**
+ * Import specifiers, with their offsets. The keywords are found in `bare` (so text inside
+ * strings never counts) and the specifier is read from `code` at the same offset.
+ */
+export function importSpecifiers(code: string, bare: string): Array<{ spec: string; index: number }> {
   const out: Array<{ spec: string; index: number }> = [];
   const patterns = [
-    /\bfrom\s*(["'])([^"'\n]+)\1/g, // import ... from "x", export ... from "x"
-    /\bimport\s*(["'])([^"'\n]+)\1/g, // import "x"
-    /\bimport\s*\(\s*(["'`])([^"'`\n]+)\1/g, // import("x")
-    /\brequire\s*\(\s*(["'`])([^"'`\n]+)\1/g, // require("x")
+    /\bfrom\s*(["'])/g, // import ... from "x", export ... from "x"
+    /\bimport\s*(["'])/g, // import "x"
+    /\bimport\s*\(\s*(["'`])/g, // import("x")
+    /(?<![.\w$])require\s*\(\s*(["'`])/g, // require("x")
   ];
-  for (const re of patterns) for (const m of code.matchAll(re)) out.push({ spec: m[2]!, index: m.index! });
+  for (const re of patterns) {
+    for (const m of bare.matchAll(re)) {
+      const open = m.index! + m[0].length - 1;
+      const close = code.indexOf(m[1]!, open + 1);
+      if (close < 0) continue;
+      const spec = code.slice(open + 1, close);
+      if (!spec.includes("\n") && !spec.includes("${")) out.push({ spec, index: m.index! });
+    }
+  }
   return out.sort((a, b) => a.index - b.index);
 }
 
@@ -198,8 +217,8 @@ export function importSpecifiers(code: string): Array<{ spec: string; index: num
 export function importViolation(spec: string, file: string, zone: Zone): string | undefined {
   if (spec.startsWith(".") || spec.startsWith("/")) {
     const target = path.resolve(path.dirname(file), spec);
-    if (ALLOWED_LOCAL[zone].some((dir) => within(target, dir))) return undefined;
-    return `imports ${path.relative(repoRoot, target)}: ${zone === "device-core" ? "device/core may import only device/core and device/ports" : "host-sim/virtual may import only itself, device/ports and device/core"}`;
+    if (!isForbiddenLocal(target, zone)) return undefined;
+    return `imports ${path.relative(repoRoot, target)}: device code may not import host-sim${zone === "host-sim-virtual" ? " (outside host-sim/virtual)" : ""}, tools, device/platform, test, bench or scripts`;
   }
   if (isNodeBuiltin(spec)) return `imports the Node builtin "${spec}"`;
   if (isModdableSpecifier(spec)) return `imports the Moddable module "${spec}" (platform code belongs in device/platform/moddable)`;
@@ -261,7 +280,7 @@ export function findViolations(src: string, file: string, zone: Zone): Violation
   const { code, bare } = lex(src);
   const rel = path.relative(repoRoot, file);
   const out: Violation[] = [];
-  for (const { spec, index } of importSpecifiers(code)) {
+  for (const { spec, index } of importSpecifiers(code, bare)) {
     const why = importViolation(spec, file, zone);
     if (why) out.push({ file: rel, line: lineOf(src, index), rule: why, text: lineText(src, index) });
   }

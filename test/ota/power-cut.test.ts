@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { SeededRandom } from "../../host-sim/virtual/random";
 import { runWithCuts, variants, type Cut, type Scenario } from "./cut-runner";
 import { seedFromEnv } from "./fixtures";
-import { crashRollbackScenario, healthRollbackScenario, updateAfterRollbackScenario, updateScenario } from "./scenarios";
+import { idfUpdateScenario, crashRollbackScenario, healthRollbackScenario, updateAfterRollbackScenario, updateScenario } from "./scenarios";
 
 const counts: Record<string, number> = {};
 afterAll(() => {
@@ -16,11 +16,11 @@ afterAll(() => {
   console.log(`power-cut runs: ${JSON.stringify(counts)} total ${total}`);
 });
 
-function sweep(make: () => Scenario, expectOutcome: "updated" | "rolled-back") {
+function sweep(make: () => Scenario, expectOutcome: "updated" | "rolled-back" | "either") {
   const sc = make();
   const clean = runWithCuts(sc, []);
   expect(clean.violations).toEqual([]);
-  expect(clean.outcome).toBe(expectOutcome);
+  expect(clean.outcome).toBe(expectOutcome === "either" ? "updated" : expectOutcome);
   const ops = clean.ops.slice(0, clean.ops.length); // includes the extra boot (none: it writes nothing)
   let runs = 0;
   const failures: string[] = [];
@@ -29,7 +29,8 @@ function sweep(make: () => Scenario, expectOutcome: "updated" | "rolled-back") {
       const run = runWithCuts(sc, [{ seq: op.seq, tornBytes: torn }]);
       runs++;
       const bad = [...run.violations];
-      if (run.outcome !== expectOutcome) bad.push(`outcome ${run.outcome}, want ${expectOutcome}`);
+      if (!run.boots.some((b) => b.end === "power-cut")) bad.push("the cut never happened");
+      if (expectOutcome !== "either" && run.outcome !== expectOutcome) bad.push(`outcome ${run.outcome}, want ${expectOutcome}`);
       if (bad.length) failures.push(`${sc.name} cut at op #${op.seq} ${op.kind} ${op.partition}+${op.offset} torn ${torn}: ${bad.join("; ")}`);
     }
   }
@@ -43,6 +44,8 @@ describe("power cut at every flash operation", () => {
   it("rollback after a failed health check: every cut still ends cleanly rolled back", () => sweep(healthRollbackScenario, "rolled-back"));
   it("rollback after a crash loop: every cut still ends cleanly rolled back", () => sweep(crashRollbackScenario, "rolled-back"));
   it("update into a slot that holds an aborted image: every cut still completes", () => sweep(updateAfterRollbackScenario, "updated"));
+
+  it("ESP-IDF trial rule (N = 1): every cut completes or cleanly rolls back", () => sweep(idfUpdateScenario, "either"));
 
   it("full update: every pair of cuts (first plain or torn in half, second plain) completes or cleanly rolls back", () => {
     const sc = updateScenario();
@@ -65,13 +68,13 @@ describe("power cut at every flash operation", () => {
     counts["update pairs"] = runs;
     console.log(`pair outcomes: ${JSON.stringify(outcomes)}`);
     expect(failures.slice(0, 10)).toEqual([]);
-    expect(runs).toBeGreaterThan(300);
+    expect(runs).toBeGreaterThan(200);
   });
 
   it("seeded random multi-cut runs end updated or cleanly rolled back", () => {
     const seed = seedFromEnv(Date.now() % 1_000_000);
     const rnd = new SeededRandom(seed);
-    const makers = [updateScenario, healthRollbackScenario, crashRollbackScenario, updateAfterRollbackScenario];
+    const makers = [idfUpdateScenario, updateScenario, healthRollbackScenario, crashRollbackScenario, updateAfterRollbackScenario];
     const scenarios = makers.map((m) => m());
     const lengths = scenarios.map((sc) => runWithCuts(sc, []).ops.length);
     let runs = 0;

@@ -31,3 +31,9 @@ export function updateAfterRollbackScenario(): Scenario {
   if (settled.version !== 1) throw new Error("setup: v2 did not roll back");
   return { name: "update-after-rollback", flash, kv, backend: backendFor(bundle(3, { securityCounter: 2 })), behaviour: () => "good", from: 1, to: 3 };
 }
+
+/** ESP-IDF's own rule is N = 1: any cut during the trial boot rolls the update back (cleanly). */
+export function idfUpdateScenario(): Scenario {
+  const { flash, kv } = factory(1);
+  return { ...updateScenario(), name: "update-idf-n1", flash, kv, bootloader: { maxTrialBoots: 1 } };
+}

@@ -15,10 +15,13 @@ describe("XS tier: the agent's first slice", () => {
     expect(text).toMatch(/link online new session/);
     expect(text).toMatch(/fault: network drops/);
     expect(node.lines.filter((l) => l.includes(" link online ")).length).toBe(2);
-    const published = node.lines.filter((l) => / telemetry seq=\d+ sent=true /.test(l)).length;
-    const received = node.lines.filter((l) => / backend tether\/xs-1\/telemetry /.test(l)).length;
-    expect(published).toBeGreaterThanOrEqual(8);
-    expect(received).toBe(published);
+    // At-least-once: every batch made reaches the backend (a QoS 1 resend after the drop may
+    // deliver one twice; the sequence number makes that visible).
+    const seqs = (re: RegExp) => new Set(node.lines.map((l) => re.exec(l)?.[1]).filter((x) => x !== undefined));
+    const made = seqs(/ telemetry seq=(\d+) queued=/);
+    const received = seqs(/ backend tether\/xs-1\/telemetry seq=(\d+) /);
+    expect(made.size).toBeGreaterThanOrEqual(8);
+    expect([...received].sort()).toEqual([...made].sort());
     expect(node.lines.at(-1)).toMatch(/timers pending=0$/);
   });
 });

@@ -63,6 +63,8 @@ export async function runDemo(argv: string[]): Promise<number> {
     brokers: [broker.url],
     stateDir,
     telemetry: { reportIntervalMs: interval, sampleIntervalMs: Math.max(100, Math.floor(interval / 3)) },
+    // One device on a laptop: no site-wide power return to spread out, so connect quickly.
+    link: { backoff: { powerOnMaxMs: 1000 } },
     log: consoleLog(id, "warn"),
     onEvent: (e) => printAgentEvent(id, e, values.json ?? false),
   });

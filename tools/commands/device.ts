@@ -15,6 +15,7 @@ const HELP = `usage: tether device --id ID --broker URL [--broker URL ...] [opti
   --ca FILE        PEM CA certificate for mqtts://
   --user NAME      MQTT user name
   --password PW    MQTT password
+  --power-on-max MS  the random power-on delay before the first connect is U(0, MS) (default 30000)
   --json           one JSON object per event
   --verbose        debug logging
 `;
@@ -31,6 +32,7 @@ export async function runDevice(argv: string[]): Promise<number> {
     password: { type: "string" },
     json: { type: "boolean" },
     verbose: { type: "boolean" },
+    "power-on-max": { type: "string" },
     help: { type: "boolean" },
   });
   if (values.help) {
@@ -48,6 +50,7 @@ export async function runDevice(argv: string[]): Promise<number> {
     stateDir: values.state,
     caCert: values.ca ? readFileSync(values.ca, "utf8") : undefined,
     telemetry: { reportIntervalMs, sampleIntervalMs },
+    link: { backoff: { powerOnMaxMs: intFlag(values["power-on-max"], "power-on-max", 30_000, 0) } },
     log: consoleLog(values.id, values.verbose ? "debug" : "warn"),
     onEvent: (e) => printAgentEvent(values.id!, e, values.json ?? false),
   });

@@ -5,6 +5,10 @@
  * `function f() @ "xs_name";`, implemented with xsmc in C).
  */
 declare module "tether-esp" {
+  /** The manifest `config` ("mc/config", documentation/tools/manifest.md "config"), re-exported. */
+  export const config: Readonly<Record<string, unknown>>;
+  /** A data resource (manifest `data`, read through "Resource") as an ArrayBuffer, or undefined. */
+  export function resource(name: string): ArrayBuffer | undefined;
   /** Index of the running app slot (0 for ota_0, 1 for ota_1); -1 when running from factory. */
   export function runningSlot(): number;
   /**

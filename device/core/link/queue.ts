@@ -10,7 +10,7 @@
  * on load any record found at slot(tail) carrying number tail is adopted (the cut came between
  * the two writes). Records outside head..tail-1 are stale and ignored/deleted.
  */
-import { KV_VALUE_MAX, type KeyValueStore, type Log } from "../../ports";
+import { KV_VALUE_MAX, KvError, type KeyValueStore, type Log } from "../../ports";
 import { utf8Decode, utf8Encode } from "../mqtt/utf8";
 
 export const QUEUE_META_KEY = "oqm";
@@ -89,6 +89,7 @@ export class OfflineQueue {
         this.kv.set(this.slotKey(n), value);
         break;
       } catch (e) {
+        if (!(e instanceof KvError)) throw e; // not a storage refusal (e.g. a simulated power cut)
         if (this.present.size === 0) {
           this.droppedCount++;
           this.tail = this.head = n + 1;
@@ -164,6 +165,7 @@ export class OfflineQueue {
     try {
       this.kv.delete(this.slotKey(n));
     } catch (e) {
+      if (!(e instanceof KvError)) throw e;
       this.log("warn", `queue: could not delete slot of ${n}: ${String(e)}`);
     }
   }
@@ -177,6 +179,7 @@ export class OfflineQueue {
     try {
       this.kv.set(QUEUE_META_KEY, m);
     } catch (e) {
+      if (!(e instanceof KvError)) throw e;
       // Records carry their numbers, so load() can rebuild; the in-memory state stays right.
       this.log("error", `queue: could not save meta: ${String(e)}`);
     }
@@ -203,8 +206,7 @@ export class OfflineQueue {
       const r = decodeRecord(raw);
       if (!r || r.n % this.capacity !== slot) {
         this.log("warn", `queue: unreadable record in slot ${slot}, discarded`);
-        this.kv.delete(key);
-        if (metaOk) this.droppedCount++;
+        this.kv.delete(key); // counted below as missing if it was inside head..tail-1
         continue;
       }
       found.set(r.n, { slot, size: raw.length + ENTRY_OVERHEAD });

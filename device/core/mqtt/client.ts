@@ -87,12 +87,21 @@ export class MqttClient {
   private readonly subAcks = new Map<number, string[]>();
   private readonly unsubAcks = new Map<number, string[]>();
 
+  private readonly options: MqttClientOptions;
+
   constructor(
     private readonly ports: MqttPorts,
-    private readonly options: MqttClientOptions,
+    options: MqttClientOptions,
     private readonly onEvent: (e: MqttEvent) => void,
   ) {
+    this.options = { ...options };
     this.inflight = new InflightStore(ports.kv, ports.log);
+  }
+
+  /** Credentials for the next connect (brokers in a failover list may each have their own). */
+  setCredentials(username: string | undefined, password: string | undefined): void {
+    this.options.username = username;
+    this.options.password = password;
   }
 
   get connected(): boolean {

@@ -7,7 +7,7 @@
  * Record layout: [flags u8][order u32 BE][topic len u16][topic utf8][payload...]
  *   flags bit0 = retain, bit1 = sent (may have reached the broker).
  */
-import { KV_VALUE_MAX, type KeyValueStore, type Log } from "../../ports";
+import { KV_VALUE_MAX, KvError, type KeyValueStore, type Log } from "../../ports";
 import { utf8Decode, utf8Encode } from "./utf8";
 
 export const INFLIGHT_PREFIX = "mq";
@@ -109,6 +109,7 @@ export class InflightStore {
       try {
         this.kv.set(keyOf(e.packetId), encodeEntry(e));
       } catch (err) {
+        if (!(err instanceof KvError)) throw err;
         // The older record (sent=0) stays valid; worst case a resend lacks DUP.
         this.log("warn", `mqtt: could not mark ${e.packetId} sent: ${String(err)}`);
       }
@@ -123,6 +124,7 @@ export class InflightStore {
       try {
         this.kv.delete(keyOf(id));
       } catch (err) {
+        if (!(err instanceof KvError)) throw err;
         this.log("warn", `mqtt: could not delete in-flight ${id}: ${String(err)}`);
       }
     }

@@ -12,6 +12,14 @@ import { RollbackFailed, type BootControl, type ImageState, type SlotIndex } fro
 /** esp_ota_img_states_t, in order; -1 (our binding's "no state") maps to "undefined". */
 const STATES: readonly ImageState[] = ["new", "pending-verify", "valid", "invalid", "aborted"];
 
+/**
+ * The binding throws plain Errors (xsUnknownError). Anything else passing through (a restart
+ * unwinding the stack in a simulator, a power cut) is not ours to translate.
+ */
+function nativeFailure(e: unknown): e is Error {
+  return e instanceof Error && e.name === "Error";
+}
+
 export class BootError extends Error {
   constructor(readonly code: "set-boot-failed" | "mark-valid-failed" | "no-slot", message: string) {
     super(message);
@@ -51,7 +59,8 @@ export class EspBootControl implements BootControl {
     try {
       esp.setBootSlot(slot);
     } catch (e) {
-      throw new BootError("set-boot-failed", `boot: cannot boot slot ${slot}: ${String(e)}`);
+      if (!nativeFailure(e)) throw e;
+      throw new BootError("set-boot-failed", `boot: cannot boot slot ${slot}: ${e.message}`);
     }
   }
 
@@ -59,7 +68,8 @@ export class EspBootControl implements BootControl {
     try {
       esp.markValid();
     } catch (e) {
-      throw new BootError("mark-valid-failed", `boot: mark valid: ${String(e)}`);
+      if (!nativeFailure(e)) throw e;
+      throw new BootError("mark-valid-failed", `boot: mark valid: ${e.message}`);
     }
   }
 
@@ -69,7 +79,8 @@ export class EspBootControl implements BootControl {
     try {
       esp.markInvalidAndReboot();
     } catch (e) {
-      throw new RollbackFailed(`boot: rollback: ${String(e)}`);
+      if (!nativeFailure(e)) throw e;
+      throw new RollbackFailed(`boot: rollback: ${e.message}`);
     }
     throw new RollbackFailed("boot: rollback returned without rebooting");
   }

@@ -50,6 +50,7 @@ function int(raw: Record<string, unknown>, key: string, fallback?: number): numb
 }
 
 export function readDeviceConfig(raw: Record<string, unknown>): DeviceConfig {
+  const deviceId = str(raw, "deviceId");
   const brokers = str(raw, "broker")
     .split(",")
     .map((s) => s.trim())
@@ -58,7 +59,7 @@ export function readDeviceConfig(raw: Record<string, unknown>): DeviceConfig {
   if (key !== undefined && !/^[0-9a-fA-F]{64}$/.test(key)) throw new DeviceConfigError("config.otaPublicKey must be 64 hex digits (an ed25519 public key)");
   const interval = raw.telemetryIntervalMs === undefined || raw.telemetryIntervalMs === "" ? undefined : int(raw, "telemetryIntervalMs");
   return {
-    deviceId: str(raw, "deviceId"),
+    deviceId,
     brokers,
     ssid: str(raw, "wifiSsid"),
     password: raw.wifiPassword === undefined || raw.wifiPassword === "" ? undefined : String(raw.wifiPassword),

@@ -3,7 +3,7 @@
  * and starts the agent once the network is up (or after a grace period, so a device with no
  * Wi-Fi still samples and queues). Moddable calls the default export after preload.
  */
-import mcConfig from "mc/config";
+import { config as mcConfig } from "tether-esp";
 import { Agent, type AgentEvent } from "../../core/index";
 import type { Ports } from "../../ports";
 import { readDeviceConfig, type DeviceConfig } from "./config";
@@ -77,7 +77,7 @@ export function startDevice(raw: Record<string, unknown>, observe?: (e: AgentEve
 
 export default function main(): void {
   try {
-    startDevice(mcConfig as Record<string, unknown>);
+    startDevice(mcConfig);
   } catch (e) {
     // A config error must be readable on the serial log, not an "XS abort".
     trace(`[error] tether: ${String(e)}\n`);

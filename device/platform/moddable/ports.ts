@@ -1,5 +1,5 @@
 /** Builds the Ports record from the Moddable adapters (one adapter per port). */
-import Resource from "Resource";
+import { resource } from "tether-esp";
 import type { Ports } from "../../ports";
 import { AnalogBattery } from "./battery";
 import { EspBootControl } from "./boot";
@@ -17,8 +17,7 @@ import { ModdableWallClock } from "./wall-clock";
 
 /** The broker CA as DER bytes, from the manifest's data resources; undefined if not bundled. */
 export function loadCa(name: string): ArrayBuffer | undefined {
-  if (!Resource.exists(name)) return undefined;
-  return new Resource(name).slice(0);
+  return resource(name);
 }
 
 export function buildPorts(config: DeviceConfig): Ports {

@@ -11,8 +11,7 @@ interface FakeTimer {
 }
 
 function arm(t: FakeTimer, ms: number): void {
-  const clock = world().clock;
-  t.id = clock.setTimeout(() => {
+  t.id = world().chipTimeout(() => {
     t.id = undefined;
     if (t.repeat > 0) arm(t, t.repeat);
     t.callback(t);

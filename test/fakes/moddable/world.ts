@@ -9,6 +9,7 @@
 import { VirtualClock } from "../../../host-sim/virtual/clock";
 import { SimFlash, type PartitionLayout } from "../../../host-sim/virtual/flash";
 import { VirtualNetwork } from "../../../host-sim/virtual/network";
+import { SeededRandom } from "../../../host-sim/virtual/random";
 import { BootModel } from "./boot-model";
 
 /** A small ESP32 layout (same names as manifests/esp32/partitions.csv, smaller slots for speed). */
@@ -59,20 +60,35 @@ export class FakeWorld {
   /** Everything trace() printed. */
   readonly traces: string[] = [];
   restarts = 0;
+  /** Bumped by every restart: timers the previous program set never fire. */
+  generation = 0;
   /** Tear-down hooks for live fake objects (sockets, Wi-Fi) run on a restart. */
   readonly onRestart = new Set<() => void>();
 
-  constructor(options: { layout?: PartitionLayout[]; rollback?: boolean; seedImages?: boolean } = {}) {
-    this.clock = new VirtualClock();
+  /** Stands in for the hardware RNG behind Math.random, seeded so runs repeat. */
+  readonly rng: SeededRandom;
+
+  constructor(options: { layout?: PartitionLayout[]; rollback?: boolean; seedImages?: boolean; clockStart?: number; seed?: number } = {}) {
+    this.clock = new VirtualClock(options.clockStart ?? 0);
+    this.rng = new SeededRandom(options.seed ?? 1);
     this.flash = new SimFlash(options.layout ?? TEST_LAYOUT);
     this.network = new VirtualNetwork(this.clock);
     this.boot = new BootModel(this.flash, options.rollback ?? true);
     if (options.seedImages ?? true) this.boot.flashFactory(0);
   }
 
+  /** A timer on the chip's side: it dies with the program on a restart (unlike the network's). */
+  chipTimeout(fn: () => void, ms: number): number {
+    const gen = this.generation;
+    return this.clock.setTimeout(() => {
+      if (gen === this.generation) fn();
+    }, ms);
+  }
+
   /** What System.restart() and esp_restart do: stop the running program and boot again. */
   restart(why: string, resetReason = 3): never {
     this.restarts++;
+    this.generation++;
     this.resetReason = resetReason;
     for (const stop of [...this.onRestart]) stop();
     this.onRestart.clear();
@@ -83,15 +99,21 @@ export class FakeWorld {
 
 let current: FakeWorld | undefined;
 let savedDateNow: (() => number) | undefined;
+let savedRandom: (() => number) | undefined;
 let savedTrace: unknown;
 let savedSystem: unknown;
 
-/** Makes `w` the world the fakes use, and installs the device globals (trace, System, Date.now). */
+/**
+ * Makes `w` the world the fakes use, and installs the device globals: trace, System, Date.now
+ * (the RTC) and Math.random (the hardware RNG, seeded here so XS and Node runs match).
+ */
 export function installWorld(w: FakeWorld): FakeWorld {
   if (current) uninstallWorld();
   current = w;
   const g = globalThis as Record<string, unknown>;
   savedDateNow = Date.now;
+  savedRandom = Math.random;
+  Math.random = () => w.rng.nextU32() / 0x1_0000_0000;
   savedTrace = g.trace;
   savedSystem = g.System;
   // On the chip, Date.now() is the RTC: epoch 0 at boot until SNTP sets it.
@@ -107,6 +129,7 @@ export function uninstallWorld(): void {
   if (!current) return;
   const g = globalThis as Record<string, unknown>;
   if (savedDateNow) Date.now = savedDateNow;
+  if (savedRandom) Math.random = savedRandom;
   g.trace = savedTrace;
   g.System = savedSystem;
   current = undefined;

@@ -27,7 +27,7 @@ export function describe(e: AgentEvent): string {
     case "link":
       return `link ${e.state} ${e.detail}`;
     case "telemetry":
-      return `telemetry seq=${e.batch.seq} sent=${e.sent} samples=${e.batch.samples.length} ${hex(e.payload)}`;
+      return `telemetry seq=${e.batch.seq} queued=${e.queued} samples=${e.batch.samples.length} ${hex(e.payload)}`;
     case "error":
       return `error ${e.message}`;
   }

@@ -1,0 +1,273 @@
+/**
+ * The link: MQTT client + connection manager + offline queue, over the ports.
+ * - Reconnects forever with full-jitter backoff (machine.ts / backoff.ts), after a random
+ *   power-on delay, failing over round-robin among the broker list.
+ * - Retained Last Will "offline" on tether/<id>/status, retained "online" after each connect.
+ * - Telemetry goes through the persistent offline queue (queue.ts) and is handed to the
+ *   client's persistent QoS 1 in-flight store a few at a time, in order, while online.
+ * Callback-based on the Clock port; no promises, so a virtual clock drives it exactly.
+ */
+import type { Clock, KeyValueStore, Log, Network, Random, SocketOptions, TimerId } from "../../ports";
+import { MqttClient, type MqttEvent, type QoS } from "../mqtt/client";
+import { utf8Encode } from "../mqtt/utf8";
+import { DEFAULT_BACKOFF, type BackoffPolicy } from "./backoff";
+import { initialLink, step, type LinkEffect, type LinkInput, type LinkModel, type LinkPhase } from "./machine";
+import { DEFAULT_QUEUE_CAPACITY, DEFAULT_QUEUE_MAX_BYTES, OfflineQueue } from "./queue";
+
+export const STATUS_ONLINE = "online";
+export const STATUS_OFFLINE = "offline";
+export const DEFAULT_KEEPALIVE_SEC = 60;
+/** Queued records handed to the client at once: bounds RAM and the in-flight KV records. */
+export const DEFAULT_INFLIGHT_WINDOW = 4;
+
+export interface BrokerEndpoint extends SocketOptions {
+  /** For logs and events. */
+  url?: string;
+  username?: string;
+  password?: string;
+}
+
+export interface LinkOptions {
+  deviceId: string;
+  /** One or more brokers to fail over among (round-robin on failed attempts). */
+  brokers: BrokerEndpoint[];
+  /** Defaults to deviceId: stable, so the broker keeps our session. */
+  clientId?: string;
+  keepAliveSec?: number;
+  connackTimeoutMs?: number;
+  pingTimeoutMs?: number;
+  backoff?: Partial<BackoffPolicy>;
+  queueCapacity?: number;
+  queueMaxBytes?: number;
+  inflightWindow?: number;
+  /** Defaults to tether/<deviceId>/status. */
+  statusTopic?: string;
+}
+
+export interface LinkPorts {
+  clock: Clock;
+  network: Network;
+  kv: KeyValueStore;
+  log: Log;
+  random: Random;
+}
+
+export type LinkEvent =
+  | { type: "state"; state: LinkPhase; detail: string }
+  | { type: "message"; topic: string; payload: Uint8Array; qos: QoS; retain: boolean }
+  | { type: "acked"; packetId: number };
+
+/** What telemetry reports about the link (telemetry/record.ts LinkStats). */
+export interface LinkStatsSnapshot {
+  state: LinkPhase;
+  /** Successful connections after the first one, since boot. */
+  reconnects: number;
+  /** Records waiting in the offline queue. */
+  queued: number;
+  /** Records the offline queue dropped, ever. */
+  dropped: number;
+}
+
+export class Link {
+  readonly client: MqttClient;
+  readonly queue: OfflineQueue;
+  readonly policy: BackoffPolicy;
+  readonly statusTopic: string;
+  private model: LinkModel;
+  private waitTimer: TimerId | undefined;
+  private stableTimer: TimerId | undefined;
+  private readonly window: number;
+
+  constructor(
+    private readonly ports: LinkPorts,
+    private readonly options: LinkOptions,
+    private readonly onEvent: (e: LinkEvent) => void = () => {},
+  ) {
+    if (options.brokers.length === 0) throw new Error("link: at least one broker is needed");
+    this.policy = { ...DEFAULT_BACKOFF, ...options.backoff };
+    this.statusTopic = options.statusTopic ?? `tether/${options.deviceId}/status`;
+    this.window = options.inflightWindow ?? DEFAULT_INFLIGHT_WINDOW;
+    this.model = initialLink(options.brokers.length);
+    this.queue = new OfflineQueue(ports.kv, ports.log, options.queueCapacity ?? DEFAULT_QUEUE_CAPACITY, options.queueMaxBytes ?? DEFAULT_QUEUE_MAX_BYTES);
+    this.client = new MqttClient(
+      ports,
+      {
+        clientId: options.clientId ?? options.deviceId,
+        keepAliveSec: options.keepAliveSec ?? DEFAULT_KEEPALIVE_SEC,
+        cleanSession: false,
+        connackTimeoutMs: options.connackTimeoutMs,
+        pingTimeoutMs: options.pingTimeoutMs,
+        will: { topic: this.statusTopic, payload: utf8Encode(STATUS_OFFLINE), qos: 1, retain: true },
+      },
+      (e) => this.onMqtt(e),
+    );
+  }
+
+  get state(): LinkPhase {
+    return this.model.phase;
+  }
+  /** A copy of the connection manager's model (attempt counters, broker index). */
+  get snapshot(): Readonly<LinkModel> {
+    return { ...this.model };
+  }
+
+  stats(): LinkStatsSnapshot {
+    return {
+      state: this.model.phase,
+      reconnects: this.model.connects > 0 ? this.model.connects - 1 : 0,
+      queued: this.queue.length,
+      dropped: this.queue.dropped,
+    };
+  }
+
+  /** Power-on: waits the random power-on delay, then connects (and keeps reconnecting). */
+  start(): void {
+    this.dispatch({ type: "start" }, "power-on");
+  }
+
+  /** Graceful stop: retained "offline", DISCONNECT, every timer cleared. Safe twice. */
+  stop(): void {
+    if (this.client.connected) {
+      try {
+        this.client.publish(this.statusTopic, utf8Encode(STATUS_OFFLINE), 1, true, false);
+      } catch (e) {
+        this.ports.log("warn", `link: could not publish offline status: ${String(e)}`);
+      }
+    }
+    this.dispatch({ type: "stop" }, "stopped");
+  }
+
+  /**
+   * Queues a record (telemetry) for ordered, at-least-once delivery that survives reboots.
+   * Sent at once when online, else when the link comes back. Returns the queue number.
+   * Throws QueueError only for a record too large to ever store.
+   */
+  send(topic: string, payload: Uint8Array): number {
+    const n = this.queue.push(topic, payload);
+    this.drain();
+    return n;
+  }
+
+  /** Publishes directly (not queued): QoS 1 persists in the in-flight store, QoS 0 needs a connection. */
+  publish(topic: string, payload: Uint8Array, qos: QoS, retain = false): number {
+    return this.client.publish(topic, payload, qos, retain);
+  }
+
+  subscribe(topics: { topic: string; qos: QoS }[]): void {
+    this.client.subscribe(topics);
+  }
+
+  unsubscribe(topics: string[]): void {
+    this.client.unsubscribe(topics);
+  }
+
+  // ---------------------------------------------------------------- state machine driver
+  private dispatch(input: LinkInput, detail: string): void {
+    const before = this.model.phase;
+    const { model, effects } = step(this.model, input, this.policy, this.ports.random);
+    this.model = model;
+    if (model.phase !== before) this.emit({ type: "state", state: model.phase, detail });
+    for (const e of effects) this.apply(e);
+  }
+
+  private apply(e: LinkEffect): void {
+    const { clock } = this.ports;
+    switch (e.type) {
+      case "wait":
+        this.clearWait();
+        this.ports.log("info", `link: ${e.why} wait ${e.ms} ms`);
+        this.waitTimer = clock.setTimeout(() => {
+          this.waitTimer = undefined;
+          this.dispatch({ type: "timer" }, this.brokerLabel(this.model.broker));
+        }, e.ms);
+        return;
+      case "connect": {
+        const b = this.options.brokers[e.broker];
+        this.client.setCredentials(b.username, b.password);
+        this.client.connect({ host: b.host, port: b.port, tls: b.tls });
+        return;
+      }
+      case "arm-stable":
+        if (this.stableTimer !== undefined) clock.clearTimeout(this.stableTimer);
+        this.stableTimer = clock.setTimeout(() => {
+          this.stableTimer = undefined;
+          this.dispatch({ type: "stable" }, "stable");
+        }, e.ms);
+        return;
+      case "cancel":
+        this.clearWait();
+        if (this.stableTimer !== undefined) clock.clearTimeout(this.stableTimer);
+        this.stableTimer = undefined;
+        return;
+      case "disconnect":
+        this.client.disconnect();
+        return;
+    }
+  }
+
+  private clearWait(): void {
+    if (this.waitTimer !== undefined) this.ports.clock.clearTimeout(this.waitTimer);
+    this.waitTimer = undefined;
+  }
+
+  private brokerLabel(i: number): string {
+    const b = this.options.brokers[i];
+    return b.url ?? `${b.tls ? "mqtts" : "mqtt"}://${b.host}:${b.port}`;
+  }
+
+  private emit(e: LinkEvent): void {
+    try {
+      this.onEvent(e);
+    } catch (err) {
+      this.ports.log("error", `link: event handler threw on ${e.type}: ${String(err)}`);
+    }
+  }
+
+  private onMqtt(e: MqttEvent): void {
+    switch (e.type) {
+      case "connected":
+        this.dispatch({ type: "connected" }, e.sessionPresent ? "session present" : "new session");
+        if (!this.client.connected) return;
+        try {
+          // Not persisted: a stale "online" after a reboot would be wrong, a fresh one follows each connect.
+          this.client.publish(this.statusTopic, utf8Encode(STATUS_ONLINE), 1, true, false);
+        } catch (err) {
+          this.ports.log("warn", `link: could not publish online status: ${String(err)}`);
+        }
+        this.drain();
+        return;
+      case "refused":
+        this.dispatch({ type: "refused", code: e.code }, `refused: ${e.reason}`);
+        return;
+      case "closed":
+        this.dispatch({ type: "closed" }, e.reason);
+        return;
+      case "acked":
+        this.emit(e);
+        this.drain();
+        return;
+      case "message":
+        this.emit(e);
+        return;
+      case "subscribed":
+        return;
+    }
+  }
+
+  /** Hands queued records to the client, oldest first, while online and the window has room. */
+  private drain(): void {
+    while (this.client.connected && this.client.inflightCount < this.window) {
+      const r = this.queue.peek();
+      if (!r) return;
+      try {
+        this.client.publish(r.topic, r.payload, 1);
+      } catch (err) {
+        // Most likely the KV is full; the record stays queued and is retried on the next ack/connect.
+        this.ports.log("error", `link: could not hand record ${r.n} to MQTT: ${String(err)}`);
+        return;
+      }
+      // A power cut between publish (persisted) and shift only duplicates the record.
+      this.queue.shift();
+    }
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * OTA over MQTT: the thin wiring between the MQTT client and the OTA state machine.
+ * Subscribes to the retained manifest; turns block wants into subscriptions to the retained
+ * block topics (a subscription is what makes the broker send a retained block, so resuming
+ * means subscribing again to what is missing); publishes status retained.
+ */
+import type { QoS } from "../mqtt/client";
+import type { OtaHost, OtaUpdater } from "./updater";
+import { encodeStatus, type OtaStatus } from "./status";
+import { otaTopics } from "./topics";
+import { OtaState } from "./codes";
+
+/** The part of MqttClient this needs. */
+export interface OtaMqttClient {
+  publish(topic: string, payload: Uint8Array, qos: QoS, retain?: boolean, persist?: boolean): number;
+  subscribe(topics: { topic: string; qos: QoS }[]): void;
+  unsubscribe(topics: string[]): void;
+}
+
+export type OtaMqttEvent =
+  | { type: "connected" }
+  | { type: "closed" }
+  | { type: "message"; topic: string; payload: Uint8Array }
+  | { type: string };
+
+/** Block numbers are short decimals: anything else on a block topic is ignored. */
+const BLOCK_INDEX = /^(0|[1-9][0-9]{0,5})$/;
+
+export class OtaMqttLink implements OtaHost {
+  private ota: OtaUpdater | undefined;
+  private readonly topics;
+
+  constructor(
+    private readonly client: OtaMqttClient,
+    deviceId: string,
+    private readonly onStatus?: (s: OtaStatus) => void,
+  ) {
+    this.topics = otaTopics(deviceId);
+  }
+
+  attach(ota: OtaUpdater): void {
+    this.ota = ota;
+    this.client.subscribe([{ topic: this.topics.manifest, qos: 1 }]);
+  }
+
+  /** Feed every MQTT client event here. Returns true when the event was an OTA message. */
+  onMqttEvent(e: OtaMqttEvent): boolean {
+    const ota = this.ota;
+    if (!ota) return false;
+    if (e.type === "connected") {
+      ota.noteConnected();
+      ota.resume();
+      return false;
+    }
+    if (e.type !== "message" || !("topic" in e)) return false;
+    const { topic, payload } = e as { topic: string; payload: Uint8Array };
+    if (topic === this.topics.manifest) {
+      ota.offer(payload);
+      return true;
+    }
+    if (topic.startsWith(this.topics.blockPrefix)) {
+      const n = topic.slice(this.topics.blockPrefix.length);
+      if (BLOCK_INDEX.test(n)) ota.block(Number(n), payload);
+      return true;
+    }
+    return false;
+  }
+
+  // ---------------------------------------------------------------- OtaHost
+  status(s: OtaStatus): void {
+    // Final results are stored until acknowledged; progress reports are not worth a KV write.
+    this.client.publish(this.topics.status, encodeStatus(s), 1, true, s.state === OtaState.Idle);
+    this.onStatus?.(s);
+  }
+
+  want(blocks: number[]): void {
+    this.client.subscribe(blocks.map((n) => ({ topic: this.topics.block(n), qos: 1 as QoS })));
+  }
+
+  release(blocks: number[]): void {
+    this.client.unsubscribe(blocks.map((n) => this.topics.block(n)));
+  }
+}

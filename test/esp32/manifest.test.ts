@@ -1,0 +1,186 @@
+/**
+ * Checks the ESP32 build description that CI cannot build: the manifest, its partition table and
+ * sdkconfig, and that the agent bundle mcconfig compiles fits an app slot.
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { buildXs, repoRoot } from "../../scripts/build.mjs";
+import { readDeviceConfig } from "../../device/platform/moddable/config";
+
+const DIR = path.join(repoRoot, "manifests", "esp32");
+const FLASH_SIZE = 4 * 1024 * 1024;
+const APP_ALIGN = 0x10000;
+const DATA_ALIGN = 0x1000;
+/** Bootloader at 0x1000 and the partition table at 0x8000 (one sector) come first. */
+const FIRST_PARTITION = 0x9000;
+
+/** Which Moddable manifest provides each module the bundle leaves external. */
+const PROVIDERS: Record<string, string> = {
+  timer: "$(MODDABLE)/examples/manifest_base.json",
+  time: "$(MODDABLE)/examples/manifest_base.json",
+  "embedded:io/analog": "$(MODDABLE)/modules/io/manifest.json",
+  "embedded:io/socket/tcp": "$(MODDABLE)/modules/io/manifest.json",
+  wifi: "$(MODDABLE)/modules/network/wifi/manifest.json",
+  net: "$(MODDABLE)/modules/network/net/manifest.json",
+  sntp: "$(MODDABLE)/modules/network/sntp/manifest.json",
+  securesocket: "$(MODDABLE)/modules/crypt/tls.json",
+  crypt: "$(MODDABLE)/modules/crypt/digest/manifest.json",
+  preference: "$(MODDABLE)/modules/files/preference/manifest.json",
+  "embedded:storage/flash": "$(MODDABLE)/modules/io/flash/manifest.json",
+  "embedded:update": "$(MODDABLE)/modules/io/update/manifest.json",
+  "tether-esp": "../../device/platform/moddable/native/manifest.json",
+};
+
+interface Manifest {
+  build: Record<string, string>;
+  include: string[];
+  modules: Record<string, string>;
+  config: Record<string, unknown>;
+  data: Record<string, string[]>;
+  creation: Record<string, unknown>;
+  platforms: Record<string, unknown>;
+}
+
+function readManifest(): Manifest {
+  return JSON.parse(fs.readFileSync(path.join(DIR, "manifest.json"), "utf8")) as Manifest;
+}
+
+interface Partition {
+  name: string;
+  type: string;
+  subtype: string;
+  offset: number;
+  size: number;
+}
+
+function readPartitions(): Partition[] {
+  const text = fs.readFileSync(path.join(DIR, "partitions.csv"), "utf8");
+  return text
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0 && !l.startsWith("#"))
+    .map((l) => {
+      const [name, type, subtype, offset, size] = l.split(",").map((f) => f.trim());
+      return { name, type, subtype, offset: Number(offset), size: Number(size) };
+    });
+}
+
+describe("manifests/esp32/manifest.json", () => {
+  it("is valid JSON with the sections mcconfig reads", () => {
+    const m = readManifest();
+    for (const key of ["build", "include", "modules", "config", "creation", "platforms"]) expect(m).toHaveProperty(key);
+    expect(m.creation.main).toBe("main");
+    expect(m.build.PARTITIONS_FILE).toBe("./partitions.csv");
+    expect(m.build.SDKCONFIGPATH).toBe("./sdkconfig");
+  });
+
+  it("lists only paths that exist (repo paths; Moddable paths are checked by hand with the SDK)", () => {
+    const m = readManifest();
+    const local = (p: string) => !p.startsWith("$(");
+    for (const inc of m.include.filter(local)) expect(fs.existsSync(path.resolve(DIR, inc)), inc).toBe(true);
+    expect(fs.existsSync(path.resolve(DIR, m.build.PARTITIONS_FILE))).toBe(true);
+    expect(fs.statSync(path.resolve(DIR, m.build.SDKCONFIGPATH)).isDirectory()).toBe(true);
+    // The native module: mcconfig pairs tether-esp.js with tether-esp.c.
+    const native = JSON.parse(fs.readFileSync(path.join(repoRoot, "device/platform/moddable/native/manifest.json"), "utf8"));
+    const nativePath = native.platforms.esp32.modules["tether-esp"] as string;
+    for (const ext of [".js", ".c"]) {
+      expect(fs.existsSync(path.resolve(repoRoot, "device/platform/moddable/native", nativePath + ext)), nativePath + ext).toBe(true);
+    }
+    // "main" is the esbuild bundle that `npm run build:xs` writes (built in the size test below).
+    expect(path.resolve(DIR, m.modules.main)).toBe(path.join(repoRoot, "dist", "xs", "tether-esp32"));
+    for (const p of Object.values(m.modules)) expect(local(p)).toBe(true);
+  });
+
+  it("carries every setting the command line must be able to set, and they parse", () => {
+    const m = readManifest();
+    for (const key of ["deviceId", "broker", "wifiSsid", "wifiPassword", "otaPublicKey", "sntp", "caResource"]) expect(m.config).toHaveProperty(key);
+    // mcconfig passes command-line values as strings: `deviceId=esp-0001 broker=mqtts://...`.
+    const c = readDeviceConfig({
+      ...m.config,
+      deviceId: "esp-0001",
+      broker: "mqtts://broker.example:8883, mqtt://10.0.0.5:1883",
+      wifiSsid: "lab",
+      otaPublicKey: "ab".repeat(32),
+      telemetryIntervalMs: "30000",
+    });
+    expect(c.brokers).toEqual(["mqtts://broker.example:8883", "mqtt://10.0.0.5:1883"]);
+    expect(c.telemetryIntervalMs).toBe(30000);
+    expect(c.caResource).toBe("broker-ca.der");
+    expect(() => readDeviceConfig({ ...m.config, deviceId: "x", broker: "mqtt://b", wifiSsid: "s", otaPublicKey: "nothex" })).toThrow(/otaPublicKey/);
+    expect(() => readDeviceConfig({ ...m.config })).toThrow(/config.deviceId is required/);
+    expect(() => readDeviceConfig({ ...m.config, deviceId: "x", broker: "mqtt://b", wifiSsid: "s", batteryPin: "thirty" })).toThrow(/batteryPin/);
+  });
+
+  it("enables bootloader rollback and a task watchdog that XS feeds", () => {
+    const sdk = fs.readFileSync(path.join(DIR, "sdkconfig", "sdkconfig.defaults"), "utf8");
+    const on = (k: string) => new RegExp(`^${k}=y$`, "m").test(sdk);
+    expect(on("CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE")).toBe(true);
+    expect(on("CONFIG_PARTITION_TABLE_CUSTOM")).toBe(true);
+    expect(on("CONFIG_ESP_TASK_WDT")).toBe(true);
+    expect(/^# CONFIG_ESP_TASK_WDT_CHECK_IDLE_TASK_CPU0 is not set$/m.test(sdk)).toBe(true);
+    expect(/^CONFIG_ESPTOOLPY_FLASHSIZE="4MB"$/m.test(sdk)).toBe(true);
+  });
+});
+
+describe("manifests/esp32/partitions.csv", () => {
+  const parts = readPartitions();
+
+  it("has the partitions the agent and ESP-IDF OTA need", () => {
+    const byName = new Map(parts.map((p) => [p.name, p]));
+    expect([...byName.keys()].sort()).toEqual(["nvs", "ota_0", "ota_1", "otadata", "phy_init", "storage"]);
+    expect(byName.get("nvs")).toMatchObject({ type: "data", subtype: "nvs" });
+    expect(byName.get("otadata")).toMatchObject({ type: "data", subtype: "ota", size: 0x2000 });
+    expect(byName.get("ota_0")).toMatchObject({ type: "app", subtype: "ota_0" });
+    expect(byName.get("ota_1")).toMatchObject({ type: "app", subtype: "ota_1" });
+    // A data partition, so embedded:storage/flash finds it by label.
+    expect(byName.get("storage")?.type).toBe("data");
+    expect(byName.get("ota_0")!.size).toBe(byName.get("ota_1")!.size);
+  });
+
+  it("fits 4 MB flash without overlaps, app slots 64 KB aligned", () => {
+    let end = FIRST_PARTITION;
+    for (const p of [...parts].sort((a, b) => a.offset - b.offset)) {
+      expect(Number.isInteger(p.offset) && Number.isInteger(p.size) && p.size > 0, p.name).toBe(true);
+      expect(p.offset, `${p.name} overlaps the previous partition`).toBeGreaterThanOrEqual(end);
+      const align = p.type === "app" ? APP_ALIGN : DATA_ALIGN;
+      expect(p.offset % align, `${p.name} offset alignment`).toBe(0);
+      expect(p.size % align, `${p.name} size alignment`).toBe(0);
+      end = p.offset + p.size;
+    }
+    expect(end).toBeLessThanOrEqual(FLASH_SIZE);
+  });
+
+  it("gives both app slots room for the largest image we build", async () => {
+    const budget = JSON.parse(fs.readFileSync(path.join(DIR, "image-budget.json"), "utf8")) as {
+      runtimeBytes: number;
+      bytecodeFactor: number;
+      headroomFraction: number;
+    };
+    const outDir = fs.mkdtempSync(path.join(os.tmpdir(), "tether-esp32-size-"));
+    try {
+      const built = await buildXs({ outDir, log: () => {} });
+      const esp32 = built.find((b) => b.name === "tether-esp32");
+      expect(esp32, "device/platform/moddable/main.ts did not bundle").toBeDefined();
+      const largest = Math.max(...built.map((b) => b.bytes));
+      const image = budget.runtimeBytes + Math.ceil(largest * budget.bytecodeFactor);
+      for (const name of ["ota_0", "ota_1"]) {
+        const slot = parts.find((p) => p.name === name)!.size;
+        expect(image * (1 + budget.headroomFraction), `${name} (${slot} bytes) vs image estimate ${image}`).toBeLessThanOrEqual(slot);
+      }
+    } finally {
+      fs.rmSync(outDir, { recursive: true, force: true });
+    }
+  });
+
+  it("includes a Moddable module for every specifier the bundle leaves external", async () => {
+    const { xsBundleGraph } = await import("../../scripts/build.mjs");
+    const { externals } = await xsBundleGraph(path.join(repoRoot, "device/platform/moddable/main.ts"));
+    const m = readManifest();
+    for (const spec of externals) {
+      expect(PROVIDERS[spec], `no known provider for "${spec}"`).toBeDefined();
+      expect(m.include, `${spec} needs ${PROVIDERS[spec]}`).toContain(PROVIDERS[spec]);
+    }
+  });
+});

@@ -1,0 +1,139 @@
+import { describe, expect, it } from "vitest";
+import { TelemetryReporter, type TelemetryReporterDeps } from "../../device/core/telemetry/reporter";
+import { decodeTelemetryBatch, type TelemetryBatch } from "../../device/core/telemetry/record";
+import { BatteryMonitor } from "../../device/core/battery/monitor";
+import { VirtualClock } from "../../host-sim/virtual/clock";
+import { VirtualWallClock } from "../../host-sim/virtual/wall-clock";
+import { SeededRandom } from "../../host-sim/virtual/random";
+import { SimSensors } from "../../host-sim/sensors/sim-sensors";
+import { SimBattery } from "../../host-sim/battery/sim-battery";
+
+const SEED = Number(process.env.SEED ?? Date.now() % 1_000_000);
+const replay = `SEED=${SEED} npx vitest run test/telemetry/reporter.test.ts`;
+
+function setup(over: Partial<TelemetryReporterDeps> = {}, cfg = { sampleIntervalMs: 10_000, reportIntervalMs: 60_000 }) {
+  const clock = new VirtualClock();
+  const wall = new VirtualWallClock(clock);
+  const rnd = new SeededRandom(SEED);
+  const sensors = new SimSensors(clock, rnd.fork("sensors"));
+  const sent: { bytes: Uint8Array; decoded: TelemetryBatch; at: number }[] = [];
+  const logs: string[] = [];
+  let seq = 100;
+  const reporter = new TelemetryReporter(
+    {
+      clock,
+      wallClock: wall,
+      sensors,
+      identity: { deviceId: "dev-7", firmware: "2.0.1", slot: 1, resetReason: "software" },
+      nextSeq: () => seq++,
+      publish: (bytes) => sent.push({ bytes, decoded: decodeTelemetryBatch(bytes), at: clock.now() }),
+      log: (level, m) => logs.push(`${level} ${m}`),
+      ...over,
+    },
+    cfg,
+  );
+  return { clock, wall, sensors, reporter, sent, logs, rnd };
+}
+
+describe("TelemetryReporter", () => {
+  it("samples and reports on schedule; every sample arrives once, in order, with consecutive seqs", () => {
+    const { clock, reporter, sent } = setup();
+    reporter.start();
+    clock.advance(10 * 60_000);
+    expect(sent.length).toBe(10);
+    expect(sent.map((s) => s.at)).toEqual(Array.from({ length: 10 }, (_, i) => (i + 1) * 60_000));
+    expect(sent.map((s) => s.decoded.seq)).toEqual(Array.from({ length: 10 }, (_, i) => 100 + i));
+    const times = sent.flatMap((s) => s.decoded.samples.map((x) => x.tMs));
+    expect(times).toEqual(Array.from({ length: 60 }, (_, i) => i * 10_000));
+    for (const s of sent) {
+      expect(s.decoded.timeBase).toBe("uptime");
+      expect(s.decoded.deviceId).toBe("dev-7");
+      expect(s.decoded.samples.length).toBe(6);
+      expect(s.decoded.samples[0].temperatureCentiC).toBeTypeOf("number");
+    }
+    reporter.stop();
+    reporter.stop(); // twice is fine
+    expect(clock.pending()).toBe(0);
+  });
+
+  it("switches to wall time once the clock is synced, converting earlier samples exactly", () => {
+    const { clock, wall, reporter, sent } = setup();
+    reporter.start();
+    clock.advance(30_000);
+    wall.sync(1_795_000_000_000);
+    clock.advance(30_000);
+    expect(sent.length).toBe(1);
+    const b = sent[0].decoded;
+    expect(b.timeBase).toBe("wall");
+    expect(b.madeAtMs).toBe(1_795_000_030_000);
+    expect(b.uptimeMs).toBe(60_000);
+    expect(b.samples.map((s) => s.tMs)).toEqual([0, 10, 20, 30, 40, 50].map((s) => 1_794_999_970_000 + s * 1000));
+  });
+
+  it("splits a large backlog into batches under the byte limit without losing a sample", () => {
+    const { clock, reporter, sent } = setup({ maxBytes: 300 }, { sampleIntervalMs: 1_000, reportIntervalMs: 120_000 });
+    reporter.start();
+    clock.advance(120_000);
+    expect(sent.length).toBeGreaterThan(5);
+    for (const s of sent) expect(s.bytes.length).toBeLessThanOrEqual(300);
+    const times = sent.flatMap((s) => s.decoded.samples.map((x) => x.tMs));
+    expect(times).toEqual(Array.from({ length: 120 }, (_, i) => i * 1000));
+  });
+
+  it("bounds the sample buffer, dropping the oldest and counting them in the next batch", () => {
+    const { clock, reporter, sent } = setup({ maxBufferedSamples: 8 }, { sampleIntervalMs: 1_000, reportIntervalMs: 20_000 });
+    reporter.start();
+    clock.advance(20_000);
+    expect(sent.length).toBe(1);
+    expect(sent[0].decoded.samples.length).toBe(8);
+    expect(sent[0].decoded.samplesDropped).toBe(12);
+    expect(sent[0].decoded.samples[0].tMs).toBe(12_000);
+    clock.advance(20_000);
+    expect(sent[1].decoded.samplesDropped).toBe(12); // counted again for the new window only
+  });
+
+  it("a failing sensor or publish is logged and counted, never crashes the loop", () => {
+    let fail = true;
+    const { clock, reporter, sent, sensors, logs } = setup({
+      publish: (bytes) => {
+        if (fail) {
+          fail = false;
+          throw new Error("queue full");
+        }
+        sent.push({ bytes, decoded: decodeTelemetryBatch(bytes), at: clock.now() });
+      },
+    });
+    reporter.start();
+    sensors.failNext = true;
+    clock.advance(120_000);
+    expect(reporter.lostBatches).toBe(1);
+    expect(sent.length).toBe(1);
+    expect(logs.some((l) => l.includes("sensor read failed"))).toBe(true);
+    expect(logs.some((l) => l.includes("queue full"))).toBe(true);
+    expect(reporter.isRunning).toBe(true);
+  });
+
+  it("setConfig applies new intervals from now on", () => {
+    const { clock, reporter, sent } = setup();
+    reporter.start();
+    clock.advance(60_000);
+    reporter.setConfig({ sampleIntervalMs: 5_000, reportIntervalMs: 20_000 });
+    clock.advance(60_000);
+    expect(sent.map((s) => s.at)).toEqual([60_000, 80_000, 100_000, 120_000]);
+    expect(sent[2].decoded.samples.length).toBe(4);
+  });
+
+  it("carries battery state from the monitor and link stats from the link", () => {
+    const clock = new VirtualClock();
+    const battery = new SimBattery(clock, new SeededRandom(SEED));
+    const monitor = new BatteryMonitor({ clock, battery });
+    const { reporter, sent } = setup({ clock, battery: monitor, linkStats: () => ({ state: "online", reconnects: 2, queued: 0, dropped: 1 }) });
+    reporter.start();
+    clock.advance(60_000);
+    const b = sent[0].decoded;
+    expect(b.battery?.status, replay).toBe(0);
+    expect(b.battery?.pct).toBe(100);
+    expect(b.battery?.mv).toBeGreaterThan(4100);
+    expect(b.link).toEqual({ state: "online", reconnects: 2, queued: 0, dropped: 1 });
+  });
+});

@@ -1,0 +1,30 @@
+/**
+ * XS tier, agent level: the ESP32 entry point boots the agent on the Moddable fakes inside XS,
+ * connects through Wi-Fi, DNS and ECMA-419 TCP to a virtual broker, publishes telemetry,
+ * rides out a broker restart and boots again after System.restart. XS and Node must agree.
+ */
+import { describe, expect, it } from "vitest";
+import { bundleWithFakes } from "../esp32/bundle";
+import { runScenarioInXs, runScenarioOnNode } from "./harness";
+
+const SCENARIO = "test/xs/scenarios/esp32-agent.scenario.ts";
+
+describe("the agent on the ESP32 adapters", () => {
+  it("boots, publishes telemetry, reconnects and reboots, identically in XS and Node", async () => {
+    const bundle = await bundleWithFakes(SCENARIO);
+    const [xs, node] = await Promise.all([runScenarioInXs(bundle), runScenarioOnNode(bundle)]);
+    expect(xs.lines).toEqual(node.lines);
+    const lines = xs.lines;
+    // Wi-Fi is up at 700 ms (fake AP: 500 ms associate + 200 ms DHCP); the agent starts then.
+    expect(lines).toContain("@700 boot v1.0.0 slot=0 reset=power-on");
+    expect(lines).toContain("@721 link online");
+    expect(lines.some((l) => /^@10705 broker got tether\/esp-0001\/telemetry \d+ bytes$/.test(l))).toBe(true);
+    expect(lines).toContain("@35000 wifi=true sntp=true online=true received=3");
+    expect(lines).toContain("@160000 after outage online=true received>2=true");
+    // After the restart: a software reset, the sequence counter kept in NVS, online again.
+    expect(lines).toContain("@160700 boot v1.0.0 slot=0 reset=software");
+    expect(lines.find((l) => l.includes("rebooted"))).toMatch(/^@195000 rebooted online=true nvs=\S+ reset=software$/);
+    // The first program's timers died with it: exactly one boot line per boot.
+    expect(lines.filter((l) => l.includes(" boot v")).length).toBe(2);
+  });
+});
