@@ -44,7 +44,9 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`tether ${name}: ${err.message}\n`);
       return 2;
     }
-    process.stderr.write(`tether ${name}: ${(err as Error).stack ?? String(err)}\n`);
+    // Configuration and input errors carry a clear message; the stack helps only when debugging.
+    const detail = process.env.TETHER_DEBUG ? ((err as Error).stack ?? String(err)) : ((err as Error).message ?? String(err));
+    process.stderr.write(`tether ${name}: ${detail}\n`);
     return 1;
   }
 }

@@ -3,7 +3,7 @@ import { runBattery } from "../../host-sim/battery/battery-run";
 it("dist", () => {
   const errs: number[] = [];
   for (let seed = 0; seed < 150; seed++) {
-    const r = runBattery({ seed: seed * 977, telemetry: { sampleIntervalMs: 60_000, reportIntervalMs: 300_000 }, maxMs: 14 * 86400_000, wallSyncAfterMs: 30_000, outageEveryMs: 86400_000, outageMaxMs: 3600_000, reconnect: "backoff" });
+    const r = runBattery({ seed: seed * 977, telemetry: { sampleIntervalMs: 60_000, reportIntervalMs: 300_000 }, maxMs: 14 * 86400_000, wallSyncAfterMs: 30_000, outageEveryMs: 86400_000, outageMaxMs: 3600_000, reconnect: "backoff", monitor: { rateWindowMs: Number(process.env.W) * 3600_000 } });
     const truth = (r.brownoutAt! - r.midlife!.t) / 60000;
     errs.push((r.midlife!.timeToEmptyMin! - truth) / truth);
   }

@@ -1,0 +1,147 @@
+/**
+ * `tether ota keygen|sign|verify|push`. The lead's CLI dispatches `tether ota ...` here:
+ * `process.exitCode = await runOtaCommand(argv)` with argv after "ota".
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { nodeSha256 } from "../../device/platform/node/sha256";
+import { resultName } from "../../device/core/ota/codes";
+import { createBundle, DEFAULT_BLOCK_SIZE } from "./bundle";
+import { readBundle, writeBundle } from "./bundle-files";
+import { checkBundle } from "./check";
+import { keygen, readPublicKey, readSecretKey } from "./keys";
+import { pushBundle } from "./push";
+
+const USAGE = `tether ota <command>
+  keygen --out PATH                 writes PATH.key (secret, 0600, refused inside a git work tree) and PATH.pub
+  sign   --key PATH.key --image FILE --version V --hardware ID --counter N
+         [--expiry ISO8601|UNIX] [--block-size N] --out DIR
+                                    wraps FILE as a slot image and writes DIR/{image.bin,manifest.cbor,manifest.json}
+  verify --bundle DIR --pub PATH.pub [--hardware ID] [--running-version V] [--counter N] [--slot-size N] [--now UNIX]
+                                    checks the bundle as a device does; prints why it rejects one (exit 1)
+  push   --broker URL --bundle DIR --device ID [--wait SECONDS] [--clear]
+                                    publishes blocks and manifest (retained, QoS 1); --wait follows the device's status
+Versions: an integer, or MAJOR.MINOR.PATCH (= MAJOR*1000000 + MINOR*1000 + PATCH).`;
+
+type Flags = Map<string, string | true>;
+
+function parseFlags(args: string[]): Flags {
+  const f: Flags = new Map();
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (!a.startsWith("--")) throw new Error(`unexpected argument "${a}"`);
+    const next = args[i + 1];
+    if (next === undefined || next.startsWith("--")) f.set(a.slice(2), true);
+    else f.set(a.slice(2), args[++i]);
+  }
+  return f;
+}
+
+function need(f: Flags, k: string): string {
+  const v = f.get(k);
+  if (typeof v !== "string") throw new Error(`missing --${k}`);
+  return v;
+}
+
+function opt(f: Flags, k: string): string | undefined {
+  const v = f.get(k);
+  if (v === true) throw new Error(`--${k} needs a value`);
+  return v;
+}
+
+export function parseVersion(s: string): number {
+  const semver = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
+  const n = semver ? Number(semver[1]) * 1_000_000 + Number(semver[2]) * 1_000 + Number(semver[3]) : /^\d+$/.test(s) ? Number(s) : NaN;
+  if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new Error(`version "${s}": an integer or MAJOR.MINOR.PATCH`);
+  return n;
+}
+
+function parseUint(s: string, what: string): number {
+  if (!/^\d+$/.test(s) || Number(s) > 0xffffffff) throw new Error(`${what} "${s}": an unsigned 32-bit integer`);
+  return Number(s);
+}
+
+function parseExpiry(s: string): number {
+  if (/^\d+$/.test(s)) return Number(s);
+  const t = Date.parse(s);
+  if (Number.isNaN(t)) throw new Error(`expiry "${s}": ISO 8601 or Unix seconds`);
+  return Math.floor(t / 1000);
+}
+
+export async function runOtaCommand(argv: string[], out: (line: string) => void = console.log, err: (line: string) => void = console.error): Promise<number> {
+  const [cmd, ...rest] = argv;
+  try {
+    if (!cmd || cmd === "help" || cmd === "--help") {
+      out(USAGE);
+      return cmd ? 0 : 2;
+    }
+    const f = parseFlags(rest);
+    switch (cmd) {
+      case "keygen": {
+        const files = keygen(need(f, "out"));
+        out(`secret key: ${files.secretPath} (keep it off devices and out of the repository)`);
+        out(`public key: ${files.publicPath}`);
+        return 0;
+      }
+      case "sign": {
+        const payload = new Uint8Array(fs.readFileSync(need(f, "image")));
+        const expiry = opt(f, "expiry");
+        const b = createBundle(
+          payload,
+          {
+            version: parseVersion(need(f, "version")),
+            hardwareId: need(f, "hardware"),
+            securityCounter: parseUint(need(f, "counter"), "counter"),
+            expiry: expiry === undefined ? undefined : parseExpiry(expiry),
+            blockSize: parseUint(opt(f, "block-size") ?? String(DEFAULT_BLOCK_SIZE), "block size"),
+          },
+          readSecretKey(need(f, "key")),
+          nodeSha256,
+        );
+        const dir = need(f, "out");
+        writeBundle(dir, b);
+        out(`bundle ${path.resolve(dir)}: version ${b.manifest.version}, ${b.image.length} bytes, ${b.manifest.blockHashes.length / 32} blocks`);
+        return 0;
+      }
+      case "verify": {
+        const { image, envelope } = readBundle(need(f, "bundle"));
+        const num = (k: string) => (opt(f, k) === undefined ? undefined : parseUint(opt(f, k)!, k));
+        const rv = opt(f, "running-version");
+        const r = checkBundle(envelope, image, [readPublicKey(need(f, "pub"))], nodeSha256, {
+          hardwareId: opt(f, "hardware"),
+          runningVersion: rv === undefined ? undefined : parseVersion(rv),
+          securityCounter: num("counter"),
+          slotSize: num("slot-size"),
+          nowSeconds: num("now"),
+        });
+        if (r.ok) {
+          out(`OK: version ${r.manifest.version} for ${r.manifest.hardwareId}, ${r.manifest.length} bytes, security counter ${r.manifest.securityCounter}`);
+          return 0;
+        }
+        out(`REJECTED ${r.result} (${r.name}): ${r.detail}`);
+        return 1;
+      }
+      case "push": {
+        const { image, envelope } = readBundle(need(f, "bundle"));
+        const wait = opt(f, "wait");
+        const r = await pushBundle({
+          broker: need(f, "broker"),
+          deviceId: need(f, "device"),
+          envelope,
+          image,
+          waitSeconds: wait === undefined ? 0 : parseUint(wait, "wait"),
+          clear: f.get("clear") === true,
+          log: out,
+        });
+        if (r.status) out(`device result: ${r.status.result} (${resultName(r.status.result)})`);
+        return r.ok ? 0 : 1;
+      }
+      default:
+        err(`unknown command "${cmd}"\n${USAGE}`);
+        return 2;
+    }
+  } catch (e) {
+    err(`tether ota ${cmd}: ${e instanceof Error ? e.message : String(e)}`);
+    return 1;
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * `tether ota push`: the reference publisher. It only does what a shell script with
+ * mosquitto_pub could do (docs/protocol/ota.md): every block retained at QoS 1 on
+ * tether/<id>/ota/block/<n>, then the signed manifest retained on tether/<id>/ota/manifest.
+ * With `wait` it also follows tether/<id>/ota/status until the device reports the outcome.
+ */
+import mqtt from "mqtt";
+import { resultName } from "../../device/core/ota/codes";
+import { parseEnvelope, parseManifest } from "../../device/core/ota/manifest";
+import { decodeStatus, type OtaStatus } from "../../device/core/ota/status";
+import { otaTopics } from "../../device/core/ota/topics";
+import { splitBlocks } from "./bundle";
+
+export interface PushOptions {
+  broker: string;
+  deviceId: string;
+  envelope: Uint8Array;
+  image: Uint8Array;
+  /** Seconds to wait for the device's final status (0: do not wait). */
+  waitSeconds?: number;
+  /** After a final status, publish empty retained messages to clear the offer. */
+  clear?: boolean;
+  log?: (line: string) => void;
+}
+
+export interface PushResult {
+  version: number;
+  blocks: number;
+  bytes: number;
+  /** The final status, when waited for. */
+  status?: OtaStatus;
+  ok: boolean;
+}
+
+/** Results that end an update attempt (anything but progress, "initial" and "deferred"). */
+function isFinal(s: OtaStatus, version: number): boolean {
+  return s.version === version && s.state === 0 && s.result !== 0 && s.result !== 11;
+}
+
+export async function pushBundle(o: PushOptions): Promise<PushResult> {
+  const log = o.log ?? (() => {});
+  // Refuse to publish something that is not even a manifest (the device would refuse it too).
+  const manifest = parseManifest(parseEnvelope(o.envelope).manifestBytes);
+  if (o.image.length !== manifest.length) throw new Error(`image is ${o.image.length} bytes, manifest says ${manifest.length}`);
+  const topics = otaTopics(o.deviceId);
+  const blocks = splitBlocks(o.image, manifest.blockSize);
+  const client = await mqtt.connectAsync(o.broker, { clientId: `tether-push-${process.pid}-${Date.now() % 100000}`, clean: true, reconnectPeriod: 0 });
+  try {
+    let final: Promise<OtaStatus> | undefined;
+    if (o.waitSeconds) {
+      final = new Promise<OtaStatus>((resolve) => {
+        client.on("message", (topic, payload) => {
+          if (topic !== topics.status) return;
+          try {
+            const s = decodeStatus(new Uint8Array(payload));
+            log(`status: state ${s.state} result ${s.result} (${resultName(s.result)}) version ${s.version ?? "-"} running ${s.running}${s.detail ? ` — ${s.detail}` : ""}`);
+            if (isFinal(s, manifest.version)) resolve(s);
+          } catch {
+            /* not a status message */
+          }
+        });
+      });
+      await client.subscribeAsync(topics.status, { qos: 1 });
+    }
+    // A bounded window of QoS 1 publishes in flight keeps loopback fast without flooding the broker.
+    const WINDOW = 32;
+    for (let i = 0; i < blocks.length; i += WINDOW) {
+      await Promise.all(blocks.slice(i, i + WINDOW).map((b, k) => client.publishAsync(topics.block(i + k), Buffer.from(b), { qos: 1, retain: true })));
+    }
+    await client.publishAsync(topics.manifest, Buffer.from(o.envelope), { qos: 1, retain: true });
+    log(`pushed version ${manifest.version}: ${blocks.length} blocks, ${o.image.length} bytes, to ${o.deviceId}`);
+    const result: PushResult = { version: manifest.version, blocks: blocks.length, bytes: o.image.length, ok: true };
+    if (final) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), (o.waitSeconds ?? 0) * 1000)));
+      const s = await Promise.race([final, timeout]);
+      clearTimeout(timer);
+      result.status = s;
+      result.ok = s !== undefined && s.result === 1;
+      if (!s) log(`no final status from ${o.deviceId} within ${o.waitSeconds} s`);
+      if (o.clear && s) {
+        await client.publishAsync(topics.manifest, Buffer.alloc(0), { qos: 1, retain: true });
+        for (let i = 0; i < blocks.length; i++) await client.publishAsync(topics.block(i), Buffer.alloc(0), { qos: 1, retain: true });
+      }
+    }
+    return result;
+  } finally {
+    await client.endAsync();
+  }
+}
