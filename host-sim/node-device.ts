@@ -4,7 +4,7 @@
  * sensors on the real clock. `tether device` and `npm start` run this.
  */
 import { join } from "node:path";
-import type { KeyValueStore, Log, Ports } from "../device/ports";
+import type { BatteryAdc, KeyValueStore, Log, Ports } from "../device/ports";
 import { Agent, type AgentConfig, type AgentEvent } from "../device/core/agent";
 import { NodeClock } from "../device/platform/node/clock";
 import { openFileFlash } from "../device/platform/node/flash";
@@ -27,6 +27,8 @@ export interface NodeDeviceOptions extends Omit<AgentConfig, "brokers"> {
   stateDir?: string;
   /** The simulated cell behind the battery ADC. */
   batteryModel?: Partial<SimBatteryModel>;
+  /** A real battery instead of the simulated cell (e.g. SysfsBattery on a laptop). */
+  batteryAdc?: BatteryAdc;
   log: Log;
   onEvent: (e: AgentEvent) => void;
 }
@@ -37,7 +39,7 @@ export interface RunningDevice {
 }
 
 export function startNodeDevice(options: NodeDeviceOptions): RunningDevice {
-  const { stateDir, log, onEvent, batteryModel, ...agentConfig } = options;
+  const { stateDir, log, onEvent, batteryModel, batteryAdc, ...agentConfig } = options;
   const kv: KeyValueStore = stateDir ? new FileKv(join(stateDir, "kv.json")) : new MemoryKv(64 * 1024);
   const flash = stateDir ? openFileFlash(join(stateDir, "flash"), ESP32_4MB_LAYOUT, FLASH_BLOCK_SIZE) : new SimFlash(ESP32_4MB_LAYOUT);
   const clock = new NodeClock();
@@ -59,7 +61,7 @@ export function startNodeDevice(options: NodeDeviceOptions): RunningDevice {
       flash,
       network: nodeNetwork,
       sha256: nodeSha256,
-      battery: new SimBattery(clock, nodeRandom, batteryModel),
+      battery: batteryAdc ?? new SimBattery(clock, nodeRandom, batteryModel),
       sensors: new SimSensors(clock, nodeRandom),
       system,
       boot: new SimBootControl(flash, 0, true, () => system.restart()),

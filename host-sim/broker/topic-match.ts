@@ -52,6 +52,8 @@ export class SubscriptionTrie<S> {
   private readonly root: Node<S> = newNode<S>();
   /** Number of (subscriber, filter) pairs. */
   size = 0;
+  /** Bumped by every change, so callers can cache match() results per topic. */
+  version = 0;
 
   /** Adds or replaces (QoS update) a subscription. */
   add(filter: string, sub: S, qos: number): void {
@@ -68,6 +70,7 @@ export class SubscriptionTrie<S> {
     node.subs ??= new Map();
     if (!node.subs.has(sub)) this.size++;
     node.subs.set(sub, qos);
+    this.version++;
   }
 
   /** Removes a subscription; prunes empty branches. Returns whether it existed. */
@@ -82,6 +85,7 @@ export class SubscriptionTrie<S> {
     }
     if (!node.subs?.delete(sub)) return false;
     this.size--;
+    this.version++;
     if (node.subs.size === 0) node.subs = undefined;
     for (let i = path.length - 1; i >= 0; i--) {
       const [parent, level] = path[i];

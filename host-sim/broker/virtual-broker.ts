@@ -51,8 +51,6 @@ export interface VirtualBrokerOptions {
   maxQueued?: number;
   maxPacketSize?: number;
   connectTimeoutMs?: number;
-  /** Count publishes per topic in `publishCounts` (default true). */
-  countTopics?: boolean;
 }
 
 export type BrokerEvent =
@@ -71,6 +69,17 @@ class InternalSub {
 }
 
 type Subscriber = Session | InternalSub;
+
+/**
+ * Per topic: the publish count, and its subscribers as matched at trie version `version`.
+ * Routing a fleet's telemetry hits this cache instead of walking the trie each time.
+ */
+class TopicEntry {
+  count = 0;
+  version = -1;
+  subs: Subscriber[] = [];
+  qos: number[] = [];
+}
 
 export class BrokerStats {
   /** Sockets accepted by the listener. */
@@ -103,13 +112,13 @@ export class VirtualBroker {
   readonly host: string;
   readonly port: number;
   readonly stats = new BrokerStats();
-  /** Topic → number of PUBLISHes routed to it. */
-  readonly publishCounts = new Map<string, number>();
   /** Sees every routed PUBLISH (clientId undefined for internal publishes). */
   onPublish: ((topic: string, payload: Uint8Array, qos: number, retain: boolean, clientId: string | undefined) => void) | undefined;
   /** Connection lifecycle, for fleet bookkeeping ("devices online"). */
   onEvent: ((e: BrokerEvent) => void) | undefined;
 
+  private readonly topics = new Map<string, TopicEntry>();
+  private readonly scratch = new Map<Subscriber, number>();
   private readonly sessions = new Map<string, Session>();
   private readonly conns = new Set<Connection>();
   private readonly trie = new SubscriptionTrie<Subscriber>();
@@ -120,7 +129,6 @@ export class VirtualBroker {
   private readonly maxQueued: number;
   private readonly maxPacketSize: number;
   private readonly connectTimeoutMs: number;
-  private readonly countTopics: boolean;
 
   constructor(
     readonly network: VirtualNetwork,
@@ -133,7 +141,6 @@ export class VirtualBroker {
     this.maxQueued = Math.max(0, options.maxQueued ?? DEFAULT_MAX_QUEUED);
     this.maxPacketSize = options.maxPacketSize ?? DEFAULT_MAX_PACKET;
     this.connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
-    this.countTopics = options.countTopics ?? true;
   }
 
   // ---------------------------------------------------------------- lifecycle and faults
@@ -192,6 +199,16 @@ export class VirtualBroker {
     const s = this.sessions.get(clientId);
     if (s === undefined) return undefined;
     return { connected: s.conn !== undefined, clean: s.clean, subscriptions: s.subs ? [...s.subs.keys()] : [], inflight: s.inflightCount, queued: s.queuedCount };
+  }
+  /** PUBLISHes routed to `topic` so far. */
+  publishCount(topic: string): number {
+    return this.topics.get(topic)?.count ?? 0;
+  }
+  /** Topic → PUBLISHes routed to it (a snapshot). */
+  publishCounts(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const [t, e] of this.topics) out.set(t, e.count);
+    return out;
   }
   retainedMessage(topic: string): { payload: Uint8Array; qos: number } | undefined {
     const m = this.retained.get(topic);
@@ -394,20 +411,39 @@ export class VirtualBroker {
   // ---------------------------------------------------------------- routing
   private route(topic: string, payload: Uint8Array, qos: number, retain: boolean, from: string | undefined): void {
     this.stats.published++;
-    if (this.countTopics) this.publishCounts.set(topic, (this.publishCounts.get(topic) ?? 0) + 1);
+    let entry = this.topics.get(topic);
+    if (entry === undefined) {
+      entry = new TopicEntry();
+      this.topics.set(topic, entry);
+    }
+    entry.count++;
     this.onPublish?.(topic, payload, qos, retain, from);
     if (retain) this.retained.set(topic, payload, qos > 1 ? 1 : qos);
-    const matches = this.trie.match(topic);
-    if (matches.size === 0) return;
-    // §3.3.1-9: live deliveries carry RETAIN 0; one Delivery is shared by every recipient.
-    const d: Delivery = { topic, payload, retain: false };
-    for (const [sub, subQos] of matches) {
-      const q = Math.min(qos, subQos, 1);
+    if (entry.version !== this.trie.version) this.rematch(topic, entry);
+    // The arrays are replaced, never mutated, so a handler that (un)subscribes is safe here.
+    const subs = entry.subs;
+    const qoss = entry.qos;
+    let d: Delivery | undefined;
+    for (let i = 0; i < subs.length; i++) {
+      const sub = subs[i];
+      const q = Math.min(qos, qoss[i], 1);
       if (sub instanceof InternalSub) {
         this.stats.delivered++;
         sub.handler(topic, payload, q as QoS, false);
-      } else this.deliver(sub, d, q);
+      } else {
+        // §3.3.1-9: live deliveries carry RETAIN 0; one Delivery is shared by every recipient.
+        d ??= { topic, payload, retain: false };
+        this.deliver(sub, d, q);
+      }
     }
+  }
+
+  private rematch(topic: string, entry: TopicEntry): void {
+    const m = this.trie.match(topic, this.scratch);
+    entry.subs = [...m.keys()];
+    entry.qos = [...m.values()];
+    entry.version = this.trie.version;
+    m.clear();
   }
 
   private deliver(s: Session, d: Delivery, qos: number): void {

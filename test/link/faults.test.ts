@@ -90,10 +90,23 @@ describe("link faults (virtual clock)", () => {
     expect(offline).toBeDefined();
     // Detected within one keep-alive period plus the PINGRESP timeout.
     expect(offline!.at - cutAt).toBeLessThanOrEqual(30_000 + 10_000 + 1000);
-    expect(offline!.e.type === "state" && offline!.e.detail).toBe("keep-alive: no PINGRESP");
+    // With telemetry flowing, the PUBACK timeout (30 s) may notice first; idle, the keep-alive does.
+    expect(offline!.e.type === "state" && offline!.e.detail).toMatch(/^(keep-alive: no PINGRESP|PUBACK timeout for packet \d+)$/);
     settle(w, dev);
     const d = expectNoLoss(dev);
     expect(d.dupFlagged).toBeGreaterThan(0); // the PUBLISHes lost in the hole were resent with DUP
+  });
+
+  scenario("half-open TCP on an idle device: the keep-alive notices", (w) => {
+    const dev = new VirtualDevice(w, "d1", {}, 0);
+    w.clock.advance(2 * MIN);
+    const cutAt = w.clock.now();
+    w.net.blackholeAll();
+    w.clock.advance(2 * MIN);
+    const offline = dev.events.find((x) => x.at >= cutAt && x.e.type === "state" && x.e.state === "backoff");
+    expect(offline?.e.type === "state" && offline.e.detail).toBe("keep-alive: no PINGRESP");
+    expect(offline!.at - cutAt).toBeLessThanOrEqual(30_000 + 10_000);
+    expect(dev.link.state).toBe("online");
   });
 
   scenario("CONNACK never comes: attempts time out and back off, then recover", (w) => {
@@ -151,6 +164,19 @@ describe("link faults (virtual clock)", () => {
     settle(w, dev);
     const d = expectNoLoss(dev);
     expect(d.duplicates).toBeGreaterThan(0);
+    expect(d.dupFlagged).toBeGreaterThan(0);
+  });
+
+  scenario("PUBACKs lost while the connection stays up: ack timeout, reconnect, resend, nothing stuck", (w) => {
+    const dev = new VirtualDevice(w, "d1");
+    w.clock.advance(2 * MIN);
+    w.broker.ackPublishes = false;
+    w.clock.advance(MIN);
+    w.broker.ackPublishes = true;
+    w.clock.advance(3 * MIN);
+    expect(dev.events.some((x) => x.e.type === "state" && /PUBACK timeout/.test(x.e.detail))).toBe(true);
+    settle(w, dev);
+    const d = expectNoLoss(dev);
     expect(d.dupFlagged).toBeGreaterThan(0);
   });
 

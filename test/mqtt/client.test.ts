@@ -274,6 +274,24 @@ describe("faults", () => {
     }
   });
 
+  test("a PUBACK that never comes restarts the connection; the resend carries DUP", () => {
+    const rig = makeRig();
+    const { client, of } = makeClient(rig, { ackTimeoutMs: 20_000 });
+    client.connect(TARGET);
+    rig.clock.advance(100);
+    rig.broker.ackPublishes = false;
+    const id = client.publish("t", bytes("x"), 1);
+    rig.clock.advance(19_000);
+    expect(client.connected).toBe(true);
+    rig.broker.ackPublishes = true;
+    rig.clock.advance(2_000);
+    expect(of("closed").map((e) => e.reason)).toEqual([`PUBACK timeout for packet ${id}`]);
+    client.connect(TARGET);
+    rig.clock.advance(100);
+    expect(rig.broker.received.map((r) => [r.packetId, r.dup])).toEqual([[id, false], [id, true]]);
+    expect(of("acked")).toHaveLength(1);
+  });
+
   test("device reboot with QoS 1 in flight: resent with DUP after reboot, nothing acknowledged lost", () => {
     const rig = makeRig();
     const first = makeClient(rig);

@@ -1,6 +1,7 @@
 /** `tether device`: one virtual device against any MQTT broker, events printed as they happen. */
 import { readFileSync } from "node:fs";
 import { startNodeDevice } from "../../host-sim/node-device";
+import { SysfsBattery, findSysfsBattery, SYSFS_POWER_SUPPLY } from "../../device/platform/node/battery";
 import { consoleLog } from "../../device/platform/node/log";
 import { intFlag, parseFlags, UsageError } from "../args";
 import { printAgentEvent } from "../print-event";
@@ -16,6 +17,7 @@ const HELP = `usage: tether device --id ID --broker URL [--broker URL ...] [opti
   --user NAME      MQTT user name
   --password PW    MQTT password
   --power-on-max MS  the random power-on delay before the first connect is U(0, MS) (default 30000)
+  --battery sim|sysfs  the simulated LiPo (default) or this host's own battery (Linux sysfs)
   --json           one JSON object per event
   --verbose        debug logging
 `;
@@ -33,6 +35,7 @@ export async function runDevice(argv: string[]): Promise<number> {
     json: { type: "boolean" },
     verbose: { type: "boolean" },
     "power-on-max": { type: "string" },
+    battery: { type: "string" },
     help: { type: "boolean" },
   });
   if (values.help) {
@@ -43,11 +46,20 @@ export async function runDevice(argv: string[]): Promise<number> {
   if (!values.broker?.length) throw new UsageError("--broker is required (e.g. mqtt://127.0.0.1:1883)");
   const reportIntervalMs = intFlag(values.interval, "interval", 5000, 100);
   const sampleIntervalMs = intFlag(values.sample, "sample", reportIntervalMs, 100);
+  let batteryAdc: SysfsBattery | undefined;
+  if (values.battery === "sysfs") {
+    const dir = findSysfsBattery();
+    if (dir === undefined) throw new UsageError(`--battery sysfs: no battery under ${SYSFS_POWER_SUPPLY} on this host`);
+    batteryAdc = new SysfsBattery(dir);
+  } else if (values.battery !== undefined && values.battery !== "sim") {
+    throw new UsageError(`--battery must be "sim" or "sysfs", got "${values.battery}"`);
+  }
   const brokers = values.broker.map((url) => withCredentials(url, values.user, values.password));
   const device = startNodeDevice({
     deviceId: values.id,
     brokers,
     stateDir: values.state,
+    batteryAdc,
     caCert: values.ca ? readFileSync(values.ca, "utf8") : undefined,
     telemetry: { reportIntervalMs, sampleIntervalMs },
     link: { backoff: { powerOnMaxMs: intFlag(values["power-on-max"], "power-on-max", 30_000, 0) } },

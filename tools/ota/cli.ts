@@ -6,6 +6,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { nodeSha256 } from "../../device/platform/node/sha256";
 import { resultName } from "../../device/core/ota/codes";
+import { versionNumber } from "../../device/core/ota/version";
 import { createBundle, DEFAULT_BLOCK_SIZE } from "./bundle";
 import { readBundle, writeBundle } from "./bundle-files";
 import { checkBundle } from "./check";
@@ -50,10 +51,7 @@ function opt(f: Flags, k: string): string | undefined {
 }
 
 export function parseVersion(s: string): number {
-  const semver = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
-  const n = semver ? Number(semver[1]) * 1_000_000 + Number(semver[2]) * 1_000 + Number(semver[3]) : /^\d+$/.test(s) ? Number(s) : NaN;
-  if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new Error(`version "${s}": an integer or MAJOR.MINOR.PATCH`);
-  return n;
+  return versionNumber(s);
 }
 
 function parseUint(s: string, what: string): number {

@@ -64,7 +64,7 @@ export const DEFAULT_BATTERY_CONFIG: BatteryConfig = {
   medianWindow: 5,
   emaShift: 3,
   minReadings: 3,
-  rateWindowMs: 6 * 3600_000,
+  rateWindowMs: 12 * 3600_000,
   rateMinMs: 3600_000,
   lowReportFactor: 4,
   criticalReportFactor: 16,
@@ -175,8 +175,21 @@ function updateRate(s: BatteryState, c: BatteryConfig, t: number): void {
   const first = cps[0];
   const span = t - first.t;
   if (span >= c.rateMinMs) {
-    const drop = first.bp - s.socBp;
-    s.dropBpPerHour = drop > 0 ? Math.floor((drop * 3600_000) / span) : 0;
+    // Least-squares slope over the checkpoints plus now, in integers (x in minutes since the
+    // first checkpoint, y in bp): far less sensitive to one noisy reading than two endpoints.
+    let n = 0, sx = 0, sy = 0, sxy = 0, sxx = 0;
+    const add = (x: number, y: number) => {
+      n++;
+      sx += x;
+      sy += y;
+      sxy += x * y;
+      sxx += x * x;
+    };
+    for (const p of cps) add(Math.floor((p.t - first.t) / 60_000), p.bp);
+    if (t !== cps[cps.length - 1].t) add(Math.floor(span / 60_000), s.socBp);
+    const den = n * sxx - sx * sx;
+    const num = sx * sy - n * sxy; // −(slope numerator): positive while discharging
+    s.dropBpPerHour = den > 0 && num > 0 ? Math.floor((num * 60) / den) : 0;
   }
 }
 

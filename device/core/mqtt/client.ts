@@ -21,6 +21,11 @@ import { utf8Encode, utf8Length } from "./utf8";
 // ---------------------------------------------------------------- defaults
 export const DEFAULT_CONNACK_TIMEOUT_MS = 10_000;
 export const DEFAULT_PING_TIMEOUT_MS = 10_000;
+/**
+ * A QoS 1 PUBLISH unacknowledged this long closes the connection: 3.1.1 resends only after a
+ * reconnect, so a lost PUBACK would otherwise wedge the in-flight window for the whole session.
+ */
+export const DEFAULT_ACK_TIMEOUT_MS = 30_000;
 const MAX_PACKET_ID = 0xffff;
 
 export type QoS = 0 | 1;
@@ -37,6 +42,8 @@ export interface MqttClientOptions {
   pingTimeoutMs?: number;
   /** Largest incoming Remaining Length accepted; bigger packets close the connection. */
   maxPacketSize?: number;
+  /** How long a QoS 1 PUBLISH may wait for its PUBACK before the connection is restarted (0 = never). */
+  ackTimeoutMs?: number;
 }
 
 export type MqttEvent =
@@ -78,6 +85,9 @@ export class MqttClient {
   private connackTimer: TimerId | undefined;
   private keepAliveTimer: TimerId | undefined;
   private pingTimer: TimerId | undefined;
+  private ackTimer: TimerId | undefined;
+  /** When each QoS 1 PUBLISH went out on the current connection. */
+  private readonly sentAt = new Map<number, number>();
   private lastSent = 0;
   private lastReceived = 0;
   private nextId = 1;
@@ -203,7 +213,9 @@ export class MqttClient {
     if (this.connackTimer !== undefined) c.clearTimeout(this.connackTimer);
     if (this.keepAliveTimer !== undefined) c.clearTimeout(this.keepAliveTimer);
     if (this.pingTimer !== undefined) c.clearTimeout(this.pingTimer);
-    this.connackTimer = this.keepAliveTimer = this.pingTimer = undefined;
+    if (this.ackTimer !== undefined) c.clearTimeout(this.ackTimer);
+    this.connackTimer = this.keepAliveTimer = this.pingTimer = this.ackTimer = undefined;
+    this.sentAt.clear();
   }
 
   private emit(e: MqttEvent): void {
@@ -241,6 +253,7 @@ export class MqttClient {
       case "publish":
         return this.onPublish(p.topic, p.payload, p.qos, p.retain, p.packetId);
       case "puback": {
+        this.sentAt.delete(p.packetId);
         const e = this.inflight.remove(p.packetId);
         if (e) this.emit({ type: "acked", packetId: p.packetId });
         else this.ports.log("debug", `mqtt: PUBACK for unknown id ${p.packetId}`);
@@ -294,7 +307,7 @@ export class MqttClient {
     for (const e of this.inflight.entries()) {
       const bytes = encodePublish({ topic: e.topic, payload: e.payload, qos: 1, retain: e.retain, dup: e.sent, packetId: e.packetId });
       this.inflight.markSent(e);
-      if (!this.send(bytes) || gen !== this.generation) return;
+      if (!this.sendQos1(e.packetId, bytes) || gen !== this.generation) return;
     }
     this.flushSubscriptions();
     if (gen !== this.generation) return;
@@ -384,8 +397,32 @@ export class MqttClient {
     } catch (e) {
       throw new MqttError(`cannot store QoS 1 message: ${String(e)}`);
     }
-    if (online) this.send(bytes);
+    if (online) this.sendQos1(id, bytes);
     return id;
+  }
+
+  private sendQos1(id: number, bytes: Uint8Array): boolean {
+    if (!this.send(bytes)) return false;
+    this.sentAt.set(id, this.ports.clock.now());
+    this.armAckTimer();
+    return true;
+  }
+
+  /** One timer for the oldest unacknowledged PUBLISH of this connection. */
+  private armAckTimer(): void {
+    const limit = this.options.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS;
+    if (limit <= 0 || this.ackTimer !== undefined || this.phase !== "connected") return;
+    let oldest = Infinity;
+    for (const t of this.sentAt.values()) if (t < oldest) oldest = t;
+    if (oldest === Infinity) return;
+    this.ackTimer = this.ports.clock.setTimeout(() => {
+      this.ackTimer = undefined;
+      const now = this.ports.clock.now();
+      for (const [id, t] of this.sentAt) {
+        if (now - t >= limit) return this.finish(`PUBACK timeout for packet ${id}`);
+      }
+      this.armAckTimer();
+    }, Math.max(0, oldest + limit - this.ports.clock.now()));
   }
 
   /** Adds subscriptions; sent now when connected, else on the next connection. */

@@ -31,7 +31,7 @@ import { decodeHeader, IMAGE_HASH_SIZE, IMAGE_HEADER_SIZE, imageLength } from ".
 import { bytesEqual } from "./bytes";
 import { OtaResult, OtaState } from "./codes";
 import { tweetnaclVerify, type SignatureCheck } from "./ed25519";
-import { blockCount, blockHash, blockLength, parseEnvelope, type Manifest } from "./manifest";
+import { blockCount, blockHash, blockLength, parseEnvelope, parseManifest, type Manifest } from "./manifest";
 import type { OtaStatus } from "./status";
 import { OtaStore } from "./store";
 import { trustKeys, verifyOffer, type TrustedKey } from "./verify";
@@ -179,6 +179,8 @@ export class OtaUpdater {
     if (bytes.length === 0) return; // retained offer cleared
     if (this.mode === "trial") {
       this.parked = bytes;
+      // The retained offer of the image on trial itself is expected here: no need to report it.
+      if (unverifiedVersion(bytes) === this.trialVersion) return;
       return this.report(OtaState.Updating, OtaResult.Deferred, { version: this.trialVersion, detail: "trial pending: new offers wait until this image is confirmed" });
     }
     if (this.job && bytesEqual(this.job.manifestBytes, manifestBytesOf(bytes) ?? new Uint8Array(0))) {
@@ -513,6 +515,15 @@ export class OtaUpdater {
     for (const k of Object.keys(s) as (keyof OtaStatus)[]) if (s[k] === undefined) delete s[k];
     this.last = s;
     this.host.status(s);
+  }
+}
+
+/** The version an offer claims, before any check: only used to decide whether to report, never to act. */
+function unverifiedVersion(envelope: Uint8Array): number | undefined {
+  try {
+    return parseManifest(parseEnvelope(envelope).manifestBytes).version;
+  } catch {
+    return undefined;
   }
 }
 

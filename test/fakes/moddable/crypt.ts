@@ -6,6 +6,18 @@
 import { jsSha256 } from "../../../host-sim/virtual/sha256";
 import type { Sha256Hasher } from "../../../device/ports";
 
+function utf8(s: string): Uint8Array {
+  const out: number[] = [];
+  for (const ch of s) {
+    const c = ch.codePointAt(0)!;
+    if (c < 0x80) out.push(c);
+    else if (c < 0x800) out.push(0xc0 | (c >> 6), 0x80 | (c & 63));
+    else if (c < 0x10000) out.push(0xe0 | (c >> 12), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
+    else out.push(0xf0 | (c >> 18), 0x80 | ((c >> 12) & 63), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
+  }
+  return Uint8Array.from(out);
+}
+
 export class Digest {
   private hasher: Sha256Hasher | undefined;
 
@@ -17,7 +29,8 @@ export class Digest {
   write(message: string | ArrayBuffer): void {
     if (!this.hasher) throw new Error("closed");
     if (typeof message === "string") {
-      this.hasher.update(new TextEncoder().encode(message));
+      // XS strings are UTF-8 inside; the digest hashes those bytes.
+      this.hasher.update(utf8(message));
     } else if (message instanceof ArrayBuffer) {
       this.hasher.update(new Uint8Array(message));
     } else {

@@ -17,7 +17,7 @@ function line(e: AgentEvent, now: number): string {
     case "link":
       return `@${now} link ${e.state}`;
     case "telemetry":
-      return `@${now} telemetry ${e.topic} sent=${e.sent} bytes=${e.payload.length}`;
+      return `@${now} telemetry ${e.topic} bytes=${e.payload.length}`;
     case "error":
       return `@${now} error ${e.message}`;
     default:

@@ -1,0 +1,48 @@
+/**
+ * Real agent builds as slot images: the XS device bundle (scripts/build.mjs, the same build
+ * `npm run build:xs` makes) with a version define, wrapped in the slot image format; and the
+ * way back: evaluate the payload found in a booted slot as an ES module, so which slot boots
+ * decides which code runs.
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import type { Flash, SlotIndex } from "../../device/ports";
+import { SLOT_PARTITIONS } from "../../bootloader-spec/reference/bootloader";
+import { decodeHeader, IMAGE_HEADER_SIZE } from "../../bootloader-spec/reference/image";
+
+const repoRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..", "..");
+
+/** Bundles device/core/index.ts for XS with TETHER_FIRMWARE_VERSION = `version`; returns the ESM bytes. */
+export async function buildAgentPayload(version: string): Promise<Uint8Array> {
+  const build = (await import(pathToFileURL(path.join(repoRoot, "scripts", "build.mjs")).href)) as {
+    bundleForXs(entry: string, outFile: string, format: string, extra: { define: Record<string, string> }): Promise<unknown>;
+  };
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tether-app-"));
+  const out = path.join(dir, `agent-${version}.mjs`);
+  try {
+    await build.bundleForXs(path.join(repoRoot, "device", "core", "index.ts"), out, "esm", {
+      define: { TETHER_FIRMWARE_VERSION: JSON.stringify(version) },
+    });
+    return new Uint8Array(fs.readFileSync(out));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Reads the image in `slot` and evaluates its payload as an ES module (the "CPU" running the slot). */
+export async function loadSlotModule(flash: Flash, slot: SlotIndex): Promise<Record<string, unknown>> {
+  const part = flash.open(SLOT_PARTITIONS[slot]);
+  const header = decodeHeader(part.read(0, IMAGE_HEADER_SIZE));
+  if (!header) throw new Error(`slot ${slot} holds no image`);
+  const code = part.read(IMAGE_HEADER_SIZE, header.payloadLength);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tether-slot-"));
+  const file = path.join(dir, `slot${slot}-v${header.version}.mjs`);
+  fs.writeFileSync(file, code);
+  try {
+    return (await import(/* @vite-ignore */ pathToFileURL(file).href)) as Record<string, unknown>;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
