@@ -107,10 +107,9 @@ export async function main(argv) {
   }
   const { buildXs } = await import("./build.mjs");
   await buildXs({ log: (m) => console.log(m) });
-  if (o.ca) {
-    fs.mkdirSync(path.dirname(CA_OUT), { recursive: true });
-    fs.writeFileSync(CA_OUT, pemToDer(fs.readFileSync(o.ca, "utf8")));
-  }
+  // mcconfig fails on a missing data directory (it only warns about a missing file in it).
+  fs.mkdirSync(path.dirname(CA_OUT), { recursive: true });
+  if (o.ca) fs.writeFileSync(CA_OUT, pemToDer(fs.readFileSync(o.ca, "utf8")));
   await run("npx", cmd);
 }
 

@@ -5,7 +5,10 @@
  * the XS tier turns them into the trace that must match between Node and XS.
  */
 import type { Ports } from "../ports";
-import { BatteryMonitor, type BatteryConfig, type BatteryEvent } from "./battery/monitor";
+import { BatteryMonitor, batteryOtaPrecondition, type BatteryConfig, type BatteryEvent } from "./battery/monitor";
+import { ConfigChannel } from "./config/config-channel";
+import { loadTelemetryConfig } from "./config/telemetry-config";
+import { stopOnBrownout } from "./telemetry/brownout";
 import { Link, type LinkEvent, type LinkOptions } from "./link/link";
 import type { QoS } from "./mqtt/client";
 import { SequenceCounter } from "./sequence";
@@ -98,8 +101,7 @@ export class Agent {
       resetReason: ports.system.resetReason(),
     };
     this.observe({ type: "boot", version: identity.firmware, slot: identity.slot, resetReason: identity.resetReason });
-    this.battery.prime();
-    this.reporter = new TelemetryReporter(
+    const reporter = new TelemetryReporter(
       {
         clock: ports.clock,
         wallClock: ports.wallClock,
@@ -111,13 +113,36 @@ export class Agent {
         linkStats: () => this.link.stats(),
         log: ports.log,
       },
-      {
-        sampleIntervalMs: config.telemetry?.sampleIntervalMs ?? DEFAULT_SAMPLE_INTERVAL_MS,
-        reportIntervalMs: config.telemetry?.reportIntervalMs ?? DEFAULT_REPORT_INTERVAL_MS,
-      },
+      // A config the backend set (tether/<id>/config) survives reboots and wins over defaults.
+      loadTelemetryConfig(
+        ports.kv,
+        {
+          sampleIntervalMs: config.telemetry?.sampleIntervalMs ?? DEFAULT_SAMPLE_INTERVAL_MS,
+          reportIntervalMs: config.telemetry?.reportIntervalMs ?? DEFAULT_REPORT_INTERVAL_MS,
+        },
+        ports.log,
+      ),
     );
+    this.reporter = reporter;
+    const configChannel = new ConfigChannel(config.deviceId, this.link, reporter, ports.kv, ports.log);
+    this.handle(this.topics.config, (payload) => configChannel.onMessage(this.topics.config, payload));
+    // Brown-out: buffered samples go to the persistent offline queue (no radio), then stop.
+    stopOnBrownout(this.battery, reporter, {
+      save: (batches) => {
+        for (const b of batches) this.link.queue.push(this.topics.telemetry, b);
+      },
+      shutdown: () => this.stop(),
+      log: ports.log,
+    });
+    this.battery.prime();
+    if (!this.running) return; // a flat battery at boot: brown-out already stopped us
     this.link.start();
-    this.reporter.start();
+    reporter.start();
+  }
+
+  /** Why an OTA must wait now (battery low, unknown, brown-out), or undefined: OtaOptions.preconditions. */
+  otaPrecondition(): string | undefined {
+    return batteryOtaPrecondition(this.battery)();
   }
 
   /** Routes messages on `topic` (exact) to `handler`; subscribes at QoS 1. */

@@ -1,18 +1,16 @@
 /**
  * A virtual device on a real broker, for end-to-end OTA: the reference bootloader on simulated
- * flash, the real MQTT client over Node sockets, the OTA state machine wired by OtaMqttLink.
+ * flash, the real MQTT client over the given Network port (Node sockets in the e2e test and the
+ * bench), the OTA state machine wired by OtaMqttLink. Portable: every effect is a port.
  * The health check is the real one: connected, and a QoS 1 telemetry message acknowledged.
  * A restart tears the client down and boots again (through the bootloader) on the same flash.
  */
-import type { Log, SlotIndex } from "../../device/ports";
+import type { Clock, Log, Network, Sha256, SlotIndex, WallClock } from "../../device/ports";
 import { runBootloader, type BootloaderConfig } from "../../bootloader-spec/reference/bootloader";
 import { MqttClient } from "../../device/core/mqtt/client";
 import { OtaMqttLink } from "../../device/core/ota/mqtt-ota";
-import { OtaUpdater } from "../../device/core/ota/updater";
+import { OtaUpdater, type OtaOptions } from "../../device/core/ota/updater";
 import type { OtaStatus } from "../../device/core/ota/status";
-import { NodeClock } from "../../device/platform/node/clock";
-import { nodeNetwork } from "../../device/platform/node/network";
-import { nodeSha256 } from "../../device/platform/node/sha256";
 import type { SimFlash } from "../virtual/flash";
 import type { MemoryKv } from "../virtual/kv";
 import { VirtualSystem } from "../virtual/system";
@@ -28,6 +26,11 @@ export interface MqttOtaDeviceConfig {
   trustedKeys: Uint8Array[];
   bootloader?: BootloaderConfig;
   log?: Log;
+  otaOptions?: Partial<OtaOptions>;
+  clock: Clock;
+  network: Network;
+  sha256: Sha256;
+  wallClock: WallClock;
 }
 
 export interface DeviceBoot {
@@ -41,7 +44,6 @@ export class MqttOtaDevice {
   /** Bytes of block payloads received, over all boots (for the re-download measurement). */
   blockBytes = 0;
   private client: MqttClient | undefined;
-  private clock: NodeClock | undefined;
   private ota: OtaUpdater | undefined;
   private stopped = false;
 
@@ -53,18 +55,18 @@ export class MqttOtaDevice {
 
   boot(): DeviceBoot {
     const { cfg } = this;
-    const out = runBootloader(cfg.flash, nodeSha256, cfg.bootloader);
+    const out = runBootloader(cfg.flash, cfg.sha256, cfg.bootloader);
     if (!out.ok) throw new Error(`device ${cfg.deviceId} cannot boot: ${out.reason}`);
     const b: DeviceBoot = { slot: out.slot, version: out.header.version };
     this.boots.push(b);
-    const clock = (this.clock = new NodeClock());
+    const clock = cfg.clock;
     const log: Log = cfg.log ?? (() => {});
     const system = new VirtualSystem("power-on", () => this.scheduleRestart());
     const boot = new SimBootControl(cfg.flash, out.slot, out.rollback, () => system.restart());
     let telemetryId = -1;
     let link: OtaMqttLink | undefined;
     const client = (this.client = new MqttClient(
-      { clock, network: nodeNetwork, kv: cfg.kv, log },
+      { clock, network: cfg.network, kv: cfg.kv, log },
       { clientId: cfg.deviceId, keepAliveSec: 30, cleanSession: false },
       (e) => {
         if (e.type === "message" && e.topic.includes("/ota/block/")) this.blockBytes += e.payload.length;
@@ -75,8 +77,8 @@ export class MqttOtaDevice {
     ));
     link = new OtaMqttLink(client, cfg.deviceId, (s) => this.statuses.push(s));
     this.ota = new OtaUpdater(
-      { flash: cfg.flash, kv: cfg.kv, sha256: nodeSha256, clock, system, boot, wallClock: { now: () => Date.now() }, log },
-      { hardwareId: cfg.hardwareId, currentVersion: out.header.version, trustedKeys: cfg.trustedKeys },
+      { flash: cfg.flash, kv: cfg.kv, sha256: cfg.sha256, clock, system, boot, wallClock: cfg.wallClock, log },
+      { hardwareId: cfg.hardwareId, currentVersion: out.header.version, trustedKeys: cfg.trustedKeys, ...cfg.otaOptions },
       link,
     );
     this.ota.start();
@@ -102,14 +104,13 @@ export class MqttOtaDevice {
   private halt(): void {
     this.ota?.close();
     this.client?.disconnect();
-    this.clock?.clearAll();
     this.ota = undefined;
     this.client = undefined;
   }
 
   private scheduleRestart(): void {
-    // Unwinding from inside a socket callback is not possible on Node: halt on the next turn, then boot.
-    setTimeout(() => {
+    // Unwinding from inside a socket callback is not possible here: halt on the next turn, then boot.
+    this.cfg.clock.setTimeout(() => {
       this.halt();
       if (!this.stopped) this.boot();
     }, 0);

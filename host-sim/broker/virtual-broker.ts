@@ -35,6 +35,7 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
 export const RC_ACCEPTED = 0;
 export const RC_BAD_PROTOCOL = 1;
 export const RC_ID_REJECTED = 2;
+export const RC_SERVER_UNAVAILABLE = 3;
 export const RC_BAD_CREDENTIALS = 4;
 export const RC_NOT_AUTHORIZED = 5;
 /** PUBACK is always these four bytes but the id (§3.4). */
@@ -318,7 +319,12 @@ export class VirtualBroker {
       if (!p.cleanSession) return this.refuse(conn, clientId, RC_ID_REJECTED); // §3.1.3-8
       clientId = `auto-${++this.autoId}`;
     }
-    const rc = this.options.authenticate?.(clientId, p.username, p.password) ?? RC_ACCEPTED;
+    let rc = RC_ACCEPTED;
+    try {
+      rc = this.options.authenticate?.(clientId, p.username, p.password) ?? RC_ACCEPTED;
+    } catch {
+      rc = RC_SERVER_UNAVAILABLE; // a broken hook must not take the broker down
+    }
     if (rc !== RC_ACCEPTED) return this.refuse(conn, clientId, rc);
 
     let session = this.sessions.get(clientId);

@@ -99,12 +99,23 @@ export class VirtualNetwork implements Network {
   }
 }
 
+interface InFlight {
+  at: number;
+  bytes: Uint8Array;
+}
+
 export class VirtualLink {
   client!: VirtualSocket;
   server: VirtualSocket | undefined;
   blackholed = false;
   /** Per direction, when the last byte scheduled arrives: keeps delivery in order. */
   lastArrival: Record<Side, number> = { client: 0, server: 0 };
+  /** Per direction (keyed by sender), bytes on the wire, oldest first; one timer per direction. */
+  private readonly wire: Record<Side, InFlight[]> = { client: [], server: [] };
+  private readonly armed: Record<Side, boolean> = { client: false, server: false };
+  // Bound once per link so a write costs no closure.
+  private readonly deliverFromClient = () => this.deliver("client");
+  private readonly deliverFromServer = () => this.deliver("server");
 
   constructor(
     readonly network: VirtualNetwork,
@@ -127,16 +138,36 @@ export class VirtualLink {
     const fault = net.transmitFault?.(this, from, bytes);
     if (fault) payload = bytes.slice(0, Math.max(0, Math.min(fault.deliverBytes, bytes.length)));
     if (payload.length > 0) {
-      const copy = payload.slice();
       const at = Math.max(net.clock.now() + net.latencyMs, this.lastArrival[from]);
       this.lastArrival[from] = at;
-      net.bytesCarried += copy.length;
-      net.clock.setTimeout(() => {
-        if (to.receiving && !this.blackholed) to.handler.onData(copy);
-      }, at - net.clock.now());
+      net.bytesCarried += payload.length;
+      // Copy: the sender may reuse its buffer once write() returns.
+      this.wire[from].push({ at, bytes: payload === bytes ? bytes.slice() : payload });
+      if (!this.armed[from]) this.arm(from);
     }
     if (fault?.then === "drop") this.drop("connection reset");
     else if (fault?.then === "blackhole") this.blackholed = true;
+  }
+
+  private arm(from: Side): void {
+    const head = this.wire[from][0];
+    if (head === undefined) return;
+    this.armed[from] = true;
+    const clock = this.network.clock;
+    clock.setTimeout(from === "client" ? this.deliverFromClient : this.deliverFromServer, head.at - clock.now());
+  }
+
+  /** Hands every chunk that has arrived to the receiving end, then waits for the next. */
+  private deliver(from: Side): void {
+    this.armed[from] = false;
+    const queue = this.wire[from];
+    const to = from === "client" ? this.server : this.client;
+    const now = this.network.clock.now();
+    while (queue.length > 0 && queue[0].at <= now) {
+      const { bytes } = queue.shift()!;
+      if (to !== undefined && to.receiving && !this.blackholed) to.handler.onData(bytes);
+    }
+    this.arm(from);
   }
 }
 

@@ -14,7 +14,7 @@ const SEED = Number(process.env.SEED ?? Date.now() % 1_000_000);
 const fcOpts = { seed: SEED, numRuns: 500 };
 const replay = `SEED=${SEED} npx vitest run test/battery/soc.test.ts`;
 
-describe("adcToMillivolts", () => {
+describe(`adcToMillivolts (replay: ${replay})`, () => {
   it("scales counts by fullScale / 2^bits, rounding to nearest", () => {
     expect(adcToMillivolts(0, 12, 6600)).toBe(0);
     expect(adcToMillivolts(2048, 12, 6600)).toBe(3300);
@@ -42,7 +42,7 @@ describe("adcToMillivolts", () => {
   }, 30_000);
 });
 
-describe("socFromMillivolts", () => {
+describe(`socFromMillivolts (replay: ${replay})`, () => {
   it("interpolates linearly between curve points and clamps outside", () => {
     expect(socFromMillivolts(5000)).toBe(100);
     expect(socFromMillivolts(4150)).toBe(100);
@@ -77,4 +77,3 @@ describe("socFromMillivolts", () => {
     expect(() => socFromMillivolts(3.5)).toThrow(BatteryInputError);
   });
 });
-if (process.env.VITEST_WORKER_ID) console.log(`soc.test seed ${SEED} (replay: ${replay})`);

@@ -1,18 +1,16 @@
 // One behavioural suite, three brokers: our VirtualBroker over the virtual network, aedes
-// in-process over TCP, and Debian's Mosquitto over TCP (skipped when not installed). Where
+// in-process over TCP, and Debian's Mosquitto over TCP (test/helpers/mosquitto.ts). Where
 // aedes and Mosquitto differ, the virtual broker follows Mosquitto; the cases that pin such
 // a difference say so and pin aedes's behaviour too, so a change in either shows up here.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startEmbeddedBroker } from "../../host-sim/brokers/embedded";
 import { TcpDriver, VirtualDriver, type Driver } from "./drivers";
-import { MOSQUITTO_BIN, startLocalMosquitto } from "./mosquitto-local";
+import { startMosquitto } from "../helpers/mosquitto";
 import { bytes, TestClient, text } from "./test-client";
-import fs from "node:fs";
 import { encodeSubscribe } from "../../device/core/mqtt/codec";
 
 type Kind = "virtual" | "aedes" | "mosquitto";
 
-const hasMosquitto = fs.existsSync(MOSQUITTO_BIN);
 let run = 0;
 /** Topics and client ids unique per case: the TCP brokers live for the whole file. */
 const uid = () => `conf${process.pid}x${++run}`;
@@ -326,13 +324,8 @@ suite("aedes", async () => {
   const b = await startEmbeddedBroker({ port: 0 });
   return new TcpDriver("aedes", b.host, b.port, () => b.close());
 });
-if (hasMosquitto) {
-  suite("mosquitto", async () => {
-    const m = await startLocalMosquitto();
-    return new TcpDriver("mosquitto", m!.host, m!.port, () => m!.stop());
-  });
-} else {
-  describe.skip("broker conformance: mosquitto (not installed: scripts/ensure-debian-packages.sh)", () => {
-    it("skipped", () => {});
-  });
-}
+// Needs Debian's mosquitto (scripts/ensure-mosquitto.sh); the helper fails with that hint.
+suite("mosquitto", async () => {
+  const m = await startMosquitto();
+  return new TcpDriver("mosquitto", m.host, m.port, () => m.stop());
+});

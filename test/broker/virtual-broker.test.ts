@@ -72,6 +72,17 @@ describe("virtual broker: CONNECT", () => {
     expect(broker.stats.refused).toBe(3);
   });
 
+  it("answers 3 (server unavailable) when the authenticate hook throws", async () => {
+    const { client } = rig({
+      authenticate: () => {
+        throw new Error("auth backend down");
+      },
+    });
+    const c = await client();
+    expect((await c.connect({ clientId: "x" })).returnCode).toBe(3);
+    expect(await c.waitClosed()).toBe(true);
+  });
+
   it("closes a connection whose first packet is not CONNECT, and one that never sends CONNECT", async () => {
     const { client, clock } = rig({ connectTimeoutMs: 5000 });
     const a = await client();

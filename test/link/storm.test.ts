@@ -9,7 +9,7 @@
  */
 import { expect, test } from "vitest";
 import { testSeed, withSeed } from "../mqtt/seed";
-import { runStorm } from "./storm-sim";
+import { runPowerOn, runStorm } from "./storm-sim";
 
 export const FULL_JITTER_PEAK_BOUND = 40;
 
@@ -27,5 +27,18 @@ test("reconnect storm: full jitter keeps the peak under the bound; plain exponen
     expect(plain.peakPerSecond).toBeGreaterThan(900);
     // Full jitter still gets everyone back within one cap period (300 s) plus slack.
     expect(full.allMs).toBeLessThanOrEqual(310_000);
+  });
+});
+
+test("site-wide power return: the random power-on delay spreads the first connects", () => {
+  const seed = testSeed();
+  withSeed(seed, "test/link/storm.test.ts", () => {
+    const spread = runPowerOn({ devices: 1000, seed, powerOnMaxMs: 30_000 });
+    const none = runPowerOn({ devices: 1000, seed, powerOnMaxMs: 0 });
+    console.log(`power-on seed ${seed}: U(0,30 s) ${JSON.stringify(spread)}; no delay ${JSON.stringify(none)}`);
+    // ~33/s on average over 30 s; the busiest second stays well under 100 (vs 1,000 at once).
+    expect(spread.peakConnectsPerSecond).toBeLessThanOrEqual(100);
+    expect(none.peakConnectsPerSecond).toBe(1000);
+    expect(spread.allOnlineMs).toBeLessThanOrEqual(32_000);
   });
 });

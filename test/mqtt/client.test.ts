@@ -180,6 +180,17 @@ describe("faults", () => {
     expect(client.connected).toBe(false);
   });
 
+  test("a TCP connect that hangs is cut by the same deadline", () => {
+    const rig = makeRig();
+    rig.net.setDown(true); // SYNs go unanswered
+    const { client, of } = makeClient(rig, { connackTimeoutMs: 5000 });
+    client.connect(TARGET);
+    rig.clock.advance(5100);
+    expect(of("closed").map((e) => e.reason)).toEqual(["connect timeout"]);
+    rig.clock.advance(20_000);
+    expect(of("closed")).toHaveLength(1);
+  });
+
   test("authorisation refusal is reported with its code", () => {
     const rig = makeRig();
     rig.broker.credentials = { username: "u", password: "right" };

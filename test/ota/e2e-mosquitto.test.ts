@@ -7,6 +7,9 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startMosquitto, type Mosquitto } from "../helpers/mosquitto";
+import { NodeClock } from "../../device/platform/node/clock";
+import { nodeNetwork } from "../../device/platform/node/network";
+import { nodeSha256 } from "../../device/platform/node/sha256";
 import { MqttOtaDevice } from "../../host-sim/boot/mqtt-ota-device";
 import { runOtaCommand } from "../../tools/ota/cli";
 import { writeBundle } from "../../tools/ota/bundle-files";
@@ -28,7 +31,8 @@ describe("OTA over a real Mosquitto", () => {
     const { flash, kv } = factory(1);
     const dir = path.join(tmp, "v2");
     writeBundle(dir, bundle(2, { securityCounter: 2 }));
-    const device = new MqttOtaDevice({ deviceId: "dev-e2e-1", host: broker.host, port: broker.port, flash, kv, hardwareId: HW, trustedKeys: [KEY.publicKey] });
+    const clock = new NodeClock();
+    const device = new MqttOtaDevice({ deviceId: "dev-e2e-1", host: broker.host, port: broker.port, flash, kv, hardwareId: HW, trustedKeys: [KEY.publicKey], clock, network: nodeNetwork, sha256: nodeSha256, wallClock: { now: () => Date.now() } });
     device.boot();
     try {
       const lines: string[] = [];
@@ -39,6 +43,7 @@ describe("OTA over a real Mosquitto", () => {
       expect(device.statuses.at(-1)).toMatchObject({ result: OtaResult.Success, version: 2, running: 2 });
     } finally {
       device.stop();
+      clock.clearAll();
     }
   }, 30_000);
 });

@@ -3,7 +3,7 @@
  * v2 arrives over OTA, and the code evaluated from the booted slot changes from 1.0.0 to 2.0.0.
  */
 import { describe, expect, it } from "vitest";
-import { buildAgentPayload, loadSlotModule } from "../../host-sim/boot/app-image";
+import { buildAgentPayload, loadSlotModule } from "../../tools/ota/app-image";
 import { provision } from "../../host-sim/boot/provision";
 import { MemoryKv } from "../../host-sim/virtual/kv";
 import { createBundle } from "../../tools/ota/bundle";

@@ -72,6 +72,28 @@ describe("config validation", () => {
     }
   });
 
+  it("accepts JSON from a shell and answers in JSON; bad JSON is refused the same way", () => {
+    const kv = new MemoryKv();
+    const json = (t: string) => new TextEncoder().encode(t);
+    const reply = (b: Uint8Array) => JSON.parse(new TextDecoder().decode(b));
+    const ok = acceptConfigMessage(CUR, json('{"id": 4, "reportIntervalSec": 90, "sampleIntervalSec": 30}'), kv);
+    expect(ok.config).toEqual({ sampleIntervalMs: 30_000, reportIntervalMs: 90_000 });
+    expect(reply(ok.reply)).toEqual({ id: 4, code: 0, reportIntervalSec: 90, sampleIntervalSec: 30 });
+    expect(loadTelemetryConfig(kv, CUR)).toEqual(ok.config);
+    for (const [text, code] of [
+      ['{"reportIntervalSec": "60"}', CONFIG_CODE.outOfRange],
+      ['{"reportIntervalSecs": 60}', CONFIG_CODE.unknownKey],
+      ['{"reportIntervalSec": 60', CONFIG_CODE.malformed],
+      ['{"__proto__": {"x": 1}}', CONFIG_CODE.unknownKey],
+    ] as const) {
+      const r = acceptConfigMessage(ok.config, json(text), kv);
+      expect(r.config, text).toBe(ok.config);
+      expect(reply(r.reply).code, text).toBe(code);
+      expect(reply(r.reply).error, text).toMatch(/./);
+    }
+    expect(loadTelemetryConfig(kv, CUR)).toEqual(ok.config);
+  });
+
   it("a full store refuses the change: error reply, nothing applied", () => {
     const kv = new MemoryKv(33); // room for an entry header, not the value
     const r = acceptConfigMessage(CUR, encodeConfigRequest({ requestId: 3, reportIntervalSec: 60 }), kv);

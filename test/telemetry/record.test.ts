@@ -37,7 +37,7 @@ function batch(n: number, over: Partial<TelemetryBatch> = {}): TelemetryBatch {
   };
 }
 
-describe("telemetry batch codec", () => {
+describe(`telemetry batch codec (replay: ${replay})`, () => {
   it("round-trips every field", () => {
     const b = batch(5);
     expect(decodeTelemetryBatch(encodeTelemetryBatch(b))).toEqual(b);

@@ -113,6 +113,13 @@ describe("TelemetryReporter", () => {
     expect(reporter.isRunning).toBe(true);
   });
 
+  it("refuses nonsense intervals with a clear error and keeps the old ones", () => {
+    const { reporter } = setup();
+    expect(() => reporter.setConfig({ sampleIntervalMs: 0, reportIntervalMs: 60_000 })).toThrow(/sampleIntervalMs/);
+    expect(() => reporter.setConfig({ sampleIntervalMs: 1000, reportIntervalMs: NaN })).toThrow(/reportIntervalMs/);
+    expect(reporter.currentConfig).toEqual({ sampleIntervalMs: 10_000, reportIntervalMs: 60_000 });
+  });
+
   it("setConfig applies new intervals from now on", () => {
     const { clock, reporter, sent } = setup();
     reporter.start();

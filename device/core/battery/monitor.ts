@@ -13,7 +13,15 @@
  */
 import type { BatteryAdc, Clock } from "../../ports";
 import { BATTERY_STATUS, type BatteryAlarm, type BatteryReport, type BatteryStatusCode } from "../telemetry/record";
-import { DEFAULT_LIPO_CURVE, adcToMillivolts, millivoltsAtSocBp, socBpFromMillivolts, type DischargeCurve } from "./soc";
+import {
+  BatteryInputError,
+  DEFAULT_LIPO_CURVE,
+  adcToMillivolts,
+  millivoltsAtSocBp,
+  socBpFromMillivolts,
+  validateCurve,
+  type DischargeCurve,
+} from "./soc";
 
 export interface BatteryConfig {
   curve: DischargeCurve;
@@ -297,6 +305,36 @@ export function reportIntervalFor(baseMs: number, alarm: BatteryAlarm, c: Batter
   return Math.max(baseMs, Math.min(baseMs * factor, c.maxReportIntervalMs));
 }
 
+/** Throws BatteryInputError naming the first bad setting (a config error, caught at boot). */
+export function validateBatteryConfig(c: BatteryConfig): void {
+  validateCurve(c.curve);
+  const pct = (n: string, v: number) => {
+    if (!Number.isInteger(v) || v < 0 || v > 100) throw new BatteryInputError(`${n} must be 0..100, got ${v}`);
+  };
+  pct("lowEnterPct", c.lowEnterPct);
+  pct("lowExitPct", c.lowExitPct);
+  pct("criticalEnterPct", c.criticalEnterPct);
+  pct("criticalExitPct", c.criticalExitPct);
+  pct("otaMinPct", c.otaMinPct);
+  if (c.lowExitPct < c.lowEnterPct || c.criticalExitPct < c.criticalEnterPct || c.criticalEnterPct > c.lowEnterPct) {
+    throw new BatteryInputError("thresholds must satisfy critical ≤ low and enter ≤ exit");
+  }
+  const pos = (n: string, v: number, min = 1) => {
+    if (!Number.isInteger(v) || v < min) throw new BatteryInputError(`${n} must be an integer ≥ ${min}, got ${v}`);
+  };
+  pos("medianWindow", c.medianWindow);
+  if (c.medianWindow % 2 === 0) throw new BatteryInputError("medianWindow must be odd");
+  pos("minReadings", c.minReadings);
+  pos("emaShift", c.emaShift, 0);
+  pos("hysteresisMv", c.hysteresisMv, 0);
+  pos("rateWindowMs", c.rateWindowMs, 8);
+  pos("rateMinMs", c.rateMinMs);
+  pos("lowReportFactor", c.lowReportFactor);
+  pos("criticalReportFactor", c.criticalReportFactor);
+  pos("maxReportIntervalMs", c.maxReportIntervalMs);
+  pos("brownoutMv", c.brownoutMv);
+}
+
 /**
  * The port-facing monitor. poll() reads the ADC (a throwing or out-of-range read counts as
  * a failed read, never a crash), steps the state, and calls the listeners.
@@ -312,6 +350,7 @@ export class BatteryMonitor {
     config: Partial<BatteryConfig> = {},
   ) {
     this.config = { ...DEFAULT_BATTERY_CONFIG, ...config };
+    validateBatteryConfig(this.config);
   }
 
   /** Every event (alarms, status changes, brown-out). */
@@ -369,4 +408,15 @@ export class BatteryMonitor {
   get brownout(): boolean {
     return this.state.brownout;
   }
+}
+
+/**
+ * The battery precondition in the shape the OTA updater takes (`OtaOptions.preconditions`):
+ * undefined when an update may start, else the reason ("battery-low", …) it is deferred for.
+ */
+export function batteryOtaPrecondition(monitor: BatteryMonitor): () => string | undefined {
+  return () => {
+    const v = monitor.otaAllowed();
+    return v.allowed ? undefined : v.reason;
+  };
 }

@@ -5,6 +5,7 @@
  */
 import type { KeyValueStore, Log } from "../../ports";
 import type { TelemetryConfig } from "../telemetry/reporter";
+import { topics } from "../topics";
 import { acceptConfigMessage, type ConfigOutcome } from "./telemetry-config";
 
 export interface ConfigTransport {
@@ -17,12 +18,6 @@ export interface ConfigTarget {
   setConfig(config: TelemetryConfig): void;
 }
 
-export function configTopic(deviceId: string): string {
-  return `tether/${deviceId}/config`;
-}
-export function configResultTopic(deviceId: string): string {
-  return `tether/${deviceId}/config/result`;
-}
 
 export class ConfigChannel {
   readonly topic: string;
@@ -37,8 +32,9 @@ export class ConfigChannel {
     private readonly kv?: KeyValueStore,
     private readonly log?: Log,
   ) {
-    this.topic = configTopic(deviceId);
-    this.resultTopic = configResultTopic(deviceId);
+    const t = topics(deviceId);
+    this.topic = t.config;
+    this.resultTopic = t.configResult;
   }
 
   /** Call on every successful connect (a clean session forgets subscriptions). */

@@ -4,6 +4,7 @@
  * Wire format (CBOR, small integer keys) is in docs/protocol/telemetry.md.
  */
 import { KvError, type KeyValueStore, type Log } from "../../ports";
+import { utf8Decode, utf8Encode } from "../mqtt/utf8";
 import { cborDecode, cborEncode } from "../telemetry/cbor";
 import type { TelemetryConfig } from "../telemetry/reporter";
 
@@ -12,6 +13,10 @@ import type { TelemetryConfig } from "../telemetry/reporter";
 export const CFG = { requestId: 0, reportIntervalSec: 1, sampleIntervalSec: 2 } as const;
 /** Result map keys. */
 export const CFG_RESULT = { requestId: 0, code: 1, error: 2, reportIntervalSec: 3, sampleIntervalSec: 4 } as const;
+/** JSON names for humans at a shell (mosquitto_pub -m '{"reportIntervalSec":60}'). */
+export const CFG_JSON_NAMES: Record<string, number> = { id: CFG.requestId, reportIntervalSec: CFG.reportIntervalSec, sampleIntervalSec: CFG.sampleIntervalSec };
+/** A JSON request starts with "{" (0x7b): as CBOR that byte is a text string, never a map. */
+const JSON_OPEN = 0x7b;
 /** Result codes. */
 export const CONFIG_CODE = { ok: 0, malformed: 1, unknownKey: 2, outOfRange: 3, storageFailed: 4 } as const;
 export type ConfigCode = (typeof CONFIG_CODE)[keyof typeof CONFIG_CODE];
@@ -25,12 +30,29 @@ export const CONFIG_MAX_BYTES = 256;
 /** KV key the accepted config is persisted under (≤ 15 chars, NVS). */
 export const CONFIG_KV_KEY = "tcfg";
 
+export type ConfigFormat = "cbor" | "json";
 export type ConfigOutcome =
-  | { ok: true; requestId?: number; config: TelemetryConfig; changed: boolean }
-  | { ok: false; requestId?: number; code: ConfigCode; error: string };
+  | { ok: true; requestId?: number; config: TelemetryConfig; changed: boolean; format?: ConfigFormat }
+  | { ok: false; requestId?: number; code: ConfigCode; error: string; format?: ConfigFormat };
 
 function fail(code: ConfigCode, error: string, requestId?: number): ConfigOutcome {
   return requestId === undefined ? { ok: false, code, error } : { ok: false, requestId, code, error };
+}
+
+/** A JSON request as the same Map a CBOR one decodes to, or an error text. */
+function jsonToMap(bytes: Uint8Array): Map<unknown, unknown> | string {
+  const text = utf8Decode(bytes, 0, bytes.length);
+  if (text === undefined) return "not UTF-8";
+  let obj: unknown;
+  try {
+    obj = JSON.parse(text);
+  } catch (e) {
+    return `not JSON: ${(e as Error).message}`;
+  }
+  if (typeof obj !== "object" || obj === null || Array.isArray(obj)) return "config must be a JSON object";
+  const m = new Map<unknown, unknown>();
+  for (const [name, v] of Object.entries(obj)) m.set(Object.hasOwn(CFG_JSON_NAMES, name) ? CFG_JSON_NAMES[name] : name, v);
+  return m;
 }
 
 function intIn(v: unknown, min: number, max: number): v is number {
@@ -42,12 +64,24 @@ function intIn(v: unknown, min: number, max: number): v is number {
  * result. Unknown keys and partial validity are errors: nothing is applied unless all is.
  */
 export function evaluateConfigMessage(current: TelemetryConfig, bytes: Uint8Array): ConfigOutcome {
+  const format: ConfigFormat = bytes.length > 0 && bytes[0] === JSON_OPEN ? "json" : "cbor";
+  const o = evaluate(current, bytes, format);
+  o.format = format;
+  return o;
+}
+
+function evaluate(current: TelemetryConfig, bytes: Uint8Array, format: ConfigFormat): ConfigOutcome {
   if (bytes.length > CONFIG_MAX_BYTES) return fail(CONFIG_CODE.malformed, `message is ${bytes.length} bytes, limit ${CONFIG_MAX_BYTES}`);
   let raw: unknown;
-  try {
-    raw = cborDecode(bytes);
-  } catch (e) {
-    return fail(CONFIG_CODE.malformed, `not CBOR: ${(e as Error).message}`);
+  if (format === "json") {
+    raw = jsonToMap(bytes);
+    if (typeof raw === "string") return fail(CONFIG_CODE.malformed, raw);
+  } else {
+    try {
+      raw = cborDecode(bytes);
+    } catch (e) {
+      return fail(CONFIG_CODE.malformed, `not CBOR: ${(e as Error).message}`);
+    }
   }
   if (!(raw instanceof Map)) return fail(CONFIG_CODE.malformed, "config must be a CBOR map");
   let requestId: number | undefined;
@@ -58,7 +92,7 @@ export function evaluateConfigMessage(current: TelemetryConfig, bytes: Uint8Arra
   }
   for (const k of raw.keys()) {
     if (k !== CFG.requestId && k !== CFG.reportIntervalSec && k !== CFG.sampleIntervalSec) {
-      return fail(CONFIG_CODE.unknownKey, `unknown key ${String(k)}`, requestId);
+      return fail(CONFIG_CODE.unknownKey, `unknown key ${typeof k === "string" ? JSON.stringify(k) : String(k)}`, requestId);
     }
   }
   const next = { ...current };
@@ -80,8 +114,20 @@ export function evaluateConfigMessage(current: TelemetryConfig, bytes: Uint8Arra
   return requestId === undefined ? { ok: true, config: next, changed } : { ok: true, requestId, config: next, changed };
 }
 
-/** The reply for config/result: echoes the request id, the code, and the config in force. */
+/**
+ * The reply for config/result: echoes the request id, the code, and the config in force.
+ * CBOR, or JSON with the names of CFG_JSON_NAMES when the request was JSON.
+ */
 export function encodeConfigResult(outcome: ConfigOutcome, inForce: TelemetryConfig): Uint8Array {
+  if (outcome.format === "json") {
+    const o: Record<string, unknown> = {};
+    if (outcome.requestId !== undefined) o.id = outcome.requestId;
+    o.code = outcome.ok ? CONFIG_CODE.ok : outcome.code;
+    if (!outcome.ok) o.error = outcome.error;
+    o.reportIntervalSec = Math.floor(inForce.reportIntervalMs / 1000);
+    o.sampleIntervalSec = Math.floor(inForce.sampleIntervalMs / 1000);
+    return utf8Encode(JSON.stringify(o));
+  }
   const m = new Map<number, unknown>();
   if (outcome.requestId !== undefined) m.set(CFG_RESULT.requestId, outcome.requestId);
   m.set(CFG_RESULT.code, outcome.ok ? CONFIG_CODE.ok : outcome.code);

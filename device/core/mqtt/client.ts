@@ -37,6 +37,7 @@ export interface MqttClientOptions {
   username?: string;
   password?: string;
   will?: { topic: string; payload: Uint8Array; qos: QoS; retain: boolean };
+  /** Deadline for the socket handshake plus the CONNACK (default 10 s). */
   connackTimeoutMs?: number;
   /** How long a PINGREQ may wait for its PINGRESP before the link is declared dead. */
   pingTimeoutMs?: number;
@@ -130,8 +131,13 @@ export class MqttClient {
     if (this.phase !== "idle") this.finish("superseded by a new connect");
     const gen = ++this.generation;
     this.phase = "connecting";
+    // One deadline covers the TCP/TLS handshake and the CONNACK: an OS connect timeout can be minutes.
+    this.connackTimer = this.ports.clock.setTimeout(() => {
+      this.connackTimer = undefined;
+      this.finish(this.phase === "connecting" ? "connect timeout" : "CONNACK timeout");
+    }, this.options.connackTimeoutMs ?? DEFAULT_CONNACK_TIMEOUT_MS);
     this.parser = new MqttParser(
-      (p) => this.onPacket(gen, p),
+      (p) => this.onPacketSafe(gen, p),
       (reason) => this.finish(reason),
       this.options.maxPacketSize ?? DEFAULT_MAX_PACKET,
     );
@@ -179,10 +185,6 @@ export class MqttClient {
       return this.finish(`bad connect options: ${String(e)}`);
     }
     this.phase = "connack";
-    this.connackTimer = this.ports.clock.setTimeout(() => {
-      this.connackTimer = undefined;
-      this.finish("CONNACK timeout");
-    }, o.connackTimeoutMs ?? DEFAULT_CONNACK_TIMEOUT_MS);
     this.send(connect);
   }
 
@@ -242,6 +244,16 @@ export class MqttClient {
   }
 
   // ---------------------------------------------------------------- incoming packets
+  /** A bug in handling one packet must end the connection, not escape into the socket adapter. */
+  private onPacketSafe(gen: number, p: Packet): void {
+    try {
+      this.onPacket(gen, p);
+    } catch (e) {
+      this.ports.log("error", `mqtt: error handling ${p.type}: ${String(e)}`);
+      if (gen === this.generation) this.finish(`internal error handling ${p.type.toUpperCase()}: ${String(e)}`);
+    }
+  }
+
   private onPacket(gen: number, p: Packet): void {
     if (gen !== this.generation) return;
     if (this.phase === "connack") {
@@ -373,7 +385,9 @@ export class MqttClient {
    * Throws MqttError for caller errors (bad topic, too large, KV refused the record).
    */
   publish(topic: string, payload: Uint8Array, qos: QoS, retain = false, persist = true): number {
-    if (topic.length === 0 || /[+#]/.test(topic)) throw new MqttError(`invalid publish topic "${topic}"`);
+    if (topic.length === 0 || /[+#]/.test(topic) || utf8Length(topic) > 0xffff) {
+      throw new MqttError(`invalid publish topic "${topic.slice(0, 60)}"`);
+    }
     const size = utf8Length(topic) + payload.length;
     if (qos === 0) {
       if (this.phase === "connected") this.send(encodePublish({ topic, payload, qos: 0, retain }));
@@ -428,7 +442,8 @@ export class MqttClient {
   /** Adds subscriptions; sent now when connected, else on the next connection. */
   subscribe(topics: { topic: string; qos: QoS }[]): void {
     for (const t of topics) {
-      if (t.topic.length === 0) throw new MqttError("empty topic filter");
+      if (t.topic.length === 0 || utf8Length(t.topic) > 0xffff) throw new MqttError(`invalid topic filter "${t.topic.slice(0, 40)}"`);
+      if (t.qos !== 0 && t.qos !== 1) throw new MqttError(`unsupported subscription QoS ${String(t.qos)}`);
       this.subs.set(t.topic, { qos: t.qos, confirmed: false });
       this.pendingUnsubs.delete(t.topic);
     }
@@ -436,6 +451,7 @@ export class MqttClient {
   }
 
   unsubscribe(topics: string[]): void {
+    for (const t of topics) if (t.length === 0 || utf8Length(t) > 0xffff) throw new MqttError("invalid topic filter");
     for (const t of topics) {
       this.subs.delete(t);
       this.pendingUnsubs.add(t);

@@ -10,8 +10,11 @@ const encoder = new Encoder({
 const decoder = new Decoder({ useRecords: false, mapsAsObjects: false } as ConstructorParameters<typeof Decoder>[0]);
 
 export function cborEncode(value: unknown): Uint8Array {
+  // cbor-x may return a view on its shared buffer: copy so callers own the bytes.
   const out = encoder.encode(value);
-  return new Uint8Array(out.buffer.slice(out.byteOffset, out.byteOffset + out.byteLength));
+  const copy = new Uint8Array(out.length);
+  copy.set(out);
+  return copy;
 }
 
 /** Exactly one CBOR item; throws on truncation or trailing bytes. */

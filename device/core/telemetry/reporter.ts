@@ -51,6 +51,17 @@ export interface TelemetryReporterDeps {
   maxBufferedSamples?: number;
 }
 
+/** Shortest interval accepted: below this a timer loop would starve the device. */
+export const MIN_INTERVAL_MS = 100;
+
+export function validateTelemetryConfig(c: TelemetryConfig): void {
+  for (const [name, v] of [["sampleIntervalMs", c.sampleIntervalMs], ["reportIntervalMs", c.reportIntervalMs]] as const) {
+    if (!Number.isInteger(v) || v < MIN_INTERVAL_MS) {
+      throw new TelemetryError("invalid", `${name} must be an integer ≥ ${MIN_INTERVAL_MS} ms, got ${String(v)}`);
+    }
+  }
+}
+
 /** Stored sample: always uptime ms; converted to wall time when a batch is built. */
 type Pending = TelemetrySample;
 
@@ -66,6 +77,7 @@ export class TelemetryReporter {
   batchesSent = 0;
 
   constructor(private readonly deps: TelemetryReporterDeps, config: TelemetryConfig = DEFAULT_TELEMETRY_CONFIG) {
+    validateTelemetryConfig(config);
     this.config = { ...config };
   }
 
@@ -100,6 +112,7 @@ export class TelemetryReporter {
 
   /** Applies new intervals; timers restart from now so a shorter interval acts at once. */
   setConfig(config: TelemetryConfig): void {
+    validateTelemetryConfig(config);
     this.config = { ...config };
     if (!this.running) return;
     this.stop();

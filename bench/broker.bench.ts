@@ -7,10 +7,10 @@
  *
  *   node scripts/run-ts.mjs test/broker/throughput.ts [devices] [minutes]
  */
-import { encodeConnect, encodePublish, encodeSubscribe } from "../../device/core/mqtt/codec";
-import { VirtualBroker } from "../../host-sim/broker/virtual-broker";
-import { VirtualClock } from "../../host-sim/virtual/clock";
-import { VirtualNetwork, type VirtualSocket } from "../../host-sim/virtual/network";
+import { encodeConnect, encodePublish, encodeSubscribe } from "../device/core/mqtt/codec";
+import { VirtualBroker } from "../host-sim/broker/virtual-broker";
+import { VirtualClock } from "../host-sim/virtual/clock";
+import { VirtualNetwork, type VirtualSocket } from "../host-sim/virtual/network";
 
 const PERIOD_MS = 60_000;
 

@@ -13,6 +13,7 @@ import { SLOT_PARTITIONS } from "../../bootloader-spec/reference/bootloader";
 import { decodeHeader, IMAGE_HEADER_SIZE } from "../../bootloader-spec/reference/image";
 
 const repoRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..", "..");
+// (Node only: it lives in tools/ because host-sim/boot type-checks without Node.)
 
 /** Bundles device/core/index.ts for XS with TETHER_FIRMWARE_VERSION = `version`; returns the ESM bytes. */
 export async function buildAgentPayload(version: string): Promise<Uint8Array> {

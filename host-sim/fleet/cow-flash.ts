@@ -1,0 +1,186 @@
+/**
+ * Copy-on-write simulated NOR flash for fleets. A 4 MB SimFlash per device would need 40 GB
+ * for 10,000 devices; here every block is a reference to a shared array (the factory image,
+ * or the one all-0xFF block) until the device writes it, and only then gets its own copy.
+ * Same semantics and fault hook as host-sim/virtual/flash.ts (erase → 0xFF, write ANDs bits,
+ * PowerCut, FlashError("io")), so the reference bootloader and OTA code see no difference.
+ * Node-free.
+ */
+import { FlashError, type Flash, type FlashPartition, type PartitionName } from "../../device/ports";
+import { PowerCut, type FlashFaultHook, type FlashOp, type PartitionLayout } from "../virtual/flash";
+
+const ERASED = 0xff;
+
+/** One partition: a block list whose entries may be shared with other flashes. */
+class Blocks {
+  /** Bit i set: blocks[i] belongs to this flash alone and may be written in place. */
+  owned: Uint8Array;
+  constructor(
+    readonly blocks: Uint8Array[],
+    owned?: Uint8Array,
+  ) {
+    this.owned = owned ?? new Uint8Array((blocks.length + 7) >> 3);
+  }
+}
+
+export class CowFlash implements Flash {
+  fault: FlashFaultHook | undefined;
+  opCount = 0;
+  private dead = false;
+  private readonly parts = new Map<PartitionName, Blocks>();
+
+  private constructor(
+    readonly blockSize: number,
+    private readonly erased: Uint8Array,
+  ) {}
+
+  /** A blank flash with `layout`; every block is the shared erased block until written. */
+  static blank(layout: PartitionLayout[], blockSize: number): CowFlash {
+    const erased = new Uint8Array(blockSize).fill(ERASED);
+    const f = new CowFlash(blockSize, erased);
+    for (const { name, size } of layout) {
+      if (size % blockSize !== 0) throw new FlashError("range", `partition ${name}: size ${size} is not a multiple of ${blockSize}`);
+      f.parts.set(name, new Blocks(new Array<Uint8Array>(size / blockSize).fill(erased)));
+    }
+    return f;
+  }
+
+  /**
+   * A device's own flash starting with this one's contents, sharing every block. Both sides
+   * lose ownership, so neither can change what the other reads.
+   */
+  clone(): CowFlash {
+    const f = new CowFlash(this.blockSize, this.erased);
+    for (const [name, p] of this.parts) {
+      p.owned.fill(0);
+      f.parts.set(name, new Blocks(p.blocks.slice()));
+    }
+    return f;
+  }
+
+  open(name: PartitionName): FlashPartition {
+    const p = this.parts.get(name);
+    if (p === undefined) throw new FlashError("absent", `flash: no partition "${name}"`);
+    return new CowPartition(this, name, p);
+  }
+
+  /** A copy of a partition's raw bytes. */
+  image(name: PartitionName): Uint8Array {
+    const p = this.parts.get(name);
+    if (p === undefined) throw new FlashError("absent", `flash: no partition "${name}"`);
+    const out = new Uint8Array(p.blocks.length * this.blockSize);
+    p.blocks.forEach((b, i) => out.set(b, i * this.blockSize));
+    return out;
+  }
+
+  /** Bytes this flash holds privately (the rest is shared). */
+  ownedBytes(): number {
+    let n = 0;
+    for (const p of this.parts.values()) for (let i = 0; i < p.blocks.length; i++) if (p.owned[i >> 3] & (1 << (i & 7))) n += this.blockSize;
+    return n;
+  }
+
+  powerOn(): void {
+    this.dead = false;
+  }
+
+  get poweredOff(): boolean {
+    return this.dead;
+  }
+
+  /** @internal */
+  beginOp(kind: FlashOp["kind"], partition: PartitionName, offset: number, length: number): { op: FlashOp; fault: { powerCut: true; tornBytes?: number } | undefined } {
+    if (this.dead) throw new PowerCut({ seq: this.opCount, kind, partition, offset, length });
+    const op: FlashOp = { seq: this.opCount++, kind, partition, offset, length };
+    const fault = this.fault?.(op);
+    if (fault && "error" in fault) throw new FlashError("io", `flash: ${kind} failed at ${partition}+${offset}`);
+    return { op, fault };
+  }
+
+  /** @internal */
+  cut(op: FlashOp): never {
+    this.dead = true;
+    throw new PowerCut(op);
+  }
+
+  /** @internal A block this flash may write in place (copied on first write). */
+  own(p: Blocks, i: number): Uint8Array {
+    if (p.owned[i >> 3] & (1 << (i & 7))) return p.blocks[i];
+    const copy = p.blocks[i].slice();
+    p.blocks[i] = copy;
+    p.owned[i >> 3] |= 1 << (i & 7);
+    return copy;
+  }
+
+  /** @internal Erasing shares the erased block again: no memory for erased space. */
+  erase(p: Blocks, i: number): void {
+    p.blocks[i] = this.erased;
+    p.owned[i >> 3] &= ~(1 << (i & 7));
+  }
+}
+
+class CowPartition implements FlashPartition {
+  readonly size: number;
+  readonly blockSize: number;
+
+  constructor(
+    private readonly flash: CowFlash,
+    readonly name: PartitionName,
+    private readonly p: Blocks,
+  ) {
+    this.blockSize = flash.blockSize;
+    this.size = p.blocks.length * this.blockSize;
+  }
+
+  read(offset: number, length: number): Uint8Array {
+    this.checkRange(offset, length);
+    const out = new Uint8Array(length);
+    const bs = this.blockSize;
+    let done = 0;
+    while (done < length) {
+      const at = offset + done;
+      const b = Math.floor(at / bs);
+      const within = at - b * bs;
+      const n = Math.min(bs - within, length - done);
+      out.set(this.p.blocks[b].subarray(within, within + n), done);
+      done += n;
+    }
+    return out;
+  }
+
+  write(offset: number, data: Uint8Array): void {
+    this.checkRange(offset, data.length);
+    const { op, fault } = this.flash.beginOp("write", this.name, offset, data.length);
+    const landed = fault ? Math.min(fault.tornBytes ?? 0, data.length) : data.length;
+    const bs = this.blockSize;
+    for (let i = 0; i < landed; ) {
+      const at = offset + i;
+      const b = Math.floor(at / bs);
+      const block = this.flash.own(this.p, b);
+      const end = Math.min(landed, i + (bs - (at - b * bs)));
+      for (let w = at - b * bs; i < end; i++, w++) block[w] &= data[i];
+    }
+    if (fault) this.flash.cut(op);
+  }
+
+  eraseBlock(index: number): void {
+    const blocks = this.p.blocks.length;
+    if (!Number.isInteger(index) || index < 0 || index >= blocks) {
+      throw new FlashError("range", `flash: ${this.name} has no block ${index} (0..${blocks - 1})`);
+    }
+    const { op, fault } = this.flash.beginOp("erase", this.name, index * this.blockSize, this.blockSize);
+    if (fault) {
+      // A torn erase: the first tornBytes bytes erased, the rest as before.
+      const torn = Math.min(fault.tornBytes ?? 0, this.blockSize);
+      if (torn > 0) this.flash.own(this.p, index).fill(ERASED, 0, torn);
+      this.flash.cut(op);
+    }
+    this.flash.erase(this.p, index);
+  }
+
+  private checkRange(offset: number, length: number): void {
+    if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0 || offset + length > this.size) {
+      throw new FlashError("range", `flash: ${this.name} range ${offset}+${length} outside 0..${this.size}`);
+    }
+  }
+}

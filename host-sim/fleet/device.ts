@@ -1,0 +1,284 @@
+/**
+ * One virtual device of a fleet. What survives power cycles lives here (flash, key-value
+ * store, battery, sensors, wall clock); what a boot creates is thrown away at the next halt.
+ * Each power-on runs the reference bootloader on the device's own flash, looks up the code of
+ * the image in the chosen slot, and starts that code's Agent on fresh ports for this boot.
+ * Power cuts, restarts and crashes halt the boot where it stands (guards.ts). Node-free.
+ */
+import type { AgentConfig, AgentEvent } from "../../device/core/agent";
+import type { Log, Ports, ResetReason, Sha256, SlotIndex } from "../../device/ports";
+import { runBootloader, SLOT_PARTITIONS } from "../../bootloader-spec/reference/bootloader";
+import { IMAGE_HASH_SIZE, IMAGE_HEADER_SIZE } from "../../bootloader-spec/reference/image";
+import { SimBattery } from "../battery/sim-battery";
+import { poweredNetwork, poweredSensors } from "../battery/power";
+import { SimBootControl } from "../boot/boot-control";
+import { DEFAULT_SENSOR_PROFILE, SimSensors } from "../sensors/sim-sensors";
+import type { VirtualClock } from "../virtual/clock";
+import { PowerCut, type FlashFault, type FlashOp } from "../virtual/flash";
+import { MemoryKv } from "../virtual/kv";
+import type { VirtualNetwork, VirtualSocket } from "../virtual/network";
+import { SeededRandom } from "../virtual/random";
+import { DeviceHalted, VirtualSystem } from "../virtual/system";
+import { VirtualWallClock } from "../virtual/wall-clock";
+import type { CowFlash } from "./cow-flash";
+import { DeviceClock, DeviceNetwork, dropSockets, silenceSockets, type Guarded } from "./guards";
+import { toHex, type FirmwareLibrary, type AgentInstance } from "./library";
+import type { Group } from "./scenario";
+
+/** A crashed boot restarts after this (panic handler + ROM boot). */
+export const CRASH_REBOOT_MS = 2_000;
+/** A software restart takes this long to come back. */
+export const RESTART_MS = 1_000;
+/** SNTP answers this long after boot (when it answers at all). */
+export const TIME_SYNC_AFTER_MS = 3_000;
+/** This many crashes without a boot that ran a minute: the device is in a boot loop (bricked). */
+export const MAX_CRASH_LOOP = 12;
+/** Calendar time at virtual time 0: 2026-01-01T00:00:00Z. */
+export const SIM_EPOCH_UNIX_MS = 1_767_225_600_000;
+
+export type DeviceState = "off" | "running" | "crashed" | "dead" | "bricked";
+
+/** What the fleet gives every device: shared world plus where events go. */
+export interface FleetWorld {
+  clock: VirtualClock;
+  network: VirtualNetwork;
+  sha256: Sha256;
+  library: FirmwareLibrary;
+  brokers: string[];
+  keepAliveSec: number;
+  /** Merged into every agent's config (OTA trust settings for builds that carry OTA). */
+  extraConfig: Record<string, unknown>;
+  /** Agent events of device `dev`. */
+  onAgentEvent(dev: FleetDevice, e: AgentEvent): void;
+  /** Lifecycle: boot, power cut, crash, brick, dead. */
+  onLifecycle(dev: FleetDevice, what: "boot" | "power-cut" | "crash" | "brick" | "dead" | "restart", x: number): void;
+}
+
+const silent: Log = () => {};
+
+export class FleetDevice implements Guarded {
+  readonly id: string;
+  epoch = 0;
+  state: DeviceState = "off";
+  readonly sockets: VirtualSocket[] = [];
+  readonly kv = new MemoryKv();
+  readonly battery: SimBattery;
+  readonly sensors: SimSensors;
+  readonly wall: VirtualWallClock;
+  boots = 0;
+  crashes = 0;
+  /** Crashes since the last boot that stayed up (boot-loop detection). */
+  private crashRun = 0;
+  /** Running image: slot and version (header), after the last successful bootloader run. */
+  slot: SlotIndex = 0;
+  version = 0;
+  private agent: AgentInstance | undefined;
+  private wakeTimer = -1;
+  /** Fault state. */
+  radioDownUntil = 0;
+  syncFailUntil = 0;
+  flashErrorPermille = 0;
+  flashErrorUntil = 0;
+  /** Armed: the next flash write or erase loses power (off for this long). */
+  cutOnFlashWriteMs = -1;
+  private readonly faultRandom: SeededRandom;
+  /** Bookkeeping the fleet reads. */
+  online = false;
+  everOnline = false;
+
+  constructor(
+    readonly index: number,
+    readonly seed: number,
+    readonly group: Group,
+    readonly flash: CowFlash,
+    private readonly world: FleetWorld,
+  ) {
+    this.id = `dev-${String(index).padStart(6, "0")}`;
+    const root = new SeededRandom(seed);
+    const clock = world.clock;
+    this.battery = new SimBattery(clock, root.fork("battery"), group.battery);
+    this.sensors = new SimSensors(clock, root.fork("sensors"), { ...DEFAULT_SENSOR_PROFILE, ...group.sensor });
+    this.wall = new VirtualWallClock(clock, group.driftPpm);
+    this.faultRandom = root.fork("flash-faults");
+    flash.fault = (op) => this.flashFault(op);
+  }
+
+  radioDown(): boolean {
+    return this.world.clock.now() < this.radioDownUntil;
+  }
+
+  get running(): boolean {
+    return this.state === "running";
+  }
+
+  /** Power on (first time, after a cut, or after a restart) and boot through the bootloader. */
+  powerOn(reason: ResetReason): void {
+    if (this.state === "dead" || this.state === "bricked") return;
+    this.clearWake();
+    this.epoch++;
+    this.boots++;
+    this.flash.powerOn();
+    let out: ReturnType<typeof runBootloader>;
+    try {
+      out = runBootloader(this.flash, this.world.sha256);
+    } catch (e) {
+      this.fault(e);
+      return;
+    }
+    if (!out.ok) {
+      this.state = "bricked";
+      this.world.onLifecycle(this, "brick", 0);
+      return;
+    }
+    this.slot = out.slot;
+    this.version = out.header.version;
+    this.state = "running";
+    this.world.onLifecycle(this, "boot", out.slot);
+    const part = this.flash.open(SLOT_PARTITIONS[out.slot]);
+    const hash = toHex(part.read(IMAGE_HEADER_SIZE + out.header.payloadLength, IMAGE_HASH_SIZE));
+    const code = this.world.library.code(hash);
+    if (code === undefined || code.Agent === undefined || code.crash !== undefined) {
+      this.fault(new Error(`image v${out.header.version} in slot ${out.slot} crashed at start-up: ${code?.crash ?? "unknown image"}`));
+      return;
+    }
+    const epoch = this.epoch;
+    const ports = this.portsFor(epoch, reason, out.slot, out.rollback);
+    this.wall.unsync();
+    if (this.group.timeSync) ports.clock.setTimeout(() => this.syncTime(), TIME_SYNC_AFTER_MS);
+    // A boot that stays up a minute ends a crash loop.
+    ports.clock.setTimeout(() => (this.crashRun = 0), 60_000);
+    try {
+      const agent = new code.Agent(
+        ports,
+        {
+          deviceId: this.id,
+          brokers: this.world.brokers,
+          firmwareVersion: code.version,
+          keepAliveSec: this.world.keepAliveSec,
+          telemetry: { sampleIntervalMs: this.group.sampleIntervalMs, reportIntervalMs: this.group.reportIntervalMs },
+          ...this.world.extraConfig,
+        } as AgentConfig,
+        (e) => {
+          if (this.epoch === epoch) this.world.onAgentEvent(this, e);
+        },
+      );
+      this.agent = agent;
+      agent.start();
+    } catch (e) {
+      this.fault(e);
+    }
+  }
+
+  /** Power is cut now; it comes back after `offMs` (never, when the battery is dead). */
+  powerCut(offMs: number): void {
+    if (this.state === "dead" || this.state === "bricked") return;
+    this.halt("off");
+    this.world.onLifecycle(this, "power-cut", offMs);
+    this.wakeAfter(offMs, "power-on");
+  }
+
+  /** The battery can no longer hold the regulator up: off for good. */
+  die(): void {
+    if (this.state === "dead") return;
+    this.halt("dead");
+    this.world.onLifecycle(this, "dead", 0);
+  }
+
+  /** Wi-Fi drops for `forMs`: the connection fails, reconnects time out until it is back. */
+  flap(forMs: number): void {
+    this.radioDownUntil = Math.max(this.radioDownUntil, this.world.clock.now() + forMs);
+    dropSockets(this.sockets, "wifi disconnected");
+  }
+
+  /** Whatever unwound out of the device's code. */
+  fault(err: unknown): void {
+    if (err instanceof DeviceHalted) return; // restart(): already halted and rescheduled
+    if (err instanceof PowerCut) {
+      const off = this.cutOnFlashWriteMs >= 0 ? this.cutOnFlashWriteMs : 1000;
+      this.cutOnFlashWriteMs = -1;
+      this.halt("off");
+      this.world.onLifecycle(this, "power-cut", off);
+      this.wakeAfter(off, "power-on");
+      return;
+    }
+    // A crash (uncaught exception, bad image): the chip resets; the bootloader counts trial boots.
+    this.crashes++;
+    this.crashRun++;
+    this.halt("crashed");
+    this.world.onLifecycle(this, "crash", this.crashRun);
+    if (this.crashRun >= MAX_CRASH_LOOP) {
+      this.state = "bricked";
+      this.world.onLifecycle(this, "brick", 1);
+      return;
+    }
+    this.wakeAfter(CRASH_REBOOT_MS, "panic");
+  }
+
+  /** Re-syncs the wall clock now (end of a failed-sync window). */
+  syncTime(): void {
+    if (this.world.clock.now() < this.syncFailUntil) return;
+    this.wall.sync(SIM_EPOCH_UNIX_MS + this.world.clock.now());
+  }
+
+  // ---------------------------------------------------------------- internals
+  private portsFor(epoch: number, reason: ResetReason, slot: SlotIndex, rollback: boolean): Ports {
+    const world = this.world;
+    const clock = new DeviceClock(world.clock, this, epoch);
+    const net = new DeviceNetwork(world.network, clock, this, epoch);
+    const system = new VirtualSystem(reason, () => this.restartNow());
+    const powered = this.group.powerModel;
+    return {
+      clock,
+      wallClock: this.wall,
+      random: new SeededRandom((this.seed ^ Math.imul(this.boots, 0x9e3779b1)) >>> 0),
+      kv: this.kv,
+      flash: this.flash,
+      network: powered ? poweredNetwork(net, this.battery) : net,
+      sha256: world.sha256,
+      battery: this.battery,
+      sensors: powered ? poweredSensors(this.sensors, this.battery) : this.sensors,
+      system,
+      boot: new SimBootControl(this.flash, slot, rollback, () => system.restart()),
+      log: silent,
+    };
+  }
+
+  /** system.restart(): the code stops here; the device boots again shortly. */
+  private restartNow(): never {
+    this.halt("off");
+    this.world.onLifecycle(this, "restart", 0);
+    this.wakeAfter(RESTART_MS, "software");
+    throw new DeviceHalted("restart");
+  }
+
+  private halt(next: DeviceState): void {
+    this.epoch++;
+    this.state = next;
+    this.agent = undefined;
+    silenceSockets(this.sockets);
+  }
+
+  private wakeAfter(ms: number, reason: ResetReason): void {
+    this.clearWake();
+    this.wakeTimer = this.world.clock.setTimeout(() => {
+      this.wakeTimer = -1;
+      this.powerOn(reason);
+    }, ms);
+  }
+
+  private clearWake(): void {
+    if (this.wakeTimer >= 0) this.world.clock.clearTimeout(this.wakeTimer);
+    this.wakeTimer = -1;
+  }
+
+  private flashFault(op: FlashOp): FlashFault {
+    if (this.cutOnFlashWriteMs >= 0) {
+      // Torn: some of the bytes land.
+      return { powerCut: true, tornBytes: this.faultRandom.below(op.length + 1) };
+    }
+    if (this.flashErrorPermille > 0 && this.world.clock.now() < this.flashErrorUntil && this.faultRandom.below(1000) < this.flashErrorPermille) {
+      return { error: "io" };
+    }
+    return undefined;
+  }
+}

@@ -1,0 +1,383 @@
+/**
+ * `--broker virtual`: a whole fleet under one virtual clock, in one synchronous run.
+ * N FleetDevices (real agent code from their flash slots) talk real MQTT bytes over the
+ * VirtualNetwork to the VirtualBroker; a virtual backend subscribed inside the broker counts
+ * what arrives per (device, seq). Faults come from the scenario (faults.ts). Everything random
+ * derives from the run seed, per device and per fault by index, so a device behaves the same
+ * whichever shard runs it, and the same seed + scenario give the same trace hash.
+ * Node-free: the FirmwareLibrary and Sha256 come from the caller.
+ */
+import type { AgentEvent } from "../../device/core/agent";
+import { OtaResult } from "../../device/core/ota/codes";
+import { decodeStatus } from "../../device/core/ota/status";
+import { BATTERY_ALARM_CODES, decodeTelemetryBatch, LINK_STATE_CODES } from "../../device/core/telemetry/record";
+import type { Sha256 } from "../../device/ports";
+import { provision } from "../boot/provision";
+import { VirtualBroker } from "../broker/virtual-broker";
+import { ESP32_4MB_LAYOUT, FLASH_BLOCK_SIZE } from "../layout";
+import { VirtualClock } from "../virtual/clock";
+import { VirtualNetwork } from "../virtual/network";
+import { CowFlash } from "./cow-flash";
+import { FleetDevice, type FleetWorld } from "./device";
+import { scheduleFaults, type FaultCounters } from "./faults";
+import type { FirmwareLibrary } from "./library";
+import { DeviceBook, type Check, type FleetSummary, type OtaOutcomes } from "./metrics";
+import type { Group, Scenario } from "./scenario";
+import { deviceSeed } from "./seeds";
+import { EV, TraceHash } from "./trace";
+
+export const BROKER_URL = "mqtt://broker:1883";
+/** How often the fleet checks batteries (death, ground truth for alarms). */
+export const BATTERY_CHECK_MS = 5 * 60_000;
+export const DEFAULT_KEEPALIVE_SEC = 60;
+const TELEMETRY_PREFIX = "tether/".length;
+const TELEMETRY_SUFFIX = "/telemetry".length;
+
+export interface FleetProgress {
+  simMs: number;
+  endMs: number;
+  devices: number;
+  online: number;
+  published: number;
+  delivered: number;
+}
+
+export interface VirtualFleetOptions {
+  devices: number;
+  durationMs: number;
+  seed: number;
+  scenario: Scenario;
+  library: FirmwareLibrary;
+  sha256: Sha256;
+  /** Run only devices with index % count === index (the others run in other shards). */
+  shard?: { index: number; count: number };
+  onProgress?: (p: FleetProgress) => void;
+  /** Simulated ms between progress reports (and between checks of the wall clock). */
+  progressEveryMs?: number;
+  /** Wall-clock ms (performance.now on Node); only used for the summary's wall time. */
+  wallNow?: () => number;
+}
+
+/** Device index → group, in proportion to the group weights (remainder to the first groups). */
+export function groupOf(groups: Group[], devices: number): (index: number) => Group {
+  const total = groups.reduce((a, g) => a + g.weight, 0);
+  const counts = groups.map((g) => Math.floor((devices * g.weight) / total));
+  let left = devices - counts.reduce((a, b) => a + b, 0);
+  for (let i = 0; left > 0; i = (i + 1) % groups.length, left--) counts[i]++;
+  const ends: number[] = [];
+  counts.reduce((a, c) => (ends.push(a + c), a + c), 0);
+  return (index) => groups[ends.findIndex((e) => index < e)];
+}
+
+export class VirtualFleet implements FleetWorld {
+  readonly clock = new VirtualClock();
+  readonly network = new VirtualNetwork(this.clock);
+  readonly broker = new VirtualBroker(this.network);
+  readonly trace = new TraceHash();
+  readonly devices: FleetDevice[] = [];
+  readonly books: DeviceBook[] = [];
+  readonly brokers = [BROKER_URL];
+  readonly keepAliveSec = DEFAULT_KEEPALIVE_SEC;
+  readonly extraConfig: Record<string, unknown>;
+  readonly sha256: Sha256;
+  readonly library: FirmwareLibrary;
+  private readonly byId = new Map<string, number>();
+  readonly faults: FaultCounters = { powerCuts: 0, linkFlaps: 0, brokerOutages: 0, brokerRestarts: 0 };
+  // counters
+  published = 0;
+  delivered = 0;
+  duplicates = 0;
+  online = 0;
+  reconnects = 0;
+  peakReconnects = 0;
+  private reconnectSec = -1;
+  private reconnectsThisSec = 0;
+  crashes = 0;
+  restarts = 0;
+  boots = 0;
+  deadBatteries = 0;
+  agentErrors = 0;
+  decodeErrors = 0;
+
+  constructor(readonly o: VirtualFleetOptions) {
+    this.sha256 = o.sha256;
+    this.library = o.library;
+    this.extraConfig = { ota: { hardwareId: o.library.hardwareId, trustedKeys: o.library.trustedKeys } };
+    this.broker.start();
+    this.broker.subscribeInternal("tether/+/telemetry", (topic, payload) => this.onTelemetry(topic, payload), { qos: 1 });
+    this.broker.subscribeInternal("tether/+/ota/status", (topic, payload) => this.onOtaStatus(topic, payload), { qos: 1 });
+    const shard = o.shard ?? { index: 0, count: 1 };
+    const groupFor = groupOf(o.scenario.groups, o.devices);
+    const templates = new Map<string, CowFlash>();
+    for (let i = shard.index; i < o.devices; i += shard.count) {
+      const group = groupFor(i);
+      let template = templates.get(group.firmware);
+      if (!template) {
+        template = CowFlash.blank(ESP32_4MB_LAYOUT, FLASH_BLOCK_SIZE);
+        provision(template, o.library.image(group.firmware), 0);
+        templates.set(group.firmware, template);
+      }
+      const dev = new FleetDevice(i, deviceSeed(o.seed, i), group, template.clone(), this);
+      this.byId.set(dev.id, this.devices.length);
+      this.devices.push(dev);
+      this.books.push(new DeviceBook());
+    }
+  }
+
+  /** Runs the scenario to the end plus the drain period; returns the summary. */
+  run(): FleetSummary {
+    const o = this.o;
+    const wallNow = o.wallNow ?? (() => 0);
+    const wallStart = wallNow();
+    const { durationMs } = o;
+    const endMs = durationMs + o.scenario.drainMs;
+    for (const dev of this.devices) dev.powerOn("power-on");
+    scheduleFaults(this, o.scenario, o.seed, o.devices, durationMs);
+    this.clock.setTimeout(() => this.checkBatteries(), BATTERY_CHECK_MS);
+    const every = o.progressEveryMs ?? 3_600_000;
+    for (let t = 0; t < endMs; ) {
+      t = Math.min(endMs, t + every);
+      this.clock.runUntil(t);
+      o.onProgress?.({ simMs: t, endMs, devices: this.devices.length, online: this.online, published: this.published, delivered: this.delivered });
+    }
+    return this.summary((wallNow() - wallStart) / 1000);
+  }
+
+  // ---------------------------------------------------------------- FleetWorld
+  onAgentEvent(dev: FleetDevice, e: AgentEvent): void {
+    const t = this.clock.now();
+    const book = this.books[this.byId.get(dev.id)!];
+    switch (e.type) {
+      case "link": {
+        this.trace.add(t, dev.index, EV.link, LINK_STATE_CODES.indexOf(e.state));
+        if (e.state === "online") {
+          if (!dev.online) this.online++;
+          dev.online = true;
+          if (dev.everOnline) this.countReconnect(t);
+          dev.everOnline = true;
+        } else if (dev.online) {
+          this.online--;
+          dev.online = false;
+        }
+        return;
+      }
+      case "telemetry": {
+        this.published++;
+        book.made.add(e.batch.seq);
+        const dropped = e.batch.link?.dropped ?? 0;
+        if (dropped > book.queueDropped) book.queueDropped = dropped;
+        this.trace.add(t, dev.index, EV.made, e.batch.seq);
+        return;
+      }
+      case "battery":
+        if (e.event.type === "alarm") {
+          if (e.event.alarm !== "none") book.alarmRaised = true;
+          this.trace.add(t, dev.index, EV.alarm, BATTERY_ALARM_CODES.indexOf(e.event.alarm), e.event.pct);
+        }
+        return;
+      case "error":
+        this.agentErrors++;
+        return;
+      case "boot":
+        return;
+    }
+  }
+
+  onLifecycle(dev: FleetDevice, what: "boot" | "power-cut" | "crash" | "brick" | "dead" | "restart", x: number): void {
+    const t = this.clock.now();
+    if (what !== "boot" && dev.online) {
+      dev.online = false;
+      this.online--;
+    }
+    switch (what) {
+      case "boot":
+        this.boots++;
+        this.trace.add(t, dev.index, EV.boot, x, dev.version);
+        return;
+      case "power-cut":
+        this.faults.powerCuts++;
+        this.trace.add(t, dev.index, EV.powerCut, x);
+        return;
+      case "crash":
+        this.crashes++;
+        this.trace.add(t, dev.index, EV.crash, x);
+        return;
+      case "restart":
+        this.restarts++;
+        this.trace.add(t, dev.index, EV.restart);
+        return;
+      case "brick":
+        this.trace.add(t, dev.index, EV.brick, x);
+        return;
+      case "dead":
+        this.deadBatteries++;
+        this.trace.add(t, dev.index, EV.dead);
+        return;
+    }
+  }
+
+  // ---------------------------------------------------------------- the backend
+  private onTelemetry(topic: string, payload: Uint8Array): void {
+    const i = this.byId.get(topic.slice(TELEMETRY_PREFIX, topic.length - TELEMETRY_SUFFIX));
+    if (i === undefined) return;
+    let seq: number;
+    let alarm: string | undefined;
+    try {
+      const batch = decodeTelemetryBatch(payload);
+      seq = batch.seq;
+      alarm = batch.battery?.alarm;
+    } catch {
+      this.decodeErrors++;
+      return;
+    }
+    const book = this.books[i];
+    if (alarm !== undefined && alarm !== "none") book.alarmSeen = true;
+    if (book.seen.add(seq)) {
+      this.delivered++;
+      this.trace.add(this.clock.now(), this.devices[i].index, EV.delivered, seq);
+    } else {
+      this.duplicates++;
+      this.trace.add(this.clock.now(), this.devices[i].index, EV.duplicate, seq);
+    }
+  }
+
+  private onOtaStatus(topic: string, payload: Uint8Array): void {
+    const i = this.byId.get(topic.split("/")[1]);
+    if (i === undefined || payload.length === 0) return;
+    try {
+      const s = decodeStatus(payload);
+      this.books[i].lastOtaState = s.state;
+      this.books[i].lastOtaResult = s.result;
+      this.trace.add(this.clock.now(), this.devices[i].index, EV.otaStatus, s.state, s.result);
+    } catch {
+      this.decodeErrors++;
+    }
+  }
+
+  /** Publishes an OTA offer to one device: retained manifest and blocks (docs/protocol/ota.md). */
+  offer(dev: FleetDevice, version: string, bad: "crash" | undefined): void {
+    const b = this.library.bundle(version, bad);
+    const book = this.books[this.byId.get(dev.id)!];
+    book.offeredVersion = b.version;
+    book.offeredBad = bad !== undefined;
+    const base = `tether/${dev.id}/ota/`;
+    b.blocks.forEach((block, n) => this.broker.publishInternal(`${base}block/${n}`, block, { qos: 1, retain: true }));
+    this.broker.publishInternal(`${base}manifest`, b.envelope, { qos: 1, retain: true });
+  }
+
+  private countReconnect(t: number): void {
+    this.reconnects++;
+    const sec = Math.floor(t / 1000);
+    if (sec !== this.reconnectSec) {
+      this.reconnectSec = sec;
+      this.reconnectsThisSec = 0;
+    }
+    if (++this.reconnectsThisSec > this.peakReconnects) this.peakReconnects = this.reconnectsThisSec;
+  }
+
+  private checkBatteries(): void {
+    const low = this.o.scenario.lowBatteryPct * 10;
+    for (let i = 0; i < this.devices.length; i++) {
+      const dev = this.devices[i];
+      if (dev.state === "dead") continue;
+      if (!this.books[i].crossedLow && dev.battery.chargePermille() <= low) this.books[i].crossedLow = true;
+      if (dev.battery.isDead()) dev.die();
+    }
+    this.clock.setTimeout(() => this.checkBatteries(), BATTERY_CHECK_MS);
+  }
+
+  // ---------------------------------------------------------------- the summary
+  summary(wallSeconds: number): FleetSummary {
+    let lost = 0;
+    let stranded = 0;
+    let queueDropped = 0;
+    let alerts = 0;
+    let alertsSeen = 0;
+    let crossed = 0;
+    let bricked = 0;
+    const alarmMismatch: string[] = [];
+    const ota: OtaOutcomes = { offered: 0, updated: 0, rolledBack: 0, deferred: 0, failed: 0, bricked: 0 };
+    const badNotRolledBack: string[] = [];
+    const lostOn: string[] = [];
+    this.devices.forEach((dev, i) => {
+      const book = this.books[i];
+      const missing = book.made.countMissingFrom(book.seen);
+      queueDropped += book.queueDropped;
+      if (dev.running) {
+        const l = Math.max(0, missing - book.queueDropped);
+        lost += l;
+        if (l > 0 && lostOn.length < 5) lostOn.push(`${dev.id} (${l})`);
+      } else stranded += missing;
+      if (dev.state === "bricked") bricked++;
+      if (book.alarmRaised) alerts++;
+      if (book.alarmSeen) alertsSeen++;
+      if (book.crossedLow) crossed++;
+      if (book.alarmRaised !== book.crossedLow && alarmMismatch.length < 5) alarmMismatch.push(`${dev.id} (alarm ${book.alarmRaised}, crossed ${book.crossedLow})`);
+      if (book.offeredVersion > 0) {
+        ota.offered++;
+        const outcome = otaOutcome(dev, book);
+        ota[outcome]++;
+        if (book.offeredBad && outcome !== "rolledBack" && badNotRolledBack.length < 5) badNotRolledBack.push(`${dev.id} (${outcome})`);
+      }
+    });
+    const mismatches = this.devices.filter((_, i) => this.books[i].alarmRaised !== this.books[i].crossedLow).length;
+    const badOffered = this.books.filter((b) => b.offeredBad).length;
+    const badRolledBack = this.devices.filter((d, i) => this.books[i].offeredBad && otaOutcome(d, this.books[i]) === "rolledBack").length;
+    const checks: Check[] = [
+      { name: "no acknowledged telemetry lost", ok: lost === 0, detail: lost === 0 ? `${this.delivered} delivered` : `${lost} lost, e.g. ${lostOn.join(", ")}` },
+      { name: "no device bricked", ok: bricked === 0, detail: `${bricked} bricked` },
+      {
+        name: "bad-image devices rolled back",
+        ok: badRolledBack === badOffered,
+        detail: `${badRolledBack}/${badOffered}` + (badNotRolledBack.length ? `; not: ${badNotRolledBack.join(", ")}` : ""),
+      },
+      {
+        name: "battery alerts match simulated crossings",
+        ok: mismatches === 0,
+        detail: mismatches === 0 ? `${alerts} alerts, ${crossed} crossings` : `${mismatches} mismatches, e.g. ${alarmMismatch.join(", ")}`,
+      },
+    ];
+    const simulatedSeconds = this.clock.now() / 1000;
+    const devices = this.devices.length;
+    return {
+      devices,
+      seed: this.o.seed,
+      broker: "virtual",
+      shards: this.o.shard?.count ?? 1,
+      simulatedSeconds,
+      wallSeconds,
+      deviceHoursPerWallSecond: wallSeconds > 0 ? (devices * simulatedSeconds) / 3600 / wallSeconds : 0,
+      telemetry: { published: this.published, delivered: this.delivered, lost, duplicates: this.duplicates, queueDropped, stranded },
+      reconnects: this.reconnects,
+      peakReconnectsPerSecond: this.peakReconnects,
+      ota,
+      battery: { alerts, alertsSeenByBackend: alertsSeen, crossedThreshold: crossed, dead: this.deadBatteries },
+      faults: {
+        powerCuts: this.faults.powerCuts,
+        crashes: this.crashes,
+        restarts: this.restarts,
+        linkFlaps: this.faults.linkFlaps,
+        brokerOutages: this.faults.brokerOutages,
+        brokerRestarts: this.faults.brokerRestarts,
+      },
+      boots: this.boots,
+      onlineAtEnd: this.online,
+      traceHash: this.trace.hex(),
+      traceEvents: this.trace.events,
+      checks,
+    };
+  }
+}
+
+function otaOutcome(dev: FleetDevice, book: DeviceBook): keyof Omit<OtaOutcomes, "offered"> {
+  if (dev.state === "bricked") return "bricked";
+  if (!book.offeredBad && dev.version === book.offeredVersion) return "updated";
+  if (book.lastOtaResult === OtaResult.RolledBack) return "rolledBack";
+  if (book.lastOtaResult === OtaResult.Deferred) return "deferred";
+  return "failed";
+}
+
+/** Runs a virtual fleet (one shard or all of it) to completion. */
+export function runVirtualFleet(o: VirtualFleetOptions): FleetSummary {
+  return new VirtualFleet(o).run();
+}

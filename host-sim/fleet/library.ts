@@ -1,0 +1,51 @@
+/**
+ * What the fleet engine needs from firmware builds, without knowing how they were made:
+ * slot images to factory-flash, signed OTA bundles to offer, and the code a booted image
+ * runs, looked up by the image's appended SHA-256 (so every device running the same image
+ * shares one loaded module, never its state). images.ts builds one on Node from real agent
+ * builds. Node-free.
+ */
+import type { AgentConfig, AgentEvent } from "../../device/core/agent";
+import type { Ports } from "../../device/ports";
+
+/** The agent as the image exports it (device/core/index.ts). */
+export interface AgentInstance {
+  start(): void;
+  stop(): void;
+}
+export type AgentConstructor = new (ports: Ports, config: AgentConfig, observe: (e: AgentEvent) => void) => AgentInstance;
+
+/** Loaded code of one image: its Agent, or why evaluating it failed (a crash at start-up). */
+export interface FirmwareCode {
+  version: string;
+  Agent?: AgentConstructor;
+  /** Set when the image's module threw while loading: every boot of it crashes. */
+  crash?: string;
+  /** Whatever else the module exports (OTA wiring, version). */
+  exports: Record<string, unknown>;
+}
+
+export interface OtaBundle {
+  version: number;
+  /** Signed manifest envelope (tether/<id>/ota/manifest). */
+  envelope: Uint8Array;
+  blocks: Uint8Array[];
+}
+
+export interface FirmwareLibrary {
+  hardwareId: string;
+  /** ed25519 public keys the devices trust for OTA manifests. */
+  trustedKeys: Uint8Array[];
+  /** The wrapped slot image of a factory firmware version. */
+  image(version: string): Uint8Array;
+  /** The OTA bundle for a version (bad: an image that crashes at start-up). */
+  bundle(version: string, bad: "crash" | undefined): OtaBundle;
+  /** The code of the image whose appended SHA-256 is `hashHex`. */
+  code(hashHex: string): FirmwareCode | undefined;
+}
+
+export function toHex(bytes: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < bytes.length; i++) s += bytes[i].toString(16).padStart(2, "0");
+  return s;
+}

@@ -1,0 +1,163 @@
+/**
+ * Fleet counters and the run summary (what `--json` writes). Counters, not event lists:
+ * per device only two growable bitsets of sequence numbers (made by the agent, seen by the
+ * backend), so a 10,000-device week costs a few MB. Node-free.
+ */
+
+/** A set of small non-negative integers as a growable bitset. */
+export class SeqSet {
+  private bits = new Uint8Array(32);
+  size = 0;
+
+  /** Adds n; returns false when it was already there. */
+  add(n: number): boolean {
+    const byte = n >>> 3;
+    if (byte >= this.bits.length) {
+      const grown = new Uint8Array(Math.max(byte + 1, this.bits.length * 2));
+      grown.set(this.bits);
+      this.bits = grown;
+    }
+    const mask = 1 << (n & 7);
+    if (this.bits[byte] & mask) return false;
+    this.bits[byte] |= mask;
+    this.size++;
+    return true;
+  }
+
+  has(n: number): boolean {
+    const byte = n >>> 3;
+    return byte < this.bits.length && (this.bits[byte] & (1 << (n & 7))) !== 0;
+  }
+
+  /** Members of this set missing from `other`. */
+  countMissingFrom(other: SeqSet): number {
+    let missing = 0;
+    const a = this.bits;
+    const b = other.bits;
+    for (let i = 0; i < a.length; i++) {
+      const lack = a[i] & ~(i < b.length ? b[i] : 0);
+      if (lack !== 0) for (let k = lack; k !== 0; k &= k - 1) missing++;
+    }
+    return missing;
+  }
+}
+
+/** Per-device bookkeeping the backend and the fleet keep. */
+export class DeviceBook {
+  readonly made = new SeqSet();
+  readonly seen = new SeqSet();
+  /** Largest "dropped by the offline queue" count the device reported. */
+  queueDropped = 0;
+  /** The agent raised a low/critical battery alarm; the backend saw one in telemetry. */
+  alarmRaised = false;
+  alarmSeen = false;
+  /** Ground truth: the simulated charge fell to the alarm threshold at some point. */
+  crossedLow = false;
+  /** OTA: the offer this device got (version, bad), and the last status the backend saw. */
+  offeredVersion = 0;
+  offeredBad = false;
+  lastOtaState = -1;
+  lastOtaResult = -1;
+}
+
+export interface OtaOutcomes {
+  offered: number;
+  updated: number;
+  rolledBack: number;
+  deferred: number;
+  failed: number;
+  bricked: number;
+}
+
+export interface Check {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+export interface FleetSummary {
+  devices: number;
+  seed: number;
+  broker: string;
+  shards: number;
+  simulatedSeconds: number;
+  wallSeconds: number;
+  deviceHoursPerWallSecond: number;
+  telemetry: {
+    published: number;
+    delivered: number;
+    lost: number;
+    duplicates: number;
+    /** Dropped by full offline queues (reported by the devices, not counted as lost). */
+    queueDropped: number;
+    /** Still queued on devices that were dead or bricked at the end. */
+    stranded: number;
+  };
+  reconnects: number;
+  peakReconnectsPerSecond: number;
+  ota: OtaOutcomes;
+  battery: { alerts: number; alertsSeenByBackend: number; crossedThreshold: number; dead: number };
+  faults: { powerCuts: number; crashes: number; restarts: number; linkFlaps: number; brokerOutages: number; brokerRestarts: number };
+  boots: number;
+  onlineAtEnd: number;
+  traceHash: string;
+  traceEvents: number;
+  checks: Check[];
+}
+
+/** Merges shard summaries (shards ran disjoint device sets). */
+export function mergeSummaries(parts: FleetSummary[], traceHash: string, wallSeconds: number): FleetSummary {
+  const sum = (f: (s: FleetSummary) => number) => parts.reduce((a, s) => a + f(s), 0);
+  const first = parts[0];
+  const devices = sum((s) => s.devices);
+  return {
+    devices,
+    seed: first.seed,
+    broker: first.broker,
+    shards: parts.length,
+    simulatedSeconds: first.simulatedSeconds,
+    wallSeconds,
+    deviceHoursPerWallSecond: wallSeconds > 0 ? (devices * first.simulatedSeconds) / 3600 / wallSeconds : 0,
+    telemetry: {
+      published: sum((s) => s.telemetry.published),
+      delivered: sum((s) => s.telemetry.delivered),
+      lost: sum((s) => s.telemetry.lost),
+      duplicates: sum((s) => s.telemetry.duplicates),
+      queueDropped: sum((s) => s.telemetry.queueDropped),
+      stranded: sum((s) => s.telemetry.stranded),
+    },
+    reconnects: sum((s) => s.reconnects),
+    // Shards run side by side in virtual time: rates add up at worst.
+    peakReconnectsPerSecond: sum((s) => s.peakReconnectsPerSecond),
+    ota: {
+      offered: sum((s) => s.ota.offered),
+      updated: sum((s) => s.ota.updated),
+      rolledBack: sum((s) => s.ota.rolledBack),
+      deferred: sum((s) => s.ota.deferred),
+      failed: sum((s) => s.ota.failed),
+      bricked: sum((s) => s.ota.bricked),
+    },
+    battery: {
+      alerts: sum((s) => s.battery.alerts),
+      alertsSeenByBackend: sum((s) => s.battery.alertsSeenByBackend),
+      crossedThreshold: sum((s) => s.battery.crossedThreshold),
+      dead: sum((s) => s.battery.dead),
+    },
+    faults: {
+      powerCuts: sum((s) => s.faults.powerCuts),
+      crashes: sum((s) => s.faults.crashes),
+      restarts: sum((s) => s.faults.restarts),
+      linkFlaps: sum((s) => s.faults.linkFlaps),
+      brokerOutages: sum((s) => s.faults.brokerOutages),
+      brokerRestarts: sum((s) => s.faults.brokerRestarts),
+    },
+    boots: sum((s) => s.boots),
+    onlineAtEnd: sum((s) => s.onlineAtEnd),
+    traceHash,
+    traceEvents: sum((s) => s.traceEvents),
+    checks: parts[0].checks.map((c, i) => {
+      const all = parts.map((p) => p.checks[i]);
+      return { name: c.name, ok: all.every((x) => x.ok), detail: all.filter((x) => !x.ok).map((x) => x.detail).join("; ") || c.detail };
+    }),
+  };
+}

@@ -1,0 +1,422 @@
+/**
+ * Fleet scenario files: JSON, validated into a normalized Scenario. Every problem is reported
+ * with the path of the offending value (`groups[1].battery.capacityMah: expected a positive
+ * integer`), unknown keys are rejected (a typo must not silently disable a fault), and all
+ * problems are listed at once. Durations are strings ("90s", "15m", "36h", "7d", "250ms") or
+ * integer milliseconds. docs/fleet.md documents the format. Node-free.
+ */
+
+// ---------------------------------------------------------------- types
+/** Which devices a fault or offer applies to: all (default), a group, a fraction or a count. */
+export interface Selector {
+  group?: string;
+  /** Per mille of the (group's) devices, chosen from the run seed. */
+  permille?: number;
+  count?: number;
+}
+
+export interface BatteryProfile {
+  capacityMah?: number;
+  startPermille?: number;
+  sleepUa?: number;
+  activeUa?: number;
+  transmitUa?: number;
+  capacityVariationPermille?: number;
+}
+
+/** host-sim/sensors/sim-sensors.ts SimSensorProfile, every field optional. */
+export interface SensorProfile {
+  meanCentiC?: number;
+  swingCentiC?: number;
+  meanHumidityPermille?: number;
+  rssiMin?: number;
+  rssiMax?: number;
+}
+
+export interface Group {
+  name: string;
+  /** Relative share of the fleet (devices split in proportion, remainder to the first groups). */
+  weight: number;
+  /** The factory firmware version ("1.0.0"): a real agent build. */
+  firmware: string;
+  battery: BatteryProfile;
+  sensor: SensorProfile;
+  sampleIntervalMs: number;
+  reportIntervalMs: number;
+  /** Wall clock drift (ppm) and whether SNTP ever answers. */
+  driftPpm: number;
+  timeSync: boolean;
+  /** Charge connection attempts, TX and sampling to the battery (host-sim/battery/power.ts). */
+  powerModel: boolean;
+}
+
+/** When a fault happens: at fixed times, or at random per device at a rate. */
+export type FaultTiming = { at: number } | { perDeviceDay: number };
+
+export type Fault =
+  | { kind: "broker-outage"; at: number; forMs: number }
+  | { kind: "broker-restart"; at: number; loseSessions: boolean }
+  | { kind: "link-flap"; timing: FaultTiming; forMs: number; select: Selector }
+  | { kind: "latency"; at: number; forMs: number; ms: number }
+  | { kind: "loss"; at: number; forMs: number; permille: number }
+  | { kind: "power-cut"; timing: FaultTiming; offMs: number; duringFlashWrite: boolean; select: Selector }
+  | { kind: "flash-error"; at: number; forMs: number; permille: number; select: Selector }
+  | { kind: "clock-drift"; at: number; ppm: number; select: Selector }
+  | { kind: "time-sync-fail"; at: number; forMs: number; select: Selector }
+  | { kind: "battery-drain"; at: number; ua: number; forMs: number; select: Selector };
+
+export interface OtaOffer {
+  at: number;
+  firmware: string;
+  /** A bad image: "crash" throws at start-up, so every trial boot fails and the device must roll back. */
+  bad: "crash" | undefined;
+  select: Selector;
+}
+
+export interface Scenario {
+  devices: number | undefined;
+  durationMs: number | undefined;
+  seed: number | undefined;
+  /** Fault-free time after the run for queues to empty, before loss is counted. */
+  drainMs: number;
+  /** Battery alarm threshold (SoC %) used as ground truth for alerts (the agent's lowEnterPct). */
+  lowBatteryPct: number;
+  groups: Group[];
+  faults: Fault[];
+  ota: OtaOffer[];
+}
+
+export class ScenarioError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid scenario:\n  ${problems.join("\n  ")}`);
+    this.name = "ScenarioError";
+  }
+}
+
+// ---------------------------------------------------------------- durations
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
+
+/** "36h" → 129600000; integer ms pass through; undefined when not a duration. */
+export function parseDuration(v: unknown): number | undefined {
+  if (typeof v === "number") return Number.isInteger(v) && v >= 0 ? v : undefined;
+  if (typeof v !== "string") return undefined;
+  const m = DURATION.exec(v.trim());
+  if (!m) return undefined;
+  const ms = Math.round(Number(m[1]) * UNITS[m[2]]);
+  return Number.isSafeInteger(ms) ? ms : undefined;
+}
+
+export function formatDuration(ms: number): string {
+  if (ms % 86_400_000 === 0 && ms > 0) return `${ms / 86_400_000}d`;
+  if (ms % 3_600_000 === 0 && ms > 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0 && ms > 0) return `${ms / 60_000}m`;
+  if (ms % 1000 === 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
+}
+
+// ---------------------------------------------------------------- the checker
+type Obj = Record<string, unknown>;
+
+class Checker {
+  readonly problems: string[] = [];
+
+  fail(path: string, what: string): undefined {
+    this.problems.push(`${path}: ${what}`);
+    return undefined;
+  }
+
+  object(v: unknown, path: string, keys: readonly string[]): Obj | undefined {
+    if (typeof v !== "object" || v === null || Array.isArray(v)) return this.fail(path, "expected an object");
+    for (const k of Object.keys(v)) if (!keys.includes(k)) this.fail(`${path}.${k}`, `unknown key (allowed: ${keys.join(", ")})`);
+    return v as Obj;
+  }
+
+  array(v: unknown, path: string): unknown[] | undefined {
+    if (!Array.isArray(v)) return this.fail(path, "expected an array");
+    return v;
+  }
+
+  int(o: Obj, key: string, path: string, min: number, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
+    const v = o[key];
+    if (v === undefined) return fallback;
+    if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
+      const range = max === Number.MAX_SAFE_INTEGER ? (min === 1 ? "a positive integer" : min === 0 ? "a non-negative integer" : `an integer ≥ ${min}`) : `an integer in ${min}..${max}`;
+      this.fail(`${path}.${key}`, `expected ${range}, got ${JSON.stringify(v)}`);
+      return fallback;
+    }
+    return v;
+  }
+
+  optInt(o: Obj, key: string, path: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+    if (o[key] === undefined) return undefined;
+    const before = this.problems.length;
+    const n = this.int(o, key, path, min, NaN, max);
+    return this.problems.length > before ? undefined : n;
+  }
+
+  bool(o: Obj, key: string, path: string, fallback: boolean): boolean {
+    const v = o[key];
+    if (v === undefined) return fallback;
+    if (typeof v !== "boolean") {
+      this.fail(`${path}.${key}`, `expected true or false, got ${JSON.stringify(v)}`);
+      return fallback;
+    }
+    return v;
+  }
+
+  duration(o: Obj, key: string, path: string, fallback: number | undefined, positive = false): number {
+    const v = o[key];
+    if (v === undefined) {
+      if (fallback === undefined) this.fail(`${path}.${key}`, "required duration is missing");
+      return fallback ?? 0;
+    }
+    const ms = parseDuration(v);
+    if (ms === undefined || (positive && ms === 0)) {
+      this.fail(`${path}.${key}`, `expected a ${positive ? "positive " : ""}duration like "90s", "15m", "36h", "7d" or integer ms, got ${JSON.stringify(v)}`);
+      return fallback ?? 0;
+    }
+    return ms;
+  }
+
+  version(o: Obj, key: string, path: string, fallback: string | undefined): string {
+    const v = o[key];
+    if (v === undefined) {
+      if (fallback === undefined) this.fail(`${path}.${key}`, "required firmware version is missing");
+      return fallback ?? "0.0.0";
+    }
+    if (typeof v !== "string" || !/^\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(v)) {
+      this.fail(`${path}.${key}`, `expected a version "MAJOR.MINOR.PATCH" (each 0..999), got ${JSON.stringify(v)}`);
+      return fallback ?? "0.0.0";
+    }
+    if (v.split(".").some((p) => Number(p) > 999)) this.fail(`${path}.${key}`, `version parts must be 0..999, got "${v}"`);
+    return v;
+  }
+}
+
+// ---------------------------------------------------------------- sections
+const TOP_KEYS = ["description", "devices", "duration", "seed", "drain", "lowBatteryPct", "groups", "faults", "ota"] as const;
+const GROUP_KEYS = ["name", "weight", "firmware", "battery", "sensor", "telemetry", "clock", "powerModel"] as const;
+const BATTERY_KEYS = ["capacityMah", "startPermille", "sleepUa", "activeUa", "transmitUa", "capacityVariationPermille"] as const;
+const SENSOR_KEYS = ["meanCentiC", "swingCentiC", "meanHumidityPermille", "rssiMin", "rssiMax"] as const;
+const SELECT_KEYS = ["group", "permille", "count"] as const;
+
+export const DEFAULT_FIRMWARE = "1.0.0";
+export const DEFAULT_INTERVAL_MS = 60_000;
+export const DEFAULT_DRAIN_MS = 30 * 60_000;
+
+function group(c: Checker, v: unknown, path: string, i: number): Group | undefined {
+  const o = c.object(v, path, GROUP_KEYS);
+  if (!o) return undefined;
+  let name = `group${i}`;
+  if (o.name !== undefined) {
+    if (typeof o.name !== "string" || !/^[A-Za-z0-9_-]{1,32}$/.test(o.name)) c.fail(`${path}.name`, `expected 1..32 letters, digits, "_" or "-", got ${JSON.stringify(o.name)}`);
+    else name = o.name;
+  }
+  const battery: BatteryProfile = {};
+  if (o.battery !== undefined) {
+    const b = c.object(o.battery, `${path}.battery`, BATTERY_KEYS);
+    if (b) {
+      battery.capacityMah = c.optInt(b, "capacityMah", `${path}.battery`, 1);
+      battery.startPermille = c.optInt(b, "startPermille", `${path}.battery`, 0, 1000);
+      battery.sleepUa = c.optInt(b, "sleepUa", `${path}.battery`, 0);
+      battery.activeUa = c.optInt(b, "activeUa", `${path}.battery`, 0);
+      battery.transmitUa = c.optInt(b, "transmitUa", `${path}.battery`, 0);
+      battery.capacityVariationPermille = c.optInt(b, "capacityVariationPermille", `${path}.battery`, 0, 500);
+    }
+  }
+  const sensor: SensorProfile = {};
+  if (o.sensor !== undefined) {
+    const s = c.object(o.sensor, `${path}.sensor`, SENSOR_KEYS);
+    if (s) {
+      sensor.meanCentiC = c.optInt(s, "meanCentiC", `${path}.sensor`, -5000, 10000);
+      sensor.swingCentiC = c.optInt(s, "swingCentiC", `${path}.sensor`, 0, 5000);
+      sensor.meanHumidityPermille = c.optInt(s, "meanHumidityPermille", `${path}.sensor`, 0, 1000);
+      sensor.rssiMin = c.optInt(s, "rssiMin", `${path}.sensor`, -120, 0);
+      sensor.rssiMax = c.optInt(s, "rssiMax", `${path}.sensor`, -120, 0);
+      if ((sensor.rssiMin ?? -88) > (sensor.rssiMax ?? -48)) c.fail(`${path}.sensor.rssiMin`, "must not be above rssiMax");
+    }
+  }
+  let sampleIntervalMs = DEFAULT_INTERVAL_MS;
+  let reportIntervalMs = DEFAULT_INTERVAL_MS;
+  if (o.telemetry !== undefined) {
+    const t = c.object(o.telemetry, `${path}.telemetry`, ["sampleInterval", "reportInterval"]);
+    if (t) {
+      reportIntervalMs = c.duration(t, "reportInterval", `${path}.telemetry`, DEFAULT_INTERVAL_MS, true);
+      sampleIntervalMs = c.duration(t, "sampleInterval", `${path}.telemetry`, reportIntervalMs, true);
+      if (sampleIntervalMs > reportIntervalMs) c.fail(`${path}.telemetry.sampleInterval`, "must not be longer than reportInterval");
+    }
+  }
+  let driftPpm = 0;
+  let timeSync = true;
+  if (o.clock !== undefined) {
+    const k = c.object(o.clock, `${path}.clock`, ["driftPpm", "timeSync"]);
+    if (k) {
+      driftPpm = c.int(k, "driftPpm", `${path}.clock`, -100_000, 0, 100_000);
+      timeSync = c.bool(k, "timeSync", `${path}.clock`, true);
+    }
+  }
+  return {
+    name,
+    weight: c.int(o, "weight", path, 1, 1),
+    firmware: c.version(o, "firmware", path, DEFAULT_FIRMWARE),
+    battery,
+    sensor,
+    sampleIntervalMs,
+    reportIntervalMs,
+    driftPpm,
+    timeSync,
+    powerModel: c.bool(o, "powerModel", path, true),
+  };
+}
+
+function selector(c: Checker, o: Obj, path: string, groups: Set<string>): Selector {
+  if (o.devices === undefined) return {};
+  const s = c.object(o.devices, `${path}.devices`, SELECT_KEYS);
+  if (!s) return {};
+  const out: Selector = {};
+  if (s.group !== undefined) {
+    if (typeof s.group !== "string" || !groups.has(s.group)) c.fail(`${path}.devices.group`, `no group named ${JSON.stringify(s.group)} (groups: ${[...groups].join(", ")})`);
+    else out.group = s.group;
+  }
+  out.permille = c.optInt(s, "permille", `${path}.devices`, 0, 1000);
+  out.count = c.optInt(s, "count", `${path}.devices`, 0);
+  if (out.permille !== undefined && out.count !== undefined) c.fail(`${path}.devices`, "give permille or count, not both");
+  return out;
+}
+
+const FAULT_KEYS: Record<Fault["kind"], readonly string[]> = {
+  "broker-outage": ["at", "for"],
+  "broker-restart": ["at", "loseSessions"],
+  "link-flap": ["at", "perDeviceDay", "for", "devices"],
+  latency: ["at", "for", "ms"],
+  loss: ["at", "for", "permille"],
+  "power-cut": ["at", "perDeviceDay", "off", "duringFlashWrite", "devices"],
+  "flash-error": ["at", "for", "permille", "devices"],
+  "clock-drift": ["at", "ppm", "devices"],
+  "time-sync-fail": ["at", "for", "devices"],
+  "battery-drain": ["at", "for", "ua", "devices"],
+};
+
+function timing(c: Checker, o: Obj, path: string): FaultTiming {
+  if (o.perDeviceDay !== undefined) {
+    if (o.at !== undefined) c.fail(path, 'give "at" or "perDeviceDay", not both');
+    const r = o.perDeviceDay;
+    if (typeof r !== "number" || !(r > 0) || r > 10_000) c.fail(`${path}.perDeviceDay`, `expected a rate in (0, 10000] per device per day, got ${JSON.stringify(r)}`);
+    return { perDeviceDay: typeof r === "number" && r > 0 ? r : 1 };
+  }
+  return { at: c.duration(o, "at", path, undefined) };
+}
+
+function fault(c: Checker, v: unknown, path: string, groups: Set<string>): Fault | undefined {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return c.fail(path, "expected an object");
+  const kind = (v as Obj).kind;
+  const keys = FAULT_KEYS[kind as Fault["kind"]];
+  if (typeof kind !== "string" || keys === undefined) return c.fail(`${path}.kind`, `expected one of ${Object.keys(FAULT_KEYS).join(", ")}, got ${JSON.stringify(kind)}`);
+  const o = c.object(v, path, ["kind", ...keys])!;
+  const at = () => c.duration(o, "at", path, undefined);
+  const forMs = (fallback?: number) => c.duration(o, "for", path, fallback, true);
+  switch (kind as Fault["kind"]) {
+    case "broker-outage":
+      return { kind: "broker-outage", at: at(), forMs: forMs() };
+    case "broker-restart":
+      return { kind: "broker-restart", at: at(), loseSessions: c.bool(o, "loseSessions", path, true) };
+    case "link-flap":
+      return { kind: "link-flap", timing: timing(c, o, path), forMs: forMs(60_000), select: selector(c, o, path, groups) };
+    case "latency":
+      return { kind: "latency", at: at(), forMs: forMs(), ms: c.int(o, "ms", path, 1, 500, 60_000) };
+    case "loss":
+      return { kind: "loss", at: at(), forMs: forMs(), permille: c.int(o, "permille", path, 1, 10, 1000) };
+    case "power-cut":
+      return {
+        kind: "power-cut",
+        timing: timing(c, o, path),
+        offMs: c.duration(o, "off", path, 10_000),
+        duringFlashWrite: c.bool(o, "duringFlashWrite", path, false),
+        select: selector(c, o, path, groups),
+      };
+    case "flash-error":
+      return { kind: "flash-error", at: at(), forMs: forMs(), permille: c.int(o, "permille", path, 1, 1000, 1000), select: selector(c, o, path, groups) };
+    case "clock-drift":
+      return { kind: "clock-drift", at: c.duration(o, "at", path, 0), ppm: c.int(o, "ppm", path, -100_000, 100, 100_000), select: selector(c, o, path, groups) };
+    case "time-sync-fail":
+      return { kind: "time-sync-fail", at: c.duration(o, "at", path, 0), forMs: forMs(), select: selector(c, o, path, groups) };
+    case "battery-drain":
+      return { kind: "battery-drain", at: at(), forMs: forMs(), ua: c.int(o, "ua", path, 1, 50_000, 10_000_000), select: selector(c, o, path, groups) };
+  }
+}
+
+function offer(c: Checker, v: unknown, path: string, groups: Set<string>): OtaOffer | undefined {
+  const o = c.object(v, path, ["at", "firmware", "bad", "devices"]);
+  if (!o) return undefined;
+  let bad: OtaOffer["bad"];
+  if (o.bad !== undefined) {
+    if (o.bad !== "crash" && o.bad !== false) c.fail(`${path}.bad`, `expected "crash" or false, got ${JSON.stringify(o.bad)}`);
+    else bad = o.bad === "crash" ? "crash" : undefined;
+  }
+  return { at: c.duration(o, "at", path, undefined), firmware: c.version(o, "firmware", path, undefined), bad, select: selector(c, o, path, groups) };
+}
+
+/** Validates parsed JSON; throws ScenarioError listing every problem with its path. */
+export function validateScenario(json: unknown): Scenario {
+  const c = new Checker();
+  const o = c.object(json, "scenario", TOP_KEYS);
+  if (!o) throw new ScenarioError(c.problems);
+  if (o.description !== undefined && typeof o.description !== "string") c.fail("scenario.description", "expected a string");
+  const groups: Group[] = [];
+  if (o.groups !== undefined) {
+    const list = c.array(o.groups, "groups");
+    if (list?.length === 0) c.fail("groups", "expected at least one group");
+    list?.forEach((g, i) => {
+      const got = group(c, g, `groups[${i}]`, i);
+      if (got) groups.push(got);
+    });
+  }
+  if (groups.length === 0 && o.groups === undefined) {
+    groups.push(group(c, {}, "groups[0]", 0)!);
+  }
+  const names = new Set<string>();
+  groups.forEach((g, i) => {
+    if (names.has(g.name)) c.fail(`groups[${i}].name`, `duplicate group name "${g.name}"`);
+    names.add(g.name);
+  });
+  const faults: Fault[] = [];
+  if (o.faults !== undefined) c.array(o.faults, "faults")?.forEach((f, i) => {
+    const got = fault(c, f, `faults[${i}]`, names);
+    if (got) faults.push(got);
+  });
+  const ota: OtaOffer[] = [];
+  if (o.ota !== undefined) c.array(o.ota, "ota")?.forEach((f, i) => {
+    const got = offer(c, f, `ota[${i}]`, names);
+    if (got) ota.push(got);
+  });
+  const durationMs = o.duration === undefined ? undefined : c.duration(o, "duration", "scenario", undefined, true);
+  const scenario: Scenario = {
+    devices: c.optInt(o, "devices", "scenario", 1, 1_000_000),
+    durationMs,
+    seed: c.optInt(o, "seed", "scenario", 0, 0xffffffff),
+    drainMs: c.duration(o, "drain", "scenario", DEFAULT_DRAIN_MS),
+    lowBatteryPct: c.int(o, "lowBatteryPct", "scenario", 1, 20, 99),
+    groups,
+    faults,
+    ota,
+  };
+  if (c.problems.length > 0) throw new ScenarioError(c.problems);
+  return scenario;
+}
+
+/** Parses scenario text (JSON); syntax errors become ScenarioError too. */
+export function parseScenario(text: string, source = "scenario"): Scenario {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new ScenarioError([`${source}: not valid JSON: ${(e as Error).message}`]);
+  }
+  return validateScenario(json);
+}
+
+/** The scenario `tether sim` runs without --scenario: one group, no faults. */
+export function defaultScenario(): Scenario {
+  return validateScenario({});
+}
