@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the test suite runs for real: Mosquitto (broker and
-# clients). Skips apt entirely when they are already there.
+# Installs the Debian packages the test suite runs for real: Mosquitto (broker, clients,
+# mosquitto_passwd) and openssl (the TLS interop test makes its own CA). Skips apt entirely
+# when they are already there. The packaged broker service is never started.
 set -euo pipefail
-PACKAGES=(mosquitto mosquitto-clients)
-BINARIES=(/usr/sbin/mosquitto /usr/bin/mosquitto_sub /usr/bin/mosquitto_pub)
+PACKAGES=(mosquitto mosquitto-clients openssl)
+BINARIES=(/usr/sbin/mosquitto /usr/bin/mosquitto_sub /usr/bin/mosquitto_pub /usr/bin/mosquitto_passwd /usr/bin/openssl)
 
 missing=0
 for b in "${BINARIES[@]}"; do [ -x "$b" ] || missing=1; done

@@ -8,8 +8,9 @@
 import type { Clock, Log, Network, Sha256, SlotIndex, WallClock } from "../../device/ports";
 import { runBootloader, type BootloaderConfig } from "../../bootloader-spec/reference/bootloader";
 import { MqttClient } from "../../device/core/mqtt/client";
-import { OtaMqttLink } from "../../device/core/ota/mqtt-ota";
-import { OtaUpdater, type OtaOptions } from "../../device/core/ota/updater";
+import { AgentOta } from "../../device/core/ota/agent-ota";
+import type { OtaOptions } from "../../device/core/ota/updater";
+import { versionString } from "../../device/core/ota/version";
 import type { OtaStatus } from "../../device/core/ota/status";
 import type { SimFlash } from "../virtual/flash";
 import type { MemoryKv } from "../virtual/kv";

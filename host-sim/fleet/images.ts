@@ -14,7 +14,7 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Sha256 } from "../../device/ports";
 import { versionNumber } from "../../device/core/ota/version";
-import { buildAgentPayload } from "../boot/app-image";
+import { buildAgentPayload } from "../../tools/ota/app-image";
 import { createBundle, keyPairFromSeed, splitBlocks, DEFAULT_BLOCK_SIZE } from "../../tools/ota/bundle";
 import { IMAGE_HASH_SIZE } from "../../bootloader-spec/reference/image";
 import { toHex, type FirmwareCode, type FirmwareLibrary, type OtaBundle } from "./library";

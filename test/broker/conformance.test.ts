@@ -324,7 +324,7 @@ suite("aedes", async () => {
   const b = await startEmbeddedBroker({ port: 0 });
   return new TcpDriver("aedes", b.host, b.port, () => b.close());
 });
-// Needs Debian's mosquitto (scripts/ensure-mosquitto.sh); the helper fails with that hint.
+// Needs Debian's mosquitto (scripts/ensure-debian-packages.sh); the helper fails with that hint.
 suite("mosquitto", async () => {
   const m = await startMosquitto();
   return new TcpDriver("mosquitto", m.host, m.port, () => m.stop());

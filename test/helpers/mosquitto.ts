@@ -1,7 +1,7 @@
 /**
  * Starts a real Mosquitto (Debian's package) on a free loopback port for one test file,
  * and kills it on teardown. Nothing depends on a broker already running. If the binary is
- * missing the start fails with a clear message (CI runs scripts/ensure-mosquitto.sh first).
+ * missing the start fails with a clear message (CI runs scripts/ensure-debian-packages.sh first).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
@@ -55,7 +55,7 @@ function canConnect(port: number): Promise<boolean> {
 export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mosquitto> {
   if (!fs.existsSync(MOSQUITTO_BIN)) {
     throw new Error(
-      `Mosquitto not found at ${MOSQUITTO_BIN}. Install Debian's package: scripts/ensure-mosquitto.sh ` +
+      `Mosquitto not found at ${MOSQUITTO_BIN}. Install Debian's package: scripts/ensure-debian-packages.sh ` +
         `(apt-get install mosquitto), or set MOSQUITTO_BIN.`,
     );
   }

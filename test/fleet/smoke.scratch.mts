@@ -1,0 +1,11 @@
+import { buildFirmwareLibrary } from "../../host-sim/fleet/images.ts";
+import { runVirtualFleet } from "../../host-sim/fleet/engine.ts";
+import { validateScenario } from "../../host-sim/fleet/scenario.ts";
+import { nodeSha256 } from "../../device/platform/node/sha256.ts";
+const lib = await buildFirmwareLibrary([{version:"1.0.0"}], nodeSha256);
+const scenario = validateScenario({});
+const N = Number(process.argv[2] ?? 20), D = Number(process.argv[3] ?? 24)*3600_000;
+const t0 = performance.now();
+const s = runVirtualFleet({devices: N, durationMs: D, seed: 1, scenario, library: lib, sha256: nodeSha256, wallNow: () => performance.now(), onProgress: p => console.error(p.simMs/3600000, p.online, p.published, p.delivered)});
+console.log(JSON.stringify(s, null, 1));
+console.log(process.memoryUsage().heapUsed/1e6);
