@@ -14,6 +14,7 @@ import { nodeRandom } from "../device/platform/node/random";
 import { nodeSha256 } from "../device/platform/node/sha256";
 import { nodeWallClock } from "../device/platform/node/wall-clock";
 import { SimBattery, type SimBatteryModel } from "./battery/sim-battery";
+import { poweredNetwork, poweredSensors } from "./battery/power";
 import { SimSensors } from "./sensors/sim-sensors";
 import { SimBootControl } from "./boot/boot-control";
 import { ESP32_4MB_LAYOUT, FLASH_BLOCK_SIZE } from "./layout";
@@ -53,16 +54,18 @@ export function startNodeDevice(options: NodeDeviceOptions): RunningDevice {
       clock.clearAll();
       boot("software");
     });
+    const battery = batteryAdc ?? new SimBattery(clock, nodeRandom, batteryModel);
+    const sensors = new SimSensors(clock, nodeRandom);
     const ports: Ports = {
       clock,
       wallClock: nodeWallClock,
       random: nodeRandom,
       kv,
       flash,
-      network: nodeNetwork,
+      network: battery instanceof SimBattery ? poweredNetwork(nodeNetwork, battery) : nodeNetwork,
       sha256: nodeSha256,
-      battery: batteryAdc ?? new SimBattery(clock, nodeRandom, batteryModel),
-      sensors: new SimSensors(clock, nodeRandom),
+      battery,
+      sensors: battery instanceof SimBattery ? poweredSensors(sensors, battery) : sensors,
       system,
       boot: new SimBootControl(flash, 0, true, () => system.restart()),
       log,

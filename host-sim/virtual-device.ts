@@ -5,6 +5,7 @@
  */
 import type { Log, Ports, ResetReason, SlotIndex } from "../device/ports";
 import { SimBattery, type SimBatteryModel } from "./battery/sim-battery";
+import { poweredNetwork, poweredSensors } from "./battery/power";
 import { SimBootControl } from "./boot/boot-control";
 import { SimSensors, type SimSensorProfile } from "./sensors/sim-sensors";
 import { ESP32_4MB_LAYOUT, FLASH_BLOCK_SIZE } from "./layout";
@@ -67,10 +68,11 @@ export function virtualDevicePorts(spec: VirtualDeviceSpec): VirtualDevicePorts 
     random: random.fork("agent"),
     kv: storage.kv,
     flash: storage.flash,
-    network: spec.network,
+    // What the device does costs charge: connects, transmits and sensor wake-ups drain the cell.
+    network: poweredNetwork(spec.network, battery),
     sha256: jsSha256,
     battery,
-    sensors,
+    sensors: poweredSensors(sensors, battery),
     system,
     boot: new SimBootControl(storage.flash, spec.slot ?? 0, spec.rollback ?? true, () => system.restart()),
     log: spec.log ?? silent,

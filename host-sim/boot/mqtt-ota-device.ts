@@ -45,7 +45,7 @@ export class MqttOtaDevice {
   /** Bytes of block payloads received, over all boots (for the re-download measurement). */
   blockBytes = 0;
   private client: MqttClient | undefined;
-  private ota: OtaUpdater | undefined;
+  private ota: AgentOta | undefined;
   private stopped = false;
 
   constructor(private readonly cfg: MqttOtaDeviceConfig) {}
@@ -65,25 +65,28 @@ export class MqttOtaDevice {
     const system = new VirtualSystem("power-on", () => this.scheduleRestart());
     const boot = new SimBootControl(cfg.flash, out.slot, out.rollback, () => system.restart());
     let telemetryId = -1;
-    let link: OtaMqttLink | undefined;
+    let ota: AgentOta | undefined;
     const client = (this.client = new MqttClient(
       { clock, network: cfg.network, kv: cfg.kv, log },
       { clientId: cfg.deviceId, keepAliveSec: 30, cleanSession: false },
       (e) => {
         if (e.type === "message" && e.topic.includes("/ota/block/")) this.blockBytes += e.payload.length;
-        link?.onMqttEvent(e);
-        if (e.type === "connected") telemetryId = client.publish(`tether/${cfg.deviceId}/telemetry`, new Uint8Array([0xa0]), 1, false, false);
-        if (e.type === "acked" && e.packetId === telemetryId) this.ota?.noteTelemetryAcked();
+        // What the agent does with its link events (see AgentOta).
+        if (e.type === "connected") {
+          ota?.onLinkEvent({ type: "state", state: "online" });
+          telemetryId = client.publish(`tether/${cfg.deviceId}/telemetry`, new Uint8Array([0xa0]), 1, false, false);
+        }
+        if (e.type === "message") ota?.onLinkEvent(e);
+        if (e.type === "acked" && e.packetId === telemetryId) ota?.onTelemetryAcked();
       },
     ));
-    link = new OtaMqttLink(client, cfg.deviceId, (s) => this.statuses.push(s));
-    this.ota = new OtaUpdater(
+    ota = this.ota = new AgentOta(
       { flash: cfg.flash, kv: cfg.kv, sha256: cfg.sha256, clock, system, boot, wallClock: cfg.wallClock, log },
-      { hardwareId: cfg.hardwareId, currentVersion: out.header.version, trustedKeys: cfg.trustedKeys, ...cfg.otaOptions },
-      link,
+      client,
+      { deviceId: cfg.deviceId, hardwareId: cfg.hardwareId, firmwareVersion: versionString(out.header.version), trustedKeys: cfg.trustedKeys, options: cfg.otaOptions },
+      (s) => this.statuses.push(s),
     );
-    this.ota.start();
-    link.attach(this.ota);
+    ota.start();
     client.connect({ host: cfg.host, port: cfg.port });
     return b;
   }
@@ -103,7 +106,7 @@ export class MqttOtaDevice {
   }
 
   private halt(): void {
-    this.ota?.close();
+    this.ota?.stop();
     this.client?.disconnect();
     this.ota = undefined;
     this.client = undefined;

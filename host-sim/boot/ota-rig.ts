@@ -37,6 +37,8 @@ export interface RigConfig {
   options?: Partial<OtaOptions>;
   /** Virtual ms a boot may run before it counts as steady. */
   bootBudgetMs?: number;
+  /** A stand-in telemetry loop: a tick every this many ms, counted in BootLog.ticks (off when undefined). */
+  telemetryEveryMs?: number;
   /** Called right after the bootloader chose a slot, before the app runs (invariant checks). */
   afterBoot?: (slot: SlotIndex) => void;
   /** Called with each block the device asks for; return false to withhold it. */
@@ -51,6 +53,8 @@ export interface BootLog {
   statuses: OtaStatus[];
   wanted: number;
   delivered: number;
+  /** Telemetry ticks that ran (see RigConfig.telemetryEveryMs). */
+  ticks: number;
   detail?: string;
 }
 
@@ -63,7 +67,7 @@ export class OtaRig {
   /** One power-on to the end of that boot. */
   bootOnce(): BootLog {
     const { flash, sha256 } = this.cfg;
-    const log: BootLog = { end: "steady", statuses: [], wanted: 0, delivered: 0 };
+    const log: BootLog = { end: "steady", statuses: [], wanted: 0, delivered: 0, ticks: 0 };
     this.boots.push(log);
     flash.powerOn();
     try {
@@ -144,7 +148,16 @@ export class OtaRig {
     }
     clock.setTimeout(() => ota!.noteConnected(), 500);
     if (behaviour === "good") clock.setTimeout(() => ota!.noteTelemetryAcked(), 1000);
-    clock.runUntilIdle(this.cfg.bootBudgetMs ?? 3_600_000);
+    const budget = this.cfg.bootBudgetMs ?? 3_600_000;
+    const every = this.cfg.telemetryEveryMs;
+    if (every !== undefined) {
+      const tick = () => {
+        log.ticks++;
+        if (clock.now() + every <= budget) clock.setTimeout(tick, every);
+      };
+      clock.setTimeout(tick, every);
+    }
+    clock.runUntilIdle(budget);
     ota.close();
   }
 }

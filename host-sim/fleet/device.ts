@@ -45,7 +45,6 @@ export interface FleetWorld {
   sha256: Sha256;
   library: FirmwareLibrary;
   brokers: string[];
-  keepAliveSec: number;
   /** Merged into every agent's config (OTA trust settings for builds that carry OTA). */
   extraConfig: Record<string, unknown>;
   /** Agent events of device `dev`. */
@@ -154,7 +153,7 @@ export class FleetDevice implements Guarded {
           deviceId: this.id,
           brokers: this.world.brokers,
           firmwareVersion: code.version,
-          keepAliveSec: this.world.keepAliveSec,
+          keepAliveSec: this.group.keepAliveSec,
           telemetry: { sampleIntervalMs: this.group.sampleIntervalMs, reportIntervalMs: this.group.reportIntervalMs },
           ...this.world.extraConfig,
         } as AgentConfig,

@@ -29,7 +29,6 @@ import { EV, TraceHash } from "./trace";
 export const BROKER_URL = "mqtt://broker:1883";
 /** How often the fleet checks batteries (death, ground truth for alarms). */
 export const BATTERY_CHECK_MS = 5 * 60_000;
-export const DEFAULT_KEEPALIVE_SEC = 60;
 const TELEMETRY_PREFIX = "tether/".length;
 const TELEMETRY_SUFFIX = "/telemetry".length;
 
@@ -77,7 +76,6 @@ export class VirtualFleet implements FleetWorld {
   readonly devices: FleetDevice[] = [];
   readonly books: DeviceBook[] = [];
   readonly brokers = [BROKER_URL];
-  readonly keepAliveSec = DEFAULT_KEEPALIVE_SEC;
   readonly extraConfig: Record<string, unknown>;
   readonly sha256: Sha256;
   readonly library: FirmwareLibrary;

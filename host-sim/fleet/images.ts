@@ -1,6 +1,6 @@
 /**
  * A FirmwareLibrary from real agent builds (Node only): each version is the XS device bundle
- * of device/core/index.ts built with that version (host-sim/boot/app-image.ts), wrapped in the
+ * of device/core/index.ts built with that version (as tools/ota/app-image.ts does), wrapped in the
  * slot image format and signed as an OTA bundle (tools/ota/bundle.ts, the `tether ota sign`
  * format). Each distinct image is evaluated once as an ES module; devices whose booted slot
  * holds that image run that module's Agent.
@@ -11,10 +11,9 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import type { Sha256 } from "../../device/ports";
 import { versionNumber } from "../../device/core/ota/version";
-import { buildAgentPayload } from "../../tools/ota/app-image";
 import { createBundle, keyPairFromSeed, splitBlocks, DEFAULT_BLOCK_SIZE } from "../../tools/ota/bundle";
 import { IMAGE_HASH_SIZE } from "../../bootloader-spec/reference/image";
 import { toHex, type FirmwareCode, type FirmwareLibrary, type OtaBundle } from "./library";
@@ -22,6 +21,28 @@ import { toHex, type FirmwareCode, type FirmwareLibrary, type OtaBundle } from "
 export const FLEET_HARDWARE_ID = "tether-devkit";
 /** The fleet's OTA signing key: fixed, so runs are reproducible (a simulation, not a secret). */
 const FLEET_KEY = keyPairFromSeed(new Uint8Array(32).fill(0x51));
+/** The repo root, found upwards from this file: works from the sources and from dist/tether.js. */
+function repoRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (fs.existsSync(path.join(dir, "device", "core", "index.ts")) && fs.existsSync(path.join(dir, "scripts", "build.mjs"))) return dir;
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error("tether sim: cannot find the repository (device/core/index.ts) to build firmware from");
+    dir = up;
+  }
+}
+
+/** The XS device bundle of device/core/index.ts with TETHER_FIRMWARE_VERSION = version (as `npm run build:xs`). */
+async function buildAgentPayload(version: string, dir: string): Promise<Uint8Array> {
+  const root = repoRoot();
+  const build = (await import(/* @vite-ignore */ pathToFileURL(path.join(root, "scripts", "build.mjs")).href)) as {
+    bundleForXs(entry: string, outFile: string, format: string, extra: { define: Record<string, string> }): Promise<unknown>;
+  };
+  const out = path.join(dir, `build-${version}.mjs`);
+  await build.bundleForXs(path.join(root, "device", "core", "index.ts"), out, "esm", { define: { TETHER_FIRMWARE_VERSION: JSON.stringify(version) } });
+  return new Uint8Array(fs.readFileSync(out));
+}
+
 const BAD_PREFIX = 'throw new Error("bad image: crashes at start-up");\n';
 
 export interface ImageRequest {
@@ -49,11 +70,11 @@ async function evaluate(payload: Uint8Array, dir: string, name: string): Promise
 export async function buildFirmwareLibrary(requests: ImageRequest[], sha256: Sha256): Promise<FirmwareLibrary> {
   const versions = [...new Set(requests.map((r) => r.version))];
   const payloads = new Map<string, Uint8Array>();
-  await Promise.all(versions.map(async (v) => payloads.set(v, await buildAgentPayload(v))));
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tether-fleet-"));
   const byKey = new Map<string, Built>();
   const byHash = new Map<string, FirmwareCode>();
   try {
+    await Promise.all(versions.map(async (v) => payloads.set(v, await buildAgentPayload(v, dir))));
     const keys = [...new Set(requests.map((r) => `${r.version}${r.bad ? "!" + r.bad : ""}`))];
     for (const key of keys) {
       const [version, bad] = key.split("!");

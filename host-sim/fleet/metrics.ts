@@ -106,7 +106,9 @@ export interface FleetSummary {
 }
 
 /** Merges shard summaries (shards ran disjoint device sets). */
-export function mergeSummaries(parts: FleetSummary[], traceHash: string, wallSeconds: number): FleetSummary {
+export function mergeSummaries(parts: FleetSummary[], traceHash: string): FleetSummary {
+  // Shards run side by side: the run took as long as the slowest.
+  const wallSeconds = Math.max(...parts.map((p) => p.wallSeconds));
   const sum = (f: (s: FleetSummary) => number) => parts.reduce((a, s) => a + f(s), 0);
   const first = parts[0];
   const devices = sum((s) => s.devices);

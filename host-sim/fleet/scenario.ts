@@ -46,6 +46,8 @@ export interface Group {
   /** Wall clock drift (ppm) and whether SNTP ever answers. */
   driftPpm: number;
   timeSync: boolean;
+  /** MQTT keep-alive (idle devices send PINGREQ this often). */
+  keepAliveSec: number;
   /** Charge connection attempts, TX and sampling to the battery (host-sim/battery/power.ts). */
   powerModel: boolean;
 }
@@ -196,7 +198,7 @@ class Checker {
 
 // ---------------------------------------------------------------- sections
 const TOP_KEYS = ["description", "devices", "duration", "seed", "drain", "lowBatteryPct", "groups", "faults", "ota"] as const;
-const GROUP_KEYS = ["name", "weight", "firmware", "battery", "sensor", "telemetry", "clock", "powerModel"] as const;
+const GROUP_KEYS = ["name", "weight", "firmware", "battery", "sensor", "telemetry", "keepAlive", "clock", "powerModel"] as const;
 const BATTERY_KEYS = ["capacityMah", "startPermille", "sleepUa", "activeUa", "transmitUa", "capacityVariationPermille"] as const;
 const SENSOR_KEYS = ["meanCentiC", "swingCentiC", "meanHumidityPermille", "rssiMin", "rssiMax"] as const;
 const SELECT_KEYS = ["group", "permille", "count"] as const;
@@ -204,6 +206,11 @@ const SELECT_KEYS = ["group", "permille", "count"] as const;
 export const DEFAULT_FIRMWARE = "1.0.0";
 export const DEFAULT_INTERVAL_MS = 60_000;
 export const DEFAULT_DRAIN_MS = 30 * 60_000;
+
+/** Drops absent fields: `{...defaults, ...profile}` must not override a default with undefined. */
+function defined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
 
 function group(c: Checker, v: unknown, path: string, i: number): Group | undefined {
   const o = c.object(v, path, GROUP_KEYS);
@@ -258,16 +265,28 @@ function group(c: Checker, v: unknown, path: string, i: number): Group | undefin
   }
   return {
     name,
+    battery: defined(battery),
+    sensor: defined(sensor),
     weight: c.int(o, "weight", path, 1, 1),
     firmware: c.version(o, "firmware", path, DEFAULT_FIRMWARE),
-    battery,
-    sensor,
     sampleIntervalMs,
     reportIntervalMs,
     driftPpm,
     timeSync,
+    keepAliveSec: keepAliveSec(c, o, path),
     powerModel: c.bool(o, "powerModel", path, true),
   };
+}
+
+export const DEFAULT_KEEPALIVE_SEC = 60;
+
+function keepAliveSec(c: Checker, o: Obj, path: string): number {
+  const ms = c.duration(o, "keepAlive", path, DEFAULT_KEEPALIVE_SEC * 1000, true);
+  if (ms % 1000 !== 0 || ms > 65_535_000) {
+    c.fail(`${path}.keepAlive`, "expected whole seconds, at most 65535 s (MQTT keep-alive is a u16)");
+    return DEFAULT_KEEPALIVE_SEC;
+  }
+  return ms / 1000;
 }
 
 function selector(c: Checker, o: Obj, path: string, groups: Set<string>): Selector {

@@ -26,9 +26,12 @@ function refuse(c: Case, from = 1) {
     if (op.partition === SLOT_PARTITIONS[0]) writesToRunning.push(`${op.kind}@${op.offset}`);
     return c.fault?.(op);
   };
-  const r = rig(flash, kv, c.backend, () => "good", c.extra);
+  const budget = c.extra?.bootBudgetMs ?? 600_000;
+  const r = rig(flash, kv, c.backend, () => "good", { telemetryEveryMs: 10_000, bootBudgetMs: budget, ...c.extra });
   const b = r.bootOnce();
   expect(b.end).toBe("steady");
+  // The device's loop kept running the whole boot: every telemetry tick fired.
+  expect(b.ticks).toBe(Math.floor(budget / 10_000));
   expect(b.version).toBe(from);
   expect(writesToRunning).toEqual([]);
   expect(flash.image(SLOT_PARTITIONS[0])).toEqual(running);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import fc from "fast-check";
 import { encode as cborxEncode } from "cbor-x";
 import {
   CONFIG_CODE,
@@ -108,6 +109,31 @@ describe("config validation", () => {
     const logs: string[] = [];
     expect(loadTelemetryConfig(kv, CUR, (_l, m) => logs.push(m))).toEqual(CUR);
     expect(logs[0]).toMatch(/stored config ignored/);
+  });
+});
+
+describe("config validation, randomized", () => {
+  const SEED = Number(process.env.SEED ?? Date.now() % 1_000_000);
+  it(`never throws; a refusal changes nothing, an acceptance is in range (replay: SEED=${SEED} npx vitest run test/telemetry/config.test.ts)`, () => {
+    const value = fc.oneof(fc.integer({ min: -10, max: 100_000 }), fc.double(), fc.string(), fc.boolean(), fc.constant(null), fc.array(fc.integer(), { maxLength: 3 }));
+    const key = fc.oneof(fc.integer({ min: -2, max: 4 }), fc.constantFrom("id", "reportIntervalSec", "x"));
+    fc.assert(
+      fc.property(fc.array(fc.tuple(key, value), { maxLength: 5 }), fc.boolean(), (entries, asJson) => {
+        const bytes = asJson
+          ? new TextEncoder().encode(JSON.stringify(Object.fromEntries(entries.map(([k, v]) => [String(k), v]))))
+          : Uint8Array.from(cborxEncode(new Map(entries)));
+        const kv = new MemoryKv();
+        const r = acceptConfigMessage(CUR, bytes, kv);
+        if (!r.outcome.ok) {
+          expect(r.config).toBe(CUR);
+          expect(kv.keys()).toEqual([]);
+        } else {
+          expect(r.config.sampleIntervalMs).toBeGreaterThanOrEqual(1000);
+          expect(r.config.reportIntervalMs).toBeGreaterThanOrEqual(Math.max(5000, r.config.sampleIntervalMs));
+        }
+      }),
+      { seed: SEED, numRuns: 1000 },
+    );
   });
 });
 

@@ -120,6 +120,16 @@ describe("TelemetryReporter", () => {
     expect(reporter.currentConfig).toEqual({ sampleIntervalMs: 10_000, reportIntervalMs: 60_000 });
   });
 
+  it("an out-of-range sensor value is discarded and counted; its neighbours still go out", () => {
+    let k = 0;
+    const { clock, reporter, sent, logs } = setup({ sensors: { sample: () => ({ humidityPermille: k++ === 2 ? 1500 : 500 }) } });
+    reporter.start();
+    clock.advance(60_000);
+    expect(sent[0].decoded.samples.length).toBe(5);
+    expect(sent[0].decoded.samplesDropped).toBe(1);
+    expect(logs.some((l) => l.includes("sample discarded"))).toBe(true);
+  });
+
   it("setConfig applies new intervals from now on", () => {
     const { clock, reporter, sent } = setup();
     reporter.start();

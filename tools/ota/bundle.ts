@@ -17,6 +17,11 @@ export interface SignOptions {
   /** Unix seconds. */
   expiry?: number;
   blockSize?: number;
+  /**
+   * "tether" (default): wrap the payload in the Tether slot image format (host-sim, reference
+   * bootloader). "raw": the payload already is the slot image, e.g. an ESP-IDF app .bin.
+   */
+  format?: "tether" | "raw";
 }
 
 export interface Bundle {
@@ -62,7 +67,7 @@ export function signManifest(m: Manifest, secretKey: Uint8Array, sha256: Sha256)
 
 /** Wraps an application payload into a slot image and signs its manifest. */
 export function createBundle(payload: Uint8Array, o: SignOptions, secretKey: Uint8Array, sha256: Sha256): Bundle {
-  const image = wrapImage(payload, o.version, o.hardwareId, sha256);
+  const image = o.format === "raw" ? payload.slice() : wrapImage(payload, o.version, o.hardwareId, sha256);
   const manifest = describeImage(image, o, sha256);
   return { image, manifest, envelope: signManifest(manifest, secretKey, sha256) };
 }

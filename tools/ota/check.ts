@@ -9,7 +9,8 @@ import { OtaResult, resultName } from "../../device/core/ota/codes";
 import { tweetnaclVerify } from "../../device/core/ota/ed25519";
 import { blockCount, blockHash, blockLength, type Manifest } from "../../device/core/ota/manifest";
 import { trustKeys, verifyOffer } from "../../device/core/ota/verify";
-import { decodeHeader, IMAGE_HASH_SIZE, IMAGE_HEADER_SIZE, imageLength } from "../../bootloader-spec/reference/image";
+import { decodeHeader } from "../../bootloader-spec/reference/image";
+import { espIdfImageCheck, tetherImageCheck } from "../../device/core/ota/image-check";
 
 export interface DeviceView {
   hardwareId?: string;
@@ -19,6 +20,8 @@ export interface DeviceView {
   /** Unix seconds; undefined = use the host clock. */
   nowSeconds?: number;
   rejected?: number[];
+  /** Image format to check; default: "tether" when the image starts with a Tether header, else "raw". */
+  format?: "tether" | "esp-idf" | "raw";
 }
 
 export type CheckResult = { ok: true; manifest: Manifest } | { ok: false; result: number; name: string; detail: string };
@@ -55,11 +58,9 @@ export function checkBundle(envelope: Uint8Array, image: Uint8Array, publicKeys:
     if (!bytesEqual(digest(sha256, b), blockHash(m, i))) return no(OtaResult.IntegrityFailure, `block ${i} does not match its hash`);
   }
   if (!bytesEqual(digest(sha256, image), m.sha256)) return no(OtaResult.IntegrityFailure, "image hash does not match the manifest");
-  const header = decodeHeader(image);
-  const body = image.length - IMAGE_HASH_SIZE;
-  if (!header || imageLength(header.payloadLength) !== m.length || header.version !== m.version || header.hardwareId !== m.hardwareId ||
-    body < IMAGE_HEADER_SIZE || !bytesEqual(digest(sha256, image.subarray(0, body)), image.subarray(body))) {
-    return no(OtaResult.UnsupportedPackage, "image header or appended hash disagrees with the manifest");
-  }
+  const format = view.format ?? (decodeHeader(image) ? "tether" : "raw");
+  const check = format === "tether" ? tetherImageCheck : format === "esp-idf" ? espIdfImageCheck : undefined;
+  const bad = check?.((off, len) => image.subarray(off, off + len), m, sha256);
+  if (bad !== undefined) return no(OtaResult.UnsupportedPackage, `image refused: ${bad}`);
   return { ok: true, manifest: m };
 }

@@ -16,9 +16,11 @@ import { pushBundle } from "./push";
 const USAGE = `tether ota <command>
   keygen --out PATH                 writes PATH.key (secret, 0600, refused inside a git work tree) and PATH.pub
   sign   --key PATH.key --image FILE --version V --hardware ID --counter N
-         [--expiry ISO8601|UNIX] [--block-size N] --out DIR
-                                    wraps FILE as a slot image and writes DIR/{image.bin,manifest.cbor,manifest.json}
+         [--expiry ISO8601|UNIX] [--block-size N] [--format tether|raw] --out DIR
+                                    writes DIR/{image.bin,manifest.cbor,manifest.json}; --format tether (default)
+                                    wraps FILE as a Tether slot image, raw signs FILE as is (an ESP-IDF app .bin)
   verify --bundle DIR --pub PATH.pub [--hardware ID] [--running-version V] [--counter N] [--slot-size N] [--now UNIX]
+         [--format tether|esp-idf|raw]     (image format check; default: tether when the image has its header)
                                     checks the bundle as a device does; prints why it rejects one (exit 1)
   push   --broker URL --bundle DIR --device ID [--wait SECONDS] [--clear]
                                     publishes blocks and manifest (retained, QoS 1); --wait follows the device's status
@@ -52,6 +54,11 @@ function opt(f: Flags, k: string): string | undefined {
 
 export function parseVersion(s: string): number {
   return versionNumber(s);
+}
+
+function parseFormat(s: string, allowed: string[]): string {
+  if (!allowed.includes(s)) throw new Error(`format "${s}": one of ${allowed.join(", ")}`);
+  return s;
 }
 
 function parseUint(s: string, what: string): number {
@@ -92,6 +99,7 @@ export async function runOtaCommand(argv: string[], out: (line: string) => void 
             securityCounter: parseUint(need(f, "counter"), "counter"),
             expiry: expiry === undefined ? undefined : parseExpiry(expiry),
             blockSize: parseUint(opt(f, "block-size") ?? String(DEFAULT_BLOCK_SIZE), "block size"),
+            format: parseFormat(opt(f, "format") ?? "tether", ["tether", "raw"]) as "tether" | "raw",
           },
           readSecretKey(need(f, "key")),
           nodeSha256,
@@ -111,6 +119,7 @@ export async function runOtaCommand(argv: string[], out: (line: string) => void 
           securityCounter: num("counter"),
           slotSize: num("slot-size"),
           nowSeconds: num("now"),
+          format: opt(f, "format") === undefined ? undefined : (parseFormat(opt(f, "format")!, ["tether", "esp-idf", "raw"]) as "tether" | "esp-idf" | "raw"),
         });
         if (r.ok) {
           out(`OK: version ${r.manifest.version} for ${r.manifest.hardwareId}, ${r.manifest.length} bytes, security counter ${r.manifest.securityCounter}`);

@@ -10,6 +10,9 @@ import type { OtaStatus } from "./status";
 import { OtaUpdater, type OtaOptions } from "./updater";
 import { versionNumber } from "./version";
 
+/** The ports OTA uses (the agent passes its whole Ports). */
+export type OtaPorts = Pick<Ports, "flash" | "boot" | "sha256" | "kv" | "clock" | "wallClock" | "system" | "log">;
+
 export interface AgentOtaConfig {
   deviceId: string;
   hardwareId: string;
@@ -31,7 +34,7 @@ export class AgentOta {
   readonly updater: OtaUpdater;
   private readonly mqtt: OtaMqttLink;
 
-  constructor(ports: Ports, client: OtaMqttClient, cfg: AgentOtaConfig, onStatus?: (s: OtaStatus) => void) {
+  constructor(ports: OtaPorts, client: OtaMqttClient, cfg: AgentOtaConfig, onStatus?: (s: OtaStatus) => void) {
     this.mqtt = new OtaMqttLink(client, cfg.deviceId, onStatus);
     this.updater = new OtaUpdater(
       { flash: ports.flash, boot: ports.boot, sha256: ports.sha256, kv: ports.kv, clock: ports.clock, wallClock: ports.wallClock, system: ports.system, log: ports.log },

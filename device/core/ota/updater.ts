@@ -27,10 +27,10 @@ import {
   type TimerId,
   type WallClock,
 } from "../../ports";
-import { decodeHeader, IMAGE_HASH_SIZE, IMAGE_HEADER_SIZE, imageLength } from "../../../bootloader-spec/reference/image";
 import { bytesEqual } from "./bytes";
 import { OtaResult, OtaState } from "./codes";
 import { tweetnaclVerify, type SignatureCheck } from "./ed25519";
+import { tetherImageCheck, type ImageCheck } from "./image-check";
 import { blockCount, blockHash, blockLength, parseEnvelope, parseManifest, type Manifest } from "./manifest";
 import type { OtaStatus } from "./status";
 import { OtaStore } from "./store";
@@ -82,6 +82,8 @@ export interface OtaOptions {
   /** Install even when the bootloader cannot roll back (default: refuse, result 107). */
   allowWithoutRollback?: boolean;
   verifySignature?: SignatureCheck;
+  /** The slot image format check: tetherImageCheck (default; host-sim) or espIdfImageCheck (ESP32). */
+  imageCheck?: ImageCheck;
   healthTimeoutMs?: number;
   deferRetryMs?: number;
   window?: number;
@@ -128,6 +130,7 @@ export class OtaUpdater {
     this.o = {
       allowWithoutRollback: false,
       verifySignature: tweetnaclVerify,
+      imageCheck: tetherImageCheck,
       ...DEFAULTS,
       ...options,
     };
@@ -286,6 +289,7 @@ export class OtaUpdater {
 
   private begin(m: Manifest, manifestBytes: Uint8Array, slot: SlotIndex): void {
     this.abandon();
+    this.parked = undefined;
     const part = this.d.flash.open(SLOT_NAMES[slot]);
     if (m.blockSize % part.blockSize !== 0) {
       return this.report(OtaState.Idle, OtaResult.UnsupportedPackage, { version: m.version, detail: `block size ${m.blockSize} is not a multiple of the flash erase block ${part.blockSize}` });
@@ -348,24 +352,16 @@ export class OtaUpdater {
     this.clearTimer();
     const m = job.manifest;
     this.report(OtaState.Downloaded, OtaResult.Initial, { version: m.version, received: job.total, total: job.total });
-    // One pass, two hashes: the manifest's (whole image) and the image's own appended one.
     const whole = this.d.sha256.create();
-    const own = this.d.sha256.create();
-    const body = m.length - IMAGE_HASH_SIZE;
-    for (let off = 0; off < m.length; off += 4096) {
-      const chunk = job.part.read(off, Math.min(4096, m.length - off));
-      whole.update(chunk);
-      if (off < body) own.update(chunk.subarray(0, Math.min(chunk.length, body - off)));
-    }
+    for (let off = 0; off < m.length; off += 4096) whole.update(job.part.read(off, Math.min(4096, m.length - off)));
     if (!bytesEqual(whole.digest(), m.sha256)) {
       this.rejectVersion(m.version);
       return this.fail(OtaResult.IntegrityFailure, "image hash does not match the manifest");
     }
-    const header = body >= IMAGE_HEADER_SIZE ? decodeHeader(job.part.read(0, IMAGE_HEADER_SIZE)) : undefined;
-    if (!header || imageLength(header.payloadLength) !== m.length || header.version !== m.version || header.hardwareId !== m.hardwareId ||
-      !bytesEqual(own.digest(), job.part.read(body, IMAGE_HASH_SIZE))) {
+    const bad = this.o.imageCheck((off, len) => job.part.read(off, len), m, this.d.sha256);
+    if (bad !== undefined) {
       this.rejectVersion(m.version);
-      return this.fail(OtaResult.UnsupportedPackage, "image header or appended hash disagrees with the manifest");
+      return this.fail(OtaResult.UnsupportedPackage, `image refused: ${bad}`);
     }
     this.apply(job);
   }
@@ -378,7 +374,7 @@ export class OtaUpdater {
       this.store.setTrial({ version: m.version, slot: job.slot, securityCounter: m.securityCounter, seqBefore: this.d.boot.recordSeq() });
       this.d.boot.setPending(job.slot);
     } catch (e) {
-      if (!(e instanceof FlashError) && !(e instanceof KvError)) throw e;
+      if (!recoverable(e)) throw e;
       this.clearTrial();
       return this.fail(OtaResult.UpdateFailed, `could not switch slots: ${e.message}`);
     }
@@ -436,7 +432,7 @@ export class OtaUpdater {
     try {
       this.d.boot.markValid();
     } catch (e) {
-      if (!(e instanceof FlashError)) throw e;
+      if (!recoverable(e)) throw e;
       // Stay on trial; the bootloader's boot counter still bounds it. Try again shortly.
       this.timer = this.d.clock.setTimeout(() => this.checkHealth(), 1000);
       return;
@@ -471,7 +467,7 @@ export class OtaUpdater {
         this.clearTrial();
         return this.report(OtaState.Idle, OtaResult.RollbackFailed, { version: v, detail: e.message });
       }
-      if (!(e instanceof FlashError)) throw e;
+      if (!recoverable(e)) throw e;
       this.timer = this.d.clock.setTimeout(() => this.rollBack(why), 1000);
     }
   }
@@ -516,6 +512,15 @@ export class OtaUpdater {
     this.last = s;
     this.host.status(s);
   }
+}
+
+/**
+ * Failures OTA handles (reports, retries): flash and KV errors, and BootControl failures, which
+ * adapters raise as an Error named "BootError" (device/platform/moddable/boot.ts). Anything else,
+ * such as host-sim unwinding a power cut or a restart, passes through untouched.
+ */
+function recoverable(e: unknown): e is Error {
+  return e instanceof FlashError || e instanceof KvError || (e instanceof Error && e.name === "BootError");
 }
 
 /** The version an offer claims, before any check: only used to decide whether to report, never to act. */

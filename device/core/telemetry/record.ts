@@ -105,7 +105,7 @@ export interface TelemetryBatch {
   link?: LinkStats;
   battery?: BatteryReport;
   samples: TelemetrySample[];
-  /** Samples lost because the sample buffer overflowed before a report (since the last batch). */
+  /** Samples lost since the last batch: buffer overflow, or a sensor value outside the wire ranges. */
   samplesDropped?: number;
 }
 
@@ -146,6 +146,11 @@ function sampleMap(s: TelemetrySample, baseMs: number): Map<number, number> {
   if (s.humidityPermille !== undefined) m.set(KS.humidityPermille, checkInt("humidityPermille", s.humidityPermille, 0, 1000));
   if (s.rssiDbm !== undefined) m.set(KS.rssiDbm, checkInt("rssiDbm", s.rssiDbm, -200, 0));
   return m;
+}
+
+/** Throws TelemetryError("invalid") when a sample's values are outside the wire ranges. */
+export function checkSample(s: TelemetrySample): void {
+  sampleMap(s, s.tMs);
 }
 
 function headerMap(b: TelemetryBatch, baseMs: number): Map<number, unknown> {

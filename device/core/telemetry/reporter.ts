@@ -9,6 +9,7 @@ import type { BatteryMonitor } from "../battery/monitor";
 import {
   TELEMETRY_MAX_BYTES,
   TelemetryError,
+  checkSample,
   encodeTelemetryBatch,
   fitSamples,
   type LinkStats,
@@ -140,6 +141,13 @@ export class TelemetryReporter {
       this.deps.log?.("warn", `telemetry: sensor read failed: ${(e as Error).message}`);
       return;
     }
+    try {
+      checkSample(s); // one bad reading must not spoil the batch it would land in
+    } catch (e) {
+      this.deps.log?.("warn", `telemetry: sample discarded: ${(e as Error).message}`);
+      this.dropped++;
+      return;
+    }
     const max = this.deps.maxBufferedSamples ?? MAX_BUFFERED_SAMPLES;
     if (this.pending.length >= max) {
       this.pending.shift();
@@ -179,26 +187,29 @@ export class TelemetryReporter {
     while (first || this.pending.length > 0) {
       first = false;
       const batch = this.buildBatch(this.pending);
-      let n: number;
+      let n = batch.samples.length;
+      let bytes: Uint8Array | undefined;
       try {
-        n = fitSamples(batch, maxBytes);
-      } catch (e) {
-        // A sensor produced an out-of-range value: drop the buffer rather than wedge the loop.
-        this.deps.log?.("error", `telemetry: ${(e as TelemetryError).message}; ${this.pending.length} samples discarded`);
-        this.dropped += this.pending.length;
-        this.pending = [];
-        continue;
-      }
-      if (n === 0 && this.pending.length > 0) n = 1; // cannot happen with sane limits; never loop forever
-      batch.samples = batch.samples.slice(0, n);
-      let bytes: Uint8Array;
-      try {
+        // The common case — everything fits — costs one encode; only a backlog is sized.
         bytes = encodeTelemetryBatch(batch, maxBytes);
       } catch (e) {
-        this.deps.log?.("error", `telemetry: ${(e as Error).message}`);
-        this.dropped += n;
-        this.pending.splice(0, n);
-        continue;
+        if (!(e instanceof TelemetryError) || e.code !== "too-large") {
+          // Samples are checked on arrival, so this is a bad header (identity): never wedge the loop.
+          this.deps.log?.("error", `telemetry: ${(e as Error).message}; ${this.pending.length} samples discarded`);
+          this.dropped += this.pending.length;
+          this.pending = [];
+          continue;
+        }
+        n = Math.max(1, fitSamples(batch, maxBytes)); // ≥ 1: never loop forever on a tiny limit
+        batch.samples = batch.samples.slice(0, n);
+        try {
+          bytes = encodeTelemetryBatch(batch, maxBytes);
+        } catch (e2) {
+          this.deps.log?.("error", `telemetry: ${(e2 as Error).message}`);
+          this.dropped += n;
+          this.pending.splice(0, n);
+          continue;
+        }
       }
       this.pending.splice(0, n);
       this.dropped = 0;

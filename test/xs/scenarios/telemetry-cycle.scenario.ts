@@ -60,7 +60,7 @@ export function run(host: ScenarioHost): void {
     out.push(`cycle-${samplesPerReport}-first ${first}`, `cycle-${samplesPerReport}-warm ${warm}`, `report-${samplesPerReport}-warm ${report}`, `frame-${samplesPerReport}-bytes ${frameBytes}`);
     monitor.poll();
     const poll = host.meter();
-    out.push(`battery-poll ${poll}`);
+    if (samplesPerReport === 1) out.push(`battery-poll ${poll}`);
     if (samplesPerReport === 1) out.push(`decoded-seq ${decodeTelemetryBatch(reporter.flush()[0]).seq}`);
   }
   for (const l of out) host.emit(l);

@@ -1,0 +1,94 @@
+/**
+ * Running a virtual fleet from Node: builds the firmware the scenario names, then runs the
+ * fleet in this thread or split across K worker threads (--shards K; each worker builds its
+ * own firmware modules and runs devices i ≡ k mod K on its own virtual broker), and merges
+ * the shard summaries. Shard workers start from this same module: in the bundled CLI
+ * (dist/tether.js) `import.meta.url` is the bundle, and the check at the bottom starts the
+ * shard when loaded as a worker.
+ */
+import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
+import { nodeSha256 } from "../../device/platform/node/sha256";
+import { runVirtualFleet, type FleetProgress } from "./engine";
+import { buildFirmwareLibrary, type ImageRequest } from "./images";
+import { mergeSummaries, type FleetSummary } from "./metrics";
+import type { Scenario } from "./scenario";
+import { TraceHash } from "./trace";
+
+export interface SimOptions {
+  devices: number;
+  durationMs: number;
+  seed: number;
+  scenario: Scenario;
+  shards: number;
+  /** Run only shard `index` of `count` (--shard i/K, for spreading over machines). */
+  onlyShard?: { index: number; count: number };
+  progressEveryMs?: number;
+}
+
+export function firmwareRequests(scenario: Scenario): ImageRequest[] {
+  return [...scenario.groups.map((g) => ({ version: g.firmware })), ...scenario.ota.map((o) => ({ version: o.firmware, bad: o.bad }))];
+}
+
+async function runShard(o: SimOptions, shard: { index: number; count: number }, onProgress?: (p: FleetProgress) => void): Promise<FleetSummary> {
+  const library = await buildFirmwareLibrary(firmwareRequests(o.scenario), nodeSha256);
+  return runVirtualFleet({
+    devices: o.devices,
+    durationMs: o.durationMs,
+    seed: o.seed,
+    scenario: o.scenario,
+    library,
+    sha256: nodeSha256,
+    shard,
+    onProgress,
+    progressEveryMs: o.progressEveryMs,
+    wallNow: () => performance.now(),
+  });
+}
+
+/** Runs the simulation; progress is reported per shard (merged by the caller's callback). */
+export async function runSimulation(o: SimOptions, onProgress?: (p: FleetProgress) => void): Promise<FleetSummary> {
+  if (o.onlyShard) return runShard(o, o.onlyShard, onProgress);
+  if (o.shards <= 1) return runShard(o, { index: 0, count: 1 }, onProgress);
+  const latest: FleetProgress[] = [];
+  const parts = await Promise.all(
+    Array.from({ length: o.shards }, (_, index) => {
+      return new Promise<FleetSummary>((resolve, reject) => {
+        const w = new Worker(new URL(import.meta.url), { workerData: { tetherFleetShard: { options: o, index } } });
+        w.on("message", (m: { progress?: FleetProgress; summary?: FleetSummary }) => {
+          if (m.progress) {
+            latest[index] = m.progress;
+            if (onProgress && latest.filter(Boolean).length === o.shards) {
+              const sum = (f: (p: FleetProgress) => number) => latest.reduce((a, p) => a + f(p), 0);
+              onProgress({
+                simMs: Math.min(...latest.map((p) => p.simMs)),
+                endMs: latest[0].endMs,
+                devices: sum((p) => p.devices),
+                online: sum((p) => p.online),
+                published: sum((p) => p.published),
+                delivered: sum((p) => p.delivered),
+              });
+            }
+          }
+          if (m.summary) resolve(m.summary);
+        });
+        w.on("error", reject);
+        w.on("exit", (code) => code !== 0 && reject(new Error(`shard ${index} exited with code ${code}`)));
+      });
+    }),
+  );
+  const trace = new TraceHash();
+  for (const p of parts) trace.combine(p.traceHash);
+  return mergeSummaries(parts, trace.hex());
+}
+
+// ---------------------------------------------------------------- shard worker entry
+const job = (isMainThread ? undefined : (workerData as { tetherFleetShard?: { options: SimOptions; index: number } } | undefined)?.tetherFleetShard);
+if (job !== undefined && parentPort) {
+  const port = parentPort;
+  const { options, index } = job;
+  runShard(options, { index, count: options.shards }, (progress) => port.postMessage({ progress }))
+    .then((summary) => port.postMessage({ summary }))
+    .catch((e) => {
+      throw e;
+    });
+}

@@ -1,0 +1,12 @@
+import { readFileSync } from "node:fs";
+import { buildFirmwareLibrary } from "../../host-sim/fleet/images";
+import { runVirtualFleet } from "../../host-sim/fleet/engine";
+import { parseScenario } from "../../host-sim/fleet/scenario";
+import { firmwareRequests } from "../../host-sim/fleet/run";
+import { nodeSha256 } from "../../device/platform/node/sha256";
+const scenario = parseScenario(readFileSync(process.argv[2], "utf8"));
+const lib = await buildFirmwareLibrary(firmwareRequests(scenario), nodeSha256);
+const s = runVirtualFleet({devices: Number(process.argv[3] ?? scenario.devices), durationMs: scenario.durationMs!, seed: Number(process.argv[4] ?? scenario.seed), scenario, library: lib, sha256: nodeSha256, wallNow: () => performance.now()});
+const { summaryTable } = await import("../../host-sim/fleet/report");
+console.log(summaryTable(s));
+console.log(process.memoryUsage().heapUsed/1e6, "MB heap");

@@ -1,0 +1,117 @@
+/**
+ * `tether sim`: a virtual fleet of real agents, fast-forwarded under one virtual clock
+ * (--broker virtual). Progress on a terminal, a summary table at the end, --json for machines.
+ * A failing check prints the seed and the command that replays the run.
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import { parseDuration, parseScenario, defaultScenario, formatDuration, type Scenario } from "../../host-sim/fleet/scenario";
+import { progressLine, summaryTable } from "../../host-sim/fleet/report";
+import { runSimulation } from "../../host-sim/fleet/run";
+import type { FleetProgress } from "../../host-sim/fleet/engine";
+import { intFlag, parseFlags, UsageError } from "../args";
+
+const HELP = `usage: tether sim [--devices N] [--duration 7d] [--seed S] [--scenario FILE]
+                 [--broker virtual] [--shards K | --shard i/K] [--json FILE]
+
+  --devices N      virtual devices (default: the scenario's, else 100)
+  --duration D     simulated time: 90s, 15m, 36h, 7d (default: the scenario's, else 1d)
+  --seed S         run seed, 0..2^32-1 (default: the scenario's, else 1); same seed, same run
+  --scenario FILE  JSON scenario: device groups, faults, OTA offers (docs/fleet.md)
+  --broker B       virtual (default): everything under one virtual clock, as fast as the CPU goes
+  --shards K       split the devices over K worker threads
+  --shard i/K      run only shard i of K (spread one fleet over machines)
+  --json FILE      write the machine-readable summary to FILE ("-" for stdout)
+  --quiet          no progress line
+`;
+
+const DEFAULT_DEVICES = 100;
+const DEFAULT_DURATION_MS = 86_400_000;
+
+export async function runSim(argv: string[]): Promise<number> {
+  const { values } = parseFlags(argv, {
+    devices: { type: "string" },
+    duration: { type: "string" },
+    seed: { type: "string" },
+    scenario: { type: "string" },
+    broker: { type: "string" },
+    shards: { type: "string" },
+    shard: { type: "string" },
+    json: { type: "string" },
+    quiet: { type: "boolean" },
+    help: { type: "boolean" },
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const broker = values.broker ?? "virtual";
+  if (broker !== "virtual") {
+    throw new UsageError(`--broker ${broker}: only "virtual" is implemented in this build (real-time fleets against embedded/mqtt:// brokers are not wired yet)`);
+  }
+  let scenario: Scenario;
+  if (values.scenario !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(values.scenario, "utf8");
+    } catch (e) {
+      throw new UsageError(`--scenario ${values.scenario}: ${(e as Error).message}`);
+    }
+    scenario = parseScenario(text, values.scenario);
+  } else scenario = defaultScenario();
+
+  const devices = intFlag(values.devices, "devices", scenario.devices ?? DEFAULT_DEVICES, 1);
+  let durationMs = scenario.durationMs ?? DEFAULT_DURATION_MS;
+  if (values.duration !== undefined) {
+    const d = parseDuration(values.duration);
+    if (d === undefined || d === 0) throw new UsageError(`--duration must look like 90s, 15m, 36h or 7d, got "${values.duration}"`);
+    durationMs = d;
+  }
+  const seed = intFlag(values.seed, "seed", scenario.seed ?? 1, 0);
+  if (seed > 0xffffffff) throw new UsageError("--seed must be at most 4294967295");
+  const shards = intFlag(values.shards, "shards", 1, 1);
+  let onlyShard: { index: number; count: number } | undefined;
+  if (values.shard !== undefined) {
+    const m = /^(\d+)\/(\d+)$/.exec(values.shard);
+    if (!m || Number(m[2]) < 1 || Number(m[1]) >= Number(m[2])) throw new UsageError(`--shard must be i/K with 0 ≤ i < K, got "${values.shard}"`);
+    onlyShard = { index: Number(m[1]), count: Number(m[2]) };
+  }
+
+  const tty = process.stderr.isTTY === true && !values.quiet;
+  let lastDraw = 0;
+  let lastDelivered = 0;
+  let lastAt = performance.now();
+  let rate = 0;
+  const onProgress = (p: FleetProgress) => {
+    if (!tty) return;
+    const now = performance.now();
+    if (now - lastDraw < 100 && p.simMs < p.endMs) return;
+    if (now > lastAt) rate = ((p.delivered - lastDelivered) * 1000) / (now - lastAt);
+    lastDelivered = p.delivered;
+    lastAt = now;
+    lastDraw = now;
+    process.stderr.write(`\r${progressLine(p, rate)}\x1b[K`);
+  };
+
+  const summary = await runSimulation({ devices, durationMs, seed, scenario, shards, onlyShard, progressEveryMs: tty ? 10 * 60_000 : undefined }, onProgress);
+  if (tty) process.stderr.write("\n");
+  const replay = [
+    "tether sim",
+    `--devices ${devices}`,
+    `--duration ${formatDuration(durationMs)}`,
+    `--seed ${seed}`,
+    ...(values.scenario ? [`--scenario ${values.scenario}`] : []),
+    ...(shards > 1 ? [`--shards ${shards}`] : []),
+    ...(onlyShard ? [`--shard ${onlyShard.index}/${onlyShard.count}`] : []),
+  ].join(" ");
+  if (values.json === "-") process.stdout.write(JSON.stringify(summary, null, 2) + "\n");
+  else {
+    process.stdout.write(summaryTable(summary) + "\n");
+    if (values.json !== undefined) writeFileSync(values.json, JSON.stringify({ ...summary, replay }, null, 2) + "\n");
+  }
+  const failed = summary.checks.filter((c) => !c.ok);
+  if (failed.length > 0) {
+    process.stderr.write(`tether sim: ${failed.length} check(s) failed (seed ${seed}); replay with:\n  ${replay}\n`);
+    return 1;
+  }
+  return 0;
+}
