@@ -60,6 +60,8 @@ export class Agent {
   private readonly battery: BatteryMonitor;
   private reporter: TelemetryReporter | undefined;
   private running = false;
+  /** An Agent boots once; a reboot builds a new one (as the board does). */
+  private started = false;
   /** Incoming-message handlers by exact topic, for the modules that take backend messages. */
   private readonly handlers = new Map<string, (payload: Uint8Array) => void>();
 
@@ -90,7 +92,8 @@ export class Agent {
   }
 
   start(): void {
-    if (this.running) return;
+    if (this.started) return;
+    this.started = true;
     this.running = true;
     const { ports, config } = this;
     const seq = new SequenceCounter(ports.kv);

@@ -77,6 +77,20 @@ describe("tether ota CLI", () => {
     await expectReject(["--pub", `${key}.pub`], 6, /CBOR/);
   });
 
+  it("--format raw signs an ESP-IDF app as is; verify --format esp-idf checks it", async () => {
+    const esp = new Uint8Array(9000);
+    esp[0] = 0xe9;
+    new DataView(esp.buffer).setUint32(32, 0xabcd5432, true);
+    const espPath = path.join(tmp, "app-esp.bin");
+    fs.writeFileSync(espPath, esp);
+    const dir = path.join(tmp, "bundle-esp");
+    expect((await run("sign", "--key", `${key}.key`, "--image", espPath, "--version", "3", "--hardware", "esp32-devkit", "--counter", "1", "--format", "raw", "--out", dir)).code).toBe(0);
+    expect(new Uint8Array(fs.readFileSync(path.join(dir, "image.bin")))).toEqual(esp);
+    expect((await run("verify", "--bundle", dir, "--pub", `${key}.pub`, "--hardware", "esp32-devkit", "--format", "esp-idf")).code).toBe(0);
+    const r = await run("verify", "--bundle", dir, "--pub", `${key}.pub`, "--hardware", "esp32-devkit", "--format", "tether");
+    expect(r.out).toMatch(/^REJECTED 6 /);
+  });
+
   it("bad usage is an error with a message, not a crash", async () => {
     expect((await run("sign", "--key")).code).toBe(1);
     expect((await run("frobnicate")).code).toBe(2);

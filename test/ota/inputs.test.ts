@@ -143,6 +143,13 @@ describe("malicious and broken OTA inputs", () => {
     expect(rig(out.flash, out.kv, backendFor(b)).runUntilSteady().version).toBe(2);
   });
 
+  it("a signed image in a format the bootloader would not boot → 6 after download, never staged", () => {
+    const b = bundle(2, { format: "raw" }); // the payload itself, no Tether header
+    const out = refuse({ backend: backendFor(b) });
+    expect(out.last).toMatchObject({ result: OtaResult.UnsupportedPackage, detail: expect.stringContaining("no Tether image header") });
+    expect(out.boot.end).toBe("steady");
+  });
+
   it("garbage CBOR, and not-a-manifest shapes → 6", () => {
     for (const junk of [new Uint8Array([0xff, 0x00, 0x13]), new Uint8Array([0xa1, 0x01]), new Uint8Array([0x83, 1, 2, 3]), new TextEncoder().encode("hello")]) {
       expect(refuse({ backend: { manifest: junk, blocks: new Map() } }).last).toMatchObject({ result: OtaResult.UnsupportedPackage });
