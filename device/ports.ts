@@ -241,6 +241,20 @@ export interface Log {
   (level: "debug" | "info" | "warn" | "error", message: string): void;
 }
 
+// ---------------------------------------------------------------- halting the device
+/**
+ * An adapter stops the device where it stands (host-sim: a power cut inside a flash write, a
+ * restart) by throwing an error with `halt === true`. Core catches errors to keep running after
+ * bad input, but never swallows one of these: it re-throws them with `rethrowHalt`.
+ */
+export function isHalt(e: unknown): boolean {
+  return typeof e === "object" && e !== null && (e as { halt?: unknown }).halt === true;
+}
+
+export function rethrowHalt(e: unknown): void {
+  if (isHalt(e)) throw e;
+}
+
 // ---------------------------------------------------------------- all of them
 export interface Ports {
   clock: Clock;

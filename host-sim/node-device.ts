@@ -1,11 +1,19 @@
 /**
- * One virtual device in real time on the Node adapters: real sockets to a real broker,
- * flash and key-value state in a directory (or in memory), the simulated battery and
- * sensors on the real clock. `tether device` and `npm start` run this.
+ * One virtual device in real time on the Node adapters: real sockets to a real broker, flash
+ * and key-value state in a directory (or in memory), the simulated battery and sensors on the
+ * real clock. `tether device` and `npm start` run this.
+ *
+ * It boots like a board: the reference bootloader picks a slot, and the agent code that runs
+ * is the code in that slot (an ES module build of device/core, evaluated from flash). A fresh
+ * device is factory-flashed with this build's agent. An OTA update therefore really changes
+ * the code, and a rollback really brings the old code back.
  */
 import { join } from "node:path";
-import type { BatteryAdc, KeyValueStore, Log, Ports } from "../device/ports";
-import { Agent, type AgentConfig, type AgentEvent } from "../device/core/agent";
+import { isHalt, type BatteryAdc, type KeyValueStore, type Log, type Network, type Ports, type ResetReason, type Socket } from "../device/ports";
+import type { Agent, AgentConfig, AgentEvent } from "../device/core/agent";
+import { FIRMWARE_VERSION } from "../device/core/version";
+import { DEFAULT_HARDWARE_ID } from "../device/core/agent";
+import { versionNumber } from "../device/core/ota/version";
 import { NodeClock } from "../device/platform/node/clock";
 import { openFileFlash } from "../device/platform/node/flash";
 import { FileKv } from "../device/platform/node/kv";
@@ -13,14 +21,21 @@ import { nodeNetwork } from "../device/platform/node/network";
 import { nodeRandom } from "../device/platform/node/random";
 import { nodeSha256 } from "../device/platform/node/sha256";
 import { nodeWallClock } from "../device/platform/node/wall-clock";
+import { runBootloader } from "../bootloader-spec/reference/bootloader";
+import { wrapImage } from "../bootloader-spec/reference/image";
+import { buildAgentPayload, loadSlotModule } from "../tools/ota/app-image";
 import { SimBattery, type SimBatteryModel } from "./battery/sim-battery";
 import { poweredNetwork, poweredSensors } from "./battery/power";
 import { SimSensors } from "./sensors/sim-sensors";
 import { SimBootControl } from "./boot/boot-control";
+import { provision } from "./boot/provision";
 import { ESP32_4MB_LAYOUT, FLASH_BLOCK_SIZE } from "./layout";
 import { MemoryKv } from "./virtual/kv";
 import { SimFlash } from "./virtual/flash";
 import { VirtualSystem } from "./virtual/system";
+
+/** A crashing image restarts after this pause, so a boot loop is visible, not a busy loop. */
+const CRASH_RESTART_MS = 1000;
 
 export interface NodeDeviceOptions extends Omit<AgentConfig, "brokers"> {
   brokers: string[];
@@ -32,58 +47,152 @@ export interface NodeDeviceOptions extends Omit<AgentConfig, "brokers"> {
   batteryAdc?: BatteryAdc;
   log: Log;
   onEvent: (e: AgentEvent) => void;
+  /** Boot and bootloader messages (factory flash, slot chosen, crash, brick). */
+  onBoot?: (message: string) => void;
 }
 
 export interface RunningDevice {
-  readonly agent: Agent;
+  readonly agent: Agent | undefined;
   stop(): void;
 }
 
-export function startNodeDevice(options: NodeDeviceOptions): RunningDevice {
-  const { stateDir, log, onEvent, batteryModel, batteryAdc, ...agentConfig } = options;
+type AgentModule = { Agent: new (ports: Ports, config: AgentConfig, observe: (e: AgentEvent) => void) => Agent };
+
+export async function startNodeDevice(options: NodeDeviceOptions): Promise<RunningDevice> {
+  const { stateDir, log, onEvent, onBoot = () => {}, batteryModel, batteryAdc, ...agentConfig } = options;
   const kv: KeyValueStore = stateDir ? new FileKv(join(stateDir, "kv.json")) : new MemoryKv(64 * 1024);
   const flash = stateDir ? openFileFlash(join(stateDir, "flash"), ESP32_4MB_LAYOUT, FLASH_BLOCK_SIZE) : new SimFlash(ESP32_4MB_LAYOUT);
-  const clock = new NodeClock();
-  let agent: Agent;
-  let running: RunningDevice;
+  const hardwareId = agentConfig.ota?.hardwareId ?? DEFAULT_HARDWARE_ID;
+  const battery = batteryAdc ?? new SimBattery(new NodeClock(), nodeRandom, batteryModel);
 
-  const boot = (resetReason: "power-on" | "software") => {
-    const system = new VirtualSystem(resetReason, () => {
-      // A restart on Node: tear the agent down and boot again on the same state.
-      agent.stop();
-      clock.clearAll();
-      boot("software");
-    });
-    const battery = batteryAdc ?? new SimBattery(clock, nodeRandom, batteryModel);
-    const sensors = new SimSensors(clock, nodeRandom);
+  if (!runBootloader(flash, nodeSha256).ok) {
+    // A blank (or unbootable) device: flash this build's agent into slot 0, as a factory would.
+    const payload = await buildAgentPayload(FIRMWARE_VERSION);
+    provision(flash, wrapImage(payload, versionNumber(FIRMWARE_VERSION), hardwareId, nodeSha256), 0);
+    onBoot(`factory image ${FIRMWARE_VERSION} (${payload.length} bytes) flashed into slot 0`);
+  }
+
+  let stopped = false;
+  let current: Session | undefined;
+
+  const boot = async (resetReason: ResetReason): Promise<void> => {
+    if (stopped) return;
+    const outcome = runBootloader(flash, nodeSha256);
+    if (!outcome.ok) {
+      onBoot(`bricked: the bootloader finds no bootable image (${outcome.reason})`);
+      return;
+    }
+    onBoot(`bootloader: slot ${outcome.slot}, image ${outcome.header.version}, state ${outcome.state} (${outcome.rule})`);
+    const session = (current = new Session());
+    const restart = (reason: ResetReason, delayMs = 0) => {
+      // A restart never returns on a board; here the old boot goes dead now and the new one starts next turn.
+      session.kill();
+      setTimeout(() => void boot(reason), delayMs);
+    };
+    const system = new VirtualSystem(resetReason, () => restart("software"));
+    let mod: AgentModule;
+    try {
+      mod = (await loadSlotModule(flash, outcome.slot)) as unknown as AgentModule;
+      if (typeof mod.Agent !== "function") throw new Error("the image exports no Agent");
+    } catch (err) {
+      onBoot(`crash: slot ${outcome.slot} does not start (${(err as Error).message}); restarting`);
+      restart("panic", CRASH_RESTART_MS);
+      return;
+    }
+    const sensors = new SimSensors(session.clock, nodeRandom);
     const ports: Ports = {
-      clock,
+      clock: session.clock,
       wallClock: nodeWallClock,
       random: nodeRandom,
       kv,
       flash,
-      network: battery instanceof SimBattery ? poweredNetwork(nodeNetwork, battery) : nodeNetwork,
+      network: session.track(battery instanceof SimBattery ? poweredNetwork(nodeNetwork, battery) : nodeNetwork),
       sha256: nodeSha256,
       battery,
       sensors: battery instanceof SimBattery ? poweredSensors(sensors, battery) : sensors,
       system,
-      boot: new SimBootControl(flash, 0, true, () => system.restart()),
+      boot: new SimBootControl(flash, outcome.slot, outcome.rollback, () => system.restart()),
       log,
     };
-    agent = new Agent(ports, agentConfig, onEvent);
-    agent.start();
+    try {
+      session.agent = new mod.Agent(ports, { ...agentConfig, brokers: options.brokers }, (e) => session.alive && onEvent(e));
+      session.agent.start();
+    } catch (err) {
+      if (!isHalt(err) && session.alive) {
+        onBoot(`crash: the agent threw at start (${(err as Error).message}); restarting`);
+        restart("panic", CRASH_RESTART_MS);
+      }
+    }
   };
 
-  boot("power-on");
-  running = {
+  await boot("power-on");
+  return {
     get agent() {
-      return agent;
+      return current?.agent;
     },
     stop() {
-      agent.stop();
-      // Let DISCONNECT reach the socket before the timers go.
-      setTimeout(() => clock.clearAll(), 50).unref();
+      stopped = true;
+      const s = current;
+      if (!s) return;
+      s.agent?.stop();
+      // Let DISCONNECT reach the socket before the boot's timers and sockets go.
+      setTimeout(() => s.kill(), 50).unref();
     },
   };
-  return running;
+}
+
+/** One boot's timers and sockets: a restart kills them all at once, and their callbacks go quiet. */
+class Session {
+  alive = true;
+  agent: Agent | undefined;
+  readonly clock = new HaltingClock(() => this.alive);
+  private readonly sockets = new Set<Socket>();
+
+  track(network: Network): Network {
+    return {
+      connect: (options, handler) => {
+        const guard = <A extends unknown[]>(fn: (...a: A) => void) => (...a: A) => {
+          if (this.alive) runGuarded(() => fn(...a));
+        };
+        const socket = network.connect(options, {
+          onConnect: guard(() => handler.onConnect()),
+          onData: guard((b: Uint8Array) => handler.onData(b)),
+          onClose: guard((r: string) => {
+            this.sockets.delete(socket);
+            handler.onClose(r);
+          }),
+        });
+        this.sockets.add(socket);
+        return socket;
+      },
+    };
+  }
+
+  kill(): void {
+    if (!this.alive) return;
+    this.alive = false;
+    this.clock.clearAll();
+    for (const s of this.sockets) s.close();
+    this.sockets.clear();
+  }
+}
+
+/** Node timers whose callbacks stop at a halt (a restart thrown out of the agent) instead of crashing the process. */
+class HaltingClock extends NodeClock {
+  constructor(private readonly alive: () => boolean) {
+    super();
+  }
+  override setTimeout(fn: () => void, ms: number): number {
+    return super.setTimeout(() => {
+      if (this.alive()) runGuarded(fn);
+    }, ms);
+  }
+}
+
+function runGuarded(fn: () => void): void {
+  try {
+    fn();
+  } catch (err) {
+    if (!isHalt(err)) throw err;
+  }
 }

@@ -6,6 +6,7 @@ import { UsageError } from "./args";
 import { runDemo } from "./commands/demo";
 import { runDevice } from "./commands/device";
 import { runDecode } from "./commands/decode";
+import { runOtaCommand } from "./ota/cli";
 
 const USAGE = `usage: tether <command> [options]
 
@@ -14,6 +15,7 @@ commands:
   device --id ID --broker URL [--broker URL ...] [--state DIR] [--interval MS] [--ca FILE]
                              run one virtual device against any MQTT broker
   decode [FILE]              decode a CBOR telemetry batch (file or stdin) to text/JSON
+  ota keygen|sign|verify|push  OTA keys, signed bundles, checking them, pushing them to a device
   help                       this text
 
 Run 'tether <command> --help' for a command's options.`;
@@ -24,6 +26,7 @@ const commands: Record<string, Command> = {
   demo: runDemo,
   device: runDevice,
   decode: runDecode,
+  ota: (argv) => runOtaCommand(argv),
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -4,12 +4,14 @@
  * Everything observable goes to `observe` as AgentEvents: the CLI prints them decoded and
  * the XS tier turns them into the trace that must match between Node and XS.
  */
-import type { Ports } from "../ports";
+import { rethrowHalt, type Ports } from "../ports";
 import { BatteryMonitor, batteryOtaPrecondition, type BatteryConfig, type BatteryEvent } from "./battery/monitor";
 import { ConfigChannel } from "./config/config-channel";
 import { loadTelemetryConfig } from "./config/telemetry-config";
 import { stopOnBrownout } from "./telemetry/brownout";
 import { Link, type LinkEvent, type LinkOptions } from "./link/link";
+import { AgentOta, type AgentOtaConfig } from "./ota/agent-ota";
+import type { OtaStatus } from "./ota/status";
 import type { QoS } from "./mqtt/client";
 import { SequenceCounter } from "./sequence";
 import { TelemetryReporter, type TelemetryConfig } from "./telemetry/reporter";
@@ -21,6 +23,8 @@ import { FIRMWARE_VERSION } from "./version";
 export const DEFAULT_SAMPLE_INTERVAL_MS = 5_000;
 export const DEFAULT_REPORT_INTERVAL_MS = 5_000;
 export const DEFAULT_KEEPALIVE_SEC = 60;
+/** Hardware id a manifest must name when the platform does not say (virtual devices). */
+export const DEFAULT_HARDWARE_ID = "tether-devkit";
 
 export interface AgentConfig {
   deviceId: string;
@@ -35,6 +39,12 @@ export interface AgentConfig {
   caCert?: string;
   /** Link tuning (backoff, queue size, timeouts); defaults suit a battery device. */
   link?: Omit<LinkOptions, "deviceId" | "brokers" | "keepAliveSec">;
+  /**
+   * OTA: the hardware id manifests must name and the ed25519 public keys trusted to sign them.
+   * Without keys every offer is refused (unknown key), but a trial image is still confirmed or
+   * rolled back by its health check.
+   */
+  ota?: { hardwareId?: string; trustedKeys?: Uint8Array[]; options?: AgentOtaConfig["options"] };
 }
 
 export type AgentEvent =
@@ -43,6 +53,7 @@ export type AgentEvent =
   | { type: "link"; state: LinkState; detail: string }
   /** A batch went into the offline queue (number `queued`); the link delivers it in order, at least once. */
   | { type: "telemetry"; topic: string; payload: Uint8Array; batch: TelemetryBatch; queued: number }
+  | { type: "ota"; status: OtaStatus }
   | { type: "error"; message: string };
 
 export class AgentConfigError extends Error {
@@ -58,6 +69,7 @@ export class Agent {
   private readonly brokers: BrokerTarget[];
   private readonly link: Link;
   private readonly battery: BatteryMonitor;
+  private readonly ota: AgentOta;
   private reporter: TelemetryReporter | undefined;
   private running = false;
   /** An Agent boots once; a reboot builds a new one (as the board does). */
@@ -89,6 +101,19 @@ export class Agent {
     );
     this.battery = new BatteryMonitor(ports, config.battery);
     this.battery.onEvent((event) => this.observe({ type: "battery", event }));
+    this.ota = new AgentOta(
+      ports,
+      this.link,
+      {
+        deviceId: config.deviceId,
+        hardwareId: config.ota?.hardwareId ?? DEFAULT_HARDWARE_ID,
+        firmwareVersion: this.version,
+        trustedKeys: config.ota?.trustedKeys ?? [],
+        preconditions: () => this.otaPrecondition(),
+        options: config.ota?.options,
+      },
+      (status) => this.observe({ type: "ota", status }),
+    );
   }
 
   start(): void {
@@ -139,6 +164,8 @@ export class Agent {
     });
     this.battery.prime();
     if (!this.running) return; // a flat battery at boot: brown-out already stopped us
+    // Before the link: settles the last boot's update (confirm trial, note a rollback).
+    this.ota.start();
     this.link.start();
     reporter.start();
   }
@@ -159,10 +186,12 @@ export class Agent {
     if (!this.running) return;
     this.running = false;
     this.reporter?.stop();
+    this.ota.stop();
     this.link.stop();
   }
 
   private onLink(e: LinkEvent): void {
+    if (this.ota.onLinkEvent(e)) return;
     switch (e.type) {
       case "state":
         this.observe({ type: "link", state: e.state, detail: e.detail });
@@ -176,10 +205,15 @@ export class Agent {
         try {
           handler(e.payload);
         } catch (err) {
+          rethrowHalt(err);
           this.observe({ type: "error", message: `handler for ${e.topic} threw: ${(err as Error).message}` });
         }
         return;
       }
+      case "delivered":
+        // The trial boot's health check: telemetry really reached the broker.
+        if (e.topic === this.topics.telemetry) this.ota.onTelemetryAcked();
+        return;
       case "acked":
         return;
     }

@@ -64,9 +64,13 @@ export const DEFAULT_SIM_BATTERY: SimBatteryModel = {
 
 const UA_MS_PER_MAH = 1000 * 3600_000;
 
+/** What draws a burst: one radio and one CPU, each doing one thing at a time. */
+export type Load = "radio" | "cpu" | "other";
+
 interface Burst {
   end: number;
   ua: number;
+  load: Load;
 }
 
 export class SimBattery implements BatteryAdc {
@@ -101,18 +105,25 @@ export class SimBattery implements BatteryAdc {
   }
 
   // ------------------------------------------------------------ load
-  /** Adds `ua` on top of the sleep current for `ms` from now (overlapping bursts add up). */
-  burst(ua: number, ms: number): void {
+  /**
+   * Adds `ua` on top of the sleep current for `ms`. Bursts of different loads add up; a radio
+   * or CPU burst while that load is already busy queues behind it (the radio sends one packet
+   * at a time), so a flood of packets lasts longer instead of drawing an impossible current.
+   */
+  burst(ua: number, ms: number, load: Load = "other"): void {
     this.integrate();
-    if (ms > 0 && ua > 0) this.bursts.push({ end: this.clock.now() + ms, ua });
+    if (ms <= 0 || ua <= 0) return;
+    const busy = load === "other" ? undefined : this.bursts.find((b) => b.load === load && b.ua === ua && b.end > this.lastT);
+    if (busy) busy.end += ms;
+    else this.bursts.push({ end: this.clock.now() + ms, ua, load });
   }
 
   active(ms: number): void {
-    this.burst(this.model.activeUa - this.model.sleepUa, ms);
+    this.burst(this.model.activeUa - this.model.sleepUa, ms, "cpu");
   }
 
   transmit(ms: number): void {
-    this.burst(this.model.transmitUa - this.model.sleepUa, ms);
+    this.burst(this.model.transmitUa - this.model.sleepUa, ms, "radio");
   }
 
   /** A connection attempt's lump cost: reconnect policy shows up as lost battery life. */

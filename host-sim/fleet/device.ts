@@ -45,8 +45,8 @@ export interface FleetWorld {
   sha256: Sha256;
   library: FirmwareLibrary;
   brokers: string[];
-  /** Merged into every agent's config (OTA trust settings for builds that carry OTA). */
-  extraConfig: Record<string, unknown>;
+  /** OTA trust settings every agent gets. */
+  ota: { hardwareId: string; trustedKeys: Uint8Array[] };
   /** Agent events of device `dev`. */
   onAgentEvent(dev: FleetDevice, e: AgentEvent): void;
   /** Lifecycle: boot, power cut, crash, brick, dead. */
@@ -155,7 +155,8 @@ export class FleetDevice implements Guarded {
           firmwareVersion: code.version,
           keepAliveSec: this.group.keepAliveSec,
           telemetry: { sampleIntervalMs: this.group.sampleIntervalMs, reportIntervalMs: this.group.reportIntervalMs },
-          ...this.world.extraConfig,
+          link: { backoff: { powerOnMaxMs: this.group.powerOnDelayMaxMs } },
+          ota: { ...this.world.ota, options: { healthTimeoutMs: this.group.otaHealthTimeoutMs } },
         } as AgentConfig,
         (e) => {
           if (this.epoch === epoch) this.world.onAgentEvent(this, e);

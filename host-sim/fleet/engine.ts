@@ -76,7 +76,7 @@ export class VirtualFleet implements FleetWorld {
   readonly devices: FleetDevice[] = [];
   readonly books: DeviceBook[] = [];
   readonly brokers = [BROKER_URL];
-  readonly extraConfig: Record<string, unknown>;
+  readonly ota: { hardwareId: string; trustedKeys: Uint8Array[] };
   readonly sha256: Sha256;
   readonly library: FirmwareLibrary;
   private readonly byId = new Map<string, number>();
@@ -100,7 +100,7 @@ export class VirtualFleet implements FleetWorld {
   constructor(readonly o: VirtualFleetOptions) {
     this.sha256 = o.sha256;
     this.library = o.library;
-    this.extraConfig = { ota: { hardwareId: o.library.hardwareId, trustedKeys: o.library.trustedKeys } };
+    this.ota = { hardwareId: o.library.hardwareId, trustedKeys: o.library.trustedKeys };
     this.broker.start();
     this.broker.subscribeInternal("tether/+/telemetry", (topic, payload) => this.onTelemetry(topic, payload), { qos: 1 });
     this.broker.subscribeInternal("tether/+/ota/status", (topic, payload) => this.onOtaStatus(topic, payload), { qos: 1 });
@@ -247,8 +247,11 @@ export class VirtualFleet implements FleetWorld {
     if (i === undefined || payload.length === 0) return;
     try {
       const s = decodeStatus(payload);
-      this.books[i].lastOtaState = s.state;
-      this.books[i].lastOtaResult = s.result;
+      const book = this.books[i];
+      if (s.version !== undefined && s.version !== book.offeredVersion) return; // about an older offer
+      book.lastOtaState = s.state;
+      book.lastOtaResult = s.result;
+      if (s.result === OtaResult.RolledBack) book.rolledBackSeen = true;
       this.trace.add(this.clock.now(), this.devices[i].index, EV.otaStatus, s.state, s.result);
     } catch {
       this.decodeErrors++;
@@ -261,6 +264,9 @@ export class VirtualFleet implements FleetWorld {
     const book = this.books[this.byId.get(dev.id)!];
     book.offeredVersion = b.version;
     book.offeredBad = bad !== undefined;
+    book.lastOtaState = -1;
+    book.lastOtaResult = -1;
+    book.rolledBackSeen = false;
     const base = `tether/${dev.id}/ota/`;
     b.blocks.forEach((block, n) => this.broker.publishInternal(`${base}block/${n}`, block, { qos: 1, retain: true }));
     this.broker.publishInternal(`${base}manifest`, b.envelope, { qos: 1, retain: true });
@@ -374,8 +380,9 @@ export class VirtualFleet implements FleetWorld {
 
 function otaOutcome(dev: FleetDevice, book: DeviceBook): keyof Omit<OtaOutcomes, "offered"> {
   if (dev.state === "bricked") return "bricked";
-  if (!book.offeredBad && dev.version === book.offeredVersion) return "updated";
-  if (book.lastOtaResult === OtaResult.RolledBack) return "rolledBack";
+  if (dev.version === book.offeredVersion) return book.offeredBad ? "failed" : "updated";
+  // After a rollback the retained offer is seen again and answered "previously rejected" (106).
+  if (book.rolledBackSeen) return "rolledBack";
   if (book.lastOtaResult === OtaResult.Deferred) return "deferred";
   return "failed";
 }

@@ -16,6 +16,7 @@ import type { Sha256 } from "../../device/ports";
 import { versionNumber } from "../../device/core/ota/version";
 import { createBundle, keyPairFromSeed, splitBlocks, DEFAULT_BLOCK_SIZE } from "../../tools/ota/bundle";
 import { IMAGE_HASH_SIZE } from "../../bootloader-spec/reference/image";
+import type { Scenario } from "./scenario";
 import { toHex, type FirmwareCode, type FirmwareLibrary, type OtaBundle } from "./library";
 
 export const FLEET_HARDWARE_ID = "tether-devkit";
@@ -48,6 +49,11 @@ const BAD_PREFIX = 'throw new Error("bad image: crashes at start-up");\n';
 export interface ImageRequest {
   version: string;
   bad?: "crash";
+}
+
+/** Every build a scenario needs: its groups' factory firmware and its OTA offers. */
+export function firmwareRequests(scenario: Scenario): ImageRequest[] {
+  return [...scenario.groups.map((g) => ({ version: g.firmware })), ...scenario.ota.map((o) => ({ version: o.firmware, bad: o.bad }))];
 }
 
 interface Built {

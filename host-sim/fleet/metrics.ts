@@ -58,6 +58,8 @@ export class DeviceBook {
   offeredBad = false;
   lastOtaState = -1;
   lastOtaResult = -1;
+  /** The backend saw "rolled back" (105) for the offered version. */
+  rolledBackSeen = false;
 }
 
 export interface OtaOutcomes {
@@ -103,6 +105,8 @@ export interface FleetSummary {
   traceHash: string;
   traceEvents: number;
   checks: Check[];
+  /** Real-time runs only: the connect ramp (wall clock). */
+  realtime?: { connectSpanSeconds: number; connectsPerSecond: number; peakConnectsPerSecond: number; backendConnects: number };
 }
 
 /** Merges shard summaries (shards ran disjoint device sets). */

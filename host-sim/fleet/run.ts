@@ -9,10 +9,11 @@
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { nodeSha256 } from "../../device/platform/node/sha256";
 import { runVirtualFleet, type FleetProgress } from "./engine";
-import { buildFirmwareLibrary, type ImageRequest } from "./images";
+import { buildFirmwareLibrary, firmwareRequests } from "./images";
 import { mergeSummaries, type FleetSummary } from "./metrics";
 import type { Scenario } from "./scenario";
 import { TraceHash } from "./trace";
+import { realtimeWorkerMain, runRealtimeSimulation, type RealtimeOptions } from "./run-realtime";
 
 export interface SimOptions {
   devices: number;
@@ -25,9 +26,7 @@ export interface SimOptions {
   progressEveryMs?: number;
 }
 
-export function firmwareRequests(scenario: Scenario): ImageRequest[] {
-  return [...scenario.groups.map((g) => ({ version: g.firmware })), ...scenario.ota.map((o) => ({ version: o.firmware, bad: o.bad }))];
-}
+export { firmwareRequests };
 
 async function runShard(o: SimOptions, shard: { index: number; count: number }, onProgress?: (p: FleetProgress) => void): Promise<FleetSummary> {
   const library = await buildFirmwareLibrary(firmwareRequests(o.scenario), nodeSha256);
@@ -43,6 +42,11 @@ async function runShard(o: SimOptions, shard: { index: number; count: number }, 
     progressEveryMs: o.progressEveryMs,
     wallNow: () => performance.now(),
   });
+}
+
+/** A real-time fleet against real brokers (--broker embedded|mqtt://...). */
+export function runRealtime(o: Omit<RealtimeOptions, "shards"> & { shards: number }, onProgress?: (p: FleetProgress) => void): Promise<FleetSummary> {
+  return runRealtimeSimulation(o, new URL(import.meta.url), onProgress);
 }
 
 /** Runs the simulation; progress is reported per shard (merged by the caller's callback). */
@@ -81,7 +85,7 @@ export async function runSimulation(o: SimOptions, onProgress?: (p: FleetProgres
   return mergeSummaries(parts, trace.hex());
 }
 
-// ---------------------------------------------------------------- shard worker entry
+// ---------------------------------------------------------------- shard worker entries
 const job = (isMainThread ? undefined : (workerData as { tetherFleetShard?: { options: SimOptions; index: number } } | undefined)?.tetherFleetShard);
 if (job !== undefined && parentPort) {
   const port = parentPort;
@@ -91,4 +95,8 @@ if (job !== undefined && parentPort) {
     .catch((e) => {
       throw e;
     });
+}
+const realtimeJob = isMainThread ? undefined : (workerData as { tetherRealtimeShard?: { options: RealtimeOptions; index: number } } | undefined)?.tetherRealtimeShard;
+if (realtimeJob !== undefined && parentPort) {
+  void realtimeWorkerMain(parentPort, realtimeJob.options, realtimeJob.index);
 }

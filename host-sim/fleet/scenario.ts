@@ -46,6 +46,14 @@ export interface Group {
   /** Wall clock drift (ppm) and whether SNTP ever answers. */
   driftPpm: number;
   timeSync: boolean;
+  /** The agent's random power-on delay is U(0, this): spreads a fleet-wide power-on. */
+  powerOnDelayMaxMs: number;
+  /**
+   * The OTA trial's health check deadline (a telemetry record acknowledged within it). The
+   * agent's default (120 s) is shorter than a 10-minute report interval, which would roll back
+   * every good update; the default here leaves room for one report after the power-on delay.
+   */
+  otaHealthTimeoutMs: number;
   /** MQTT keep-alive (idle devices send PINGREQ this often). */
   keepAliveSec: number;
   /** Charge connection attempts, TX and sampling to the battery (host-sim/battery/power.ts). */
@@ -97,15 +105,16 @@ export class ScenarioError extends Error {
 
 // ---------------------------------------------------------------- durations
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
+const DURATION = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+$/;
+const PART = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/g;
 
-/** "36h" → 129600000; integer ms pass through; undefined when not a duration. */
+/** "36h" → 129600000, "1d12h30m" too; integer ms pass through; undefined when not a duration. */
 export function parseDuration(v: unknown): number | undefined {
   if (typeof v === "number") return Number.isInteger(v) && v >= 0 ? v : undefined;
-  if (typeof v !== "string") return undefined;
-  const m = DURATION.exec(v.trim());
-  if (!m) return undefined;
-  const ms = Math.round(Number(m[1]) * UNITS[m[2]]);
+  if (typeof v !== "string" || !DURATION.test(v)) return undefined;
+  let ms = 0;
+  for (const m of v.matchAll(PART)) ms += Number(m[1]) * UNITS[m[2]];
+  ms = Math.round(ms);
   return Number.isSafeInteger(ms) ? ms : undefined;
 }
 
@@ -198,7 +207,7 @@ class Checker {
 
 // ---------------------------------------------------------------- sections
 const TOP_KEYS = ["description", "devices", "duration", "seed", "drain", "lowBatteryPct", "groups", "faults", "ota"] as const;
-const GROUP_KEYS = ["name", "weight", "firmware", "battery", "sensor", "telemetry", "keepAlive", "clock", "powerModel"] as const;
+const GROUP_KEYS = ["name", "weight", "firmware", "battery", "sensor", "telemetry", "keepAlive", "powerOnDelayMax", "otaHealthTimeout", "clock", "powerModel"] as const;
 const BATTERY_KEYS = ["capacityMah", "startPermille", "sleepUa", "activeUa", "transmitUa", "capacityVariationPermille"] as const;
 const SENSOR_KEYS = ["meanCentiC", "swingCentiC", "meanHumidityPermille", "rssiMin", "rssiMax"] as const;
 const SELECT_KEYS = ["group", "permille", "count"] as const;
@@ -206,6 +215,8 @@ const SELECT_KEYS = ["group", "permille", "count"] as const;
 export const DEFAULT_FIRMWARE = "1.0.0";
 export const DEFAULT_INTERVAL_MS = 60_000;
 export const DEFAULT_DRAIN_MS = 30 * 60_000;
+/** The agent's own default (device/core/link/backoff.ts). */
+export const DEFAULT_POWER_ON_DELAY_MAX_MS = 30_000;
 
 /** Drops absent fields: `{...defaults, ...profile}` must not override a default with undefined. */
 function defined<T extends object>(o: T): T {
@@ -263,6 +274,7 @@ function group(c: Checker, v: unknown, path: string, i: number): Group | undefin
       timeSync = c.bool(k, "timeSync", `${path}.clock`, true);
     }
   }
+  const powerOnDelay = c.duration(o, "powerOnDelayMax", path, DEFAULT_POWER_ON_DELAY_MAX_MS);
   return {
     name,
     battery: defined(battery),
@@ -274,6 +286,8 @@ function group(c: Checker, v: unknown, path: string, i: number): Group | undefin
     driftPpm,
     timeSync,
     keepAliveSec: keepAliveSec(c, o, path),
+    powerOnDelayMaxMs: powerOnDelay,
+    otaHealthTimeoutMs: c.duration(o, "otaHealthTimeout", path, Math.max(120_000, reportIntervalMs + powerOnDelay + 60_000), true),
     powerModel: c.bool(o, "powerModel", path, true),
   };
 }

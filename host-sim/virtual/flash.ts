@@ -31,6 +31,8 @@ export type FlashFault =
 export type FlashFaultHook = (op: FlashOp) => FlashFault;
 
 export class PowerCut extends Error {
+  /** Core never swallows it (device/ports.ts isHalt). */
+  readonly halt = true;
   constructor(readonly op: FlashOp) {
     super(`power cut during flash ${op.kind} #${op.seq} (${op.partition}+${op.offset}, ${op.length} bytes)`);
     this.name = "PowerCut";

@@ -24,6 +24,8 @@ export class VirtualSystem implements System {
 
 /** Thrown out of a device turn to stop it where it stands (restart, power loss). */
 export class DeviceHalted extends Error {
+  /** Core never swallows it (device/ports.ts isHalt). */
+  readonly halt = true;
   constructor(readonly why: "restart" | "power-off") {
     super(`device halted: ${why}`);
     this.name = "DeviceHalted";

@@ -25,10 +25,13 @@ describe("tether ota CLI", () => {
     expect((await run("keygen", "--out", key)).code).toBe(0);
     expect(fs.statSync(`${key}.key`).mode & 0o777).toBe(0o600);
     expect(fs.readFileSync(`${key}.pub`, "utf8").trim()).toMatch(/^[0-9a-f]{64}$/);
-    const inRepo = await run("keygen", "--out", path.join(process.cwd(), "test", "ota", "leaked"));
+    // A git work tree of its own (the repository checkout may not have .git in CI).
+    const repo = path.join(tmp, "some-repo");
+    fs.mkdirSync(path.join(repo, ".git"), { recursive: true });
+    const inRepo = await run("keygen", "--out", path.join(repo, "keys", "leaked"));
     expect(inRepo.code).toBe(1);
     expect(inRepo.out).toMatch(/refusing to write a private key inside the git work tree/);
-    expect(fs.existsSync(path.join(process.cwd(), "test", "ota", "leaked.key"))).toBe(false);
+    expect(fs.existsSync(path.join(repo, "keys", "leaked.key"))).toBe(false);
     expect((await run("keygen", "--out", key)).out).toMatch(/not overwriting/);
   });
 

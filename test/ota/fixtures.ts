@@ -32,7 +32,7 @@ export function bundle(version: number, o: Partial<SignOptions> & { size?: numbe
   const size = o.size ?? 4 * BLOCK + 1000;
   return createBundle(
     payload(version, size),
-    { version, hardwareId: o.hardwareId ?? HW, securityCounter: o.securityCounter ?? 1, expiry: o.expiry, blockSize: o.blockSize ?? BLOCK },
+    { version, hardwareId: o.hardwareId ?? HW, securityCounter: o.securityCounter ?? 1, expiry: o.expiry, blockSize: o.blockSize ?? BLOCK, format: o.format },
     o.secretKey ?? KEY.secretKey,
     sha256,
   );

@@ -11,7 +11,7 @@ import { startNodeDevice } from "../../host-sim/node-device";
 import { consoleLog } from "../../device/platform/node/log";
 import { decodeTelemetryBatch } from "../../device/core/telemetry/record";
 import { intFlag, parseFlags } from "../args";
-import { printAgentEvent } from "../print-event";
+import { printAgentEvent, printBootMessage } from "../print-event";
 import { untilSignal } from "./device";
 
 const HELP = `usage: tether demo [--port N] [--id ID] [--interval MS] [--state DIR] [--json]
@@ -58,7 +58,7 @@ export async function runDemo(argv: string[]): Promise<number> {
 
   const stateDir = values.state ?? mkdtempSync(join(tmpdir(), "tether-demo-"));
   say(`             device ${id} keeps its state in ${stateDir}; Ctrl-C stops\n`);
-  const device = startNodeDevice({
+  const device = await startNodeDevice({
     deviceId: id,
     brokers: [broker.url],
     stateDir,
@@ -67,6 +67,7 @@ export async function runDemo(argv: string[]): Promise<number> {
     link: { backoff: { powerOnMaxMs: 1000 } },
     log: consoleLog(id, "warn"),
     onEvent: (e) => printAgentEvent(id, e, values.json ?? false),
+    onBoot: (m) => printBootMessage(id, m, values.json ?? false),
   });
   await untilSignal();
   device.stop();

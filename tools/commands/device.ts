@@ -1,10 +1,12 @@
 /** `tether device`: one virtual device against any MQTT broker, events printed as they happen. */
 import { readFileSync } from "node:fs";
 import { startNodeDevice } from "../../host-sim/node-device";
+import { readPublicKey } from "../ota/keys";
+import { parseBrokerUrl } from "../../device/core/util/broker-url";
 import { SysfsBattery, findSysfsBattery, SYSFS_POWER_SUPPLY } from "../../device/platform/node/battery";
 import { consoleLog } from "../../device/platform/node/log";
 import { intFlag, parseFlags, UsageError } from "../args";
-import { printAgentEvent } from "../print-event";
+import { printAgentEvent, printBootMessage } from "../print-event";
 
 const HELP = `usage: tether device --id ID --broker URL [--broker URL ...] [options]
 
@@ -18,6 +20,8 @@ const HELP = `usage: tether device --id ID --broker URL [--broker URL ...] [opti
   --password PW    MQTT password
   --power-on-max MS  the random power-on delay before the first connect is U(0, MS) (default 30000)
   --battery sim|sysfs  the simulated LiPo (default) or this host's own battery (Linux sysfs)
+  --ota-key FILE   ed25519 public key (tether ota keygen's .pub) trusted for OTA manifests; repeatable
+  --hardware ID    hardware id OTA manifests must name (default tether-devkit)
   --json           one JSON object per event
   --verbose        debug logging
 `;
@@ -36,6 +40,8 @@ export async function runDevice(argv: string[]): Promise<number> {
     verbose: { type: "boolean" },
     "power-on-max": { type: "string" },
     battery: { type: "string" },
+    "ota-key": { type: "string", multiple: true },
+    hardware: { type: "string" },
     help: { type: "boolean" },
   });
   if (values.help) {
@@ -55,16 +61,19 @@ export async function runDevice(argv: string[]): Promise<number> {
     throw new UsageError(`--battery must be "sim" or "sysfs", got "${values.battery}"`);
   }
   const brokers = values.broker.map((url) => withCredentials(url, values.user, values.password));
-  const device = startNodeDevice({
+  for (const url of brokers) parseBrokerUrl(url); // a bad URL is a usage error, before anything starts
+  const device = await startNodeDevice({
     deviceId: values.id,
     brokers,
     stateDir: values.state,
+    ota: { hardwareId: values.hardware, trustedKeys: (values["ota-key"] ?? []).map((f) => readPublicKey(f)) },
     batteryAdc,
     caCert: values.ca ? readFileSync(values.ca, "utf8") : undefined,
     telemetry: { reportIntervalMs, sampleIntervalMs },
     link: { backoff: { powerOnMaxMs: intFlag(values["power-on-max"], "power-on-max", 30_000, 0) } },
     log: consoleLog(values.id, values.verbose ? "debug" : "warn"),
     onEvent: (e) => printAgentEvent(values.id!, e, values.json ?? false),
+    onBoot: (m) => printBootMessage(values.id!, m, values.json ?? false),
   });
   await untilSignal();
   device.stop();

@@ -6,18 +6,23 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { parseDuration, parseScenario, defaultScenario, formatDuration, type Scenario } from "../../host-sim/fleet/scenario";
 import { progressLine, summaryTable } from "../../host-sim/fleet/report";
-import { runSimulation } from "../../host-sim/fleet/run";
+import { runRealtime, runSimulation } from "../../host-sim/fleet/run";
+import type { FleetSummary } from "../../host-sim/fleet/metrics";
+import { startEmbeddedBroker } from "../../host-sim/brokers/embedded";
+import { parseBrokerUrl } from "../../device/core/util/broker-url";
 import type { FleetProgress } from "../../host-sim/fleet/engine";
 import { intFlag, parseFlags, UsageError } from "../args";
 
 const HELP = `usage: tether sim [--devices N] [--duration 7d] [--seed S] [--scenario FILE]
-                 [--broker virtual] [--shards K | --shard i/K] [--json FILE]
+                 [--broker virtual|embedded|mqtt://host:port] [--shards K | --shard i/K] [--json FILE]
 
   --devices N      virtual devices (default: the scenario's, else 100)
   --duration D     simulated time: 90s, 15m, 36h, 7d (default: the scenario's, else 1d)
   --seed S         run seed, 0..2^32-1 (default: the scenario's, else 1); same seed, same run
   --scenario FILE  JSON scenario: device groups, faults, OTA offers (docs/fleet.md)
-  --broker B       virtual (default): everything under one virtual clock, as fast as the CPU goes
+  --broker B       virtual (default): everything under one virtual clock, as fast as the CPU goes;
+                   embedded: aedes in this process, in real time; mqtt://host:port: any broker in
+                   real time (repeat or comma-separate URLs for a cluster: devices fail over)
   --shards K       split the devices over K worker threads
   --shard i/K      run only shard i of K (spread one fleet over machines)
   --json FILE      write the machine-readable summary to FILE ("-" for stdout)
@@ -33,7 +38,7 @@ export async function runSim(argv: string[]): Promise<number> {
     duration: { type: "string" },
     seed: { type: "string" },
     scenario: { type: "string" },
-    broker: { type: "string" },
+    broker: { type: "string", multiple: true },
     shards: { type: "string" },
     shard: { type: "string" },
     json: { type: "string" },
@@ -44,9 +49,20 @@ export async function runSim(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  const broker = values.broker ?? "virtual";
-  if (broker !== "virtual") {
-    throw new UsageError(`--broker ${broker}: only "virtual" is implemented in this build (real-time fleets against embedded/mqtt:// brokers are not wired yet)`);
+  const brokerArgs = (values.broker ?? ["virtual"]).flatMap((b) => b.split(",")).filter((b) => b.length > 0);
+  const realtime = !(brokerArgs.length === 1 && brokerArgs[0] === "virtual");
+  if (realtime) {
+    for (const b of brokerArgs) {
+      if (b === "virtual") throw new UsageError("--broker virtual cannot be combined with real brokers");
+      if (b !== "embedded") {
+        try {
+          parseBrokerUrl(b);
+        } catch (e) {
+          throw new UsageError(`--broker ${b}: ${(e as Error).message}`);
+        }
+      }
+    }
+    if (brokerArgs.includes("embedded") && brokerArgs.length > 1) throw new UsageError("--broker embedded runs its own broker; give it alone");
   }
   let scenario: Scenario;
   if (values.scenario !== undefined) {
@@ -92,7 +108,22 @@ export async function runSim(argv: string[]): Promise<number> {
     process.stderr.write(`\r${progressLine(p, rate)}\x1b[K`);
   };
 
-  const summary = await runSimulation({ devices, durationMs, seed, scenario, shards, onlyShard, progressEveryMs: tty ? 10 * 60_000 : undefined }, onProgress);
+  let summary: FleetSummary;
+  if (!realtime) {
+    summary = await runSimulation({ devices, durationMs, seed, scenario, shards, onlyShard, progressEveryMs: tty ? 10 * 60_000 : undefined }, onProgress);
+  } else {
+    if (scenario.faults.length > 0 || scenario.ota.length > 0) {
+      process.stderr.write("tether sim: real time ignores the scenario's faults and OTA offers (they need the virtual network); groups apply\n");
+    }
+    const embedded = brokerArgs[0] === "embedded" ? await startEmbeddedBroker() : undefined;
+    try {
+      const brokers = embedded ? [embedded.url] : brokerArgs;
+      summary = await runRealtime({ devices, durationMs, seed, scenario, shards, onlyShard, brokers }, onProgress);
+      if (embedded) summary.broker = `embedded (${embedded.url})`;
+    } finally {
+      await embedded?.close();
+    }
+  }
   if (tty) process.stderr.write("\n");
   const replay = [
     "tether sim",
@@ -100,6 +131,7 @@ export async function runSim(argv: string[]): Promise<number> {
     `--duration ${formatDuration(durationMs)}`,
     `--seed ${seed}`,
     ...(values.scenario ? [`--scenario ${values.scenario}`] : []),
+    ...(realtime ? [`--broker ${brokerArgs.join(",")}`] : []),
     ...(shards > 1 ? [`--shards ${shards}`] : []),
     ...(onlyShard ? [`--shard ${onlyShard.index}/${onlyShard.count}`] : []),
   ].join(" ");

@@ -7,23 +7,34 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import type { Flash, SlotIndex } from "../../device/ports";
 import { SLOT_PARTITIONS } from "../../bootloader-spec/reference/bootloader";
 import { decodeHeader, IMAGE_HEADER_SIZE } from "../../bootloader-spec/reference/image";
 
-const repoRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..", "..");
 // (Node only: it lives in tools/ because host-sim/boot type-checks without Node.)
+
+/** The repository root, found upwards from this file: works from the sources and from dist/tether.js. */
+export function repoRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (fs.existsSync(path.join(dir, "device", "core", "index.ts")) && fs.existsSync(path.join(dir, "scripts", "build.mjs"))) return dir;
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error("cannot find the Tether sources (device/core/index.ts) to build the agent from");
+    dir = up;
+  }
+}
 
 /** Bundles device/core/index.ts for XS with TETHER_FIRMWARE_VERSION = `version`; returns the ESM bytes. */
 export async function buildAgentPayload(version: string): Promise<Uint8Array> {
-  const build = (await import(pathToFileURL(path.join(repoRoot, "scripts", "build.mjs")).href)) as {
+  const root = repoRoot();
+  const build = (await import(pathToFileURL(path.join(root, "scripts", "build.mjs")).href)) as {
     bundleForXs(entry: string, outFile: string, format: string, extra: { define: Record<string, string> }): Promise<unknown>;
   };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tether-app-"));
   const out = path.join(dir, `agent-${version}.mjs`);
   try {
-    await build.bundleForXs(path.join(repoRoot, "device", "core", "index.ts"), out, "esm", {
+    await build.bundleForXs(path.join(root, "device", "core", "index.ts"), out, "esm", {
       define: { TETHER_FIRMWARE_VERSION: JSON.stringify(version) },
     });
     return new Uint8Array(fs.readFileSync(out));

@@ -3,7 +3,7 @@
  * answer every message on tether/<id>/config/result (QoS 1), apply accepted changes to
  * the reporter. Transport-agnostic: anything with subscribe/publish (MqttClient fits).
  */
-import type { KeyValueStore, Log } from "../../ports";
+import { rethrowHalt, type KeyValueStore, type Log } from "../../ports";
 import type { TelemetryConfig } from "../telemetry/reporter";
 import { topics } from "../topics";
 import { acceptConfigMessage, type ConfigOutcome } from "./telemetry-config";
@@ -53,6 +53,7 @@ export class ConfigChannel {
     try {
       this.transport.publish(this.resultTopic, reply, 1, false);
     } catch (e) {
+      rethrowHalt(e);
       this.log?.("warn", `config: cannot publish result: ${(e as Error).message}`);
     }
     return true;

@@ -7,7 +7,7 @@
  *   client's persistent QoS 1 in-flight store a few at a time, in order, while online.
  * Callback-based on the Clock port; no promises, so a virtual clock drives it exactly.
  */
-import type { Clock, KeyValueStore, Log, Network, Random, SocketOptions, TimerId } from "../../ports";
+import { rethrowHalt, type Clock, type KeyValueStore, type Log, type Network, type Random, type SocketOptions, type TimerId } from "../../ports";
 import { MqttClient, type MqttEvent, type QoS } from "../mqtt/client";
 import { utf8Encode } from "../mqtt/utf8";
 import { DEFAULT_BACKOFF, type BackoffPolicy } from "./backoff";
@@ -55,7 +55,9 @@ export interface LinkPorts {
 export type LinkEvent =
   | { type: "state"; state: LinkPhase; detail: string }
   | { type: "message"; topic: string; payload: Uint8Array; qos: QoS; retain: boolean }
-  | { type: "acked"; packetId: number };
+  | { type: "acked"; packetId: number }
+  /** A queued record (telemetry) was acknowledged by the broker: delivered, at least once. */
+  | { type: "delivered"; topic: string; packetId: number };
 
 /** What telemetry reports about the link (telemetry/record.ts LinkStats). */
 export interface LinkStatsSnapshot {
@@ -77,6 +79,8 @@ export class Link {
   private waitTimer: TimerId | undefined;
   private stableTimer: TimerId | undefined;
   private readonly window: number;
+  /** Packet ids of queued records handed to the client, awaiting PUBACK (not status or OTA). */
+  private readonly recordIds = new Map<number, string>();
 
   constructor(
     private readonly ports: LinkPorts,
@@ -131,6 +135,7 @@ export class Link {
       try {
         this.client.publish(this.statusTopic, utf8Encode(STATUS_OFFLINE), 1, true, false);
       } catch (e) {
+        rethrowHalt(e);
         this.ports.log("warn", `link: could not publish offline status: ${String(e)}`);
       }
     }
@@ -148,9 +153,12 @@ export class Link {
     return n;
   }
 
-  /** Publishes directly (not queued): QoS 1 persists in the in-flight store, QoS 0 needs a connection. */
-  publish(topic: string, payload: Uint8Array, qos: QoS, retain = false): number {
-    return this.client.publish(topic, payload, qos, retain);
+  /**
+   * Publishes directly (not queued): QoS 1 persists in the in-flight store unless `persist` is
+   * false (then it is resent only within this boot); QoS 0 needs a connection.
+   */
+  publish(topic: string, payload: Uint8Array, qos: QoS, retain = false, persist = true): number {
+    return this.client.publish(topic, payload, qos, retain, persist);
   }
 
   subscribe(topics: { topic: string; qos: QoS }[]): void {
@@ -219,6 +227,7 @@ export class Link {
     try {
       this.onEvent(e);
     } catch (err) {
+      rethrowHalt(err);
       this.ports.log("error", `link: event handler threw on ${e.type}: ${String(err)}`);
     }
   }
@@ -232,6 +241,7 @@ export class Link {
           // Not persisted: a stale "online" after a reboot would be wrong, a fresh one follows each connect.
           this.client.publish(this.statusTopic, utf8Encode(STATUS_ONLINE), 1, true, false);
         } catch (err) {
+          rethrowHalt(err);
           this.ports.log("warn", `link: could not publish online status: ${String(err)}`);
         }
         this.drain();
@@ -242,10 +252,16 @@ export class Link {
       case "closed":
         this.dispatch({ type: "closed" }, e.reason);
         return;
-      case "acked":
+      case "acked": {
         this.emit(e);
+        const topic = this.recordIds.get(e.packetId);
+        if (topic !== undefined) {
+          this.recordIds.delete(e.packetId);
+          this.emit({ type: "delivered", topic, packetId: e.packetId });
+        }
         this.drain();
         return;
+      }
       case "message":
         this.emit(e);
         return;
@@ -260,8 +276,9 @@ export class Link {
       const r = this.queue.peek();
       if (!r) return;
       try {
-        this.client.publish(r.topic, r.payload, 1);
+        this.recordIds.set(this.client.publish(r.topic, r.payload, 1), r.topic);
       } catch (err) {
+        rethrowHalt(err);
         // Most likely the KV is full; the record stays queued and is retried on the next ack/connect.
         this.ports.log("error", `link: could not hand record ${r.n} to MQTT: ${String(err)}`);
         return;

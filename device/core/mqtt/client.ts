@@ -9,7 +9,7 @@
  *
  * Bad network input never throws out of here: the connection closes with a reason.
  */
-import type { Clock, KeyValueStore, Log, Network, Socket, SocketOptions, TimerId } from "../../ports";
+import { rethrowHalt, type Clock, type KeyValueStore, type Log, type Network, type Socket, type SocketOptions, type TimerId } from "../../ports";
 import {
   CONNACK_REASONS, MqttEncodeError, encodeConnect, encodeDisconnect, encodePingreq, encodePuback,
   encodePublish, encodeSubscribe, encodeUnsubscribe, type Packet,
@@ -157,6 +157,7 @@ export class MqttClient {
         },
       });
     } catch (e) {
+      rethrowHalt(e);
       this.socket = undefined;
       this.finish(`connect failed: ${String(e)}`);
     }
@@ -224,6 +225,7 @@ export class MqttClient {
     try {
       this.onEvent(e);
     } catch (err) {
+      rethrowHalt(err);
       // An application bug must not corrupt the protocol state.
       this.ports.log("error", `mqtt: event handler threw on ${e.type}: ${String(err)}`);
     }
@@ -236,6 +238,7 @@ export class MqttClient {
     try {
       s.write(bytes);
     } catch (e) {
+      rethrowHalt(e);
       this.finish(`write failed: ${String(e)}`);
       return false;
     }
@@ -249,6 +252,7 @@ export class MqttClient {
     try {
       this.onPacket(gen, p);
     } catch (e) {
+      rethrowHalt(e);
       this.ports.log("error", `mqtt: error handling ${p.type}: ${String(e)}`);
       if (gen === this.generation) this.finish(`internal error handling ${p.type.toUpperCase()}: ${String(e)}`);
     }

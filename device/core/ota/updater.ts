@@ -210,7 +210,7 @@ export class OtaUpdater {
       verifySignature: this.o.verifySignature,
     });
     if (!verdict.ok) {
-      if (verdict.result === OtaResult.Deferred) return this.defer(bytes, verdict.detail, verdict.version);
+      if (verdict.result === OtaResult.Deferred && !this.job) return this.defer(bytes, verdict.detail, verdict.version);
       // A bad offer never disturbs a download in progress.
       return this.report(this.job ? OtaState.Downloading : OtaState.Idle, verdict.result, { version: verdict.version, detail: verdict.detail });
     }

@@ -3,7 +3,7 @@
  * Order matters: stop the timers (no new work), encode what is buffered, hand it to the
  * persistent queue, then let the agent shut the link and halt.
  */
-import type { Log } from "../../ports";
+import { rethrowHalt, type Log } from "../../ports";
 import type { BatteryMonitor } from "../battery/monitor";
 import type { TelemetryReporter } from "./reporter";
 
@@ -24,6 +24,7 @@ export function stopOnBrownout(battery: BatteryMonitor, reporter: TelemetryRepor
       batches = reporter.flush();
       actions.save(batches);
     } catch (e) {
+      rethrowHalt(e);
       actions.log?.("error", `battery: could not save ${batches.length} batches at brown-out: ${(e as Error).message}`);
     }
     actions.shutdown();

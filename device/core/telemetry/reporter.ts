@@ -4,7 +4,7 @@
  * limit allows and hands each encoded batch to `publish` (the link/offline queue decides
  * what happens next). Callback-based on the Clock port, so virtual time fast-forwards it.
  */
-import type { Clock, Log, Sensors, WallClock, ResetReason } from "../../ports";
+import { rethrowHalt, type Clock, type Log, type Sensors, type WallClock, type ResetReason } from "../../ports";
 import type { BatteryMonitor } from "../battery/monitor";
 import {
   TELEMETRY_MAX_BYTES,
@@ -138,6 +138,7 @@ export class TelemetryReporter {
     try {
       s = { ...this.deps.sensors.sample(), tMs: this.deps.clock.now() };
     } catch (e) {
+      rethrowHalt(e);
       this.deps.log?.("warn", `telemetry: sensor read failed: ${(e as Error).message}`);
       return;
     }
@@ -164,6 +165,7 @@ export class TelemetryReporter {
         this.deps.publish(bytes, batch);
         this.batchesSent++;
       } catch (e) {
+        rethrowHalt(e);
         this.lostBatches++;
         this.deps.log?.("error", `telemetry: publish failed: ${(e as Error).message}`);
       }

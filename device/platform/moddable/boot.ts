@@ -7,7 +7,7 @@
  * trial boot really reads "pending-verify" before trusting it.
  */
 import * as esp from "tether-esp";
-import { RollbackFailed, type BootControl, type ImageState, type SlotIndex } from "../../ports";
+import { RollbackFailed, isHalt, type BootControl, type ImageState, type SlotIndex } from "../../ports";
 
 /** esp_ota_img_states_t, in order; -1 (our binding's "no state") maps to "undefined". */
 const STATES: readonly ImageState[] = ["new", "pending-verify", "valid", "invalid", "aborted"];
@@ -17,7 +17,7 @@ const STATES: readonly ImageState[] = ["new", "pending-verify", "valid", "invali
  * unwinding the stack in a simulator, a power cut) is not ours to translate.
  */
 function nativeFailure(e: unknown): e is Error {
-  return e instanceof Error && e.name === "Error";
+  return e instanceof Error && e.name === "Error" && !isHalt(e);
 }
 
 export class BootError extends Error {

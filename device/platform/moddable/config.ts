@@ -14,6 +14,8 @@ export interface DeviceConfig {
   sntpHost: string;
   /** Hex ed25519 public key that signs OTA manifests. */
   otaPublicKey?: string;
+  /** The hardware id OTA manifests must name (the board type, not the device). */
+  hardwareId: string;
   firmwareVersion: string;
   telemetryIntervalMs?: number;
   batteryPin: number;
@@ -65,6 +67,7 @@ export function readDeviceConfig(raw: Record<string, unknown>): DeviceConfig {
     password: raw.wifiPassword === undefined || raw.wifiPassword === "" ? undefined : String(raw.wifiPassword),
     sntpHost: str(raw, "sntp", "pool.ntp.org"),
     otaPublicKey: key,
+    hardwareId: str(raw, "hardwareId", "tether-esp32"),
     firmwareVersion: str(raw, "firmwareVersion", "0.0.0"),
     telemetryIntervalMs: interval,
     batteryPin: int(raw, "batteryPin", 35),

@@ -9,7 +9,7 @@
  * cut block by block, as it does in host-sim.
  */
 import FlashStorage, { type Flash as StorageFlash } from "embedded:storage/flash";
-import { FlashError, type Flash, type FlashPartition, type PartitionName, type SlotIndex } from "../../ports";
+import { FlashError, rethrowHalt, type Flash, type FlashPartition, type PartitionName, type SlotIndex } from "../../ports";
 
 export class ModdableFlash implements Flash {
   private readonly open_ = new Map<PartitionName, ModdablePartition>();
@@ -24,6 +24,7 @@ export class ModdableFlash implements Flash {
     try {
       storage = FlashStorage.open({ path, mode: writable ? "r+" : "r" });
     } catch (e) {
+      rethrowHalt(e); // a simulated power cut stops the device; it is not an I/O error
       throw new FlashError("absent", `flash: no partition for ${name} (path "${path}"): ${String(e)}`);
     }
     const part = new ModdablePartition(name, storage, writable);
@@ -68,6 +69,7 @@ class ModdablePartition implements FlashPartition {
     try {
       return new Uint8Array(this.storage.read(length, offset));
     } catch (e) {
+      rethrowHalt(e); // a simulated power cut stops the device; it is not an I/O error
       throw new FlashError("io", `flash: read ${this.name}+${offset}: ${String(e)}`);
     }
   }
@@ -79,6 +81,7 @@ class ModdablePartition implements FlashPartition {
     try {
       this.storage.write(data, offset);
     } catch (e) {
+      rethrowHalt(e); // a simulated power cut stops the device; it is not an I/O error
       throw new FlashError("io", `flash: write ${this.name}+${offset}: ${String(e)}`);
     }
   }
@@ -90,6 +93,7 @@ class ModdablePartition implements FlashPartition {
     try {
       this.storage.eraseBlock(index);
     } catch (e) {
+      rethrowHalt(e); // a simulated power cut stops the device; it is not an I/O error
       throw new FlashError("io", `flash: erase ${this.name} block ${index}: ${String(e)}`);
     }
   }

@@ -5,7 +5,7 @@
  * Moddable's generic "nvs set fail".
  */
 import Preference from "preference";
-import { KV_KEY_MAX, KV_VALUE_MAX, KvError, type KeyValueStore } from "../../ports";
+import { KV_KEY_MAX, KV_VALUE_MAX, KvError, rethrowHalt, type KeyValueStore } from "../../ports";
 
 /** NVS namespaces have the same 15-character limit as keys. */
 export const DEFAULT_DOMAIN = "tether";
@@ -21,6 +21,7 @@ export class PreferenceKv implements KeyValueStore {
     try {
       value = Preference.get(this.domain, key);
     } catch (e) {
+      rethrowHalt(e);
       throw new KvError("io", `kv: get ${key}: ${String(e)}`);
     }
     if (value === undefined) return undefined;
@@ -36,6 +37,7 @@ export class PreferenceKv implements KeyValueStore {
     try {
       Preference.set(this.domain, key, copy);
     } catch (e) {
+      rethrowHalt(e);
       // Limits were checked above, so an NVS set failure is almost always ESP_ERR_NVS_NOT_ENOUGH_SPACE.
       throw new KvError("full", `kv: set ${key}: ${String(e)}`);
     }
@@ -46,6 +48,7 @@ export class PreferenceKv implements KeyValueStore {
     try {
       Preference.delete(this.domain, key);
     } catch (e) {
+      rethrowHalt(e);
       throw new KvError("io", `kv: delete ${key}: ${String(e)}`);
     }
   }

@@ -5,6 +5,7 @@
  */
 import { config as mcConfig } from "tether-esp";
 import { Agent, type AgentEvent } from "../../core/index";
+import { espIdfImageCheck } from "../../core/ota/image-check";
 import type { Ports } from "../../ports";
 import { readDeviceConfig, type DeviceConfig } from "./config";
 import { buildPorts } from "./ports";
@@ -22,6 +23,12 @@ export interface Device {
   sntp: SntpSync;
 }
 
+function hexBytes(hex: string): Uint8Array {
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
 /** One log line per agent event; only fields every event version carries, so it survives API growth. */
 function describe(e: AgentEvent): string {
   switch (e.type) {
@@ -33,6 +40,8 @@ function describe(e: AgentEvent): string {
       return `telemetry ${e.topic} ${e.payload.length} bytes`;
     case "error":
       return `error ${e.message}`;
+    case "ota":
+      return `ota state ${e.status.state} result ${e.status.result}${e.status.detail ? ` (${e.status.detail})` : ""}`;
     default:
       return e.type;
   }
@@ -49,6 +58,12 @@ export function startDevice(raw: Record<string, unknown>, observe?: (e: AgentEve
       brokers: config.brokers,
       firmwareVersion: config.firmwareVersion,
       telemetry: config.telemetryIntervalMs === undefined ? undefined : { sampleIntervalMs: config.telemetryIntervalMs, reportIntervalMs: config.telemetryIntervalMs },
+      ota: {
+        hardwareId: config.hardwareId,
+        trustedKeys: config.otaPublicKey === undefined ? [] : [hexBytes(config.otaPublicKey)],
+        // An ESP32 slot holds an ESP-IDF app image: the bootloader checks its magic and hash.
+        options: { imageCheck: espIdfImageCheck },
+      },
     },
     (e) => {
       log(e.type === "error" ? "error" : "info", describe(e));

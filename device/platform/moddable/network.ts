@@ -12,7 +12,7 @@
 import TCP from "embedded:io/socket/tcp";
 import SecureSocket from "securesocket";
 import Net from "net";
-import type { Clock, Network, Socket, SocketHandler, SocketOptions } from "../../ports";
+import { rethrowHalt, type Clock, type Network, type Socket, type SocketHandler, type SocketOptions } from "../../ports";
 import { pemToDer } from "./pem";
 
 /** TLS 1.2: the minimum brokers accept today. */
@@ -137,6 +137,7 @@ class TcpConnection extends Connection {
         else this.failed(`dns: cannot resolve ${options.host}`);
       });
     } catch (e) {
+      rethrowHalt(e);
       this.clock.setTimeout(() => this.failed(`dns: ${String(e)}`), 0);
     }
   }
@@ -157,6 +158,7 @@ class TcpConnection extends Connection {
         onError: () => this.failed("connection lost"),
       });
     } catch (e) {
+      rethrowHalt(e);
       this.failed(`connect: ${String(e)}`);
     }
   }
@@ -192,6 +194,7 @@ class TlsConnection extends Connection {
     try {
       certificate = options.tls?.ca ? (pemToDer(options.tls.ca).slice().buffer as ArrayBuffer) : defaultCa;
     } catch (e) {
+      rethrowHalt(e);
       this.clock.setTimeout(() => this.failed(`tls: bad CA certificate: ${String(e)}`), 0);
       return;
     }
@@ -210,6 +213,7 @@ class TlsConnection extends Connection {
       (sock as unknown as { callback: (message: number, value?: number) => void }).callback = (message, value) => this.event(message, value);
       this.sock = sock;
     } catch (e) {
+      rethrowHalt(e);
       this.clock.setTimeout(() => this.failed(`tls: ${String(e)}`), 0);
     }
   }

@@ -5,7 +5,7 @@
  */
 import SNTP from "sntp";
 import Time from "time";
-import type { Clock, Log } from "../../ports";
+import { rethrowHalt, type Clock, type Log } from "../../ports";
 
 export const SNTP_RETRY_MS = 60_000;
 export const SNTP_RESYNC_MS = 12 * 60 * 60 * 1000;
@@ -53,6 +53,7 @@ export class SntpSync {
         // SNTP.retry: the module is trying again itself.
       });
     } catch (e) {
+      rethrowHalt(e);
       this.client = undefined;
       this.log("warn", `sntp: ${String(e)}`);
       this.schedule(SNTP_RETRY_MS);

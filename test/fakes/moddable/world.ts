@@ -22,6 +22,8 @@ export const TEST_LAYOUT: PartitionLayout[] = [
 
 /** Thrown out of a turn when the fake chip restarts (System.restart or a rollback). */
 export class FakeRestart extends Error {
+  /** ports.ts isHalt(): core re-throws it instead of treating it as a failure. */
+  readonly halt = true;
   constructor(readonly why: string) {
     super(`fake esp32 restarted: ${why}`);
     this.name = "FakeRestart";

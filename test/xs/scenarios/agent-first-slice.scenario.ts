@@ -28,6 +28,8 @@ export function describe(e: AgentEvent): string {
       return `link ${e.state} ${e.detail}`;
     case "telemetry":
       return `telemetry seq=${e.batch.seq} queued=${e.queued} samples=${e.batch.samples.length} ${hex(e.payload)}`;
+    case "ota":
+      return `ota ${JSON.stringify(e.status)}`;
     case "error":
       return `error ${e.message}`;
   }

@@ -1,0 +1,91 @@
+/**
+ * `tether sim` end to end, as a child process of the real CLI bundle: summary table, --json
+ * fields, worker-thread shards (and --shard i/K adding up to the same run), a failing check
+ * printing the seed and the replay command, and clear errors for bad input.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as esbuild from "esbuild";
+import { beforeAll, describe, expect, it } from "vitest";
+import { TraceHash } from "../../host-sim/fleet/trace";
+import { ROOT } from "./helpers";
+
+let cli = "";
+const tmp = mkdtempSync(join(tmpdir(), "tether-sim-test-"));
+
+function sim(...args: string[]) {
+  const r = spawnSync(process.execPath, [cli, "sim", ...args], { encoding: "utf8", timeout: 60_000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+beforeAll(async () => {
+  // Under node_modules so the bundle resolves the repo's packages.
+  const dir = join(ROOT, "node_modules", ".cache", "tether-test-cli", `fleet-${process.pid}`);
+  mkdirSync(dir, { recursive: true });
+  cli = join(dir, "tether.mjs");
+  await esbuild.build({
+    entryPoints: [join(ROOT, "test", "fleet", "cli-entry.ts")],
+    bundle: true,
+    format: "esm",
+    platform: "node",
+    target: "node20",
+    packages: "external",
+    outfile: cli,
+    logLevel: "silent",
+  });
+}, 60_000);
+
+describe("tether sim", () => {
+  it("runs a sharded fleet and writes the summary the issue asks for", () => {
+    const json = join(tmp, "two.json");
+    const r = sim("--devices", "12", "--duration", "3h", "--seed", "5", "--shards", "2", "--json", json);
+    expect(r.err).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/devices\s+12 \(2 shards\)/);
+    expect(r.out).toMatch(/ok {4}no acknowledged telemetry lost/);
+    const s = JSON.parse(readFileSync(json, "utf8"));
+    expect(s).toMatchObject({ devices: 12, shards: 2, seed: 5, simulatedSeconds: 3 * 3600 + 1800, telemetry: { lost: 0, duplicates: 0 } });
+    expect(s.replay).toBe("tether sim --devices 12 --duration 3h --seed 5 --shards 2");
+    for (const k of ["wallSeconds", "reconnects", "peakReconnectsPerSecond", "traceHash"]) expect(s).toHaveProperty(k);
+    for (const k of ["published", "delivered", "lost", "duplicates"]) expect(s.telemetry).toHaveProperty(k);
+    for (const k of ["updated", "rolledBack", "deferred", "failed", "bricked"]) expect(s.ota).toHaveProperty(k);
+    for (const k of ["alerts", "dead"]) expect(s.battery).toHaveProperty(k);
+    expect(s.telemetry.published).toBeGreaterThan(12 * 3 * 50);
+    expect(s.telemetry.delivered).toBe(s.telemetry.published);
+
+    // The two shards run on their own as --shard 0/2 and 1/2 make the same run.
+    const parts = [0, 1].map((i) => {
+      const p = join(tmp, `part${i}.json`);
+      expect(sim("--devices", "12", "--duration", "3h", "--seed", "5", "--shard", `${i}/2`, "--json", p).code).toBe(0);
+      return JSON.parse(readFileSync(p, "utf8"));
+    });
+    expect(parts[0].devices + parts[1].devices).toBe(12);
+    expect(parts[0].telemetry.published + parts[1].telemetry.published).toBe(s.telemetry.published);
+    const combined = new TraceHash();
+    for (const p of parts) combined.combine(p.traceHash);
+    expect(combined.hex()).toBe(s.traceHash);
+  }, 60_000);
+
+  it("a failing check prints the seed and the exact replay command, and exits 1", () => {
+    const file = join(ROOT, "scenarios", "alarm-mismatch.json");
+    const r = sim("--scenario", file, "--seed", "77", "--json", "-");
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.out).checks.find((c: { name: string }) => c.name.startsWith("battery alerts")).ok).toBe(false);
+    expect(r.err).toContain("check(s) failed (seed 77); replay with:");
+    expect(r.err).toContain(`tether sim --devices 6 --duration 12h --seed 77 --scenario ${file}`);
+  }, 60_000);
+
+  it("rejects bad input with clear messages", () => {
+    const bad = join(tmp, "bad.json");
+    writeFileSync(bad, JSON.stringify({ groups: [{ battery: { capacityMah: 0 } }] }));
+    const r = sim("--scenario", bad);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain("groups[0].battery.capacityMah: expected a positive integer, got 0");
+    expect(sim("--duration", "forever").err).toContain('--duration must look like 90s, 15m, 36h or 7d, got "forever"');
+    expect(sim("--devices", "0").code).toBe(2);
+    expect(sim("--shard", "2/2").err).toContain("--shard must be i/K with 0 ≤ i < K");
+    expect(sim("--bogus").code).toBe(2);
+  }, 60_000);
+});

@@ -1,0 +1,127 @@
+/**
+ * An OTA update end to end on the ESP32 adapters, inside XS: the agent (main.ts) downloads a
+ * signed ESP-IDF-format image from the virtual broker into "nextota" through
+ * embedded:storage/flash, sets it as the trial boot through the tether-esp binding, restarts,
+ * passes its health check on the trial boot and confirms it. A second update boots while the
+ * broker is down, fails its health check, and rolls back to the confirmed image.
+ * The ESP-IDF boot behaviour (NEW -> PENDING_VERIFY -> VALID / INVALID / ABORTED) is the fakes' model.
+ */
+import type { ScenarioHost } from "../scenario-host";
+import { FakeRestart, FakeWorld, installWorld, uninstallWorld } from "../../fakes/moddable/world";
+import { VirtualBroker } from "../../../host-sim/broker/virtual-broker";
+import { jsSha256 } from "../../../host-sim/virtual/sha256";
+import { createBundle, keyPairFromSeed, splitBlocks } from "../../../tools/ota/bundle";
+import { otaTopics } from "../../../device/core/ota/topics";
+import { startDevice, type Device } from "../../../device/platform/moddable/main";
+
+const DEVICE = "esp-0001";
+const HARDWARE = "tether-esp32";
+const VERSION_AT = 64;
+
+function hex(bytes: Uint8Array): string {
+  let s = "";
+  for (const b of bytes) s += (b < 16 ? "0" : "") + b.toString(16);
+  return s;
+}
+
+/** A stand-in ESP-IDF app image: image magic, esp_app_desc_t magic at 32, our version string at 64. */
+function espImage(version: string, length: number): Uint8Array {
+  const img = new Uint8Array(length);
+  for (let i = 0; i < length; i++) img[i] = (i * 7 + 3) & 0xff;
+  img[0] = 0xe9;
+  img.set([0x32, 0x54, 0xcd, 0xab], 32);
+  for (let i = 0; i < 16; i++) img[VERSION_AT + i] = i < version.length ? version.charCodeAt(i) : 0;
+  return img;
+}
+
+/** The version of the image in the running slot, as its esp_app_desc_t would say. */
+function runningVersion(w: FakeWorld): string {
+  const img = w.flash.image(w.boot.running === 0 ? "ota_0" : "ota_1");
+  let s = "";
+  for (let i = VERSION_AT; i < VERSION_AT + 16 && img[i] !== 0 && img[i] !== 0xff; i++) s += String.fromCharCode(img[i]);
+  return /^\d+\.\d+\.\d+$/.test(s) ? s : "1.0.0"; // the serial-flashed factory image
+}
+
+export function run(host: ScenarioHost): void {
+  const w = installWorld(new FakeWorld({ seed: 11 }));
+  const seed = new Uint8Array(32);
+  for (let i = 0; i < 32; i++) seed[i] = i * 3 + 1;
+  const keys = keyPairFromSeed(seed);
+  Object.assign(w.config, {
+    deviceId: DEVICE,
+    broker: "mqtt://broker.lan:1883",
+    wifiSsid: "tether-lab",
+    wifiPassword: "secret",
+    otaPublicKey: hex(keys.publicKey),
+    hardwareId: HARDWARE,
+    telemetryIntervalMs: 10_000,
+    batteryPin: 35,
+    batteryFullScaleMv: 6600,
+  });
+  w.analog.set(35, 2482); // 3999 mV: a healthy cell, so OTA is allowed
+  w.dns.set("broker.lan", "10.0.0.5");
+  const broker = new VirtualBroker(w.network, { host: "10.0.0.5", port: 1883 }).start();
+  const topics = otaTopics(DEVICE);
+
+  let device: Device;
+  const boot = () => {
+    w.config.firmwareVersion = runningVersion(w);
+    host.emit(`@${w.clock.now()} boot slot=${w.boot.running} v${w.config.firmwareVersion} state=${device?.ports.boot.runningState() ?? "-"}`);
+    device = startDevice(w.config, (e) => {
+      if (e.type === "ota") host.emit(`@${w.clock.now()} ota state=${e.status.state} result=${e.status.result}${e.status.detail ? ` detail=${e.status.detail}` : ""}`);
+      else if (e.type === "error") host.emit(`@${w.clock.now()} error ${e.message}`);
+    });
+  };
+  let onRestart: (() => void) | undefined;
+  /** Runs the world for `ms`, booting the program again whenever the chip restarts. */
+  const runFor = (ms: number) => {
+    const until = w.clock.now() + ms;
+    for (;;) {
+      try {
+        w.clock.runUntil(until);
+        return;
+      } catch (e) {
+        if (!(e instanceof FakeRestart)) throw e;
+        host.emit(`@${w.clock.now()} restart (${e.why})`);
+        onRestart?.();
+        boot();
+      }
+    }
+  };
+  const offer = (version: string, versionNumber: number, counter: number) => {
+    const bundle = createBundle(espImage(version, 20_000), { version: versionNumber, hardwareId: HARDWARE, securityCounter: counter, format: "raw" }, keys.secretKey, jsSha256);
+    splitBlocks(bundle.image, bundle.manifest.blockSize).forEach((b, i) => broker.publishInternal(topics.block(i), b, { qos: 1, retain: true }));
+    broker.publishInternal(topics.manifest, bundle.envelope, { qos: 1, retain: true });
+    host.emit(`@${w.clock.now()} offered v${version} (${bundle.image.length} bytes)`);
+  };
+  const clearOffer = () => {
+    broker.publishInternal(topics.manifest, new Uint8Array(0), { qos: 1, retain: true });
+  };
+
+  boot();
+  runFor(30_000);
+
+  // Update 1: downloads, trial boot, health check passes, confirmed.
+  offer("1.1.0", 1_001_000, 1);
+  runFor(300_000);
+  clearOffer();
+  runFor(10_000);
+  host.emit(`@${w.clock.now()} after update 1: slot=${w.boot.running} v${runningVersion(w)} state=${device!.ports.boot.runningState()} other=${device!.ports.boot.slotState(w.boot.running === 0 ? 1 : 0)}`);
+
+  // Update 2: the trial boots while the broker is down, never gets a telemetry PUBACK, rolls back.
+  let restarts = 0;
+  onRestart = () => {
+    restarts++;
+    if (restarts === 1) {
+      broker.stop();
+      host.emit(`@${w.clock.now()} broker down for the trial`);
+    }
+  };
+  offer("1.2.0", 1_002_000, 2);
+  runFor(400_000);
+  if (!broker.running) broker.start();
+  runFor(120_000);
+  host.emit(`@${w.clock.now()} after update 2: slot=${w.boot.running} v${runningVersion(w)} state=${device!.ports.boot.runningState()} other=${device!.ports.boot.slotState(w.boot.running === 0 ? 1 : 0)}`);
+  device!.agent.stop();
+  uninstallWorld();
+}
