@@ -5,47 +5,7 @@
 import { Encoder, FLOAT32_OPTIONS } from "cbor-x";
 import { encodeTelemetryBatch, type TelemetryBatch } from "../device/core/telemetry/record";
 import { opsPerSecond, xsComputrons } from "./lib/measure";
-import { VirtualClock } from "../host-sim/virtual/clock";
-import { VirtualWallClock } from "../host-sim/virtual/wall-clock";
-import { SeededRandom } from "../host-sim/virtual/random";
-import { SimBattery } from "../host-sim/battery/sim-battery";
-import { SimSensors } from "../host-sim/sensors/sim-sensors";
-import { BatteryMonitor } from "../device/core/battery/monitor";
-import { TelemetryReporter } from "../device/core/telemetry/reporter";
-import { encodePublish } from "../device/core/mqtt/codec";
-
-/** The issue-2 cycle on Node: read the battery, sample, build + CBOR-encode a 1-sample batch, frame it. */
-function nodeCycle(): () => void {
-  const clock = new VirtualClock();
-  const wall = new VirtualWallClock(clock);
-  wall.sync(T0);
-  const rnd = new SeededRandom(7);
-  const monitor = new BatteryMonitor({ clock, battery: new SimBattery(clock, rnd.fork("b")) });
-  let seq = 0;
-  let packetId = 0;
-  const reporter = new TelemetryReporter(
-    {
-      clock,
-      wallClock: wall,
-      sensors: new SimSensors(clock, rnd.fork("s")),
-      identity: { deviceId: "dev-0001", firmware: "1.4.2", slot: 1, resetReason: "power-on" },
-      nextSeq: () => seq++,
-      battery: monitor,
-      linkStats: () => ({ state: "online", reconnects: 1, queued: 0, dropped: 0 }),
-      publish: (bytes) => {
-        packetId = (packetId % 65535) + 1;
-        encodePublish({ topic: "tether/dev-0001/telemetry", payload: bytes, qos: 1, packetId });
-      },
-    },
-    { sampleIntervalMs: 60_000, reportIntervalMs: 60_000 },
-  );
-  monitor.prime();
-  return () => {
-    reporter.sampleNow();
-    reporter.reportNow();
-    clock.advance(60_000);
-  };
-}
+import { telemetryCycle } from "./lib/telemetry-cycle";
 
 const T0 = 1_795_000_000_000;
 
@@ -149,6 +109,7 @@ export default async () => {
     payloadTable: table.join("\n"),
     xsComputronsPerCycle: xs.metrics,
     nodeEncode5SamplesOpsPerSec: Math.round(node.opsPerSec),
-    nodeCycle1SampleOpsPerSec: Math.round((await opsPerSecond(nodeCycle(), { minMs: 1000 })).opsPerSec),
+    // The issue-2 cycle on Node: read the battery, sample, build + CBOR-encode a 1-sample batch, frame it.
+    nodeCycle1SampleOpsPerSec: Math.round((await opsPerSecond(telemetryCycle(1).cycle, { minMs: 1000 })).opsPerSec),
   };
 };

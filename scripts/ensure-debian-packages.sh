@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite runs for real: Mosquitto (broker, clients,
-# mosquitto_passwd) and openssl (the TLS interop test makes its own CA). Skips apt entirely
+# mosquitto_passwd), openssl (the TLS interop test makes its own CA) and nats-server (the
+# fleet test's 3-node MQTT-over-JetStream cluster). Skips apt entirely
 # when they are already there. The packaged broker service is never started.
 set -euo pipefail
-PACKAGES=(mosquitto mosquitto-clients openssl)
-BINARIES=(/usr/sbin/mosquitto /usr/bin/mosquitto_sub /usr/bin/mosquitto_pub /usr/bin/mosquitto_passwd /usr/bin/openssl)
+PACKAGES=(mosquitto mosquitto-clients openssl nats-server)
+BINARIES=(/usr/sbin/mosquitto /usr/bin/mosquitto_sub /usr/bin/mosquitto_pub /usr/bin/mosquitto_passwd /usr/bin/openssl /usr/sbin/nats-server)
 
 missing=0
 for b in "${BINARIES[@]}"; do [ -x "$b" ] || missing=1; done
@@ -14,7 +15,7 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
-# policy-rc.d 101: do not start the packaged broker as a service; tests start their own.
+# policy-rc.d 101: do not start the packaged brokers as services; tests start their own.
 if [ ! -e /usr/sbin/policy-rc.d ]; then
   printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
   $SUDO chmod +x /usr/sbin/policy-rc.d

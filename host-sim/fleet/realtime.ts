@@ -44,13 +44,15 @@ export interface RealtimeDeviceStats {
   /** Wall ms (Date.now) of every first connect, and every later one. */
   firstConnects: number[];
   reconnects: number[];
+  /** Reconnects where the broker still had the device's session (CONNACK session present). */
+  sessionPresent: number;
   agentErrors: number;
 }
 
 /** Runs devices i ≡ shard.index (mod shard.count) in this thread until `stop()`. */
 export class RealtimeDevices {
   private readonly agents: { agent: AgentInstance; clock: NodeClock }[] = [];
-  readonly stats: RealtimeDeviceStats = { made: new Map(), queueDropped: 0, firstConnects: [], reconnects: [], agentErrors: 0 };
+  readonly stats: RealtimeDeviceStats = { made: new Map(), queueDropped: 0, firstConnects: [], reconnects: [], sessionPresent: 0, agentErrors: 0 };
   /** Devices online now. */
   online = 0;
   private madeUntil = Number.POSITIVE_INFINITY;
@@ -131,6 +133,7 @@ export class RealtimeDevices {
           online = true;
           this.online++;
           (everOnline ? this.stats.reconnects : this.stats.firstConnects).push(Date.now());
+          if (everOnline && e.detail === "session present") this.stats.sessionPresent++;
           everOnline = true;
         } else if (e.state !== "online" && online) {
           online = false;

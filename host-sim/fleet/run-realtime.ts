@@ -155,6 +155,7 @@ export async function runRealtimeSimulation(o: RealtimeOptions, workerUrl: URL, 
       connectsPerSecond: span > 0 ? first.length / span : first.length,
       peakConnectsPerSecond: peakPerSecond(first),
       backendConnects: backend.connects,
+      sessionPresentReconnects: stats.reduce((a, s) => a + s.sessionPresent, 0),
     },
   };
 }

@@ -81,9 +81,9 @@ describe("manifests/esp32/manifest.json", () => {
     // manifest_base's "strip": "*" removes the built-in constructors' `name`; cbor-x reads
     // TypedArray.name at load time and the whole bundle aborts. [] strips nothing.
     expect(m.strip).toEqual([]);
-    // The default simulator stack (no creation.stack) overflowed on boot; 512 slots ran.
+    // In mcsim the agent bundle overflowed a 512-slot stack at boot and ran with 1024; keep a margin.
     const esp32 = (m.platforms.esp32 as { creation: { stack: number } }).creation;
-    expect(esp32.stack).toBeGreaterThanOrEqual(512);
+    expect(esp32.stack).toBeGreaterThanOrEqual(1024);
   });
 
   it("lists only paths that exist (repo paths; Moddable paths are checked by hand with the SDK)", () => {

@@ -101,7 +101,7 @@ describe("the checker itself", () => {
     const vcheck = (src: string) => findViolations(src, file, "host-sim-virtual").map((v) => v.rule);
     expect(vcheck(`import { VirtualClock } from "./clock";`)).toEqual([]);
     expect(vcheck(`import type { Network } from "../../device/ports";`)).toEqual([]);
-    expect(vcheck(`import { cborEncode } from "../../device/core/telemetry/cbor";`)).toEqual([]);
+    expect(vcheck(`import { cborEncode } from "../../device/core/util/cbor";`)).toEqual([]);
     expect(vcheck(`import { curve } from "../battery/physics";`)).toHaveLength(1);
     expect(vcheck(`import { connect } from "node:net";`)).toHaveLength(1);
   });

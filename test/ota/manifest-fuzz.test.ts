@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { cborEncode } from "../../device/core/ota/cbor";
+import { cborEncode } from "../../device/core/util/cbor";
 import { blockCount, HASH_SIZE, ManifestError, parseEnvelope, parseManifest, type Manifest } from "../../device/core/ota/manifest";
 import { verifyOffer, trustKeys } from "../../device/core/ota/verify";
 import { tweetnaclVerify } from "../../device/core/ota/ed25519";

@@ -5,7 +5,7 @@
  */
 import { KvError, type KeyValueStore, type Log } from "../../ports";
 import { utf8Decode, utf8Encode } from "../mqtt/utf8";
-import { cborDecode, cborEncode } from "../telemetry/cbor";
+import { cborDecode, cborEncode } from "../util/cbor";
 import type { TelemetryConfig } from "../telemetry/reporter";
 
 // ---------------------------------------------------------------- wire constants

@@ -6,7 +6,7 @@
  * Parsers are strict: wrong types, unknown keys, out-of-range numbers and trailing bytes are
  * errors (ManifestError), never exceptions of another kind.
  */
-import { cborDecode, cborEncode } from "./cbor";
+import { cborDecode, cborEncode } from "../util/cbor";
 
 // Envelope keys
 export const ENV_MANIFEST = 1;

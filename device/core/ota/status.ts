@@ -1,5 +1,5 @@
 /** The OTA status message (CBOR map, CDDL in docs/protocol/ota.md). */
-import { cborDecode, cborEncode } from "./cbor";
+import { cborDecode, cborEncode } from "../util/cbor";
 import type { OtaStateCode } from "./codes";
 
 export const S_STATE = 1;

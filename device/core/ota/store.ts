@@ -4,7 +4,7 @@
  * trial record written just before the switch to the new slot.
  */
 import type { KeyValueStore, SlotIndex } from "../../ports";
-import { cborDecode, cborEncode } from "./cbor";
+import { cborDecode, cborEncode } from "../util/cbor";
 
 const KEY_COUNTER = "ota.ctr";
 const KEY_REJECTED = "ota.rej";

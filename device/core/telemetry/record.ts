@@ -6,7 +6,7 @@
  * added later without breaking old backends; a key is never reused with another meaning.
  */
 import type { ResetReason } from "../../ports";
-import { cborDecode, cborEncode } from "./cbor";
+import { cborDecode, cborEncode } from "../util/cbor";
 
 // ---------------------------------------------------------------- wire constants
 export const TELEMETRY_FORMAT = 1;

@@ -1,5 +1,5 @@
 /**
- * The one cbor-x configuration telemetry and config messages use: plain CBOR any backend
+ * The one cbor-x configuration every Tether message uses (telemetry, config, OTA): plain CBOR any backend
  * can decode (no record extension, no tag 259 on maps, no tag 64 on byte strings), and
  * maps decoded as Map so small integer keys stay integers.
  */
