@@ -20,21 +20,13 @@ import { MemoryKv } from "../host-sim/virtual/kv";
 import { nodeSha256 } from "../device/platform/node/sha256";
 import { createBundle, keyPairFromSeed, type Bundle } from "../tools/ota/bundle";
 import { pushBundle } from "../tools/ota/push";
+import { payload } from "../test/xs/scenarios/ota-verify.scenario";
 
 const HW = "tether-devkit";
 const IMAGE_BYTES = 1_572_864; // 1.5 MiB
 const SLOT = 1_638_400; // 400 blocks of 4 KiB
 const key = keyPairFromSeed(new Uint8Array(32).fill(7));
 
-function payload(version: number, size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let x = version * 7919 + 1;
-  for (let i = 0; i < size; i++) {
-    x = (x * 1103515245 + 12345) % 2147483648;
-    out[i] = x >>> 16;
-  }
-  return out;
-}
 
 function device(port: number, id: string, window = 4): { dev: MqttOtaDevice; v2: Bundle; clock: NodeClock } {
   const flash = new SimFlash([{ name: "otadata", size: 8192 }, { name: "ota_0", size: SLOT }, { name: "ota_1", size: SLOT }]);

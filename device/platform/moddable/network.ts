@@ -204,6 +204,8 @@ class TlsConnection extends Connection {
       return;
     }
     try {
+      // SecureSocket resolves, connects to and names (SNI, certificate check) one `host`, so a
+      // servername that differs from the host wins: the certificate must match it.
       const sock = new SecureSocket({
         host: options.tls?.servername ?? options.host,
         port: options.port,

@@ -18,7 +18,8 @@ import { toHex } from "../../../device/core/ota/bytes";
 const HW = "tether-devkit";
 const BLOCK = 4096;
 
-function payload(version: number, size: number): Uint8Array {
+/** Deterministic image bytes for a version (an LCG): shared with bench/ota.bench.ts. */
+export function payload(version: number, size: number): Uint8Array {
   const out = new Uint8Array(size);
   let x = version * 7919 + 1;
   for (let i = 0; i < size; i++) {

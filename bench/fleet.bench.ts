@@ -1,0 +1,189 @@
+// Fleet benchmarks (issue 6 targets; numbers, not pass/fail):
+// 1. --broker virtual: N real agents × H simulated hours, telemetry every 60 s; device-hours per
+//    wall second, messages per second, projection to 10,000 devices × 24 h (14.4 M messages,
+//    target ≤ 120 s), and the ratio to an encode-only loop (CBOR batch + MQTT PUBLISH frame).
+// 2. Heap per idle virtual device (target ≤ 32 KB).
+// 3. Real time against Mosquitto on loopback: N concurrent devices, telemetry every 10 s,
+//    connect ramp, memory per device, and memory per plain mqtt.js client for comparison.
+// Sizes are bounded so `npm run bench` takes a few minutes; the issue's sizes via env:
+//   FLEET_DEVICES=10000 FLEET_HOURS=24 FLEET_IDLE_DEVICES=10000 FLEET_RT_DEVICES=10000 npm run bench -- fleet
+import mqtt from "mqtt";
+import { nodeSha256 } from "../device/platform/node/sha256";
+import { encodePublish } from "../device/core/mqtt/codec";
+import { encodeTelemetryBatch, type TelemetryBatch } from "../device/core/telemetry/record";
+import { VirtualFleet } from "../host-sim/fleet/engine";
+import { buildFirmwareLibrary, firmwareRequests } from "../host-sim/fleet/images";
+import { RealtimeBackend, RealtimeDevices, missing, peakPerSecond } from "../host-sim/fleet/realtime";
+import { validateScenario } from "../host-sim/fleet/scenario";
+import { startMosquitto } from "../test/helpers/mosquitto";
+
+const env = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
+const DEVICES = env("FLEET_DEVICES", 2000);
+const HOURS = env("FLEET_HOURS", 4);
+const IDLE_DEVICES = env("FLEET_IDLE_DEVICES", 2000);
+const RT_DEVICES = env("FLEET_RT_DEVICES", 1000);
+const RT_SECONDS = env("FLEET_RT_SECONDS", 30);
+const TARGET_MESSAGES = 10_000 * 24 * 60;
+
+const gc = () => (globalThis as { gc?: () => void }).gc?.();
+const heap = () => {
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
+};
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function virtualFleet() {
+  const scenario = validateScenario({ drain: "0s", groups: [{ telemetry: { reportInterval: "60s" } }] });
+  const library = await buildFirmwareLibrary(firmwareRequests(scenario), nodeSha256);
+  const f = new VirtualFleet({ devices: DEVICES, durationMs: HOURS * 3_600_000, seed: 1, scenario, library, sha256: nodeSha256, wallNow: () => performance.now() });
+  const s = f.run();
+  const msgsPerSec = s.telemetry.published / s.wallSeconds;
+  return {
+    devices: DEVICES,
+    simulatedHours: HOURS,
+    wallSeconds: s.wallSeconds,
+    messages: s.telemetry.published,
+    lost: s.telemetry.lost,
+    messagesPerWallSecond: Math.round(msgsPerSec),
+    deviceHoursPerWallSecond: Math.round(s.deviceHoursPerWallSecond),
+    projected10kx24hWallSeconds: Math.round(TARGET_MESSAGES / msgsPerSec),
+    targetWallSeconds: 120,
+    heapMB: Math.round(process.memoryUsage().heapUsed / 1e6),
+  };
+}
+
+/** The cost floor: CBOR-encode the same kind of batch and frame it as a QoS 1 PUBLISH. */
+function encodeOnly(messages: number) {
+  const batch: TelemetryBatch = {
+    deviceId: "dev-000123",
+    seq: 0,
+    firmware: "1.0.0",
+    slot: 0,
+    resetReason: "power-on",
+    timeBase: "wall",
+    madeAtMs: 1_767_225_600_000,
+    uptimeMs: 0,
+    link: { state: "online", reconnects: 0, queued: 0, dropped: 0 },
+    battery: { mv: 4010, pct: 87, status: 0, alarm: "none" },
+    samples: [{ tMs: 1_767_225_600_000, temperatureCentiC: 2150, humidityPermille: 480, rssiDbm: -60 }],
+  };
+  const topic = "tether/dev-000123/telemetry";
+  const t0 = performance.now();
+  let bytes = 0;
+  for (let i = 0; i < messages; i++) {
+    batch.seq = i;
+    batch.uptimeMs = i * 60_000;
+    batch.madeAtMs += 60_000;
+    batch.samples[0].tMs = batch.madeAtMs;
+    bytes += encodePublish({ topic, payload: encodeTelemetryBatch(batch), qos: 1, packetId: (i % 65535) + 1 }).length;
+  }
+  const s = (performance.now() - t0) / 1000;
+  return { messages, wallSeconds: s, messagesPerWallSecond: Math.round(messages / s), bytesPerMessage: Math.round(bytes / messages), projected14_4MWallSeconds: Math.round(TARGET_MESSAGES / (messages / s)) };
+}
+
+async function idleHeap() {
+  // Idle: connected, nothing to report for a day; keep-alive pings only.
+  const scenario = validateScenario({ drain: "0s", groups: [{ telemetry: { reportInterval: "1d" }, keepAlive: "20m" }] });
+  const library = await buildFirmwareLibrary(firmwareRequests(scenario), nodeSha256);
+  const before = heap();
+  const f = new VirtualFleet({ devices: IDLE_DEVICES, durationMs: 3_600_000, seed: 2, scenario, library, sha256: nodeSha256 });
+  const built = heap();
+  for (const d of f.devices) d.powerOn("power-on");
+  f.clock.runUntil(5 * 60_000);
+  const online = f.online;
+  const after = heap();
+  return {
+    devices: IDLE_DEVICES,
+    online,
+    bytesPerDeviceConstructed: Math.round((built - before) / IDLE_DEVICES),
+    bytesPerIdleDevice: Math.round((after - before) / IDLE_DEVICES),
+    targetBytes: 32 * 1024,
+    keepFleetAlive: f.devices.length > 0,
+  };
+}
+
+async function realtimeMosquitto() {
+  const broker = await startMosquitto({ config: ["max_queued_messages 10000"] });
+  const url = `mqtt://127.0.0.1:${broker.port}`;
+  try {
+    const scenario = validateScenario({ groups: [{ telemetry: { reportInterval: "10s" }, keepAlive: "60s", powerOnDelayMax: "1s" }] });
+    const library = await buildFirmwareLibrary(firmwareRequests(scenario), nodeSha256);
+    const backend = new RealtimeBackend([url]);
+    await backend.start();
+    const m0 = heap();
+    const rss0 = process.memoryUsage().rss;
+    const devs = new RealtimeDevices({ devices: RT_DEVICES, seed: 3, scenario, brokers: [url], library, shard: { index: 0, count: 1 } });
+    const t0 = Date.now();
+    devs.start();
+    while (devs.stats.firstConnects.length < RT_DEVICES && Date.now() - t0 < 120_000) await sleep(100);
+    const connected = devs.stats.firstConnects.length;
+    const first = [...devs.stats.firstConnects].sort((a, b) => a - b);
+    const span = first.length > 1 ? (first[first.length - 1] - first[0]) / 1000 : 0;
+    const m1 = heap();
+    const rss1 = process.memoryUsage().rss;
+    await sleep(RT_SECONDS * 1000);
+    devs.closeBooks();
+    await sleep(3000);
+    await devs.stop();
+    await sleep(500);
+    backend.stop();
+    const { lost, published } = missing(devs.stats.made, backend.seen);
+    const agents = {
+      devices: RT_DEVICES,
+      connected,
+      connectRampSeconds: span,
+      connectsPerSecond: Math.round(connected / Math.max(span, 0.001)),
+      peakConnectsPerSecond: peakPerSecond(first),
+      telemetryPublished: published,
+      telemetryLost: lost,
+      heapBytesPerDevice: Math.round((m1 - m0) / RT_DEVICES),
+      rssBytesPerDevice: Math.round((rss1 - rss0) / RT_DEVICES),
+    };
+    // The same number of plain mqtt.js clients, connected and idle.
+    const p0 = heap();
+    const r0 = process.memoryUsage().rss;
+    const clients: mqtt.MqttClient[] = [];
+    const c0 = Date.now();
+    await Promise.all(
+      Array.from({ length: RT_DEVICES }, (_, i) => {
+        const c = mqtt.connect(url, { clientId: `mqttjs-${i}`, clean: false, keepalive: 60, reconnectPeriod: 0 });
+        clients.push(c);
+        return new Promise<void>((resolve) => {
+          c.once("connect", () => resolve());
+          c.once("error", () => resolve());
+        });
+      }),
+    );
+    const mqttjsConnectSeconds = (Date.now() - c0) / 1000;
+    const p1 = heap();
+    const r1 = process.memoryUsage().rss;
+    await Promise.all(clients.map((c) => new Promise<void>((r) => c.end(true, {}, () => r()))));
+    return {
+      broker: "mosquitto (loopback)",
+      telemetryIntervalSeconds: 10,
+      runSeconds: RT_SECONDS,
+      agents,
+      mqttjs: {
+        clients: RT_DEVICES,
+        connectSeconds: mqttjsConnectSeconds,
+        heapBytesPerClient: Math.round((p1 - p0) / RT_DEVICES),
+        rssBytesPerClient: Math.round((r1 - r0) / RT_DEVICES),
+      },
+    };
+  } finally {
+    await broker.stop();
+  }
+}
+
+export default async function () {
+  const virtual = await virtualFleet();
+  const encode = encodeOnly(Math.min(virtual.messages, 2_000_000));
+  return {
+    virtual,
+    encodeOnly: encode,
+    ratioToEncodeFloor: Number((encode.messagesPerWallSecond / virtual.messagesPerWallSecond).toFixed(1)),
+    idle: await idleHeap(),
+    realtime: await realtimeMosquitto(),
+  };
+}
