@@ -8,6 +8,7 @@ import path from "node:path";
 import * as esbuild from "esbuild";
 import { repoRoot, xsBuildOptions } from "../../scripts/build.mjs";
 import { FAKE_MODULES } from "../fakes/moddable/aliases";
+import { runScenarioInXs, runScenarioOnNode, type ScenarioResult } from "../xs/harness";
 
 const FAKES_DIR = path.join(repoRoot, "test", "fakes", "moddable");
 const OUT_DIR = path.join(repoRoot, "node_modules", ".cache", "tether-esp32-scenarios");
@@ -37,4 +38,15 @@ export async function bundleWithFakes(entry: string): Promise<string> {
   const externals = Object.values(result.metafile!.inputs).flatMap((i) => i.imports.filter((x) => x.external && x.path !== "<runtime>").map((x) => x.path));
   if (externals.length) throw new Error(`${entry}: unaliased Moddable modules ${[...new Set(externals)].join(", ")}; add fakes for them`);
   return outFile;
+}
+
+/** Bundles `entry` with the fakes, runs it in XS and in Node, and removes the bundle. */
+export async function runEsp32Scenario(entry: string): Promise<{ xs: ScenarioResult; node: ScenarioResult }> {
+  const bundle = await bundleWithFakes(entry);
+  try {
+    const [xs, node] = await Promise.all([runScenarioInXs(bundle), runScenarioOnNode(bundle)]);
+    return { xs, node };
+  } finally {
+    fs.rmSync(bundle, { force: true });
+  }
 }

@@ -131,6 +131,11 @@ describe("manifests/esp32/manifest.json", () => {
     expect(on("CONFIG_ESP_TASK_WDT")).toBe(true);
     expect(/^# CONFIG_ESP_TASK_WDT_CHECK_IDLE_TASK_CPU0 is not set$/m.test(sdk)).toBe(true);
     expect(/^CONFIG_ESPTOOLPY_FLASHSIZE="4MB"$/m.test(sdk)).toBe(true);
+    // And the native module refuses to compile without it (MODDEF_TETHER_REQUIRE_ROLLBACK).
+    const m = readManifest() as Manifest & { defines: { tether: { require_rollback: number } } };
+    expect(m.defines.tether.require_rollback).toBe(1);
+    const c = fs.readFileSync(path.join(repoRoot, "device/platform/moddable/native/tether-esp.c"), "utf8");
+    expect(c).toMatch(/MODDEF_TETHER_REQUIRE_ROLLBACK && !defined\(CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE\)\s*\n\s*#error/);
   });
 });
 

@@ -3,15 +3,13 @@
  * a real XS engine and inside Node; the traces must match, and must say what the hardware would.
  */
 import { describe, expect, it } from "vitest";
-import { bundleWithFakes } from "../esp32/bundle";
-import { runScenarioInXs, runScenarioOnNode } from "./harness";
+import { runEsp32Scenario } from "../esp32/bundle";
 
 const SCENARIO = "test/xs/scenarios/esp32-adapters.scenario.ts";
 
 describe("ESP32 adapters on the Moddable fakes", () => {
   it("behave the same in XS and Node, and as the hardware would", async () => {
-    const bundle = await bundleWithFakes(SCENARIO);
-    const [xs, node] = await Promise.all([runScenarioInXs(bundle), runScenarioOnNode(bundle)]);
+    const { xs, node } = await runEsp32Scenario(SCENARIO);
     expect(xs.lines).toEqual(node.lines);
     const lines = node.lines;
     const find = (prefix: string) => lines.filter((l) => l.startsWith(prefix));

@@ -4,15 +4,13 @@
  * rides out a broker restart and boots again after System.restart. XS and Node must agree.
  */
 import { describe, expect, it } from "vitest";
-import { bundleWithFakes } from "../esp32/bundle";
-import { runScenarioInXs, runScenarioOnNode } from "./harness";
+import { runEsp32Scenario } from "../esp32/bundle";
 
 const SCENARIO = "test/xs/scenarios/esp32-agent.scenario.ts";
 
 describe("the agent on the ESP32 adapters", () => {
   it("boots, publishes telemetry, reconnects and reboots, identically in XS and Node", async () => {
-    const bundle = await bundleWithFakes(SCENARIO);
-    const [xs, node] = await Promise.all([runScenarioInXs(bundle), runScenarioOnNode(bundle)]);
+    const { xs, node } = await runEsp32Scenario(SCENARIO);
     expect(xs.lines).toEqual(node.lines);
     const lines = xs.lines;
     const at = (l: string) => Number(/^@(\d+) /.exec(l)?.[1] ?? NaN);

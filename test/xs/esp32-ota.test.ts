@@ -4,15 +4,13 @@
  * fakes and the ESP-IDF boot model, identically in XS and Node.
  */
 import { describe, expect, it } from "vitest";
-import { bundleWithFakes } from "../esp32/bundle";
-import { runScenarioInXs, runScenarioOnNode } from "./harness";
+import { runEsp32Scenario } from "../esp32/bundle";
 
 const SCENARIO = "test/xs/scenarios/esp32-ota.scenario.ts";
 
 describe("OTA through the ESP32 adapters", () => {
   it("confirms a healthy update and rolls back an unhealthy one, identically in XS and Node", async () => {
-    const bundle = await bundleWithFakes(SCENARIO);
-    const [xs, node] = await Promise.all([runScenarioInXs(bundle), runScenarioOnNode(bundle)]);
+    const { xs, node } = await runEsp32Scenario(SCENARIO);
     expect(xs.lines).toEqual(node.lines);
     const lines = xs.lines.map((l) => l.replace(/^@\d+ /, ""));
     const indexOf = (re: RegExp) => {

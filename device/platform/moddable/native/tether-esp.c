@@ -17,6 +17,14 @@
 #include "esp_flash_partitions.h"
 #include "esp_rom_crc.h"
 #include "sdkconfig.h"
+#include "mc.defines.h"
+
+/* manifests/esp32/manifest.json sets defines.tether.require_rollback: a build whose sdkconfig lost
+   CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE (esp-idf #7859: images would never roll back) fails here
+   instead of shipping. */
+#if defined(MODDEF_TETHER_REQUIRE_ROLLBACK) && MODDEF_TETHER_REQUIRE_ROLLBACK && !defined(CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE)
+	#error "Tether: CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE is not set; check SDKCONFIGPATH in the manifest"
+#endif
 
 /* -1 tells JS "no state": rollback compiled out, or otadata has no entry for the slot. */
 #define kTetherNoState (-1)
@@ -92,21 +100,21 @@ void xs_tether_set_boot_slot(xsMachine *the)
 	   as ESP_OTA_IMG_NEW -> PENDING_VERIFY when rollback is enabled. */
 	esp_err_t err = esp_ota_set_boot_partition(partition);
 	if (ESP_OK != err)
-		xsUnknownError(esp_err_to_name(err));
+		xsUnknownError("%s", esp_err_to_name(err));
 }
 
 void xs_tether_mark_valid(xsMachine *the)
 {
 	esp_err_t err = esp_ota_mark_app_valid_cancel_rollback();
 	if (ESP_OK != err)
-		xsUnknownError(esp_err_to_name(err));
+		xsUnknownError("%s", esp_err_to_name(err));
 }
 
 void xs_tether_mark_invalid_and_reboot(xsMachine *the)
 {
 	/* Reboots on success; returns ESP_ERR_OTA_ROLLBACK_FAILED when no valid image remains. */
 	esp_err_t err = esp_ota_mark_app_invalid_rollback_and_reboot();
-	xsUnknownError(esp_err_to_name(err));
+	xsUnknownError("%s", esp_err_to_name(err));
 }
 
 void xs_tether_reset_reason(xsMachine *the)
