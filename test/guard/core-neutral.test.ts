@@ -61,6 +61,7 @@ describe("the checker itself", () => {
     expect(check(`const here = __dirname;`)).toHaveLength(1);
     expect(check(`const r = Math.random();`)).toHaveLength(1);
     expect(check(`console.log("hi");`)).toHaveLength(1);
+    expect(check(`const b = new TextEncoder().encode(s);`)).toHaveLength(1);
     expect(check(`crypto.getRandomValues(buf);`)).toHaveLength(1);
     expect(check(`const B = globalThis.Buffer;`)).toEqual(["uses Node global via globalThis"]);
     expect(check("const s = `t=${Date.now()}`;")).toHaveLength(1);

@@ -249,6 +249,8 @@ const GLOBAL_RULES: GlobalRule[] = [
   { rule: "__dirname/__filename", re: /\b__(?:dirname|filename)\b/g },
   { rule: "Math.random (use the random port)", re: new RegExp(`${NOT_MEMBER}Math\\s*\\.\\s*random\\b`, "g") },
   { rule: "console (use the log port)", re: new RegExp(`${NOT_MEMBER}console\\s*\\.`, "g") },
+  // Moddable's runtime has no TextEncoder/TextDecoder globals (seen under mcsim): use mqtt/utf8.
+  { rule: "TextEncoder/TextDecoder (not in the Moddable runtime; use device/core/mqtt/utf8)", re: new RegExp(`${NOT_MEMBER}Text(?:En|De)coder\\b`, "g"), skipDefinitions: true },
   { rule: "global crypto (use the ports)", re: new RegExp(`${NOT_MEMBER}crypto\\s*\\.\\s*(?:getRandomValues|subtle|randomUUID)\\b`, "g") },
   {
     rule: "Node global via globalThis",
