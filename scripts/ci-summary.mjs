@@ -11,13 +11,12 @@ try {
   console.log("0 passed, 1 failed");
   process.exit(1);
 }
+const files = report.testResults ?? [];
 const passed = report.numPassedTests ?? 0;
-// Suites that failed to load have no tests; count each as a failure so they cannot hide.
-const failed = (report.numFailedTests ?? 0) + (report.numFailedTestSuites ?? 0) - countSuitesWithFailedTests(report);
+// A file that failed without a failing test (it did not load, or a hook threw) counts as one
+// failure, so it cannot hide. (numFailedTestSuites also counts every enclosing describe.)
+const brokenFiles = files.filter((f) => f.status === "failed" && !(f.assertionResults ?? []).some((a) => a.status === "failed")).length;
+const failed = (report.numFailedTests ?? 0) + brokenFiles;
 const skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
 console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`);
-process.exit(failed > 0 || passed === 0 ? 1 : 0);
-
-function countSuitesWithFailedTests(r) {
-  return (r.testResults ?? []).filter((s) => s.status === "failed" && (s.assertionResults ?? []).some((a) => a.status === "failed")).length;
-}
+process.exit(failed > 0 || passed === 0 || report.success === false ? 1 : 0);

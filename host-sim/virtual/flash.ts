@@ -24,7 +24,8 @@ export interface FlashOp {
 export type FlashFault =
   | undefined
   /** Power fails during the op. A write lands only its first `tornBytes` bytes (default 0);
-   * an erase leaves the block half-erased: the first `tornBytes` bytes erased, the rest as before. */
+   * an erase leaves the block half-erased: the first `tornBytes` bytes erased, the rest with
+   * some bits already flipped towards 1 (old | noise), as an interrupted NOR erase does. */
   | { powerCut: true; tornBytes?: number }
   | { error: "io" };
 
@@ -137,7 +138,11 @@ class SimPartition implements FlashPartition {
     const { op, fault } = this.flash.beginOp("write", this.name, offset, data.length);
     const landed = fault ? Math.min(fault.tornBytes ?? 0, data.length) : data.length;
     for (let i = 0; i < landed; i++) this.bytes[offset + i] &= data[i];
-    if (fault) this.flash.cut(op);
+    if (fault) {
+      // What landed before the cut is on the flash (file-backed flash saves it too).
+      this.flash.afterOp?.(op, this.bytes);
+      this.flash.cut(op);
+    }
     this.flash.afterOp?.(op, this.bytes);
   }
 
@@ -150,7 +155,18 @@ class SimPartition implements FlashPartition {
     const { op, fault } = this.flash.beginOp("erase", this.name, start, this.blockSize);
     const erased = fault ? Math.min(fault.tornBytes ?? 0, this.blockSize) : this.blockSize;
     this.bytes.fill(ERASED, start, start + erased);
-    if (fault) this.flash.cut(op);
+    if (fault) {
+      // Deterministic noise per operation: the same cut gives the same bytes on every run.
+      let x = (op.seq * 0x9e3779b1 + 1) | 0;
+      for (let i = start + erased; i < start + this.blockSize; i++) {
+        x ^= x << 13;
+        x ^= x >>> 17;
+        x ^= x << 5;
+        this.bytes[i] |= x & (x >>> 8) & 0xff; // ~1 bit in 4 already set
+      }
+      this.flash.afterOp?.(op, this.bytes);
+      this.flash.cut(op);
+    }
     this.flash.afterOp?.(op, this.bytes);
   }
 

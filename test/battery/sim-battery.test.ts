@@ -5,8 +5,9 @@ import { SeededRandom } from "../../host-sim/virtual/random";
 import { adcToMillivolts } from "../../device/core/battery/soc";
 
 const SEED = Number(process.env.SEED ?? Date.now() % 1_000_000);
+const replay = `SEED=${SEED} npx vitest run test/battery/sim-battery.test.ts`;
 
-describe("SimBattery physics", () => {
+describe(`SimBattery physics (${replay})`, () => {
   it("drains exactly current × time, piecewise over overlapping bursts", () => {
     const clock = new VirtualClock();
     const b = new SimBattery(clock, new SeededRandom(SEED), { capacityVariationPermille: 0 });

@@ -3,12 +3,13 @@
  * path (so parallel test files never race on dist/), with stdout captured line by line.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { buildHost } from "../../scripts/build.mjs";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 
+/** Builds the CLI into a private directory; remove it with `removeCli` in afterAll. */
 export async function buildCli(tag: string): Promise<string> {
   const dir = join(ROOT, "node_modules", ".cache", "tether-test-cli", `${tag}-${process.pid}`);
   mkdirSync(dir, { recursive: true });
@@ -16,6 +17,10 @@ export async function buildCli(tag: string): Promise<string> {
   const runner = join(dir, "run.mjs");
   writeFileSync(runner, 'import { main } from "./tether.js";\nprocess.exitCode = await main(process.argv.slice(2));\n');
   return runner;
+}
+
+export function removeCli(runner: string): void {
+  rmSync(dirname(runner), { recursive: true, force: true });
 }
 
 export interface CliProcess {

@@ -74,6 +74,8 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
       "log_dest stderr",
       "log_type error",
       "log_type warning",
+      // "Opening ipv4 listen socket on port N" proves that *this* broker owns the port.
+      "log_type information",
       ...(process.getuid?.() === 0 ? ["user root"] : []),
       ...(options.config ?? []).map((l) => l.replaceAll("{dir}", dir)),
     ];
@@ -87,7 +89,9 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
     proc.once("exit", () => (exited = true));
     const deadline = Date.now() + START_TIMEOUT_MS;
     while (Date.now() < deadline && !exited) {
-      if (await canConnect(port)) return handle(proc, port, dir, () => output);
+      // freePort() frees the port before Mosquitto binds it: someone else may take it, so
+      // trust the port only once our broker says it listens there and is still alive.
+      if (output.includes(`listen socket on port ${port}`) && (await canConnect(port)) && !exited) return handle(proc, port, dir, () => output);
       await new Promise((r) => setTimeout(r, 50));
     }
     await kill(proc);

@@ -2,13 +2,13 @@
 // CBOR decoder (no Tether code) to the documented record, and a restarted device with the
 // same --state keeps its identity and sequence numbers.
 import { spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decode } from "cbor-x";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startMosquitto, type Mosquitto } from "../helpers/mosquitto";
-import { buildCli, runCli } from "../helpers/cli";
+import { buildCli, removeCli, runCli } from "../helpers/cli";
 
 const SUB = "/usr/bin/mosquitto_sub";
 
@@ -33,6 +33,7 @@ describe("tether device on a real Mosquitto", () => {
   });
   afterAll(async () => {
     await broker?.stop();
+    if (cli) removeCli(cli);
   });
 
   it("publishes CBOR any decoder reads as the documented record; state survives a restart", async () => {
@@ -55,7 +56,8 @@ describe("tether device on a real Mosquitto", () => {
     expect(record[6]).toBe(1); // time base: wall (the host clock is synced)
     const battery = record[11] as Record<number, number>;
     expect(battery[0]).toBeGreaterThan(3000); // mV
-    expect(battery[1]).toBeGreaterThanOrEqual(0); // %
+    expect(battery[1]).toBeGreaterThanOrEqual(90); // % — a fresh simulated cell starts near full
+    expect(battery[1]).toBeLessThanOrEqual(100);
     expect(Array.isArray(record[12])).toBe(true); // samples
     const firstSeq = record[2] as number;
 
@@ -66,6 +68,7 @@ describe("tether device on a real Mosquitto", () => {
     expect(await second.stop()).toBe(0);
     expect(next[1]).toBe("it-1");
     expect(next[2] as number).toBeGreaterThan(firstSeq);
+    rmSync(state, { recursive: true, force: true });
   });
 
   it("says what is wrong with bad flags instead of starting", async () => {

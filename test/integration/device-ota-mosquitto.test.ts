@@ -2,13 +2,13 @@
 // simulated flash slot) on a real Mosquitto, updated by `tether ota push` with a bundle that
 // `tether ota sign` made from a real agent build. The device must reboot into the new code,
 // pass its health check and confirm — and a build that crashes at start must be rolled back.
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildAgentPayload } from "../../tools/ota/app-image";
 import { startMosquitto, type Mosquitto } from "../helpers/mosquitto";
-import { buildCli, runCli } from "../helpers/cli";
+import { buildCli, removeCli, runCli } from "../helpers/cli";
 
 async function run(cli: string, args: string[]): Promise<{ code: number | null; out: string }> {
   const p = runCli(cli, args);
@@ -26,6 +26,8 @@ describe("OTA end to end: tether device + tether ota push on Mosquitto", () => {
   });
   afterAll(async () => {
     await broker?.stop();
+    if (cli) removeCli(cli);
+    rmSync(dir, { recursive: true, force: true });
   });
 
   async function signedBuild(version: string, counter: number, crash = false): Promise<string> {

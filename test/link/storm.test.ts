@@ -21,6 +21,9 @@ test("reconnect storm: full jitter keeps the peak under the bound; plain exponen
     console.log(`storm seed ${seed}\n full jitter: ${JSON.stringify(full)}\n plain exp:   ${JSON.stringify(plain)}`);
     expect(full.online).toBe(1000);
     expect(plain.online).toBe(1000);
+    // Every device noticed the outage and came back (a device missing here would lower the peak).
+    expect(full.returned).toBe(1000);
+    expect(plain.returned).toBe(1000);
     expect(full.peakPerSecond).toBeLessThanOrEqual(FULL_JITTER_PEAK_BOUND);
     expect(full.peakConnectsPerSecond).toBeLessThanOrEqual(FULL_JITTER_PEAK_BOUND);
     // Plain exponential: the fleet failed at the same instant, so it retries in lockstep.
@@ -40,5 +43,6 @@ test("site-wide power return: the random power-on delay spreads the first connec
     expect(spread.peakConnectsPerSecond).toBeLessThanOrEqual(100);
     expect(none.peakConnectsPerSecond).toBe(1000);
     expect(spread.allOnlineMs).toBeLessThanOrEqual(32_000);
+    expect(none.allOnlineMs).toBeLessThanOrEqual(2_000);
   });
 });

@@ -35,7 +35,7 @@ function setup(over: Partial<TelemetryReporterDeps> = {}, cfg = { sampleInterval
   return { clock, wall, sensors, reporter, sent, logs, rnd };
 }
 
-describe("TelemetryReporter", () => {
+describe(`TelemetryReporter (${replay})`, () => {
   it("samples and reports on schedule; every sample arrives once, in order, with consecutive seqs", () => {
     const { clock, reporter, sent } = setup();
     reporter.start();

@@ -1,14 +1,14 @@
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { tempDir } from "../helpers/temp";
 import { KvError } from "../../device/ports";
 import { FileKv } from "../../device/platform/node/kv";
 import { MemoryKv } from "../../host-sim/virtual/kv";
 
 describe.each([
   ["MemoryKv", () => new MemoryKv()],
-  ["FileKv", () => new FileKv(join(mkdtempSync(join(tmpdir(), "tether-kv-")), "kv.json"))],
+  ["FileKv", () => new FileKv(join(tempDir("tether-kv-"), "kv.json"))],
 ])("%s", (_name, make) => {
   it("stores copies: mutating what was set or got does not change the store", () => {
     const kv = make();
@@ -54,7 +54,7 @@ describe("MemoryKv capacity", () => {
 
 describe("FileKv persistence", () => {
   it("survives a reopen and reports a corrupt file clearly instead of discarding it", () => {
-    const dir = mkdtempSync(join(tmpdir(), "tether-kv-"));
+    const dir = tempDir("tether-kv-");
     const path = join(dir, "kv.json");
     new FileKv(path).set("id", new TextEncoder().encode("dev-1"));
     expect(new TextDecoder().decode(new FileKv(path).get("id"))).toBe("dev-1");

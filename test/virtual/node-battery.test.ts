@@ -1,13 +1,13 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { tempDir } from "../helpers/temp";
 import { adcToMillivolts } from "../../device/core/battery/soc";
 import { SysfsBattery, findSysfsBattery } from "../../device/platform/node/battery";
 
 /** A power_supply tree laid out as the Linux kernel does (Documentation/ABI/testing/sysfs-class-power). */
 function sysfs(supplies: Record<string, Record<string, string>>): string {
-  const root = mkdtempSync(join(tmpdir(), "tether-sysfs-"));
+  const root = tempDir("tether-sysfs-");
   for (const [name, files] of Object.entries(supplies)) {
     mkdirSync(join(root, name));
     for (const [f, v] of Object.entries(files)) writeFileSync(join(root, name, f), `${v}\n`);
