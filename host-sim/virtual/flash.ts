@@ -15,10 +15,13 @@ const ERASED = 0xff;
 export interface FlashOp {
   /** 0-based count of write/erase operations on this flash, across partitions. */
   seq: number;
-  kind: "write" | "erase";
-  partition: PartitionName;
+  /** "nvs-set"/"nvs-delete": a key-value entry written to the NVS area of the same chip. */
+  kind: "write" | "erase" | "nvs-set" | "nvs-delete";
+  partition: PartitionName | "nvs";
   offset: number;
   length: number;
+  /** The key, for NVS operations. */
+  key?: string;
 }
 
 export type FlashFault =
@@ -35,7 +38,7 @@ export class PowerCut extends Error {
   /** Core never swallows it (device/ports.ts isHalt). */
   readonly halt = true;
   constructor(readonly op: FlashOp) {
-    super(`power cut during flash ${op.kind} #${op.seq} (${op.partition}+${op.offset}, ${op.length} bytes)`);
+    super(`power cut during flash ${op.kind} #${op.seq} (${op.key ?? `${op.partition}+${op.offset}`}, ${op.length} bytes)`);
     this.name = "PowerCut";
   }
 }
@@ -99,10 +102,21 @@ export class SimFlash implements Flash {
     return this.dead;
   }
 
+  /**
+   * A key-value entry written to NVS, which on ESP32 lives on this same chip: a power-cut point
+   * like any flash write. NVS commits an entry atomically, so a cut here means the entry was
+   * not written (the caller applies it only when this returns). See MemoryKv.beforeWrite.
+   */
+  nvsOp(kind: "nvs-set" | "nvs-delete", key: string, length: number): void {
+    const { op, fault } = this.beginOp(kind, "nvs", 0, length, key);
+    if (fault) this.cut(op);
+  }
+
   /** @internal Runs the fault hook; returns the fault to apply. */
-  beginOp(kind: FlashOp["kind"], partition: PartitionName, offset: number, length: number): { op: FlashOp; fault: { powerCut: true; tornBytes?: number } | undefined } {
-    if (this.dead) throw new PowerCut({ seq: this.opCount, kind, partition, offset, length });
+  beginOp(kind: FlashOp["kind"], partition: FlashOp["partition"], offset: number, length: number, key?: string): { op: FlashOp; fault: { powerCut: true; tornBytes?: number } | undefined } {
+    if (this.dead) throw new PowerCut({ seq: this.opCount, kind, partition, offset, length, key });
     const op: FlashOp = { seq: this.opCount++, kind, partition, offset, length };
+    if (key !== undefined) op.key = key;
     const fault = this.fault?.(op);
     if (fault && "error" in fault) throw new FlashError("io", `flash: ${kind} failed at ${partition}+${offset}`);
     return { op, fault };

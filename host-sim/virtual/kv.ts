@@ -9,6 +9,11 @@ const ENTRY_OVERHEAD = 32;
 
 export class MemoryKv implements KeyValueStore {
   private readonly entries = new Map<string, Uint8Array>();
+  /**
+   * Called before every set and delete is applied; it may throw to stop the write (a power cut
+   * in host-sim: SimFlash.nvsOp makes each entry write a cut point, as NVS is flash).
+   */
+  beforeWrite: ((kind: "nvs-set" | "nvs-delete", key: string, length: number) => void) | undefined;
 
   constructor(private readonly capacityBytes = 24 * 1024) {}
 
@@ -24,10 +29,13 @@ export class MemoryKv implements KeyValueStore {
     if (used + value.length + ENTRY_OVERHEAD > this.capacityBytes) {
       throw new KvError("full", `kv: no room for "${key}" (${value.length} bytes)`);
     }
+    this.beforeWrite?.("nvs-set", key, value.length);
     this.entries.set(key, value.slice());
   }
 
   delete(key: string): void {
+    if (!this.entries.has(key)) return;
+    this.beforeWrite?.("nvs-delete", key, 0);
     this.entries.delete(key);
   }
 

@@ -74,13 +74,15 @@ export function recordProblems(flash: SimFlash, bootedSlot?: SlotIndex): string[
 export function runWithCuts(sc: Scenario, cuts: Cut[], maxBoots = 40): CutRun {
   const flash = cloneFlash(sc.flash);
   const kv = MemoryKv.load(sc.kv.dump());
+  // NVS lives on the same chip: every key-value write is a cut point too (atomic per entry).
+  kv.beforeWrite = (kind, key, length) => flash.nvsOp(kind, key, length);
   const ops: FlashOp[] = [];
   const violations: string[] = [];
   let running: SlotIndex | undefined;
   const plan = new Map(cuts.map((c) => [c.seq, c.tornBytes]));
   flash.fault = (op) => {
     ops.push(op);
-    if (running !== undefined && op.partition === SLOT_PARTITIONS[running]) violations.push(`op #${op.seq} ${op.kind} hits the running slot ${running}`);
+    if (running !== undefined && op.partition === SLOT_PARTITIONS[running] && (op.kind === "write" || op.kind === "erase")) violations.push(`op #${op.seq} ${op.kind} hits the running slot ${running}`);
     const torn = plan.get(op.seq);
     return torn === undefined ? undefined : { powerCut: true, tornBytes: torn };
   };
@@ -137,8 +139,9 @@ export function runWithCuts(sc: Scenario, cuts: Cut[], maxBoots = 40): CutRun {
   return { ops, final, boots: r.boots, outcome, violations };
 }
 
-/** The cut variants for one operation: a clean cut plus torn writes/erases. */
+/** The cut variants for one operation: a clean cut plus torn writes/erases (NVS entries are atomic). */
 export function variants(op: FlashOp): number[] {
+  if (op.kind === "nvs-set" || op.kind === "nvs-delete") return [0];
   const set = new Set<number>([0, op.length >> 1]);
   if (op.kind === "write") {
     set.add(1);
