@@ -6,7 +6,7 @@
  */
 import type { Flash, FlashPartition, Sha256, SlotIndex } from "../../device/ports";
 import { verifySlotImage, type ImageHeader } from "./image";
-import { readRecords, SlotStateCode as S, stateName, writeRecord, type BootRecord, type SlotStateName } from "./record";
+import { freshRecord, readRecords, SlotStateCode as S, stateName, writeRecord, type BootRecord, type SlotStateName } from "./record";
 
 export const SLOT_PARTITIONS = ["ota_0", "ota_1"] as const;
 /** N: trial boots allowed before an unconfirmed image is aborted (ESP-IDF behaves as N = 1). */
@@ -53,13 +53,7 @@ export function runBootloader(flash: Flash, sha256: Sha256, config: BootloaderCo
   };
 
   // R1: the newest valid copy of the boot record wins; none (fresh flash) reads as slot 0 valid.
-  const rec: BootRecord = readRecords(otadata).latest ?? {
-    seq: 0,
-    bootSlot: 0,
-    states: [S.Valid, S.Empty],
-    trialBoots: 0,
-    maxTrialBoots,
-  };
+  const rec: BootRecord = readRecords(otadata).latest ?? freshRecord(maxTrialBoots);
   const put = (next: Omit<BootRecord, "seq">) => writeRecord(otadata, next);
   const c = rec.bootSlot;
   const o = otherSlot(c);

@@ -69,6 +69,11 @@ export function decodeRecord(b: Uint8Array): BootRecord | undefined {
   };
 }
 
+/** What a fresh flash (no valid record copy) reads as: slot 0 valid, slot 1 empty (SPEC R1). */
+export function freshRecord(maxTrialBoots: number): BootRecord {
+  return { seq: 0, bootSlot: 0, states: [SlotStateCode.Valid, SlotStateCode.Empty], trialBoots: 0, maxTrialBoots };
+}
+
 export interface RecordRead {
   /** The newest valid copy, or undefined when neither copy is valid (fresh flash). */
   latest: BootRecord | undefined;

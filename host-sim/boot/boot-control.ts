@@ -5,7 +5,7 @@
  */
 import { RollbackFailed, type BootControl, type Flash, type ImageState, type SlotIndex } from "../../device/ports";
 import { otherSlot } from "../../bootloader-spec/reference/bootloader";
-import { readRecords, SlotStateCode as S, stateName, writeRecord, type BootRecord } from "../../bootloader-spec/reference/record";
+import { freshRecord, readRecords, SlotStateCode as S, stateName, writeRecord, type BootRecord } from "../../bootloader-spec/reference/record";
 import { DEFAULT_MAX_TRIAL_BOOTS } from "../../bootloader-spec/reference/bootloader";
 
 export class SimBootControl implements BootControl {
@@ -27,9 +27,7 @@ export class SimBootControl implements BootControl {
 
   slotState(slot: SlotIndex): ImageState {
     if (!this.rollback) return "undefined";
-    const rec = this.record();
-    if (!rec) return slot === 0 ? "valid" : "undefined";
-    const name = stateName(rec.states[slot]);
+    const name = stateName(this.current().states[slot]);
     return name === "empty" ? "undefined" : name;
   }
 
@@ -78,6 +76,6 @@ export class SimBootControl implements BootControl {
 
   /** The record, or the bootloader's fresh-flash default (slot 0 valid). */
   private current(): BootRecord {
-    return this.record() ?? { seq: 0, bootSlot: 0, states: [S.Valid, S.Empty], trialBoots: 0, maxTrialBoots: DEFAULT_MAX_TRIAL_BOOTS };
+    return this.record() ?? freshRecord(DEFAULT_MAX_TRIAL_BOOTS);
   }
 }

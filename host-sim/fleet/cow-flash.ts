@@ -3,7 +3,8 @@
  * for 10,000 devices; here every block is a reference to a shared array (the factory image,
  * or the one all-0xFF block) until the device writes it, and only then gets its own copy.
  * Same semantics and fault hook as host-sim/virtual/flash.ts (erase → 0xFF, write ANDs bits,
- * PowerCut, FlashError("io")), so the reference bootloader and OTA code see no difference.
+ * torn writes and erases, NVS entry writes as cut points, PowerCut, FlashError("io")), so the
+ * reference bootloader, OTA and the key-value store see no difference.
  * Node-free.
  */
 import { FlashError, type Flash, type FlashPartition, type PartitionName } from "../../device/ports";
@@ -88,10 +89,17 @@ export class CowFlash implements Flash {
     return this.dead;
   }
 
+  /** A key-value entry written to NVS on the same chip: a power-cut point (SimFlash.nvsOp). */
+  nvsOp(kind: "nvs-set" | "nvs-delete", key: string, length: number): void {
+    const { op, fault } = this.beginOp(kind, "nvs", 0, length, key);
+    if (fault) this.cut(op);
+  }
+
   /** @internal */
-  beginOp(kind: FlashOp["kind"], partition: PartitionName, offset: number, length: number): { op: FlashOp; fault: { powerCut: true; tornBytes?: number } | undefined } {
-    if (this.dead) throw new PowerCut({ seq: this.opCount, kind, partition, offset, length });
+  beginOp(kind: FlashOp["kind"], partition: FlashOp["partition"], offset: number, length: number, key?: string): { op: FlashOp; fault: { powerCut: true; tornBytes?: number } | undefined } {
+    if (this.dead) throw new PowerCut({ seq: this.opCount, kind, partition, offset, length, key });
     const op: FlashOp = { seq: this.opCount++, kind, partition, offset, length };
+    if (key !== undefined) op.key = key;
     const fault = this.fault?.(op);
     if (fault && "error" in fault) throw new FlashError("io", `flash: ${kind} failed at ${partition}+${offset}`);
     return { op, fault };
@@ -170,9 +178,18 @@ class CowPartition implements FlashPartition {
     }
     const { op, fault } = this.flash.beginOp("erase", this.name, index * this.blockSize, this.blockSize);
     if (fault) {
-      // A torn erase: the first tornBytes bytes erased, the rest as before.
+      // A torn erase: the first tornBytes bytes erased, the rest with some bits already flipped
+      // towards 1 — the same deterministic noise per op as SimFlash.
       const torn = Math.min(fault.tornBytes ?? 0, this.blockSize);
-      if (torn > 0) this.flash.own(this.p, index).fill(ERASED, 0, torn);
+      const block = this.flash.own(this.p, index);
+      block.fill(ERASED, 0, torn);
+      let x = (op.seq * 0x9e3779b1 + 1) | 0;
+      for (let i = torn; i < this.blockSize; i++) {
+        x ^= x << 13;
+        x ^= x >>> 17;
+        x ^= x << 5;
+        block[i] |= x & (x >>> 8) & 0xff;
+      }
       this.flash.cut(op);
     }
     this.flash.erase(this.p, index);

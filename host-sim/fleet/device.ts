@@ -100,6 +100,8 @@ export class FleetDevice implements Guarded {
     this.wall = new VirtualWallClock(clock, group.driftPpm);
     this.faultRandom = root.fork("flash-faults");
     flash.fault = (op) => this.flashFault(op);
+    // NVS lives on the same chip: every key-value write is a power-cut point too.
+    this.kv.beforeWrite = (kind, key, length) => flash.nvsOp(kind, key, length);
   }
 
   radioDown(): boolean {
@@ -276,6 +278,8 @@ export class FleetDevice implements Guarded {
       // Torn: some of the bytes land.
       return { powerCut: true, tornBytes: this.faultRandom.below(op.length + 1) };
     }
+    // I/O errors on partition writes and erases; NVS reports its own failures as KvError, not modelled here.
+    if (op.partition === "nvs") return undefined;
     if (this.flashErrorPermille > 0 && this.world.clock.now() < this.flashErrorUntil && this.faultRandom.below(1000) < this.flashErrorPermille) {
       return { error: "io" };
     }
