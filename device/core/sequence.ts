@@ -21,8 +21,10 @@ export class SequenceCounter {
   /** The next sequence number; persisted before it is handed out. */
   take(): number {
     if (this.next >= this.reservedUpTo) {
-      this.reservedUpTo = this.next + SEQ_WINDOW;
-      this.kv.set(SEQ_KEY, writeU32(this.reservedUpTo));
+      // Stored first: if the write fails, nothing unreserved is handed out (the caller sees the error).
+      const upTo = this.next + SEQ_WINDOW;
+      this.kv.set(SEQ_KEY, writeU32(upTo));
+      this.reservedUpTo = upTo;
     }
     return this.next++;
   }

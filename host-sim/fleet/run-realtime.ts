@@ -13,7 +13,7 @@ import { missing, peakPerSecond, RealtimeBackend, RealtimeDevices, type Realtime
 import type { SimOptions } from "./run";
 
 /** Real time: never wait longer than this for stragglers after the run. */
-export const MAX_REALTIME_DRAIN_MS = 15_000;
+export const MAX_REALTIME_DRAIN_MS = 60_000;
 
 export interface RealtimeOptions extends SimOptions {
   brokers: string[];

@@ -35,3 +35,27 @@ describe("SequenceCounter", () => {
     expect(new SequenceCounter(kv).take()).toBe(0);
   });
 });
+
+describe("SequenceCounter on a failing store", () => {
+  it("hands out nothing it could not reserve, so a reboot never repeats a number", () => {
+    let fail = false;
+    class FlakyKv extends MemoryKv {
+      override set(key: string, value: Uint8Array): void {
+        if (fail) throw new Error("flash write failed");
+        super.set(key, value);
+      }
+    }
+    const kv = new FlakyKv();
+    const seq = new SequenceCounter(kv);
+    const given: number[] = [];
+    for (let i = 0; i < SEQ_WINDOW; i++) given.push(seq.take());
+    fail = true;
+    expect(() => seq.take()).toThrowError(/flash write failed/);
+    expect(() => seq.take()).toThrowError(/flash write failed/);
+    fail = false;
+    given.push(seq.take());
+    const after = new SequenceCounter(kv).take(); // reboot
+    expect(new Set([...given, after]).size).toBe(given.length + 1);
+    expect(after).toBeGreaterThan(Math.max(...given));
+  });
+});

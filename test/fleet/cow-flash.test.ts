@@ -1,6 +1,7 @@
 /**
  * The fleet's copy-on-write flash behaves exactly like SimFlash (differential, random op
- * sequences incl. power cuts and torn writes), and clones never see each other's writes.
+ * sequences incl. NVS entry writes, power cuts, torn writes and erases: same results, same ops
+ * seen by the fault hook, same bytes), and clones never see each other's writes.
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -17,7 +18,8 @@ const SEED = Number(process.env.SEED ?? Date.now() % 100_000);
 
 type Op =
   | { kind: "write"; part: number; offset: number; data: number[]; cut: number | undefined }
-  | { kind: "erase"; part: number; block: number; cut: number | undefined };
+  | { kind: "erase"; part: number; block: number; cut: number | undefined }
+  | { kind: "nvs"; key: string; cut: number | undefined };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   fc.record({
@@ -33,25 +35,30 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     block: fc.integer({ min: 0, max: 4 }),
     cut: fc.option(fc.integer({ min: 0, max: BS }), { nil: undefined, freq: 5 }),
   }),
+  fc.record({
+    kind: fc.constant("nvs" as const),
+    key: fc.constantFrom("seq.next", "q.meta"),
+    cut: fc.option(fc.constant(0), { nil: undefined, freq: 3 }),
+  }),
 );
 
 function apply(flash: SimFlash | CowFlash, op: Op): string {
-  const part = flash.open(LAYOUT[op.part].name);
-  let fault: FlashFault = undefined;
-  flash.fault = () => fault;
-  fault = op.cut === undefined ? undefined : { powerCut: true, tornBytes: op.cut };
+  const fault: FlashFault = op.cut === undefined ? undefined : { powerCut: true, tornBytes: op.cut };
+  const seen: string[] = [];
+  flash.fault = (o) => (seen.push(`${o.seq}:${o.kind}:${o.partition}:${o.key ?? o.offset}`), fault);
   try {
-    if (op.kind === "write") part.write(op.offset, new Uint8Array(op.data));
-    else part.eraseBlock(op.block);
-    return "ok";
+    if (op.kind === "nvs") flash.nvsOp("nvs-set", op.key, 4);
+    else if (op.kind === "write") flash.open(LAYOUT[op.part].name).write(op.offset, new Uint8Array(op.data));
+    else flash.open(LAYOUT[op.part].name).eraseBlock(op.block);
   } catch (e) {
     if (e instanceof PowerCut) {
       flash.powerOn();
-      return "cut";
+      return `cut ${seen.join(",")}`;
     }
-    if (e instanceof FlashError) return e.code;
+    if (e instanceof FlashError) return `${e.code} ${seen.join(",")}`;
     throw e;
   }
+  return `ok ${seen.join(",")}`;
 }
 
 describe("CowFlash", () => {

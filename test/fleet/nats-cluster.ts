@@ -37,8 +37,10 @@ function config(dir: string, n: NatsNode, all: NatsNode[]): string {
     `listen: 127.0.0.1:${n.clientPort}`,
     `jetstream { store_dir: "${path.join(dir, n.name)}", max_memory_store: 64MB, max_file_store: 512MB }`,
     `cluster { name: tether, listen: 127.0.0.1:${n.clusterPort}, routes: [ ${routes} ] }`,
-    // Replicate MQTT sessions, retained messages and QoS 1 messages on all three nodes.
-    `mqtt { listen: 127.0.0.1:${n.mqttPort}, stream_replicas: 3 }`,
+    // Replicate MQTT sessions, retained messages and QoS 1 messages on all three nodes. ack_wait:
+    // a QoS 1 message delivered but not PUBACKed (its subscriber's node died) is redelivered after
+    // this; NATS's default is 30 s, longer than the test's drain.
+    `mqtt { listen: 127.0.0.1:${n.mqttPort}, stream_replicas: 3, ack_wait: "3s" }`,
     "",
   ].join("\n");
 }

@@ -21,7 +21,7 @@ describe("real-time fleet on a 3-node NATS cluster", () => {
   beforeAll(async () => {
     cluster = await startNatsCluster(3);
     const scenario = validateScenario({
-      drain: "10s",
+      drain: "40s",
       groups: [{ telemetry: { reportInterval: "1s" }, keepAlive: "5s", powerOnDelayMax: "2s" }],
     });
     summary = await runRealtime({

@@ -1,6 +1,7 @@
 /** The offline queue: order, bounds, counted drops, and power cuts at every KV write. */
 import { describe, expect, test } from "vitest";
 import { OfflineQueue, QueueError } from "../../device/core/link/queue";
+import { KvError } from "../../device/ports";
 import { MemoryKv } from "../../host-sim/virtual/kv";
 import { SeededRandom } from "../../host-sim/virtual/random";
 import { testSeed, withSeed } from "../mqtt/seed";
@@ -20,6 +21,28 @@ function drainAll(q: OfflineQueue): string[] {
 }
 
 describe("OfflineQueue", () => {
+  test("a transient storage I/O error loses only the new record, counted; stored records stay", () => {
+    let failNext = false;
+    class FlakyKv extends MemoryKv {
+      override set(key: string, value: Uint8Array): void {
+        if (failNext && key.startsWith("oq") && key !== "oqm") {
+          failNext = false;
+          throw new KvError("io", "flash write failed");
+        }
+        super.set(key, value);
+      }
+    }
+    const kv = new FlakyKv();
+    const q = new OfflineQueue(kv, quiet, 16);
+    for (let i = 0; i < 10; i++) q.push("t", enc(`r${i}`));
+    failNext = true;
+    q.push("t", enc("lost"));
+    q.push("t", enc("r10"));
+    expect(q.length).toBe(11);
+    expect(q.dropped).toBe(1);
+    expect(drainAll(new OfflineQueue(kv, quiet, 16))).toEqual([...Array.from({ length: 10 }, (_, i) => `r${i}`), "r10"]);
+  });
+
   test("drains in order and survives a reboot", () => {
     const kv = new MemoryKv();
     const q = new OfflineQueue(kv, quiet, 8);

@@ -3,7 +3,7 @@
  * applier: a message either yields a complete new config, or an error and no change at all.
  * Wire format (CBOR, small integer keys) is in docs/protocol/telemetry.md.
  */
-import { KvError, type KeyValueStore, type Log } from "../../ports";
+import { KvError, rethrowHalt, type KeyValueStore, type Log } from "../../ports";
 import { utf8Decode, utf8Encode } from "../mqtt/utf8";
 import { cborDecode, cborEncode } from "../util/cbor";
 import type { TelemetryConfig } from "../telemetry/reporter";
@@ -178,6 +178,7 @@ export function loadTelemetryConfig(kv: KeyValueStore, defaults: TelemetryConfig
   try {
     bytes = kv.get(CONFIG_KV_KEY);
   } catch (e) {
+    rethrowHalt(e);
     log?.("warn", `config: cannot read stored config: ${(e as Error).message}`);
     return { ...defaults };
   }
@@ -204,6 +205,7 @@ export function acceptConfigMessage(
     try {
       saveTelemetryConfig(kv, outcome.config);
     } catch (e) {
+      rethrowHalt(e);
       const msg = e instanceof KvError ? `${e.code}: ${e.message}` : (e as Error).message;
       outcome = fail(CONFIG_CODE.storageFailed, `cannot persist config: ${msg}`, outcome.requestId);
     }

@@ -90,11 +90,12 @@ export class OfflineQueue {
         break;
       } catch (e) {
         if (!(e instanceof KvError)) throw e; // not a storage refusal (e.g. a simulated power cut)
-        if (this.present.size === 0) {
+        // Only a full store is helped by dropping old records; an I/O error would otherwise
+        // wipe the whole queue one record at a time. Then only the new record is lost, counted.
+        if (e.code !== "full" || this.present.size === 0) {
           this.droppedCount++;
-          this.tail = this.head = n + 1;
-          this.saveMeta();
           this.log("error", `queue: record ${n} dropped, storage refused it: ${String(e)}`);
+          this.saveMeta();
           return n;
         }
         this.dropOldest(); // make room in the KV

@@ -413,6 +413,7 @@ export class MqttClient {
       // sent=online: the record is written once; a crash before the write below only adds a DUP.
       this.inflight.add(id, topic, payload, retain, online, persist);
     } catch (e) {
+      rethrowHalt(e);
       throw new MqttError(`cannot store QoS 1 message: ${String(e)}`);
     }
     if (online) this.sendQos1(id, bytes);

@@ -57,8 +57,8 @@ export class AgentOta {
 
   /** Feed every link event; returns true when it was an OTA message (the agent skips its own routing). */
   onLinkEvent(e: AgentOtaLinkEvent): boolean {
-    if (e.type === "state" && "state" in e && e.state === "online") {
-      this.mqtt.onMqttEvent({ type: "connected" });
+    if (e.type === "state" && "state" in e) {
+      this.mqtt.onMqttEvent({ type: e.state === "online" ? "connected" : "closed" });
       return false;
     }
     if (e.type === "message") return this.mqtt.onMqttEvent(e);

@@ -8,7 +8,7 @@ import type { QoS } from "../mqtt/client";
 import type { OtaHost, OtaUpdater } from "./updater";
 import { encodeStatus, type OtaStatus } from "./status";
 import { otaTopics } from "./topics";
-import { OtaState } from "./codes";
+import { rethrowHalt } from "../../ports";
 
 /** The part of MqttClient this needs. */
 export interface OtaMqttClient {
@@ -29,6 +29,9 @@ const BLOCK_INDEX = /^(0|[1-9][0-9]{0,5})$/;
 export class OtaMqttLink implements OtaHost {
   private ota: OtaUpdater | undefined;
   private readonly topics;
+  private connected = false;
+  /** The newest status: the topic is retained, so only the latest one matters to a backend. */
+  private last: OtaStatus | undefined;
 
   constructor(
     private readonly client: OtaMqttClient,
@@ -48,8 +51,14 @@ export class OtaMqttLink implements OtaHost {
     const ota = this.ota;
     if (!ota) return false;
     if (e.type === "connected") {
+      this.connected = true;
+      if (this.last) this.send(this.last);
       ota.noteConnected();
       ota.resume();
+      return false;
+    }
+    if (e.type === "closed") {
+      this.connected = false;
       return false;
     }
     if (e.type !== "message" || !("topic" in e)) return false;
@@ -68,9 +77,22 @@ export class OtaMqttLink implements OtaHost {
 
   // ---------------------------------------------------------------- OtaHost
   status(s: OtaStatus): void {
-    // Final results are stored until acknowledged; progress reports are not worth a KV write.
-    this.client.publish(this.topics.status, encodeStatus(s), 1, true, s.state === OtaState.Idle);
+    // Sent only while connected, and never stored: offline, only the newest is kept (in RAM) and
+    // sent on the next connect. Statuses made while offline (a deferred offer re-checked every
+    // minute) must not fill the key-value store, and after a reboot the updater reports afresh.
+    this.last = s;
     this.onStatus?.(s);
+    if (this.connected) this.send(s);
+  }
+
+  private send(s: OtaStatus): void {
+    try {
+      this.client.publish(this.topics.status, encodeStatus(s), 1, true, false);
+    } catch (e) {
+      rethrowHalt(e);
+      // Never into the updater: the next connect sends the newest status again.
+      this.connected = false;
+    }
   }
 
   want(blocks: number[]): void {

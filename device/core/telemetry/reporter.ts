@@ -259,7 +259,13 @@ export class TelemetryReporter {
     this.reportTimer = this.deps.clock.setTimeout(() => {
       this.reportTimer = undefined;
       if (!this.running) return;
-      this.reportNow();
+      try {
+        this.reportNow();
+      } catch (e) {
+        rethrowHalt(e);
+        // E.g. the sequence number could not be reserved: the samples stay buffered for the next report.
+        this.deps.log?.("error", `telemetry: report failed, retrying next interval: ${(e as Error).message}`);
+      }
       if (this.running) this.scheduleReport();
     }, this.effectiveReportIntervalMs());
   }
