@@ -83,7 +83,11 @@ export async function startNodeDevice(options: NodeDeviceOptions): Promise<Runni
       return;
     }
     onBoot(`bootloader: slot ${outcome.slot}, image ${outcome.header.version}, state ${outcome.state} (${outcome.rule})`);
-    const session = (current = new Session());
+    const session = (current = new Session((err) => {
+      // What a board does on an uncaught exception: panic, reset, boot again.
+      onBoot(`crash: ${(err as Error).message ?? String(err)}; restarting`);
+      restart("panic", CRASH_RESTART_MS);
+    }));
     const restart = (reason: ResetReason, delayMs = 0) => {
       // A restart never returns on a board; here the old boot goes dead now and the new one starts next turn.
       session.kill();
@@ -99,6 +103,7 @@ export async function startNodeDevice(options: NodeDeviceOptions): Promise<Runni
       restart("panic", CRASH_RESTART_MS);
       return;
     }
+    if (stopped || !session.alive) return; // stopped while the image was loading
     const sensors = new SimSensors(session.clock, nodeRandom);
     const ports: Ports = {
       clock: session.clock,
@@ -145,14 +150,18 @@ export async function startNodeDevice(options: NodeDeviceOptions): Promise<Runni
 class Session {
   alive = true;
   agent: Agent | undefined;
-  readonly clock = new HaltingClock(() => this.alive);
+  readonly clock: HaltingClock;
   private readonly sockets = new Set<Socket>();
+
+  constructor(private readonly onCrash: (err: unknown) => void) {
+    this.clock = new HaltingClock(() => this.alive, onCrash);
+  }
 
   track(network: Network): Network {
     return {
       connect: (options, handler) => {
         const guard = <A extends unknown[]>(fn: (...a: A) => void) => (...a: A) => {
-          if (this.alive) runGuarded(() => fn(...a));
+          if (this.alive) runGuarded(() => fn(...a), this.onCrash);
         };
         const socket = network.connect(options, {
           onConnect: guard(() => handler.onConnect()),
@@ -177,22 +186,26 @@ class Session {
   }
 }
 
-/** Node timers whose callbacks stop at a halt (a restart thrown out of the agent) instead of crashing the process. */
+/** Node timers whose callbacks stop at a halt (a restart thrown out of the agent) and panic-reset on a crash, never killing the process. */
 class HaltingClock extends NodeClock {
-  constructor(private readonly alive: () => boolean) {
+  constructor(
+    private readonly alive: () => boolean,
+    private readonly onCrash: (err: unknown) => void,
+  ) {
     super();
   }
   override setTimeout(fn: () => void, ms: number): number {
     return super.setTimeout(() => {
-      if (this.alive()) runGuarded(fn);
+      if (this.alive()) runGuarded(fn, this.onCrash);
     }, ms);
   }
 }
 
-function runGuarded(fn: () => void): void {
+/** Runs one turn of the device: a halt ends it quietly, any other exception is a crash (panic reset). */
+function runGuarded(fn: () => void, onCrash: (err: unknown) => void): void {
   try {
     fn();
   } catch (err) {
-    if (!isHalt(err)) throw err;
+    if (!isHalt(err)) onCrash(err);
   }
 }

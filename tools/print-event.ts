@@ -46,7 +46,7 @@ export function printBootMessage(deviceId: string, message: string, json: boolea
 function describeOta(s: OtaStatus): string {
   const parts = [`state ${stateName(s.state)}`, `result ${s.result} ${resultName(s.result)}`, `running ${versionString(s.running)}`];
   if (s.version !== undefined) parts.push(`offered ${versionString(s.version)}`);
-  if (s.total !== undefined) parts.push(`${s.received ?? 0}/${s.total} bytes`);
+  if (s.total !== undefined) parts.push(`${s.received ?? 0}/${s.total} blocks`);
   if (s.detail) parts.push(s.detail);
   return parts.join(", ");
 }

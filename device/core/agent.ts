@@ -9,7 +9,7 @@ import { BatteryMonitor, batteryOtaPrecondition, type BatteryConfig, type Batter
 import { ConfigChannel } from "./config/config-channel";
 import { loadTelemetryConfig } from "./config/telemetry-config";
 import { stopOnBrownout } from "./telemetry/brownout";
-import { Link, type LinkEvent, type LinkOptions } from "./link/link";
+import { DEFAULT_KEEPALIVE_SEC, Link, type LinkEvent, type LinkOptions } from "./link/link";
 import { AgentOta, type AgentOtaConfig } from "./ota/agent-ota";
 import type { OtaStatus } from "./ota/status";
 import type { QoS } from "./mqtt/client";
@@ -22,7 +22,6 @@ import { FIRMWARE_VERSION } from "./version";
 
 export const DEFAULT_SAMPLE_INTERVAL_MS = 5_000;
 export const DEFAULT_REPORT_INTERVAL_MS = 5_000;
-export const DEFAULT_KEEPALIVE_SEC = 60;
 /** Hardware id a manifest must name when the platform does not say (virtual devices). */
 export const DEFAULT_HARDWARE_ID = "tether-devkit";
 

@@ -106,7 +106,7 @@ export interface FleetSummary {
   traceEvents: number;
   checks: Check[];
   /** Real-time runs only: the connect ramp (wall clock). */
-  realtime?: { connectSpanSeconds: number; connectsPerSecond: number; peakConnectsPerSecond: number; backendConnects: number; sessionPresentReconnects: number };
+  realtime?: { connectSpanSeconds: number; connectsPerSecond: number; peakConnectsPerSecond: number; backendConnects: number; sessionPresentReconnects: number; drainSeconds: number };
 }
 
 /** Merges shard summaries (shards ran disjoint device sets). */

@@ -39,7 +39,7 @@ const BACKEND_RETRY_MS = 500;
 export interface RealtimeDeviceStats {
   /** Per device index: the sequence numbers its agent made. */
   made: Map<number, number[]>;
-  /** Queue-overflow drops per device (from its telemetry). */
+  /** Queue-overflow drops, summed over devices (each device reports its running total). */
   queueDropped: number;
   /** Wall ms (Date.now) of every first connect, and every later one. */
   firstConnects: number[];
@@ -123,11 +123,15 @@ export class RealtimeDevices {
     this.stats.made.set(index, made);
     let everOnline = false;
     let online = false;
+    let dropped = 0;
     const observe = (e: AgentEvent) => {
       if (e.type === "telemetry") {
         if (Date.now() < this.madeUntil) made.push(e.batch.seq);
         const d = e.batch.link?.dropped ?? 0;
-        if (d > 0) this.stats.queueDropped = Math.max(this.stats.queueDropped, d);
+        if (d > dropped) {
+          this.stats.queueDropped += d - dropped;
+          dropped = d;
+        }
       } else if (e.type === "link") {
         if (e.state === "online" && !online) {
           online = true;

@@ -12,7 +12,10 @@ import type { Check, FleetSummary } from "./metrics";
 import { missing, peakPerSecond, RealtimeBackend, RealtimeDevices, type RealtimeDeviceStats } from "./realtime";
 import type { SimOptions } from "./run";
 
-/** Real time: never wait longer than this for stragglers after the run. */
+/**
+ * Real time: never wait longer than this for stragglers after the run. After a broker node
+ * dies, JetStream can take tens of seconds to hand its QoS 1 backlog to the backend.
+ */
 export const MAX_REALTIME_DRAIN_MS = 60_000;
 
 export interface RealtimeOptions extends SimOptions {
@@ -26,6 +29,8 @@ type WireStats = Omit<RealtimeDeviceStats, "made"> & { made: [number, number[]][
 
 interface Shard {
   online(): number;
+  /** Local shards only: what the agents made so far (lets the drain end early). */
+  made?(): Map<number, number[]>;
   closeBooks(): void;
   stop(): Promise<RealtimeDeviceStats>;
 }
@@ -36,6 +41,7 @@ async function localShard(o: RealtimeOptions, shard: { index: number; count: num
   devs.start();
   return {
     online: () => devs.online,
+    made: () => devs.stats.made,
     closeBooks: () => devs.closeBooks(),
     stop: async () => {
       await devs.stop();
@@ -110,8 +116,15 @@ export async function runRealtimeSimulation(o: RealtimeOptions, workerUrl: URL, 
   const ticker = setInterval(progress, 250);
   await new Promise((r) => setTimeout(r, o.durationMs));
   for (const s of shards) s.closeBooks();
-  // Drain: the devices keep running (and retrying) while the backend receives what they made.
-  await new Promise((r) => setTimeout(r, Math.min(o.scenario.drainMs, MAX_REALTIME_DRAIN_MS)));
+  // Drain: the devices keep running (and retrying) while the backend receives what they made;
+  // local shards end it as soon as nothing is missing.
+  const drainStart = Date.now();
+  const drainUntil = drainStart + Math.min(o.scenario.drainMs, MAX_REALTIME_DRAIN_MS);
+  while (Date.now() < drainUntil) {
+    await new Promise((r) => setTimeout(r, 250));
+    if (shards.every((s) => s.made !== undefined) && shards.every((s) => missing(s.made!(), backend.seen).lost === 0)) break;
+  }
+  const drainSeconds = (Date.now() - drainStart) / 1000;
   const stats = await Promise.all(shards.map((s) => s.stop()));
   // Late arrivals after stop (in flight on sockets) get a moment.
   await new Promise((r) => setTimeout(r, 500));
@@ -156,6 +169,7 @@ export async function runRealtimeSimulation(o: RealtimeOptions, workerUrl: URL, 
       peakConnectsPerSecond: peakPerSecond(first),
       backendConnects: backend.connects,
       sessionPresentReconnects: stats.reduce((a, s) => a + s.sessionPresent, 0),
+      drainSeconds,
     },
   };
 }

@@ -2,7 +2,7 @@
  * An in-memory key-value store with the ESP32 NVS limits, so host runs catch what a
  * board would refuse. Values are copied in and out: callers can never alias stored bytes.
  */
-import { KvError, checkKvEntry, type KeyValueStore } from "../../device/ports";
+import { FlashError, KvError, checkKvEntry, type KeyValueStore } from "../../device/ports";
 
 /** NVS spends 32 bytes of entry overhead per key; counted against capacity. */
 const ENTRY_OVERHEAD = 32;
@@ -29,14 +29,24 @@ export class MemoryKv implements KeyValueStore {
     if (used + value.length + ENTRY_OVERHEAD > this.capacityBytes) {
       throw new KvError("full", `kv: no room for "${key}" (${value.length} bytes)`);
     }
-    this.beforeWrite?.("nvs-set", key, value.length);
+    this.nvs("nvs-set", key, value.length);
     this.entries.set(key, value.slice());
   }
 
   delete(key: string): void {
     if (!this.entries.has(key)) return;
-    this.beforeWrite?.("nvs-delete", key, 0);
+    this.nvs("nvs-delete", key, 0);
     this.entries.delete(key);
+  }
+
+  /** Runs the write hook; a flash I/O error under NVS surfaces as the port's KvError("io"). */
+  private nvs(kind: "nvs-set" | "nvs-delete", key: string, length: number): void {
+    try {
+      this.beforeWrite?.(kind, key, length);
+    } catch (e) {
+      if (e instanceof FlashError) throw new KvError("io", `kv: ${kind} "${key}" failed: ${e.message}`);
+      throw e;
+    }
   }
 
   keys(): string[] {

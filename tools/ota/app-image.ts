@@ -4,6 +4,7 @@
  * way back: evaluate the payload found in a booted slot as an ES module, so which slot boots
  * decides which code runs.
  */
+import { createHash } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -43,14 +44,27 @@ export async function buildAgentPayload(version: string): Promise<Uint8Array> {
   }
 }
 
+/** Evaluated images by the SHA-256 of their code: a reboot into the same image reuses its module (ES modules are never freed). */
+const loaded = new Map<string, Promise<Record<string, unknown>>>();
+
 /** Reads the image in `slot` and evaluates its payload as an ES module (the "CPU" running the slot). */
 export async function loadSlotModule(flash: Flash, slot: SlotIndex): Promise<Record<string, unknown>> {
   const part = flash.open(SLOT_PARTITIONS[slot]);
   const header = decodeHeader(part.read(0, IMAGE_HEADER_SIZE));
   if (!header) throw new Error(`slot ${slot} holds no image`);
   const code = part.read(IMAGE_HEADER_SIZE, header.payloadLength);
+  const key = createHash("sha256").update(code).digest("hex");
+  let mod = loaded.get(key);
+  if (mod === undefined) {
+    mod = evaluate(code, `slot${slot}-v${header.version}`);
+    loaded.set(key, mod);
+  }
+  return mod;
+}
+
+async function evaluate(code: Uint8Array, name: string): Promise<Record<string, unknown>> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tether-slot-"));
-  const file = path.join(dir, `slot${slot}-v${header.version}.mjs`);
+  const file = path.join(dir, `${name}.mjs`);
   fs.writeFileSync(file, code);
   try {
     return (await import(/* @vite-ignore */ pathToFileURL(file).href)) as Record<string, unknown>;

@@ -49,8 +49,9 @@ export async function pushBundle(o: PushOptions): Promise<PushResult> {
     let final: Promise<OtaStatus> | undefined;
     if (o.waitSeconds) {
       final = new Promise<OtaStatus>((resolve) => {
-        client.on("message", (topic, payload) => {
-          if (topic !== topics.status) return;
+        client.on("message", (topic, payload, packet) => {
+          // The retained status predates this push (MQTT 3.1.1 §3.3.1.3: live forwards have retain 0).
+          if (topic !== topics.status || packet.retain) return;
           try {
             const s = decodeStatus(new Uint8Array(payload));
             log(`status: state ${s.state} result ${s.result} (${resultName(s.result)}) version ${s.version ?? "-"} running ${s.running}${s.detail ? ` — ${s.detail}` : ""}`);

@@ -10,6 +10,7 @@
 import { rethrowHalt, type Clock, type KeyValueStore, type Log, type Network, type Random, type SocketOptions, type TimerId } from "../../ports";
 import { MqttClient, type MqttEvent, type QoS } from "../mqtt/client";
 import { utf8Encode } from "../mqtt/utf8";
+import { topics } from "../topics";
 import { DEFAULT_BACKOFF, type BackoffPolicy } from "./backoff";
 import { initialLink, step, type LinkEffect, type LinkInput, type LinkModel, type LinkPhase } from "./machine";
 import { DEFAULT_QUEUE_CAPACITY, DEFAULT_QUEUE_MAX_BYTES, OfflineQueue } from "./queue";
@@ -89,7 +90,7 @@ export class Link {
   ) {
     if (options.brokers.length === 0) throw new Error("link: at least one broker is needed");
     this.policy = { ...DEFAULT_BACKOFF, ...options.backoff };
-    this.statusTopic = options.statusTopic ?? `tether/${options.deviceId}/status`;
+    this.statusTopic = options.statusTopic ?? topics(options.deviceId).status;
     this.window = options.inflightWindow ?? DEFAULT_INFLIGHT_WINDOW;
     this.model = initialLink(options.brokers.length);
     this.queue = new OfflineQueue(ports.kv, ports.log, options.queueCapacity ?? DEFAULT_QUEUE_CAPACITY, options.queueMaxBytes ?? DEFAULT_QUEUE_MAX_BYTES);

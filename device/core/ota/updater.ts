@@ -238,10 +238,13 @@ export class OtaUpdater {
       const n = (job.bad.get(index) ?? 0) + 1;
       job.bad.set(index, n);
       if (n >= this.o.maxBadBlock) {
-        this.rejectVersion(m.version); // the signed offer points at bad data: do not fetch it forever
+        // Not remembered as rejected: stale or forged blocks on the broker say nothing about the
+        // signed image, and anyone able to publish a block must not be able to veto a version.
         return this.fail(OtaResult.IntegrityFailure, `block ${index} failed its hash ${n} times (${bytes.length} bytes, want ${want})`);
       }
-      this.host.want([index]);
+      // Not at once: a stale retained block would come straight back. The stall timer asks
+      // again later, when the backend has had time to publish the right one.
+      this.host.release([index]);
       return;
     }
     try {

@@ -30,7 +30,15 @@ export function parseBrokerUrl(url: string, ca?: string): BrokerTarget {
   const host = rawHost.startsWith("[") ? rawHost.slice(1, -1) : rawHost;
   const target: BrokerTarget = { url, host, port };
   if (tls) target.tls = ca === undefined ? {} : { ca };
-  if (user) target.username = decodeURIComponent(user);
-  if (pass !== undefined) target.password = decodeURIComponent(pass);
+  if (user) target.username = decodeCredential(user, url);
+  if (pass !== undefined) target.password = decodeCredential(pass, url);
   return target;
+}
+
+function decodeCredential(s: string, url: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    throw new BrokerUrlError(`broker URL "${url}": bad %-escape in the user name or password`);
+  }
 }

@@ -27,12 +27,26 @@ export class FileKv implements KeyValueStore {
 
   set(key: string, value: Uint8Array): void {
     checkKvEntry(key, value);
+    const old = this.entries.get(key);
     this.entries.set(key, value.slice());
-    this.persist();
+    this.persistOrUndo(() => (old === undefined ? this.entries.delete(key) : this.entries.set(key, old)));
   }
 
   delete(key: string): void {
-    if (this.entries.delete(key)) this.persist();
+    const old = this.entries.get(key);
+    if (old === undefined) return;
+    this.entries.delete(key);
+    this.persistOrUndo(() => this.entries.set(key, old));
+  }
+
+  /** Memory and disk never disagree: a failed write is undone and reported as the port's KvError. */
+  private persistOrUndo(undo: () => void): void {
+    try {
+      this.persist();
+    } catch (e) {
+      undo();
+      throw new KvError("io", `kv: cannot write ${this.path}: ${(e as Error).message}`);
+    }
   }
 
   keys(): string[] {

@@ -3,6 +3,9 @@ import { connect as netConnect, type Socket as NetSocket } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import type { Network, Socket, SocketHandler, SocketOptions } from "../../ports";
 
+/** How long a closing socket may take to flush before it is torn down. */
+const CLOSE_GRACE_MS = 2000;
+
 export const nodeNetwork: Network = {
   connect(options: SocketOptions, handler: SocketHandler): Socket {
     let closedReported = false;
@@ -42,7 +45,10 @@ export const nodeNetwork: Network = {
         if (selfClosed) return;
         selfClosed = true;
         lastError = lastError || "closed";
-        sock.destroy();
+        // end() flushes what was written (a DISCONNECT, a last status) before the FIN;
+        // destroy() after a grace period covers a peer that never answers.
+        sock.end();
+        setTimeout(() => sock.destroy(), CLOSE_GRACE_MS).unref();
       },
     };
   },
