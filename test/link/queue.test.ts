@@ -159,3 +159,21 @@ describe("OfflineQueue", () => {
     });
   });
 });
+
+describe("OfflineQueue across a capacity change (a new build after OTA)", () => {
+  test("a larger capacity keeps every record in order; a smaller one keeps the newest, counting the rest", () => {
+    const kv = new MemoryKv(64 * 1024);
+    const small = new OfflineQueue(kv, quiet, 8);
+    for (let i = 0; i < 13; i++) small.push("t", enc(`r${i}`)); // r0..r4 dropped: full at 8
+    expect(small.dropped).toBe(5);
+    const big = new OfflineQueue(kv, quiet, 32);
+    expect(big.length).toBe(8);
+    for (let i = 13; i < 20; i++) big.push("t", enc(`r${i}`));
+    const tiny = new OfflineQueue(kv, quiet, 4);
+    expect(tiny.length).toBe(4);
+    expect(tiny.dropped).toBe(5 + 11);
+    expect(drainAll(tiny)).toEqual(["r16", "r17", "r18", "r19"]);
+    // Nothing is left behind in storage for the dropped records.
+    expect(kv.keys().filter((k) => /^oq\d+$/.test(k))).toEqual([]);
+  });
+});

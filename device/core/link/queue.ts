@@ -15,6 +15,12 @@ import { utf8Decode, utf8Encode } from "../mqtt/utf8";
 
 export const QUEUE_META_KEY = "oqm";
 export const QUEUE_SLOT_PREFIX = "oq";
+/**
+ * Record n lives under "oq" + (n mod 10000), whatever the capacity: a build with another
+ * capacity (an OTA update) finds every record where it left it. Capacity stays below this.
+ */
+export const QUEUE_KEY_SPACE = 10_000;
+const SLOT_KEY = /^oq(0|[1-9][0-9]{0,3})$/;
 export const DEFAULT_QUEUE_CAPACITY = 32;
 /** Byte budget for records (KV values + NVS's ~32-byte entry overhead): leaves the rest of a 24 KiB NVS to others. */
 export const DEFAULT_QUEUE_MAX_BYTES = 8 * 1024;
@@ -159,7 +165,7 @@ export class OfflineQueue {
   }
 
   private slotKey(n: number): string {
-    return QUEUE_SLOT_PREFIX + String(n % this.capacity);
+    return QUEUE_SLOT_PREFIX + String(n % QUEUE_KEY_SPACE);
   }
 
   private deleteSlot(n: number): void {
@@ -199,18 +205,19 @@ export class OfflineQueue {
     } else if (m) {
       this.log("error", "queue: unreadable meta; rebuilding from records");
     }
-    const found = new Map<number, { slot: number; size: number }>();
-    for (let slot = 0; slot < this.capacity; slot++) {
-      const key = QUEUE_SLOT_PREFIX + String(slot);
+    const found = new Map<number, { key: string; size: number }>();
+    for (const key of this.kv.keys()) {
+      const m = SLOT_KEY.exec(key);
+      if (m === null) continue;
       const raw = this.kv.get(key);
       if (!raw) continue;
       const r = decodeRecord(raw);
-      if (!r || r.n % this.capacity !== slot) {
-        this.log("warn", `queue: unreadable record in slot ${slot}, discarded`);
+      if (!r || r.n % QUEUE_KEY_SPACE !== Number(m[1])) {
+        this.log("warn", `queue: unreadable record under ${key}, discarded`);
         this.kv.delete(key); // counted below as missing if it was inside head..tail-1
         continue;
       }
-      found.set(r.n, { slot, size: raw.length + ENTRY_OVERHEAD });
+      found.set(r.n, { key, size: raw.length + ENTRY_OVERHEAD });
     }
     if (!metaOk) {
       // Without trustworthy meta, the records themselves say what is queued.
@@ -220,7 +227,7 @@ export class OfflineQueue {
     }
     while (found.has(this.tail)) this.tail++; // written just before a power cut, meta not yet
     if (this.tail - this.head > this.capacity) {
-      const over = this.tail - this.head - this.capacity; // an adopted record reused the oldest slot
+      const over = this.tail - this.head - this.capacity; // a record adopted after a power cut, or a smaller capacity than the last build had
       this.head += over;
       this.droppedCount += over;
     }
@@ -236,7 +243,7 @@ export class OfflineQueue {
       this.log("error", `queue: ${missing} records missing from storage, counted as dropped`);
       this.droppedCount += missing;
     }
-    for (const [n, f] of found) if (n < this.head || n >= this.tail) this.kv.delete(QUEUE_SLOT_PREFIX + String(f.slot));
+    for (const [n, f] of found) if (n < this.head || n >= this.tail) this.kv.delete(f.key);
     this.skipHoles();
     if (m || this.tail > 0) this.saveMeta();
   }
