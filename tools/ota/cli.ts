@@ -28,11 +28,21 @@ Versions: an integer, or MAJOR.MINOR.PATCH (= MAJOR*1000000 + MINOR*1000 + PATCH
 
 type Flags = Map<string, string | true>;
 
-function parseFlags(args: string[]): Flags {
+/** The flags each subcommand takes: anything else is a mistake worth stopping for (a typo would silently use a default). */
+const KNOWN_FLAGS: Record<string, readonly string[]> = {
+  keygen: ["out"],
+  sign: ["key", "image", "version", "hardware", "counter", "expiry", "block-size", "format", "out"],
+  verify: ["bundle", "pub", "hardware", "running-version", "counter", "slot-size", "now", "format"],
+  push: ["broker", "bundle", "device", "wait", "clear"],
+};
+
+function parseFlags(cmd: string, args: string[]): Flags {
+  const known = KNOWN_FLAGS[cmd] ?? [];
   const f: Flags = new Map();
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     if (!a.startsWith("--")) throw new Error(`unexpected argument "${a}"`);
+    if (!known.includes(a.slice(2))) throw new Error(`unknown option "${a}" for "ota ${cmd}" (takes: ${known.map((k) => `--${k}`).join(" ")})`);
     const next = args[i + 1];
     if (next === undefined || next.startsWith("--")) f.set(a.slice(2), true);
     else f.set(a.slice(2), args[++i]);
@@ -52,9 +62,6 @@ function opt(f: Flags, k: string): string | undefined {
   return v;
 }
 
-export function parseVersion(s: string): number {
-  return versionNumber(s);
-}
 
 function parseFormat(s: string, allowed: string[]): string {
   if (!allowed.includes(s)) throw new Error(`format "${s}": one of ${allowed.join(", ")}`);
@@ -80,7 +87,7 @@ export async function runOtaCommand(argv: string[], out: (line: string) => void 
       out(USAGE);
       return cmd ? 0 : 2;
     }
-    const f = parseFlags(rest);
+    const f = parseFlags(cmd, rest);
     switch (cmd) {
       case "keygen": {
         const files = keygen(need(f, "out"));
@@ -94,7 +101,7 @@ export async function runOtaCommand(argv: string[], out: (line: string) => void 
         const b = createBundle(
           payload,
           {
-            version: parseVersion(need(f, "version")),
+            version: versionNumber(need(f, "version")),
             hardwareId: need(f, "hardware"),
             securityCounter: parseUint(need(f, "counter"), "counter"),
             expiry: expiry === undefined ? undefined : parseExpiry(expiry),
@@ -115,7 +122,7 @@ export async function runOtaCommand(argv: string[], out: (line: string) => void 
         const rv = opt(f, "running-version");
         const r = checkBundle(envelope, image, [readPublicKey(need(f, "pub"))], nodeSha256, {
           hardwareId: opt(f, "hardware"),
-          runningVersion: rv === undefined ? undefined : parseVersion(rv),
+          runningVersion: rv === undefined ? undefined : versionNumber(rv),
           securityCounter: num("counter"),
           slotSize: num("slot-size"),
           nowSeconds: num("now"),

@@ -18,11 +18,6 @@ export function setRandomSource(fill: RandomFill | undefined): void {
   source = fill;
 }
 
-/** Whether a randomness source is registered. */
-export function hasRandomSource(): boolean {
-  return source !== undefined;
-}
-
 /** The one function tweetnacl calls on its `crypto` module. */
 export function randomBytes(n: number): Uint8Array {
   if (source === undefined) {

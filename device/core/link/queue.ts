@@ -68,10 +68,6 @@ export class OfflineQueue {
   get dropped(): number {
     return this.droppedCount;
   }
-  /** The number the next pushed record gets. */
-  get nextNumber(): number {
-    return this.tail;
-  }
 
   /**
    * Appends a record; when full, drops the oldest first (counted). Throws QueueError for a
