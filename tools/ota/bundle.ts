@@ -7,6 +7,7 @@ import type { Sha256 } from "../../device/ports";
 import { wrapImage } from "../../bootloader-spec/reference/image";
 import { encodeEnvelope, encodeManifest, HASH_SIZE, blockCount, type Manifest } from "../../device/core/ota/manifest";
 import { keyIdOf } from "../../device/core/ota/verify";
+import { sha256Of } from "../../device/core/ota/bytes";
 
 export const DEFAULT_BLOCK_SIZE = 4096;
 
@@ -31,23 +32,18 @@ export interface Bundle {
   envelope: Uint8Array;
 }
 
-function digest(sha256: Sha256, bytes: Uint8Array): Uint8Array {
-  const h = sha256.create();
-  h.update(bytes);
-  return h.digest();
-}
 
 /** The manifest describing a slot image (hashes computed here). */
 export function describeImage(image: Uint8Array, o: SignOptions, sha256: Sha256): Manifest {
   const blockSize = o.blockSize ?? DEFAULT_BLOCK_SIZE;
   const n = blockCount(image.length, blockSize);
   const blockHashes = new Uint8Array(n * HASH_SIZE);
-  for (let i = 0; i < n; i++) blockHashes.set(digest(sha256, image.subarray(i * blockSize, (i + 1) * blockSize)), i * HASH_SIZE);
+  for (let i = 0; i < n; i++) blockHashes.set(sha256Of(sha256, image.subarray(i * blockSize, (i + 1) * blockSize)), i * HASH_SIZE);
   const m: Manifest = {
     version: o.version,
     hardwareId: o.hardwareId,
     length: image.length,
-    sha256: digest(sha256, image),
+    sha256: sha256Of(sha256, image),
     blockSize,
     blockHashes,
     securityCounter: o.securityCounter,

@@ -4,7 +4,7 @@
  * same result codes the device reports.
  */
 import type { Sha256 } from "../../device/ports";
-import { bytesEqual } from "../../device/core/ota/bytes";
+import { bytesEqual, sha256Of } from "../../device/core/ota/bytes";
 import { OtaResult, resultName } from "../../device/core/ota/codes";
 import { tweetnaclVerify } from "../../device/core/ota/ed25519";
 import { blockCount, blockHash, blockLength, type Manifest } from "../../device/core/ota/manifest";
@@ -26,11 +26,6 @@ export interface DeviceView {
 
 export type CheckResult = { ok: true; manifest: Manifest } | { ok: false; result: number; name: string; detail: string };
 
-function digest(sha256: Sha256, b: Uint8Array): Uint8Array {
-  const h = sha256.create();
-  h.update(b);
-  return h.digest();
-}
 
 export function checkBundle(envelope: Uint8Array, image: Uint8Array, publicKeys: Uint8Array[], sha256: Sha256, view: DeviceView = {}): CheckResult {
   const no = (result: number, detail: string): CheckResult => ({ ok: false, result, name: resultName(result), detail });
@@ -55,9 +50,9 @@ export function checkBundle(envelope: Uint8Array, image: Uint8Array, publicKeys:
   if (image.length !== m.length) return no(OtaResult.IntegrityFailure, `image is ${image.length} bytes, manifest says ${m.length}`);
   for (let i = 0; i < blockCount(m.length, m.blockSize); i++) {
     const b = image.subarray(i * m.blockSize, i * m.blockSize + blockLength(m, i));
-    if (!bytesEqual(digest(sha256, b), blockHash(m, i))) return no(OtaResult.IntegrityFailure, `block ${i} does not match its hash`);
+    if (!bytesEqual(sha256Of(sha256, b), blockHash(m, i))) return no(OtaResult.IntegrityFailure, `block ${i} does not match its hash`);
   }
-  if (!bytesEqual(digest(sha256, image), m.sha256)) return no(OtaResult.IntegrityFailure, "image hash does not match the manifest");
+  if (!bytesEqual(sha256Of(sha256, image), m.sha256)) return no(OtaResult.IntegrityFailure, "image hash does not match the manifest");
   const format = view.format ?? (decodeHeader(image) ? "tether" : "raw");
   const check = format === "tether" ? tetherImageCheck : format === "esp-idf" ? espIdfImageCheck : undefined;
   const bad = check?.((off, len) => image.subarray(off, off + len), m, sha256);

@@ -1,4 +1,13 @@
 /** Small byte helpers (no Buffer on the device). */
+import type { Sha256 } from "../../ports";
+
+/** SHA-256 of one buffer through the port (native on a board). */
+export function sha256Of(sha256: Sha256, bytes: Uint8Array): Uint8Array {
+  const h = sha256.create();
+  h.update(bytes);
+  return h.digest();
+}
+
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   let d = 0;

@@ -27,7 +27,7 @@ import {
   type TimerId,
   type WallClock,
 } from "../../ports";
-import { bytesEqual } from "./bytes";
+import { bytesEqual, sha256Of } from "./bytes";
 import { OtaResult, OtaState } from "./codes";
 import { tweetnaclVerify, type SignatureCheck } from "./ed25519";
 import { tetherImageCheck, type ImageCheck } from "./image-check";
@@ -499,9 +499,7 @@ export class OtaUpdater {
   }
 
   private hash(bytes: Uint8Array): Uint8Array {
-    const h = this.d.sha256.create();
-    h.update(bytes);
-    return h.digest();
+    return sha256Of(this.d.sha256, bytes);
   }
 
   private clearTimer(): void {

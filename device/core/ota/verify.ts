@@ -4,7 +4,7 @@
  * security counter, version, rejected list, expiry. The first failure decides the result code.
  */
 import type { Sha256 } from "../../ports";
-import { bytesEqual } from "./bytes";
+import { bytesEqual, sha256Of } from "./bytes";
 import { OtaResult } from "./codes";
 import type { SignatureCheck } from "./ed25519";
 import { KEY_ID_SIZE, ManifestError, parseEnvelope, parseManifest, type Envelope, type Manifest } from "./manifest";
@@ -34,9 +34,7 @@ export type Verdict =
 
 /** Key id: the first 8 bytes of SHA-256(public key). */
 export function keyIdOf(publicKey: Uint8Array, sha256: Sha256): Uint8Array {
-  const h = sha256.create();
-  h.update(publicKey);
-  return h.digest().slice(0, KEY_ID_SIZE);
+  return sha256Of(sha256, publicKey).slice(0, KEY_ID_SIZE);
 }
 
 export function trustKeys(publicKeys: Uint8Array[], sha256: Sha256): TrustedKey[] {
