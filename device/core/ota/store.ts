@@ -9,7 +9,10 @@ import { cborDecode, cborEncode } from "../util/cbor";
 const KEY_COUNTER = "ota.ctr";
 const KEY_REJECTED = "ota.rej";
 const KEY_TRIAL = "ota.trial";
-/** Oldest entries drop off past this; versions only grow, so old ones are refused anyway. */
+/**
+ * Entries kept. Versions at or below the running one are dropped first (the downgrade check
+ * refuses them anyway); only past that does the oldest rejection drop off.
+ */
 export const MAX_REJECTED = 32;
 
 export interface TrialRecord {
@@ -56,8 +59,8 @@ export class OtaStore {
     return this.rejected().includes(version);
   }
 
-  reject(version: number): void {
-    const list = this.rejected().filter((v) => v !== version);
+  reject(version: number, runningVersion = 0): void {
+    const list = this.rejected().filter((v) => v !== version && v > runningVersion);
     list.push(version);
     while (list.length > MAX_REJECTED) list.shift();
     this.kv.set(KEY_REJECTED, cborEncode(list));

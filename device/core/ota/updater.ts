@@ -483,7 +483,7 @@ export class OtaUpdater {
 
   private rejectVersion(v: number): void {
     try {
-      this.store.reject(v);
+      this.store.reject(v, this.o.currentVersion);
     } catch (e) {
       if (!(e instanceof KvError)) throw e;
       this.d.log?.("warn", `ota: could not remember rejected version ${v}: ${e.message}`);
