@@ -61,6 +61,11 @@ export interface KeyValueStore {
 }
 
 export class KvError extends Error {
+  // Recognised by name: in host-sim the agent runs from its own image bundle, with its own copy
+  // of this class, while the adapters throw the host's copy. (On a board there is one copy.)
+  static override [Symbol.hasInstance](v: unknown): boolean {
+    return v instanceof Error && v.name === "KvError";
+  }
   constructor(readonly code: "key-too-long" | "value-too-long" | "full" | "io", message: string) {
     super(message);
     this.name = "KvError";
@@ -104,6 +109,11 @@ export interface Flash {
 }
 
 export class FlashError extends Error {
+  // Recognised by name: in host-sim the agent runs from its own image bundle, with its own copy
+  // of this class, while the adapters throw the host's copy. (On a board there is one copy.)
+  static override [Symbol.hasInstance](v: unknown): boolean {
+    return v instanceof Error && v.name === "FlashError";
+  }
   constructor(readonly code: "absent" | "range" | "io" | "full", message: string) {
     super(message);
     this.name = "FlashError";
@@ -229,6 +239,11 @@ export interface BootControl {
 
 /** markInvalidAndRollback found no valid image to go back to (ESP_ERR_OTA_ROLLBACK_FAILED). */
 export class RollbackFailed extends Error {
+  // Recognised by name: in host-sim the agent runs from its own image bundle, with its own copy
+  // of this class, while the adapters throw the host's copy. (On a board there is one copy.)
+  static override [Symbol.hasInstance](v: unknown): boolean {
+    return v instanceof Error && v.name === "RollbackFailed";
+  }
   constructor(message: string) {
     super(message);
     this.name = "RollbackFailed";

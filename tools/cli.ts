@@ -7,6 +7,7 @@ import { runDemo } from "./commands/demo";
 import { runDevice } from "./commands/device";
 import { runDecode } from "./commands/decode";
 import { runOtaCommand } from "./ota/cli";
+import { runSim } from "./commands/sim";
 
 const USAGE = `usage: tether <command> [options]
 
@@ -16,6 +17,9 @@ commands:
                              run one virtual device against any MQTT broker
   decode [FILE]              decode a CBOR telemetry batch (file or stdin) to text/JSON
   ota keygen|sign|verify|push  OTA keys, signed bundles, checking them, pushing them to a device
+  sim --devices N --duration 7d --seed S [--scenario FILE] [--broker virtual|embedded|mqtt://...]
+      [--shards K] [--json FILE]
+                             a fleet of real agents: fast-forwarded (virtual broker) or real time
   help                       this text
 
 Run 'tether <command> --help' for a command's options.`;
@@ -27,6 +31,7 @@ const commands: Record<string, Command> = {
   device: runDevice,
   decode: runDecode,
   ota: (argv) => runOtaCommand(argv),
+  sim: runSim,
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -167,6 +167,9 @@ export class Agent {
     this.ota.start();
     this.link.start();
     reporter.start();
+    // A trial boot passes its health check only once telemetry is acknowledged: report at once
+    // (queued until connected) instead of after a reporting interval that may be longer than the check.
+    if (ports.boot.runningState() === "pending-verify") reporter.reportNow();
   }
 
   /** Why an OTA must wait now (battery low, unknown, brown-out), or undefined: OtaOptions.preconditions. */

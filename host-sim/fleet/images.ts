@@ -8,11 +8,8 @@
  * A "bad" image is the same build with a statement in front that throws at start-up: the
  * module fails to evaluate, so every trial boot crashes and the bootloader must roll back.
  */
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
 import type { Sha256 } from "../../device/ports";
+import { buildAgentPayload, evaluateImageCode } from "../../tools/ota/app-image";
 import { versionNumber } from "../../device/core/ota/version";
 import { createBundle, keyPairFromSeed, splitBlocks, DEFAULT_BLOCK_SIZE } from "../../tools/ota/bundle";
 import { IMAGE_HASH_SIZE } from "../../bootloader-spec/reference/image";
@@ -22,28 +19,6 @@ import { toHex, type FirmwareCode, type FirmwareLibrary, type OtaBundle } from "
 export const FLEET_HARDWARE_ID = "tether-devkit";
 /** The fleet's OTA signing key: fixed, so runs are reproducible (a simulation, not a secret). */
 const FLEET_KEY = keyPairFromSeed(new Uint8Array(32).fill(0x51));
-/** The repo root, found upwards from this file: works from the sources and from dist/tether.js. */
-function repoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (fs.existsSync(path.join(dir, "device", "core", "index.ts")) && fs.existsSync(path.join(dir, "scripts", "build.mjs"))) return dir;
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error("tether sim: cannot find the repository (device/core/index.ts) to build firmware from");
-    dir = up;
-  }
-}
-
-/** The XS device bundle of device/core/index.ts with TETHER_FIRMWARE_VERSION = version (as `npm run build:xs`). */
-async function buildAgentPayload(version: string, dir: string): Promise<Uint8Array> {
-  const root = repoRoot();
-  const build = (await import(/* @vite-ignore */ pathToFileURL(path.join(root, "scripts", "build.mjs")).href)) as {
-    bundleForXs(entry: string, outFile: string, format: string, extra: { define: Record<string, string> }): Promise<unknown>;
-  };
-  const out = path.join(dir, `build-${version}.mjs`);
-  await build.bundleForXs(path.join(root, "device", "core", "index.ts"), out, "esm", { define: { TETHER_FIRMWARE_VERSION: JSON.stringify(version) } });
-  return new Uint8Array(fs.readFileSync(out));
-}
-
 const BAD_PREFIX = 'throw new Error("bad image: crashes at start-up");\n';
 
 export interface ImageRequest {
@@ -62,11 +37,9 @@ interface Built {
   code: FirmwareCode;
 }
 
-async function evaluate(payload: Uint8Array, dir: string, name: string): Promise<{ exports: Record<string, unknown>; crash?: string }> {
-  const file = path.join(dir, `${name}.mjs`);
-  fs.writeFileSync(file, payload);
+async function evaluate(payload: Uint8Array, name: string): Promise<{ exports: Record<string, unknown>; crash?: string }> {
   try {
-    return { exports: (await import(/* @vite-ignore */ pathToFileURL(file).href)) as Record<string, unknown> };
+    return { exports: await evaluateImageCode(payload, name) };
   } catch (e) {
     return { exports: {}, crash: (e as Error).message ?? String(e) };
   }
@@ -76,26 +49,21 @@ async function evaluate(payload: Uint8Array, dir: string, name: string): Promise
 export async function buildFirmwareLibrary(requests: ImageRequest[], sha256: Sha256): Promise<FirmwareLibrary> {
   const versions = [...new Set(requests.map((r) => r.version))];
   const payloads = new Map<string, Uint8Array>();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tether-fleet-"));
   const byKey = new Map<string, Built>();
   const byHash = new Map<string, FirmwareCode>();
-  try {
-    await Promise.all(versions.map(async (v) => payloads.set(v, await buildAgentPayload(v, dir))));
-    const keys = [...new Set(requests.map((r) => `${r.version}${r.bad ? "!" + r.bad : ""}`))];
-    for (const key of keys) {
-      const [version, bad] = key.split("!");
-      let payload = payloads.get(version)!;
-      if (bad === "crash") payload = new Uint8Array([...new TextEncoder().encode(BAD_PREFIX), ...payload]);
-      const b = createBundle(payload, { version: versionNumber(version), hardwareId: FLEET_HARDWARE_ID, securityCounter: 1 }, FLEET_KEY.secretKey, sha256);
-      const loaded = await evaluate(payload, dir, key.replace(/[^0-9a-z.]/gi, "_"));
-      const Agent = loaded.exports.Agent as FirmwareCode["Agent"];
-      const code: FirmwareCode = { version, exports: loaded.exports, Agent, crash: loaded.crash ?? (Agent ? undefined : "image exports no Agent") };
-      const bundle: OtaBundle = { version: versionNumber(version), envelope: b.envelope, blocks: splitBlocks(b.image, b.manifest.blockSize ?? DEFAULT_BLOCK_SIZE) };
-      byKey.set(key, { bundle, image: b.image, code });
-      byHash.set(toHex(b.image.subarray(b.image.length - IMAGE_HASH_SIZE)), code);
-    }
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+  await Promise.all(versions.map(async (v) => payloads.set(v, await buildAgentPayload(v))));
+  const keys = [...new Set(requests.map((r) => `${r.version}${r.bad ? "!" + r.bad : ""}`))];
+  for (const key of keys) {
+    const [version, bad] = key.split("!");
+    let payload = payloads.get(version)!;
+    if (bad === "crash") payload = new Uint8Array([...new TextEncoder().encode(BAD_PREFIX), ...payload]);
+    const b = createBundle(payload, { version: versionNumber(version), hardwareId: FLEET_HARDWARE_ID, securityCounter: 1 }, FLEET_KEY.secretKey, sha256);
+    const loaded = await evaluate(payload, key.replace(/[^0-9a-z.]/gi, "_"));
+    const Agent = loaded.exports.Agent as FirmwareCode["Agent"];
+    const code: FirmwareCode = { version, exports: loaded.exports, Agent, crash: loaded.crash ?? (Agent ? undefined : "image exports no Agent") };
+    const bundle: OtaBundle = { version: versionNumber(version), envelope: b.envelope, blocks: splitBlocks(b.image, b.manifest.blockSize ?? DEFAULT_BLOCK_SIZE) };
+    byKey.set(key, { bundle, image: b.image, code });
+    byHash.set(toHex(b.image.subarray(b.image.length - IMAGE_HASH_SIZE)), code);
   }
   const get = (key: string) => {
     const b = byKey.get(key);

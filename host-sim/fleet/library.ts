@@ -44,8 +44,4 @@ export interface FirmwareLibrary {
   code(hashHex: string): FirmwareCode | undefined;
 }
 
-export function toHex(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i++) s += bytes[i].toString(16).padStart(2, "0");
-  return s;
-}
+export { toHex } from "../../device/core/ota/bytes";

@@ -4,11 +4,11 @@
  * printing the seed and the replay command, and clear errors for bad input.
  */
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import * as esbuild from "esbuild";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildCli, removeCli } from "../helpers/cli";
 import { TraceHash } from "../../host-sim/fleet/trace";
 import { ROOT } from "./helpers";
 
@@ -21,21 +21,9 @@ function sim(...args: string[]) {
 }
 
 beforeAll(async () => {
-  // Under node_modules so the bundle resolves the repo's packages.
-  const dir = join(ROOT, "node_modules", ".cache", "tether-test-cli", `fleet-${process.pid}`);
-  mkdirSync(dir, { recursive: true });
-  cli = join(dir, "tether.mjs");
-  await esbuild.build({
-    entryPoints: [join(ROOT, "test", "fleet", "cli-entry.ts")],
-    bundle: true,
-    format: "esm",
-    platform: "node",
-    target: "node20",
-    packages: "external",
-    outfile: cli,
-    logLevel: "silent",
-  });
+  cli = await buildCli("fleet");
 }, 60_000);
+afterAll(() => removeCli(cli));
 
 describe("tether sim", () => {
   it("runs a sharded fleet and writes the summary the issue asks for", () => {

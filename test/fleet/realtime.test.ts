@@ -4,10 +4,10 @@
  * two worker threads). Both must deliver every acknowledged telemetry record.
  */
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import * as esbuild from "esbuild";
+import { buildCli, removeCli } from "../helpers/cli";
 import { describe, expect, it } from "vitest";
 import { runRealtime } from "../../host-sim/fleet/run";
 import { validateScenario } from "../../host-sim/fleet/scenario";
@@ -38,19 +38,7 @@ describe("real-time fleets", () => {
   }, 60_000);
 
   it("tether sim --broker embedded --shards 2 runs devices in worker threads", async () => {
-    const dir = join(ROOT, "node_modules", ".cache", "tether-test-cli", `fleet-rt-${process.pid}`);
-    mkdirSync(dir, { recursive: true });
-    const cli = join(dir, "tether.mjs");
-    await esbuild.build({
-      entryPoints: [join(ROOT, "test", "fleet", "cli-entry.ts")],
-      bundle: true,
-      format: "esm",
-      platform: "node",
-      target: "node20",
-      packages: "external",
-      outfile: cli,
-      logLevel: "silent",
-    });
+    const cli = await buildCli("fleet-rt");
     const tmp = mkdtempSync(join(tmpdir(), "tether-sim-rt-"));
     const scenario = join(tmp, "fast.json");
     writeFileSync(scenario, JSON.stringify(FAST));
@@ -65,5 +53,6 @@ describe("real-time fleets", () => {
     expect(s.broker).toMatch(/^embedded \(mqtt:\/\/127\.0\.0\.1:\d+\)$/);
     expect(s.telemetry.published).toBeGreaterThan(16 * 3);
     expect(s.replay).toContain("--broker embedded");
+    removeCli(cli);
   }, 60_000);
 });

@@ -56,13 +56,14 @@ export async function loadSlotModule(flash: Flash, slot: SlotIndex): Promise<Rec
   const key = createHash("sha256").update(code).digest("hex");
   let mod = loaded.get(key);
   if (mod === undefined) {
-    mod = evaluate(code, `slot${slot}-v${header.version}`);
+    mod = evaluateImageCode(code, `slot${slot}-v${header.version}`);
     loaded.set(key, mod);
   }
   return mod;
 }
 
-async function evaluate(code: Uint8Array, name: string): Promise<Record<string, unknown>> {
+/** Evaluates agent code as an ES module (written to a temp file, imported, the file removed). */
+export async function evaluateImageCode(code: Uint8Array, name: string): Promise<Record<string, unknown>> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tether-slot-"));
   const file = path.join(dir, `${name}.mjs`);
   fs.writeFileSync(file, code);
