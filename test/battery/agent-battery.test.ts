@@ -10,8 +10,9 @@ import { VirtualNetwork } from "../../host-sim/virtual/network";
 import { blankStorage, virtualDevicePorts, type DeviceStorage } from "../../host-sim/virtual-device";
 import { poweredNetwork, poweredSensors } from "../../host-sim/battery/power";
 import type { SimBatteryModel } from "../../host-sim/battery/sim-battery";
+import { testSeed } from "../helpers/seed";
 
-const SEED = Number(process.env.SEED ?? Date.now() % 1_000_000);
+const SEED = testSeed(Date.now() % 1_000_000);
 const replay = `SEED=${SEED} npx vitest run test/battery/agent-battery.test.ts`;
 
 function rig() {

@@ -15,8 +15,9 @@ import {
 import { millivoltsAtSocBp } from "../../device/core/battery/soc";
 import { VirtualClock } from "../../host-sim/virtual/clock";
 import { SeededRandom } from "../../host-sim/virtual/random";
+import { testSeed } from "../helpers/seed";
 
-const SEED = Number(process.env.SEED ?? Date.now() % 1_000_000);
+const SEED = testSeed(Date.now() % 1_000_000);
 const replay = `SEED=${SEED} npx vitest run test/battery/monitor.test.ts`;
 
 /** Feeds readings through the pure step function; returns every event with its time. */

@@ -3,8 +3,9 @@ import { SimBattery } from "../../host-sim/battery/sim-battery";
 import { VirtualClock } from "../../host-sim/virtual/clock";
 import { SeededRandom } from "../../host-sim/virtual/random";
 import { adcToMillivolts } from "../../device/core/battery/soc";
+import { testSeed } from "../helpers/seed";
 
-const SEED = Number(process.env.SEED ?? Date.now() % 1_000_000);
+const SEED = testSeed(Date.now() % 1_000_000);
 const replay = `SEED=${SEED} npx vitest run test/battery/sim-battery.test.ts`;
 
 describe(`SimBattery physics (${replay})`, () => {

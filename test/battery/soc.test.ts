@@ -9,8 +9,9 @@ import {
   socFromMillivolts,
   validateCurve,
 } from "../../device/core/battery/soc";
+import { testSeed } from "../helpers/seed";
 
-const SEED = Number(process.env.SEED ?? Date.now() % 1_000_000);
+const SEED = testSeed(Date.now() % 1_000_000);
 const fcOpts = { seed: SEED, numRuns: 500 };
 const replay = `SEED=${SEED} npx vitest run test/battery/soc.test.ts`;
 

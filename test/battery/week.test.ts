@@ -6,8 +6,9 @@ import { reportIntervalFor, DEFAULT_BATTERY_CONFIG } from "../../device/core/bat
 import { decodeTelemetryBatch } from "../../device/core/telemetry/record";
 import { MemoryKv } from "../../host-sim/virtual/kv";
 import { OfflineQueue } from "../../device/core/link/queue";
+import { testSeed } from "../helpers/seed";
 
-const SEED = Number(process.env.SEED ?? Date.now() % 1_000_000);
+const SEED = testSeed(Date.now() % 1_000_000);
 const replay = `SEED=${SEED} npx vitest run test/battery/week.test.ts`;
 const DAY = 86_400_000;
 const BASE: BatteryRunOptions = {

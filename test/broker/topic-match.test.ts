@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { SubscriptionTrie, topicMatches, validFilter } from "../../host-sim/broker/topic-match";
 import { RetainedStore } from "../../host-sim/broker/retained";
 import { SeededRandom } from "../../host-sim/virtual/random";
-import { testSeed, withSeed } from "../mqtt/seed";
+import { testSeed, withSeed } from "../helpers/seed";
 
 const FILE = "test/broker/topic-match.test.ts";
 

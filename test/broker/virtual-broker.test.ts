@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { encodeConnect, encodePublish, encodePubrel } from "../../device/core/mqtt/codec";
 import { RC_BAD_CREDENTIALS, RC_NOT_AUTHORIZED, type BrokerEvent, type VirtualBrokerOptions } from "../../host-sim/broker/virtual-broker";
 import { SeededRandom } from "../../host-sim/virtual/random";
-import { testSeed, withSeed } from "../mqtt/seed";
+import { testSeed, withSeed } from "../helpers/seed";
 import { VirtualDriver } from "./drivers";
 import { bytes, TestClient, text } from "./test-client";
 

@@ -8,13 +8,14 @@ import { describe, expect, it } from "vitest";
 import { FlashError, type PartitionName } from "../../device/ports";
 import { CowFlash } from "../../host-sim/fleet/cow-flash";
 import { PowerCut, SimFlash, type FlashFault } from "../../host-sim/virtual/flash";
+import { testSeed } from "../helpers/seed";
 
 const BS = 64;
 const LAYOUT = [
   { name: "ota_0" as PartitionName, size: 4 * BS },
   { name: "otadata" as PartitionName, size: 2 * BS },
 ];
-const SEED = Number(process.env.SEED ?? Date.now() % 100_000);
+const SEED = testSeed(Date.now() % 100_000);
 
 type Op =
   | { kind: "write"; part: number; offset: number; data: number[]; cut: number | undefined }

@@ -7,6 +7,7 @@ import { buildFirmwareLibrary } from "../../host-sim/fleet/images";
 import type { FirmwareLibrary } from "../../host-sim/fleet/library";
 import { firmwareRequests } from "../../host-sim/fleet/run";
 import { parseScenario, type Scenario } from "../../host-sim/fleet/scenario";
+import { testSeed } from "../helpers/seed";
 
 export const ROOT = new URL("../..", import.meta.url).pathname;
 
@@ -27,8 +28,7 @@ export function libraryFor(scenario: Scenario): Promise<FirmwareLibrary> {
 
 /** Seed from SEED (for replays), else `fallback`. */
 export function seedFromEnv(fallback: number): number {
-  const s = process.env.SEED;
-  return s === undefined ? fallback : Number(s);
+  return testSeed(fallback);
 }
 
 export async function fleet(scenario: Scenario, o: Partial<VirtualFleetOptions> = {}): Promise<VirtualFleet> {

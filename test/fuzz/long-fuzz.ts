@@ -4,9 +4,10 @@
  * in batches with fresh seeds; prints the seed of each batch so a failure can be replayed.
  */
 import { fuzzClient, fuzzParser, type FuzzStats } from "./mqtt-fuzz";
+import { testSeed } from "../helpers/seed";
 
 const total = Number(process.env.FUZZ_INPUTS ?? 5_000_000);
-const base = process.env.SEED ? Number(process.env.SEED) >>> 0 : (Math.random() * 2 ** 32) >>> 0;
+const base = testSeed();
 const BATCH = 100_000;
 const stats: FuzzStats = { inputs: 0, packets: 0, errors: 0, reasons: new Map() };
 const t0 = performance.now();

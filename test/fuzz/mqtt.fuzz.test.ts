@@ -1,6 +1,6 @@
 /** CI fuzz run: ≥ 100,000 parser inputs and a few thousand through the whole client. */
 import { expect, test } from "vitest";
-import { testSeed, withSeed } from "../mqtt/seed";
+import { testSeed, withSeed } from "../helpers/seed";
 import { fuzzClient, fuzzParser } from "./mqtt-fuzz";
 
 const FILE = "test/fuzz/mqtt.fuzz.test.ts";

@@ -3,7 +3,7 @@ import { describe, expect, test } from "vitest";
 import { DEFAULT_BACKOFF, backoffCeiling, retryDelay, uniformInclusive } from "../../device/core/link/backoff";
 import { initialLink, step, type LinkInput, type LinkModel } from "../../device/core/link/machine";
 import { SeededRandom } from "../../host-sim/virtual/random";
-import { testSeed, withSeed } from "../mqtt/seed";
+import { testSeed, withSeed } from "../helpers/seed";
 
 describe("backoff", () => {
   test("ceiling doubles from base and stops at cap", () => {

@@ -5,7 +5,7 @@
  */
 import { describe, expect, test } from "vitest";
 import { BROKER, VirtualDevice, delivery, makeWorld, type World } from "./world";
-import { testSeed, withSeed } from "../mqtt/seed";
+import { testSeed, withSeed } from "../helpers/seed";
 
 const FILE = "test/link/faults.test.ts";
 const MIN = 60_000;

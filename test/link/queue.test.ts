@@ -4,7 +4,7 @@ import { OfflineQueue, QueueError } from "../../device/core/link/queue";
 import { KvError } from "../../device/ports";
 import { MemoryKv } from "../../host-sim/virtual/kv";
 import { SeededRandom } from "../../host-sim/virtual/random";
-import { testSeed, withSeed } from "../mqtt/seed";
+import { testSeed, withSeed } from "../helpers/seed";
 import { CuttableKv, PowerCutError } from "./power";
 
 const enc = (s: string) => new TextEncoder().encode(s);

@@ -8,7 +8,7 @@
  * orders tighter than a synchronized fleet (1,000 in the same second).
  */
 import { expect, test } from "vitest";
-import { testSeed, withSeed } from "../mqtt/seed";
+import { testSeed, withSeed } from "../helpers/seed";
 import { runPowerOn, runStorm } from "./storm-sim";
 
 export const FULL_JITTER_PEAK_BOUND = 40;

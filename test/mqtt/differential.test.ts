@@ -8,7 +8,7 @@ import fc from "fast-check";
 import mqttPacket from "mqtt-packet";
 import { encodePacket, type Packet } from "../../device/core/mqtt/codec";
 import { MqttParser } from "../../device/core/mqtt/parser";
-import { testSeed, withSeed } from "./seed";
+import { testSeed, withSeed } from "../helpers/seed";
 
 const FILE = "test/mqtt/differential.test.ts";
 const RUNS = 400; // per packet type and direction

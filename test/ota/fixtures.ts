@@ -5,6 +5,7 @@ import { MemoryKv } from "../../host-sim/virtual/kv";
 import { provision } from "../../host-sim/boot/provision";
 import { OtaRig, type Behaviour, type RigConfig } from "../../host-sim/boot/ota-rig";
 import { createBundle, keyPairFromSeed, splitBlocks, type Bundle, type SignOptions } from "../../tools/ota/bundle";
+import { testSeed } from "../helpers/seed";
 
 export const sha256 = nodeSha256;
 export const HW = "tether-devkit";
@@ -73,6 +74,5 @@ export function rig(
 
 /** The SEED env var, or a fresh one; printed with a replay command on failure by the callers. */
 export function seedFromEnv(fallback: number): number {
-  const s = process.env.SEED;
-  return s !== undefined && /^\d+$/.test(s) ? Number(s) : fallback;
+  return testSeed(fallback);
 }

@@ -10,8 +10,9 @@ import {
   type TelemetryBatch,
 } from "../../device/core/telemetry/record";
 import { formatTelemetry, isoFromUnixMs } from "../../device/core/telemetry/format";
+import { testSeed } from "../helpers/seed";
 
-const SEED = Number(process.env.SEED ?? Date.now() % 1_000_000);
+const SEED = testSeed(Date.now() % 1_000_000);
 const replay = `SEED=${SEED} npx vitest run test/telemetry/record.test.ts`;
 
 function batch(n: number, over: Partial<TelemetryBatch> = {}): TelemetryBatch {

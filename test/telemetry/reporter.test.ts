@@ -7,8 +7,9 @@ import { VirtualWallClock } from "../../host-sim/virtual/wall-clock";
 import { SeededRandom } from "../../host-sim/virtual/random";
 import { SimSensors } from "../../host-sim/sensors/sim-sensors";
 import { SimBattery } from "../../host-sim/battery/sim-battery";
+import { testSeed } from "../helpers/seed";
 
-const SEED = Number(process.env.SEED ?? Date.now() % 1_000_000);
+const SEED = testSeed(Date.now() % 1_000_000);
 const replay = `SEED=${SEED} npx vitest run test/telemetry/reporter.test.ts`;
 
 function setup(over: Partial<TelemetryReporterDeps> = {}, cfg = { sampleIntervalMs: 10_000, reportIntervalMs: 60_000 }) {

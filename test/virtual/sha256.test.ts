@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { jsSha256, sha256 } from "../../host-sim/virtual/sha256";
 import { SeededRandom } from "../../host-sim/virtual/random";
 import { nodeSha256 } from "../../device/platform/node/sha256";
+import { testSeed } from "../helpers/seed";
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 
@@ -16,7 +17,7 @@ describe("portable SHA-256", () => {
   });
 
   it("matches node:crypto (the Node port) across lengths and arbitrary chunking", () => {
-    const seed = Number(process.env.SEED ?? 20261126);
+    const seed = testSeed(20261126);
     const r = new SeededRandom(seed);
     for (let n = 0; n < 300; n++) {
       const len = n < 130 ? n : r.below(5000);

@@ -1,7 +1,11 @@
 /** Seeds for randomized tests: SEED=n replays a run; failures print the replay command. */
-export function testSeed(): number {
+export function testSeed(fallback?: number): number {
   const env = process.env.SEED;
-  return env !== undefined && env !== "" ? Number(env) >>> 0 : (Math.random() * 0x100000000) >>> 0;
+  if (env !== undefined && env !== "") {
+    if (!/^\d{1,10}$/.test(env) || Number(env) > 0xffffffff) throw new Error(`SEED must be an integer 0..4294967295, got "${env}"`);
+    return Number(env);
+  }
+  return fallback ?? (Math.random() * 0x100000000) >>> 0;
 }
 
 export function withSeed<T>(seed: number, file: string, fn: () => T): T {
