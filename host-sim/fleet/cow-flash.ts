@@ -8,7 +8,7 @@
  * Node-free.
  */
 import { FlashError, type Flash, type FlashPartition, type PartitionName } from "../../device/ports";
-import { PowerCut, type FlashFaultHook, type FlashOp, type PartitionLayout } from "../virtual/flash";
+import { FlashChip, checkRange, tornEraseNoise, type PartitionLayout } from "../virtual/flash";
 
 const ERASED = 0xff;
 
@@ -24,16 +24,15 @@ class Blocks {
   }
 }
 
-export class CowFlash implements Flash {
-  fault: FlashFaultHook | undefined;
-  opCount = 0;
-  private dead = false;
+export class CowFlash extends FlashChip implements Flash {
   private readonly parts = new Map<PartitionName, Blocks>();
 
   private constructor(
     readonly blockSize: number,
     private readonly erased: Uint8Array,
-  ) {}
+  ) {
+    super();
+  }
 
   /** A blank flash with `layout`; every block is the shared erased block until written. */
   static blank(layout: PartitionLayout[], blockSize: number): CowFlash {
@@ -79,36 +78,6 @@ export class CowFlash implements Flash {
     let n = 0;
     for (const p of this.parts.values()) for (let i = 0; i < p.blocks.length; i++) if (p.owned[i >> 3] & (1 << (i & 7))) n += this.blockSize;
     return n;
-  }
-
-  powerOn(): void {
-    this.dead = false;
-  }
-
-  get poweredOff(): boolean {
-    return this.dead;
-  }
-
-  /** A key-value entry written to NVS on the same chip: a power-cut point (SimFlash.nvsOp). */
-  nvsOp(kind: "nvs-set" | "nvs-delete", key: string, length: number): void {
-    const { op, fault } = this.beginOp(kind, "nvs", 0, length, key);
-    if (fault) this.cut(op);
-  }
-
-  /** @internal */
-  beginOp(kind: FlashOp["kind"], partition: FlashOp["partition"], offset: number, length: number, key?: string): { op: FlashOp; fault: { powerCut: true; tornBytes?: number } | undefined } {
-    if (this.dead) throw new PowerCut({ seq: this.opCount, kind, partition, offset, length, key });
-    const op: FlashOp = { seq: this.opCount++, kind, partition, offset, length };
-    if (key !== undefined) op.key = key;
-    const fault = this.fault?.(op);
-    if (fault && "error" in fault) throw new FlashError("io", `flash: ${kind} failed at ${partition}+${offset}`);
-    return { op, fault };
-  }
-
-  /** @internal */
-  cut(op: FlashOp): never {
-    this.dead = true;
-    throw new PowerCut(op);
   }
 
   /** @internal A block this flash may write in place (copied on first write). */
@@ -183,21 +152,13 @@ class CowPartition implements FlashPartition {
       const torn = Math.min(fault.tornBytes ?? 0, this.blockSize);
       const block = this.flash.own(this.p, index);
       block.fill(ERASED, 0, torn);
-      let x = (op.seq * 0x9e3779b1 + 1) | 0;
-      for (let i = torn; i < this.blockSize; i++) {
-        x ^= x << 13;
-        x ^= x >>> 17;
-        x ^= x << 5;
-        block[i] |= x & (x >>> 8) & 0xff;
-      }
+      tornEraseNoise(block, torn, this.blockSize, op.seq);
       this.flash.cut(op);
     }
     this.flash.erase(this.p, index);
   }
 
   private checkRange(offset: number, length: number): void {
-    if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0 || offset + length > this.size) {
-      throw new FlashError("range", `flash: ${this.name} range ${offset}+${length} outside 0..${this.size}`);
-    }
+    checkRange(this.name, this.size, offset, length);
   }
 }

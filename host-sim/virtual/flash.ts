@@ -48,50 +48,16 @@ export interface PartitionLayout {
   size: number;
 }
 
-export class SimFlash implements Flash {
-  readonly blockSize: number;
+/**
+ * What every simulated flash shares, whatever holds its bytes (this file's SimFlash, the fleet's
+ * copy-on-write flash): operation numbering, the fault hook, power cuts and NVS cut points.
+ */
+export abstract class FlashChip {
   fault: FlashFaultHook | undefined;
-  /** Called after each completed write or erase (file-backed flash persists the range here). */
-  afterOp: ((op: FlashOp, bytes: Uint8Array) => void) | undefined;
-  /** Write and erase operations so far. */
+  /** Write, erase and NVS operations so far. */
   opCount = 0;
   /** Once a power cut happened, every further op throws until the device reboots. */
   private dead = false;
-  private readonly parts = new Map<PartitionName, Uint8Array>();
-
-  constructor(layout: PartitionLayout[], options: { blockSize?: number; fault?: FlashFaultHook } = {}) {
-    this.blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
-    this.fault = options.fault;
-    for (const { name, size } of layout) {
-      if (size % this.blockSize !== 0) throw new FlashError("range", `partition ${name}: size ${size} is not a multiple of ${this.blockSize}`);
-      this.parts.set(name, new Uint8Array(size).fill(ERASED));
-    }
-  }
-
-  /** Restores a flash from raw partition images (a reboot, or state loaded from disk). */
-  static fromImages(images: Iterable<[PartitionName, Uint8Array]>, options: { blockSize?: number; fault?: FlashFaultHook } = {}): SimFlash {
-    const list = [...images];
-    const flash = new SimFlash(list.map(([name, bytes]) => ({ name, size: bytes.length })), options);
-    for (const [name, bytes] of list) flash.parts.get(name)!.set(bytes);
-    return flash;
-  }
-
-  open(name: PartitionName): FlashPartition {
-    const bytes = this.parts.get(name);
-    if (bytes === undefined) throw new FlashError("absent", `flash: no partition "${name}"`);
-    return new SimPartition(this, name, bytes);
-  }
-
-  /** A copy of a partition's raw bytes. */
-  image(name: PartitionName): Uint8Array {
-    const bytes = this.parts.get(name);
-    if (bytes === undefined) throw new FlashError("absent", `flash: no partition "${name}"`);
-    return bytes.slice();
-  }
-
-  layout(): PartitionLayout[] {
-    return [...this.parts].map(([name, b]) => ({ name, size: b.length }));
-  }
 
   /** Power is back: the device may use the flash again (contents are whatever survived). */
   powerOn(): void {
@@ -126,6 +92,69 @@ export class SimFlash implements Flash {
   cut(op: FlashOp): never {
     this.dead = true;
     throw new PowerCut(op);
+  }
+}
+
+/**
+ * An interrupted NOR erase: bytes [from, to) of `block` get some bits already flipped towards 1
+ * (old | noise), the same noise for the same operation number, so runs replay.
+ */
+export function tornEraseNoise(block: Uint8Array, from: number, to: number, seq: number): void {
+  let x = (seq * 0x9e3779b1 + 1) | 0;
+  for (let i = from; i < to; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    block[i] |= x & (x >>> 8) & 0xff; // ~1 bit in 4 already set
+  }
+}
+
+/** Throws FlashError("range") unless [offset, offset+length) lies inside a partition of `size`. */
+export function checkRange(name: string, size: number, offset: number, length: number): void {
+  if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0 || offset + length > size) {
+    throw new FlashError("range", `flash: ${name} range ${offset}+${length} outside 0..${size}`);
+  }
+}
+
+export class SimFlash extends FlashChip implements Flash {
+  readonly blockSize: number;
+  /** Called after each completed write or erase (file-backed flash persists the range here). */
+  afterOp: ((op: FlashOp, bytes: Uint8Array) => void) | undefined;
+  private readonly parts = new Map<PartitionName, Uint8Array>();
+
+  constructor(layout: PartitionLayout[], options: { blockSize?: number; fault?: FlashFaultHook } = {}) {
+    super();
+    this.blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
+    this.fault = options.fault;
+    for (const { name, size } of layout) {
+      if (size % this.blockSize !== 0) throw new FlashError("range", `partition ${name}: size ${size} is not a multiple of ${this.blockSize}`);
+      this.parts.set(name, new Uint8Array(size).fill(ERASED));
+    }
+  }
+
+  /** Restores a flash from raw partition images (a reboot, or state loaded from disk). */
+  static fromImages(images: Iterable<[PartitionName, Uint8Array]>, options: { blockSize?: number; fault?: FlashFaultHook } = {}): SimFlash {
+    const list = [...images];
+    const flash = new SimFlash(list.map(([name, bytes]) => ({ name, size: bytes.length })), options);
+    for (const [name, bytes] of list) flash.parts.get(name)!.set(bytes);
+    return flash;
+  }
+
+  open(name: PartitionName): FlashPartition {
+    const bytes = this.parts.get(name);
+    if (bytes === undefined) throw new FlashError("absent", `flash: no partition "${name}"`);
+    return new SimPartition(this, name, bytes);
+  }
+
+  /** A copy of a partition's raw bytes. */
+  image(name: PartitionName): Uint8Array {
+    const bytes = this.parts.get(name);
+    if (bytes === undefined) throw new FlashError("absent", `flash: no partition "${name}"`);
+    return bytes.slice();
+  }
+
+  layout(): PartitionLayout[] {
+    return [...this.parts].map(([name, b]) => ({ name, size: b.length }));
   }
 }
 
@@ -170,14 +199,7 @@ class SimPartition implements FlashPartition {
     const erased = fault ? Math.min(fault.tornBytes ?? 0, this.blockSize) : this.blockSize;
     this.bytes.fill(ERASED, start, start + erased);
     if (fault) {
-      // Deterministic noise per operation: the same cut gives the same bytes on every run.
-      let x = (op.seq * 0x9e3779b1 + 1) | 0;
-      for (let i = start + erased; i < start + this.blockSize; i++) {
-        x ^= x << 13;
-        x ^= x >>> 17;
-        x ^= x << 5;
-        this.bytes[i] |= x & (x >>> 8) & 0xff; // ~1 bit in 4 already set
-      }
+      tornEraseNoise(this.bytes, start + erased, start + this.blockSize, op.seq);
       this.flash.afterOp?.(op, this.bytes);
       this.flash.cut(op);
     }
@@ -185,8 +207,6 @@ class SimPartition implements FlashPartition {
   }
 
   private checkRange(offset: number, length: number): void {
-    if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0 || offset + length > this.size) {
-      throw new FlashError("range", `flash: ${this.name} range ${offset}+${length} outside 0..${this.size}`);
-    }
+    checkRange(this.name, this.size, offset, length);
   }
 }
