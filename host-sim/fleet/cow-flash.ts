@@ -9,6 +9,8 @@
  */
 import { FlashError, type Flash, type FlashPartition, type PartitionName } from "../../device/ports";
 import { FlashChip, checkRange, tornEraseNoise, type PartitionLayout } from "../virtual/flash";
+import { provision } from "../boot/provision";
+import { ESP32_4MB_LAYOUT, FLASH_BLOCK_SIZE } from "../layout";
 
 const ERASED = 0xff;
 
@@ -160,5 +162,26 @@ class CowPartition implements FlashPartition {
 
   private checkRange(offset: number, length: number): void {
     checkRange(this.name, this.size, offset, length);
+  }
+}
+
+/**
+ * Factory-flashed templates, one per firmware image: each device gets a clone, so a fleet of
+ * 10,000 shares the factory image's blocks until a device writes them.
+ */
+export class FactoryFlashes {
+  private readonly templates = new Map<string, CowFlash>();
+
+  constructor(private readonly image: (firmware: string) => Uint8Array) {}
+
+  /** A new device's own flash, factory-flashed with `firmware` in slot 0. */
+  device(firmware: string): CowFlash {
+    let template = this.templates.get(firmware);
+    if (!template) {
+      template = CowFlash.blank(ESP32_4MB_LAYOUT, FLASH_BLOCK_SIZE);
+      provision(template, this.image(firmware), 0);
+      this.templates.set(firmware, template);
+    }
+    return template.clone();
   }
 }

@@ -12,12 +12,10 @@ import { OtaResult } from "../../device/core/ota/codes";
 import { decodeStatus } from "../../device/core/ota/status";
 import { BATTERY_ALARM_CODES, decodeTelemetryBatch, LINK_STATE_CODES } from "../../device/core/telemetry/record";
 import type { Sha256 } from "../../device/ports";
-import { provision } from "../boot/provision";
 import { VirtualBroker } from "../broker/virtual-broker";
-import { ESP32_4MB_LAYOUT, FLASH_BLOCK_SIZE } from "../layout";
 import { VirtualClock } from "../virtual/clock";
 import { VirtualNetwork } from "../virtual/network";
-import { CowFlash } from "./cow-flash";
+import { FactoryFlashes } from "./cow-flash";
 import { FleetDevice, type FleetWorld } from "./device";
 import { scheduleFaults, type FaultCounters } from "./faults";
 import type { FirmwareLibrary } from "./library";
@@ -106,16 +104,10 @@ export class VirtualFleet implements FleetWorld {
     this.broker.subscribeInternal("tether/+/ota/status", (topic, payload) => this.onOtaStatus(topic, payload), { qos: 1 });
     const shard = o.shard ?? { index: 0, count: 1 };
     const groupFor = groupOf(o.scenario.groups, o.devices);
-    const templates = new Map<string, CowFlash>();
+    const factory = new FactoryFlashes((firmware) => o.library.image(firmware));
     for (let i = shard.index; i < o.devices; i += shard.count) {
       const group = groupFor(i);
-      let template = templates.get(group.firmware);
-      if (!template) {
-        template = CowFlash.blank(ESP32_4MB_LAYOUT, FLASH_BLOCK_SIZE);
-        provision(template, o.library.image(group.firmware), 0);
-        templates.set(group.firmware, template);
-      }
-      const dev = new FleetDevice(i, deviceSeed(o.seed, i), group, template.clone(), this);
+      const dev = new FleetDevice(i, deviceSeed(o.seed, i), group, factory.device(group.firmware), this);
       this.byId.set(dev.id, this.devices.length);
       this.devices.push(dev);
       this.books.push(new DeviceBook());

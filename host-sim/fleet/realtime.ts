@@ -20,13 +20,11 @@ import { nodeNetwork } from "../../device/platform/node/network";
 import { nodeSha256 } from "../../device/platform/node/sha256";
 import { SimBattery } from "../battery/sim-battery";
 import { SimBootControl } from "../boot/boot-control";
-import { provision } from "../boot/provision";
-import { ESP32_4MB_LAYOUT, FLASH_BLOCK_SIZE } from "../layout";
 import { DEFAULT_SENSOR_PROFILE, SimSensors } from "../sensors/sim-sensors";
 import { MemoryKv } from "../virtual/kv";
 import { SeededRandom } from "../virtual/random";
 import { VirtualSystem } from "../virtual/system";
-import { CowFlash } from "./cow-flash";
+import { FactoryFlashes, type CowFlash } from "./cow-flash";
 import { groupOf } from "./engine";
 import { toHex, type AgentInstance, type FirmwareLibrary } from "./library";
 import { SeqSet } from "./metrics";
@@ -65,16 +63,10 @@ export class RealtimeDevices {
   start(): void {
     const { o } = this;
     const groupFor = groupOf(o.scenario.groups, o.devices);
-    const templates = new Map<string, CowFlash>();
+    const factory = new FactoryFlashes((firmware) => o.library.image(firmware));
     for (let i = o.shard.index; i < o.devices; i += o.shard.count) {
       const group = groupFor(i);
-      let template = templates.get(group.firmware);
-      if (!template) {
-        template = CowFlash.blank(ESP32_4MB_LAYOUT, FLASH_BLOCK_SIZE);
-        provision(template, o.library.image(group.firmware), 0);
-        templates.set(group.firmware, template);
-      }
-      this.boot(i, template.clone(), group);
+      this.boot(i, factory.device(group.firmware), group);
     }
   }
 

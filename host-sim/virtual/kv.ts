@@ -9,6 +9,8 @@ const ENTRY_OVERHEAD = 32;
 
 export class MemoryKv implements KeyValueStore {
   private readonly entries = new Map<string, Uint8Array>();
+  /** Sum of value lengths + ENTRY_OVERHEAD over entries, kept up to date (a set must not scan the store). */
+  private used = 0;
   /**
    * Called before every set and delete is applied; it may throw to stop the write (a power cut
    * in host-sim: SimFlash.nvsOp makes each entry write a cut point, as NVS is flash).
@@ -25,18 +27,21 @@ export class MemoryKv implements KeyValueStore {
   set(key: string, value: Uint8Array): void {
     checkKvEntry(key, value);
     const old = this.entries.get(key);
-    const used = this.usedBytes() - (old ? old.length + ENTRY_OVERHEAD : 0);
+    const used = this.used - (old ? old.length + ENTRY_OVERHEAD : 0);
     if (used + value.length + ENTRY_OVERHEAD > this.capacityBytes) {
       throw new KvError("full", `kv: no room for "${key}" (${value.length} bytes)`);
     }
     this.nvs("nvs-set", key, value.length);
     this.entries.set(key, value.slice());
+    this.used = used + value.length + ENTRY_OVERHEAD;
   }
 
   delete(key: string): void {
-    if (!this.entries.has(key)) return;
+    const old = this.entries.get(key);
+    if (old === undefined) return;
     this.nvs("nvs-delete", key, 0);
     this.entries.delete(key);
+    this.used -= old.length + ENTRY_OVERHEAD;
   }
 
   /** Runs the write hook; a flash I/O error under NVS surfaces as the port's KvError("io"). */
@@ -54,9 +59,7 @@ export class MemoryKv implements KeyValueStore {
   }
 
   usedBytes(): number {
-    let n = 0;
-    for (const v of this.entries.values()) n += v.length + ENTRY_OVERHEAD;
-    return n;
+    return this.used;
   }
 
   /** Copies every entry (for persisting a virtual device's state). */
