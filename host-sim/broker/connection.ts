@@ -23,6 +23,8 @@ export class Connection implements SocketHandler {
   /** Virtual time of the last byte received. */
   lastIn: number;
   timer: TimerId | undefined = undefined;
+  /** The keep-alive check, bound once: it is re-armed after nearly every packet. */
+  readonly checkAlive: () => void;
   readonly parser: MqttParser;
 
   constructor(
@@ -31,6 +33,7 @@ export class Connection implements SocketHandler {
     maxPacketSize: number,
   ) {
     this.lastIn = broker.clock.now();
+    this.checkAlive = () => broker.checkAlive(this);
     this.parser = new MqttParser(
       (p) => broker.onPacket(this, p),
       (reason) => broker.onMalformed(this, reason),

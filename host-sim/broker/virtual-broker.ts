@@ -517,11 +517,11 @@ export class VirtualBroker {
 
   // ---------------------------------------------------------------- keep-alive
   private arm(conn: Connection, ms: number): void {
-    conn.timer = this.clock.setTimeout(() => this.checkAlive(conn), ms);
+    conn.timer = this.clock.setTimeout(conn.checkAlive, ms);
   }
 
-  /** Fires at most once per grace period; reschedules to the last byte's deadline. */
-  private checkAlive(conn: Connection): void {
+  /** @internal Fires at most once per grace period; reschedules to the last byte's deadline. */
+  checkAlive(conn: Connection): void {
     conn.timer = undefined;
     if (conn.state === CLOSED) return;
     if (conn.state === AWAITING_CONNECT) return this.close(conn, "no CONNECT in time", false);

@@ -7,7 +7,8 @@
  * reference bootloader, OTA and the key-value store see no difference.
  * Node-free.
  */
-import { FlashError, type Flash, type FlashPartition, type PartitionName } from "../../device/ports";
+import { FlashError, type Flash, type FlashPartition, type PartitionName, type Sha256 } from "../../device/ports";
+import { verifySlotImage, type SlotCheck } from "../../bootloader-spec/reference/image";
 import { FlashChip, checkRange, tornEraseNoise, type PartitionLayout } from "../virtual/flash";
 import { provision } from "../boot/provision";
 import { ESP32_4MB_LAYOUT, FLASH_BLOCK_SIZE } from "../layout";
@@ -73,6 +74,17 @@ export class CowFlash extends FlashChip implements Flash {
     const out = new Uint8Array(p.blocks.length * this.blockSize);
     p.blocks.forEach((b, i) => out.set(b, i * this.blockSize));
     return out;
+  }
+
+  /**
+   * The partition's block list when this flash has written none of it (every block still
+   * shared, so never changed in place), else undefined.
+   */
+  sharedBlocks(name: PartitionName): readonly Uint8Array[] | undefined {
+    const p = this.parts.get(name);
+    if (p === undefined) return undefined;
+    for (let i = 0; i < p.owned.length; i++) if (p.owned[i] !== 0) return undefined;
+    return p.blocks;
   }
 
   /** Bytes this flash holds privately (the rest is shared). */
@@ -184,4 +196,31 @@ export class FactoryFlashes {
     }
     return template.clone();
   }
+}
+
+/** Distinct slot contents a fleet remembers (factory images, OTA images are device-written). */
+const SLOT_CHECKS_MAX = 16;
+
+/**
+ * The bootloader's slot verification (a SHA-256 over the whole image) shared across a fleet:
+ * a slot whose blocks are the very same shared blocks as one already verified holds the same
+ * bytes, so it gets the same result. Any slot a device has written is verified for real.
+ */
+export class SlotCheckCache {
+  private readonly entries: { blocks: Uint8Array[]; check: SlotCheck }[] = [];
+
+  verify(flash: CowFlash, part: FlashPartition, sha256: Sha256): SlotCheck {
+    const blocks = flash.sharedBlocks(part.name);
+    if (blocks === undefined) return verifySlotImage(part, sha256);
+    for (const e of this.entries) if (sameBlocks(e.blocks, blocks)) return e.check;
+    const check = verifySlotImage(part, sha256);
+    if (this.entries.length < SLOT_CHECKS_MAX) this.entries.push({ blocks: blocks.slice(), check });
+    return check;
+  }
+}
+
+function sameBlocks(a: readonly Uint8Array[], b: readonly Uint8Array[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

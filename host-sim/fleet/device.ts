@@ -20,7 +20,7 @@ import type { VirtualNetwork, VirtualSocket } from "../virtual/network";
 import { SeededRandom } from "../virtual/random";
 import { DeviceHalted, VirtualSystem } from "../virtual/system";
 import { VirtualWallClock } from "../virtual/wall-clock";
-import type { CowFlash } from "./cow-flash";
+import type { CowFlash, SlotCheckCache } from "./cow-flash";
 import { DeviceClock, DeviceNetwork, dropSockets, silenceSockets, type Guarded } from "./guards";
 import { toHex, type FirmwareLibrary, type AgentInstance } from "./library";
 import type { Group } from "./scenario";
@@ -45,6 +45,8 @@ export interface FleetWorld {
   sha256: Sha256;
   library: FirmwareLibrary;
   brokers: string[];
+  /** Slot verifications shared by devices whose slots still hold the same (shared) blocks. */
+  slotChecks: SlotCheckCache;
   /** OTA trust settings every agent gets. */
   ota: { hardwareId: string; trustedKeys: Uint8Array[] };
   /** Agent events of device `dev`. */
@@ -121,7 +123,7 @@ export class FleetDevice implements Guarded {
     this.flash.powerOn();
     let out: ReturnType<typeof runBootloader>;
     try {
-      out = runBootloader(this.flash, this.world.sha256);
+      out = runBootloader(this.flash, this.world.sha256, { verify: (part, sha256) => this.world.slotChecks.verify(this.flash, part, sha256) });
     } catch (e) {
       this.fault(e);
       return;

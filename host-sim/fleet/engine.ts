@@ -15,7 +15,7 @@ import type { Sha256 } from "../../device/ports";
 import { VirtualBroker } from "../broker/virtual-broker";
 import { VirtualClock } from "../virtual/clock";
 import { VirtualNetwork } from "../virtual/network";
-import { FactoryFlashes } from "./cow-flash";
+import { FactoryFlashes, SlotCheckCache } from "./cow-flash";
 import { FleetDevice, type FleetWorld } from "./device";
 import { scheduleFaults, type FaultCounters } from "./faults";
 import type { FirmwareLibrary } from "./library";
@@ -74,10 +74,13 @@ export class VirtualFleet implements FleetWorld {
   readonly devices: FleetDevice[] = [];
   readonly books: DeviceBook[] = [];
   readonly brokers = [BROKER_URL];
+  readonly slotChecks = new SlotCheckCache();
   readonly ota: { hardwareId: string; trustedKeys: Uint8Array[] };
   readonly sha256: Sha256;
   readonly library: FirmwareLibrary;
   private readonly byId = new Map<string, number>();
+  private readonly shardIndex: number;
+  private readonly shardCount: number;
   readonly faults: FaultCounters = { powerCuts: 0, linkFlaps: 0, brokerOutages: 0, brokerRestarts: 0 };
   // counters
   published = 0;
@@ -103,6 +106,8 @@ export class VirtualFleet implements FleetWorld {
     this.broker.subscribeInternal("tether/+/telemetry", (topic, payload) => this.onTelemetry(topic, payload), { qos: 1 });
     this.broker.subscribeInternal("tether/+/ota/status", (topic, payload) => this.onOtaStatus(topic, payload), { qos: 1 });
     const shard = o.shard ?? { index: 0, count: 1 };
+    this.shardIndex = shard.index;
+    this.shardCount = shard.count;
     const groupFor = groupOf(o.scenario.groups, o.devices);
     const factory = new FactoryFlashes((firmware) => o.library.image(firmware));
     for (let i = shard.index; i < o.devices; i += shard.count) {
@@ -136,7 +141,8 @@ export class VirtualFleet implements FleetWorld {
   // ---------------------------------------------------------------- FleetWorld
   onAgentEvent(dev: FleetDevice, e: AgentEvent): void {
     const t = this.clock.now();
-    const book = this.books[this.byId.get(dev.id)!];
+    // Devices of this shard are i ≡ shard.index (mod count), in order: the position is arithmetic.
+    const book = this.books[(dev.index - this.shardIndex) / this.shardCount];
     switch (e.type) {
       case "link": {
         this.trace.add(t, dev.index, EV.link, LINK_STATE_CODES.indexOf(e.state));

@@ -7,7 +7,7 @@
  * Classes, not closures, on the hot paths (one object per socket, not per byte). Node-free.
  */
 import type { Clock, Network, Socket, SocketHandler, SocketOptions, TimerId } from "../../device/ports";
-import type { VirtualClock } from "../virtual/clock";
+import type { TimerGuard, VirtualClock } from "../virtual/clock";
 import { CONNECT_TIMEOUT_MS, type VirtualNetwork, type VirtualSocket } from "../virtual/network";
 
 /** What a guard needs from its device. */
@@ -21,7 +21,7 @@ export interface Guarded {
   readonly sockets: VirtualSocket[];
 }
 
-export class DeviceClock implements Clock {
+export class DeviceClock implements Clock, TimerGuard {
   constructor(
     private readonly clock: VirtualClock,
     private readonly dev: Guarded,
@@ -33,16 +33,18 @@ export class DeviceClock implements Clock {
   }
 
   setTimeout(fn: () => void, ms: number): TimerId {
-    const dev = this.dev;
-    const epoch = this.epoch;
-    return this.clock.setTimeout(() => {
-      if (dev.epoch !== epoch) return;
-      try {
-        fn();
-      } catch (e) {
-        dev.fault(e);
-      }
-    }, ms);
+    // This clock guards its own timers: no wrapping closure per timer.
+    return this.clock.setTimeout(fn, ms, this);
+  }
+
+  /** @internal TimerGuard: the virtual clock runs this boot's timers through here. */
+  run(fn: () => void): void {
+    if (this.dev.epoch !== this.epoch) return;
+    try {
+      fn();
+    } catch (e) {
+      this.dev.fault(e);
+    }
   }
 
   clearTimeout(id: TimerId): void {

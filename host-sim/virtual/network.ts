@@ -99,23 +99,54 @@ export class VirtualNetwork implements Network {
   }
 }
 
-interface InFlight {
-  at: number;
-  bytes: Uint8Array;
+/**
+ * One direction of a link: bytes on the wire, oldest first, with their arrival times, and one
+ * timer at a time for the head. Usually one chunk is in flight, so the head lives in fields and
+ * only a backlog uses arrays: every byte a fleet sends passes here, for thousands of links.
+ */
+class Pipe {
+  /** When the last byte scheduled arrives: keeps delivery in order. */
+  lastArrival = 0;
+  armed = false;
+  headAt = 0;
+  head: Uint8Array | undefined = undefined;
+  /** Chunks behind the head (arrival times alongside), created on first need. */
+  moreAt: number[] | undefined = undefined;
+  more: Uint8Array[] | undefined = undefined;
+  /** Bound once per pipe so a write costs no closure. */
+  readonly deliver: () => void;
+
+  constructor(link: VirtualLink, from: Side) {
+    this.deliver = () => link.deliver(from);
+  }
+
+  add(at: number, chunk: Uint8Array): void {
+    if (this.head === undefined) {
+      this.headAt = at;
+      this.head = chunk;
+    } else {
+      (this.moreAt ??= []).push(at);
+      (this.more ??= []).push(chunk);
+    }
+  }
+
+  /** Removes and returns the head chunk. */
+  take(): Uint8Array {
+    const chunk = this.head!;
+    if (this.more !== undefined && this.more.length > 0) {
+      this.headAt = this.moreAt!.shift()!;
+      this.head = this.more.shift()!;
+    } else this.head = undefined;
+    return chunk;
+  }
 }
 
 export class VirtualLink {
   client!: VirtualSocket;
   server: VirtualSocket | undefined;
   blackholed = false;
-  /** Per direction, when the last byte scheduled arrives: keeps delivery in order. */
-  lastArrival: Record<Side, number> = { client: 0, server: 0 };
-  /** Per direction (keyed by sender), bytes on the wire, oldest first; one timer per direction. */
-  private readonly wire: Record<Side, InFlight[]> = { client: [], server: [] };
-  private readonly armed: Record<Side, boolean> = { client: false, server: false };
-  // Bound once per link so a write costs no closure.
-  private readonly deliverFromClient = () => this.deliver("client");
-  private readonly deliverFromServer = () => this.deliver("server");
+  private readonly fromClient: Pipe = new Pipe(this, "client");
+  private readonly fromServer: Pipe = new Pipe(this, "server");
 
   constructor(
     readonly network: VirtualNetwork,
@@ -123,10 +154,19 @@ export class VirtualLink {
     readonly address: string,
   ) {}
 
+  /** Per direction (keyed by sender), when the last byte scheduled arrives. */
+  lastArrival(from: Side): number {
+    return this.pipe(from).lastArrival;
+  }
+
   /** Both ends see a close (after bytes already in flight). */
   drop(reason: string): void {
     this.client.fail(reason);
     this.server?.fail(reason);
+  }
+
+  private pipe(from: Side): Pipe {
+    return from === "client" ? this.fromClient : this.fromServer;
   }
 
   /** @internal */
@@ -138,36 +178,36 @@ export class VirtualLink {
     const fault = net.transmitFault?.(this, from, bytes);
     if (fault) payload = bytes.slice(0, Math.max(0, Math.min(fault.deliverBytes, bytes.length)));
     if (payload.length > 0) {
-      const at = Math.max(net.clock.now() + net.latencyMs, this.lastArrival[from]);
-      this.lastArrival[from] = at;
+      const pipe = this.pipe(from);
+      const at = Math.max(net.clock.now() + net.latencyMs, pipe.lastArrival);
+      pipe.lastArrival = at;
       net.bytesCarried += payload.length;
       // Copy: the sender may reuse its buffer once write() returns.
-      this.wire[from].push({ at, bytes: payload === bytes ? bytes.slice() : payload });
-      if (!this.armed[from]) this.arm(from);
+      pipe.add(at, payload === bytes ? bytes.slice() : payload);
+      if (!pipe.armed) this.arm(pipe);
     }
     if (fault?.then === "drop") this.drop("connection reset");
     else if (fault?.then === "blackhole") this.blackholed = true;
   }
 
-  private arm(from: Side): void {
-    const head = this.wire[from][0];
-    if (head === undefined) return;
-    this.armed[from] = true;
+  private arm(pipe: Pipe): void {
+    if (pipe.head === undefined) return;
+    pipe.armed = true;
     const clock = this.network.clock;
-    clock.setTimeout(from === "client" ? this.deliverFromClient : this.deliverFromServer, head.at - clock.now());
+    clock.setTimeout(pipe.deliver, pipe.headAt - clock.now());
   }
 
-  /** Hands every chunk that has arrived to the receiving end, then waits for the next. */
-  private deliver(from: Side): void {
-    this.armed[from] = false;
-    const queue = this.wire[from];
+  /** @internal Hands every chunk that has arrived to the receiving end, then waits for the next. */
+  deliver(from: Side): void {
+    const pipe = this.pipe(from);
+    pipe.armed = false;
     const to = from === "client" ? this.server : this.client;
     const now = this.network.clock.now();
-    while (queue.length > 0 && queue[0].at <= now) {
-      const { bytes } = queue.shift()!;
+    while (pipe.head !== undefined && pipe.headAt <= now) {
+      const bytes = pipe.take();
       if (to !== undefined && to.receiving && !this.blackholed) to.handler.onData(bytes);
     }
-    this.arm(from);
+    this.arm(pipe);
   }
 }
 
@@ -198,7 +238,7 @@ export class VirtualSocket implements Socket {
     net.clock.setTimeout(() => this.handler.onClose("closed"), 0);
     const peer = this.side === "client" ? this.link.server : this.link.client;
     if (peer && !peer.closed && !this.link.blackholed) {
-      const at = Math.max(net.clock.now() + net.latencyMs, this.link.lastArrival[this.side]);
+      const at = Math.max(net.clock.now() + net.latencyMs, this.link.lastArrival(this.side));
       net.clock.setTimeout(() => peer.fail("peer closed"), at - net.clock.now());
     }
     this.forgetIfDone();
@@ -209,7 +249,7 @@ export class VirtualSocket implements Socket {
     if (this.closed) return;
     this.closed = true;
     const clock = this.link.network.clock;
-    const inbound = this.link.lastArrival[this.side === "client" ? "server" : "client"];
+    const inbound = this.link.lastArrival(this.side === "client" ? "server" : "client");
     clock.setTimeout(() => {
       this.receiving = false;
       this.handler.onClose(reason);

@@ -151,6 +151,7 @@ export class Link {
   send(topic: string, payload: Uint8Array): number {
     const n = this.queue.push(topic, payload);
     this.drain();
+    this.queue.takeRecent(); // not drained now (offline, window full): it stays in the KV only
     return n;
   }
 

@@ -11,7 +11,7 @@
  * the two writes). Records outside head..tail-1 are stale and ignored/deleted.
  */
 import { KV_VALUE_MAX, KvError, type KeyValueStore, type Log } from "../../ports";
-import { utf8Decode, utf8Encode } from "../mqtt/utf8";
+import { utf8Decode, utf8Length, utf8Write } from "../mqtt/utf8";
 
 export const QUEUE_META_KEY = "oqm";
 export const QUEUE_SLOT_PREFIX = "oq";
@@ -49,6 +49,11 @@ export class OfflineQueue {
   /** Records present in head..tail-1 and their stored size (payloads stay in the KV, not the heap). */
   private readonly present = new Map<number, number>();
   private bytes = 0;
+  /**
+   * The record push() just wrote, kept only until the next queue call (see takeRecent): the
+   * usual online send pushes then drains at once, and this spares re-reading and decoding it.
+   */
+  private recent: QueuedRecord | undefined;
 
   constructor(
     private readonly kv: KeyValueStore,
@@ -75,13 +80,14 @@ export class OfflineQueue {
    * room; if even an empty queue cannot store it, the record itself is counted as dropped.
    */
   push(topic: string, payload: Uint8Array): number {
-    const t = utf8Encode(topic);
-    if (t.length === 0) throw new QueueError("empty topic");
-    if (REC_HEADER + t.length + payload.length > KV_VALUE_MAX) {
-      throw new QueueError(`record of ${t.length + payload.length} bytes exceeds ${QUEUE_RECORD_MAX}`);
+    const topicBytes = utf8Length(topic);
+    if (topicBytes === 0) throw new QueueError("empty topic");
+    if (REC_HEADER + topicBytes + payload.length > KV_VALUE_MAX) {
+      throw new QueueError(`record of ${topicBytes + payload.length} bytes exceeds ${QUEUE_RECORD_MAX}`);
     }
+    this.recent = undefined;
     const n = this.tail;
-    const value = encodeRecord(n, t, payload);
+    const value = encodeRecord(n, topic, topicBytes, payload);
     const size = value.length + ENTRY_OVERHEAD;
     if (size > this.maxBytes) throw new QueueError(`record of ${size} bytes exceeds the queue budget of ${this.maxBytes}`);
     if (n - this.head >= this.capacity) this.dropOldest();
@@ -107,13 +113,20 @@ export class OfflineQueue {
     this.bytes += size;
     this.tail = n + 1;
     this.saveMeta();
+    // Only a topic that reads back exactly (ASCII without NUL) may skip the read-back.
+    if (topicBytes === topic.length && topic.indexOf("\0") < 0) {
+      this.recent = { n, topic, payload: value.subarray(REC_HEADER + topicBytes) };
+    }
     return n;
   }
 
   /** The oldest record, or undefined when empty. A record that can no longer be read is dropped and counted. */
   peek(): QueuedRecord | undefined {
+    const recent = this.takeRecent();
     while (this.present.size > 0) {
       this.skipHoles();
+      // The record push() wrote this turn: its bytes are what the KV holds.
+      if (recent !== undefined && recent.n === this.head) return recent;
       const raw = this.kv.get(this.slotKey(this.head));
       const r = raw ? decodeRecord(raw) : undefined;
       if (r && r.n === this.head) return r;
@@ -126,8 +139,19 @@ export class OfflineQueue {
     return undefined;
   }
 
+  /**
+   * Forgets the record push() kept for an immediate peek (the payloads of a queue stay in the
+   * KV, not the heap); every other queue call forgets it too.
+   */
+  takeRecent(): QueuedRecord | undefined {
+    const r = this.recent;
+    this.recent = undefined;
+    return r;
+  }
+
   /** Removes the oldest record (after it has been handed on). */
   shift(): void {
+    this.recent = undefined;
     this.skipHoles();
     if (this.present.size === 0) return;
     const n = this.head;
@@ -175,10 +199,9 @@ export class OfflineQueue {
 
   private saveMeta(): void {
     const m = new Uint8Array(12);
-    const v = new DataView(m.buffer);
-    v.setUint32(0, this.head >>> 0);
-    v.setUint32(4, this.tail >>> 0);
-    v.setUint32(8, this.droppedCount >>> 0);
+    putU32(m, 0, this.head);
+    putU32(m, 4, this.tail);
+    putU32(m, 8, this.droppedCount);
     try {
       this.kv.set(QUEUE_META_KEY, m);
     } catch (e) {
@@ -192,10 +215,9 @@ export class OfflineQueue {
     const m = this.kv.get(QUEUE_META_KEY);
     let metaOk = false;
     if (m && m.length === 12) {
-      const v = new DataView(m.buffer, m.byteOffset, 12);
-      this.head = v.getUint32(0);
-      this.tail = v.getUint32(4);
-      this.droppedCount = v.getUint32(8);
+      this.head = getU32(m, 0);
+      this.tail = getU32(m, 4);
+      this.droppedCount = getU32(m, 8);
       metaOk = this.tail >= this.head && this.tail - this.head <= this.capacity;
       if (!metaOk) this.log("error", `queue: inconsistent meta head=${this.head} tail=${this.tail}; rebuilding`);
     } else if (m) {
@@ -245,19 +267,32 @@ export class OfflineQueue {
   }
 }
 
-function encodeRecord(n: number, topic: Uint8Array, payload: Uint8Array): Uint8Array {
-  const out = new Uint8Array(REC_HEADER + topic.length + payload.length);
-  new DataView(out.buffer).setUint32(0, n >>> 0);
-  out[4] = topic.length >> 8;
-  out[5] = topic.length & 0xff;
-  out.set(topic, REC_HEADER);
-  out.set(payload, REC_HEADER + topic.length);
+/** Big-endian u32 (as DataView.setUint32), written by hand: every record and meta write comes here. */
+function putU32(out: Uint8Array, at: number, v: number): void {
+  out[at] = v >>> 24;
+  out[at + 1] = v >>> 16;
+  out[at + 2] = v >>> 8;
+  out[at + 3] = v;
+}
+
+function getU32(b: Uint8Array, at: number): number {
+  return b[at] * 0x1000000 + ((b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]);
+}
+
+/** `topicBytes` is utf8Length(topic): the topic is encoded straight into the record. */
+function encodeRecord(n: number, topic: string, topicBytes: number, payload: Uint8Array): Uint8Array {
+  const out = new Uint8Array(REC_HEADER + topicBytes + payload.length);
+  putU32(out, 0, n);
+  out[4] = topicBytes >> 8;
+  out[5] = topicBytes & 0xff;
+  utf8Write(topic, out, REC_HEADER);
+  out.set(payload, REC_HEADER + topicBytes);
   return out;
 }
 
 function decodeRecord(raw: Uint8Array): QueuedRecord | undefined {
   if (raw.length < REC_HEADER) return undefined;
-  const n = new DataView(raw.buffer, raw.byteOffset, raw.byteLength).getUint32(0);
+  const n = getU32(raw, 0);
   const tl = (raw[4] << 8) | raw[5];
   if (REC_HEADER + tl > raw.length) return undefined;
   const topic = utf8Decode(raw, REC_HEADER, REC_HEADER + tl);

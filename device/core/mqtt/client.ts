@@ -345,8 +345,11 @@ export class MqttClient {
 
   private armKeepAlive(ms: number): void {
     if (this.keepAliveMs() === 0) return;
-    this.keepAliveTimer = this.ports.clock.setTimeout(() => this.keepAliveTick(), ms);
+    this.keepAliveTimer = this.ports.clock.setTimeout(this.onKeepAliveTimer, ms);
   }
+
+  // Bound once: re-armed after every keep-alive period of the connection.
+  private readonly onKeepAliveTimer = (): void => this.keepAliveTick();
 
   /**
    * Pings when either direction has been quiet for a keep-alive period. Checking the
@@ -434,15 +437,19 @@ export class MqttClient {
     let oldest = Infinity;
     for (const t of this.sentAt.values()) if (t < oldest) oldest = t;
     if (oldest === Infinity) return;
-    this.ackTimer = this.ports.clock.setTimeout(() => {
-      this.ackTimer = undefined;
-      const now = this.ports.clock.now();
-      for (const [id, t] of this.sentAt) {
-        if (now - t >= limit) return this.finish(`PUBACK timeout for packet ${id}`);
-      }
-      this.armAckTimer();
-    }, Math.max(0, oldest + limit - this.ports.clock.now()));
+    this.ackTimer = this.ports.clock.setTimeout(this.onAckTimer, Math.max(0, oldest + limit - this.ports.clock.now()));
   }
+
+  // Bound once: armed for nearly every QoS 1 PUBLISH.
+  private readonly onAckTimer = (): void => {
+    this.ackTimer = undefined;
+    const limit = this.options.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS;
+    const now = this.ports.clock.now();
+    for (const [id, t] of this.sentAt) {
+      if (now - t >= limit) return this.finish(`PUBACK timeout for packet ${id}`);
+    }
+    this.armAckTimer();
+  };
 
   /** Adds subscriptions; sent now when connected, else on the next connection. */
   subscribe(topics: { topic: string; qos: QoS }[]): void {

@@ -3,7 +3,7 @@
  * Encoders cover both roles, so tests can script a broker with the same codec;
  * decoding lives in parser.ts.
  */
-import { utf8Encode } from "./utf8";
+import { utf8Encode, utf8Length, utf8Write } from "./utf8";
 
 // ---------------------------------------------------------------- protocol constants
 export const PROTOCOL_NAME = "MQTT";
@@ -108,6 +108,17 @@ function checkId(id: number): void {
 function frame(first: number, parts: Uint8Array[]): Uint8Array {
   let len = 0;
   for (const p of parts) len += p.length;
+  const out = header(first, len);
+  let o = out.length - len;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/** A packet buffer with its fixed header written (first byte, Remaining Length); the body follows. */
+function header(first: number, len: number): Uint8Array {
   if (len > MAX_REMAINING_LENGTH) throw new MqttEncodeError(`packet body ${len} exceeds ${MAX_REMAINING_LENGTH}`);
   let lenBytes = 1;
   for (let v = len; v >= 128; v = Math.floor(v / 128)) lenBytes++;
@@ -121,10 +132,6 @@ function frame(first: number, parts: Uint8Array[]): Uint8Array {
     if (v > 0) b |= 0x80;
     out[o++] = b;
   } while (v > 0);
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
   return out;
 }
 
@@ -183,15 +190,24 @@ export function encodePublish(p: {
   if (p.qos !== 0 && p.qos !== 1 && p.qos !== 2) throw new MqttEncodeError(`bad qos ${p.qos}`);
   if (p.topic.length === 0) throw new MqttEncodeError("empty topic");
   if (/[+#]/.test(p.topic)) throw new MqttEncodeError("wildcard in publish topic");
-  const parts = [field(utf8Encode(p.topic), "topic")];
-  if (p.qos > 0) {
-    checkId(p.packetId ?? 0);
-    parts.push(u16(p.packetId!));
-  }
-  parts.push(p.payload);
+  const topicBytes = utf8Length(p.topic);
+  if (topicBytes > 0xffff) throw new MqttEncodeError("topic longer than 65535 bytes");
+  if (p.qos > 0) checkId(p.packetId ?? 0);
   // §3.3.1.1: DUP must be 0 for QoS 0.
   const first = (PUBLISH << 4) | (p.dup && p.qos > 0 ? 8 : 0) | (p.qos << 1) | (p.retain ? 1 : 0);
-  return frame(first, parts);
+  // The hot path of every message: one buffer, written in place (same bytes as frame()).
+  const len = 2 + topicBytes + (p.qos > 0 ? 2 : 0) + p.payload.length;
+  const out = header(first, len);
+  let o = out.length - len;
+  out[o++] = topicBytes >> 8;
+  out[o++] = topicBytes & 0xff;
+  o = utf8Write(p.topic, out, o);
+  if (p.qos > 0) {
+    out[o++] = p.packetId! >> 8;
+    out[o++] = p.packetId! & 0xff;
+  }
+  out.set(p.payload, o);
+  return out;
 }
 
 function ackLike(type: number, flags: number, id: number): Uint8Array {

@@ -8,7 +8,7 @@
  *   flags bit0 = retain, bit1 = sent (may have reached the broker).
  */
 import { KV_VALUE_MAX, KvError, type KeyValueStore, type Log } from "../../ports";
-import { utf8Decode, utf8Encode } from "./utf8";
+import { utf8Decode, utf8Length, utf8Write } from "./utf8";
 
 export const INFLIGHT_PREFIX = "mq";
 const FLAG_RETAIN = 1;
@@ -33,14 +33,19 @@ export interface InflightEntry {
 const keyOf = (id: number) => INFLIGHT_PREFIX + id.toString(16).padStart(4, "0");
 
 export function encodeEntry(e: InflightEntry): Uint8Array {
-  const t = utf8Encode(e.topic);
-  const out = new Uint8Array(HEADER + t.length + e.payload.length);
+  const tl = utf8Length(e.topic);
+  const out = new Uint8Array(HEADER + tl + e.payload.length);
   out[0] = (e.retain ? FLAG_RETAIN : 0) | (e.sent ? FLAG_SENT : 0);
-  new DataView(out.buffer).setUint32(1, e.order >>> 0);
-  out[5] = t.length >> 8;
-  out[6] = t.length & 0xff;
-  out.set(t, HEADER);
-  out.set(e.payload, HEADER + t.length);
+  // order as a big-endian u32 (DataView.setUint32 layout), topic encoded in place: one allocation.
+  const order = e.order >>> 0;
+  out[1] = order >>> 24;
+  out[2] = order >>> 16;
+  out[3] = order >>> 8;
+  out[4] = order;
+  out[5] = tl >> 8;
+  out[6] = tl & 0xff;
+  utf8Write(e.topic, out, HEADER);
+  out.set(e.payload, HEADER + tl);
   return out;
 }
 

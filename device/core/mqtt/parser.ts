@@ -25,6 +25,8 @@ export class ParseError extends Error {
   }
 }
 
+const EMPTY = new Uint8Array(0);
+
 // Parser states (plain numbers: no const enum, so any bundler/transpiler is fine).
 const S = { Header: 0, Length: 1, Body: 2, Failed: 3 } as const;
 
@@ -34,7 +36,7 @@ export class MqttParser {
   private length = 0;
   private multiplier = 1;
   private lengthBytes = 0;
-  private body: Uint8Array = new Uint8Array(0);
+  private body: Uint8Array = EMPTY;
   private filled = 0;
   /** The reason of the first error, once failed. */
   error: string | undefined;
@@ -77,6 +79,14 @@ export class MqttParser {
           if (this.length > this.maxPacketSize) {
             return this.fail(`oversized: remaining length ${this.length} > max ${this.maxPacketSize}`);
           }
+          if (this.length <= bytes.length - i) {
+            // The whole body is in this chunk (the usual case): decode it in place, no copy.
+            const body = bytes.subarray(i, i + this.length);
+            i += this.length;
+            this.state = S.Header;
+            this.deliver(body);
+            break;
+          }
           this.body = new Uint8Array(this.length);
           this.filled = 0;
           this.state = S.Body;
@@ -102,20 +112,26 @@ export class MqttParser {
 
   private complete(): void {
     this.state = S.Header;
+    const body = this.body;
+    this.body = EMPTY;
+    this.deliver(body);
+  }
+
+  /** Decodes a complete body (decodeBody copies what it keeps, so `body` may be a view). */
+  private deliver(body: Uint8Array): void {
     let p: Packet;
     try {
-      p = decodeBody(this.first, this.body);
+      p = decodeBody(this.first, body);
     } catch (e) {
       return this.fail(e instanceof ParseError ? e.message : `malformed: ${String(e)}`);
     }
-    this.body = new Uint8Array(0);
     this.onPacket(p);
   }
 
   private fail(reason: string): void {
     this.state = S.Failed;
     this.error = reason;
-    this.body = new Uint8Array(0);
+    this.body = EMPTY;
     this.onError(reason);
   }
 }
@@ -167,6 +183,9 @@ function qosOf(v: number, what: string): PacketQoS {
   return v as PacketQoS;
 }
 
+const ACK_NAMES = { [PUBACK]: "puback", [PUBREC]: "pubrec", [PUBREL]: "pubrel", [PUBCOMP]: "pubcomp", [UNSUBACK]: "unsuback" } as const;
+const ACK_LABELS = { [PUBACK]: "PUBACK", [PUBREC]: "PUBREC", [PUBREL]: "PUBREL", [PUBCOMP]: "PUBCOMP", [UNSUBACK]: "UNSUBACK" } as const;
+
 /** Decodes one complete packet body; throws ParseError with a reason. */
 export function decodeBody(first: number, body: Uint8Array): Packet {
   const type = first >> 4;
@@ -216,9 +235,8 @@ export function decodeBody(first: number, body: Uint8Array): Packet {
     case PUBREL:
     case PUBCOMP:
     case UNSUBACK: {
-      const names = { [PUBACK]: "puback", [PUBREC]: "pubrec", [PUBREL]: "pubrel", [PUBCOMP]: "pubcomp", [UNSUBACK]: "unsuback" } as const;
-      const name = names[type as keyof typeof names];
-      const r = new Reader(body, name.toUpperCase());
+      const name = ACK_NAMES[type as keyof typeof ACK_NAMES];
+      const r = new Reader(body, ACK_LABELS[type as keyof typeof ACK_LABELS]);
       const packetId = r.id();
       r.end();
       return { type: name, packetId };

@@ -6,9 +6,24 @@
 
 /** Encodes a JS string; lone surrogates become U+FFFD so the output is always valid. */
 export function utf8Encode(s: string): Uint8Array {
-  const out: number[] = [];
+  const out = new Uint8Array(utf8Length(s));
+  utf8Write(s, out, 0);
+  return out;
+}
+
+/**
+ * Writes the encoding of `s` into `out` at `offset` (room for utf8Length(s) bytes is the
+ * caller's job); returns the offset after it. Lets encoders build a packet or record in one
+ * buffer instead of encoding the string into a temporary first.
+ */
+export function utf8Write(s: string, out: Uint8Array, offset: number): number {
+  let o = offset;
   for (let i = 0; i < s.length; i++) {
     let c = s.charCodeAt(i);
+    if (c < 0x80) {
+      out[o++] = c;
+      continue;
+    }
     if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
       const d = s.charCodeAt(i + 1);
       if (d >= 0xdc00 && d <= 0xdfff) {
@@ -16,12 +31,21 @@ export function utf8Encode(s: string): Uint8Array {
         i++;
       } else c = 0xfffd;
     } else if (c >= 0xd800 && c <= 0xdfff) c = 0xfffd;
-    if (c < 0x80) out.push(c);
-    else if (c < 0x800) out.push(0xc0 | (c >> 6), 0x80 | (c & 63));
-    else if (c < 0x10000) out.push(0xe0 | (c >> 12), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
-    else out.push(0xf0 | (c >> 18), 0x80 | ((c >> 12) & 63), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
+    if (c < 0x800) {
+      out[o++] = 0xc0 | (c >> 6);
+      out[o++] = 0x80 | (c & 63);
+    } else if (c < 0x10000) {
+      out[o++] = 0xe0 | (c >> 12);
+      out[o++] = 0x80 | ((c >> 6) & 63);
+      out[o++] = 0x80 | (c & 63);
+    } else {
+      out[o++] = 0xf0 | (c >> 18);
+      out[o++] = 0x80 | ((c >> 12) & 63);
+      out[o++] = 0x80 | ((c >> 6) & 63);
+      out[o++] = 0x80 | (c & 63);
+    }
   }
-  return Uint8Array.from(out);
+  return o;
 }
 
 /** Byte length of the UTF-8 encoding, without allocating. */
@@ -44,6 +68,8 @@ export function utf8Length(s: string): number {
  * bad sequences, overlongs, surrogates, code points > U+10FFFF, and U+0000.
  */
 export function utf8Decode(bytes: Uint8Array, start: number, end: number): string | undefined {
+  const ascii = asciiDecode(bytes, start, end);
+  if (ascii !== undefined) return ascii;
   let s = "";
   let i = start;
   while (i < end) {
@@ -72,6 +98,25 @@ export function utf8Decode(bytes: Uint8Array, start: number, end: number): strin
     if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return undefined;
     s += String.fromCodePoint(cp);
     i += need + 1;
+  }
+  return s;
+}
+
+/** Characters per String.fromCharCode call: far below any engine's argument limit (XS's stack is small). */
+const ASCII_CHUNK = 256;
+
+/**
+ * The common case (topics are ASCII): whole chunks at once instead of one concatenation per
+ * character. Undefined when a byte is 0 or ≥ 0x80 (the full decoder decides).
+ */
+function asciiDecode(bytes: Uint8Array, start: number, end: number): string | undefined {
+  for (let i = start; i < end; i++) {
+    const b = bytes[i];
+    if (b === 0 || b >= 0x80) return undefined;
+  }
+  let s = "";
+  for (let i = start; i < end; i += ASCII_CHUNK) {
+    s += String.fromCharCode.apply(null, bytes.subarray(i, Math.min(end, i + ASCII_CHUNK)) as unknown as number[]);
   }
   return s;
 }

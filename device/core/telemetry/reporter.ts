@@ -246,27 +246,32 @@ export class TelemetryReporter {
     return batch;
   }
 
+  // Timer callbacks bound once (not a closure per tick): they fire for the device's whole life.
   private scheduleSample(delayMs: number): void {
-    this.sampleTimer = this.deps.clock.setTimeout(() => {
-      this.sampleTimer = undefined;
-      if (!this.running) return;
-      this.sampleNow();
-      if (this.running) this.scheduleSample(this.config.sampleIntervalMs);
-    }, delayMs);
+    this.sampleTimer = this.deps.clock.setTimeout(this.onSampleTimer, delayMs);
   }
 
+  private readonly onSampleTimer = (): void => {
+    this.sampleTimer = undefined;
+    if (!this.running) return;
+    this.sampleNow();
+    if (this.running) this.scheduleSample(this.config.sampleIntervalMs);
+  };
+
   private scheduleReport(): void {
-    this.reportTimer = this.deps.clock.setTimeout(() => {
-      this.reportTimer = undefined;
-      if (!this.running) return;
-      try {
-        this.reportNow();
-      } catch (e) {
-        rethrowHalt(e);
-        // E.g. the sequence number could not be reserved: the samples stay buffered for the next report.
-        this.deps.log?.("error", `telemetry: report failed, retrying next interval: ${(e as Error).message}`);
-      }
-      if (this.running) this.scheduleReport();
-    }, this.effectiveReportIntervalMs());
+    this.reportTimer = this.deps.clock.setTimeout(this.onReportTimer, this.effectiveReportIntervalMs());
   }
+
+  private readonly onReportTimer = (): void => {
+    this.reportTimer = undefined;
+    if (!this.running) return;
+    try {
+      this.reportNow();
+    } catch (e) {
+      rethrowHalt(e);
+      // E.g. the sequence number could not be reserved: the samples stay buffered for the next report.
+      this.deps.log?.("error", `telemetry: report failed, retrying next interval: ${(e as Error).message}`);
+    }
+    if (this.running) this.scheduleReport();
+  };
 }
