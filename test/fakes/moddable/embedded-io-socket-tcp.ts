@@ -10,6 +10,7 @@
  * - after close() no callback fires.
  */
 import type { Socket } from "../../../device/ports";
+import { RxBuffer } from "./rx-buffer";
 import { world } from "./world";
 
 /** lwIP's send buffer on ESP32 (TCP_SND_BUF, 2 x MSS in Moddable's default sdkconfig). */
@@ -39,8 +40,7 @@ export default class FakeTCP {
   format: "number" | "buffer";
   private readonly sock: Socket;
   private readonly options: Options;
-  private rx: Uint8Array[] = [];
-  private rxBytes = 0;
+  private readonly rx = new RxBuffer();
   private writable = 0;
   private connected = false;
   private closed = false;
@@ -66,9 +66,8 @@ export default class FakeTCP {
         },
         onData: (bytes) => {
           if (this.closed) return;
-          this.rx.push(bytes.slice());
-          this.rxBytes += bytes.length;
-          this.options.onReadable?.call(this, this.rxBytes);
+          this.rx.push(bytes);
+          this.options.onReadable?.call(this, this.rx.size);
         },
         onClose: () => {
           if (this.closed) return;
@@ -88,9 +87,9 @@ export default class FakeTCP {
 
   read(byteLength?: number): ArrayBuffer | number | undefined {
     if (this.closed) throw new Error("closed");
-    if (this.rxBytes === 0) return undefined;
-    if (this.format === "number") return this.take(1)[0];
-    return this.take(byteLength === undefined ? this.rxBytes : Math.min(byteLength, this.rxBytes)).buffer as ArrayBuffer;
+    if (this.rx.size === 0) return undefined;
+    if (this.format === "number") return this.rx.take(1)[0];
+    return this.rx.take(byteLength === undefined ? this.rx.size : Math.min(byteLength, this.rx.size)).buffer as ArrayBuffer;
   }
 
   write(value: number | Bytes): void {
@@ -118,20 +117,5 @@ export default class FakeTCP {
   private halt(): void {
     this.closed = true;
     world().onRestart.delete(this.stop);
-  }
-
-  private take(n: number): Uint8Array {
-    const out = new Uint8Array(n);
-    let got = 0;
-    while (got < n) {
-      const head = this.rx[0];
-      const k = Math.min(head.length, n - got);
-      out.set(head.subarray(0, k), got);
-      got += k;
-      if (k === head.length) this.rx.shift();
-      else this.rx[0] = head.subarray(k);
-    }
-    this.rxBytes -= n;
-    return out;
   }
 }

@@ -8,6 +8,7 @@
  * Only the handshake is modelled: bytes travel in clear on the virtual network.
  */
 import type { Socket } from "../../../device/ports";
+import { RxBuffer } from "./rx-buffer";
 import { world } from "./world";
 
 export const TLS_SEND_BUFFER = 2048;
@@ -23,8 +24,7 @@ function same(a: Uint8Array, b: Uint8Array): boolean {
 export default class FakeSecureSocket {
   callback: Callback | undefined;
   private readonly sock: Socket;
-  private rx: Uint8Array[] = [];
-  private rxBytes = 0;
+  private readonly rx = new RxBuffer();
   private writable = 0;
   private closed = false;
   private readonly stop = () => this.halt();
@@ -52,9 +52,8 @@ export default class FakeSecureSocket {
         },
         onData: (bytes) => {
           if (this.closed) return;
-          this.rx.push(bytes.slice());
-          this.rxBytes += bytes.length;
-          this.emit(2, this.rxBytes);
+          this.rx.push(bytes);
+          this.emit(2, this.rx.size);
         },
         onClose: () => {
           if (this.closed) return;
@@ -67,11 +66,11 @@ export default class FakeSecureSocket {
 
   read(type: unknown, until?: number): ArrayBuffer | number | string | undefined {
     if (this.closed) throw new Error("closed");
-    if (type === undefined) return this.rxBytes;
-    if (this.rxBytes === 0) return undefined;
-    if (type === Number) return this.take(1)[0];
-    const n = typeof until === "number" ? Math.min(until, this.rxBytes) : this.rxBytes;
-    const bytes = this.take(n);
+    if (type === undefined) return this.rx.size;
+    if (this.rx.size === 0) return undefined;
+    if (type === Number) return this.rx.take(1)[0];
+    const n = typeof until === "number" ? Math.min(until, this.rx.size) : this.rx.size;
+    const bytes = this.rx.take(n);
     if (type === String) return String.fromCharCode(...bytes);
     return bytes.buffer as ArrayBuffer;
   }
@@ -110,20 +109,5 @@ export default class FakeSecureSocket {
   private halt(): void {
     this.closed = true;
     world().onRestart.delete(this.stop);
-  }
-
-  private take(n: number): Uint8Array {
-    const out = new Uint8Array(n);
-    let got = 0;
-    while (got < n) {
-      const head = this.rx[0];
-      const k = Math.min(head.length, n - got);
-      out.set(head.subarray(0, k), got);
-      got += k;
-      if (k === head.length) this.rx.shift();
-      else this.rx[0] = head.subarray(k);
-    }
-    this.rxBytes -= n;
-    return out;
   }
 }
