@@ -3,7 +3,7 @@
  * virtual device on it, and a backend-side subscriber that decodes what arrives — so the
  * terminal shows both what the device did and what a backend received.
  */
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startEmbeddedBroker } from "../../host-sim/brokers/embedded";
@@ -57,7 +57,7 @@ export async function runDemo(argv: string[]): Promise<number> {
   );
 
   const stateDir = values.state ?? mkdtempSync(join(tmpdir(), "tether-demo-"));
-  say(`             device ${id} keeps its state in ${stateDir}; Ctrl-C stops\n`);
+  say(`             device ${id} keeps its state in ${stateDir}${values.state ? "" : " (removed at exit; --state DIR keeps it)"}; Ctrl-C stops\n`);
   const device = await startNodeDevice({
     deviceId: id,
     brokers: [broker.url],
@@ -73,6 +73,8 @@ export async function runDemo(argv: string[]): Promise<number> {
   device.stop();
   await new Promise((r) => setTimeout(r, 100));
   await broker.close();
+  // A state directory we made up is ours to remove; one the user named is theirs to keep.
+  if (values.state === undefined) rmSync(stateDir, { recursive: true, force: true });
   say("\ntether demo: stopped");
   return 0;
 }
