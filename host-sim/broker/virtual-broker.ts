@@ -54,6 +54,22 @@ export interface VirtualBrokerOptions {
   connectTimeoutMs?: number;
 }
 
+/**
+ * Fault switches for tests, all off by default and changeable at any moment. Each one makes
+ * the broker misbehave the way a broken or overloaded server does, so clients can be tested
+ * against the same broker that the conformance suite checks.
+ */
+export interface BrokerFaults {
+  /** CONNECTs get no CONNACK; the socket stays open until the connect timeout closes it. */
+  noConnack?: boolean;
+  /** PINGREQs get no PINGRESP (a hung broker whose TCP stack still answers). */
+  noPingresp?: boolean;
+  /** QoS 1 PUBLISHes from clients are routed but never PUBACKed. */
+  noPuback?: boolean;
+  /** When non-zero, every CONNECT is refused with this CONNACK return code. */
+  refuseCode?: number;
+}
+
 export type BrokerEvent =
   | { type: "connected"; clientId: string; sessionPresent: boolean }
   | { type: "refused"; clientId: string; returnCode: number }
@@ -89,6 +105,8 @@ export class BrokerStats {
   connects = 0;
   /** CONNECTs answered with a non-zero return code. */
   refused = 0;
+  /** CONNECT packets received: accepted, refused, or left unanswered by `faults.noConnack`. */
+  connectsReceived = 0;
   /** Connections currently past CONNECT. */
   connected = 0;
   /** PUBLISHes routed (from clients, wills and publishInternal). */
@@ -115,6 +133,13 @@ export class VirtualBroker {
   readonly stats = new BrokerStats();
   /** Sees every routed PUBLISH (clientId undefined for internal publishes). */
   onPublish: ((topic: string, payload: Uint8Array, qos: number, retain: boolean, clientId: string | undefined) => void) | undefined;
+  /**
+   * Sees every PUBLISH a client sends, as it arrived (DUP flag and packet id included), before
+   * routing: how tests check what reached the broker, duplicates and all.
+   */
+  onReceive: ((clientId: string, packet: PublishPacket) => void) | undefined;
+  /** Off by default; see BrokerFaults. */
+  readonly faults: BrokerFaults = {};
   /** Connection lifecycle, for fleet bookkeeping ("devices online"). */
   onEvent: ((e: BrokerEvent) => void) | undefined;
 
@@ -294,6 +319,7 @@ export class VirtualBroker {
         }
         return this.write(conn, encodeUnsuback(p.packetId));
       case "pingreq":
+        if (this.faults.noPingresp === true) return;
         return this.write(conn, encodePingresp());
       case "disconnect":
         return this.close(conn, "client sent DISCONNECT", false);
@@ -308,6 +334,8 @@ export class VirtualBroker {
   }
 
   private onConnect(conn: Connection, p: Extract<Packet, { type: "connect" }>): void {
+    this.stats.connectsReceived++;
+    if (this.faults.noConnack === true) return; // still AWAITING_CONNECT: the connect timer runs on
     if (p.protocolName !== PROTOCOL_NAME) {
       // §3.1.2-1: not MQTT; close without a CONNACK.
       this.stats.protocolErrors++;
@@ -319,7 +347,8 @@ export class VirtualBroker {
       if (!p.cleanSession) return this.refuse(conn, clientId, RC_ID_REJECTED); // §3.1.3-8
       clientId = `auto-${++this.autoId}`;
     }
-    let rc = RC_ACCEPTED;
+    let rc = this.faults.refuseCode ?? RC_ACCEPTED;
+    if (rc !== RC_ACCEPTED) return this.refuse(conn, clientId, rc);
     try {
       rc = this.options.authenticate?.(clientId, p.username, p.password) ?? RC_ACCEPTED;
     } catch {
@@ -376,6 +405,7 @@ export class VirtualBroker {
   }
 
   private onClientPublish(conn: Connection, s: Session, p: PublishPacket): void {
+    this.onReceive?.(s.clientId, p);
     if (p.qos === 2) {
       // QoS 2 in: deliver once on PUBLISH, remember the id until PUBREL (§4.3.3 method B).
       s.qos2 ??= new Set();
@@ -386,7 +416,7 @@ export class VirtualBroker {
       return this.write(conn, encodePubrec(p.packetId!));
     }
     this.route(p.topic, p.payload, p.qos, p.retain, s.clientId);
-    if (p.qos === 1 && conn.state === CONNECTED) this.writePuback(conn, p.packetId!);
+    if (p.qos === 1 && conn.state === CONNECTED && this.faults.noPuback !== true) this.writePuback(conn, p.packetId!);
   }
 
   private onSubscribe(conn: Connection, s: Session, packetId: number, subs: { topic: string; qos: number }[]): void {

@@ -390,6 +390,48 @@ describe("virtual broker: faults", () => {
     expect(broker.retainedMessage("status/c")?.payload).toEqual(bytes("offline"));
   });
 
+  it("fault switches: no CONNACK until the connect timeout, refusal with a chosen code, then normal again", async () => {
+    const { client, broker, clock } = rig({ connectTimeoutMs: 30_000 });
+    broker.faults.noConnack = true;
+    const a = await client();
+    await expect(a.connect({ clientId: "a" })).rejects.toThrow(/no connack/);
+    expect(a.closedReason).toBeUndefined(); // held open, unanswered
+    clock.advance(30_000);
+    expect(await a.waitClosed(100)).toBe(true); // the connect timeout still applies
+    expect(a.received).toEqual([]);
+    broker.faults.noConnack = false;
+    broker.faults.refuseCode = RC_NOT_AUTHORIZED;
+    const b = await client();
+    expect((await b.connect({ clientId: "b" })).returnCode).toBe(RC_NOT_AUTHORIZED);
+    expect(await b.waitClosed()).toBe(true);
+    broker.faults.refuseCode = 0;
+    const c = await client();
+    expect((await c.connect({ clientId: "c" })).returnCode).toBe(0);
+    expect(broker.stats).toMatchObject({ connectsReceived: 3, refused: 1, connects: 1 });
+  });
+
+  it("fault switches: PINGREQ and QoS 1 PUBLISH go unanswered but are still handled; onReceive sees DUPs", async () => {
+    const { client, broker } = rig();
+    const seen: [string, string, boolean, number | undefined][] = [];
+    broker.onReceive = (id, p) => seen.push([id, text(p.payload), p.dup, p.packetId]);
+    const routed: string[] = [];
+    broker.subscribeInternal("t", (_t, p) => routed.push(text(p)));
+    const c = await client();
+    await c.connect({ clientId: "c" });
+    broker.faults.noPingresp = true;
+    broker.faults.noPuback = true;
+    await expect(c.ping()).rejects.toThrow(/no PINGRESP/);
+    await expect(c.publish("t", "x", { qos: 1 })).rejects.toThrow(/no puback/);
+    expect(routed).toEqual(["x"]); // routed, just never acknowledged
+    broker.faults.noPingresp = false;
+    broker.faults.noPuback = false;
+    c.sendRaw(encodePublish({ topic: "t", payload: bytes("x"), qos: 1, dup: true, packetId: 1 }));
+    await c.waitPacket("puback");
+    await c.ping();
+    expect(c.closedReason).toBeUndefined(); // withholding answers never closed the connection
+    expect(seen).toEqual([["c", "x", false, 1], ["c", "x", true, 1]]);
+  });
+
   it("survives random and mutated input: a bad client is closed with its will, others carry on (randomized)", async () => {
     const seed = testSeed();
     await withSeed(seed, FILE, async () => {

@@ -45,13 +45,13 @@ describe("link faults (virtual clock)", () => {
     settle(w, dev);
     const d = expectNoLoss(dev);
     expect(d.duplicates).toBe(0);
-    expect(w.broker.retained.get("tether/d1/status")?.payload).toEqual(new TextEncoder().encode("online"));
+    expect(w.broker.retainedMessage("tether/d1/status")?.payload).toEqual(new TextEncoder().encode("online"));
     expect(dev.link.stats()).toMatchObject({ state: "online", reconnects: 0, queued: 0, dropped: 0 });
     // A crash (no DISCONNECT) makes the broker publish the retained will.
     dev.powerCut();
     w.net.dropAll();
     w.clock.advance(1000);
-    expect(new TextDecoder().decode(w.broker.retained.get("tether/d1/status")!.payload)).toBe("offline");
+    expect(new TextDecoder().decode(w.broker.retainedMessage("tether/d1/status")!.payload)).toBe("offline");
   });
 
   scenario("graceful stop publishes retained offline and clears every timer", (w) => {
@@ -60,7 +60,7 @@ describe("link faults (virtual clock)", () => {
     dev.link.stop();
     dev.link.stop();
     w.clock.advance(1000);
-    expect(new TextDecoder().decode(w.broker.retained.get("tether/d1/status")!.payload)).toBe("offline");
+    expect(new TextDecoder().decode(w.broker.retainedMessage("tether/d1/status")!.payload)).toBe("offline");
     expect(dev.link.state).toBe("offline");
     expect(w.clock.pending()).toBe(0);
   });
@@ -69,10 +69,10 @@ describe("link faults (virtual clock)", () => {
     const dev = new VirtualDevice(w, "d1");
     dev.link.subscribe([{ topic: "tether/d1/config", qos: 1 }]);
     w.clock.advance(2 * MIN);
-    w.broker.restart();
+    w.broker.restart({ loseSessions: true });
     w.clock.advance(2 * MIN);
     expect(dev.link.state).toBe("online");
-    w.broker.publish("tether/d1/config", new Uint8Array([1]), 1);
+    w.broker.publishInternal("tether/d1/config", new Uint8Array([1]), { qos: 1 });
     w.clock.advance(1000);
     expect(dev.events.filter((x) => x.e.type === "message")).toHaveLength(1);
     settle(w, dev);
@@ -112,25 +112,25 @@ describe("link faults (virtual clock)", () => {
   scenario("CONNACK never comes: attempts time out and back off, then recover", (w) => {
     const dev = new VirtualDevice(w, "d1", { connackTimeoutMs: 5000 });
     w.clock.advance(2 * MIN);
-    w.broker.silentConnack = true;
+    w.broker.faults.noConnack = true;
     w.net.dropAll();
     w.clock.advance(5 * MIN);
     const timeouts = dev.events.filter((x) => x.e.type === "state" && x.e.detail === "CONNACK timeout");
     expect(timeouts.length).toBeGreaterThanOrEqual(3);
     expect(dev.link.snapshot.attempt).toBeGreaterThanOrEqual(3);
-    w.broker.silentConnack = false;
+    w.broker.faults.noConnack = false;
     settle(w, dev);
     expectNoLoss(dev);
   });
 
   scenario("authorisation refusal: long backoff, not a tight loop; recovers when allowed", (w) => {
-    w.broker.refuseCode = 5;
+    w.broker.faults.refuseCode = 5;
     const dev = new VirtualDevice(w, "d1", { queueCapacity: 200, queueMaxBytes: 16_000 });
     w.clock.advance(60 * MIN);
     // Power-on, then refusals spaced by at least refusedMinMs (15 min): at most 4 CONNECTs in an hour.
-    expect(w.broker.connects).toBeGreaterThanOrEqual(2);
-    expect(w.broker.connects).toBeLessThanOrEqual(4);
-    w.broker.refuseCode = 0;
+    expect(w.broker.stats.connectsReceived).toBeGreaterThanOrEqual(2);
+    expect(w.broker.stats.connectsReceived).toBeLessThanOrEqual(4);
+    w.broker.faults.refuseCode = 0;
     settle(w, dev, 40 * MIN);
     // An hour offline at one record per 10 s overflows the queue: the oldest go, counted.
     const d = expectNoLoss(dev, { allowDrops: true });
@@ -152,12 +152,12 @@ describe("link faults (virtual clock)", () => {
   scenario("reboot with QoS 1 in flight: resent with DUP after the reboot, nothing lost", (w) => {
     const dev = new VirtualDevice(w, "d1");
     w.clock.advance(2 * MIN);
-    w.broker.ackPublishes = false; // PUBACKs stop: records pile up in flight and in the queue
+    w.broker.faults.noPuback = true; // PUBACKs stop: records pile up in flight and in the queue
     w.clock.advance(MIN);
     expect(dev.link.client.inflightCount).toBeGreaterThan(0);
     dev.powerCut();
     w.clock.advance(5000);
-    w.broker.ackPublishes = true;
+    w.broker.faults.noPuback = false;
     dev.boot();
     expect(dev.link.client.inflightCount).toBeGreaterThan(0); // reloaded from the KV
     w.clock.advance(2 * MIN);
@@ -170,9 +170,9 @@ describe("link faults (virtual clock)", () => {
   scenario("PUBACKs lost while the connection stays up: ack timeout, reconnect, resend, nothing stuck", (w) => {
     const dev = new VirtualDevice(w, "d1");
     w.clock.advance(2 * MIN);
-    w.broker.ackPublishes = false;
+    w.broker.faults.noPuback = true;
     w.clock.advance(MIN);
-    w.broker.ackPublishes = true;
+    w.broker.faults.noPuback = false;
     w.clock.advance(3 * MIN);
     expect(dev.events.some((x) => x.e.type === "state" && /PUBACK timeout/.test(x.e.detail))).toBe(true);
     settle(w, dev);

@@ -40,11 +40,11 @@ export function runStorm(opts: { devices: number; seed: number; jitter: BackoffP
   w.broker.start();
   // Count broker-side CONNECT arrivals per second by sampling the counter each second.
   const perSecond: number[] = [];
-  let last = w.broker.connects;
+  let last = w.broker.stats.connectsReceived;
   for (let s = 0; s < 15 * 60; s++) {
     w.clock.advance(1000);
-    perSecond.push(w.broker.connects - last);
-    last = w.broker.connects;
+    perSecond.push(w.broker.stats.connectsReceived - last);
+    last = w.broker.stats.connectsReceived;
   }
   for (const d of devs) {
     const back = d.events.find((x) => x.at >= upAt && x.e.type === "state" && x.e.state === "online");
@@ -78,8 +78,8 @@ export function runPowerOn(opts: { devices: number; seed: number; powerOnMaxMs: 
   let allOnlineMs = Infinity;
   for (let s = 0; s < 120; s++) {
     w.clock.advance(1000);
-    peak = Math.max(peak, w.broker.connects - last);
-    last = w.broker.connects;
+    peak = Math.max(peak, w.broker.stats.connectsReceived - last);
+    last = w.broker.stats.connectsReceived;
     if (allOnlineMs === Infinity && devs.every((d) => d.link.state === "online")) allOnlineMs = w.clock.now();
   }
   return { peakConnectsPerSecond: peak, allOnlineMs };

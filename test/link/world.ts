@@ -1,5 +1,5 @@
 /**
- * Virtual devices running the real Link against the scripted broker, on one virtual clock.
+ * Virtual devices running the real Link against the virtual broker, on one virtual clock.
  * Node-free (XS scenarios reuse it). A device sends a telemetry record every periodMs whose
  * payload is "seq:<n>" with n from a counter kept outside the device (the test's ground
  * truth), so gaps and duplicates are visible at the broker.
@@ -10,7 +10,8 @@ import { VirtualClock } from "../../host-sim/virtual/clock";
 import { MemoryKv } from "../../host-sim/virtual/kv";
 import { VirtualNetwork } from "../../host-sim/virtual/network";
 import { SeededRandom } from "../../host-sim/virtual/random";
-import { FakeBroker, type Received } from "../mqtt/fake-broker";
+import { VirtualBroker } from "../../host-sim/broker/virtual-broker";
+import { recordReceived, type Received } from "../mqtt/received";
 import { PowerDomain } from "./power";
 
 export const BROKER = { host: "broker", port: 1883 };
@@ -18,9 +19,11 @@ export const BROKER = { host: "broker", port: 1883 };
 export function makeWorld(seed: number) {
   const clock = new VirtualClock();
   const net = new VirtualNetwork(clock);
-  const broker = new FakeBroker(net, BROKER.host, BROKER.port);
+  const broker = new VirtualBroker(net, { host: BROKER.host, port: BROKER.port }).start();
+  /** Every PUBLISH the broker got from a client, in arrival order (DUPs included). */
+  const received = recordReceived(broker);
   const random = new SeededRandom(seed);
-  return { clock, net, broker, random, seed };
+  return { clock, net, broker, received, random, seed };
 }
 export type World = ReturnType<typeof makeWorld>;
 
@@ -102,7 +105,7 @@ export class VirtualDevice {
 
   /** Telemetry PUBLISHes the broker got from this device. */
   received(): Received[] {
-    return this.world.broker.received.filter((r) => r.clientId === this.id && r.topic === this.telemetryTopic);
+    return this.world.received.filter((r) => r.clientId === this.id && r.topic === this.telemetryTopic);
   }
 }
 

@@ -1,4 +1,4 @@
-/** The MQTT client against a scripted broker on the virtual network and clock. */
+/** The MQTT client against the virtual broker on the virtual network and clock. */
 import { describe, expect, test } from "vitest";
 import { encodePublish } from "../../device/core/mqtt/codec";
 import { bytes, makeClient, makeRig, TARGET, text } from "./rig";
@@ -18,7 +18,7 @@ describe("MqttClient basics", () => {
     rig.clock.advance(100);
     expect(of("acked")).toEqual([{ type: "acked", packetId: id }]);
     expect(rig.kv.keys().filter((k) => k.startsWith("mq"))).toHaveLength(0);
-    expect(rig.broker.received.map((r) => [r.topic, text(r.payload), r.qos, r.dup])).toEqual([
+    expect(rig.received.map((r) => [r.topic, text(r.payload), r.qos, r.dup])).toEqual([
       ["t/a", "zero", 0, false],
       ["t/a", "one", 1, false],
     ]);
@@ -31,7 +31,7 @@ describe("MqttClient basics", () => {
     expect(client.publish("t/b", bytes("lost"), 0)).toBe(0); // QoS 0 offline is dropped by design
     client.connect(TARGET);
     rig.clock.advance(100);
-    expect(rig.broker.received.map((r) => [text(r.payload), r.dup, r.packetId])).toEqual([["early", false, id]]);
+    expect(rig.received.map((r) => [text(r.payload), r.dup, r.packetId])).toEqual([["early", false, id]]);
     expect(of("acked")).toHaveLength(1);
   });
 
@@ -40,17 +40,17 @@ describe("MqttClient basics", () => {
     const { client, of } = makeClient(rig);
     client.connect(TARGET);
     rig.clock.advance(100);
-    rig.broker.ackPublishes = false;
+    rig.broker.faults.noPuback = true;
     const id = client.publish("t/c", bytes("m"), 1);
     rig.clock.advance(20_000); // no resend within a connection
-    expect(rig.broker.received.filter((r) => r.packetId === id)).toHaveLength(1);
-    rig.broker.ackPublishes = true;
+    expect(rig.received.filter((r) => r.packetId === id)).toHaveLength(1);
+    rig.broker.faults.noPuback = false;
     rig.net.dropAll();
     rig.clock.advance(100);
     expect(of("closed")).toHaveLength(1);
     client.connect(TARGET);
     rig.clock.advance(100);
-    expect(rig.broker.received.map((r) => [r.packetId, r.dup])).toEqual([[id, false], [id, true]]);
+    expect(rig.received.map((r) => [r.packetId, r.dup])).toEqual([[id, false], [id, true]]);
     expect(of("acked")).toEqual([{ type: "acked", packetId: id }]);
   });
 
@@ -63,7 +63,7 @@ describe("MqttClient basics", () => {
     // Burn ids up to the wrap; only the 200 in-flight ones must be skipped afterwards.
     client.connect(TARGET);
     rig.clock.advance(100);
-    rig.broker.ackPublishes = true;
+    rig.broker.faults.noPuback = false;
     for (let i = 0; i < 65_535 - 200; i++) {
       const id = client.publish("u", bytes(""), 1);
       if (ids.has(id)) expect.fail(`id ${id} reused while in flight`);
@@ -82,7 +82,7 @@ describe("MqttClient basics", () => {
     client.disconnect();
     rig.clock.advance(1000);
     expect(of("closed")).toEqual([{ type: "closed", reason: "disconnected by client" }]);
-    expect(rig.broker.retained.has("s")).toBe(false);
+    expect(rig.broker.retainedMessage("s")).toBeUndefined();
     expect(rig.clock.pending()).toBe(0);
   });
 
@@ -108,10 +108,11 @@ describe("sessions and subscriptions", () => {
     client.connect(TARGET);
     rig.clock.advance(100);
     expect(of("subscribed")).toHaveLength(1);
-    rig.broker.publish("tether/dev1/config", bytes("cfg1"), 1);
+    rig.broker.publishInternal("tether/dev1/config", bytes("cfg1"), { qos: 1 });
     rig.clock.advance(100);
     expect(of("message").map((m) => [m.topic, text(m.payload), m.qos])).toEqual([["tether/dev1/config", "cfg1", 1]]);
-    expect(rig.broker.sessions.get("dev1")!.outbound.size).toBe(0); // PUBACKed
+    const info = rig.broker.sessionInfo("dev1")!;
+    expect(info.inflight + info.queued).toBe(0); // PUBACKed
     rig.net.dropAll();
     rig.clock.advance(100);
     client.connect(TARGET);
@@ -126,14 +127,14 @@ describe("sessions and subscriptions", () => {
     client.subscribe([{ topic: "cmd/#", qos: 1 }]);
     client.connect(TARGET);
     rig.clock.advance(100);
-    rig.broker.restart();
+    rig.broker.restart({ loseSessions: true });
     rig.clock.advance(100);
     expect(client.connected).toBe(false);
     client.connect(TARGET);
     rig.clock.advance(100);
     expect(of("connected").map((e) => e.sessionPresent)).toEqual([false, false]);
     expect(of("subscribed")).toHaveLength(2);
-    rig.broker.publish("cmd/x", bytes("hi"), 1);
+    rig.broker.publishInternal("cmd/x", bytes("hi"), { qos: 1 });
     rig.clock.advance(100);
     expect(of("message").map((m) => text(m.payload))).toEqual(["hi"]);
   });
@@ -146,7 +147,7 @@ describe("sessions and subscriptions", () => {
     rig.clock.advance(100);
     client.disconnect();
     rig.clock.advance(100);
-    rig.broker.publish("c", bytes("while away"), 1);
+    rig.broker.publishInternal("c", bytes("while away"), { qos: 1 });
     client.connect(TARGET);
     rig.clock.advance(100);
     expect(of("message").map((m) => text(m.payload))).toEqual(["while away"]);
@@ -163,14 +164,14 @@ describe("sessions and subscriptions", () => {
     client.unsubscribe(["a"]);
     client.connect(TARGET);
     rig.clock.advance(100);
-    expect(rig.broker.sessions.get("dev1")!.subs.has("a")).toBe(false);
+    expect(rig.broker.sessionInfo("dev1")!.subscriptions).not.toContain("a");
   });
 });
 
 describe("faults", () => {
   test("CONNACK that never comes closes after the timeout", () => {
     const rig = makeRig();
-    rig.broker.silentConnack = true;
+    rig.broker.faults.noConnack = true;
     const { client, of } = makeClient(rig, { connackTimeoutMs: 5000 });
     client.connect(TARGET);
     rig.clock.advance(4000);
@@ -192,8 +193,9 @@ describe("faults", () => {
   });
 
   test("authorisation refusal is reported with its code", () => {
-    const rig = makeRig();
-    rig.broker.credentials = { username: "u", password: "right" };
+    const rig = makeRig(undefined, {
+      authenticate: (_id, username, password) => (username === "u" && password !== undefined && text(password) === "right" ? 0 : 4),
+    });
     const { client, of } = makeClient(rig, { username: "u", password: "wrong" });
     client.connect(TARGET);
     rig.clock.advance(100);
@@ -243,12 +245,12 @@ describe("faults", () => {
     const id = client.publish("tether/dev1/telemetry", bytes("0123456789abcdef"), 1);
     rig.clock.advance(100);
     expect(of("closed")).toHaveLength(1);
-    expect(rig.broker.received).toHaveLength(0);
+    expect(rig.received).toHaveLength(0);
     rig.net.transmitFault = undefined;
     client.connect(TARGET);
     rig.clock.advance(100);
     expect(of("acked")).toEqual([{ type: "acked", packetId: id }]);
-    expect(rig.broker.received.map((r) => [r.packetId, r.dup])).toEqual([[id, true]]);
+    expect(rig.received.map((r) => [r.packetId, r.dup])).toEqual([[id, true]]);
   });
 
   test("incoming data cut mid-packet reports the mid-packet close", () => {
@@ -258,7 +260,7 @@ describe("faults", () => {
     client.connect(TARGET);
     rig.clock.advance(100);
     rig.net.transmitFault = (_l, from) => (from === "server" ? { deliverBytes: 5, then: "drop" } : undefined);
-    rig.broker.publish("c", new Uint8Array(100), 1);
+    rig.broker.publishInternal("c", new Uint8Array(100), { qos: 1 });
     rig.clock.advance(100);
     expect(of("closed").map((e) => e.reason)).toEqual(["socket closed: connection reset (mid-packet)"]);
     expect(of("message")).toHaveLength(0);
@@ -290,16 +292,16 @@ describe("faults", () => {
     const { client, of } = makeClient(rig, { ackTimeoutMs: 20_000 });
     client.connect(TARGET);
     rig.clock.advance(100);
-    rig.broker.ackPublishes = false;
+    rig.broker.faults.noPuback = true;
     const id = client.publish("t", bytes("x"), 1);
     rig.clock.advance(19_000);
     expect(client.connected).toBe(true);
-    rig.broker.ackPublishes = true;
+    rig.broker.faults.noPuback = false;
     rig.clock.advance(2_000);
     expect(of("closed").map((e) => e.reason)).toEqual([`PUBACK timeout for packet ${id}`]);
     client.connect(TARGET);
     rig.clock.advance(100);
-    expect(rig.broker.received.map((r) => [r.packetId, r.dup])).toEqual([[id, false], [id, true]]);
+    expect(rig.received.map((r) => [r.packetId, r.dup])).toEqual([[id, false], [id, true]]);
     expect(of("acked")).toHaveLength(1);
   });
 
@@ -308,20 +310,20 @@ describe("faults", () => {
     const first = makeClient(rig);
     first.client.connect(TARGET);
     rig.clock.advance(100);
-    rig.broker.ackPublishes = false;
+    rig.broker.faults.noPuback = true;
     const ids = [1, 2, 3].map((i) => first.client.publish("tele", bytes(`r${i}`), 1));
     const offline = first.client; // power cut: the object is simply abandoned
     rig.clock.advance(10);
     rig.net.dropAll();
     rig.clock.advance(100);
     void offline;
-    rig.broker.ackPublishes = true;
+    rig.broker.faults.noPuback = false;
     const second = makeClient(rig); // same KV = same NVS after reboot
     expect(second.client.inflightIds()).toEqual(ids);
     second.client.connect(TARGET);
     rig.clock.advance(100);
     expect(second.of("acked").map((e) => e.packetId)).toEqual(ids);
-    const got = rig.broker.received.map((r) => `${text(r.payload)}${r.dup ? "+dup" : ""}`);
+    const got = rig.received.map((r) => `${text(r.payload)}${r.dup ? "+dup" : ""}`);
     expect(got).toEqual(["r1", "r2", "r3", "r1+dup", "r2+dup", "r3+dup"]);
     expect(rig.kv.keys().filter((k) => k.startsWith("mq"))).toEqual([]);
   });

@@ -246,7 +246,7 @@ export const encodePingreq = () => Uint8Array.of(PINGREQ << 4, 0);
 export const encodePingresp = () => Uint8Array.of(PINGRESP << 4, 0);
 export const encodeDisconnect = () => Uint8Array.of(DISCONNECT << 4, 0);
 
-/** Encodes any packet value (used by tests and the scripted broker). */
+/** Encodes any packet value (used by tests). */
 export function encodePacket(p: Packet): Uint8Array {
   switch (p.type) {
     case "connect":

@@ -1,5 +1,5 @@
 // The link's reconnect logic in XS: virtual devices with the real Link (client, connection
-// manager, offline queue) against the scripted broker, through a broker restart, a half-open
+// manager, offline queue) against the virtual broker, through a broker restart, a half-open
 // link, CONNACK timeouts, an authorisation refusal, a mid-packet drop, a reboot with QoS 1 in
 // flight, and a 200-device reconnect storm. Every state change, delay and delivery summary
 // goes into the trace, so Node and XS must agree line for line.
@@ -29,29 +29,29 @@ export function run(host: ScenarioHost): void {
     flush();
   };
   phase("none", 2 * MIN, () => {});
-  phase("broker restart (sessions lost)", 2 * MIN, () => w.broker.restart());
+  phase("broker restart (sessions lost)", 2 * MIN, () => w.broker.restart({ loseSessions: true }));
   phase("half-open", 3 * MIN, () => w.net.blackholeAll());
   phase("silent CONNACK", 3 * MIN, () => {
-    w.broker.silentConnack = true;
+    w.broker.faults.noConnack = true;
     w.net.dropAll();
   });
-  phase("CONNACK back", 5 * MIN, () => (w.broker.silentConnack = false));
+  phase("CONNACK back", 5 * MIN, () => (w.broker.faults.noConnack = false));
   phase("auth refused", 40 * MIN, () => {
-    w.broker.refuseCode = 5;
+    w.broker.faults.refuseCode = 5;
     w.net.dropAll();
   });
-  phase("auth ok", 35 * MIN, () => (w.broker.refuseCode = 0));
+  phase("auth ok", 35 * MIN, () => (w.broker.faults.refuseCode = 0));
   let cuts = 0;
   phase("mid-packet drops", 3 * MIN, () => {
     w.net.transmitFault = (_l, from, b) => (from === "client" && b[0] >> 4 === 3 && b.length > 20 && cuts++ < 2 ? { deliverBytes: 9, then: "drop" } : undefined);
   });
   phase("PUBACKs stop", MIN, () => {
     w.net.transmitFault = undefined;
-    w.broker.ackPublishes = false;
+    w.broker.faults.noPuback = true;
   });
   phase("reboot xa with QoS 1 in flight", 5000, () => devs[0].powerCut());
   phase("PUBACKs back, xa boots", 5 * MIN, () => {
-    w.broker.ackPublishes = true;
+    w.broker.faults.noPuback = false;
     devs[0].boot();
   });
   for (const d of devs) d.stopTelemetry();
