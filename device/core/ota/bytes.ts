@@ -1,4 +1,4 @@
-/** Small byte helpers (no Buffer on the device). */
+/** Small byte helpers over Uint8Array (the device has no Node byte buffers). */
 import type { Sha256 } from "../../ports";
 
 /** SHA-256 of one buffer through the port (native on a board). */
