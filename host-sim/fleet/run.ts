@@ -8,7 +8,8 @@
  */
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { nodeSha256 } from "../../device/platform/node/sha256";
-import { runVirtualFleet, type FleetProgress } from "./engine";
+import { runsInXs, runVirtualFleet, type FleetProgress, type VirtualFleetOptions } from "./engine";
+import { prepareXsRunner } from "../xs/prepare";
 import { buildFirmwareLibrary, firmwareRequests } from "./images";
 import { mergeSummaries, type FleetSummary } from "./metrics";
 import type { Scenario } from "./scenario";
@@ -21,6 +22,8 @@ export interface SimOptions {
   seed: number;
   scenario: Scenario;
   shards: number;
+  /** How many devices run inside XS (--xs N); the rest run as modules in this process. */
+  xsDevices?: number;
   /** Run only shard `index` of `count` (--shard i/K, for spreading over machines). */
   onlyShard?: { index: number; count: number };
   progressEveryMs?: number;
@@ -30,7 +33,33 @@ export { firmwareRequests };
 
 async function runShard(o: SimOptions, shard: { index: number; count: number }, onProgress?: (p: FleetProgress) => void): Promise<FleetSummary> {
   const library = await buildFirmwareLibrary(firmwareRequests(o.scenario), nodeSha256);
+  const xsDevices = o.xsDevices ?? 0;
+  const xs = xsDevices > 0 ? await prepareXsRunner() : undefined;
+  try {
+    const summary = runFleet(o, shard, library, xs && { runner: xs.runner, devices: xsDevices }, onProgress);
+    if (xs) summary.xs = { devices: countXsDevices(o.devices, xsDevices, shard), ...xs.runner.cost };
+    return summary;
+  } finally {
+    xs?.close();
+  }
+}
+
+/** How many of shard `shard`'s devices run inside XS. */
+function countXsDevices(devices: number, xsDevices: number, shard: { index: number; count: number }): number {
+  let n = 0;
+  for (let i = shard.index; i < devices; i += shard.count) if (runsInXs(i, xsDevices, devices)) n++;
+  return n;
+}
+
+function runFleet(
+  o: SimOptions,
+  shard: { index: number; count: number },
+  library: Awaited<ReturnType<typeof buildFirmwareLibrary>>,
+  xs: VirtualFleetOptions["xs"],
+  onProgress?: (p: FleetProgress) => void,
+): FleetSummary {
   return runVirtualFleet({
+    xs,
     devices: o.devices,
     durationMs: o.durationMs,
     seed: o.seed,
