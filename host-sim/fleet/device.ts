@@ -248,7 +248,6 @@ export class FleetDevice implements Guarded {
     // A crash (uncaught exception, bad image) or a watchdog reset (hung image): the chip resets;
     // the bootloader counts trial boots.
     const watchdog = isWatchdogReset(err);
-    if ((globalThis as any).TETHER_DEBUG_FAULTS) console.error(`@${this.world.clock.now()} ${this.id} xs=${this.inXs} fault:`, (err as Error)?.stack ?? err);
     this.crashes++;
     this.crashRun++;
     if (watchdog) this.watchdogResets++;

@@ -27,6 +27,8 @@ import { WorkerChannel, WorkerExited } from "./worker-channel";
  * 400 M is about 1.5 s of x86 CPU, far longer on an ESP32: only a task that never yields gets there.
  */
 export const XS_WATCHDOG_COMPUTRONS = 400_000_000;
+/** How often (computrons) xsnap-worker compares the meter with the limit: 1 (its default) costs a callback per step. */
+const METER_INTERVAL = 100_000;
 
 /** The device's code never returned to its event loop in time: a task watchdog reset. */
 export class WatchdogReset extends Error {
@@ -89,7 +91,8 @@ export class NodeXsRunner implements XsRunner {
 
   /** @internal */
   channel(): WorkerChannel {
-    const args = ["-l", String(this.o.meteringLimit ?? XS_WATCHDOG_COMPUTRONS)];
+    // -i: the meter is checked against the limit every METER_INTERVAL computrons, not after each one.
+    const args = ["-i", String(METER_INTERVAL), "-l", String(this.o.meteringLimit ?? XS_WATCHDOG_COMPUTRONS)];
     const ch = new WorkerChannel(this.o.bin, args);
     const r = ch.command(`s${this.o.runtime}`, undefined, () => {
       throw new Error("the device runtime called the host before it was loaded");
