@@ -8,6 +8,7 @@ import { runDevice } from "./commands/device";
 import { runDecode } from "./commands/decode";
 import { runOtaCommand } from "./ota/cli";
 import { runSim } from "./commands/sim";
+import { runFleet } from "./commands/fleet";
 
 const USAGE = `usage: tether <command> [options]
 
@@ -20,6 +21,8 @@ commands:
   sim --devices N --duration 7d --seed S [--scenario FILE] [--broker virtual|embedded|mqtt://...]
       [--shards K] [--json FILE]
                              a fleet of real agents: fast-forwarded (virtual broker) or real time
+  fleet serve --broker URL --db FILE --http HOST:PORT
+                             the fleet service: registry, rollouts, HTTP API (docs/fleet-service.md)
   help                       this text
 
 Run 'tether <command> --help' for a command's options.`;
@@ -32,6 +35,7 @@ const commands: Record<string, Command> = {
   decode: runDecode,
   ota: (argv) => runOtaCommand(argv),
   sim: runSim,
+  fleet: runFleet,
 };
 
 export async function main(argv: string[]): Promise<number> {
