@@ -225,14 +225,17 @@ export interface BootControl {
   /** Marks the running image invalid and restarts into the other slot. */
   markInvalidAndRollback(): void;
   /**
-   * The recorded state of either slot (ESP-IDF: esp_ota_get_state_partition). Lets the app
-   * tell "my trial was aborted by the bootloader" from "my trial never started" after a reboot.
+   * The recorded state of either slot (ESP-IDF: esp_ota_get_state_partition: the state of the
+   * valid otadata entry that selects the slot, "undefined" when no valid entry selects it).
+   * With the reset reason (System.resetReason) and the agent's own NVS attempt record, this is
+   * what the agent decides a trial's outcome from after a reboot.
    */
   slotState(slot: SlotIndex): ImageState;
   /**
-   * Sequence number of the newest boot record (ESP-IDF: the otadata ota_seq). It changes with
-   * every record write and never on a plain boot of a valid image, so an app can tell whether
-   * its setPending landed before a power cut.
+   * Sequence number of the newest valid boot record (ESP-IDF: the otadata ota_seq; 0 when none).
+   * A hint only: ESP-IDF rewrites the active record in place with the same number (mark valid,
+   * NEW -> PENDING_VERIFY, PENDING_VERIFY -> ABORTED), and a power cut during such a rewrite can
+   * bring the older record back, so an unchanged number does NOT prove that setPending never landed.
    */
   recordSeq(): number;
 }

@@ -9,6 +9,7 @@ import { runDecode } from "./commands/decode";
 import { runOtaCommand } from "./ota/cli";
 import { runSim } from "./commands/sim";
 import { runBroker } from "./commands/broker";
+import { runFleet } from "./commands/fleet";
 
 const USAGE = `usage: tether <command> [options]
 
@@ -24,6 +25,8 @@ commands:
                              a fleet of real agents: fast-forwarded (virtual broker) or real time
   broker credentials --out DIR --device ID ...
                              per-device MQTT accounts, a Mosquitto password file and ACL
+  fleet serve --broker URL --db FILE --http HOST:PORT
+                             the fleet service: registry, rollouts, HTTP API (docs/fleet-service.md)
   help                       this text
 
 Run 'tether <command> --help' for a command's options.`;
@@ -37,6 +40,7 @@ const commands: Record<string, Command> = {
   ota: (argv) => runOtaCommand(argv),
   sim: runSim,
   broker: runBroker,
+  fleet: runFleet,
 };
 
 export async function main(argv: string[]): Promise<number> {

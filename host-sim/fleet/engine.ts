@@ -20,7 +20,7 @@ import { FleetDevice, type FleetWorld } from "./device";
 import { scheduleFaults, type FaultCounters } from "./faults";
 import type { FirmwareLibrary } from "./library";
 import { DeviceBook, type Check, type FleetSummary, type OtaOutcomes } from "./metrics";
-import type { Group, Scenario } from "./scenario";
+import { checkScenarioFits, groupOfScenario, type Scenario } from "./scenario";
 import { deviceSeed } from "./seeds";
 import { EV, TraceHash } from "./trace";
 
@@ -55,16 +55,8 @@ export interface VirtualFleetOptions {
   wallNow?: () => number;
 }
 
-/** Device index → group, in proportion to the group weights (remainder to the first groups). */
-export function groupOf(groups: Group[], devices: number): (index: number) => Group {
-  const total = groups.reduce((a, g) => a + g.weight, 0);
-  const counts = groups.map((g) => Math.floor((devices * g.weight) / total));
-  let left = devices - counts.reduce((a, b) => a + b, 0);
-  for (let i = 0; left > 0; i = (i + 1) % groups.length, left--) counts[i]++;
-  const ends: number[] = [];
-  counts.reduce((a, c) => (ends.push(a + c), a + c), 0);
-  return (index) => groups[ends.findIndex((e) => index < e)];
-}
+/** Device index → group (scenario.ts). */
+export const groupOf = groupOfScenario;
 
 export class VirtualFleet implements FleetWorld {
   readonly clock = new VirtualClock();
@@ -99,6 +91,7 @@ export class VirtualFleet implements FleetWorld {
   decodeErrors = 0;
 
   constructor(readonly o: VirtualFleetOptions) {
+    checkScenarioFits(o.scenario, o.devices, o.durationMs);
     this.sha256 = o.sha256;
     this.library = o.library;
     this.ota = { hardwareId: o.library.hardwareId, trustedKeys: o.library.trustedKeys };

@@ -6,6 +6,8 @@
  * integer milliseconds. docs/fleet.md documents the format. Node-free.
  */
 
+import { MIN_INTERVAL_MS } from "../../device/core/telemetry/reporter";
+
 // ---------------------------------------------------------------- types
 /** Which devices a fault or offer applies to: all (default), a group, a fraction or a count. */
 export interface Selector {
@@ -262,6 +264,11 @@ function group(c: Checker, v: unknown, path: string, i: number): Group | undefin
     if (t) {
       reportIntervalMs = c.duration(t, "reportInterval", `${path}.telemetry`, DEFAULT_INTERVAL_MS, true);
       sampleIntervalMs = c.duration(t, "sampleInterval", `${path}.telemetry`, reportIntervalMs, true);
+      // The agent refuses shorter intervals at start-up: every boot would crash and the whole
+      // fleet would be reported bricked, which says nothing about the fleet.
+      for (const [key, ms] of [["reportInterval", reportIntervalMs], ["sampleInterval", sampleIntervalMs]] as const) {
+        if (ms > 0 && ms < MIN_INTERVAL_MS) c.fail(`${path}.telemetry.${key}`, `must be at least ${MIN_INTERVAL_MS}ms (the agent refuses shorter intervals), got ${ms}ms`);
+      }
       if (sampleIntervalMs > reportIntervalMs) c.fail(`${path}.telemetry.sampleInterval`, "must not be longer than reportInterval");
     }
   }
@@ -435,7 +442,63 @@ export function validateScenario(json: unknown): Scenario {
     ota,
   };
   if (c.problems.length > 0) throw new ScenarioError(c.problems);
+  if (scenario.devices !== undefined || scenario.durationMs !== undefined) {
+    const problems = scenarioFitProblems(scenario, scenario.devices, scenario.durationMs);
+    if (problems.length > 0) throw new ScenarioError(problems);
+  }
   return scenario;
+}
+
+/**
+ * What does not fit the run: a fault or offer timed after its end (it would silently never
+ * happen), or a device count larger than the fleet or group it picks from. Checked against the
+ * scenario's own devices/duration, and again against the CLI's --devices/--duration.
+ */
+export function scenarioFitProblems(s: Scenario, devices: number | undefined, durationMs: number | undefined): string[] {
+  const problems: string[] = [];
+  const sizes = new Map<string, number>();
+  if (devices !== undefined) {
+    const groupFor = groupOfScenario(s.groups, devices);
+    for (let i = 0; i < devices; i++) {
+      const g = groupFor(i).name;
+      sizes.set(g, (sizes.get(g) ?? 0) + 1);
+    }
+  }
+  const check = (path: string, at: number | undefined, sel: Selector) => {
+    if (durationMs !== undefined && at !== undefined && at >= durationMs) {
+      problems.push(`${path}.at: ${formatDuration(at)} is not before the end of the run (${formatDuration(durationMs)}); it would never happen`);
+    }
+    if (devices !== undefined && sel.count !== undefined) {
+      const of = sel.group === undefined ? devices : (sizes.get(sel.group) ?? 0);
+      if (sel.count > of) {
+        const where = sel.group === undefined ? `the fleet has ${devices}` : `group "${sel.group}" has ${of} of the fleet's ${devices}`;
+        problems.push(`${path}.devices.count: ${sel.count} devices asked for, but ${where}`);
+      }
+    }
+  };
+  s.faults.forEach((f, i) => {
+    const at = "timing" in f ? ("at" in f.timing ? f.timing.at : undefined) : f.at;
+    check(`faults[${i}]`, at, "select" in f ? f.select : {});
+  });
+  s.ota.forEach((o, i) => check(`ota[${i}]`, o.at, o.select));
+  return problems;
+}
+
+/** Throws ScenarioError when the scenario does not fit a run of `devices` for `durationMs`. */
+export function checkScenarioFits(s: Scenario, devices: number, durationMs: number): void {
+  const problems = scenarioFitProblems(s, devices, durationMs);
+  if (problems.length > 0) throw new ScenarioError(problems);
+}
+
+/** Device index → group, in proportion to the group weights (remainder to the first groups). */
+export function groupOfScenario(groups: Group[], devices: number): (index: number) => Group {
+  const total = groups.reduce((a, g) => a + g.weight, 0);
+  const counts = groups.map((g) => Math.floor((devices * g.weight) / total));
+  let left = devices - counts.reduce((a, b) => a + b, 0);
+  for (let i = 0; left > 0; i = (i + 1) % groups.length, left--) counts[i]++;
+  const ends: number[] = [];
+  counts.reduce((a, c) => (ends.push(a + c), a + c), 0);
+  return (index) => groups[ends.findIndex((e) => index < e)];
 }
 
 /** Parses scenario text (JSON); syntax errors become ScenarioError too. */

@@ -75,5 +75,10 @@ describe("tether sim", () => {
     expect(sim("--devices", "0").code).toBe(2);
     expect(sim("--shard", "2/2").err).toContain("--shard must be i/K with 0 ≤ i < K");
     expect(sim("--bogus").code).toBe(2);
+    // --devices/--duration that cut the scenario's faults short are refused, not silently ignored.
+    const small = sim("--scenario", join(ROOT, "scenarios", "faults-small.json"), "--devices", "4", "--duration", "10h");
+    expect(small.code).toBe(1);
+    expect(small.err).toContain("faults[10].at: 14h is not before the end of the run (10h)");
+    expect(small.err).toContain('ota[1].devices.count: 5 devices asked for, but group "main" has 3 of the fleet\'s 4');
   }, 60_000);
 });

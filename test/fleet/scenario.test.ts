@@ -2,7 +2,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { parseDuration, parseScenario, ScenarioError, validateScenario } from "../../host-sim/fleet/scenario";
+import { checkScenarioFits, parseDuration, parseScenario, ScenarioError, validateScenario } from "../../host-sim/fleet/scenario";
 
 const SCENARIOS = join(new URL("../..", import.meta.url).pathname, "scenarios");
 
@@ -58,6 +58,40 @@ describe("scenario validation", () => {
     expect(problems({ groups: [{ keepAlive: "1500ms" }] })).toEqual(["groups[0].keepAlive: expected whole seconds, at most 65535 s (MQTT keep-alive is a u16)"]);
     expect(problems({ ota: [{ at: "1h", firmware: "2.0.0", bad: "sometimes" }] })).toEqual(['ota[0].bad: expected "crash" or false, got "sometimes"']);
     expect(problems({ seed: 1.5 })).toEqual(["scenario.seed: expected an integer in 0..4294967295, got 1.5"]);
+  });
+
+  it("refuses telemetry intervals the agent refuses (below 100 ms every device would be reported bricked)", () => {
+    expect(problems({ groups: [{ telemetry: { reportInterval: "50ms" } }] })).toEqual([
+      "groups[0].telemetry.reportInterval: must be at least 100ms (the agent refuses shorter intervals), got 50ms",
+      "groups[0].telemetry.sampleInterval: must be at least 100ms (the agent refuses shorter intervals), got 50ms",
+    ]);
+    expect(validateScenario({ groups: [{ telemetry: { reportInterval: "100ms" } }] }).groups[0].reportIntervalMs).toBe(100);
+  });
+
+  it("refuses faults and offers after the end of the run, and counts larger than the fleet or group", () => {
+    expect(
+      problems({
+        devices: 10,
+        duration: "1d",
+        groups: [{ name: "a", weight: 4 }, { name: "b" }],
+        faults: [
+          { kind: "broker-outage", at: "25h", for: "5m" },
+          { kind: "power-cut", at: "1h", devices: { count: 11 } },
+          { kind: "link-flap", perDeviceDay: 2, devices: { group: "b", count: 3 } },
+          { kind: "link-flap", perDeviceDay: 2, devices: { group: "a", count: 8 } },
+        ],
+        ota: [{ at: "1d", firmware: "1.1.0" }],
+      }),
+    ).toEqual([
+      "faults[0].at: 25h is not before the end of the run (1d); it would never happen",
+      "faults[1].devices.count: 11 devices asked for, but the fleet has 10",
+      'faults[2].devices.count: 3 devices asked for, but group "b" has 2 of the fleet\'s 10',
+      "ota[0].at: 1d is not before the end of the run (1d); it would never happen",
+    ]);
+    // The CLI's --devices/--duration are checked against the same scenario.
+    const s = validateScenario({ faults: [{ kind: "broker-outage", at: "2h", for: "5m" }] });
+    expect(() => checkScenarioFits(s, 5, 3_600_000)).toThrowError(/faults\[0\]\.at: 2h is not before the end of the run \(1h\)/);
+    expect(() => checkScenarioFits(s, 5, 3 * 3_600_000)).not.toThrow();
   });
 
   it("turns JSON syntax errors into the same error type", () => {

@@ -4,7 +4,7 @@
  * A failing check prints the seed and the command that replays the run.
  */
 import { readFileSync, writeFileSync } from "node:fs";
-import { parseDuration, parseScenario, defaultScenario, formatDuration, type Scenario } from "../../host-sim/fleet/scenario";
+import { checkScenarioFits, parseDuration, parseScenario, defaultScenario, formatDuration, type Scenario } from "../../host-sim/fleet/scenario";
 import { progressLine, summaryTable } from "../../host-sim/fleet/report";
 import { runRealtime, runSimulation } from "../../host-sim/fleet/run";
 import type { FleetSummary } from "../../host-sim/fleet/metrics";
@@ -82,6 +82,8 @@ export async function runSim(argv: string[]): Promise<number> {
     if (d === undefined || d === 0) throw new UsageError(`--duration must look like 90s, 15m, 36h or 7d, got "${values.duration}"`);
     durationMs = d;
   }
+  // --devices/--duration may shrink the run under the scenario's faults and offers.
+  checkScenarioFits(scenario, devices, durationMs);
   const seed = intFlag(values.seed, "seed", scenario.seed ?? 1, 0);
   if (seed > 0xffffffff) throw new UsageError("--seed must be at most 4294967295");
   const shards = intFlag(values.shards, "shards", 1, 1);
