@@ -14,6 +14,9 @@ import { crashRollbackScenario, healthRollbackScenario, updateAfterRollbackScena
 /** CI's seeds for the random multi-cut runs; SEED=n runs that one seed instead. */
 export const MULTI_CUT_SEEDS = [1, 2024, 77_777];
 const MULTI_CUT_RUNS_PER_SEED = 120;
+/** Generous: CI machines are shared; these are counts of runs, not timings. */
+const SWEEP_TIMEOUT_MS = 180_000;
+const PAIRS_TIMEOUT_MS = 400_000;
 
 export type Expect = "updated" | "rolled-back" | "either";
 
@@ -70,10 +73,10 @@ export function powerCutSuite(model: BootModelName, file: string, expects: { upd
   });
 
   describe(`power cut at every flash operation (${model} boot model)`, () => {
-    it("full update: every single cut, plain and torn, still completes the update", () => sweep(updateScenario(model), expects.update, counts));
-    it("rollback after a failed health check: every cut still ends cleanly rolled back", () => sweep(healthRollbackScenario(model), expects.rollback, counts));
-    it("rollback after a crash loop: every cut still ends cleanly rolled back", () => sweep(crashRollbackScenario(model), expects.rollback, counts));
-    it("update into a slot that holds an aborted image: every cut still completes", () => sweep(updateAfterRollbackScenario(model), expects.update, counts));
+    it("full update: every single cut, plain and torn, still completes the update", () => sweep(updateScenario(model), expects.update, counts), SWEEP_TIMEOUT_MS);
+    it("rollback after a failed health check: every cut still ends cleanly rolled back", () => sweep(healthRollbackScenario(model), expects.rollback, counts), SWEEP_TIMEOUT_MS);
+    it("rollback after a crash loop: every cut still ends cleanly rolled back", () => sweep(crashRollbackScenario(model), expects.rollback, counts), SWEEP_TIMEOUT_MS);
+    it("update into a slot that holds an aborted image: every cut still completes", () => sweep(updateAfterRollbackScenario(model), expects.update, counts), SWEEP_TIMEOUT_MS);
 
     it("full update: every pair of cuts (each plain or torn in half) completes or cleanly rolls back", () => {
       const sc = updateScenario(model);
@@ -99,7 +102,7 @@ export function powerCutSuite(model: BootModelName, file: string, expects: { upd
       console.log(`pair outcomes (${model}): ${JSON.stringify(outcomes)}`);
       expect(failures.slice(0, 10)).toEqual([]);
       expect(runs).toBeGreaterThan(200);
-    });
+    }, PAIRS_TIMEOUT_MS);
 
     it.each(seeds())("seeded random multi-cut runs end updated or cleanly rolled back (seed %i)", (seed) => {
       const rnd = new SeededRandom(seed);
@@ -115,6 +118,6 @@ export function powerCutSuite(model: BootModelName, file: string, expects: { upd
       counts[`random multi-cut seed ${seed}`] = MULTI_CUT_RUNS_PER_SEED;
       if (failures.length) console.error(`power-cut random runs (${model}) failed with SEED=${seed}; replay: SEED=${seed} npx vitest run ${file} -t random`);
       expect(failures.slice(0, 5), `SEED=${seed}; replay: SEED=${seed} npx vitest run ${file} -t random`).toEqual([]);
-    });
+    }, SWEEP_TIMEOUT_MS);
   });
 }

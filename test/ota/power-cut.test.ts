@@ -6,5 +6,5 @@ import { idfUpdateScenario } from "./scenarios";
 powerCutSuite("reference", "test/ota/power-cut.test.ts", { update: "updated", rollback: "rolled-back" });
 
 describe("reference bootloader with N = 1", () => {
-  it("every cut completes or cleanly rolls back", () => sweep(idfUpdateScenario(), "either", {}));
+  it("every cut completes or cleanly rolls back", () => sweep(idfUpdateScenario(), "either", {}), 180_000);
 });
