@@ -65,7 +65,9 @@ beforeAll(async () => {
   expect(made.code, made.err).toBe(0);
   // The broker runs the generated configuration as it is; every client below uses its TLS
   // listener (the helper's own first listener only tells it that the broker is up).
-  mq = await startMosquitto({ noAnonymous: true, config: fs.readFileSync(path.join(creds, "mosquitto.conf"), "utf8").split("\n") });
+  // (Less its `user` line when the helper, run as root, already wrote `user root`: Mosquitto takes one.)
+  const conf = fs.readFileSync(path.join(creds, "mosquitto.conf"), "utf8").split("\n");
+  mq = await startMosquitto({ noAnonymous: true, config: process.getuid?.() === 0 ? conf.filter((l) => !l.startsWith("user ")) : conf });
 }, 90_000);
 
 afterAll(async () => {
