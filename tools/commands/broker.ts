@@ -1,9 +1,9 @@
 /** `tether broker credentials`: per-device MQTT accounts, a Mosquitto password file and ACL (docs/security.md). */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { DEVICE_ID_PATTERN } from "../../device/core/topics";
 import { parseFlags, UsageError } from "../args";
-import { planCredentials, writeCredentials, type CredentialResult } from "../broker/credentials";
+import { planCredentials, writeCredentials, type CredentialResult, type ListenerPlan } from "../broker/credentials";
 import { gitRootOf } from "../ota/keys";
 import { PASSWORD_ENV } from "../connect-flags";
 
@@ -14,7 +14,8 @@ Writes, for Mosquitto 2:
                                (tether device --user ID --password-file FILE, or ${PASSWORD_ENV})
   DIR/passwd                   the password file (PBKDF2-SHA512, what mosquitto_passwd writes)
   DIR/acl                      an ACL where each device reads and writes only tether/<its id>/...
-  DIR/mosquitto.conf           allow_anonymous false, password_file, acl_file, use_username_as_clientid true
+  DIR/mosquitto.conf           a configuration using them: allow_anonymous false, password_file, acl_file, and
+                               one listener with use_username_as_clientid true (TLS with --tls-*): mosquitto -c it
 Run it again to add devices: existing passwords are kept.
 
   --out DIR           where to write (refused inside a git work tree: it holds secrets)
@@ -22,6 +23,10 @@ Run it again to add devices: existing passwords are kept.
   --devices-file FILE device ids, one per line (# comments)
   --backend NAME      the backend's account (the fleet service, tether ota push); default "fleet"; repeatable
   --rotate USER       give USER a new password; repeatable
+  --listen HOST:PORT  the listener in mosquitto.conf (default 127.0.0.1:8883 with TLS, 127.0.0.1:1883 without);
+                      without --listen and --tls-*, an existing mosquitto.conf is kept
+  --tls-ca FILE --tls-cert FILE --tls-key FILE
+                      PEM CA, server certificate and key for a TLS listener (all three)
   --dry-run           say what would be written; writes nothing
   --json              print the result as JSON (never a password)
 `;
@@ -39,6 +44,10 @@ export async function runBroker(argv: string[]): Promise<number> {
     "devices-file": { type: "string" },
     backend: { type: "string", multiple: true },
     rotate: { type: "string", multiple: true },
+    listen: { type: "string" },
+    "tls-ca": { type: "string" },
+    "tls-cert": { type: "string" },
+    "tls-key": { type: "string" },
     "dry-run": { type: "boolean" },
     json: { type: "boolean" },
     help: { type: "boolean" },
@@ -62,10 +71,22 @@ export async function runBroker(argv: string[]): Promise<number> {
   const repo = gitRootOf(values.out);
   if (repo !== undefined) throw new UsageError(`refusing to write broker secrets inside the git work tree ${repo}; choose a directory outside it`);
 
-  const plan = { devices, backends, rotate };
+  const plan = { devices, backends, rotate, listener: listenerPlan(values) };
   const result = values["dry-run"] ? planCredentials(values.out, plan) : writeCredentials(values.out, plan);
   print(result, values["dry-run"] ?? false, values.json ?? false);
   return 0;
+}
+
+/** The listener the flags ask for, or undefined when none is given (an existing mosquitto.conf is kept). */
+function listenerPlan(v: { listen?: string; "tls-ca"?: string; "tls-cert"?: string; "tls-key"?: string }): ListenerPlan | undefined {
+  const files = [v["tls-ca"], v["tls-cert"], v["tls-key"]];
+  if (files.some((f) => f !== undefined) && files.some((f) => f === undefined)) throw new UsageError("a TLS listener needs all of --tls-ca, --tls-cert and --tls-key");
+  for (const f of files) if (f !== undefined && !existsSync(f)) throw new UsageError(`${f}: no such file`);
+  if (v.listen === undefined && files.every((f) => f === undefined)) return undefined;
+  const tls = v["tls-ca"] && v["tls-cert"] && v["tls-key"] ? { ca: path.resolve(v["tls-ca"]), cert: path.resolve(v["tls-cert"]), key: path.resolve(v["tls-key"]) } : undefined;
+  const m = /^(.+):(\d{1,5})$/.exec(v.listen ?? `127.0.0.1:${tls ? 8883 : 1883}`);
+  if (m === null || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new UsageError(`--listen must be HOST:PORT, got "${v.listen}"`);
+  return { host: m[1], port: Number(m[2]), tls };
 }
 
 function readIds(file: string): string[] {
@@ -90,5 +111,5 @@ function print(r: CredentialResult, dryRun: boolean, json: boolean): void {
   say(`${dryRun ? "would write" : "wrote"} broker credentials in ${path.resolve(r.dir)}:`);
   for (const a of r.accounts) say(`  ${a.role.padEnd(7)} ${a.user.padEnd(20)} password ${a.password.padEnd(7)} ${a.file}`);
   for (const f of r.files) say(`  ${f}`);
-  if (!dryRun) say(`Mosquitto: add the lines of ${path.join(r.dir, "mosquitto.conf")} to its configuration (docs/security.md).`);
+  if (!dryRun) say(`Mosquitto: mosquitto -c ${path.join(path.resolve(r.dir), "mosquitto.conf")} (docs/security.md)`);
 }

@@ -41,16 +41,13 @@ export interface PushResult {
   ok: boolean;
 }
 
-/** A status as this push sees it: the offer id (SHA-256 of the manifest message), when devices send one. */
-type SeenStatus = OtaStatus & { offer?: Uint8Array };
-
 /**
- * Whether `s` ends the update attempt for this offer. A status names its offer by offer id or by
- * version; a refusal that names neither (an envelope the device could not read, an unknown
+ * Whether `s` ends the update attempt for this offer. A status names its offer by offer id (the
+ * SHA-256 of the manifest message) or by version; a refusal that names neither (an envelope the device could not read, an unknown
  * key: results 6, 100, 101 from devices that predate offer ids) is taken as the answer to the
  * offer just published, since nothing else was offered to that device since.
  */
-export function isFinal(s: SeenStatus, version: number, offerId: Uint8Array): boolean {
+export function isFinal(s: OtaStatus, version: number, offerId: Uint8Array): boolean {
   if (s.state !== 0 || s.result === 0 || s.result === 11) return false;
   if (s.offer !== undefined) return bytesEqual(s.offer, offerId);
   if (s.version !== undefined) return s.version === version;
