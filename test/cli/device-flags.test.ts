@@ -80,6 +80,11 @@ describe("tether device: flags are checked before anything starts", () => {
     const badUrl = tether(["device", "--id", "d1", "--broker", "mqtt://d1:hunter2@h:99999"]);
     expect(badUrl.code).toBe(2);
     expect(badUrl.err).not.toContain("hunter2");
+    for (const url of ["mqtt://d1:hunter2@127.0.0.1:1", "mqtt://d1:hunter2@h:99999"]) {
+      const sim = tether(["sim", "--devices", "1", "--duration", "1m", "--broker", url]);
+      expect(sim.code).toBe(2);
+      expect(sim.err).not.toContain("hunter2");
+    }
   });
 
   it("refuses a password without a user, --ca with mqtt://, and a CA file that holds no certificate", () => {

@@ -36,7 +36,6 @@ export interface LinkOptions {
   clientId?: string;
   keepAliveSec?: number;
   connackTimeoutMs?: number;
-  pingTimeoutMs?: number;
   backoff?: Partial<BackoffPolicy>;
   queueCapacity?: number;
   queueMaxBytes?: number;
@@ -103,7 +102,6 @@ export class Link {
         keepAliveSec: options.keepAliveSec ?? DEFAULT_KEEPALIVE_SEC,
         cleanSession: false,
         connackTimeoutMs: options.connackTimeoutMs,
-        pingTimeoutMs: options.pingTimeoutMs,
         will: { topic: this.statusTopic, payload: utf8Encode(STATUS_OFFLINE), qos: 1, retain: true },
       },
       (e) => this.onMqtt(e),
