@@ -13,6 +13,7 @@ import { tweetnaclVerify, type SignatureCheck } from "../../device/core/ota/ed25
 import { SimFlash, type FlashOp, type Tear } from "../../host-sim/virtual/flash";
 import { bootModel, type BootModelName } from "../../host-sim/boot/boot-models";
 import { MemoryKv } from "../../host-sim/virtual/kv";
+import { NvsFlashKv } from "../../host-sim/virtual/nvs-flash";
 import type { Behaviour, BootLog, RigConfig } from "../../host-sim/boot/ota-rig";
 import { rig, sha256 } from "./fixtures";
 import type { SlotIndex } from "../../device/ports";
@@ -40,6 +41,11 @@ export interface Scenario {
   bootloader?: BootloaderConfig;
   /** The boot model the device runs (default "reference"). */
   model?: BootModelName;
+  /**
+   * Where the key-value store lives: "memory" (atomic entries, each write one cut point) or
+   * "flash" (NVS pages on the flash's storage partition: every entry write can be torn).
+   */
+  nvs?: "memory" | "flash";
 }
 
 /** A power cut at flash operation `seq`: a byte-prefix tear (`tornBytes`) or any Tear. */
@@ -57,7 +63,20 @@ export interface CutRun {
   violations: string[];
 }
 
-function cloneFlash(f: SimFlash): SimFlash {
+/** The scenario's key-value store on this run's flash: NVS pages on it, or atomic entries beside it. */
+export function scenarioKv(sc: Pick<Scenario, "kv" | "nvs">, flash: SimFlash): MemoryKv | NvsFlashKv {
+  if (sc.nvs === "flash") {
+    const kv = new NvsFlashKv(flash.open("storage"));
+    for (const [k, v] of sc.kv.dump()) kv.set(k, v);
+    return kv;
+  }
+  const kv = MemoryKv.load(sc.kv.dump());
+  // NVS lives on the same chip: every key-value write is a cut point too (atomic per entry).
+  kv.beforeWrite = (kind, key, length) => flash.nvsOp(kind, key, length);
+  return kv;
+}
+
+export function cloneFlash(f: SimFlash): SimFlash {
   return SimFlash.fromImages(f.layout().map(({ name }) => [name, f.image(name)] as const), { blockSize: f.blockSize });
 }
 
@@ -71,9 +90,7 @@ export function rejectedByTrial(b: BootLog, version: number): boolean {
 
 export function runWithCuts(sc: Scenario, cuts: Cut[], maxBoots = 40): CutRun {
   const flash = cloneFlash(sc.flash);
-  const kv = MemoryKv.load(sc.kv.dump());
-  // NVS lives on the same chip: every key-value write is a cut point too (atomic per entry).
-  kv.beforeWrite = (kind, key, length) => flash.nvsOp(kind, key, length);
+  const kv = scenarioKv(sc, flash);
   const ops: FlashOp[] = [];
   const violations: string[] = [];
   let running: SlotIndex | undefined;
@@ -89,6 +106,7 @@ export function runWithCuts(sc: Scenario, cuts: Cut[], maxBoots = 40): CutRun {
     options: { verifySignature: memoVerify },
     bootloader: sc.bootloader,
     bootModel: model.name,
+    onAppStart: kv instanceof NvsFlashKv ? () => kv.load() : undefined,
     afterBoot: (slot) => {
       running = slot;
       const check = verifySlotImage(flash.open(SLOT_PARTITIONS[slot]), sha256);
@@ -114,6 +132,7 @@ export function runWithCuts(sc: Scenario, cuts: Cut[], maxBoots = 40): CutRun {
   }
   // The settled state, checked on the flash and key-value store as they are now.
   violations.push(...model.recordProblems(flash, final.slot));
+  if (kv instanceof NvsFlashKv) kv.load();
   const store = new OtaStore(kv);
   if (store.trial()) violations.push("trial record left behind");
   let outcome: CutRun["outcome"] = "updated";
