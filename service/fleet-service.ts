@@ -12,6 +12,8 @@ import { Ingest } from "./registry/ingest";
 import { Registry } from "./registry/registry";
 import { registerDeviceRoutes } from "./registry/routes";
 import { SERVICE_FILTERS } from "./registry/topics";
+import { registerRolloutRoutes } from "./rollouts/routes";
+import { RolloutRunner, type RunnerOptions } from "./rollouts/runner";
 import type { ServiceTransport } from "./transport/transport";
 
 export interface FleetServiceOptions {
@@ -20,6 +22,7 @@ export interface FleetServiceOptions {
   clock: ServiceClock;
   transport: ServiceTransport;
   log?: (line: string) => void;
+  rollouts?: RunnerOptions;
 }
 
 /** A part of the service with its own lifecycle (rollout runner, health rules, ...). */
@@ -37,6 +40,7 @@ export class FleetService {
   readonly ingest: Ingest;
   readonly registry: Registry;
   readonly http: HttpApi;
+  readonly rollouts: RolloutRunner;
   readonly log: (line: string) => void;
   private readonly modules: ServiceModule[] = [];
   private started = false;
@@ -51,6 +55,9 @@ export class FleetService {
     this.registry = new Registry(this.db);
     this.http = new HttpApi(this.db, this.clock);
     registerDeviceRoutes(this.http, this.registry, this.clock);
+    this.rollouts = new RolloutRunner(this, options.rollouts);
+    this.modules.push(this.rollouts);
+    registerRolloutRoutes(this.http, this.rollouts);
     this.transport.onBatch((batch) => this.ingest.handle(batch));
   }
 
