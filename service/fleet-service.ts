@@ -27,7 +27,7 @@ export interface FleetServiceOptions {
 
 /** A part of the service with its own lifecycle (rollout runner, health rules, ...). */
 export interface ServiceModule {
-  /** Called once the transport is subscribed; register listeners and timers here. */
+  /** Called before the transport connects; register listeners and timers here (publishes wait for the connection). */
   start?(): void | Promise<void>;
   /** Called on close, in reverse order of registration. */
   stop?(): void | Promise<void>;
@@ -67,12 +67,15 @@ export class FleetService {
     if (this.started) await module.start?.();
   }
 
-  /** Connects to the broker and subscribes to every device's topics, then starts the modules. */
+  /**
+   * Starts the modules, then connects and subscribes. Modules first: the broker delivers what
+   * queued up for the session right after the connection, and their listeners must hear it.
+   */
   async start(): Promise<void> {
     if (this.started) return;
-    await this.transport.start(SERVICE_FILTERS);
     this.started = true;
     for (const m of this.modules) await m.start?.();
+    await this.transport.start(SERVICE_FILTERS);
   }
 
   listen(options: HttpOptions): Promise<{ host: string; port: number; url: string }> {

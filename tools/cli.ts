@@ -9,6 +9,7 @@ import { runDecode } from "./commands/decode";
 import { runOtaCommand } from "./ota/cli";
 import { runSim } from "./commands/sim";
 import { runFleet } from "./commands/fleet";
+import { runRollout } from "./commands/rollout";
 
 const USAGE = `usage: tether <command> [options]
 
@@ -23,6 +24,8 @@ commands:
                              a fleet of real agents: fast-forwarded (virtual broker) or real time
   fleet serve --broker URL --db FILE --http HOST:PORT
                              the fleet service: registry, rollouts, HTTP API (docs/fleet-service.md)
+  rollout start|status|pause|resume|cancel|list [--server URL] [ID]
+                             rollouts on the fleet service (canary, waves, rate, automatic halt)
   help                       this text
 
 Run 'tether <command> --help' for a command's options.`;
@@ -36,6 +39,7 @@ const commands: Record<string, Command> = {
   ota: (argv) => runOtaCommand(argv),
   sim: runSim,
   fleet: runFleet,
+  rollout: runRollout,
 };
 
 export async function main(argv: string[]): Promise<number> {

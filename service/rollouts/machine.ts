@@ -307,7 +307,18 @@ function onTick(r: RolloutState, devices: ReadonlyMap<string, DeviceState>, inpu
     if ((d.state === "deferred" && d.offers === 0) || d.state === "queued") waitingInWave++;
   }
   const offeredInWave = inWave - waitingInWave;
+  let finalInWave = 0;
+  for (const d of all()) if (d.wave === r.wave && FINAL_STATES.has(d.state)) finalInWave++;
   const reached = inWave === 0 || (offeredInWave > 0 && succeededInWave * 100 >= spec.successThresholdPct * offeredInWave && succeededInWave > 0);
+  if (rollout.waveSucceededAt === null && !reached && offeredInWave > 0 && finalInWave === offeredInWave && waitingInWave === 0) {
+    // Every device of the wave has its outcome and too few succeeded: the next wave can never start.
+    out.changed.push(...changed.values());
+    halt(r, devices, now, "wave-success-threshold", {
+      wave: r.wave, devices: inWave, succeeded: succeededInWave, successPct: Math.round((succeededInWave * 10000) / offeredInWave) / 100,
+      successThresholdPct: spec.successThresholdPct,
+    }, out);
+    return dedupe(out);
+  }
   if (rollout.waveSucceededAt === null && reached) {
     rollout = { ...rollout, waveSucceededAt: now, updatedAt: now };
     out.effects.push({ type: "event", kind: "wave-succeeded", detail: { wave: r.wave, devices: inWave, succeeded: succeededInWave } });

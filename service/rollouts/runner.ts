@@ -72,6 +72,7 @@ export class RolloutRunner implements ServiceModule {
     for (const stored of this.store.loadAll()) {
       if (stored.rollout.status === "cancelled" || stored.rollout.status === "completed") continue;
       const live = this.attach(stored.rollout, stored.createdAt, stored.devices);
+      this.reconcile(live);
       for (const d of live.devices.values()) {
         if ((d.state === "offered" || d.state === "downloading" || d.state === "interrupted") && live.bundle) void this.publisher.offer(d.deviceId, live.bundle);
       }
@@ -98,6 +99,20 @@ export class RolloutRunner implements ServiceModule {
     this.live.set(rollout.id, live);
     for (const d of devices) if (!FINAL_STATES.has(d.state)) this.index(d.deviceId, rollout.id, true);
     return live;
+  }
+
+  /** Feeds the registry's last OTA status of each device in flight: a status stored while no rollout listened. */
+  private reconcile(live: Live): void {
+    const q = this.service.db.prepare("SELECT ota_state, ota_result, ota_version, ota_detail, ota_at, firmware_num FROM devices WHERE id = ?");
+    for (const d of [...live.devices.values()]) {
+      if (FINAL_STATES.has(d.state) || d.offers === 0) continue;
+      const r = q.get(d.deviceId) as { ota_state: number | null; ota_result: number | null; ota_version: number | null; ota_detail: string | null; ota_at: number | null; firmware_num: number | null } | undefined;
+      if (!r || r.ota_state === null || r.ota_at === null || r.ota_at < (d.offeredAt ?? 0)) continue;
+      this.apply(live, {
+        type: "status", now: r.ota_at, deviceId: d.deviceId,
+        status: { state: r.ota_state as 0, result: r.ota_result ?? 0, version: r.ota_version ?? undefined, detail: r.ota_detail ?? undefined, running: r.firmware_num ?? 0 },
+      });
+    }
   }
 
   private index(deviceId: string, rolloutId: string, on: boolean): void {

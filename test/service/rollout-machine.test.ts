@@ -151,6 +151,16 @@ describe("rollout step function", () => {
     expect(out.effects.filter((e) => e.type === "offer")).toHaveLength(3); // up to 50 % of 10
   });
 
+  it("halts when a wave's devices all have their outcome and too few succeeded", () => {
+    const st = fleet(10, spec({ canary: 3, waves: [100], maxFailurePct: 50, minExecuted: 3 }));
+    run(st, tick(0));
+    run(st, status(1, "d0", 1));
+    run(st, status(1, "d1", 1));
+    run(st, status(1, "d2", 100));
+    run(st, tick(2));
+    expect(st.r).toMatchObject({ status: "halted", haltRule: "wave-success-threshold", haltDetail: { wave: 0, succeeded: 2, successThresholdPct: 80 } });
+  });
+
   it("pauses, resumes and cancels", () => {
     const st = fleet(4, spec({ canary: 4, waves: [100] }));
     run(st, tick(0));

@@ -40,6 +40,7 @@ export async function startDevice(url: string, id: string, running: number, scri
   });
   const dev = { id, script, running, offers: [] as number[], client, seq: 0, stop: async () => {} };
   let interruptions = 0;
+  const handled = new Set<number>();
   const send = (topic: string, payload: Uint8Array | string, retain = false) => client.publish(topic, Buffer.from(payload), { qos: 1, retain });
   const report = () => {
     dev.seq++;
@@ -52,7 +53,8 @@ export async function startDevice(url: string, id: string, running: number, scri
   client.on("message", (_topic, payload) => {
     if (payload.length === 0) return; // withdrawn
     const version = parseManifest(parseEnvelope(new Uint8Array(payload)).manifestBytes).version;
-    if (version <= dev.running) return;
+    if (version <= dev.running || handled.has(version)) return; // the same offer again (a republish): already on it
+    handled.add(version);
     dev.offers.push(version);
     if (dev.script === "silent") return;
     status({ state: 1, result: 0, version, received: 0, total: 2, running: dev.running });
@@ -69,7 +71,11 @@ export async function startDevice(url: string, id: string, running: number, scri
           interruptions++;
           status({ state: 0, result: 109, version, running: dev.running, cause: 1, attempt: interruptions });
           // The device tries the retained offer again by itself.
-          setTimeout(() => client.emit("message", "", payload, {} as never), 100);
+          setTimeout(() => {
+            handled.delete(version);
+            dev.offers.pop();
+            client.emit("message", "", payload, {} as never);
+          }, 100);
         } else {
           dev.running = version;
           status({ state: 0, result: 1, version, running: version });
