@@ -70,7 +70,8 @@ export async function startNodeDevice(options: NodeDeviceOptions): Promise<Runni
   let kv: KeyValueStore;
   let flash: SimFlash;
   try {
-    if (stateDir) checkStateWritable([join(stateDir, "kv.json"), ...stateFiles(join(stateDir, "flash"))]);
+    // (kv.json is replaced by a rename, so the directory's lock already proves it writable; flash files are written in place.)
+    if (stateDir) checkStateWritable(stateFiles(join(stateDir, "flash")));
     kv = stateDir ? new FileKv(join(stateDir, "kv.json")) : new MemoryKv(64 * 1024);
     flash = stateDir ? openFileFlash(join(stateDir, "flash"), ESP32_4MB_LAYOUT, FLASH_BLOCK_SIZE) : new SimFlash(ESP32_4MB_LAYOUT);
   } catch (err) {
