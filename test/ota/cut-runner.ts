@@ -8,6 +8,7 @@ import { SLOT_PARTITIONS, type BootloaderConfig } from "../../bootloader-spec/re
 import { verifySlotImage } from "../../bootloader-spec/reference/image";
 import { readRecords, SlotStateCode as S } from "../../bootloader-spec/reference/record";
 import { OtaStore } from "../../device/core/ota/store";
+import { DEFAULTS } from "../../device/core/ota/updater";
 import { toHex } from "../../device/core/ota/bytes";
 import { tweetnaclVerify, type SignatureCheck } from "../../device/core/ota/ed25519";
 import { SimFlash, type FlashOp } from "../../host-sim/virtual/flash";
@@ -103,8 +104,13 @@ export function runWithCuts(sc: Scenario, cuts: Cut[], maxBoots = 40): CutRun {
   };
   // Boots until steady; `running` is cleared between boots (the bootloader may write anything).
   let final: BootLog | undefined;
+  const store = new OtaStore(kv);
+  /** Index of the first boot on the old image with `to` remembered as rejected. */
+  let rejectedAt = -1;
   for (let i = 0; i < maxBoots && !final; i++) {
     const b = wrap(() => r.bootOnce());
+    // Back on the old image with the new version rejected (a trial that rejected itself may still boot again before its rollback lands).
+    if (rejectedAt < 0 && b.version === sc.from && store.isRejected(sc.to)) rejectedAt = i;
     if (b.end === "brick") violations.push(`bricked: ${b.detail}`);
     if (b.end === "steady" || b.end === "brick") final = b;
   }
@@ -114,7 +120,6 @@ export function runWithCuts(sc: Scenario, cuts: Cut[], maxBoots = 40): CutRun {
   }
   // The settled state, checked on the flash and key-value store as they are now.
   violations.push(...recordProblems(flash, final.slot));
-  const store = new OtaStore(kv);
   if (store.trial()) violations.push("trial record left behind");
   let outcome: CutRun["outcome"] = "updated";
   if (final.version === sc.to) {
@@ -126,10 +131,11 @@ export function runWithCuts(sc: Scenario, cuts: Cut[], maxBoots = 40): CutRun {
   } else {
     violations.push(`settled on unexpected version ${final.version}`);
   }
-  // Once the device is back on the old version after running the new one, the new one never boots again.
-  const firstTo = r.boots.findIndex((b) => b.version === sc.to);
-  const backOnFrom = firstTo < 0 ? -1 : r.boots.findIndex((b, i) => i > firstTo && b.version === sc.from);
-  if (backOnFrom >= 0 && r.boots.slice(backOnFrom).some((b) => b.version === sc.to)) violations.push(`v${sc.to} booted again after its rollback`);
+  // A version remembered as rejected never boots again (SPEC invariant 4). A trial cut short by
+  // power loss may be installed again, but at most DEFAULTS.maxTrials times in all.
+  if (rejectedAt >= 0 && r.boots.slice(rejectedAt + 1).some((b) => b.version === sc.to)) violations.push(`v${sc.to} booted again after it was rejected`);
+  const installs = r.boots.filter((b, i) => b.version === sc.from && b.end === "restart" && r.boots[i + 1]?.version === sc.to).length;
+  if (installs > DEFAULTS.maxTrials) violations.push(`v${sc.to} installed ${installs} times (at most ${DEFAULTS.maxTrials})`);
   // One more boot changes nothing: no flash operation, same version.
   const before = ops.length;
   plan.clear();

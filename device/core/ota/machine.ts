@@ -96,6 +96,8 @@ export interface BootFacts {
   runningRecord?: RunningRecord;
   /** slotState of the attempt's slot (read only when there is an attempt). */
   attemptSlotState?: ImageState;
+  /** The attempt's version is in the rejected list already. */
+  attemptRejected?: boolean;
   recordSeq: number;
   reset: ResetReason;
 }
@@ -233,12 +235,13 @@ class Stepper {
     if (a && a.slot === f.runningSlot) {
       m.running = a.version; // what was verified and installed in this slot
       if (f.runningState === "pending-verify") {
-        if (a.stage === Stage.Unhealthy) return this.rollBack(a, "health check failed on an earlier boot of this trial");
+        if (a.stage === Stage.Unhealthy || f.attemptRejected) return this.rollBack(a, "health check failed on an earlier boot of this trial");
         return this.beginTrial(a);
       }
       // Confirmed before a reboot cut the bookkeeping short (or no rollback support: nothing to confirm).
       return this.confirm(a);
     }
+    if (a && f.attemptRejected) return this.clearAttempt(); // judged already: a cut kept the record
     if (a && a.stage !== Stage.Interrupted) {
       const v = judgeTrial({ stage: a.stage, slotState: f.attemptSlotState ?? "undefined", seqChanged: f.recordSeq !== a.seqBefore, reset: f.reset });
       if (v.kind === "ended") return this.trialEnded(a, v.cause);
@@ -542,7 +545,10 @@ class Stepper {
       case "health":
         return this.healthTimeout();
       case "retry-valid":
-        return this.checkHealth();
+        this.checkHealth();
+        // No longer healthy (the link dropped meanwhile): the health check runs on, timed again.
+        if (!this.op && m.mode === "trial") this.arm("health", this.p.healthTimeoutMs);
+        return;
       case "retry-rollback":
         if (m.mode === "trial") this.op = { type: "rollback" };
         return;

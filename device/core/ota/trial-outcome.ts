@@ -6,9 +6,10 @@
  * The sequence number alone proves nothing on ESP-IDF: the bootloader rewrites the active
  * otadata sector in place (NEW -> PENDING_VERIFY, PENDING_VERIFY -> ABORTED, esp-idf
  * bootloader_utility.c), and a power cut during that rewrite brings the older sector back, so
- * "same sequence as before setPending" can follow a trial that ran and crashed. Where the
- * evidence was lost like that after the trial image ran, the end counts as unknown, which
- * rejects the version: it may have crashed (bootloader-spec/SPEC.md invariant 4).
+ * "same sequence as before setPending" can follow a trial that ran and crashed. The reset
+ * reason decides how a trial ended; a power cut right after a crash (during the bootloader's
+ * abort) shows as power loss, so a crashed version may be installed again, but only within
+ * the bounded retries (bootloader-spec/SPEC.md invariant 4).
  */
 import type { ImageState, ResetReason } from "../../ports";
 import { TrialCause, type TrialCauseCode } from "./codes";
@@ -51,12 +52,11 @@ export function judgeTrial(f: TrialFacts): TrialVerdict {
   // The bootloader (or the app) ended a trial in this slot.
   const endedHere = f.slotState === "aborted" || f.slotState === "invalid";
   if (f.stage === Stage.Trial) {
-    // The trial image ran. With the bootloader's record of it intact, the reset reason says how
-    // it ended; with that record lost (torn in-place rewrite), a power-on reason may be the cut
-    // of the rewrite itself, hiding a crash: unknown.
-    const cause = causeOfReset(f.reset);
-    if (endedHere) return { kind: "ended", cause };
-    return { kind: "ended", cause: cause === TrialCause.PowerLoss ? TrialCause.Unknown : cause };
+    // The trial image ran, and a reset ended it: the reset reason says how. A power-on reason
+    // counts as power loss even where the bootloader's record of the trial was lost (a torn
+    // in-place rewrite), though it may hide a crash just before the cut: that costs at most
+    // the bounded retries, never an endless loop.
+    return { kind: "ended", cause: causeOfReset(f.reset) };
   }
   // Staged: the trial image never got as far as noting that it ran.
   if (endedHere) {

@@ -414,6 +414,7 @@ export class OtaUpdater {
         attempt,
         runningRecord: guard("kv", () => store.running()),
         attemptSlotState: attempt ? boot.slotState(attempt.slot) : undefined,
+        attemptRejected: attempt ? guard("kv", () => store.isRejected(attempt.version)) : undefined,
         recordSeq: boot.recordSeq(),
         reset: system.resetReason(),
       };
