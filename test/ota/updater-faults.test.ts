@@ -51,7 +51,7 @@ function device(flash: SimFlash, kv: MemoryKv, version: number, o: DeviceOptions
 
 /** A Flash whose reads of the spare slots fail while `failing` is set. */
 function readFaults(flash: SimFlash) {
-  const ctl = { failing: false, reads: 0 };
+  const ctl = { failing: false, reads: 0, failAfter: Infinity };
   const wrapped: Flash = {
     open(name) {
       const p = flash.open(name);
@@ -62,7 +62,7 @@ function readFaults(flash: SimFlash) {
         blockSize: p.blockSize,
         read: (off, len) => {
           ctl.reads++;
-          if (ctl.failing) throw new FlashError("io", `read error at ${off}`);
+          if (ctl.failing || ctl.reads > ctl.failAfter) throw new FlashError("io", `read error at ${off}`);
           return p.read(off, len);
         },
         write: (off, data) => p.write(off, data),
@@ -107,14 +107,15 @@ describe("read faults and a failing hash engine (issue 11 item 3)", () => {
     const d = device(flash, kv, 1, { flash: rf.flash });
     d.ota.offer(b.envelope);
     for (let i = 0; i < blocks.length - 1; i++) d.ota.block(i, blocks[i]);
-    rf.ctl.failing = true; // reads of the spare slot fail from the last block's read-back on
+    rf.ctl.failAfter = rf.ctl.reads + 1; // the last block's read-back passes; every read after it fails
     expect(() => d.ota.block(blocks.length - 1, blocks.at(-1)!)).not.toThrow();
+    expect(rf.ctl.reads).toBeGreaterThan(rf.ctl.failAfter); // the whole-image check did read, and failed
     expect(d.ota.lastStatus()).toMatchObject({ state: OtaState.Idle, result: OtaResult.UpdateFailed, version: 2 });
     expect(d.ota.state).toBe("idle");
     expect(d.clock.pending()).toBe(0); // no stall timer, no "downloading for ever"
     expect(d.restarts()).toBe(0);
     // The fault clears: the next offer resumes from the slot and completes.
-    rf.ctl.failing = false;
+    rf.ctl.failAfter = Infinity;
     expect(() => d.ota.offer(b.envelope)).toThrow(DeviceHalted);
     expect(rig(flash, kv, backendFor(b)).runUntilSteady().version).toBe(2);
   });
