@@ -7,7 +7,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const bundle = join(root, "dist", "tether.js");
-const SOURCE_DIRS = ["tools", "device", "host-sim", "bootloader-spec"];
+const SOURCE_DIRS = ["tools", "device", "host-sim", "bootloader-spec", "service"];
 
 function newestSource(dir) {
   let newest = 0;

@@ -8,6 +8,7 @@
  * device is factory-flashed with this build's agent. An OTA update therefore really changes
  * the code, and a rollback really brings the old code back.
  */
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { isHalt, type BatteryAdc, type KeyValueStore, type Log, type Network, type Ports, type ResetReason, type Socket } from "../device/ports";
 import type { Agent, AgentConfig, AgentEvent } from "../device/core/agent";
@@ -17,6 +18,7 @@ import { versionNumber } from "../device/core/ota/version";
 import { NodeClock } from "../device/platform/node/clock";
 import { openFileFlash } from "../device/platform/node/flash";
 import { FileKv } from "../device/platform/node/kv";
+import { checkStateWritable, lockStateDir, type StateLock } from "../device/platform/node/state-lock";
 import { nodeNetwork } from "../device/platform/node/network";
 import { nodeRandom } from "../device/platform/node/random";
 import { nodeSha256 } from "../device/platform/node/sha256";
@@ -60,8 +62,18 @@ type AgentModule = { Agent: new (ports: Ports, config: AgentConfig, observe: (e:
 
 export async function startNodeDevice(options: NodeDeviceOptions): Promise<RunningDevice> {
   const { stateDir, log, onEvent, onBoot = () => {}, batteryModel, batteryAdc, ...agentConfig } = options;
-  const kv: KeyValueStore = stateDir ? new FileKv(join(stateDir, "kv.json")) : new MemoryKv(64 * 1024);
-  const flash = stateDir ? openFileFlash(join(stateDir, "flash"), ESP32_4MB_LAYOUT, FLASH_BLOCK_SIZE) : new SimFlash(ESP32_4MB_LAYOUT);
+  // One process per state directory, and a state that cannot be written fails here, not at every report.
+  const lock: StateLock | undefined = stateDir ? lockStateDir(stateDir) : undefined;
+  let kv: KeyValueStore;
+  let flash: SimFlash;
+  try {
+    if (stateDir) checkStateWritable([join(stateDir, "kv.json"), ...stateFiles(join(stateDir, "flash"))]);
+    kv = stateDir ? new FileKv(join(stateDir, "kv.json")) : new MemoryKv(64 * 1024);
+    flash = stateDir ? openFileFlash(join(stateDir, "flash"), ESP32_4MB_LAYOUT, FLASH_BLOCK_SIZE) : new SimFlash(ESP32_4MB_LAYOUT);
+  } catch (err) {
+    lock?.release();
+    throw err;
+  }
   const hardwareId = agentConfig.ota?.hardwareId ?? DEFAULT_HARDWARE_ID;
   const battery = batteryAdc ?? new SimBattery(new NodeClock(), nodeRandom, batteryModel);
 
@@ -138,12 +150,24 @@ export async function startNodeDevice(options: NodeDeviceOptions): Promise<Runni
     stop() {
       stopped = true;
       const s = current;
-      if (!s) return;
+      if (!s) return lock?.release();
       s.agent?.stop();
-      // Let DISCONNECT reach the socket before the boot's timers and sockets go.
-      setTimeout(() => s.kill(), 50).unref();
+      // Let DISCONNECT reach the socket before the boot's timers and sockets go; the lock goes last.
+      setTimeout(() => {
+        s.kill();
+        lock?.release();
+      }, 50).unref();
     },
   };
+}
+
+/** The files of a flash directory (none when it does not exist yet). */
+function stateFiles(dir: string): string[] {
+  try {
+    return readdirSync(dir).map((f) => join(dir, f));
+  } catch {
+    return [];
+  }
 }
 
 /** One boot's timers and sockets: a restart kills them all at once, and their callbacks go quiet. */

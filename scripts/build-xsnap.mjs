@@ -44,9 +44,36 @@ export function xsnapCacheKey() {
   return `${version}-${h.digest("hex").slice(0, 10)}`;
 }
 
+/**
+ * The ESP32 manifest's XS stack (manifests/esp32/manifest.json creation.stack); xsnap's own is
+ * 4,096 slots and has no option to change it, so a variant binary is built with this many.
+ */
+export const ESP32_STACK_SLOTS = 1536;
+/** The literal in xsnap.c's xsCreation that sets the stack, replaced for a variant build. */
+const STACK_LITERAL = /4096,(\s*\/\* stackCount \*\/)/;
+
+function cacheKeyFor(stackSlots) {
+  return stackSlots === undefined ? xsnapCacheKey() : `${xsnapCacheKey()}-stack${stackSlots}`;
+}
+
 /** Where the cached binary lives (it may not exist yet). */
-export function xsnapBinaryPath() {
-  return path.join(cacheRoot, xsnapCacheKey(), "xsnap");
+export function xsnapBinaryPath(stackSlots) {
+  return path.join(cacheRoot, cacheKeyFor(stackSlots), "xsnap");
+}
+
+/**
+ * A private copy of xsnap's own sources and makefile with another stack size; the XS engine
+ * sources stay where they are (the makefile takes them from MODDABLE).
+ */
+function patchedSourceTree(buildDir, stackSlots) {
+  const from = path.join(pkgDir, "xsnap-native", "xsnap");
+  const to = path.join(buildDir, "xsnap-src");
+  for (const sub of ["sources", "makefiles"]) fs.cpSync(path.join(from, sub), path.join(to, sub), { recursive: true });
+  const main = path.join(to, "sources", "xsnap.c");
+  const text = fs.readFileSync(main, "utf8");
+  if (!STACK_LITERAL.test(text)) throw new Error("build-xsnap: xsnap.c has no stackCount literal to patch (package changed?)");
+  fs.writeFileSync(main, text.replace(STACK_LITERAL, `${stackSlots},$1`));
+  return path.join(to, "makefiles", "lin");
 }
 
 function haveTool(cmd, args = ["--version"]) {
@@ -86,8 +113,7 @@ function works(bin) {
 }
 
 /** Runs make; resolves on success, rejects with its output on failure. */
-function runMake(buildDir, log) {
-  const makeDir = path.join(pkgDir, "xsnap-native", "xsnap", "makefiles", "lin");
+function runMake(buildDir, log, makeDir = path.join(pkgDir, "xsnap-native", "xsnap", "makefiles", "lin")) {
   const moddable = path.join(pkgDir, "moddable");
   const jobs = Math.max(1, Math.min(os.availableParallelism?.() ?? os.cpus().length, 8));
   const args = ["-C", makeDir, "-f", "xsnap.mk", `MODDABLE=${moddable}`, "GOAL=release", `BUILD_DIR=${buildDir}`, `-j${jobs}`];
@@ -154,11 +180,14 @@ async function acquireLock(lockDir, log) {
 
 /**
  * Returns the path of a working xsnap binary, building it first if it is not cached.
- * @param {{ force?: boolean, log?: (msg: string) => void }} [options]
+ * `stackSlots` builds (and caches separately) a variant with that XS stack size.
+ * @param {{ force?: boolean, log?: (msg: string) => void, stackSlots?: number }} [options]
  */
 export async function ensureXsnap(options = {}) {
   const log = options.log ?? ((m) => process.stderr.write(`${m}\n`));
-  const key = xsnapCacheKey();
+  const stackSlots = options.stackSlots;
+  if (stackSlots !== undefined && (!Number.isInteger(stackSlots) || stackSlots < 256)) throw new Error(`build-xsnap: bad stack size ${stackSlots}`);
+  const key = cacheKeyFor(stackSlots);
   const finalDir = path.join(cacheRoot, key);
   const bin = path.join(finalDir, "xsnap");
   if (!options.force && fs.existsSync(bin)) return bin;
@@ -173,7 +202,7 @@ export async function ensureXsnap(options = {}) {
     const t0 = Date.now();
     const buildDir = fs.mkdtempSync(path.join(cacheRoot, `${key}.build-`));
     try {
-      await runMake(buildDir, log);
+      await runMake(buildDir, log, stackSlots === undefined ? undefined : patchedSourceTree(buildDir, stackSlots));
       const built = path.join(buildDir, "bin", "lin", "release", "xsnap");
       if (!fs.existsSync(built)) throw new Error(`build-xsnap: make succeeded but ${built} is missing`);
       if (!works(built)) throw new Error(`build-xsnap: the built binary ${built} does not run (xsnap -v failed)`);

@@ -1,19 +1,20 @@
 /**
- * A virtual device reduced to what OTA needs, booted through the reference bootloader on
+ * A virtual device reduced to what OTA needs, booted through a boot model (the reference
+ * bootloader or ESP-IDF's otadata, host-sim/boot/boot-models.ts) on
  * simulated flash, with a "retained" backend (manifest + blocks) standing in for the broker.
  * Each boot: bootloader → OtaUpdater.start → offer → blocks as wanted → health events per the
  * image's behaviour, until the device is idle, restarts, crashes or loses power. Used by the
  * power-cut and malicious-input suites; deterministic (virtual clock, no randomness of its own).
  */
 import type { ResetReason, Sha256, SlotIndex } from "../../device/ports";
-import { runBootloader, type BootloaderConfig } from "../../bootloader-spec/reference/bootloader";
+import type { BootloaderConfig } from "../../bootloader-spec/reference/bootloader";
 import { OtaUpdater, type OtaOptions } from "../../device/core/ota/updater";
 import type { OtaStatus } from "../../device/core/ota/status";
 import { VirtualClock } from "../virtual/clock";
 import { PowerCut, type SimFlash } from "../virtual/flash";
 import type { MemoryKv } from "../virtual/kv";
 import { DeviceHalted, VirtualSystem } from "../virtual/system";
-import { SimBootControl } from "./boot-control";
+import { bootModel, type BootModelName } from "./boot-models";
 
 /** What an image does when it runs: passes its health check, never gets telemetry acked, or crashes at start. */
 export type Behaviour = "good" | "no-health" | "crash";
@@ -28,6 +29,8 @@ export interface RigConfig {
   kv: MemoryKv;
   sha256: Sha256;
   bootloader?: BootloaderConfig;
+  /** Which bootloader and otadata semantics the device boots with (default "reference"). */
+  bootModel?: BootModelName;
   hardwareId: string;
   trustedKeys: Uint8Array[];
   backend: RigBackend;
@@ -71,7 +74,7 @@ export class OtaRig {
     this.boots.push(log);
     flash.powerOn();
     try {
-      const out = runBootloader(flash, sha256, this.cfg.bootloader);
+      const out = bootModel(this.cfg.bootModel).boot(flash, sha256, this.cfg.bootloader);
       if (!out.ok) {
         log.end = "brick";
         log.detail = out.reason;
@@ -119,7 +122,7 @@ export class OtaRig {
     const system = new VirtualSystem(this.reason, () => {
       throw new DeviceHalted("restart");
     });
-    const boot = new SimBootControl(flash, slot, rollback, () => system.restart());
+    const boot = bootModel(this.cfg.bootModel).control(flash, sha256, { slot, rollback }, () => system.restart(), this.cfg.bootloader);
     const wallMs = this.cfg.wallMs;
     let ota: OtaUpdater | undefined;
     ota = new OtaUpdater(

@@ -7,6 +7,7 @@
  */
 
 import { MIN_INTERVAL_MS } from "../../device/core/telemetry/reporter";
+import { parseRadio, type RadioProfile } from "./radio";
 
 // ---------------------------------------------------------------- types
 /** Which devices a fault or offer applies to: all (default), a group, a fraction or a count. */
@@ -60,6 +61,8 @@ export interface Group {
   keepAliveSec: number;
   /** Charge connection attempts, TX and sampling to the battery (host-sim/battery/power.ts). */
   powerModel: boolean;
+  /** Radio quality: per-device mean RSSI and the link drops that go with it (radio.ts). */
+  radio?: RadioProfile;
 }
 
 /** When a fault happens: at fixed times, or at random per device at a rate. */
@@ -209,7 +212,7 @@ class Checker {
 
 // ---------------------------------------------------------------- sections
 const TOP_KEYS = ["description", "devices", "duration", "seed", "drain", "lowBatteryPct", "groups", "faults", "ota"] as const;
-const GROUP_KEYS = ["name", "weight", "firmware", "battery", "sensor", "telemetry", "keepAlive", "powerOnDelayMax", "otaHealthTimeout", "clock", "powerModel"] as const;
+const GROUP_KEYS = ["name", "weight", "firmware", "battery", "sensor", "telemetry", "keepAlive", "powerOnDelayMax", "otaHealthTimeout", "clock", "powerModel", "radio"] as const;
 const BATTERY_KEYS = ["capacityMah", "startPermille", "sleepUa", "activeUa", "transmitUa", "capacityVariationPermille"] as const;
 const SENSOR_KEYS = ["meanCentiC", "swingCentiC", "meanHumidityPermille", "rssiMin", "rssiMax"] as const;
 const SELECT_KEYS = ["group", "permille", "count"] as const;
@@ -296,6 +299,7 @@ function group(c: Checker, v: unknown, path: string, i: number): Group | undefin
     powerOnDelayMaxMs: powerOnDelay,
     otaHealthTimeoutMs: c.duration(o, "otaHealthTimeout", path, Math.max(120_000, reportIntervalMs + powerOnDelay + 60_000), true),
     powerModel: c.bool(o, "powerModel", path, true),
+    ...(o.radio === undefined ? {} : { radio: parseRadio(o.radio, `${path}.radio`, (p, w) => c.fail(p, w), parseDuration) }),
   };
 }
 

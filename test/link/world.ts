@@ -45,6 +45,8 @@ export class VirtualDevice {
   private nextSeq = 0;
   private timer: number | undefined;
   boots = 0;
+  /** Called with every link event of every boot, before it is recorded (a test's application). */
+  onLinkEvent: ((e: LinkEvent) => void) | undefined;
 
   constructor(
     readonly world: World,
@@ -69,7 +71,10 @@ export class VirtualDevice {
     this.link = new Link(
       { clock: this.domain.clock, network: this.domain.network, kv: this.kv, log, random: this.world.random.fork(`${this.id}/${this.boots}`) },
       { deviceId: this.id, brokers: [BROKER], keepAliveSec: 30, pingTimeoutMs: 10_000, ...this.options },
-      (e) => this.events.push({ at: this.world.clock.now(), e }),
+      (e) => {
+        this.onLinkEvent?.(e);
+        this.events.push({ at: this.world.clock.now(), e });
+      },
     );
     this.link.start();
     if (this.periodMs > 0) this.schedule();

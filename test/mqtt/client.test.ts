@@ -270,8 +270,10 @@ describe("faults", () => {
     for (const [garbage, reason] of [
       [Uint8Array.of(0xf0, 0), "malformed: reserved packet type 15"],
       [Uint8Array.of(0x40, 3, 0, 1, 9), "malformed: 1 trailing bytes in PUBACK"],
-      [Uint8Array.of(0x30, 0xff, 0xff, 0xff, 0x7f), "oversized: remaining length 268435455 > max 1000"],
-      [encodePublish({ topic: "a", payload: new Uint8Array(2000), qos: 0 }), "oversized: remaining length 2003 > max 1000"],
+      // Only a PUBLISH may be skipped when oversized (test/mqtt/oversized.test.ts); anything else closes.
+      [Uint8Array.of(0x90, 0xff, 0xff, 0xff, 0x7f), "oversized: remaining length 268435455 > max 1000"],
+      [Uint8Array.of(0x90, 0xd0, 0x0f), "oversized: remaining length 2000 > max 1000"],
+      [Uint8Array.from([0x32, 0xd0, 0x0f, 0, 1, 0x61, 0, 0, ...new Uint8Array(1995)]), "malformed: packet id 0 in PUBLISH"],
       [Uint8Array.of(0x32, 4, 0, 1, 0x2b, 0, 0), "malformed: wildcard in PUBLISH topic"],
       [Uint8Array.of(0x20, 2, 0, 0), "protocol: unexpected CONNACK from broker"],
     ] as const) {

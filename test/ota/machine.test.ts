@@ -111,7 +111,7 @@ function record(stage: StageCode, slot: SlotIndex, attempts = 1, version = 2): A
 
 const STATES: ImageState[] = ["new", "pending-verify", "valid", "invalid", "aborted", "undefined"];
 const RESETS: ResetReason[] = ["power-on", "software", "watchdog", "panic", "brownout", "deep-sleep", "external", "unknown"];
-const STAGES: StageCode[] = [Stage.Staged, Stage.Trial, Stage.Network, Stage.Unhealthy, Stage.Interrupted];
+const STAGES: StageCode[] = [Stage.Staged, Stage.Pending, Stage.Trial, Stage.Network, Stage.Unhealthy, Stage.Interrupted];
 
 /** Every boot situation: fresh, on trial, back on the old image after every kind of attempt. */
 function allBootSituations(): BootFacts[] {
@@ -226,9 +226,10 @@ function describeInput(i: OtaInput): string {
 }
 
 describe("judging a trial from what the platform can tell", () => {
-  const trialRan = (f: { stage: StageCode; slotState: ImageState; seqChanged: boolean }) => f.stage !== Stage.Staged || ((f.slotState === "aborted" || f.slotState === "invalid") && f.seqChanged);
-  it("never reads a trial that ran as 'not applied', and decides the cause from the reset reason or the trial's own note", () => {
-    for (const stage of [Stage.Staged, Stage.Trial, Stage.Network, Stage.Unhealthy] as StageCode[]) {
+  const trialRan = (f: { stage: StageCode; slotState: ImageState; seqChanged: boolean }) =>
+    f.stage === Stage.Trial || f.stage === Stage.Network || f.stage === Stage.Unhealthy || ((f.slotState === "aborted" || f.slotState === "invalid") && f.seqChanged);
+  it("never reads a trial that ran as 'not applied'; retries only what power or network loss explains, after the agent ran", () => {
+    for (const stage of [Stage.Staged, Stage.Pending, Stage.Trial, Stage.Network, Stage.Unhealthy] as StageCode[]) {
       for (const slotState of STATES) {
         for (const seqChanged of [false, true]) {
           for (const reset of RESETS) {
@@ -239,21 +240,27 @@ describe("judging a trial from what the platform can tell", () => {
             if (v.kind !== "ended") continue;
             if (stage === Stage.Network) expect(v.cause, at).toBe(TrialCause.Network);
             else if (stage === Stage.Unhealthy) expect(v.cause, at).toBe(TrialCause.Unhealthy);
-            else expect(v.cause, at).toBe(causeOfReset(reset));
-            // Retryable only for what power or network loss explains.
-            if (isRetryableCause(v.cause)) expect(["power-on", "brownout", "external"].includes(reset) || stage === Stage.Network, at).toBe(true);
+            // A crash the reset reason names is always believed.
+            if (reset === "panic" && stage !== Stage.Network && stage !== Stage.Unhealthy) expect(v.cause, at).toBe(TrialCause.Crash);
+            // Power loss is believed only when the trial's agent ran and the bootloader's record of the end is intact.
+            if (v.cause === TrialCause.PowerLoss) expect(stage === Stage.Trial && (slotState === "aborted" || slotState === "invalid") && causeOfReset(reset) === TrialCause.PowerLoss, at).toBe(true);
+            if (isRetryableCause(v.cause)) expect(stage === Stage.Network || stage === Stage.Trial, at).toBe(true);
           }
         }
       }
     }
   });
 
-  it("the ESP-IDF torn abort (crash, then a cut while ABORTED is written: no state, same sequence) is not 'never landed'", () => {
-    // Before: the updater cleared its record and installed the crashed version again, unbounded.
-    expect(judgeTrial({ stage: Stage.Staged, slotState: "undefined", seqChanged: false, reset: "power-on" })).toEqual({ kind: "ended", cause: TrialCause.PowerLoss });
-    expect(judgeTrial({ stage: Stage.Trial, slotState: "undefined", seqChanged: false, reset: "power-on" })).toEqual({ kind: "ended", cause: TrialCause.PowerLoss });
-    // A stale aborted state of an earlier attempt, with the sequence unchanged, is: setPending never landed.
-    expect(judgeTrial({ stage: Stage.Staged, slotState: "aborted", seqChanged: false, reset: "power-on" })).toEqual({ kind: "not-applied" });
+  it("the ESP-IDF torn abort (a crash, then a cut while ABORTED is rewritten in place: no state, same sequence) is neither 'never landed' nor retried", () => {
+    // Before: "setPending never landed", the record cleared, the crashed version installed again.
+    expect(judgeTrial({ stage: Stage.Pending, slotState: "undefined", seqChanged: false, reset: "power-on" })).toEqual({ kind: "ended", cause: TrialCause.Unknown });
+    expect(judgeTrial({ stage: Stage.Trial, slotState: "undefined", seqChanged: false, reset: "power-on" })).toEqual({ kind: "ended", cause: TrialCause.Unknown });
+    // setPending itself cut short: nothing happened.
+    expect(judgeTrial({ stage: Stage.Staged, slotState: "undefined", seqChanged: false, reset: "power-on" })).toEqual({ kind: "not-applied" });
+    // A stale aborted state of an earlier attempt, with the sequence unchanged: setPending never landed.
+    expect(judgeTrial({ stage: Stage.Pending, slotState: "aborted", seqChanged: false, reset: "power-on" })).toEqual({ kind: "not-applied" });
+    // The agent ran, the bootloader recorded the abort, the reset was a power-on: power loss, retryable.
+    expect(judgeTrial({ stage: Stage.Trial, slotState: "aborted", seqChanged: true, reset: "brownout" })).toEqual({ kind: "ended", cause: TrialCause.PowerLoss });
   });
 });
 

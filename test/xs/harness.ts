@@ -57,6 +57,8 @@ export interface XsRunOptions {
    * Directories older than a day are pruned.
    */
   keep?: "on-failure" | "always" | "never";
+  /** Run on an xsnap built with this many XS stack slots (e.g. the ESP32 manifest's 1,536) instead of 4,096. */
+  stackSlots?: number;
 }
 
 export class XsScenarioError extends Error {
@@ -70,15 +72,19 @@ export class XsScenarioError extends Error {
   }
 }
 
-let xsnapPath: Promise<string> | undefined;
+const xsnapPaths = new Map<number | undefined, Promise<string>>();
 
-/** The path of the cached xsnap binary, building it first if needed. */
-export function ensureXsnap(): Promise<string> {
-  xsnapPath ??= ensureXsnapBinary({ log: (m) => process.stderr.write(`${m}\n`) }).catch((e: unknown) => {
-    xsnapPath = undefined;
-    throw e;
-  });
-  return xsnapPath;
+/** The path of the cached xsnap binary (or its variant with `stackSlots`), building it first if needed. */
+export function ensureXsnap(stackSlots?: number): Promise<string> {
+  let p = xsnapPaths.get(stackSlots);
+  if (p === undefined) {
+    p = ensureXsnapBinary({ stackSlots, log: (m) => process.stderr.write(`${m}\n`) }).catch((e: unknown) => {
+      xsnapPaths.delete(stackSlots);
+      throw e;
+    });
+    xsnapPaths.set(stackSlots, p);
+  }
+  return p;
 }
 
 const workRoot = path.join(repoRoot, "node_modules", ".cache", "tether-xs-scenarios");
@@ -231,7 +237,7 @@ export function judgeXsOutput(out: ProcessOutput): { lines: string[]; computrons
  */
 export async function runScenarioInXs(entryTs: string | URL, options: XsRunOptions = {}): Promise<ScenarioResult> {
   const entry = resolveEntry(entryTs);
-  const [bin, bundle] = await Promise.all([ensureXsnap(), bundleScenario(entry, options)]);
+  const [bin, bundle] = await Promise.all([ensureXsnap(options.stackSlots), bundleScenario(entry, options)]);
   const loader = path.join(bundle.dir, "loader.js");
   fs.writeFileSync(loader, loaderSource(bundle.outFile));
   const args = options.meteringLimit ? ["-l", String(options.meteringLimit), "-s", loader] : ["-s", loader];

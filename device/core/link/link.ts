@@ -69,6 +69,8 @@ export interface LinkStatsSnapshot {
   queued: number;
   /** Records the offline queue dropped, ever. */
   dropped: number;
+  /** Incoming messages skipped as over the packet limit (acknowledged, not handled), since boot. */
+  oversized: number;
 }
 
 export class Link {
@@ -122,6 +124,7 @@ export class Link {
       reconnects: this.model.connects > 0 ? this.model.connects - 1 : 0,
       queued: this.queue.length,
       dropped: this.queue.dropped,
+      oversized: this.client.oversizedCount,
     };
   }
 
@@ -267,6 +270,7 @@ export class Link {
       case "message":
         this.emit(e);
         return;
+      case "oversized":
       case "subscribed":
         return;
     }

@@ -14,7 +14,7 @@ import {
   CONNACK_REASONS, MqttEncodeError, encodeConnect, encodeDisconnect, encodePingreq, encodePuback,
   encodePublish, encodeSubscribe, encodeUnsubscribe, type Packet,
 } from "./codec";
-import { DEFAULT_MAX_PACKET, MqttParser } from "./parser";
+import { DEFAULT_MAX_PACKET, MqttParser, type OversizedPublish } from "./parser";
 import { INFLIGHT_MAX_BYTES, InflightStore } from "./inflight";
 import { utf8Encode, utf8Length } from "./utf8";
 
@@ -41,7 +41,10 @@ export interface MqttClientOptions {
   connackTimeoutMs?: number;
   /** How long a PINGREQ may wait for its PINGRESP before the link is declared dead. */
   pingTimeoutMs?: number;
-  /** Largest incoming Remaining Length accepted; bigger packets close the connection. */
+  /**
+   * Largest incoming Remaining Length accepted. A bigger PUBLISH is skipped unread,
+   * acknowledged (QoS 1), counted and reported; any other bigger packet closes the connection.
+   */
   maxPacketSize?: number;
   /** How long a QoS 1 PUBLISH may wait for its PUBACK before the connection is restarted (0 = never). */
   ackTimeoutMs?: number;
@@ -53,6 +56,7 @@ export type MqttEvent =
   | { type: "closed"; reason: string } // once per connection attempt
   | { type: "message"; topic: string; payload: Uint8Array; qos: QoS; retain: boolean }
   | { type: "acked"; packetId: number } // PUBACK for our QoS 1 publish
+  | { type: "oversized"; topic?: string; length: number; qos: QoS; retain: boolean; dup: boolean } // skipped, acknowledged
   | { type: "subscribed"; packetId: number; topics: string[]; returnCodes: number[] }; // SUBACK
 
 export interface MqttPorts {
@@ -97,6 +101,7 @@ export class MqttClient {
   private readonly pendingUnsubs = new Set<string>();
   private readonly subAcks = new Map<number, string[]>();
   private readonly unsubAcks = new Map<number, string[]>();
+  private oversized = 0;
 
   private readonly options: MqttClientOptions;
 
@@ -122,6 +127,10 @@ export class MqttClient {
   get inflightCount(): number {
     return this.inflight.size;
   }
+  /** Incoming PUBLISHes skipped (and acknowledged) for being over maxPacketSize, since boot. */
+  get oversizedCount(): number {
+    return this.oversized;
+  }
   inflightIds(): number[] {
     return this.inflight.entries().map((e) => e.packetId);
   }
@@ -140,6 +149,7 @@ export class MqttClient {
       (p) => this.onPacketSafe(gen, p),
       (reason) => this.finish(reason),
       this.options.maxPacketSize ?? DEFAULT_MAX_PACKET,
+      (p) => this.onOversizedSafe(gen, p),
     );
     try {
       this.socket = this.ports.network.connect(target, {
@@ -301,6 +311,21 @@ export class MqttClient {
       default:
         return this.finish(`protocol: unexpected ${p.type.toUpperCase()} from broker`);
     }
+  }
+
+  /**
+   * A PUBLISH over the packet limit was streamed past. Closing instead (without PUBACK) would
+   * make the broker redeliver it on every resumed session, for ever: acknowledge it and go on.
+   */
+  private onOversizedSafe(gen: number, p: OversizedPublish): void {
+    if (gen !== this.generation) return;
+    if (this.phase !== "connected") return this.finish(`protocol: PUBLISH of ${p.length} bytes before CONNACK`);
+    if (p.qos === 2) return this.finish("protocol: QoS 2 PUBLISH not supported (never subscribed above QoS 1)");
+    this.oversized++;
+    const limit = this.options.maxPacketSize ?? DEFAULT_MAX_PACKET;
+    this.ports.log("warn", `mqtt: skipped a ${p.length}-byte PUBLISH on ${p.topic ?? "(long topic)"} (limit ${limit}), ${this.oversized} so far`);
+    this.emit({ type: "oversized", topic: p.topic, length: p.length, qos: p.qos, retain: p.retain, dup: p.dup });
+    if (p.qos === 1 && p.packetId !== undefined && gen === this.generation) this.send(encodePuback(p.packetId));
   }
 
   private onConnack(sessionPresent: boolean, code: number): void {

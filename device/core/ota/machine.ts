@@ -576,10 +576,9 @@ class Stepper {
         m.attempt = op.record;
         return this.afterSave(op.record);
       case "set-pending":
-        m.job = undefined;
-        m.mode = "restarting";
-        this.effects.push({ type: "log", level: "info", message: `ota: version ${m.attempt?.version} staged in slot ${op.slot}; restarting` });
-        this.effects.push({ type: "restart" });
+        // Noted before the restart: from now on, a lost boot record means a torn bootloader write.
+        if (m.attempt) this.op = { type: "save-attempt", record: { ...m.attempt, stage: Stage.Pending } };
+        else this.restart();
         return;
       case "mark-valid":
         if (m.mode === "trial" && m.trial) return this.confirm(m.trial.record);
@@ -600,9 +599,21 @@ class Stepper {
     }
   }
 
+  private restart(): void {
+    const m = this.m;
+    m.job = undefined;
+    m.mode = "restarting";
+    this.disarm();
+    this.effects.push({ type: "log", level: "info", message: `ota: version ${m.attempt?.version} staged in slot ${m.attempt?.slot}; restarting` });
+    this.effects.push({ type: "restart" });
+  }
+
   private afterSave(r: AttemptRecord): void {
     const m = this.m;
     switch (r.stage) {
+      case Stage.Pending:
+        if (m.mode === "downloading") this.restart();
+        return;
       case Stage.Staged:
         if (m.mode === "downloading" && m.job) this.op = { type: "set-pending", slot: r.slot };
         return;

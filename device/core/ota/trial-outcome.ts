@@ -6,10 +6,10 @@
  * The sequence number alone proves nothing on ESP-IDF: the bootloader rewrites the active
  * otadata sector in place (NEW -> PENDING_VERIFY, PENDING_VERIFY -> ABORTED, esp-idf
  * bootloader_utility.c), and a power cut during that rewrite brings the older sector back, so
- * "same sequence as before setPending" can follow a trial that ran and crashed. The reset
- * reason decides how a trial ended; a power cut right after a crash (during the bootloader's
- * abort) shows as power loss, so a crashed version may be installed again, but only within
- * the bounded retries (bootloader-spec/SPEC.md invariant 4).
+ * "same sequence as before setPending" can follow a trial that ran and crashed. A power-on
+ * reset is believed to be power loss (retryable) only once the trial image has recorded that its
+ * agent started and the bootloader's record of the trial's end is intact; where a cut may hide a
+ * crash, the end is unknown and the version is rejected (bootloader-spec/SPEC.md invariant 4).
  */
 import type { ImageState, ResetReason } from "../../ports";
 import { TrialCause, type TrialCauseCode } from "./codes";
@@ -49,23 +49,29 @@ export function causeOfReset(reset: ResetReason): TrialCauseCode {
 export function judgeTrial(f: TrialFacts): TrialVerdict {
   if (f.stage === Stage.Unhealthy) return { kind: "ended", cause: TrialCause.Unhealthy };
   if (f.stage === Stage.Network) return { kind: "ended", cause: TrialCause.Network };
-  // The bootloader (or the app) ended a trial in this slot.
+  const cause = causeOfReset(f.reset);
+  // The bootloader (or the app) ended a trial in this slot, and said so.
   const endedHere = f.slotState === "aborted" || f.slotState === "invalid";
   if (f.stage === Stage.Trial) {
-    // The trial image ran, and a reset ended it: the reset reason says how. A power-on reason
-    // counts as power loss even where the bootloader's record of the trial was lost (a torn
-    // in-place rewrite), though it may hide a crash just before the cut: that costs at most
-    // the bounded retries, never an endless loop.
-    return { kind: "ended", cause: causeOfReset(f.reset) };
+    // The trial image ran, and a reset ended it: the reset reason says how. Where the
+    // bootloader's record of the trial was lost (a torn in-place rewrite), a power-on reason
+    // may be the cut of that rewrite hiding a crash: unknown, rejected.
+    if (endedHere || cause !== TrialCause.PowerLoss) return { kind: "ended", cause };
+    return { kind: "ended", cause: TrialCause.Unknown };
   }
-  // Staged: the trial image never got as far as noting that it ran.
+  // Staged or Pending: the trial image never got as far as noting that it ran.
   if (endedHere) {
     // A state left over from an earlier attempt (the sequence did not move) says nothing.
-    return f.seqChanged ? { kind: "ended", cause: causeOfReset(f.reset) } : NOT_APPLIED;
+    if (!f.seqChanged) return NOT_APPLIED;
+    // The image booted and never reached the agent: a build that dies at start looks like this,
+    // and so does one whose first moments lost power, once the cut of the bootloader's abort
+    // hid the panic. Only a reset reason that names the crash is believed; otherwise unknown.
+    return { kind: "ended", cause: cause === TrialCause.PowerLoss ? TrialCause.Unknown : cause };
   }
-  if (f.seqChanged || f.slotState !== "undefined") return NOT_APPLIED;
-  // No state for the slot and no sequence change: setPending never landed, or ESP-IDF's in-place
-  // rewrite was torn (before the trial ran, or after it crashed before the agent started).
-  // Only a power loss can tear it; the install counts as interrupted (bounded retries).
-  return causeOfReset(f.reset) === TrialCause.PowerLoss ? { kind: "ended", cause: TrialCause.PowerLoss } : NOT_APPLIED;
+  if (f.stage !== Stage.Pending || f.seqChanged || f.slotState !== "undefined" || cause !== TrialCause.PowerLoss) return NOT_APPLIED;
+  // setPending landed (the old image noted it), yet no entry selects the slot and the sequence
+  // is back where it was, after a power-on: ESP-IDF's in-place rewrite of the entry was torn,
+  // NEW -> PENDING_VERIFY before the image ran, or PENDING_VERIFY -> ABORTED after it crashed.
+  // The platform cannot tell these apart: unknown, rejected rather than risk a crash again.
+  return { kind: "ended", cause: TrialCause.Unknown };
 }

@@ -3,8 +3,8 @@
  * signed ESP-IDF-format image from the virtual broker into "nextota" through
  * embedded:storage/flash, sets it as the trial boot through the tether-esp binding, restarts,
  * passes its health check on the trial boot and confirms it. A second update boots while the
- * broker is down, rolls back as retryable and lands on its retry; a third panics at start, once
- * with a power cut during the bootloader's in-place ABORTED rewrite, and is rejected.
+ * broker is down, rolls back as retryable and lands on its retry; a third panics at start, with
+ * a power cut during the bootloader's in-place ABORTED rewrite, and is rejected.
  * The ESP-IDF boot behaviour (NEW -> PENDING_VERIFY -> VALID / INVALID / ABORTED) is the fakes' model.
  */
 import type { ScenarioHost } from "../scenario-host";
@@ -65,7 +65,7 @@ export function run(host: ScenarioHost): void {
   const topics = otaTopics(DEVICE);
 
   let device: Device;
-  /** A build that panics at start; the first panic's abort is cut (see update 3). */
+  /** A build that panics at start; its first panic's abort is cut (see update 3). */
   const CRASHING = "1.3.0";
   let crashes = 0;
   const boot = () => {
@@ -144,10 +144,9 @@ export function run(host: ScenarioHost): void {
   runFor(10_000);
   host.emit(`@${w.clock.now()} after update 2: slot=${w.boot.running} v${runningVersion(w)} state=${device!.ports.boot.runningState()} other=${device!.ports.boot.slotState(w.boot.running === 0 ? 1 : 0)}`);
 
-  // Update 3: a build that panics at start. The first time, a power cut lands while the
-  // bootloader rewrites its otadata entry as ABORTED (in place): the entry is lost and the
-  // reset reads as power-on, so the device counts a power loss (109) and installs it once more;
-  // the second panic is seen as such and the version is rejected (105, then 106).
+  // Update 3: a build that panics at start, and a power cut lands while the bootloader rewrites
+  // its otadata entry as ABORTED (in place): the entry is lost and the reset reads as power-on.
+  // The device cannot tell that from a crash, so it rejects the version (105, then 106).
   offer(CRASHING, 1_003_000, 3);
   runFor(900_000);
   host.emit(`@${w.clock.now()} after update 3: slot=${w.boot.running} v${runningVersion(w)} state=${device!.ports.boot.runningState()} other=${device!.ports.boot.slotState(w.boot.running === 0 ? 1 : 0)} crashes=${crashes}`);

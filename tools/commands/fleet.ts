@@ -1,0 +1,95 @@
+/**
+ * `tether fleet serve`: the fleet service as a long-running process beside the broker.
+ * Stops cleanly on SIGINT/SIGTERM; `kill -9` is safe too (docs/fleet-service.md).
+ */
+import fs from "node:fs";
+import { realClock } from "../../service/clock";
+import { FleetService } from "../../service/fleet-service";
+import { parseListen } from "../../service/http/server";
+import { MqttSocketTransport } from "../../service/transport/mqtt-socket";
+import { parseFlags, UsageError } from "../args";
+
+const HELP = `usage: tether fleet serve --broker URL [--db FILE] [--http HOST:PORT] [options]
+
+  --broker URL          mqtt://host:port or mqtts://host:port of the devices' broker
+  --db FILE             the fleet database (SQLite, created if missing; default fleet.db)
+  --http HOST:PORT      the HTTP API (default 127.0.0.1:8080); beyond loopback needs --token-file
+  --token-file FILE     bearer token for the HTTP API (first line of FILE, ≥ 16 characters)
+  --client-id ID        the service's MQTT client id (default tether-fleet-service); keep it
+                        stable: the broker holds the session's unacknowledged messages under it
+  --username NAME       MQTT user name of the service account
+  --password-file FILE  its password (first line of FILE; never on the command line)
+  --ca FILE             CA certificate for mqtts://
+`;
+
+export async function runFleet(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === "serve") return serve(rest);
+  if (sub === undefined || sub === "--help" || sub === "help") {
+    process.stdout.write(HELP);
+    return sub === undefined ? 2 : 0;
+  }
+  throw new UsageError(`unknown subcommand "${sub}" (expected: serve)`);
+}
+
+async function serve(argv: string[]): Promise<number> {
+  const { values, positionals } = parseFlags(argv, {
+    broker: { type: "string" },
+    db: { type: "string" },
+    http: { type: "string" },
+    "token-file": { type: "string" },
+    "client-id": { type: "string" },
+    username: { type: "string" },
+    "password-file": { type: "string" },
+    ca: { type: "string" },
+    help: { type: "boolean" },
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+  if (!values.broker) throw new UsageError("--broker URL is required (e.g. mqtt://127.0.0.1:1883)");
+  let listen: { host: string; port: number };
+  try {
+    listen = parseListen(values.http ?? "127.0.0.1:8080");
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const password = values["password-file"] ? fs.readFileSync(values["password-file"], "utf8").split(/\r?\n/)[0] : undefined;
+  const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+  let transport: MqttSocketTransport;
+  try {
+    transport = new MqttSocketTransport({
+      url: values.broker,
+      clientId: values["client-id"] ?? "tether-fleet-service",
+      username: values.username,
+      password,
+      caFile: values.ca,
+      log,
+    });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const service = new FleetService({ db: values.db ?? "fleet.db", clock: realClock, transport, log });
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    await service.close();
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void stop());
+  process.on("SIGTERM", () => void stop());
+  try {
+    const at = await service.listen({ ...listen, tokenFile: values["token-file"] });
+    process.stdout.write(`fleet service: HTTP API on ${at.url}/api, database ${values.db ?? "fleet.db"}\n`);
+    await service.start();
+    process.stdout.write(`fleet service: subscribed on ${values.broker}\n`);
+  } catch (err) {
+    await service.close();
+    throw err;
+  }
+  await new Promise<never>(() => {}); // runs until a signal
+  return 0;
+}
