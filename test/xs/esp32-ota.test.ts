@@ -57,5 +57,5 @@ describe("OTA through the ESP32 adapters", () => {
       /^after update 3: slot=0 v1\.2\.0 state=valid other=undefined crashes=1$/,
     ].forEach(next);
     expect(lines.filter((l) => l.startsWith("error "))).toEqual([]);
-  });
+  }, 180_000);
 });

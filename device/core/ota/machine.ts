@@ -241,14 +241,20 @@ class Stepper {
       // Confirmed before a reboot cut the bookkeeping short (or no rollback support: nothing to confirm).
       return this.confirm(a);
     }
-    if (a && f.attemptRejected) return this.clearAttempt(); // judged already: a cut kept the record
     if (a && a.stage !== Stage.Interrupted) {
       const v = judgeTrial({ stage: a.stage, slotState: f.attemptSlotState ?? "undefined", seqChanged: f.recordSeq !== a.seqBefore, reset: f.reset });
+      if (f.attemptRejected) {
+        // Rejected already (by the trial itself, or before a cut kept the record): say so again, then drop the record.
+        this.report(OtaState.Idle, OtaResult.RolledBack, { version: a.version, offer: offerOf(a), attempt: a.attempts, cause: v.kind === "ended" ? v.cause : TrialCause.Unknown, detail: `trial failed; back on slot ${f.runningSlot}` });
+        this.op = { type: "clear-attempt" };
+        return;
+      }
       if (v.kind === "ended") return this.trialEnded(a, v.cause);
       // Not applied: the next offer resumes it; this install does not count.
       if (a.attempts > 1) return this.saveAttempt({ ...a, stage: Stage.Interrupted, attempts: a.attempts - 1 });
       return this.clearAttempt();
     }
+    if (a && f.attemptRejected) return this.clearAttempt(); // an interrupted version rejected since
     if (a) m.hold = { version: a.version, ms: this.backoff(a.attempts) };
     if (!a && f.runningState === "pending-verify") {
       // A trial with no attempt record (NVS wiped): check it all the same.
