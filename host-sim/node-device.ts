@@ -23,14 +23,12 @@ import { nodeNetwork } from "../device/platform/node/network";
 import { nodeRandom } from "../device/platform/node/random";
 import { nodeSha256 } from "../device/platform/node/sha256";
 import { nodeWallClock } from "../device/platform/node/wall-clock";
-import { runBootloader } from "../bootloader-spec/reference/bootloader";
 import { wrapImage } from "../bootloader-spec/reference/image";
 import { buildAgentPayload, loadSlotModule } from "../tools/ota/app-image";
 import { SimBattery, type SimBatteryModel } from "./battery/sim-battery";
 import { poweredNetwork, poweredSensors } from "./battery/power";
 import { SimSensors } from "./sensors/sim-sensors";
-import { SimBootControl } from "./boot/boot-control";
-import { provision } from "./boot/provision";
+import { bootModel, type BootModelName } from "./boot/boot-models";
 import { ESP32_4MB_LAYOUT, FLASH_BLOCK_SIZE } from "./layout";
 import { MemoryKv } from "./virtual/kv";
 import { SimFlash } from "./virtual/flash";
@@ -51,6 +49,10 @@ export interface NodeDeviceOptions extends Omit<AgentConfig, "brokers"> {
   onEvent: (e: AgentEvent) => void;
   /** Boot and bootloader messages (factory flash, slot chosen, crash, brick). */
   onBoot?: (message: string) => void;
+  /** The bootloader and otadata semantics: the reference bootloader (default) or ESP-IDF's. */
+  bootModel?: BootModelName;
+  /** The network under the device (default: Node sockets); tests pass a LinkCutter to drop the link. */
+  network?: Network;
 }
 
 export interface RunningDevice {
@@ -61,13 +63,15 @@ export interface RunningDevice {
 type AgentModule = { Agent: new (ports: Ports, config: AgentConfig, observe: (e: AgentEvent) => void) => Agent };
 
 export async function startNodeDevice(options: NodeDeviceOptions): Promise<RunningDevice> {
-  const { stateDir, log, onEvent, onBoot = () => {}, batteryModel, batteryAdc, ...agentConfig } = options;
+  const { stateDir, log, onEvent, onBoot = () => {}, batteryModel, batteryAdc, bootModel: modelName, network: baseNetwork = nodeNetwork, ...agentConfig } = options;
+  const model = bootModel(modelName);
   // One process per state directory, and a state that cannot be written fails here, not at every report.
   const lock: StateLock | undefined = stateDir ? lockStateDir(stateDir) : undefined;
   let kv: KeyValueStore;
   let flash: SimFlash;
   try {
-    if (stateDir) checkStateWritable([join(stateDir, "kv.json"), ...stateFiles(join(stateDir, "flash"))]);
+    // (kv.json is replaced by a rename, so the directory's lock already proves it writable; flash files are written in place.)
+    if (stateDir) checkStateWritable(stateFiles(join(stateDir, "flash")));
     kv = stateDir ? new FileKv(join(stateDir, "kv.json")) : new MemoryKv(64 * 1024);
     flash = stateDir ? openFileFlash(join(stateDir, "flash"), ESP32_4MB_LAYOUT, FLASH_BLOCK_SIZE) : new SimFlash(ESP32_4MB_LAYOUT);
   } catch (err) {
@@ -77,10 +81,10 @@ export async function startNodeDevice(options: NodeDeviceOptions): Promise<Runni
   const hardwareId = agentConfig.ota?.hardwareId ?? DEFAULT_HARDWARE_ID;
   const battery = batteryAdc ?? new SimBattery(new NodeClock(), nodeRandom, batteryModel);
 
-  if (!runBootloader(flash, nodeSha256).ok) {
+  if (!model.boot(flash, nodeSha256).ok) {
     // A blank (or unbootable) device: flash this build's agent into slot 0, as a factory would.
     const payload = await buildAgentPayload(FIRMWARE_VERSION);
-    provision(flash, wrapImage(payload, versionNumber(FIRMWARE_VERSION), hardwareId, nodeSha256), 0);
+    model.provision(flash, wrapImage(payload, versionNumber(FIRMWARE_VERSION), hardwareId, nodeSha256), 0);
     onBoot(`factory image ${FIRMWARE_VERSION} (${payload.length} bytes) flashed into slot 0`);
   }
 
@@ -89,7 +93,7 @@ export async function startNodeDevice(options: NodeDeviceOptions): Promise<Runni
 
   const boot = async (resetReason: ResetReason): Promise<void> => {
     if (stopped) return;
-    const outcome = runBootloader(flash, nodeSha256);
+    const outcome = model.boot(flash, nodeSha256);
     if (!outcome.ok) {
       onBoot(`bricked: the bootloader finds no bootable image (${outcome.reason})`);
       return;
@@ -123,12 +127,12 @@ export async function startNodeDevice(options: NodeDeviceOptions): Promise<Runni
       random: nodeRandom,
       kv,
       flash,
-      network: session.track(battery instanceof SimBattery ? poweredNetwork(nodeNetwork, battery) : nodeNetwork),
+      network: session.track(battery instanceof SimBattery ? poweredNetwork(baseNetwork, battery) : baseNetwork),
       sha256: nodeSha256,
       battery,
       sensors: battery instanceof SimBattery ? poweredSensors(sensors, battery) : sensors,
       system,
-      boot: new SimBootControl(flash, outcome.slot, outcome.rollback, () => system.restart()),
+      boot: model.control(flash, nodeSha256, outcome, () => system.restart()),
       log,
     };
     try {

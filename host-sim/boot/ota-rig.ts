@@ -46,6 +46,10 @@ export interface RigConfig {
   afterBoot?: (slot: SlotIndex) => void;
   /** Called with each block the device asks for; return false to withhold it. */
   deliver?: (index: number) => boolean;
+  /** Power dies this many virtual ms into boot number `boot` (0-based over the rig's life); undefined: it does not. */
+  powerLossAt?: (boot: number) => number | undefined;
+  /** When boot number `boot` gets its broker connection (virtual ms; default 500): a broker outage delays it. */
+  linkUpAt?: (boot: number) => number;
 }
 
 export interface BootLog {
@@ -97,6 +101,10 @@ export class OtaRig {
         log.end = "power-cut";
         log.detail = e.message;
         this.reason = "power-on";
+      } else if (e instanceof DeviceHalted && e.why === "power-off") {
+        log.end = "power-cut";
+        log.detail = "power lost while the app ran";
+        this.reason = "power-on";
       } else if (e instanceof DeviceHalted) {
         log.end = "restart";
         this.reason = "software";
@@ -145,12 +153,21 @@ export class OtaRig {
       },
     );
     ota.start();
+    const bootNo = this.boots.length - 1;
+    const linkUp = this.cfg.linkUpAt?.(bootNo) ?? 500;
     if (backend.manifest) {
+      // The retained offer: at once by default; after the link is up when an outage delays it.
       const m = backend.manifest;
-      clock.setTimeout(() => ota!.offer(m), 10);
+      clock.setTimeout(() => ota!.offer(m), this.cfg.linkUpAt ? linkUp + 10 : 10);
     }
-    clock.setTimeout(() => ota!.noteConnected(), 500);
-    if (behaviour === "good") clock.setTimeout(() => ota!.noteTelemetryAcked(), 1000);
+    clock.setTimeout(() => ota!.noteConnected(), linkUp);
+    if (behaviour === "good") clock.setTimeout(() => ota!.noteTelemetryAcked(), linkUp + 500);
+    const lossAt = this.cfg.powerLossAt?.(bootNo);
+    if (lossAt !== undefined) {
+      clock.setTimeout(() => {
+        throw new DeviceHalted("power-off");
+      }, lossAt);
+    }
     const budget = this.cfg.bootBudgetMs ?? 3_600_000;
     const every = this.cfg.telemetryEveryMs;
     if (every !== undefined) {

@@ -7,6 +7,7 @@
  */
 
 import { MIN_INTERVAL_MS } from "../../device/core/telemetry/reporter";
+import { INTERVAL_BOUNDS } from "../../device/core/config/intervals";
 import { parseRadio, type RadioProfile } from "./radio";
 
 // ---------------------------------------------------------------- types
@@ -307,8 +308,9 @@ export const DEFAULT_KEEPALIVE_SEC = 60;
 
 function keepAliveSec(c: Checker, o: Obj, path: string): number {
   const ms = c.duration(o, "keepAlive", path, DEFAULT_KEEPALIVE_SEC * 1000, true);
-  if (ms % 1000 !== 0 || ms > 65_535_000) {
-    c.fail(`${path}.keepAlive`, "expected whole seconds, at most 65535 s (MQTT keep-alive is a u16)");
+  const { min, max } = INTERVAL_BOUNDS.keepAliveSec;
+  if (ms % 1000 !== 0 || ms < min * 1000 || ms > max * 1000) {
+    c.fail(`${path}.keepAlive`, `expected whole seconds, ${min}..${max} s (what the agent accepts)`);
     return DEFAULT_KEEPALIVE_SEC;
   }
   return ms / 1000;

@@ -80,6 +80,11 @@ describe("tether device: flags are checked before anything starts", () => {
     const badUrl = tether(["device", "--id", "d1", "--broker", "mqtt://d1:hunter2@h:99999"]);
     expect(badUrl.code).toBe(2);
     expect(badUrl.err).not.toContain("hunter2");
+    for (const url of ["mqtt://d1:hunter2@127.0.0.1:1", "mqtt://d1:hunter2@h:99999"]) {
+      const sim = tether(["sim", "--devices", "1", "--duration", "1m", "--broker", url]);
+      expect(sim.code).toBe(2);
+      expect(sim.err).not.toContain("hunter2");
+    }
   });
 
   it("refuses a password without a user, --ca with mqtt://, and a CA file that holds no certificate", () => {
@@ -155,5 +160,15 @@ describe("tether device: the state directory", () => {
     const r = spawnSync(process.execPath, [cli, "device", "--id", "d1", "--broker", deadBroker, "--state", state], { encoding: "utf8", timeout: 20_000, uid: 65534, gid: 65534 });
     expect(r.status, r.stderr).toBe(1);
     expect(r.stderr).toMatch(/state directory .*read-only is not writable \(EACCES\)/);
+
+    // A writable directory whose flash file this user cannot write (flash is written in place): also at start, and the lock released.
+    const partly = path.join(tmp, "flash-read-only");
+    fs.mkdirSync(path.join(partly, "flash"), { recursive: true });
+    fs.chownSync(partly, 65534, 65534);
+    fs.writeFileSync(path.join(partly, "flash", "ota_0.bin"), new Uint8Array(16), { mode: 0o644 });
+    const k = spawnSync(process.execPath, [cli, "device", "--id", "d1", "--broker", deadBroker, "--state", partly], { encoding: "utf8", timeout: 20_000, uid: 65534, gid: 65534 });
+    expect(k.status, k.stderr).toBe(1);
+    expect(k.stderr).toMatch(/ota_0\.bin is not writable \(EACCES\)/);
+    expect(fs.existsSync(path.join(partly, "lock"))).toBe(false);
   });
 });

@@ -23,7 +23,7 @@ import type { SlotIndex } from "../../device/ports";
  * same manifest, and its signature check (6 ms on Node) is not what this suite is about.
  */
 const verified = new Map<string, boolean>();
-const memoVerify: SignatureCheck = (m, sig, pk) => {
+export const memoVerify: SignatureCheck = (m, sig, pk) => {
   const key = `${toHex(sig)}:${toHex(pk)}:${toHex(m)}`;
   let ok = verified.get(key);
   if (ok === undefined) verified.set(key, (ok = tweetnaclVerify(m, sig, pk)));

@@ -59,11 +59,14 @@ export async function runSim(argv: string[]): Promise<number> {
     for (const b of brokerArgs) {
       if (b === "virtual") throw new UsageError("--broker virtual cannot be combined with real brokers");
       if (b !== "embedded") {
+        let target;
         try {
-          parseBrokerUrl(b);
+          target = parseBrokerUrl(b);
         } catch (e) {
-          throw new UsageError(`--broker ${b}: ${(e as Error).message}`);
+          throw new UsageError((e as Error).message);
         }
+        // The URL is in argv (ps), the replay command and the summary: no password in it.
+        if (target.password !== undefined) throw new UsageError(`broker URL "${target.url}" carries a password, which every user can read in \`ps\` (and the replay command would print)`);
       }
     }
     if (brokerArgs.includes("embedded") && brokerArgs.length > 1) throw new UsageError("--broker embedded runs its own broker; give it alone");
