@@ -163,7 +163,7 @@ export class Agent {
       ),
     );
     this.reporter = reporter;
-    const configChannel = new ConfigChannel(config.deviceId, this.link, reporter, ports.kv, ports.log);
+    const configChannel = new ConfigChannel(config.deviceId, this.link, reporter, ports.kv, ports.log, ports.clock);
     this.handle(this.topics.config, (payload) => configChannel.onMessage(this.topics.config, payload));
     // Brown-out: buffered samples go to the persistent offline queue (no radio), then stop.
     stopOnBrownout(this.battery, reporter, {
