@@ -84,9 +84,13 @@ export function cloneFlash(f: SimFlash): SimFlash {
 /** The violation text for invariant 4 (the bench counts it as "crashed image booted again"). */
 export const CRASHED_AGAIN = "was rejected by its trial (crash or failed health check) and booted again after the rollback";
 
-/** The boot of `version` ended its trial for a reason that must reject it: a crash, or the app's own rollback. */
+/**
+ * The boot of `version` ended its trial for a reason that must reject it: a crash, or the app's
+ * own rollback (it reported RolledBack and restarted). A trial that ended by power loss is not a
+ * rejection, whatever the app had said before the power went (SPEC.md invariant 4).
+ */
 export function rejectedByTrial(b: BootLog, version: number): boolean {
-  return b.end === "crash" || b.statuses.some((s) => s.result === OtaResult.RolledBack && s.version === version);
+  return b.end === "crash" || (b.end === "restart" && b.statuses.some((s) => s.result === OtaResult.RolledBack && s.version === version));
 }
 
 export function runWithCuts(sc: Scenario, cuts: Cut[], maxBoots = 40): CutRun {
