@@ -20,7 +20,8 @@ import type { Behaviour, BootLog } from "../../host-sim/boot/ota-rig";
 import { SimFlash, type FlashFault } from "../../host-sim/virtual/flash";
 import { MemoryKv } from "../../host-sim/virtual/kv";
 import { SeededRandom } from "../../host-sim/virtual/random";
-import { memoVerify, rejectedByTrial } from "./cut-runner";
+import { NvsFlashKv } from "../../host-sim/virtual/nvs-flash";
+import { memoVerify, rejectedByTrial, scenarioKv } from "./cut-runner";
 import { backendFor, BLOCK, bundle, factory, rig, sha256 } from "./fixtures";
 
 export interface CampaignOptions {
@@ -34,6 +35,8 @@ export interface CampaignOptions {
   trialLossPermille: number;
   /** Chance (per mille) that a good release's first trial boot finds the broker unreachable for 150 s. */
   outagePermille: number;
+  /** Where NVS lives (default "flash": pages on the flash, every entry write tearable). */
+  nvs?: "memory" | "flash";
   /** Prints every boot of this device (debugging a failing run). */
   traceDevice?: number;
 }
@@ -112,7 +115,9 @@ export function runCampaign(o: CampaignOptions): CampaignCounts {
   };
 
   for (let d = 0; d < o.devices; d++) {
-    const { flash, kv } = fieldDevice(o.model);
+    const dev = fieldDevice(o.model);
+    const flash = dev.flash;
+    const kv = scenarioKv({ kv: dev.kv, nvs: o.nvs ?? "flash" }, flash);
     const behaviours = new Map<number, Behaviour>([[1, "good"]]);
     let goodOffered = false;
     let lastVersion = 1;
@@ -137,6 +142,7 @@ export function runCampaign(o: CampaignOptions): CampaignCounts {
         options: { verifySignature: memoVerify },
         bootModel: o.model,
         bootBudgetMs: 400_000,
+        onAppStart: kv instanceof NvsFlashKv ? () => kv.load() : undefined,
         afterBoot: (slot) => {
           running = slot;
           const check = verifySlotImage(flash.open(SLOT_PARTITIONS[slot]), sha256);
@@ -176,6 +182,7 @@ export function runCampaign(o: CampaignOptions): CampaignCounts {
         problems.push(final ? `bricked: ${final.detail}` : `no steady boot within ${MAX_BOOTS}: ${device.boots.map((b) => `${b.end}@v${b.version}`).join(" ")}`);
       } else {
         problems.push(...model.recordProblems(flash, final.slot));
+        if (kv instanceof NvsFlashKv) kv.load();
         if (new OtaStore(kv).trial()) problems.push("trial record left behind");
         if (final.version === version && final.slot !== undefined && model.slotState(flash, final.slot) !== "valid") problems.push(`v${version} runs unconfirmed`);
       }
