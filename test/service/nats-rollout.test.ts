@@ -22,10 +22,12 @@ afterAll(async () => {
 describe("rollout on a 3-node NATS cluster", () => {
   it("completes after the service's node is killed mid-rollout", async () => {
     const dir = tempDir("fleet-nats-");
+    const log: string[] = [];
     const [u1, u2, u3] = cluster.mqttUrls;
     const service = new FleetService({
       db: path.join(dir, "fleet.db"), clock: realClock,
-      transport: new MqttSocketTransport({ url: [u1, u2, u3], clientId: "svc-nats" }), rollouts: { tickMs: 200, healthEveryMs: 1_000_000 },
+      transport: new MqttSocketTransport({ url: [u1, u2, u3], clientId: "svc-nats", log: (l) => log.push(`${Date.now()} ${l}`) }), rollouts: { tickMs: 200, healthEveryMs: 1_000_000 },
+      log: (l) => log.push(`${Date.now()} ${l}`),
     });
     await service.start();
     // The devices sit on the nodes that stay up.
@@ -39,7 +41,11 @@ describe("rollout on a 3-node NATS cluster", () => {
       });
       await waitUntil(() => (service.rollouts.status(created.id).counts as { succeeded: number }).succeeded >= 2, 30_000, "the canary");
       cluster.kill(0);
-      await waitUntil(() => service.rollouts.status(created.id).status !== "running", 90_000, "the end of the rollout");
+      await waitUntil(() => service.rollouts.status(created.id).status !== "running", 90_000, "the end of the rollout").catch((err) => {
+        const st = service.rollouts.status(created.id) as { counts: unknown; wave: number };
+        const devs = service.rollouts.devices(created.id).filter((d) => d.state !== "succeeded").map((d) => [d.deviceId, d.state, d.wave, d.offers, JSON.stringify(service.registry.get(d.deviceId))]);
+        throw new Error(`${(err as Error).message}: ${JSON.stringify(st.counts)} wave ${st.wave}\n${JSON.stringify(devs)}\n${log.join("\n")}`);
+      });
       const s = service.rollouts.status(created.id) as { status: string; counts: { succeeded: number; total: number } };
       expect(s.status).toBe("completed");
       expect(s.counts).toMatchObject({ total: 12, succeeded: 12 });

@@ -93,8 +93,10 @@ describe.each([
       await waitUntil(() => f.service.rollouts.status(id).status === "halted", 20_000, "halt");
       const s = await f.get(`/api/rollouts/${id}`);
       expect(s.halt.rule).toBe("failure-rate");
-      expect(s.halt.detail).toMatchObject({ failures: 2, maxFailurePct: 15, minExecuted: 4 });
+      // It halts as soon as the share passes 15 % of at least 4 executed (the rollbacks may come first or last).
+      expect(s.halt.detail).toMatchObject({ maxFailurePct: 15, minExecuted: 4 });
       expect(s.halt.detail.executed).toBeGreaterThanOrEqual(4);
+      expect(s.halt.detail.failures * 100).toBeGreaterThan(15 * s.halt.detail.executed);
       // The silent device's pending offer is withdrawn (back to queued, for a resume).
       const silent = f.devices.find((d) => d.script === "silent")!;
       const devs = (await f.get(`/api/rollouts/${id}/devices`)).devices as { deviceId: string; state: string; interrupted: number }[];
