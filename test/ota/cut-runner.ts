@@ -8,6 +8,7 @@ import { SLOT_PARTITIONS, type BootloaderConfig } from "../../bootloader-spec/re
 import { verifySlotImage } from "../../bootloader-spec/reference/image";
 import { OtaStore } from "../../device/core/ota/store";
 import { OtaResult } from "../../device/core/ota/codes";
+import { DEFAULTS } from "../../device/core/ota/updater";
 import { toHex } from "../../device/core/ota/bytes";
 import { tweetnaclVerify, type SignatureCheck } from "../../device/core/ota/ed25519";
 import { SimFlash, type FlashOp, type Tear } from "../../host-sim/virtual/flash";
@@ -132,6 +133,9 @@ export function runWithCuts(sc: Scenario, cuts: Cut[], maxBoots = 40): CutRun {
   const rejectedAt = r.boots.findIndex((b) => b.version === sc.to && rejectedByTrial(b, sc.to));
   const backOnFrom = rejectedAt < 0 ? -1 : r.boots.findIndex((b, i) => i > rejectedAt && b.version === sc.from);
   if (backOnFrom >= 0 && r.boots.slice(backOnFrom).some((b) => b.version === sc.to)) violations.push(`v${sc.to} ${CRASHED_AGAIN}`);
+  // A trial cut short by power or network loss is installed again, but at most DEFAULTS.maxTrials times in all.
+  const installs = r.boots.filter((b, i) => b.version === sc.from && b.end === "restart" && r.boots[i + 1]?.version === sc.to).length;
+  if (installs > DEFAULTS.maxTrials) violations.push(`v${sc.to} installed ${installs} times (at most ${DEFAULTS.maxTrials})`);
   // One more boot changes nothing: no flash operation, same version.
   const before = ops.length;
   plan.clear();

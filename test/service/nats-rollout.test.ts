@@ -26,7 +26,7 @@ describe("rollout on a 3-node NATS cluster", () => {
     const [u1, u2, u3] = cluster.mqttUrls;
     const service = new FleetService({
       db: path.join(dir, "fleet.db"), clock: realClock,
-      transport: new MqttSocketTransport({ url: [u1, u2, u3], clientId: "svc-nats", log: (l) => log.push(`${Date.now()} ${l}`) }), rollouts: { tickMs: 200, healthEveryMs: 1_000_000 },
+      transport: new MqttSocketTransport({ url: [u1, u2, u3], clientId: "svc-nats", log: (l) => log.push(`${Date.now()} ${l}`) }), rollouts: { tickMs: 200, healthEveryMs: 1_000_000, resendMs: 5_000 },
       log: (l) => log.push(`${Date.now()} ${l}`),
     });
     await service.start();

@@ -9,6 +9,7 @@ import { parseListen } from "../../service/http/server";
 import { parseDurationMs } from "../../service/rollouts/spec";
 import { MqttSocketTransport } from "../../service/transport/mqtt-socket";
 import { parseFlags, UsageError } from "../args";
+import { refusePasswordInUrl } from "../connect-flags";
 
 const HELP = `usage: tether fleet serve --broker URL [--db FILE] [--http HOST:PORT] [options]
 
@@ -55,6 +56,7 @@ async function serve(argv: string[]): Promise<number> {
   if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
   const brokers = (values.broker ?? []).flatMap((b) => b.split(",")).filter((b) => b.length > 0);
   if (brokers.length === 0) throw new UsageError("--broker URL is required (e.g. mqtt://127.0.0.1:1883)");
+  for (const b of brokers) refusePasswordInUrl(b);
   let listen: { host: string; port: number };
   try {
     listen = parseListen(values.http ?? "127.0.0.1:8080");
