@@ -33,7 +33,7 @@ describe("rollout on a 3-node NATS cluster", () => {
     // The devices sit on the nodes that stay up.
     const devices = await Promise.all(Array.from({ length: 12 }, (_, i) => startDevice(i % 2 ? u2 : u3, `nats-${i}`, 1_002_000, "succeed", { reportMs: 400 })));
     try {
-      await waitUntil(() => service.registry.list({ limit: 1, offset: 0, prefix: "nats-" }).total === 12, 20_000, "devices registered");
+      await waitUntil(() => service.registry.list({ limit: 1, offset: 0, prefix: "nats-", firmware: "1.2.0" }).total === 12, 20_000, "devices registered");
       const created = service.rollouts.create({
         bundle: makeBundle(path.join(dir, "bundle"), 1_003_000), target: "firmware < 1.3.0", canary: 2, waves: [50, 100], ratePerMinute: 600,
         maxFailurePct: 10, minExecuted: 2, timeoutMs: 120_000, soakMs: 500, successThresholdPct: 80, minBatteryPct: 30, maxRetries: 2, maxInterrupted: 3,

@@ -33,7 +33,8 @@ async function setup(url: string, scripts: Script[], prefix: string) {
   await service.start();
   const at = await service.listen({ host: "127.0.0.1", port: 0 });
   const devices = await Promise.all(scripts.map((s, i) => startDevice(url, `${prefix}-${String(i).padStart(3, "0")}`, 1_002_000, s)));
-  await waitUntil(() => (service.registry.list({ limit: 1, offset: 0, prefix }).total === scripts.length), 10_000, "devices registered");
+  // Registered with their firmware (the first telemetry), not only their retained status.
+  await waitUntil(() => service.registry.list({ limit: 1, offset: 0, prefix, firmware: "1.2.0" }).total === scripts.length, 10_000, "devices registered");
   for (const d of devices) service.registry.setLabels(d.id, { group: "field" }, Date.now());
   const post = async (p: string, body?: unknown) => {
     const res = await fetch(`${at.url}${p}`, { method: "POST", headers: { "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
