@@ -18,6 +18,7 @@ import { VirtualNetwork } from "../virtual/network";
 import { FactoryFlashes, SlotCheckCache } from "./cow-flash";
 import { FleetDevice, type FleetWorld } from "./device";
 import { scheduleFaults, type FaultCounters } from "./faults";
+import { scheduleRadioDrops } from "./radio";
 import type { FirmwareLibrary } from "./library";
 import { DeviceBook, type Check, type FleetSummary, type OtaOutcomes } from "./metrics";
 import { checkScenarioFits, groupOfScenario, type Scenario } from "./scenario";
@@ -121,6 +122,7 @@ export class VirtualFleet implements FleetWorld {
     const endMs = durationMs + o.scenario.drainMs;
     for (const dev of this.devices) dev.powerOn("power-on");
     scheduleFaults(this, o.scenario, o.seed, o.devices, durationMs);
+    scheduleRadioDrops(this, durationMs, () => this.faults.linkFlaps++);
     this.clock.setTimeout(() => this.checkBatteries(), BATTERY_CHECK_MS);
     const every = o.progressEveryMs ?? 3_600_000;
     for (let t = 0; t < endMs; ) {

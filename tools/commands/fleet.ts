@@ -6,8 +6,10 @@ import fs from "node:fs";
 import { realClock } from "../../service/clock";
 import { FleetService } from "../../service/fleet-service";
 import { parseListen } from "../../service/http/server";
+import { parseDurationMs } from "../../service/rollouts/spec";
 import { MqttSocketTransport } from "../../service/transport/mqtt-socket";
 import { parseFlags, UsageError } from "../args";
+import { refusePasswordInUrl } from "../connect-flags";
 
 const HELP = `usage: tether fleet serve --broker URL [--db FILE] [--http HOST:PORT] [options]
 
@@ -20,6 +22,7 @@ const HELP = `usage: tether fleet serve --broker URL [--db FILE] [--http HOST:PO
   --username NAME       MQTT user name of the service account
   --password-file FILE  its password (first line of FILE; never on the command line)
   --ca FILE             CA certificate for mqtts://
+  --tick D              how often rollouts advance (default 5s)
 `;
 
 export async function runFleet(argv: string[]): Promise<number> {
@@ -42,6 +45,7 @@ async function serve(argv: string[]): Promise<number> {
     username: { type: "string" },
     "password-file": { type: "string" },
     ca: { type: "string" },
+    tick: { type: "string" },
     help: { type: "boolean" },
   });
   if (values.help) {
@@ -50,6 +54,7 @@ async function serve(argv: string[]): Promise<number> {
   }
   if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
   if (!values.broker) throw new UsageError("--broker URL is required (e.g. mqtt://127.0.0.1:1883)");
+  refusePasswordInUrl(values.broker);
   let listen: { host: string; port: number };
   try {
     listen = parseListen(values.http ?? "127.0.0.1:8080");
@@ -71,7 +76,13 @@ async function serve(argv: string[]): Promise<number> {
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  const service = new FleetService({ db: values.db ?? "fleet.db", clock: realClock, transport, log });
+  let tickMs: number | undefined;
+  try {
+    tickMs = values.tick === undefined ? undefined : parseDurationMs(values.tick, "--tick");
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const service = new FleetService({ db: values.db ?? "fleet.db", clock: realClock, transport, log, rollouts: { tickMs } });
   let stopping = false;
   const stop = async () => {
     if (stopping) return;

@@ -1,0 +1,55 @@
+/** Telemetry batches and an in-memory service database for the health tests. */
+import Database from "better-sqlite3";
+import type { TelemetryBatch } from "../../device/core/telemetry/record";
+import { HEALTH_MIGRATIONS } from "../../service/health/schema";
+
+export function healthDb(file = ":memory:"): Database.Database {
+  const db = new Database(file);
+  db.pragma("journal_mode = WAL");
+  const version = db.pragma("user_version", { simple: true }) as number;
+  for (let i = version; i < HEALTH_MIGRATIONS.length; i++) {
+    db.exec(HEALTH_MIGRATIONS[i]);
+    db.pragma(`user_version = ${i + 1}`);
+  }
+  return db;
+}
+
+export interface BatchOpts {
+  seq: number;
+  firmware?: string;
+  uptimeMs?: number;
+  resetReason?: TelemetryBatch["resetReason"];
+  rssi?: number;
+  reconnects?: number;
+  pct?: number;
+  status?: 0 | 1 | 2 | 3 | 4 | 5 | 6;
+  alarm?: "none" | "low" | "critical";
+  tteMin?: number;
+  dropBp?: number;
+  slot?: 0 | 1;
+}
+
+export function batch(id: string, o: BatchOpts): TelemetryBatch {
+  return {
+    deviceId: id,
+    seq: o.seq,
+    firmware: o.firmware ?? "1.0.0",
+    slot: o.slot ?? 0,
+    resetReason: o.resetReason ?? "power-on",
+    timeBase: "uptime",
+    madeAtMs: o.uptimeMs ?? o.seq * 600_000,
+    uptimeMs: o.uptimeMs ?? o.seq * 600_000,
+    link: { state: "online", reconnects: o.reconnects ?? 0 },
+    battery: { mv: 3900, pct: o.pct ?? 80, status: o.status ?? 0, alarm: o.alarm ?? "none", dropBpPerHour: o.dropBp, timeToEmptyMin: o.tteMin },
+    samples: o.rssi === undefined ? [] : [{ tMs: 0, rssiDbm: o.rssi }],
+  };
+}
+
+/** A settable clock. */
+export class TestClock {
+  constructor(public t = Date.UTC(2026, 10, 1)) {}
+  now = (): number => this.t;
+  advance(ms: number): void {
+    this.t += ms;
+  }
+}
