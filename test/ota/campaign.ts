@@ -54,6 +54,8 @@ export interface CampaignCounts {
   invariantViolations: number;
   crashedImageBootedAgain: number;
   goodReleaseRejected: number;
+  /** Of those, releases given up after MAX_TRIALS trials that were all cut short (the bounded retry rule allows it). */
+  goodReleaseGaveUpAfterInterruptedTrials: number;
   endedOnFactoryImage: number;
   bricked: number;
   /** A few failing runs, with what it takes to replay them. */
@@ -61,6 +63,8 @@ export interface CampaignCounts {
 }
 
 const OUTAGE_MS = 150_000;
+/** Trials a release gets when they are cut short by power or network loss (issue 11 item 2; SPEC.md invariant 4). */
+export const MAX_TRIALS = 3;
 const MAX_BOOTS = 60;
 const IMAGE_SIZE = 2 * BLOCK + 700;
 
@@ -106,6 +110,7 @@ export function runCampaign(o: CampaignOptions): CampaignCounts {
     invariantViolations: 0,
     crashedImageBootedAgain: 0,
     goodReleaseRejected: 0,
+    goodReleaseGaveUpAfterInterruptedTrials: 0,
     endedOnFactoryImage: 0,
     bricked: 0,
     examples: [],
@@ -196,6 +201,7 @@ export function runCampaign(o: CampaignOptions): CampaignCounts {
       // Item 2: a good release must end up running.
       if (behaviour === "good" && final?.version !== version) {
         c.goodReleaseRejected++;
+        if (device.boots.filter((b) => b.version === version).length >= MAX_TRIALS) c.goodReleaseGaveUpAfterInterruptedTrials++;
         note(d, version, `good release not running at the end (on v${final?.version}): ${device.boots.map((b) => `${b.end}@v${b.version}`).join(" ")}`);
       }
       if (problems.length) {
