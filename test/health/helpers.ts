@@ -1,17 +1,11 @@
 /** Telemetry batches and an in-memory service database for the health tests. */
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
 import type { TelemetryBatch } from "../../device/core/telemetry/record";
-import { HEALTH_MIGRATIONS } from "../../service/health/schema";
+import { openDatabase } from "../../service/db/open";
 
+/** The service's own database, every migration applied (the health tables among them). */
 export function healthDb(file = ":memory:"): Database.Database {
-  const db = new Database(file);
-  db.pragma("journal_mode = WAL");
-  const version = db.pragma("user_version", { simple: true }) as number;
-  for (let i = version; i < HEALTH_MIGRATIONS.length; i++) {
-    db.exec(HEALTH_MIGRATIONS[i]);
-    db.pragma(`user_version = ${i + 1}`);
-  }
-  return db;
+  return openDatabase(file);
 }
 
 export interface BatchOpts {

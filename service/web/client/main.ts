@@ -194,7 +194,20 @@ async function devicePage(main: HTMLElement, id: string): Promise<void> {
       <div class="panel"><h2>Installer confirmation</h2><button id="commission">check now</button>
         <ul id="commissioning">${d.commissioning.map((c) => `<li class="${c.ok ? "ok" : "bad"}">${when(c.atMs)}: ${c.ok ? "confirmed" : esc(c.reasons.join("; "))}</li>`).join("")}</ul></div>
     </section>`;
-  timeChart($("#battery-curve", main), d.hourly.hourMs, [{ label: "battery %", values: d.hourly.batteryPct }]);
+  // The measured curve, then a straight line from the latest reading to the predicted empty date.
+  const xs = [...d.hourly.hourMs];
+  const measured: (number | null)[] = [...d.hourly.batteryPct];
+  const predicted: (number | null)[] = measured.map(() => null);
+  if (b?.predictedEmptyMs && xs.length > 0) {
+    predicted[predicted.length - 1] = b.pct;
+    xs.push(b.predictedEmptyMs);
+    measured.push(null);
+    predicted.push(0);
+  }
+  timeChart($("#battery-curve", main), xs, [
+    { label: "battery %", values: measured },
+    { label: "predicted", values: predicted },
+  ]);
   timeChart($("#rssi-chart", main), d.hourly.hourMs, [{ label: "RSSI dBm", values: d.hourly.rssiMedian }]);
   timeChart($("#reconnect-chart", main), d.hourly.hourMs, [
     { label: "reconnects", values: d.hourly.reconnects },
