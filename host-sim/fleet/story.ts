@@ -184,13 +184,23 @@ export class Story {
 
   private narrateAlert(c: AlertChange): void {
     const a = c.alert;
-    if (c.event === "acknowledged") return;
-    if (a.rule === "lowBattery" && c.event === "opened") {
-      const spare = a.dueByMs === null ? "" : ` (${((a.dueByMs - this.now()) / DAY).toFixed(1)} days to spare)`;
-      this.line(`${a.subject}: ${a.summary}${spare}`);
-    } else if (a.rule === "lowBattery") this.line(`${a.subject}: battery alert resolved`); else if (a.rule === "poorConnectivity" && c.event === "opened") this.line(`${a.subject}: ${a.summary}`);
-    else if (a.rule === "offline") this.line(c.event === "opened" ? `${a.subject}: offline, ${a.summary}` : `${a.subject}: back online`);
-    else if (a.rule === "cohort") this.line(`cohort alert ${c.event}: ${a.summary}`);
+    const opened = c.event === "opened";
+    switch (a.rule) {
+      case "lowBattery": {
+        if (!opened) return this.line(`${a.subject}: battery alert ${c.event}`);
+        const spare = a.dueByMs === null ? "" : ` (${((a.dueByMs - this.now()) / DAY).toFixed(1)} days to spare)`;
+        return this.line(`${a.subject}: ${a.summary}${spare}`);
+      }
+      case "poorConnectivity":
+        if (opened) this.line(`${a.subject}: ${a.summary}`);
+        return;
+      case "offline":
+        if (opened) this.line(`${a.subject}: offline, ${a.summary}`);
+        else if (c.event === "resolved") this.line(`${a.subject}: back online`);
+        return;
+      case "cohort":
+        return this.line(`cohort alert ${c.event}: ${a.summary}`);
+    }
   }
 
   private line(text: string): void {
