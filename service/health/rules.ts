@@ -25,6 +25,8 @@ const BATTERY_CHARGE_COMPLETE = 2;
 const BATTERY_LOW = 4;
 /** A battery this full is a new one. */
 const FRESH_BATTERY_PCT = 90;
+/** A device's drain estimate this soon after boot is too young to close an alert on. */
+const YOUNG_ESTIMATE_MS = 6 * HOUR;
 /** Poor connectivity is judged only once the window holds this much of the device's life. */
 const MIN_COVERAGE_MS = 6 * HOUR;
 
@@ -51,6 +53,8 @@ export function lowBattery(d: DeviceSnapshot, rule: LowBatteryRule, wasActive: b
     // Open alerts stay open until the prediction is comfortably back, the battery charges, or a
     // fresh battery reports (a reboot restarts the device's drain estimate: no prediction for an hour).
     if (wasActive && tte === undefined && b.pct < FRESH_BATTERY_PCT) return undefined;
+    // Nor on a prediction the device made within hours of a reboot (it restarts its estimate).
+    if (wasActive && seen === undefined && d.uptimeMs < YOUNG_ESTIMATE_MS && b.pct < FRESH_BATTERY_PCT) return undefined;
     return INACTIVE;
   }
   // Due date: the prediction; else from the drain rate; else today for a critical alarm.
