@@ -60,8 +60,13 @@ export interface DeviceSnapshot {
   willOfflineSinceMs?: number;
   battery?: BatteryState;
   lastRssi?: number;
-  /** Uptime at the last report (ms): how long the device's own estimates (drain) have been running. */
-  uptimeMs: number;
+  /**
+   * Since when the device's own estimates (drain, time to empty) have been running: its first
+   * report, its last reboot, firmware or slot change (an update restarts them too).
+   */
+  estimatesSinceMs: number;
+  /** Since when the battery reports charging / charge complete (undefined while discharging). */
+  chargingSinceMs?: number;
   /** The running image is confirmed (not a pending trial): the slot did not change since the last OTA status. */
   otaPending: boolean;
   hours: HourBucket[];
@@ -151,7 +156,7 @@ export class DeviceWindow {
   private lastSlot = -1;
 
   constructor(id: string, nowMs: number) {
-    this.s = { id, firmware: "", firstSeenMs: nowMs, lastSeenMs: nowMs, reports: 0, intervalMs: 0, uptimeMs: 0, otaPending: false, hours: [], resets: [], ota: [] };
+    this.s = { id, firmware: "", firstSeenMs: nowMs, lastSeenMs: nowMs, reports: 0, intervalMs: 0, estimatesSinceMs: nowMs, otaPending: false, hours: [], resets: [], ota: [] };
   }
 
   private bucket(nowMs: number): HourBucket {
@@ -203,10 +208,17 @@ export class DeviceWindow {
     }
     if (batch.battery) {
       const x = batch.battery;
+      // The device dropped its estimate (it restarts after charging, a rise or a reboot): young again.
+      if (s.battery?.timeToEmptyMin !== undefined && x.timeToEmptyMin === undefined) s.estimatesSinceMs = nowMs;
       s.battery = { pct: x.pct, mv: x.mv, status: x.status, alarm: x.alarm ?? "none", dropBpPerHour: x.dropBpPerHour, timeToEmptyMin: x.timeToEmptyMin, atMs: nowMs };
       b.batteryPct = x.pct;
+      if (x.status === 1 || x.status === 2) s.chargingSinceMs ??= nowMs;
+      else s.chargingSinceMs = undefined;
       b.timeToEmptyMin = x.timeToEmptyMin;
     }
+    // The device's estimates run since its boot (first report), or restart now (reboot, update).
+    if (first) s.estimatesSinceMs = nowMs - batch.uptimeMs;
+    else if (rebooted || batch.firmware !== s.firmware || (this.lastSlot >= 0 && batch.slot !== this.lastSlot)) s.estimatesSinceMs = nowMs;
     if (this.lastSlot >= 0 && batch.slot !== this.lastSlot) s.otaPending = true;
     this.lastSlot = batch.slot;
     s.firmware = batch.firmware;
@@ -216,7 +228,6 @@ export class DeviceWindow {
     s.willOfflineSinceMs = undefined;
     this.lastSeq = batch.seq;
     this.lastUptimeMs = batch.uptimeMs;
-    s.uptimeMs = batch.uptimeMs;
     this.lastMadeAtMs = batch.madeAtMs;
   }
 

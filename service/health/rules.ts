@@ -25,7 +25,7 @@ const BATTERY_CHARGE_COMPLETE = 2;
 const BATTERY_LOW = 4;
 /** A battery this full is a new one. */
 const FRESH_BATTERY_PCT = 90;
-/** A device's drain estimate this soon after boot is too young to close an alert on. */
+/** A device's drain estimate this soon after a boot or update is too young to close an alert on. */
 const YOUNG_ESTIMATE_MS = 6 * HOUR;
 /** Poor connectivity is judged only once the window holds this much of the device's life. */
 const MIN_COVERAGE_MS = 6 * HOUR;
@@ -41,7 +41,11 @@ function isoDay(ms: number): string {
 export function lowBattery(d: DeviceSnapshot, rule: LowBatteryRule, wasActive: boolean, nowMs: number): Verdict | undefined {
   const b = d.battery;
   if (b === undefined) return undefined;
-  if (b.status === BATTERY_CHARGING || b.status === BATTERY_CHARGE_COMPLETE) return INACTIVE;
+  if (b.status === BATTERY_CHARGING || b.status === BATTERY_CHARGE_COMPLETE) {
+    // Charging for an hour, or a full new battery, ends the episode; a blip after a reboot does not.
+    if (!wasActive || b.pct >= FRESH_BATTERY_PCT || nowMs - (d.chargingSinceMs ?? nowMs) >= HOUR) return INACTIVE;
+    return undefined;
+  }
   // The sooner of the device's prediction and the curve the service saw itself.
   const own = minutesToEmpty(b, nowMs);
   const seen = observedMinutesToEmpty(d, nowMs);
@@ -54,7 +58,7 @@ export function lowBattery(d: DeviceSnapshot, rule: LowBatteryRule, wasActive: b
     // fresh battery reports (a reboot restarts the device's drain estimate: no prediction for an hour).
     if (wasActive && tte === undefined && b.pct < FRESH_BATTERY_PCT) return undefined;
     // Nor on a prediction the device made within hours of a reboot (it restarts its estimate).
-    if (wasActive && seen === undefined && d.uptimeMs < YOUNG_ESTIMATE_MS && b.pct < FRESH_BATTERY_PCT) return undefined;
+    if (wasActive && seen === undefined && nowMs - d.estimatesSinceMs < YOUNG_ESTIMATE_MS && b.pct < FRESH_BATTERY_PCT) return undefined;
     return INACTIVE;
   }
   // Due date: the prediction; else from the drain rate; else today for a critical alarm.

@@ -31,8 +31,9 @@ export function batch(id: string, o: BatchOpts): TelemetryBatch {
     slot: o.slot ?? 0,
     resetReason: o.resetReason ?? "power-on",
     timeBase: "uptime",
-    madeAtMs: o.uptimeMs ?? o.seq * 600_000,
-    uptimeMs: o.uptimeMs ?? o.seq * 600_000,
+    // Up 6 h before the first batch by default: its battery estimates are not young.
+    madeAtMs: o.uptimeMs ?? 6 * 3_600_000 + o.seq * 600_000,
+    uptimeMs: o.uptimeMs ?? 6 * 3_600_000 + o.seq * 600_000,
     link: { state: "online", reconnects: o.reconnects ?? 0 },
     battery: { mv: 3900, pct: o.pct ?? 80, status: o.status ?? 0, alarm: o.alarm ?? "none", dropBpPerHour: o.dropBp, timeToEmptyMin: o.tteMin },
     samples: o.rssi === undefined ? [] : [{ tMs: 0, rssiDbm: o.rssi }],

@@ -76,7 +76,9 @@ describe("low battery", () => {
     w.telemetry(batch("d", { seq: 2, alarm: "critical", pct: 9, dropBp: 100 }), T0);
     expect(lowBattery(w.s, rule, false, T0)).toMatchObject({ active: true, dueByMs: T0 + 9 * HOUR });
     w.telemetry(batch("d", { seq: 3, status: 1, pct: 12 }), T0);
-    expect(lowBattery(w.s, rule, true, T0)?.active).toBe(false);
+    expect(lowBattery(w.s, rule, true, T0)).toBeUndefined(); // a charging blip (after a reboot) does not close it
+    w.telemetry(batch("d", { seq: 4, status: 1, pct: 14 }), T0 + HOUR);
+    expect(lowBattery(w.s, rule, true, T0 + HOUR)?.active).toBe(false); // an hour of charging does
   });
 });
 
