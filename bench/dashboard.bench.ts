@@ -1,52 +1,21 @@
 /**
- * Proactive support figures (issue 14):
- * - the health rules against simulated truth on scenarios/health-truth.json (2,000 devices, a
- *   simulated week by default): precision, recall and lead time of "replace battery" and
- *   "dispatch repeater", and how soon the 1.3.0 cohort (30 % more current) is flagged;
- * - the dashboard's page load time in headless Chromium with 10,000 devices, beside the same
- *   pages with 1,000 devices (interleaved), 1 warm-up + 5 rounds each.
- * HEALTH_BENCH_DEVICES / HEALTH_BENCH_DAYS change the fleet for a quicker look.
+ * The dashboard's page load time in headless Chromium (Debian's, through puppeteer-core) with
+ * 10,000 devices, beside the same pages with 1,000 devices (interleaved), 1 warm-up + 5 rounds:
+ * from navigation to the page's data rendered, for the overview, a device list page and a device.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import puppeteer from "puppeteer-core";
-import { nodeSha256 } from "../device/platform/node/sha256";
-import { runHealthTruth } from "../host-sim/fleet/health-truth";
-import { buildFirmwareLibrary, firmwareRequests } from "../host-sim/fleet/images";
-import { parseScenario } from "../host-sim/fleet/scenario";
+import type { TelemetryBatch } from "../device/core/telemetry/record";
 import { realClock } from "../service/clock";
 import { FleetService } from "../service/fleet-service";
 import { parseRules } from "../service/health/config";
 import { ProactiveSupport } from "../service/health/module";
 import type { ServiceTransport } from "../service/transport/transport";
-import type { TelemetryBatch } from "../device/core/telemetry/record";
 
 const CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 const ROUNDS = 5;
-
-async function alertFigures() {
-  const devices = Number(process.env.HEALTH_BENCH_DEVICES ?? 2000);
-  const days = Number(process.env.HEALTH_BENCH_DAYS ?? 7);
-  const scenario = parseScenario(readFileSync("scenarios/health-truth.json", "utf8"), "scenarios/health-truth.json");
-  const library = await buildFirmwareLibrary(firmwareRequests(scenario), nodeSha256);
-  const t0 = performance.now();
-  const r = runHealthTruth({ devices, durationMs: days * 86_400_000, seed: scenario.seed ?? 1405, scenario, library, sha256: nodeSha256, evaluateEveryMs: 3_600_000 });
-  const fw = r.cohorts.filter((c) => c.subject === "firmware=1.3.0");
-  const pick = (s: typeof r.dispatchRepeater) => ({ precision: s.precision, recall: s.recall, truePositives: s.truePositives, falsePositives: s.falsePositives, falseNegatives: s.falseNegatives });
-  return {
-    scenario: "scenarios/health-truth.json",
-    devices,
-    simulatedDays: days,
-    seed: scenario.seed,
-    wallSeconds: (performance.now() - t0) / 1000,
-    replaceBattery: { ...pick(r.replaceBattery), medianLeadDays: r.replaceBattery.medianLeadDays, minLeadDays: r.replaceBattery.leadDays.length ? Math.min(...r.replaceBattery.leadDays) : null },
-    dispatchRepeater: pick(r.dispatchRepeater),
-    cohort: { firmware130Alerts: fw.length, firmware130FlaggedAfterHours: fw[0]?.openedAfterHours ?? null, allCohortAlerts: r.cohorts },
-    alertsByRule: r.alertsByRule,
-    telemetryLost: r.summary.telemetry.lost,
-  };
-}
 
 class NullTransport implements ServiceTransport {
   onBatch(): void {}
@@ -132,10 +101,4 @@ async function pageLoad() {
   return { rounds: ROUNDS, warmupRounds: 1, measured: "navigation start to the page's data rendered (body[data-rendered]), fresh tab each time", ...out };
 }
 
-export default async function () {
-  const only = process.env.HEALTH_BENCH_ONLY;
-  return {
-    ...(only === "alerts" ? {} : { dashboard: await pageLoad() }),
-    ...(only === "dashboard" ? {} : { alerts: await alertFigures() }),
-  };
-}
+export default pageLoad;
