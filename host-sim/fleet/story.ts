@@ -15,8 +15,7 @@ import { FleetService } from "../../service/fleet-service";
 import type { AlertChange } from "../../service/health/engine";
 import { parseRules } from "../../service/health/config";
 import { ProactiveSupport } from "../../service/health/module";
-import { RolloutRunner } from "../../service/rollouts/runner";
-import { registerRolloutRoutes } from "../../service/rollouts/routes";
+import type { RolloutRunner } from "../../service/rollouts/runner";
 import { DEFAULTS } from "../../service/rollouts/spec";
 import { VirtualFleet } from "./engine";
 import { buildFirmwareLibrary, firmwareRequests } from "./images";
@@ -91,12 +90,10 @@ export class Story {
     this.fleet = new VirtualFleet({ devices: s.devices!, durationMs: this.endMs, seed: s.seed!, scenario: s, library: this.library, sha256: nodeSha256 });
     this.session = new VirtualServiceSession(this.fleet.broker, this.fleet.clock);
     const clock = offsetClock(this.fleet.clock, STORY_EPOCH_MS);
-    this.service = new FleetService({ db: ":memory:", clock, transport: this.session.attach(), log: this.o.serviceLog });
+    this.service = new FleetService({ db: ":memory:", clock, transport: this.session.attach(), log: this.o.serviceLog, rollouts: { tickMs: 60_000, healthEveryMs: 15 * 60_000 } });
+    this.runner = this.service.rollouts;
     this.proactive = new ProactiveSupport(this.service, parseRules({ evaluateEvery: 15 * 60_000 }), { onAlert: (c) => this.narrateAlert(c) });
     await this.service.use(this.proactive);
-    this.runner = new RolloutRunner(this.service, { tickMs: 60_000, healthEveryMs: 15 * 60_000 });
-    await this.service.use(this.runner);
-    registerRolloutRoutes(this.service.http, this.runner);
     await this.service.start();
     // Cohort labels: the registry's group is what rollouts and cohort rules see.
     for (const d of this.fleet.devices) this.service.db.prepare("INSERT OR IGNORE INTO devices (id, first_seen, last_seen, group_name) VALUES (?, ?, ?, ?)").run(d.id, this.now(), this.now(), d.group.name);
