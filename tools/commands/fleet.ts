@@ -13,7 +13,8 @@ import { refusePasswordInUrl } from "../connect-flags";
 
 const HELP = `usage: tether fleet serve --broker URL [--db FILE] [--http HOST:PORT] [options]
 
-  --broker URL          mqtt://host:port or mqtts://host:port of the devices' broker
+  --broker URL          mqtt://host:port or mqtts://host:port of the devices' broker; repeat or
+                        comma-separate the nodes of a cluster (each reconnect tries the next)
   --db FILE             the fleet database (SQLite, created if missing; default fleet.db)
   --http HOST:PORT      the HTTP API (default 127.0.0.1:8080); beyond loopback needs --token-file
   --token-file FILE     bearer token for the HTTP API (first line of FILE, ≥ 16 characters)
@@ -37,7 +38,7 @@ export async function runFleet(argv: string[]): Promise<number> {
 
 async function serve(argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags(argv, {
-    broker: { type: "string" },
+    broker: { type: "string", multiple: true },
     db: { type: "string" },
     http: { type: "string" },
     "token-file": { type: "string" },
@@ -53,8 +54,9 @@ async function serve(argv: string[]): Promise<number> {
     return 0;
   }
   if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
-  if (!values.broker) throw new UsageError("--broker URL is required (e.g. mqtt://127.0.0.1:1883)");
-  refusePasswordInUrl(values.broker);
+  const brokers = (values.broker ?? []).flatMap((b) => b.split(",")).filter((b) => b.length > 0);
+  if (brokers.length === 0) throw new UsageError("--broker URL is required (e.g. mqtt://127.0.0.1:1883)");
+  for (const b of brokers) refusePasswordInUrl(b);
   let listen: { host: string; port: number };
   try {
     listen = parseListen(values.http ?? "127.0.0.1:8080");
@@ -66,7 +68,7 @@ async function serve(argv: string[]): Promise<number> {
   let transport: MqttSocketTransport;
   try {
     transport = new MqttSocketTransport({
-      url: values.broker,
+      url: brokers,
       clientId: values["client-id"] ?? "tether-fleet-service",
       username: values.username,
       password,
@@ -96,7 +98,7 @@ async function serve(argv: string[]): Promise<number> {
     const at = await service.listen({ ...listen, tokenFile: values["token-file"] });
     process.stdout.write(`fleet service: HTTP API on ${at.url}/api, database ${values.db ?? "fleet.db"}\n`);
     await service.start();
-    process.stdout.write(`fleet service: subscribed on ${values.broker}\n`);
+    process.stdout.write(`fleet service: subscribed on ${brokers.join(", ")}\n`);
   } catch (err) {
     await service.close();
     throw err;
