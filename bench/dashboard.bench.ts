@@ -12,20 +12,10 @@ import { realClock } from "../service/clock";
 import { FleetService } from "../service/fleet-service";
 import { parseRules } from "../service/health/config";
 import { ProactiveSupport } from "../service/health/module";
-import type { ServiceTransport } from "../service/transport/transport";
+import { CHROMIUM, CHROMIUM_FLAGS, NullTransport } from "../test/health/chromium";
 
-const CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 const ROUNDS = 5;
 
-class NullTransport implements ServiceTransport {
-  onBatch(): void {}
-  async start(): Promise<void> {}
-  async publish(): Promise<void> {}
-  connected(): boolean {
-    return true;
-  }
-  async close(): Promise<void> {}
-}
 
 /** A service holding `n` devices with a day of hourly history each. */
 async function fleetService(n: number, dir: string) {
@@ -66,7 +56,7 @@ async function fleetService(n: number, dir: string) {
 async function pageLoad() {
   const dir = mkdtempSync(join(tmpdir(), "tether-bench-dash-"));
   const fleets = { "10000": await fleetService(10_000, dir), "1000": await fleetService(1000, dir) };
-  const browser = await puppeteer.launch({ executablePath: "/usr/bin/chromium", args: [...CHROMIUM_FLAGS, `--user-data-dir=${join(dir, "chromium")}`], headless: true });
+  const browser = await puppeteer.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_FLAGS, `--user-data-dir=${join(dir, "chromium")}`], headless: true });
   const pages = { overview: "#/", devices: "#/devices?sort=battery", device: "#/device/dev-000050" };
   const samples: Record<string, Record<string, number[]>> = { "10000": {}, "1000": {} };
   try {

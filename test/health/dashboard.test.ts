@@ -12,21 +12,10 @@ import { realClock } from "../../service/clock";
 import { FleetService } from "../../service/fleet-service";
 import { parseRules } from "../../service/health/config";
 import { ProactiveSupport } from "../../service/health/module";
-import type { ServiceTransport } from "../../service/transport/transport";
 import { batch } from "./helpers";
+import { CHROMIUM, CHROMIUM_FLAGS, NullTransport } from "./chromium";
 
-export const CHROMIUM = "/usr/bin/chromium";
-export const CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 
-class NullTransport implements ServiceTransport {
-  onBatch(): void {}
-  async start(): Promise<void> {}
-  async publish(): Promise<void> {}
-  connected(): boolean {
-    return true;
-  }
-  async close(): Promise<void> {}
-}
 
 const N = 300;
 let service: FleetService;
@@ -46,6 +35,7 @@ async function api<T>(path: string): Promise<T> {
 }
 
 beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: run scripts/ensure-debian-packages.sh (Debian package chromium)`);
   dir = mkdtempSync(join(tmpdir(), "tether-dashboard-"));
   service = new FleetService({ db: `${dir}/fleet.db`, clock: realClock, transport: new NullTransport() });
   p = new ProactiveSupport(service, parseRules({}));
@@ -71,7 +61,7 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-describe.skipIf(!existsSync(CHROMIUM))("dashboard in Chromium", () => {
+describe("dashboard in Chromium", () => {
   it("overview shows the API's numbers and draws the charts", async () => {
     await page.goto(`${url}/#/`, { waitUntil: "domcontentloaded" });
     const o = await api<{ devices: number; online: number; alerts: { open: number; byRule: Record<string, number> }; battery: { devices: number[] }; versions: { version: string; devices: number }[] }>("/api/health/overview");
@@ -118,7 +108,8 @@ describe.skipIf(!existsSync(CHROMIUM))("dashboard in Chromium", () => {
     await page.goto(`${url}/#/alerts?rule=lowBattery`, { waitUntil: "domcontentloaded" });
     await page.waitForSelector("button[data-ack]");
     const id = await page.$eval("button[data-ack]", (b) => b.getAttribute("data-ack"));
-    await page.click(`button[data-ack="${id}"]`);
+    // Clicked from inside the page: a live re-render may have replaced the button since it was found.
+    await page.evaluate(`document.querySelector('button[data-ack="${id}"]').click()`);
     await page.waitForFunction(`document.querySelector('tr[data-id="${id}"] td:last-child')?.textContent === "acknowledged"`, { timeout: 10_000 });
     const a = await api<{ alerts: { id: number; state: string; acknowledgedBy: string }[] }>(`/api/alerts?rule=lowBattery&state=acknowledged`);
     expect(a.alerts.map((x) => [x.id, x.acknowledgedBy])).toEqual([[Number(id), "dashboard"]]);
