@@ -302,12 +302,18 @@ describe("OTA step function, explored over its inputs", () => {
     const facts: BootFacts = { runningSlot: 1, runningState: "pending-verify", rollback: true, attempt: record(Stage.Staged, 1), attemptSlotState: "pending-verify", recordSeq: 6, reset: "software" };
     const trial = step(initialOta(1), { type: "boot", facts }, POLICY).model;
     const offline = step(trial, { type: "timer", kind: "health" }, POLICY);
-    expect(offline.effects.find((e) => e.type === "status")).toMatchObject({ status: { result: OtaResult.TrialInterrupted, cause: TrialCause.Network, version: 2, offer: ID2 } });
+    // Recorded first, in one write; reported and acted on once it landed.
+    expect(offline.effects.filter((e) => e.type === "status")).toEqual([]);
     expect(offline.op).toMatchObject({ type: "save-attempt", record: { stage: Stage.Network } });
-    expect(step(offline.model, { type: "done", op: offline.op! }, POLICY).op).toEqual({ type: "rollback" });
+    const saved = step(offline.model, { type: "done", op: offline.op! }, POLICY);
+    expect(saved.effects.find((e) => e.type === "status")).toMatchObject({ status: { result: OtaResult.TrialInterrupted, cause: TrialCause.Network, version: 2, offer: ID2 } });
+    expect(saved.op).toEqual({ type: "rollback" });
     const online = step(step(trial, { type: "connected" }, POLICY).model, { type: "timer", kind: "health" }, POLICY);
-    expect(online.effects.find((e) => e.type === "status")).toMatchObject({ status: { result: OtaResult.RolledBack, cause: TrialCause.Unhealthy } });
-    expect(online.op).toMatchObject({ type: "reject", version: 2 });
+    expect(online.op).toMatchObject({ type: "save-attempt", record: { stage: Stage.Unhealthy } });
+    const rejected = step(online.model, { type: "done", op: online.op! }, POLICY);
+    expect(rejected.effects.find((e) => e.type === "status")).toMatchObject({ status: { result: OtaResult.RolledBack, cause: TrialCause.Unhealthy } });
+    expect(rejected.op).toMatchObject({ type: "reject", version: 2 });
+    expect(step(rejected.model, { type: "done", op: rejected.op! }, POLICY).op).toEqual({ type: "rollback" });
   });
 
   it("back on the old image: power loss retries with backoff until the bound, a crash rejects at once", () => {
