@@ -1,12 +1,13 @@
 // Guard: device/core (and the virtual adapters in host-sim/virtual, which also run inside
 // XS scenarios) import nothing from Node, Moddable, host-sim, tools or tests, and name no
 // Node globals. A second check bundles them with the device policy and inspects the graph.
+// A third keeps all of device/** (the platform adapters too) and service/** off host-sim.
 import fs from "node:fs";
 import path from "node:path";
 import * as esbuild from "esbuild";
 import { describe, expect, it } from "vitest";
 import { repoRoot, xsBuildOptions, xsBundleGraph } from "../../scripts/build.mjs";
-import { findViolations, formatViolations, isForbiddenLocal, lex, type Zone } from "./neutral-checker";
+import { findViolations, formatViolations, hostSimImports, isForbiddenLocal, lex, type Zone } from "./neutral-checker";
 
 function tsFiles(dir: string): string[] {
   const abs = path.join(repoRoot, dir);
@@ -106,6 +107,26 @@ describe("the checker itself", () => {
     expect(vcheck(`import { curve } from "../battery/physics";`)).toHaveLength(1);
     expect(vcheck(`import { connect } from "node:net";`)).toHaveLength(1);
   });
+});
+
+describe("device and service code never import the simulator", () => {
+  it("the check finds host-sim imports from any depth and nothing else", () => {
+    const adapter = path.join(repoRoot, "device/platform/node/flash.ts");
+    const rules = (src: string, file = adapter) => hostSimImports(src, file).map((v) => v.rule);
+    expect(rules(`import { SimFlash } from "../../../host-sim/virtual/flash";`)).toHaveLength(1);
+    expect(rules(`export type { X } from "../../../host-sim/fleet/engine";`)).toHaveLength(1);
+    expect(rules(`const m = await import("../../../host-sim/node-device");`)).toHaveLength(1);
+    expect(rules(`import { x } from "../host-sim/x";`, path.join(repoRoot, "service/api.ts"))).toHaveLength(1);
+    expect(rules(`import { readFileSync } from "node:fs"; import type { Flash } from "../../ports"; // "../../../host-sim/x"`)).toEqual([]);
+    expect(rules(`import { y } from "../../../host-simulator-notes";`)).toEqual([]);
+  });
+
+  for (const dir of ["device", "service"]) {
+    it(`${dir}/**: no import of host-sim`, () => {
+      const violations = tsFiles(dir).flatMap((f) => hostSimImports(fs.readFileSync(f, "utf8"), f));
+      expect(violations, `\n${formatViolations(violations)}\n`).toEqual([]);
+    });
+  }
 });
 
 describe("device/core and host-sim/virtual are platform neutral", () => {
