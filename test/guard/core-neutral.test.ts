@@ -7,7 +7,7 @@ import path from "node:path";
 import * as esbuild from "esbuild";
 import { describe, expect, it } from "vitest";
 import { repoRoot, xsBuildOptions, xsBundleGraph } from "../../scripts/build.mjs";
-import { findViolations, formatViolations, hostSimImports, isForbiddenLocal, lex, type Zone } from "./neutral-checker";
+import { findViolations, formatViolations, hostSimImports, importSpecifiers, isForbiddenLocal, lex, type Zone } from "./neutral-checker";
 
 function tsFiles(dir: string): string[] {
   const abs = path.join(repoRoot, dir);
@@ -137,6 +137,20 @@ describe("device/core and host-sim/virtual are platform neutral", () => {
       expect(violations, `\n${formatViolations(violations)}\n`).toEqual([]);
     });
   }
+
+  it("imports packages only from the runtime dependencies (a dev dependency does not ship)", () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, "package.json"), "utf8")) as { dependencies?: Record<string, string> };
+    const runtime = new Set(Object.keys(pkg.dependencies ?? {}));
+    const packageOf = (spec: string) => spec.split("/").slice(0, spec.startsWith("@") ? 2 : 1).join("/");
+    const offenders = ZONES.flatMap(({ dir }) => tsFiles(dir)).flatMap((f) => {
+      const { code, bare } = lex(fs.readFileSync(f, "utf8"));
+      return importSpecifiers(code, bare)
+        .map(({ spec }) => spec)
+        .filter((spec) => !spec.startsWith(".") && !spec.startsWith("/") && !runtime.has(packageOf(spec)))
+        .map((spec) => `${path.relative(repoRoot, f)}: "${spec}"`);
+    });
+    expect(offenders).toEqual([]);
+  });
 
   it("bundles with the device (XS) policy: no Node builtins, no externals, no forbidden sources", async () => {
     const entries = ZONES.flatMap(({ dir }) => tsFiles(dir)).filter((f) => !f.endsWith(".d.ts"));
