@@ -1,9 +1,12 @@
 /**
- * OTA benchmarks:
+ * OTA benchmarks, with the real Agent (host-sim/node-device.ts boots the agent build in its
+ * flash slot, as `tether device` does):
  * - XS computrons of the manifest signature check: tweetnacl vs @noble/ed25519 (same manifest);
- * - update time of a 1.5 MB image over a loopback Mosquitto (push → confirmed v2) against the
- *   raw time to move the same bytes with mosquitto_pub / mosquitto_sub, as a ratio;
- * - bytes downloaded again after a mid-download disconnect.
+ * - update time of a 1.5 MB image (a real agent build, padded) over a loopback Mosquitto
+ *   (push → confirmed v2) against the raw time to move the same bytes with mosquitto_pub /
+ *   mosquitto_sub, as a ratio;
+ * - bytes downloaded again after the link is cut mid-download at the transport (no MQTT
+ *   DISCONNECT; the agent reconnects on its own).
  */
 import { spawn } from "node:child_process";
 import fs from "node:fs";
@@ -11,30 +14,46 @@ import os from "node:os";
 import path from "node:path";
 import { xsComputrons } from "./lib/measure";
 import { startMosquitto } from "../test/helpers/mosquitto";
-import { NodeClock } from "../device/platform/node/clock";
 import { nodeNetwork } from "../device/platform/node/network";
-import { MqttOtaDevice } from "../host-sim/boot/mqtt-ota-device";
-import { provision } from "../host-sim/boot/provision";
-import { SimFlash } from "../host-sim/virtual/flash";
-import { MemoryKv } from "../host-sim/virtual/kv";
 import { nodeSha256 } from "../device/platform/node/sha256";
+import { versionNumber } from "../device/core/ota/version";
+import { OtaResult } from "../device/core/ota/codes";
+import type { OtaStatus } from "../device/core/ota/status";
+import { startNodeDevice, type RunningDevice } from "../host-sim/node-device";
+import { LinkCutter } from "../host-sim/boot/link-cutter";
 import { createBundle, keyPairFromSeed, type Bundle } from "../tools/ota/bundle";
 import { pushBundle } from "../tools/ota/push";
-import { payload } from "../test/xs/scenarios/ota-verify.scenario";
+import { agentPayload } from "../test/ota/agent-image";
 
 const HW = "tether-devkit";
 const IMAGE_BYTES = 1_572_864; // 1.5 MiB
-const SLOT = 1_638_400; // 400 blocks of 4 KiB
 const key = keyPairFromSeed(new Uint8Array(32).fill(7));
 
+interface BenchDevice {
+  dev: RunningDevice;
+  cutter: LinkCutter;
+  statuses: OtaStatus[];
+  online: () => boolean;
+}
 
-function device(port: number, id: string, window = 4): { dev: MqttOtaDevice; v2: Bundle; clock: NodeClock } {
-  const flash = new SimFlash([{ name: "otadata", size: 8192 }, { name: "ota_0", size: SLOT }, { name: "ota_1", size: SLOT }]);
-  provision(flash, createBundle(payload(1, 1000), { version: 1, hardwareId: HW, securityCounter: 1 }, key.secretKey, nodeSha256).image, 0);
-  const v2 = createBundle(payload(2, IMAGE_BYTES - 64), { version: 2, hardwareId: HW, securityCounter: 1 }, key.secretKey, nodeSha256);
-  const clock = new NodeClock();
-  const dev = new MqttOtaDevice({ deviceId: id, host: "127.0.0.1", port, flash, kv: new MemoryKv(64 * 1024), hardwareId: HW, trustedKeys: [key.publicKey], otaOptions: { window }, clock, network: nodeNetwork, sha256: nodeSha256, wallClock: { now: () => Date.now() } });
-  return { dev, v2, clock };
+/** A virtual device running this build's agent (factory image), on its own in-memory flash. */
+async function device(port: number, id: string, window = 4): Promise<BenchDevice> {
+  const cutter = new LinkCutter(nodeNetwork);
+  const statuses: OtaStatus[] = [];
+  let online = false;
+  const dev = await startNodeDevice({
+    deviceId: id,
+    brokers: [`mqtt://127.0.0.1:${port}`],
+    network: cutter,
+    ota: { hardwareId: HW, trustedKeys: [key.publicKey], options: { window } },
+    link: { backoff: { powerOnMaxMs: 0 } },
+    log: () => {},
+    onEvent: (e) => {
+      if (e.type === "ota") statuses.push(e.status);
+      if (e.type === "link") online = e.state === "online";
+    },
+  });
+  return { dev, cutter, statuses, online: () => online };
 }
 
 function waitFor(cond: () => boolean, ms: number): Promise<void> {
@@ -73,41 +92,42 @@ async function rawTransfer(port: number, image: Uint8Array): Promise<{ oneMessag
 
 export default async () => {
   const sig = await xsComputrons(new URL("../test/xs/scenarios/ota-sigcost.scenario.ts", import.meta.url), { timeoutMs: 300_000 });
+  const v2: Bundle = createBundle(await agentPayload("0.2.0", IMAGE_BYTES - 64), { version: versionNumber("0.2.0"), hardwareId: HW, securityCounter: 2 }, key.secretKey, nodeSha256);
+  const confirmed = (d: BenchDevice) => d.statuses.some((s) => s.result === OtaResult.Success && s.version === v2.manifest.version && s.detail === "image confirmed");
   const broker = await startMosquitto();
   try {
     // 1. Full update time (push until the device reports v2 confirmed), default window and a wider one.
     const update = async (id: string, window: number) => {
-      const a = device(broker.port, id, window);
-      a.dev.boot();
-      await waitFor(() => a.dev.statuses.length > 0, 5000);
+      const a = await device(broker.port, id, window);
+      await waitFor(a.online, 20_000);
       const t0 = performance.now();
-      const pushed = await pushBundle({ broker: `mqtt://127.0.0.1:${broker.port}`, deviceId: id, envelope: a.v2.envelope, image: a.v2.image, waitSeconds: 120 });
+      const pushed = await pushBundle({ broker: `mqtt://127.0.0.1:${broker.port}`, deviceId: id, envelope: v2.envelope, image: v2.image, waitSeconds: 120 });
       const ms = performance.now() - t0;
       a.dev.stop();
-      a.clock.clearAll();
       if (!pushed.ok) throw new Error(`update failed: ${JSON.stringify(pushed.status)}`);
-      return { ms, pushed, a };
+      return { ms, pushed };
     };
-    const { ms: updateMs, pushed, a } = await update("bench-ota-1", 4);
+    const { ms: updateMs, pushed } = await update("bench-ota-1", 4);
     const wide = await update("bench-ota-w", 16);
 
     // 2. Raw bytes with the Mosquitto clients.
-    const raw = await rawTransfer(broker.port, a.v2.image);
+    const raw = await rawTransfer(broker.port, v2.image);
 
-    // 3. Disconnect half-way: bytes fetched again.
-    const b = device(broker.port, "bench-ota-2");
-    await pushBundle({ broker: `mqtt://127.0.0.1:${broker.port}`, deviceId: "bench-ota-2", envelope: b.v2.envelope, image: b.v2.image });
-    b.dev.boot();
-    const half = b.v2.image.length / 2;
-    await waitFor(() => b.dev.blockBytes >= half, 60_000);
-    b.dev.dropLink();
-    const atDrop = b.dev.blockBytes;
-    await new Promise((r) => setTimeout(r, 200));
-    b.dev.reconnect();
-    await waitFor(() => b.dev.statuses.some((s) => s.result === 1 && s.version === 2), 120_000);
+    // 3. The link cut at the transport half-way through the download: bytes fetched again.
+    const b = await device(broker.port, "bench-ota-2");
+    await waitFor(b.online, 20_000);
+    const t0 = performance.now();
+    const push = pushBundle({ broker: `mqtt://127.0.0.1:${broker.port}`, deviceId: "bench-ota-2", envelope: v2.envelope, image: v2.image, waitSeconds: 120 });
+    const before = b.cutter.bytesIn;
+    const half = v2.image.length / 2;
+    await waitFor(() => b.cutter.bytesIn - before >= half, 60_000);
+    b.cutter.cut();
+    const atCut = b.cutter.bytesIn - before;
+    await waitFor(() => confirmed(b), 120_000);
+    const cutUpdateMs = performance.now() - t0;
+    const total = b.cutter.bytesIn - before;
     b.dev.stop();
-    b.clock.clearAll();
-    const refetched = b.dev.blockBytes - b.v2.image.length;
+    await push;
 
     const tweet = sig.metrics["tweetnacl-verify"];
     const noble = sig.metrics["noble-verify"];
@@ -122,7 +142,8 @@ export default async () => {
         bothAccept: sig.metrics["both-accept"] === 1,
       },
       update1_5MB: {
-        imageBytes: a.v2.image.length,
+        device: "real Agent (agent build booted from its flash slot), reference boot model",
+        imageBytes: v2.image.length,
         blocks: pushed.blocks,
         pushToConfirmedMs: Math.round(updateMs),
         rawMosquittoPubSubMs: Math.round(raw.oneMessageMs),
@@ -130,11 +151,14 @@ export default async () => {
         window16PushToConfirmedMs: Math.round(wide.ms),
         window16Ratio: Math.round((wide.ms / raw.oneMessageMs) * 10) / 10,
       },
-      disconnectMidDownload: {
-        imageBytes: b.v2.image.length,
-        bytesBeforeDrop: atDrop,
-        bytesDownloadedAgain: refetched,
-        blocksDownloadedAgain: Math.round(refetched / 4096),
+      linkCutMidDownload: {
+        how: "TCP connection closed under the agent, no MQTT DISCONNECT; the agent reconnects by itself",
+        imageBytes: v2.image.length,
+        tcpBytesInBeforeCut: atCut,
+        tcpBytesInTotal: total,
+        /** Bytes received beyond the image itself, over both connections (MQTT framing, topics, the retained manifest twice, blocks in flight at the cut). */
+        tcpBytesBeyondImage: total - v2.image.length,
+        pushToConfirmedMs: Math.round(cutUpdateMs),
       },
     };
   } finally {

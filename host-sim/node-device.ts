@@ -8,6 +8,7 @@
  * device is factory-flashed with this build's agent. An OTA update therefore really changes
  * the code, and a rollback really brings the old code back.
  */
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { isHalt, type BatteryAdc, type KeyValueStore, type Log, type Network, type Ports, type ResetReason, type Socket } from "../device/ports";
 import type { Agent, AgentConfig, AgentEvent } from "../device/core/agent";
@@ -15,21 +16,20 @@ import { FIRMWARE_VERSION } from "../device/core/version";
 import { DEFAULT_HARDWARE_ID } from "../device/core/agent";
 import { versionNumber } from "../device/core/ota/version";
 import { NodeClock } from "../device/platform/node/clock";
-import { openFileFlash } from "../device/platform/node/flash";
 import { FileKv } from "../device/platform/node/kv";
+import { checkStateWritable, lockStateDir, type StateLock } from "../device/platform/node/state-lock";
 import { nodeNetwork } from "../device/platform/node/network";
 import { nodeRandom } from "../device/platform/node/random";
 import { nodeSha256 } from "../device/platform/node/sha256";
 import { nodeWallClock } from "../device/platform/node/wall-clock";
-import { runBootloader } from "../bootloader-spec/reference/bootloader";
 import { wrapImage } from "../bootloader-spec/reference/image";
 import { buildAgentPayload, loadSlotModule } from "../tools/ota/app-image";
 import { SimBattery, type SimBatteryModel } from "./battery/sim-battery";
 import { poweredNetwork, poweredSensors } from "./battery/power";
 import { SimSensors } from "./sensors/sim-sensors";
-import { SimBootControl } from "./boot/boot-control";
-import { provision } from "./boot/provision";
+import { bootModel, type BootModelName } from "./boot/boot-models";
 import { ESP32_4MB_LAYOUT, FLASH_BLOCK_SIZE } from "./layout";
+import { openFileFlash } from "./file-flash";
 import { MemoryKv } from "./virtual/kv";
 import { SimFlash } from "./virtual/flash";
 import { VirtualSystem } from "./virtual/system";
@@ -57,6 +57,10 @@ export interface NodeDeviceOptions extends Omit<AgentConfig, "brokers"> {
   onBoot?: (message: string) => void;
   /** The task watchdog's timeout (default NODE_TASK_WATCHDOG_MS). */
   watchdogMs?: number;
+  /** The bootloader and otadata semantics: the reference bootloader (default) or ESP-IDF's. */
+  bootModel?: BootModelName;
+  /** The network under the device (default: Node sockets); tests pass a LinkCutter to drop the link. */
+  network?: Network;
 }
 
 export interface RunningDevice {
@@ -67,16 +71,28 @@ export interface RunningDevice {
 type AgentModule = { Agent: new (ports: Ports, config: AgentConfig, observe: (e: AgentEvent) => void) => Agent };
 
 export async function startNodeDevice(options: NodeDeviceOptions): Promise<RunningDevice> {
-  const { stateDir, log, onEvent, onBoot = () => {}, batteryModel, batteryAdc, watchdogMs = NODE_TASK_WATCHDOG_MS, ...agentConfig } = options;
-  const kv: KeyValueStore = stateDir ? new FileKv(join(stateDir, "kv.json")) : new MemoryKv(64 * 1024);
-  const flash = stateDir ? openFileFlash(join(stateDir, "flash"), ESP32_4MB_LAYOUT, FLASH_BLOCK_SIZE) : new SimFlash(ESP32_4MB_LAYOUT);
+  const { stateDir, log, onEvent, onBoot = () => {}, batteryModel, batteryAdc, bootModel: modelName, network: baseNetwork = nodeNetwork, watchdogMs = NODE_TASK_WATCHDOG_MS, ...agentConfig } = options;
+  const model = bootModel(modelName);
+  // One process per state directory, and a state that cannot be written fails here, not at every report.
+  const lock: StateLock | undefined = stateDir ? lockStateDir(stateDir) : undefined;
+  let kv: KeyValueStore;
+  let flash: SimFlash;
+  try {
+    // (kv.json is replaced by a rename, so the directory's lock already proves it writable; flash files are written in place.)
+    if (stateDir) checkStateWritable(stateFiles(join(stateDir, "flash")));
+    kv = stateDir ? new FileKv(join(stateDir, "kv.json")) : new MemoryKv(64 * 1024);
+    flash = stateDir ? openFileFlash(join(stateDir, "flash"), ESP32_4MB_LAYOUT, FLASH_BLOCK_SIZE) : new SimFlash(ESP32_4MB_LAYOUT);
+  } catch (err) {
+    lock?.release();
+    throw err;
+  }
   const hardwareId = agentConfig.ota?.hardwareId ?? DEFAULT_HARDWARE_ID;
   const battery = batteryAdc ?? new SimBattery(new NodeClock(), nodeRandom, batteryModel);
 
-  if (!runBootloader(flash, nodeSha256).ok) {
+  if (!model.boot(flash, nodeSha256).ok) {
     // A blank (or unbootable) device: flash this build's agent into slot 0, as a factory would.
     const payload = await buildAgentPayload(FIRMWARE_VERSION);
-    provision(flash, wrapImage(payload, versionNumber(FIRMWARE_VERSION), hardwareId, nodeSha256), 0);
+    model.provision(flash, wrapImage(payload, versionNumber(FIRMWARE_VERSION), hardwareId, nodeSha256), 0);
     onBoot(`factory image ${FIRMWARE_VERSION} (${payload.length} bytes) flashed into slot 0`);
   }
 
@@ -85,7 +101,7 @@ export async function startNodeDevice(options: NodeDeviceOptions): Promise<Runni
 
   const boot = async (resetReason: ResetReason): Promise<void> => {
     if (stopped) return;
-    const outcome = runBootloader(flash, nodeSha256);
+    const outcome = model.boot(flash, nodeSha256);
     if (!outcome.ok) {
       onBoot(`bricked: the bootloader finds no bootable image (${outcome.reason})`);
       return;
@@ -130,12 +146,12 @@ export async function startNodeDevice(options: NodeDeviceOptions): Promise<Runni
       random: nodeRandom,
       kv,
       flash,
-      network: session.track(battery instanceof SimBattery ? poweredNetwork(nodeNetwork, battery) : nodeNetwork),
+      network: session.track(battery instanceof SimBattery ? poweredNetwork(baseNetwork, battery) : baseNetwork),
       sha256: nodeSha256,
       battery,
       sensors: battery instanceof SimBattery ? poweredSensors(sensors, battery) : sensors,
       system,
-      boot: new SimBootControl(flash, outcome.slot, outcome.rollback, () => system.restart()),
+      boot: model.control(flash, nodeSha256, outcome, () => system.restart()),
       log,
     };
     try {
@@ -157,12 +173,24 @@ export async function startNodeDevice(options: NodeDeviceOptions): Promise<Runni
     stop() {
       stopped = true;
       const s = current;
-      if (!s) return;
+      if (!s) return lock?.release();
       s.agent?.stop();
-      // Let DISCONNECT reach the socket before the boot's timers and sockets go.
-      setTimeout(() => s.kill(), 50).unref();
+      // Let DISCONNECT reach the socket before the boot's timers and sockets go; the lock goes last.
+      setTimeout(() => {
+        s.kill();
+        lock?.release();
+      }, 50).unref();
     },
   };
+}
+
+/** The files of a flash directory (none when it does not exist yet). */
+function stateFiles(dir: string): string[] {
+  try {
+    return readdirSync(dir).map((f) => join(dir, f));
+  } catch {
+    return [];
+  }
 }
 
 /** One boot's timers and sockets: a restart kills them all at once, and their callbacks go quiet. */

@@ -6,7 +6,7 @@
 import type { Log, Ports, ResetReason, SlotIndex } from "../device/ports";
 import { SimBattery, type SimBatteryModel } from "./battery/sim-battery";
 import { poweredNetwork, poweredSensors } from "./battery/power";
-import { SimBootControl } from "./boot/boot-control";
+import { bootModel, type BootModelName } from "./boot/boot-models";
 import { SimSensors, type SimSensorProfile } from "./sensors/sim-sensors";
 import { ESP32_4MB_LAYOUT, FLASH_BLOCK_SIZE } from "./layout";
 import type { VirtualClock } from "./virtual/clock";
@@ -36,6 +36,8 @@ export interface VirtualDeviceSpec {
   resetReason?: ResetReason;
   slot?: SlotIndex;
   rollback?: boolean;
+  /** Whose boot records the BootControl port reads and writes: the reference's (default) or ESP-IDF's otadata. */
+  bootModel?: BootModelName;
   onRestart?: () => void;
   log?: Log;
 }
@@ -74,7 +76,7 @@ export function virtualDevicePorts(spec: VirtualDeviceSpec): VirtualDevicePorts 
     battery,
     sensors: poweredSensors(sensors, battery),
     system,
-    boot: new SimBootControl(storage.flash, spec.slot ?? 0, spec.rollback ?? true, () => system.restart()),
+    boot: bootModel(spec.bootModel).control(storage.flash, jsSha256, { slot: spec.slot ?? 0, rollback: spec.rollback ?? true }, () => system.restart()),
     log: spec.log ?? silent,
   };
   return { ports, storage, battery, sensors, wallClock, system };

@@ -104,7 +104,11 @@ export function xsPolicyPlugin() {
  *           define?: Record<string, string>, write?: boolean, metafile?: boolean, sourcemap?: boolean }} o
  */
 export function xsBuildOptions(o) {
+  const version = firmwareVersionOf(o.define);
   return {
+    // The version the code reports, on its first line, so `tether ota sign` can refuse a manifest
+    // that names another one (tools/ota/embedded-version.ts reads it).
+    banner: version === undefined ? undefined : { js: `${FIRMWARE_VERSION_BANNER}${version}` },
     entryPoints: [o.entry],
     bundle: true,
     format: o.format ?? "esm",
@@ -124,6 +128,26 @@ export function xsBuildOptions(o) {
     charset: "utf8",
     logLevel: "silent",
   };
+}
+
+export const FIRMWARE_VERSION_BANNER = "// tether-firmware-version: ";
+
+/** The TETHER_FIRMWARE_VERSION a define map sets (its value is a JS string literal), or undefined. */
+function firmwareVersionOf(define) {
+  const raw = define?.TETHER_FIRMWARE_VERSION;
+  if (raw === undefined) return devVersion();
+  try {
+    const v = JSON.parse(raw);
+    return typeof v === "string" && /^[\x21-\x7e]+$/.test(v) ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** DEV_VERSION from device/core/version.ts: what a build without the define reports. */
+function devVersion() {
+  const m = /DEV_VERSION = "([^"]+)"/.exec(fs.readFileSync(path.join(repoRoot, "device", "core", "version.ts"), "utf8"));
+  return m?.[1];
 }
 
 /** Turns an esbuild failure into one readable Error. */

@@ -2,11 +2,12 @@
 # Installs the Debian packages the test suite runs for real: Mosquitto (broker, clients,
 # mosquitto_passwd), openssl (the TLS interop test makes its own CA) and nats-server (the
 # fleet test's 3-node MQTT-over-JetStream cluster), and make + a C compiler to build the XS
-# engine (xsnap) from the @agoric/xsnap sources. Skips apt entirely
+# engine (xsnap) from the @agoric/xsnap sources, and chromium (the dashboard tests drive it headless
+# through puppeteer-core). Skips apt entirely
 # when they are already there. The packaged broker service is never started.
 set -euo pipefail
-PACKAGES=(mosquitto mosquitto-clients openssl nats-server make gcc libc6-dev)
-BINARIES=(/usr/sbin/mosquitto /usr/bin/mosquitto_sub /usr/bin/mosquitto_pub /usr/bin/mosquitto_passwd /usr/bin/openssl /usr/sbin/nats-server /usr/bin/make /usr/bin/cc)
+PACKAGES=(mosquitto mosquitto-clients openssl nats-server make gcc libc6-dev chromium)
+BINARIES=(/usr/sbin/mosquitto /usr/bin/mosquitto_sub /usr/bin/mosquitto_pub /usr/bin/mosquitto_passwd /usr/bin/openssl /usr/sbin/nats-server /usr/bin/make /usr/bin/cc /usr/bin/chromium)
 
 missing=0
 for b in "${BINARIES[@]}"; do [ -x "$b" ] || missing=1; done

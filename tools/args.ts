@@ -22,3 +22,13 @@ export function intFlag(value: string | undefined, name: string, fallback: numbe
   if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be an integer ≥ ${min}, got "${value}"`);
   return n;
 }
+
+/** An integer flag within [min, max]; the message names both bounds. */
+export function boundedIntFlag(value: string | undefined, name: string, fallback: number, min: number, max: number, unit = ""): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw new UsageError(`--${name} must be an integer from ${min} to ${max}${unit}, got "${value}"`);
+  }
+  return n;
+}

@@ -4,25 +4,34 @@
  */
 import { UsageError } from "./args";
 import { runDemo } from "./commands/demo";
+import { runStory } from "./commands/story";
 import { runDevice } from "./commands/device";
 import { runDecode } from "./commands/decode";
 import { runOtaCommand } from "./ota/cli";
 import { runSim } from "./commands/sim";
+import { runBroker } from "./commands/broker";
 import { runFleet } from "./commands/fleet";
+import { runRollout } from "./commands/rollout";
 
 const USAGE = `usage: tether <command> [options]
 
 commands:
-  demo                       embedded broker + one virtual device, decoded output (npm start)
+  story                      the fleet service's story on 200 fast-forwarded devices, with its dashboard (npm start)
+  demo                       embedded broker + one virtual device, decoded output
   device --id ID --broker URL [--broker URL ...] [--state DIR] [--interval MS] [--ca FILE]
+         [--user NAME --password-file FILE]
                              run one virtual device against any MQTT broker
   decode [FILE]              decode a CBOR telemetry batch (file or stdin) to text/JSON
   ota keygen|sign|verify|push  OTA keys, signed bundles, checking them, pushing them to a device
   sim --devices N --duration 7d --seed S [--scenario FILE] [--broker virtual|embedded|mqtt://...]
       [--shards K] [--json FILE]
                              a fleet of real agents: fast-forwarded (virtual broker) or real time
+  broker credentials --out DIR --device ID ...
+                             per-device MQTT accounts, a Mosquitto password file and ACL
   fleet serve --broker URL --db FILE --http HOST:PORT
                              the fleet service: registry, rollouts, HTTP API (docs/fleet-service.md)
+  rollout start|status|pause|resume|cancel|list [--server URL] [ID]
+                             rollouts on the fleet service (canary, waves, rate, automatic halt)
   help                       this text
 
 Run 'tether <command> --help' for a command's options.`;
@@ -30,12 +39,15 @@ Run 'tether <command> --help' for a command's options.`;
 type Command = (argv: string[]) => Promise<number>;
 
 const commands: Record<string, Command> = {
+  story: runStory,
   demo: runDemo,
   device: runDevice,
   decode: runDecode,
   ota: (argv) => runOtaCommand(argv),
   sim: runSim,
+  broker: runBroker,
   fleet: runFleet,
+  rollout: runRollout,
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -19,6 +19,7 @@ import type { LinkState, TelemetryBatch } from "./telemetry/record";
 import { DEVICE_ID_PATTERN, topics } from "./topics";
 import { parseBrokerUrl, type BrokerTarget } from "./util/broker-url";
 import { FIRMWARE_VERSION } from "./version";
+import { IntervalError, checkIntervals } from "./config/intervals";
 
 export const DEFAULT_SAMPLE_INTERVAL_MS = 5_000;
 export const DEFAULT_REPORT_INTERVAL_MS = 5_000;
@@ -88,16 +89,27 @@ export class Agent {
     this.brokers = config.brokers.map((u) => parseBrokerUrl(u, config.caCert));
     this.version = config.firmwareVersion ?? FIRMWARE_VERSION;
     this.topics = topics(config.deviceId);
-    this.link = new Link(
-      ports,
-      {
-        ...config.link,
-        deviceId: config.deviceId,
-        brokers: this.brokers,
-        keepAliveSec: config.keepAliveSec ?? DEFAULT_KEEPALIVE_SEC,
-      },
-      (e) => this.onLink(e),
-    );
+    const intervals = [
+      ["keepAliveSec", config.keepAliveSec],
+      ["sampleIntervalMs", config.telemetry?.sampleIntervalMs],
+      ["reportIntervalMs", config.telemetry?.reportIntervalMs],
+    ] as const;
+    try {
+      checkIntervals(Object.fromEntries(intervals));
+      this.link = new Link(
+        ports,
+        {
+          ...config.link,
+          deviceId: config.deviceId,
+          brokers: this.brokers,
+          keepAliveSec: config.keepAliveSec ?? DEFAULT_KEEPALIVE_SEC,
+        },
+        (e) => this.onLink(e),
+      );
+    } catch (e) {
+      if (e instanceof IntervalError) throw new AgentConfigError(e.message);
+      throw e;
+    }
     this.battery = new BatteryMonitor(ports, config.battery);
     this.battery.onEvent((event) => this.observe({ type: "battery", event }));
     this.ota = new AgentOta(
@@ -151,7 +163,7 @@ export class Agent {
       ),
     );
     this.reporter = reporter;
-    const configChannel = new ConfigChannel(config.deviceId, this.link, reporter, ports.kv, ports.log);
+    const configChannel = new ConfigChannel(config.deviceId, this.link, reporter, ports.kv, ports.log, ports.clock);
     this.handle(this.topics.config, (payload) => configChannel.onMessage(this.topics.config, payload));
     // Brown-out: buffered samples go to the persistent offline queue (no radio), then stop.
     stopOnBrownout(this.battery, reporter, {

@@ -1,47 +1,62 @@
 /**
- * Message sequence numbers that only ever go up, across reboots, without a flash write per
- * message: the counter reserves a window of numbers in the key-value store and writes again
- * only when the window is used up. A reboot skips the rest of the window; the record's boot
- * count and reset reason tell a backend that such a gap is a reboot, not a loss.
+ * Message sequence numbers that never repeat across reboots, without a flash write per
+ * message: the counter reserves a window of SEQ_WINDOW numbers in the key-value store and
+ * writes again only when the window is used up. A reboot skips the rest of the window, so the
+ * first number after a reboot is the next multiple of SEQ_WINDOW (docs/protocol/telemetry.md
+ * tells a backend how to tell such a skip from a loss).
+ *
+ * The counter itself is 64-bit in the store (it never goes back, whatever the uptime); the
+ * number on the wire is its low 32 bits, so it wraps to 0 after 4,294,967,295 instead of
+ * stopping there. At one message a second that is 136 years.
  */
 import type { KeyValueStore } from "../ports";
 
 export const SEQ_KEY = "seq.next";
 export const SEQ_WINDOW = 16;
+/** The wire number is the counter modulo this (telemetry's `seq` is a uint32). */
+export const SEQ_MODULUS = 2 ** 32;
 
 export class SequenceCounter {
   private next: number;
   private reservedUpTo: number;
 
   constructor(private readonly kv: KeyValueStore) {
-    this.next = readU32(kv.get(SEQ_KEY)) ?? 0;
+    this.next = readCounter(kv.get(SEQ_KEY)) ?? 0;
     this.reservedUpTo = this.next;
   }
 
-  /** The next sequence number; persisted before it is handed out. */
+  /** The next sequence number (uint32, wrapping); its reservation is persisted before it is handed out. */
   take(): number {
     if (this.next >= this.reservedUpTo) {
       // Stored first: if the write fails, nothing unreserved is handed out (the caller sees the error).
       const upTo = this.next + SEQ_WINDOW;
-      this.kv.set(SEQ_KEY, writeU32(upTo));
+      this.kv.set(SEQ_KEY, writeCounter(upTo));
       this.reservedUpTo = upTo;
     }
-    return this.next++;
+    return this.next++ % SEQ_MODULUS;
   }
 
   /** What the next take() will return. */
   peek(): number {
-    return this.next;
+    return this.next % SEQ_MODULUS;
   }
 }
 
-export function readU32(bytes: Uint8Array | undefined): number | undefined {
-  if (bytes === undefined || bytes.length !== 4) return undefined;
-  return new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0);
+/** The stored counter: 8 bytes big-endian (4 bytes from builds before the counter was 64-bit). */
+export function readCounter(bytes: Uint8Array | undefined): number | undefined {
+  if (bytes === undefined || (bytes.length !== 4 && bytes.length !== 8)) return undefined;
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+  if (bytes.length === 4) return v.getUint32(0);
+  const hi = v.getUint32(0);
+  // Past 2^53 a JS number loses integers; at one message a microsecond that takes 285 years.
+  if (hi >= 2 ** 21) return undefined;
+  return hi * 2 ** 32 + v.getUint32(4);
 }
 
-export function writeU32(n: number): Uint8Array {
-  const out = new Uint8Array(4);
-  new DataView(out.buffer).setUint32(0, n >>> 0);
+export function writeCounter(n: number): Uint8Array {
+  const out = new Uint8Array(8);
+  const v = new DataView(out.buffer);
+  v.setUint32(0, Math.floor(n / 2 ** 32));
+  v.setUint32(4, n % 2 ** 32);
   return out;
 }

@@ -1,19 +1,20 @@
 /**
- * A virtual device reduced to what OTA needs, booted through the reference bootloader on
+ * A virtual device reduced to what OTA needs, booted through a boot model (the reference
+ * bootloader or ESP-IDF's otadata, host-sim/boot/boot-models.ts) on
  * simulated flash, with a "retained" backend (manifest + blocks) standing in for the broker.
  * Each boot: bootloader → OtaUpdater.start → offer → blocks as wanted → health events per the
  * image's behaviour, until the device is idle, restarts, crashes or loses power. Used by the
  * power-cut and malicious-input suites; deterministic (virtual clock, no randomness of its own).
  */
-import type { ResetReason, Sha256, SlotIndex } from "../../device/ports";
-import { runBootloader, type BootloaderConfig } from "../../bootloader-spec/reference/bootloader";
+import type { KeyValueStore, ResetReason, Sha256, SlotIndex } from "../../device/ports";
+import type { BootloaderConfig } from "../../bootloader-spec/reference/bootloader";
 import { OtaUpdater, type OtaOptions } from "../../device/core/ota/updater";
 import type { OtaStatus } from "../../device/core/ota/status";
 import { VirtualClock } from "../virtual/clock";
 import { PowerCut, type SimFlash } from "../virtual/flash";
-import type { MemoryKv } from "../virtual/kv";
+
 import { DeviceHalted, VirtualSystem } from "../virtual/system";
-import { SimBootControl } from "./boot-control";
+import { bootModel, type BootModelName } from "./boot-models";
 
 /** What an image does when it runs: passes its health check, never gets telemetry acked, or crashes at start. */
 export type Behaviour = "good" | "no-health" | "crash";
@@ -25,9 +26,11 @@ export interface RigBackend {
 
 export interface RigConfig {
   flash: SimFlash;
-  kv: MemoryKv;
+  kv: KeyValueStore;
   sha256: Sha256;
   bootloader?: BootloaderConfig;
+  /** Which bootloader and otadata semantics the device boots with (default "reference"). */
+  bootModel?: BootModelName;
   hardwareId: string;
   trustedKeys: Uint8Array[];
   backend: RigBackend;
@@ -39,10 +42,16 @@ export interface RigConfig {
   bootBudgetMs?: number;
   /** A stand-in telemetry loop: a tick every this many ms, counted in BootLog.ticks (off when undefined). */
   telemetryEveryMs?: number;
+  /** Called after the bootloader, before the app runs: where NVS on flash reloads and recovers (nvs_flash_init). */
+  onAppStart?: () => void;
   /** Called right after the bootloader chose a slot, before the app runs (invariant checks). */
   afterBoot?: (slot: SlotIndex) => void;
   /** Called with each block the device asks for; return false to withhold it. */
   deliver?: (index: number) => boolean;
+  /** Power dies this many virtual ms into boot number `boot` (0-based over the rig's life); undefined: it does not. */
+  powerLossAt?: (boot: number) => number | undefined;
+  /** When boot number `boot` gets its broker connection (virtual ms; default 500): a broker outage delays it. */
+  linkUpAt?: (boot: number) => number;
 }
 
 export interface BootLog {
@@ -71,7 +80,7 @@ export class OtaRig {
     this.boots.push(log);
     flash.powerOn();
     try {
-      const out = runBootloader(flash, sha256, this.cfg.bootloader);
+      const out = bootModel(this.cfg.bootModel).boot(flash, sha256, this.cfg.bootloader);
       if (!out.ok) {
         log.end = "brick";
         log.detail = out.reason;
@@ -81,6 +90,7 @@ export class OtaRig {
       log.version = out.header.version;
       log.rule = out.rule;
       this.cfg.afterBoot?.(out.slot);
+      this.cfg.onAppStart?.();
       const behaviour = this.cfg.behaviour(out.header.version);
       if (behaviour === "crash") {
         log.end = "crash";
@@ -93,6 +103,10 @@ export class OtaRig {
       if (e instanceof PowerCut) {
         log.end = "power-cut";
         log.detail = e.message;
+        this.reason = "power-on";
+      } else if (e instanceof DeviceHalted && e.why === "power-off") {
+        log.end = "power-cut";
+        log.detail = "power lost while the app ran";
         this.reason = "power-on";
       } else if (e instanceof DeviceHalted) {
         log.end = "restart";
@@ -119,7 +133,7 @@ export class OtaRig {
     const system = new VirtualSystem(this.reason, () => {
       throw new DeviceHalted("restart");
     });
-    const boot = new SimBootControl(flash, slot, rollback, () => system.restart());
+    const boot = bootModel(this.cfg.bootModel).control(flash, sha256, { slot, rollback }, () => system.restart(), this.cfg.bootloader);
     const wallMs = this.cfg.wallMs;
     let ota: OtaUpdater | undefined;
     ota = new OtaUpdater(
@@ -142,12 +156,21 @@ export class OtaRig {
       },
     );
     ota.start();
+    const bootNo = this.boots.length - 1;
+    const linkUp = this.cfg.linkUpAt?.(bootNo) ?? 500;
     if (backend.manifest) {
+      // The retained offer: at once by default; after the link is up when an outage delays it.
       const m = backend.manifest;
-      clock.setTimeout(() => ota!.offer(m), 10);
+      clock.setTimeout(() => ota!.offer(m), this.cfg.linkUpAt ? linkUp + 10 : 10);
     }
-    clock.setTimeout(() => ota!.noteConnected(), 500);
-    if (behaviour === "good") clock.setTimeout(() => ota!.noteTelemetryAcked(), 1000);
+    clock.setTimeout(() => ota!.noteConnected(), linkUp);
+    if (behaviour === "good") clock.setTimeout(() => ota!.noteTelemetryAcked(), linkUp + 500);
+    const lossAt = this.cfg.powerLossAt?.(bootNo);
+    if (lossAt !== undefined) {
+      clock.setTimeout(() => {
+        throw new DeviceHalted("power-off");
+      }, lossAt);
+    }
     const budget = this.cfg.bootBudgetMs ?? 3_600_000;
     const every = this.cfg.telemetryEveryMs;
     if (every !== undefined) {

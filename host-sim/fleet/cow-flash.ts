@@ -9,7 +9,7 @@
  */
 import { FlashError, type Flash, type FlashPartition, type PartitionName, type Sha256 } from "../../device/ports";
 import { verifySlotImage, type SlotCheck } from "../../bootloader-spec/reference/image";
-import { FlashChip, checkRange, tornEraseNoise, type PartitionLayout } from "../virtual/flash";
+import { FlashChip, checkProgram, checkRange, eraseResult, programResult, type PartitionLayout } from "../virtual/flash";
 import { provision } from "../boot/provision";
 import { ESP32_4MB_LAYOUT, FLASH_BLOCK_SIZE } from "../layout";
 
@@ -125,6 +125,11 @@ class CowPartition implements FlashPartition {
 
   read(offset: number, length: number): Uint8Array {
     this.checkRange(offset, length);
+    this.flash.checkRead(this.name, offset, length);
+    return this.bytesAt(offset, length);
+  }
+
+  private bytesAt(offset: number, length: number): Uint8Array {
     const out = new Uint8Array(length);
     const bs = this.blockSize;
     let done = 0;
@@ -141,15 +146,24 @@ class CowPartition implements FlashPartition {
 
   write(offset: number, data: Uint8Array): void {
     this.checkRange(offset, data.length);
+    const old = this.bytesAt(offset, data.length);
+    checkProgram(this.name, offset, old, data);
     const { op, fault } = this.flash.beginOp("write", this.name, offset, data.length);
-    const landed = fault ? Math.min(fault.tornBytes ?? 0, data.length) : data.length;
+    // A result only ever clears bits of `old`: AND it in, block by block.
+    const result = programResult(old, data, fault, op.seq);
     const bs = this.blockSize;
-    for (let i = 0; i < landed; ) {
+    for (let i = 0; i < result.length; ) {
       const at = offset + i;
       const b = Math.floor(at / bs);
+      const end = Math.min(result.length, i + (bs - (at - b * bs)));
+      let changes = false;
+      for (let j = i; j < end; j++) if (result[j] !== old[j]) changes = true;
+      if (!changes) {
+        i = end;
+        continue;
+      }
       const block = this.flash.own(this.p, b);
-      const end = Math.min(landed, i + (bs - (at - b * bs)));
-      for (let w = at - b * bs; i < end; i++, w++) block[w] &= data[i];
+      for (let w = at - b * bs; i < end; i++, w++) block[w] &= result[i];
     }
     if (fault) this.flash.cut(op);
   }
@@ -161,12 +175,9 @@ class CowPartition implements FlashPartition {
     }
     const { op, fault } = this.flash.beginOp("erase", this.name, index * this.blockSize, this.blockSize);
     if (fault) {
-      // A torn erase: the first tornBytes bytes erased, the rest with some bits already flipped
-      // towards 1 — the same deterministic noise per op as SimFlash.
-      const torn = Math.min(fault.tornBytes ?? 0, this.blockSize);
+      // A torn erase, the same deterministic bits per op as SimFlash.
       const block = this.flash.own(this.p, index);
-      block.fill(ERASED, 0, torn);
-      tornEraseNoise(block, torn, this.blockSize, op.seq);
+      block.set(eraseResult(block, fault, op.seq));
       this.flash.cut(op);
     }
     this.flash.erase(this.p, index);

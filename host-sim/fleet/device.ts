@@ -13,6 +13,7 @@ import { SimBattery } from "../battery/sim-battery";
 import { poweredNetwork, poweredSensors } from "../battery/power";
 import { SimBootControl } from "../boot/boot-control";
 import { DEFAULT_SENSOR_PROFILE, SimSensors } from "../sensors/sim-sensors";
+import { radioSensor } from "./radio";
 import type { VirtualClock } from "../virtual/clock";
 import { PowerCut, type FlashFault, type FlashOp } from "../virtual/flash";
 import { MemoryKv } from "../virtual/kv";
@@ -125,7 +126,7 @@ export class FleetDevice implements Guarded {
     const root = new SeededRandom(seed);
     const clock = world.clock;
     this.battery = new SimBattery(clock, root.fork("battery"), group.battery);
-    this.sensors = new SimSensors(clock, root.fork("sensors"), { ...DEFAULT_SENSOR_PROFILE, ...group.sensor });
+    this.sensors = new SimSensors(clock, root.fork("sensors"), { ...DEFAULT_SENSOR_PROFILE, ...group.sensor, ...radioSensor(group.radio, seed) });
     this.wall = new VirtualWallClock(clock, group.driftPpm);
     this.faultRandom = root.fork("flash-faults");
     this.inXs = world.xs?.runs(index) === true;

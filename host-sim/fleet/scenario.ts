@@ -6,8 +6,9 @@
  * integer milliseconds. docs/fleet.md documents the format. Node-free.
  */
 
-import { MIN_INTERVAL_MS } from "../../device/core/telemetry/reporter";
 import { DEEP_CBOR_DEFAULT_DEPTH, HOSTILE_MESSAGES, HOSTILE_TOPICS, OVERSIZED_DEFAULT_BYTES, type HostileMessage, type HostileTopic } from "./hostile";
+import { INTERVAL_BOUNDS } from "../../device/core/config/intervals";
+import { parseRadio, type RadioProfile } from "./radio";
 
 // ---------------------------------------------------------------- types
 /** Which devices a fault or offer applies to: all (default), a group, a fraction or a count. */
@@ -61,6 +62,8 @@ export interface Group {
   keepAliveSec: number;
   /** Charge connection attempts, TX and sampling to the battery (host-sim/battery/power.ts). */
   powerModel: boolean;
+  /** Radio quality: per-device mean RSSI and the link drops that go with it (radio.ts). */
+  radio?: RadioProfile;
 }
 
 /** When a fault happens: at fixed times, or at random per device at a rate. */
@@ -231,7 +234,7 @@ class Checker {
 
 // ---------------------------------------------------------------- sections
 const TOP_KEYS = ["description", "devices", "xsDevices", "duration", "seed", "drain", "lowBatteryPct", "groups", "faults", "ota"] as const;
-const GROUP_KEYS = ["name", "weight", "firmware", "battery", "sensor", "telemetry", "keepAlive", "powerOnDelayMax", "otaHealthTimeout", "clock", "powerModel"] as const;
+const GROUP_KEYS = ["name", "weight", "firmware", "battery", "sensor", "telemetry", "keepAlive", "powerOnDelayMax", "otaHealthTimeout", "clock", "powerModel", "radio"] as const;
 const BATTERY_KEYS = ["capacityMah", "startPermille", "sleepUa", "activeUa", "transmitUa", "capacityVariationPermille"] as const;
 const SENSOR_KEYS = ["meanCentiC", "swingCentiC", "meanHumidityPermille", "rssiMin", "rssiMax"] as const;
 const SELECT_KEYS = ["group", "permille", "count"] as const;
@@ -286,10 +289,13 @@ function group(c: Checker, v: unknown, path: string, i: number): Group | undefin
     if (t) {
       reportIntervalMs = c.duration(t, "reportInterval", `${path}.telemetry`, DEFAULT_INTERVAL_MS, true);
       sampleIntervalMs = c.duration(t, "sampleInterval", `${path}.telemetry`, reportIntervalMs, true);
-      // The agent refuses shorter intervals at start-up: every boot would crash and the whole
+      // The agent refuses other intervals at start-up: every boot would crash and the whole
       // fleet would be reported bricked, which says nothing about the fleet.
-      for (const [key, ms] of [["reportInterval", reportIntervalMs], ["sampleInterval", sampleIntervalMs]] as const) {
-        if (ms > 0 && ms < MIN_INTERVAL_MS) c.fail(`${path}.telemetry.${key}`, `must be at least ${MIN_INTERVAL_MS}ms (the agent refuses shorter intervals), got ${ms}ms`);
+      for (const [key, ms, { min, max }] of [
+        ["reportInterval", reportIntervalMs, INTERVAL_BOUNDS.reportIntervalMs],
+        ["sampleInterval", sampleIntervalMs, INTERVAL_BOUNDS.sampleIntervalMs],
+      ] as const) {
+        if (ms > 0 && (ms < min || ms > max)) c.fail(`${path}.telemetry.${key}`, `must be ${formatDuration(min)}..${formatDuration(max)} (what the agent accepts), got ${formatDuration(ms)}`);
       }
       if (sampleIntervalMs > reportIntervalMs) c.fail(`${path}.telemetry.sampleInterval`, "must not be longer than reportInterval");
     }
@@ -318,6 +324,7 @@ function group(c: Checker, v: unknown, path: string, i: number): Group | undefin
     powerOnDelayMaxMs: powerOnDelay,
     otaHealthTimeoutMs: c.duration(o, "otaHealthTimeout", path, Math.max(120_000, reportIntervalMs + powerOnDelay + 60_000), true),
     powerModel: c.bool(o, "powerModel", path, true),
+    ...(o.radio === undefined ? {} : { radio: parseRadio(o.radio, `${path}.radio`, (p, w) => c.fail(p, w), parseDuration) }),
   };
 }
 
@@ -325,8 +332,9 @@ export const DEFAULT_KEEPALIVE_SEC = 60;
 
 function keepAliveSec(c: Checker, o: Obj, path: string): number {
   const ms = c.duration(o, "keepAlive", path, DEFAULT_KEEPALIVE_SEC * 1000, true);
-  if (ms % 1000 !== 0 || ms > 65_535_000) {
-    c.fail(`${path}.keepAlive`, "expected whole seconds, at most 65535 s (MQTT keep-alive is a u16)");
+  const { min, max } = INTERVAL_BOUNDS.keepAliveSec;
+  if (ms % 1000 !== 0 || ms < min * 1000 || ms > max * 1000) {
+    c.fail(`${path}.keepAlive`, `expected whole seconds, ${min}..${max} s (what the agent accepts)`);
     return DEFAULT_KEEPALIVE_SEC;
   }
   return ms / 1000;

@@ -106,3 +106,41 @@ export function sha256(bytes: Uint8Array): Uint8Array {
   h.update(bytes);
   return h.digest();
 }
+
+/** Where a faulty hash port fails: "error" throws Sha256Error, "wrong" returns a digest with one bit flipped. */
+export type Sha256Fault = "error" | "wrong" | undefined;
+
+/** A failing native hash engine (Moddable crypt Digest on the board) as the port reports it. */
+export class Sha256Error extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "Sha256Error";
+  }
+}
+
+/**
+ * A Sha256 port that fails where `fault` says: on `update` or `digest` (call numbers count
+ * across hashers, so a test can pick "the 3rd digest"). Injection only: what the updater does
+ * with it is the updater's business.
+ */
+export function faultySha256(base: Sha256, fault: (call: { kind: "update" | "digest"; n: number }) => Sha256Fault): Sha256 {
+  let n = 0;
+  return {
+    create() {
+      const h = base.create();
+      return {
+        update(bytes) {
+          if (fault({ kind: "update", n: n++ }) === "error") throw new Sha256Error("sha256: hash engine failed during update");
+          h.update(bytes);
+        },
+        digest() {
+          const f = fault({ kind: "digest", n: n++ });
+          if (f === "error") throw new Sha256Error("sha256: hash engine failed during digest");
+          const d = h.digest();
+          if (f === "wrong") d[0] ^= 1;
+          return d;
+        },
+      };
+    },
+  };
+}

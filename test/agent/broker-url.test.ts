@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { BrokerUrlError, parseBrokerUrl } from "../../device/core/util/broker-url";
+import { BrokerUrlError, parseBrokerUrl, redactBrokerUrl } from "../../device/core/util/broker-url";
 
 describe("parseBrokerUrl", () => {
   it("parses mqtt and mqtts with default and explicit ports", () => {
@@ -16,5 +16,15 @@ describe("parseBrokerUrl", () => {
 
   it.each(["http://h", "mqtt://", "mqtt://h:0", "mqtt://h:70000", "mqtt://h/path", "h:1883", "mqtt://h:12x"])("rejects %s clearly", (url) => {
     expect(() => parseBrokerUrl(url)).toThrowError(BrokerUrlError);
+  });
+
+  it("never puts the password in the URL it keeps for logs, nor in its errors", () => {
+    expect(parseBrokerUrl("mqtt://dev-1:hunter2@h:1883")).toMatchObject({ url: "mqtt://dev-1:***@h:1883", password: "hunter2" });
+    expect(redactBrokerUrl("mqtts://u:p@ss@h")).toBe("mqtts://u:***@h");
+    expect(redactBrokerUrl("mqtt://u@h")).toBe("mqtt://u@h");
+    for (const bad of ["mqtt://u:hunter2@h:0", "mqtt://u:hunter2@h/x", "mqtt://u:hun%ZZter2@h"]) {
+      expect(() => parseBrokerUrl(bad)).toThrowError(BrokerUrlError);
+      expect(() => parseBrokerUrl(bad)).not.toThrowError(/hunter2|hun%ZZ/);
+    }
   });
 });

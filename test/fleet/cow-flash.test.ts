@@ -7,7 +7,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { FlashError, type PartitionName } from "../../device/ports";
 import { CowFlash } from "../../host-sim/fleet/cow-flash";
-import { PowerCut, SimFlash, type FlashFault } from "../../host-sim/virtual/flash";
+import { PowerCut, ProgramWithoutErase, SimFlash, type FlashFault, type Tear } from "../../host-sim/virtual/flash";
 import { testSeed } from "../helpers/seed";
 
 const BS = 64;
@@ -15,12 +15,21 @@ const LAYOUT = [
   { name: "ota_0" as PartitionName, size: 4 * BS },
   { name: "otadata" as PartitionName, size: 2 * BS },
 ];
-const SEED = testSeed(Date.now() % 100_000);
+const SEED = testSeed(31_337);
 
+type Cut = number | Tear | undefined;
 type Op =
-  | { kind: "write"; part: number; offset: number; data: number[]; cut: number | undefined }
-  | { kind: "erase"; part: number; block: number; cut: number | undefined }
+  | { kind: "write"; part: number; offset: number; data: number[]; cut: Cut }
+  | { kind: "erase"; part: number; block: number; cut: Cut }
   | { kind: "nvs"; key: string; cut: number | undefined };
+
+function tearArb(max: number): fc.Arbitrary<number | Tear> {
+  return fc.oneof(
+    fc.integer({ min: 0, max }),
+    fc.record({ kind: fc.constant("bits" as const), permille: fc.integer({ min: 0, max: 1000 }), seed: fc.nat() }),
+    fc.record({ kind: fc.constant("stuck" as const), bits: fc.integer({ min: 1, max: 4 }), seed: fc.nat() }),
+  );
+}
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   fc.record({
@@ -28,13 +37,13 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     part: fc.integer({ min: 0, max: 1 }),
     offset: fc.integer({ min: 0, max: 4 * BS }),
     data: fc.array(fc.integer({ min: 0, max: 255 }), { maxLength: 2 * BS }),
-    cut: fc.option(fc.integer({ min: 0, max: 2 * BS }), { nil: undefined, freq: 5 }),
+    cut: fc.option(tearArb(2 * BS), { nil: undefined, freq: 5 }),
   }),
   fc.record({
     kind: fc.constant("erase" as const),
     part: fc.integer({ min: 0, max: 1 }),
     block: fc.integer({ min: 0, max: 4 }),
-    cut: fc.option(fc.integer({ min: 0, max: BS }), { nil: undefined, freq: 5 }),
+    cut: fc.option(tearArb(BS), { nil: undefined, freq: 5 }),
   }),
   fc.record({
     kind: fc.constant("nvs" as const),
@@ -44,7 +53,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 );
 
 function apply(flash: SimFlash | CowFlash, op: Op): string {
-  const fault: FlashFault = op.cut === undefined ? undefined : { powerCut: true, tornBytes: op.cut };
+  const fault: FlashFault = op.cut === undefined ? undefined : typeof op.cut === "number" ? { powerCut: true, tornBytes: op.cut } : { powerCut: true, tear: op.cut };
   const seen: string[] = [];
   flash.fault = (o) => (seen.push(`${o.seq}:${o.kind}:${o.partition}:${o.key ?? o.offset}`), fault);
   try {
@@ -57,6 +66,7 @@ function apply(flash: SimFlash | CowFlash, op: Op): string {
       return `cut ${seen.join(",")}`;
     }
     if (e instanceof FlashError) return `${e.code} ${seen.join(",")}`;
+    if (e instanceof ProgramWithoutErase) return `0->1 ${seen.join(",")}`;
     throw e;
   }
   return `ok ${seen.join(",")}`;

@@ -55,15 +55,19 @@ describe("scenario validation", () => {
     expect(problems({ groups: [{ name: "x" }, { name: "x" }] })).toEqual(['groups[1].name: duplicate group name "x"']);
     expect(problems({ faults: [{ kind: "power-cut", at: "1h", devices: { permille: 10, count: 3 } }] })).toEqual(["faults[0].devices: give permille or count, not both"]);
     expect(problems({ faults: [{ kind: "link-flap", at: "1h", perDeviceDay: 2 }] })).toEqual(['faults[0]: give "at" or "perDeviceDay", not both']);
-    expect(problems({ groups: [{ keepAlive: "1500ms" }] })).toEqual(["groups[0].keepAlive: expected whole seconds, at most 65535 s (MQTT keep-alive is a u16)"]);
+    expect(problems({ groups: [{ keepAlive: "1500ms" }] })).toEqual(["groups[0].keepAlive: expected whole seconds, 2..1200 s (what the agent accepts)"]);
+    expect(problems({ groups: [{ keepAlive: "1h" }] })).toEqual(["groups[0].keepAlive: expected whole seconds, 2..1200 s (what the agent accepts)"]);
     expect(problems({ ota: [{ at: "1h", firmware: "2.0.0", bad: "sometimes" }] })).toEqual(['ota[0].bad: expected "crash", "hang" or false, got "sometimes"']);
     expect(problems({ seed: 1.5 })).toEqual(["scenario.seed: expected an integer in 0..4294967295, got 1.5"]);
   });
 
   it("refuses telemetry intervals the agent refuses (below 100 ms every device would be reported bricked)", () => {
     expect(problems({ groups: [{ telemetry: { reportInterval: "50ms" } }] })).toEqual([
-      "groups[0].telemetry.reportInterval: must be at least 100ms (the agent refuses shorter intervals), got 50ms",
-      "groups[0].telemetry.sampleInterval: must be at least 100ms (the agent refuses shorter intervals), got 50ms",
+      "groups[0].telemetry.reportInterval: must be 100ms..1d (what the agent accepts), got 50ms",
+      "groups[0].telemetry.sampleInterval: must be 100ms..1d (what the agent accepts), got 50ms",
+    ]);
+    expect(problems({ groups: [{ telemetry: { reportInterval: "2d", sampleInterval: "1h" } }] })).toEqual([
+      "groups[0].telemetry.reportInterval: must be 100ms..1d (what the agent accepts), got 2d",
     ]);
     expect(validateScenario({ groups: [{ telemetry: { reportInterval: "100ms" } }] }).groups[0].reportIntervalMs).toBe(100);
   });

@@ -33,8 +33,8 @@ export interface CliProcess {
   stop(): Promise<number | null>;
 }
 
-export function runCli(runner: string, args: string[]): CliProcess {
-  const child = spawn(process.execPath, [runner, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+export function runCli(runner: string, args: string[], options: { env?: NodeJS.ProcessEnv; uid?: number; gid?: number } = {}): CliProcess {
+  const child = spawn(process.execPath, [runner, ...args], { stdio: ["ignore", "pipe", "pipe"], env: options.env ?? process.env, uid: options.uid, gid: options.gid });
   const lines: string[] = [];
   let err = "";
   let partial = "";

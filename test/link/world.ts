@@ -70,7 +70,7 @@ export class VirtualDevice {
     const log: Log = (level, message) => this.logs.push(`${this.world.clock.now()} ${level} ${message}`);
     this.link = new Link(
       { clock: this.domain.clock, network: this.domain.network, kv: this.kv, log, random: this.world.random.fork(`${this.id}/${this.boots}`) },
-      { deviceId: this.id, brokers: [BROKER], keepAliveSec: 30, pingTimeoutMs: 10_000, ...this.options },
+      { deviceId: this.id, brokers: [BROKER], keepAliveSec: 30, ...this.options },
       (e) => {
         this.onLinkEvent?.(e);
         this.events.push({ at: this.world.clock.now(), e });

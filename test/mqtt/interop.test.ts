@@ -175,6 +175,78 @@ for (const b of brokers) {
       expect(kv.keys().filter((k) => k.startsWith("mq"))).toHaveLength(0);
     });
 
+    test("a PUBLISH over 16 KiB (retained or not, first delivery or DUP redelivery) is skipped, acknowledged, counted", async () => {
+      const big = (n: number, c: number) => new Uint8Array(n).fill(c);
+      const backend = track(peer("backend-5", { cleanSession: true }));
+      backend.client.connect(target());
+      await until(() => backend.client.connected, "backend connected");
+      // persist=false: the backend's own in-flight record would be over one KV value.
+      backend.client.publish("tether/dev-o/config", big(20_000, 1), 1, true, false);
+      await until(() => backend.client.inflightCount === 0, "retained poison stored");
+
+      const dev = track(peer("dev-o"));
+      dev.client.subscribe([{ topic: "tether/dev-o/#", qos: 1 }]);
+      dev.client.connect(target());
+      await until(() => dev.client.connected, "device connected");
+      backend.client.publish("tether/dev-o/ota/manifest", big(17_000, 2), 1, false, false);
+      backend.client.publish("tether/dev-o/config", enc("after"), 1);
+      await until(() => dev.of("message").length === 1, "the message after the big ones");
+      expect(dec(dev.of("message")[0].payload)).toBe("after");
+      expect(dev.of("oversized").map((e) => [e.topic, e.retain, e.length > 16 * 1024])).toEqual([
+        ["tether/dev-o/config", true, true],
+        ["tether/dev-o/ota/manifest", false, true],
+      ]);
+      expect(dev.of("closed")).toEqual([]);
+      expect(dev.client.connected).toBe(true);
+
+      // Redelivery: a device loses power half-way through receiving a big message, so the
+      // broker never got its PUBACK and resends it (DUP) on the resumed session.
+      const dying = track(peer("dev-r"));
+      dying.client.subscribe([{ topic: "tether/dev-r/ota/manifest", qos: 1 }]);
+      const inner = dying.client["ports"].network;
+      let got = 0;
+      dying.client["ports"].network = {
+        connect(o, h) {
+          const sock = inner.connect(o, {
+            ...h,
+            onData: (b) => {
+              got += b.length;
+              if (got > 4096) return sock.close(); // power gone; nothing acknowledged
+              h.onData(b);
+            },
+          });
+          return sock;
+        },
+      };
+      dying.client.connect(target());
+      await until(() => dying.client.connected && dying.of("subscribed").length === 1, "dev-r subscribed");
+      got = 0;
+      backend.client.publish("tether/dev-r/ota/manifest", big(20_000, 3), 1, false, false);
+      await until(() => dying.of("closed").length === 1, "dev-r lost power mid-message");
+      const back = track(peer("dev-r", {}, dying.kv));
+      back.client.subscribe([{ topic: "tether/dev-r/ota/manifest", qos: 1 }]);
+      back.client.connect(target());
+      await until(() => back.of("oversized").length === 1, "redelivered big message skipped");
+      expect(back.of("oversized")[0]).toMatchObject({ topic: "tether/dev-r/ota/manifest", qos: 1 });
+      expect(back.of("oversized")[0].dup).toBe(b.name.startsWith("mosquitto"));
+      // Mosquitto 2.0 flags the resend DUP; aedes 1.2 resends it with DUP 0: both are acknowledged.
+      expect(back.of("connected")[0]).toEqual({ type: "connected", sessionPresent: true });
+      backend.client.publish("tether/dev-r/ota/manifest", enc("small"), 1);
+      await until(() => back.of("message").length === 1, "next message");
+      expect(back.client.connected).toBe(true);
+      // Acknowledged: one more reset, and the broker has nothing to resend.
+      back.crash();
+      await until(() => back.of("closed").length === 1, "reset");
+      const again = track(peer("dev-r", {}, dying.kv));
+      again.client.subscribe([{ topic: "tether/dev-r/ota/manifest", qos: 1 }]);
+      again.client.connect(target());
+      await until(() => again.client.connected && again.of("subscribed").length === 1, "reconnected");
+      backend.client.publish("tether/dev-r/ota/manifest", enc("sentinel"), 1);
+      await until(() => again.of("message").length === 1, "sentinel");
+      expect(again.of("oversized")).toEqual([]);
+      expect(dec(again.of("message")[0].payload)).toBe("sentinel");
+    });
+
     test("the Link: online status, ordered telemetry through the queue, reconnect after the socket dies", async () => {
       const clock = new NodeClock();
       const { network, crash } = crashable(nodeNetwork);

@@ -1,17 +1,20 @@
 /**
- * The power-cut machinery: a scenario is a starting flash + key-value state and a backend;
- * `runWithCuts` replays it with power cut (optionally torn) at chosen flash operations,
- * reboots through the reference bootloader until the device settles, and checks the
+ * The power-cut machinery: a scenario is a starting flash + key-value state, a backend and a
+ * boot model; `runWithCuts` replays it with power cut (optionally torn) at chosen flash
+ * operations, reboots through the scenario's boot model until the device settles, and checks the
  * invariants of bootloader-spec/SPEC.md at every boot and at the end.
  */
 import { SLOT_PARTITIONS, type BootloaderConfig } from "../../bootloader-spec/reference/bootloader";
 import { verifySlotImage } from "../../bootloader-spec/reference/image";
-import { readRecords, SlotStateCode as S } from "../../bootloader-spec/reference/record";
 import { OtaStore } from "../../device/core/ota/store";
+import { OtaResult } from "../../device/core/ota/codes";
+import { DEFAULTS } from "../../device/core/ota/updater";
 import { toHex } from "../../device/core/ota/bytes";
 import { tweetnaclVerify, type SignatureCheck } from "../../device/core/ota/ed25519";
-import { SimFlash, type FlashOp } from "../../host-sim/virtual/flash";
+import { SimFlash, type FlashOp, type Tear } from "../../host-sim/virtual/flash";
+import { bootModel, type BootModelName } from "../../host-sim/boot/boot-models";
 import { MemoryKv } from "../../host-sim/virtual/kv";
+import { NvsFlashKv } from "../../host-sim/virtual/nvs-flash";
 import type { Behaviour, BootLog, RigConfig } from "../../host-sim/boot/ota-rig";
 import { rig, sha256 } from "./fixtures";
 import type { SlotIndex } from "../../device/ports";
@@ -21,7 +24,7 @@ import type { SlotIndex } from "../../device/ports";
  * same manifest, and its signature check (6 ms on Node) is not what this suite is about.
  */
 const verified = new Map<string, boolean>();
-const memoVerify: SignatureCheck = (m, sig, pk) => {
+export const memoVerify: SignatureCheck = (m, sig, pk) => {
   const key = `${toHex(sig)}:${toHex(pk)}:${toHex(m)}`;
   let ok = verified.get(key);
   if (ok === undefined) verified.set(key, (ok = tweetnaclVerify(m, sig, pk)));
@@ -37,11 +40,20 @@ export interface Scenario {
   from: number;
   to: number;
   bootloader?: BootloaderConfig;
+  /** The boot model the device runs (default "reference"). */
+  model?: BootModelName;
+  /**
+   * Where the key-value store lives: "memory" (atomic entries, each write one cut point) or
+   * "flash" (NVS pages on the flash's storage partition: every entry write can be torn).
+   */
+  nvs?: "memory" | "flash";
 }
 
+/** A power cut at flash operation `seq`: a byte-prefix tear (`tornBytes`) or any Tear. */
 export interface Cut {
   seq: number;
-  tornBytes: number;
+  tornBytes?: number;
+  tear?: Tear;
 }
 
 export interface CutRun {
@@ -52,48 +64,59 @@ export interface CutRun {
   violations: string[];
 }
 
-function cloneFlash(f: SimFlash): SimFlash {
+/** The scenario's key-value store on this run's flash: NVS pages on it, or atomic entries beside it. */
+export function scenarioKv(sc: Pick<Scenario, "kv" | "nvs">, flash: SimFlash): MemoryKv | NvsFlashKv {
+  if (sc.nvs === "flash") {
+    const kv = new NvsFlashKv(flash.open("storage"));
+    for (const [k, v] of sc.kv.dump()) kv.set(k, v);
+    return kv;
+  }
+  const kv = MemoryKv.load(sc.kv.dump());
+  // NVS lives on the same chip: every key-value write is a cut point too (atomic per entry).
+  kv.beforeWrite = (kind, key, length) => flash.nvsOp(kind, key, length);
+  return kv;
+}
+
+export function cloneFlash(f: SimFlash): SimFlash {
   return SimFlash.fromImages(f.layout().map(({ name }) => [name, f.image(name)] as const), { blockSize: f.blockSize });
 }
 
-/** Checks the boot-record invariants; returns problems found. */
-export function recordProblems(flash: SimFlash, bootedSlot?: SlotIndex): string[] {
-  const out: string[] = [];
-  const r = readRecords(flash.open("otadata"));
-  if (!r.latest) return ["no valid boot record copy"];
-  const [a, b] = r.copies;
-  if (a && b && Math.abs(a.seq - b.seq) !== 1) out.push(`record copies out of step: seq ${a.seq} and ${b.seq}`);
-  if (bootedSlot !== undefined) {
-    if (r.latest.bootSlot !== bootedSlot) out.push(`record selects slot ${r.latest.bootSlot} but slot ${bootedSlot} booted`);
-    const st = r.latest.states[bootedSlot];
-    if (st !== S.Valid && st !== S.PendingVerify) out.push(`booted slot ${bootedSlot} has state ${st}`);
-  }
-  return out;
+/** The violation text for invariant 4 (the bench counts it as "crashed image booted again"). */
+export const CRASHED_AGAIN = "was rejected by its trial (crash or failed health check) and booted again after the rollback";
+
+/**
+ * The boot of `version` ended its trial for a reason that must reject it: a crash, or the app's
+ * own rollback (it reported RolledBack and restarted). A trial that ended by power loss is not a
+ * rejection, whatever the app had said before the power went (SPEC.md invariant 4).
+ */
+export function rejectedByTrial(b: BootLog, version: number): boolean {
+  return b.end === "crash" || (b.end === "restart" && b.statuses.some((s) => s.result === OtaResult.RolledBack && s.version === version));
 }
 
 export function runWithCuts(sc: Scenario, cuts: Cut[], maxBoots = 40): CutRun {
   const flash = cloneFlash(sc.flash);
-  const kv = MemoryKv.load(sc.kv.dump());
-  // NVS lives on the same chip: every key-value write is a cut point too (atomic per entry).
-  kv.beforeWrite = (kind, key, length) => flash.nvsOp(kind, key, length);
+  const kv = scenarioKv(sc, flash);
   const ops: FlashOp[] = [];
   const violations: string[] = [];
   let running: SlotIndex | undefined;
-  const plan = new Map(cuts.map((c) => [c.seq, c.tornBytes]));
+  const model = bootModel(sc.model);
+  const plan = new Map(cuts.map((c) => [c.seq, c]));
   flash.fault = (op) => {
     ops.push(op);
     if (running !== undefined && op.partition === SLOT_PARTITIONS[running] && (op.kind === "write" || op.kind === "erase")) violations.push(`op #${op.seq} ${op.kind} hits the running slot ${running}`);
-    const torn = plan.get(op.seq);
-    return torn === undefined ? undefined : { powerCut: true, tornBytes: torn };
+    const cut = plan.get(op.seq);
+    return cut === undefined ? undefined : { powerCut: true, tornBytes: cut.tornBytes ?? 0, tear: cut.tear };
   };
   const r = rig(flash, kv, sc.backend, sc.behaviour, {
     options: { verifySignature: memoVerify },
     bootloader: sc.bootloader,
+    bootModel: model.name,
+    onAppStart: kv instanceof NvsFlashKv ? () => kv.load() : undefined,
     afterBoot: (slot) => {
       running = slot;
       const check = verifySlotImage(flash.open(SLOT_PARTITIONS[slot]), sha256);
       if (!check.ok) violations.push(`booted slot ${slot} fails verification: ${check.reason}`);
-      violations.push(...recordProblems(flash, slot));
+      violations.push(...model.recordProblems(flash, slot));
     },
   });
   const wrap = (f: () => BootLog) => {
@@ -113,23 +136,29 @@ export function runWithCuts(sc: Scenario, cuts: Cut[], maxBoots = 40): CutRun {
     final = r.boots.at(-1)!;
   }
   // The settled state, checked on the flash and key-value store as they are now.
-  violations.push(...recordProblems(flash, final.slot));
+  violations.push(...model.recordProblems(flash, final.slot));
+  if (kv instanceof NvsFlashKv) kv.load();
   const store = new OtaStore(kv);
   if (store.trial()) violations.push("trial record left behind");
   let outcome: CutRun["outcome"] = "updated";
   if (final.version === sc.to) {
-    const rec = readRecords(flash.open("otadata")).latest!;
-    if (rec.states[final.slot!] !== S.Valid) violations.push(`updated image not confirmed (state ${rec.states[final.slot!]})`);
+    const state = final.slot === undefined ? "none" : model.slotState(flash, final.slot);
+    if (state !== "valid") violations.push(`updated image not confirmed (state ${state})`);
   } else if (final.version === sc.from) {
     outcome = "rolled-back";
     if (!store.isRejected(sc.to)) violations.push(`back on v${sc.from} but v${sc.to} is not remembered as rejected`);
   } else {
     violations.push(`settled on unexpected version ${final.version}`);
   }
-  // Once the device is back on the old version after running the new one, the new one never boots again.
-  const firstTo = r.boots.findIndex((b) => b.version === sc.to);
-  const backOnFrom = firstTo < 0 ? -1 : r.boots.findIndex((b, i) => i > firstTo && b.version === sc.from);
-  if (backOnFrom >= 0 && r.boots.slice(backOnFrom).some((b) => b.version === sc.to)) violations.push(`v${sc.to} booted again after its rollback`);
+  // Invariant 4: once the new version was rejected by its trial (it crashed, or failed its health
+  // check and the app rolled it back) and the device is back on the old one, it never boots again.
+  // (A trial cut short by power loss is not a rejection: retrying it is right.)
+  const rejectedAt = r.boots.findIndex((b) => b.version === sc.to && rejectedByTrial(b, sc.to));
+  const backOnFrom = rejectedAt < 0 ? -1 : r.boots.findIndex((b, i) => i > rejectedAt && b.version === sc.from);
+  if (backOnFrom >= 0 && r.boots.slice(backOnFrom).some((b) => b.version === sc.to)) violations.push(`v${sc.to} ${CRASHED_AGAIN}`);
+  // A trial cut short by power or network loss is installed again, but at most DEFAULTS.maxTrials times in all.
+  const installs = r.boots.filter((b, i) => b.version === sc.from && b.end === "restart" && r.boots[i + 1]?.version === sc.to).length;
+  if (installs > DEFAULTS.maxTrials) violations.push(`v${sc.to} installed ${installs} times (at most ${DEFAULTS.maxTrials})`);
   // One more boot changes nothing: no flash operation, same version.
   const before = ops.length;
   plan.clear();
@@ -139,13 +168,23 @@ export function runWithCuts(sc: Scenario, cuts: Cut[], maxBoots = 40): CutRun {
   return { ops, final, boots: r.boots, outcome, violations };
 }
 
-/** The cut variants for one operation: a clean cut plus torn writes/erases (NVS entries are atomic). */
-export function variants(op: FlashOp): number[] {
-  if (op.kind === "nvs-set" || op.kind === "nvs-delete") return [0];
+/**
+ * The cut variants for one operation: a clean cut, byte-prefix tears (1 byte, half, all but one
+ * for writes), a random half of the bit transitions, and all but one stuck bit (NVS entries
+ * are atomic).
+ */
+export function variants(op: FlashOp): Omit<Cut, "seq">[] {
+  if (op.kind === "nvs-set" || op.kind === "nvs-delete") return [{ tornBytes: 0 }];
   const set = new Set<number>([0, op.length >> 1]);
   if (op.kind === "write") {
     set.add(1);
     set.add(op.length - 1);
   }
-  return [...set].filter((t) => t >= 0 && t < op.length).sort((a, b) => a - b);
+  const prefixes = [...set].filter((t) => t >= 0 && t < op.length).sort((a, b) => a - b);
+  return [...prefixes.map((tornBytes) => ({ tornBytes })), { tear: { kind: "bits", permille: 500 } }, { tear: { kind: "stuck", bits: 1 } }];
+}
+
+export function describeCut(c: Omit<Cut, "seq">): string {
+  if (!c.tear) return `torn ${c.tornBytes ?? 0}`;
+  return c.tear.kind === "prefix" ? `torn ${c.tear.bytes}` : c.tear.kind === "bits" ? `bits ${c.tear.permille}‰` : `stuck ${c.tear.bits}`;
 }

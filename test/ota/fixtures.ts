@@ -1,8 +1,9 @@
 /** Shared fixtures for the OTA suites: keys, small images, bundles, a provisioned flash and a rig. */
+import type { KeyValueStore } from "../../device/ports";
 import { nodeSha256 } from "../../device/platform/node/sha256";
 import { SimFlash, type FlashFaultHook } from "../../host-sim/virtual/flash";
 import { MemoryKv } from "../../host-sim/virtual/kv";
-import { provision } from "../../host-sim/boot/provision";
+import { bootModel, type BootModelName } from "../../host-sim/boot/boot-models";
 import { OtaRig, type Behaviour, type RigConfig } from "../../host-sim/boot/ota-rig";
 import { createBundle, keyPairFromSeed, splitBlocks, type Bundle, type SignOptions } from "../../tools/ota/bundle";
 import { testSeed } from "../helpers/seed";
@@ -49,22 +50,24 @@ export function freshFlash(fault?: FlashFaultHook, slotSize = SLOT_SIZE): SimFla
       { name: "otadata", size: 2 * BLOCK },
       { name: "ota_0", size: slotSize },
       { name: "ota_1", size: slotSize },
+      // NVS (partitions.csv's nvs is 6 pages), for suites that keep the key-value store on flash.
+      { name: "storage", size: 6 * BLOCK },
     ],
     { blockSize: BLOCK, fault },
   );
 }
 
-/** A device running version `v1` from slot 0 (factory state). */
-export function factory(v1 = 1, slotSize = SLOT_SIZE, maxTrialBoots?: number): { flash: SimFlash; kv: MemoryKv; base: Bundle } {
+/** A device running version `v1` from slot 0 (factory state), factory-flashed for `model`. */
+export function factory(v1 = 1, slotSize = SLOT_SIZE, maxTrialBoots?: number, model: BootModelName = "reference"): { flash: SimFlash; kv: MemoryKv; base: Bundle } {
   const flash = freshFlash(undefined, slotSize);
   const base = bundle(v1, { size: 2 * BLOCK + 500 });
-  provision(flash, base.image, 0, maxTrialBoots);
+  bootModel(model).provision(flash, base.image, 0, { maxTrialBoots });
   return { flash, kv: new MemoryKv(), base };
 }
 
 export function rig(
   flash: SimFlash,
-  kv: MemoryKv,
+  kv: KeyValueStore,
   backend: RigConfig["backend"],
   behaviour: (v: number) => Behaviour = () => "good",
   extra: Partial<RigConfig> = {},

@@ -2,8 +2,8 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { tempDir } from "../helpers/temp";
 import { FlashError } from "../../device/ports";
-import { openFileFlash } from "../../device/platform/node/flash";
-import { PowerCut, SimFlash, type FlashOp } from "../../host-sim/virtual/flash";
+import { openFileFlash } from "../../host-sim/file-flash";
+import { PowerCut, ProgramWithoutErase, SimFlash, type FlashOp, type Tear } from "../../host-sim/virtual/flash";
 
 const layout = [
   { name: "ota_0" as const, size: 8192 },
@@ -15,7 +15,7 @@ describe("SimFlash NOR semantics", () => {
     const p = new SimFlash(layout).open("ota_0");
     expect([...p.read(0, 4)]).toEqual([0xff, 0xff, 0xff, 0xff]);
     p.write(0, new Uint8Array([0xf0, 0x0f]));
-    p.write(0, new Uint8Array([0x3c, 0xff]));
+    p.write(0, new Uint8Array([0x30, 0x0f])); // only clears bits: allowed without an erase
     expect([...p.read(0, 2)]).toEqual([0x30, 0x0f]);
     p.eraseBlock(0);
     expect([...p.read(0, 2)]).toEqual([0xff, 0xff]);
@@ -102,3 +102,64 @@ describe("file-backed flash", () => {
     expect(() => openFileFlash(dir, [{ name: "ota_0", size: 4096 }])).toThrowError(/layout says 4096/);
   });
 });
+
+describe("SimFlash fidelity: what real NOR does and refuses", () => {
+  const cutWith = (tear: Tear, kind: "write" | "erase", before: number, data: number) => {
+    const f = new SimFlash(layout, { fault: (op) => (op.seq === 1 ? { powerCut: true, tear } : undefined) });
+    const p = f.open("storage");
+    p.write(0, new Uint8Array(256).fill(before)); // op 0
+    if (kind === "write") expect(() => p.write(0, new Uint8Array(256).fill(data))).toThrow(PowerCut);
+    else expect(() => p.eraseBlock(0)).toThrow(PowerCut);
+    return p.read(0, 256);
+  };
+
+  it("a program that needs a 0 -> 1 transition without an erase is flagged, and changes nothing", () => {
+    const f = new SimFlash(layout);
+    const p = f.open("storage");
+    p.write(0, new Uint8Array([0x0f]));
+    expect(() => p.write(0, new Uint8Array([0xf0]))).toThrow(ProgramWithoutErase);
+    expect(() => p.write(0, new Uint8Array([0xff]))).toThrow(/0 -> 1/);
+    expect(p.read(0, 1)[0]).toBe(0x0f);
+    expect(f.opCount).toBe(1);
+  });
+
+  it("a torn program leaves a random subset of its 1 -> 0 transitions, never anything else, the same for the same seed", () => {
+    const bytes = cutWith({ kind: "bits", permille: 500, seed: 3 }, "write", 0xf3, 0x30);
+    // Every byte lies between old (0xf3) and intended (0x30): bits outside old & ~new never move.
+    for (const b of bytes) expect((b & 0x30) === 0x30 && (b | 0xf3) === 0xf3).toBe(true);
+    expect(new Set(bytes).size).toBeGreaterThan(3); // not a byte prefix: bits land independently
+    expect(bytes.some((b) => b === 0x30) && bytes.some((b) => b !== 0x30)).toBe(true);
+    expect(cutWith({ kind: "bits", permille: 500, seed: 3 }, "write", 0xf3, 0x30)).toEqual(bytes);
+    expect(cutWith({ kind: "bits", permille: 500, seed: 4 }, "write", 0xf3, 0x30)).not.toEqual(bytes);
+  });
+
+  it("stuck bits: a program or erase that completes all but N cells", () => {
+    const w = cutWith({ kind: "stuck", bits: 3 }, "write", 0xff, 0x00);
+    expect(w.reduce((n, b) => n + popcount(b), 0)).toBe(3);
+    const e = cutWith({ kind: "stuck", bits: 5 }, "erase", 0x00, 0);
+    expect(e.reduce((n, b) => n + 8 - popcount(b), 0)).toBe(5);
+  });
+
+  it("a torn erase with a bit subset only sets bits (0 -> 1), some of them", () => {
+    const bytes = cutWith({ kind: "bits", permille: 300, seed: 1 }, "erase", 0x0f, 0);
+    for (const b of bytes) expect(b & 0x0f).toBe(0x0f);
+    expect(bytes.some((b) => b !== 0x0f) && bytes.some((b) => b !== 0xff)).toBe(true);
+  });
+
+  it("read faults fail reads with FlashError('io') where the hook says, and nothing else", () => {
+    const f = new SimFlash(layout);
+    f.open("storage").write(0, new Uint8Array([1, 2]));
+    f.readFault = (r) => (r.partition === "storage" && r.offset === 0 ? { error: "io" } : undefined);
+    expect(() => f.open("storage").read(0, 2)).toThrow(FlashError);
+    expect(() => f.open("storage").read(0, 2)).toThrow(/read failed/);
+    expect([...f.open("storage").read(1, 1)]).toEqual([2]);
+    f.readFault = undefined;
+    expect([...f.open("storage").read(0, 2)]).toEqual([1, 2]);
+  });
+});
+
+function popcount(b: number): number {
+  let n = 0;
+  for (; b; b &= b - 1) n++;
+  return n;
+}

@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { DEFAULT_HARDWARE_ID } from "../../device/core/agent";
 import { versionNumber } from "../../device/core/ota/version";
 import { FIRMWARE_VERSION } from "../../device/core/version";
-import { openFileFlash } from "../../device/platform/node/flash";
+import { openFileFlash } from "../../host-sim/file-flash";
 import { nodeSha256 } from "../../device/platform/node/sha256";
 import { wrapImage } from "../../bootloader-spec/reference/image";
 import { SimBootControl } from "../../host-sim/boot/boot-control";

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { jsSha256, sha256 } from "../../host-sim/virtual/sha256";
+import { faultySha256, jsSha256, sha256, Sha256Error } from "../../host-sim/virtual/sha256";
 import { SeededRandom } from "../../host-sim/virtual/random";
 import { nodeSha256 } from "../../device/platform/node/sha256";
 import { testSeed } from "../helpers/seed";
@@ -36,5 +36,25 @@ describe("portable SHA-256", () => {
       expect(hex(ours.digest()), `len ${len}; replay: SEED=${seed} npx vitest run test/virtual/sha256.test.ts`).toBe(expected);
       expect(hex(node.digest())).toBe(expected);
     }
+  });
+});
+
+describe("faultySha256", () => {
+  it("fails the chosen call with Sha256Error, or flips a digest bit, and otherwise hashes like the base", () => {
+    const ok = sha256(new Uint8Array([1, 2, 3]));
+    const port = faultySha256(jsSha256, (c) => (c.n === 1 ? "error" : c.n === 3 ? "wrong" : c.n === 4 ? "error" : undefined));
+    const a = port.create();
+    a.update(new Uint8Array([1, 2, 3])); // call 0
+    expect(() => a.digest()).toThrow(Sha256Error); // call 1
+    const b = port.create();
+    b.update(new Uint8Array([1, 2, 3])); // 2
+    const wrong = b.digest(); // 3
+    expect(wrong[0] ^ ok[0]).toBe(1);
+    expect(wrong.subarray(1)).toEqual(ok.subarray(1));
+    const c = port.create();
+    expect(() => c.update(new Uint8Array([1, 2, 3]))).toThrow(/during update/); // 4
+    const d = port.create();
+    d.update(new Uint8Array([1, 2, 3])); // 5
+    expect(d.digest()).toEqual(ok); // 6
   });
 });

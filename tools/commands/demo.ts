@@ -10,7 +10,8 @@ import { startEmbeddedBroker } from "../../host-sim/brokers/embedded";
 import { startNodeDevice } from "../../host-sim/node-device";
 import { consoleLog } from "../../device/platform/node/log";
 import { decodeTelemetryBatch } from "../../device/core/telemetry/record";
-import { intFlag, parseFlags } from "../args";
+import { boundedIntFlag, parseFlags } from "../args";
+import { checkDeviceId, reportIntervalFlag } from "../device-flags";
 import { printAgentEvent, printBootMessage } from "../print-event";
 import { untilSignal } from "./device";
 
@@ -33,9 +34,9 @@ export async function runDemo(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  const port = intFlag(values.port, "port", 1883, 0);
-  const id = values.id ?? "demo-1";
-  const interval = intFlag(values.interval, "interval", 3000, 100);
+  const port = boundedIntFlag(values.port, "port", 1883, 0, 65535);
+  const id = checkDeviceId(values.id ?? "demo-1");
+  const interval = reportIntervalFlag(values.interval, 3000);
   const broker = await startEmbeddedBroker({ port, fallbackToFreePort: values.port === undefined });
   const say = (s: string) => process.stdout.write(s + "\n");
   say(`tether demo: embedded MQTT broker (aedes) on ${broker.url}`);
@@ -58,6 +59,8 @@ export async function runDemo(argv: string[]): Promise<number> {
 
   const stateDir = values.state ?? mkdtempSync(join(tmpdir(), "tether-demo-"));
   say(`             device ${id} keeps its state in ${stateDir}${values.state ? "" : " (removed at exit; --state DIR keeps it)"}; Ctrl-C stops\n`);
+  // Listen for Ctrl-C before the device starts: a signal during boot still stops it cleanly (and releases --state).
+  const signalled = untilSignal();
   const device = await startNodeDevice({
     deviceId: id,
     brokers: [broker.url],
@@ -69,7 +72,7 @@ export async function runDemo(argv: string[]): Promise<number> {
     onEvent: (e) => printAgentEvent(id, e, values.json ?? false),
     onBoot: (m) => printBootMessage(id, m, values.json ?? false),
   });
-  await untilSignal();
+  await signalled;
   device.stop();
   await new Promise((r) => setTimeout(r, 100));
   await broker.close();

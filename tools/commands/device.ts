@@ -1,41 +1,37 @@
 /** `tether device`: one virtual device against any MQTT broker, events printed as they happen. */
-import { readFileSync } from "node:fs";
 import { startNodeDevice } from "../../host-sim/node-device";
 import { readPublicKey } from "../ota/keys";
-import { parseBrokerUrl } from "../../device/core/util/broker-url";
 import { SysfsBattery, findSysfsBattery, SYSFS_POWER_SUPPLY } from "../../device/platform/node/battery";
 import { consoleLog } from "../../device/platform/node/log";
-import { intFlag, parseFlags, UsageError } from "../args";
+import { parseFlags, UsageError } from "../args";
+import { CONNECT_HELP, CONNECT_OPTIONS, PASSWORD_ENV, resolveConnection } from "../connect-flags";
+import { checkDeviceId, powerOnMaxFlag, REPORT_INTERVAL_MS, reportIntervalFlag, SAMPLE_INTERVAL_MS, sampleIntervalFlag } from "../device-flags";
 import { printAgentEvent, printBootMessage } from "../print-event";
 
 const HELP = `usage: tether device --id ID --broker URL [--broker URL ...] [options]
 
-  --id ID          device id (client id and topic level)
-  --broker URL     mqtt://host:port or mqtts://host:port; repeat for fail-over
-  --state DIR      keep flash and key-value state in DIR (identity and sequence numbers survive restarts)
-  --interval MS    telemetry report interval (default 5000)
-  --sample MS      sensor sampling interval (default: the report interval)
-  --ca FILE        PEM CA certificate for mqtts://
-  --user NAME      MQTT user name
-  --password PW    MQTT password
+  --id ID          device id (client id and topic level): 1-48 of A-Z a-z 0-9 . _ -
+${CONNECT_HELP}  --state DIR      keep flash and key-value state in DIR (identity and sequence numbers survive restarts);
+                   one process per DIR (it is locked)
+  --interval MS    telemetry report interval, ${REPORT_INTERVAL_MS.min}..${REPORT_INTERVAL_MS.max} (default 5000)
+  --sample MS      sensor sampling interval, ${SAMPLE_INTERVAL_MS.min}..${SAMPLE_INTERVAL_MS.max} (default: the report interval)
   --power-on-max MS  the random power-on delay before the first connect is U(0, MS) (default 30000)
   --battery sim|sysfs  the simulated LiPo (default) or this host's own battery (Linux sysfs)
   --ota-key FILE   ed25519 public key (tether ota keygen's .pub) trusted for OTA manifests; repeatable
   --hardware ID    hardware id OTA manifests must name (default tether-devkit)
   --json           one JSON object per event
   --verbose        debug logging
+
+The MQTT password is never taken on the command line: set ${PASSWORD_ENV} or use --password-file.
 `;
 
 export async function runDevice(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, {
     id: { type: "string" },
-    broker: { type: "string", multiple: true },
+    ...CONNECT_OPTIONS,
     state: { type: "string" },
     interval: { type: "string" },
     sample: { type: "string" },
-    ca: { type: "string" },
-    user: { type: "string" },
-    password: { type: "string" },
     json: { type: "boolean" },
     verbose: { type: "boolean" },
     "power-on-max": { type: "string" },
@@ -48,10 +44,12 @@ export async function runDevice(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  if (!values.id) throw new UsageError("--id is required");
-  if (!values.broker?.length) throw new UsageError("--broker is required (e.g. mqtt://127.0.0.1:1883)");
-  const reportIntervalMs = intFlag(values.interval, "interval", 5000, 100);
-  const sampleIntervalMs = intFlag(values.sample, "sample", reportIntervalMs, 100);
+  // Every flag is checked before anything touches the state directory.
+  const id = checkDeviceId(values.id);
+  const connection = resolveConnection(values);
+  const reportIntervalMs = reportIntervalFlag(values.interval, 5000);
+  const sampleIntervalMs = sampleIntervalFlag(values.sample, reportIntervalMs);
+  const powerOnMaxMs = powerOnMaxFlag(values["power-on-max"], 30_000);
   let batteryAdc: SysfsBattery | undefined;
   if (values.battery === "sysfs") {
     const dir = findSysfsBattery();
@@ -60,31 +58,25 @@ export async function runDevice(argv: string[]): Promise<number> {
   } else if (values.battery !== undefined && values.battery !== "sim") {
     throw new UsageError(`--battery must be "sim" or "sysfs", got "${values.battery}"`);
   }
-  const brokers = values.broker.map((url) => withCredentials(url, values.user, values.password));
-  for (const url of brokers) parseBrokerUrl(url); // a bad URL is a usage error, before anything starts
+  const trustedKeys = (values["ota-key"] ?? []).map((f) => readPublicKey(f));
+  // Listen for Ctrl-C before the device starts: a signal during boot still stops it cleanly (and releases --state).
+  const signalled = untilSignal();
   const device = await startNodeDevice({
-    deviceId: values.id,
-    brokers,
+    deviceId: id,
+    brokers: connection.urlsWithCredentials(),
     stateDir: values.state,
-    ota: { hardwareId: values.hardware, trustedKeys: (values["ota-key"] ?? []).map((f) => readPublicKey(f)) },
+    ota: { hardwareId: values.hardware, trustedKeys },
     batteryAdc,
-    caCert: values.ca ? readFileSync(values.ca, "utf8") : undefined,
+    caCert: connection.caCert,
     telemetry: { reportIntervalMs, sampleIntervalMs },
-    link: { backoff: { powerOnMaxMs: intFlag(values["power-on-max"], "power-on-max", 30_000, 0) } },
-    log: consoleLog(values.id, values.verbose ? "debug" : "warn"),
-    onEvent: (e) => printAgentEvent(values.id!, e, values.json ?? false),
-    onBoot: (m) => printBootMessage(values.id!, m, values.json ?? false),
+    link: { backoff: { powerOnMaxMs } },
+    log: consoleLog(id, values.verbose ? "debug" : "warn"),
+    onEvent: (e) => printAgentEvent(id, e, values.json ?? false),
+    onBoot: (m) => printBootMessage(id, m, values.json ?? false),
   });
-  await untilSignal();
+  await signalled;
   device.stop();
   return 0;
-}
-
-/** Adds --user/--password to a URL that does not carry its own. */
-function withCredentials(url: string, user?: string, password?: string): string {
-  if (user === undefined || /^mqtts?:\/\/[^/]*@/.test(url)) return url;
-  const auth = encodeURIComponent(user) + (password === undefined ? "" : `:${encodeURIComponent(password)}`);
-  return url.replace(/^(mqtts?:\/\/)/, `$1${auth}@`);
 }
 
 export function untilSignal(): Promise<void> {

@@ -7,9 +7,10 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { checkScenarioFits, parseDuration, parseScenario, defaultScenario, formatDuration, type Scenario } from "../../host-sim/fleet/scenario";
 import { progressLine, summaryTable } from "../../host-sim/fleet/report";
 import { runRealtime, runSimulation } from "../../host-sim/fleet/run";
+import { reportHtml, simulateForReport } from "../../host-sim/fleet/sim-report";
 import type { FleetSummary } from "../../host-sim/fleet/metrics";
 import { startEmbeddedBroker } from "../../host-sim/brokers/embedded";
-import { parseBrokerUrl } from "../../device/core/util/broker-url";
+import { refusePasswordInUrl } from "../connect-flags";
 import type { FleetProgress } from "../../host-sim/fleet/engine";
 import { intFlag, parseFlags, UsageError } from "../args";
 
@@ -29,6 +30,8 @@ const HELP = `usage: tether sim [--devices N] [--duration 7d] [--seed S] [--scen
                    stack and only Moddable's globals, in lockstep with the others (default: the
                    scenario's xsDevices, else 0); the same seed gives the same trace hash
   --json FILE      write the machine-readable summary to FILE ("-" for stdout)
+  --report FILE    also run the fleet service's health rules and write a self-contained HTML
+                   report (telemetry, reconnects, batteries, OTA, alerts against the simulated truth)
   --quiet          no progress line
 `;
 
@@ -46,6 +49,7 @@ export async function runSim(argv: string[]): Promise<number> {
     shard: { type: "string" },
     xs: { type: "string" },
     json: { type: "string" },
+    report: { type: "string" },
     quiet: { type: "boolean" },
     help: { type: "boolean" },
   });
@@ -59,11 +63,8 @@ export async function runSim(argv: string[]): Promise<number> {
     for (const b of brokerArgs) {
       if (b === "virtual") throw new UsageError("--broker virtual cannot be combined with real brokers");
       if (b !== "embedded") {
-        try {
-          parseBrokerUrl(b);
-        } catch (e) {
-          throw new UsageError(`--broker ${b}: ${(e as Error).message}`);
-        }
+        // The URL is in argv (ps), the replay command and the summary: no password in it.
+        refusePasswordInUrl(b);
       }
     }
     if (brokerArgs.includes("embedded") && brokerArgs.length > 1) throw new UsageError("--broker embedded runs its own broker; give it alone");
@@ -118,7 +119,16 @@ export async function runSim(argv: string[]): Promise<number> {
   };
 
   let summary: FleetSummary;
-  if (!realtime) {
+  if (values.report !== undefined) {
+    if (realtime || shards > 1 || onlyShard) throw new UsageError("--report runs the virtual broker in one thread: drop --broker, --shards and --shard");
+    if (xsDevices > 0) throw new UsageError("--report runs every device on Node: drop --xs");
+    const replay = `tether sim --devices ${devices} --duration ${formatDuration(durationMs)} --seed ${seed}${values.scenario ? ` --scenario ${values.scenario}` : ""} --report ${values.report}`;
+    const o = { devices, durationMs, seed, scenario, replay };
+    const { report, wallSeconds } = await simulateForReport(o);
+    summary = report.summary;
+    writeFileSync(values.report, await reportHtml(report, wallSeconds, o));
+    process.stderr.write(`tether sim: report written to ${values.report}\n`);
+  } else if (!realtime) {
     summary = await runSimulation({ devices, durationMs, seed, scenario, shards, onlyShard, xsDevices, progressEveryMs: tty ? 10 * 60_000 : undefined }, onProgress);
   } else {
     if (scenario.faults.length > 0 || scenario.ota.length > 0) {

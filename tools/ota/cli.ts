@@ -5,7 +5,10 @@
 import fs from "node:fs";
 import path from "node:path";
 import { nodeSha256 } from "../../device/platform/node/sha256";
-import { resultName } from "../../device/core/ota/codes";
+import { OtaResult, resultName } from "../../device/core/ota/codes";
+import { resolveConnection } from "../connect-flags";
+import { allowedBlockSizes, blockSizeProblem, bundleLimitProblem } from "./limits";
+import { slotImageVersionMismatch, versionMismatch } from "./embedded-version";
 import { versionNumber } from "../../device/core/ota/version";
 import { createBundle, DEFAULT_BLOCK_SIZE } from "./bundle";
 import { readBundle, writeBundle } from "./bundle-files";
@@ -22,8 +25,10 @@ const USAGE = `tether ota <command>
   verify --bundle DIR --pub PATH.pub [--hardware ID] [--running-version V] [--counter N] [--slot-size N] [--now UNIX]
          [--format tether|esp-idf|raw]     (image format check; default: tether when the image has its header)
                                     checks the bundle as a device does; prints why it rejects one (exit 1)
-  push   --broker URL --bundle DIR --device ID [--wait SECONDS] [--clear]
-                                    publishes blocks and manifest (retained, QoS 1); --wait follows the device's status
+  push   --broker URL --bundle DIR --device ID [--wait SECONDS] [--clear] [--user NAME] [--password-file FILE] [--ca FILE]
+                                    publishes blocks and manifest (retained, QoS 1); --wait follows the device's status;
+                                    the password comes from --password-file or $TETHER_PASSWORD, never the command line
+Block sizes a device accepts: ${allowedBlockSizes().join(", ")} (whole flash erase blocks, one block per MQTT message).
 Versions: an integer, or MAJOR.MINOR.PATCH (= MAJOR*1000000 + MINOR*1000 + PATCH).`;
 
 type Flags = Map<string, string | true>;
@@ -33,7 +38,7 @@ const KNOWN_FLAGS: Record<string, readonly string[]> = {
   keygen: ["out"],
   sign: ["key", "image", "version", "hardware", "counter", "expiry", "block-size", "format", "out"],
   verify: ["bundle", "pub", "hardware", "running-version", "counter", "slot-size", "now", "format"],
-  push: ["broker", "bundle", "device", "wait", "clear"],
+  push: ["broker", "bundle", "device", "wait", "clear", "user", "password-file", "password", "ca"],
 };
 
 function parseFlags(cmd: string, args: string[]): Flags {
@@ -73,6 +78,15 @@ function parseUint(s: string, what: string): number {
   return Number(s);
 }
 
+/** At most a week: beyond 2^31-1 ms a Node timer fires at once. */
+const MAX_WAIT_SECONDS = 7 * 86_400;
+
+function parseWait(s: string): number {
+  const n = parseUint(s, "wait");
+  if (n > MAX_WAIT_SECONDS) throw new Error(`--wait ${s}: at most ${MAX_WAIT_SECONDS} seconds (a week)`);
+  return n;
+}
+
 function parseExpiry(s: string): number {
   if (/^\d+$/.test(s)) return Number(s);
   const t = Date.parse(s);
@@ -98,6 +112,10 @@ export async function runOtaCommand(argv: string[], out: (line: string) => void 
       case "sign": {
         const payload = new Uint8Array(fs.readFileSync(need(f, "image")));
         const expiry = opt(f, "expiry");
+        const format = parseFormat(opt(f, "format") ?? "tether", ["tether", "raw"]) as "tether" | "raw";
+        const blockSize = parseUint(opt(f, "block-size") ?? String(DEFAULT_BLOCK_SIZE), "block size");
+        const badBlock = blockSizeProblem(blockSize);
+        if (badBlock !== undefined) throw new Error(`not signing: ${badBlock}`);
         const b = createBundle(
           payload,
           {
@@ -105,12 +123,15 @@ export async function runOtaCommand(argv: string[], out: (line: string) => void 
             hardwareId: need(f, "hardware"),
             securityCounter: parseUint(need(f, "counter"), "counter"),
             expiry: expiry === undefined ? undefined : parseExpiry(expiry),
-            blockSize: parseUint(opt(f, "block-size") ?? String(DEFAULT_BLOCK_SIZE), "block size"),
-            format: parseFormat(opt(f, "format") ?? "tether", ["tether", "raw"]) as "tether" | "raw",
+            blockSize,
+            format,
           },
           readSecretKey(need(f, "key")),
           nodeSha256,
         );
+        // Refuse what a device would refuse: written bundles are meant to be pushed.
+        const refused = bundleLimitProblem(b.envelope, b.manifest) ?? (format === "tether" ? versionMismatch(payload, b.manifest.version) : undefined);
+        if (refused !== undefined) throw new Error(`not signing: ${refused}`);
         const dir = need(f, "out");
         writeBundle(dir, b);
         out(`bundle ${path.resolve(dir)}: version ${b.manifest.version}, ${b.image.length} bytes, ${b.manifest.blockHashes.length / 32} blocks`);
@@ -128,6 +149,12 @@ export async function runOtaCommand(argv: string[], out: (line: string) => void 
           nowSeconds: num("now"),
           format: opt(f, "format") === undefined ? undefined : (parseFormat(opt(f, "format")!, ["tether", "esp-idf", "raw"]) as "tether" | "esp-idf" | "raw"),
         });
+        // Past what verifyOffer checks: messages the device could not receive, a version the image contradicts.
+        const flagged = r.ok ? (bundleLimitProblem(envelope, r.manifest) ?? slotImageVersionMismatch(image, r.manifest.version)) : undefined;
+        if (flagged !== undefined) {
+          out(`REJECTED ${OtaResult.UnsupportedPackage} (${resultName(OtaResult.UnsupportedPackage)}): ${flagged}`);
+          return 1;
+        }
         if (r.ok) {
           out(`OK: version ${r.manifest.version} for ${r.manifest.hardwareId}, ${r.manifest.length} bytes, security counter ${r.manifest.securityCounter}`);
           return 0;
@@ -138,12 +165,17 @@ export async function runOtaCommand(argv: string[], out: (line: string) => void 
       case "push": {
         const { image, envelope } = readBundle(need(f, "bundle"));
         const wait = opt(f, "wait");
+        const password = opt(f, "password");
+        const conn = resolveConnection({ broker: [need(f, "broker")], user: opt(f, "user"), "password-file": opt(f, "password-file"), password, ca: opt(f, "ca") });
         const r = await pushBundle({
-          broker: need(f, "broker"),
+          broker: conn.targets[0].url,
+          username: conn.username,
+          password: conn.password,
+          ca: conn.caCert,
           deviceId: need(f, "device"),
           envelope,
           image,
-          waitSeconds: wait === undefined ? 0 : parseUint(wait, "wait"),
+          waitSeconds: wait === undefined ? 0 : parseWait(wait),
           clear: f.get("clear") === true,
           log: out,
         });

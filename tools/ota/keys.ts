@@ -31,11 +31,17 @@ export function keygen(outBase: string, opts: { allowInRepo?: boolean; seed?: Ui
   if (repo && !opts.allowInRepo) {
     throw new Error(`refusing to write a private key inside the git work tree ${repo}; choose a path outside it (e.g. ~/.tether/ota)`);
   }
-  for (const p of [secretPath, publicPath]) if (fs.existsSync(p)) throw new Error(`${p} exists; not overwriting a key`);
+  for (const p of [secretPath, publicPath]) {
+    // lstat, not exists: a dangling symbolic link "does not exist", yet writing through it would put the key wherever it points.
+    const st = fs.lstatSync(p, { throwIfNoEntry: false });
+    if (st?.isSymbolicLink()) throw new Error(`${p} is a symbolic link; not writing a key through it`);
+    if (st !== undefined) throw new Error(`${p} exists; not overwriting a key`);
+  }
   const kp = opts.seed ? nacl.sign.keyPair.fromSeed(opts.seed) : nacl.sign.keyPair();
   fs.mkdirSync(path.dirname(path.resolve(secretPath)), { recursive: true });
-  fs.writeFileSync(secretPath, JSON.stringify({ type: "tether-ota-ed25519-secret", secretKey: toHex(kp.secretKey) }) + "\n", { mode: 0o600 });
-  fs.writeFileSync(publicPath, toHex(kp.publicKey) + "\n");
+  // "wx" (O_CREAT|O_EXCL): fails on anything at the path, a symbolic link made since the check included.
+  fs.writeFileSync(secretPath, JSON.stringify({ type: "tether-ota-ed25519-secret", secretKey: toHex(kp.secretKey) }) + "\n", { mode: 0o600, flag: "wx" });
+  fs.writeFileSync(publicPath, toHex(kp.publicKey) + "\n", { flag: "wx" });
   return { secretPath, publicPath };
 }
 

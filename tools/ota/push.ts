@@ -9,10 +9,19 @@ import { resultName } from "../../device/core/ota/codes";
 import { parseEnvelope, parseManifest } from "../../device/core/ota/manifest";
 import { decodeStatus, type OtaStatus } from "../../device/core/ota/status";
 import { otaTopics } from "../../device/core/ota/topics";
+import { bytesEqual } from "../../device/core/ota/bytes";
+import { nodeSha256 } from "../../device/platform/node/sha256";
+import { sha256Of } from "../../device/core/ota/bytes";
 import { splitBlocks } from "./bundle";
+import { bundleLimitProblem } from "./limits";
 
 export interface PushOptions {
+  /** Broker URL without a password (credentials go in username/password). */
   broker: string;
+  username?: string;
+  password?: string;
+  /** PEM CA for mqtts://. */
+  ca?: string;
   deviceId: string;
   envelope: Uint8Array;
   image: Uint8Array;
@@ -32,9 +41,17 @@ export interface PushResult {
   ok: boolean;
 }
 
-/** Results that end an update attempt (anything but progress, "initial" and "deferred"). */
-function isFinal(s: OtaStatus, version: number): boolean {
-  return s.version === version && s.state === 0 && s.result !== 0 && s.result !== 11;
+/**
+ * Whether `s` ends the update attempt for this offer. A status names its offer by offer id (the
+ * SHA-256 of the manifest message) or by version; a refusal that names neither (an envelope the device could not read, an unknown
+ * key: results 6, 100, 101 from devices that predate offer ids) is taken as the answer to the
+ * offer just published, since nothing else was offered to that device since.
+ */
+export function isFinal(s: OtaStatus, version: number, offerId: Uint8Array): boolean {
+  if (s.state !== 0 || s.result === 0 || s.result === 11) return false;
+  if (s.offer !== undefined) return bytesEqual(s.offer, offerId);
+  if (s.version !== undefined) return s.version === version;
+  return s.result !== 1;
 }
 
 export async function pushBundle(o: PushOptions): Promise<PushResult> {
@@ -42,11 +59,22 @@ export async function pushBundle(o: PushOptions): Promise<PushResult> {
   // Refuse to publish something that is not even a manifest (the device would refuse it too).
   const manifest = parseManifest(parseEnvelope(o.envelope).manifestBytes);
   if (o.image.length !== manifest.length) throw new Error(`image is ${o.image.length} bytes, manifest says ${manifest.length}`);
+  const tooBig = bundleLimitProblem(o.envelope, manifest);
+  if (tooBig !== undefined) throw new Error(`not pushing: ${tooBig}`);
+  const offerId = sha256Of(nodeSha256, o.envelope);
   const topics = otaTopics(o.deviceId);
   const blocks = splitBlocks(o.image, manifest.blockSize);
-  const client = await mqtt.connectAsync(o.broker, { clientId: `tether-push-${process.pid}-${Date.now() % 100000}`, clean: true, reconnectPeriod: 0 });
+  const client = await mqtt.connectAsync(o.broker, {
+    clientId: `tether-push-${process.pid}-${Date.now() % 100000}`,
+    clean: true,
+    reconnectPeriod: 0,
+    ...(o.username !== undefined ? { username: o.username } : {}),
+    ...(o.password !== undefined ? { password: o.password } : {}),
+    ...(o.ca !== undefined ? { ca: o.ca } : {}),
+  });
   try {
     let final: Promise<OtaStatus> | undefined;
+    let offered = false;
     if (o.waitSeconds) {
       final = new Promise<OtaStatus>((resolve) => {
         client.on("message", (topic, payload, packet) => {
@@ -55,7 +83,8 @@ export async function pushBundle(o: PushOptions): Promise<PushResult> {
           try {
             const s = decodeStatus(new Uint8Array(payload));
             log(`status: state ${s.state} result ${s.result} (${resultName(s.result)}) version ${s.version ?? "-"} running ${s.running}${s.detail ? ` — ${s.detail}` : ""}`);
-            if (isFinal(s, manifest.version)) resolve(s);
+            // Before the manifest is out, a status can only be about an earlier offer.
+            if (offered && isFinal(s, manifest.version, offerId)) resolve(s);
           } catch {
             /* not a status message */
           }
@@ -68,6 +97,7 @@ export async function pushBundle(o: PushOptions): Promise<PushResult> {
     for (let i = 0; i < blocks.length; i += WINDOW) {
       await Promise.all(blocks.slice(i, i + WINDOW).map((b, k) => client.publishAsync(topics.block(i + k), Buffer.from(b), { qos: 1, retain: true })));
     }
+    offered = true;
     await client.publishAsync(topics.manifest, Buffer.from(o.envelope), { qos: 1, retain: true });
     log(`pushed version ${manifest.version}: ${blocks.length} blocks, ${o.image.length} bytes, to ${o.deviceId}`);
     const result: PushResult = { version: manifest.version, blocks: blocks.length, bytes: o.image.length, ok: true };

@@ -18,7 +18,7 @@ export const CFG_JSON_NAMES: Record<string, number> = { id: CFG.requestId, repor
 /** A JSON request starts with "{" (0x7b): as CBOR that byte is a text string, never a map. */
 const JSON_OPEN = 0x7b;
 /** Result codes. */
-export const CONFIG_CODE = { ok: 0, malformed: 1, unknownKey: 2, outOfRange: 3, storageFailed: 4 } as const;
+export const CONFIG_CODE = { ok: 0, malformed: 1, unknownKey: 2, outOfRange: 3, storageFailed: 4, tooFrequent: 5 } as const;
 export type ConfigCode = (typeof CONFIG_CODE)[keyof typeof CONFIG_CODE];
 
 export const LIMITS = {
@@ -193,21 +193,30 @@ export function loadTelemetryConfig(kv: KeyValueStore, defaults: TelemetryConfig
 
 /**
  * Evaluate, persist, then report the outcome. Persisting comes before applying so a
- * reboot never reverts an acknowledged change; a storage failure changes nothing.
+ * reboot never reverts an acknowledged change; a storage failure changes nothing. Only a
+ * change is written (one KV write); a refused or unchanged request writes nothing.
+ * `retryInMs` > 0 means the write budget is spent: a change is refused (code 5) unwritten.
  */
 export function acceptConfigMessage(
   current: TelemetryConfig,
   bytes: Uint8Array,
   kv: KeyValueStore | undefined,
+  retryInMs = 0,
 ): { outcome: ConfigOutcome; config: TelemetryConfig; reply: Uint8Array } {
   let outcome = evaluateConfigMessage(current, bytes);
-  if (outcome.ok && outcome.changed && kv) {
+  if (outcome.ok && outcome.changed && kv && retryInMs > 0) {
+    const format = outcome.format;
+    outcome = fail(CONFIG_CODE.tooFrequent, `too many config changes: retry in ${Math.ceil(retryInMs / 1000)} s`, outcome.requestId);
+    outcome.format = format;
+  } else if (outcome.ok && outcome.changed && kv) {
     try {
       saveTelemetryConfig(kv, outcome.config);
     } catch (e) {
       rethrowHalt(e);
       const msg = e instanceof KvError ? `${e.code}: ${e.message}` : (e as Error).message;
+      const format = outcome.format;
       outcome = fail(CONFIG_CODE.storageFailed, `cannot persist config: ${msg}`, outcome.requestId);
+      outcome.format = format;
     }
   }
   const config = outcome.ok ? outcome.config : current;

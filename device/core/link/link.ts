@@ -11,6 +11,7 @@ import { rethrowHalt, type Clock, type KeyValueStore, type Log, type Network, ty
 import { MqttClient, type MqttEvent, type QoS } from "../mqtt/client";
 import { utf8Encode } from "../mqtt/utf8";
 import { topics } from "../topics";
+import { checkIntervals } from "../config/intervals";
 import { DEFAULT_BACKOFF, type BackoffPolicy } from "./backoff";
 import { initialLink, step, type LinkEffect, type LinkInput, type LinkModel, type LinkPhase } from "./machine";
 import { DEFAULT_QUEUE_CAPACITY, DEFAULT_QUEUE_MAX_BYTES, OfflineQueue } from "./queue";
@@ -36,7 +37,6 @@ export interface LinkOptions {
   clientId?: string;
   keepAliveSec?: number;
   connackTimeoutMs?: number;
-  pingTimeoutMs?: number;
   backoff?: Partial<BackoffPolicy>;
   queueCapacity?: number;
   queueMaxBytes?: number;
@@ -69,6 +69,8 @@ export interface LinkStatsSnapshot {
   queued: number;
   /** Records the offline queue dropped, ever. */
   dropped: number;
+  /** Incoming messages skipped as over the packet limit (acknowledged, not handled), since boot. */
+  oversized: number;
 }
 
 export class Link {
@@ -90,6 +92,16 @@ export class Link {
   ) {
     if (options.brokers.length === 0) throw new Error("link: at least one broker is needed");
     this.policy = { ...DEFAULT_BACKOFF, ...options.backoff };
+    const p = this.policy;
+    checkIntervals({
+      keepAliveSec: options.keepAliveSec,
+      connackTimeoutMs: options.connackTimeoutMs,
+      baseMs: p.baseMs,
+      capMs: p.capMs,
+      stableMs: p.stableMs,
+      powerOnMaxMs: p.powerOnMaxMs,
+      refusedMinMs: p.refusedMinMs,
+    });
     this.statusTopic = options.statusTopic ?? topics(options.deviceId).status;
     this.window = options.inflightWindow ?? DEFAULT_INFLIGHT_WINDOW;
     this.model = initialLink(options.brokers.length);
@@ -101,7 +113,6 @@ export class Link {
         keepAliveSec: options.keepAliveSec ?? DEFAULT_KEEPALIVE_SEC,
         cleanSession: false,
         connackTimeoutMs: options.connackTimeoutMs,
-        pingTimeoutMs: options.pingTimeoutMs,
         will: { topic: this.statusTopic, payload: utf8Encode(STATUS_OFFLINE), qos: 1, retain: true },
       },
       (e) => this.onMqtt(e),
@@ -122,6 +133,7 @@ export class Link {
       reconnects: this.model.connects > 0 ? this.model.connects - 1 : 0,
       queued: this.queue.length,
       dropped: this.queue.dropped,
+      oversized: this.client.oversizedCount,
     };
   }
 
@@ -267,6 +279,7 @@ export class Link {
       case "message":
         this.emit(e);
         return;
+      case "oversized":
       case "subscribed":
         return;
     }

@@ -1,6 +1,6 @@
 /**
  * A portable MQTT 3.1.1 client on the ports: QoS 0/1 both ways, persistent sessions,
- * an in-flight QoS 1 store that survives reboot, keep-alive with a PINGRESP timeout and a
+ * an in-flight QoS 1 store that survives reboot, keep-alive with dead-link detection (keepalive.ts) and a
  * CONNACK timeout. Callback-based (Clock timers only), so a virtual clock can drive it.
  *
  * One MqttClient lives for the device's uptime; connect() starts one connection attempt
@@ -14,13 +14,13 @@ import {
   CONNACK_REASONS, MqttEncodeError, encodeConnect, encodeDisconnect, encodePingreq, encodePuback,
   encodePublish, encodeSubscribe, encodeUnsubscribe, type Packet,
 } from "./codec";
-import { DEFAULT_MAX_PACKET, MqttParser } from "./parser";
+import { DEFAULT_MAX_PACKET, MqttParser, type OversizedPublish } from "./parser";
 import { INFLIGHT_MAX_BYTES, InflightStore } from "./inflight";
+import { keepAliveStep, type KeepAliveClock } from "./keepalive";
 import { utf8Encode, utf8Length } from "./utf8";
 
 // ---------------------------------------------------------------- defaults
 export const DEFAULT_CONNACK_TIMEOUT_MS = 10_000;
-export const DEFAULT_PING_TIMEOUT_MS = 10_000;
 /**
  * A QoS 1 PUBLISH unacknowledged this long closes the connection: 3.1.1 resends only after a
  * reconnect, so a lost PUBACK would otherwise wedge the in-flight window for the whole session.
@@ -39,9 +39,10 @@ export interface MqttClientOptions {
   will?: { topic: string; payload: Uint8Array; qos: QoS; retain: boolean };
   /** Deadline for the socket handshake plus the CONNACK (default 10 s). */
   connackTimeoutMs?: number;
-  /** How long a PINGREQ may wait for its PINGRESP before the link is declared dead. */
-  pingTimeoutMs?: number;
-  /** Largest incoming Remaining Length accepted; bigger packets close the connection. */
+  /**
+   * Largest incoming Remaining Length accepted. A bigger PUBLISH is skipped unread,
+   * acknowledged (QoS 1), counted and reported; any other bigger packet closes the connection.
+   */
   maxPacketSize?: number;
   /** How long a QoS 1 PUBLISH may wait for its PUBACK before the connection is restarted (0 = never). */
   ackTimeoutMs?: number;
@@ -53,6 +54,7 @@ export type MqttEvent =
   | { type: "closed"; reason: string } // once per connection attempt
   | { type: "message"; topic: string; payload: Uint8Array; qos: QoS; retain: boolean }
   | { type: "acked"; packetId: number } // PUBACK for our QoS 1 publish
+  | { type: "oversized"; topic?: string; length: number; qos: QoS; retain: boolean; dup: boolean } // skipped, acknowledged
   | { type: "subscribed"; packetId: number; topics: string[]; returnCodes: number[] }; // SUBACK
 
 export interface MqttPorts {
@@ -85,18 +87,18 @@ export class MqttClient {
   private generation = 0;
   private connackTimer: TimerId | undefined;
   private keepAliveTimer: TimerId | undefined;
-  private pingTimer: TimerId | undefined;
   private ackTimer: TimerId | undefined;
   /** When each QoS 1 PUBLISH went out on the current connection. */
   private readonly sentAt = new Map<number, number>();
-  private lastSent = 0;
-  private lastReceived = 0;
+  /** When this connection last sent, received and pinged (keepalive.ts). */
+  private readonly traffic: KeepAliveClock = { lastSent: 0, lastReceived: 0, lastPing: undefined };
   private nextId = 1;
   private readonly inflight: InflightStore;
   private readonly subs = new Map<string, Subscription>();
   private readonly pendingUnsubs = new Set<string>();
   private readonly subAcks = new Map<number, string[]>();
   private readonly unsubAcks = new Map<number, string[]>();
+  private oversized = 0;
 
   private readonly options: MqttClientOptions;
 
@@ -122,6 +124,10 @@ export class MqttClient {
   get inflightCount(): number {
     return this.inflight.size;
   }
+  /** Incoming PUBLISHes skipped (and acknowledged) for being over maxPacketSize, since boot. */
+  get oversizedCount(): number {
+    return this.oversized;
+  }
   inflightIds(): number[] {
     return this.inflight.entries().map((e) => e.packetId);
   }
@@ -140,13 +146,14 @@ export class MqttClient {
       (p) => this.onPacketSafe(gen, p),
       (reason) => this.finish(reason),
       this.options.maxPacketSize ?? DEFAULT_MAX_PACKET,
+      (p) => this.onOversizedSafe(gen, p),
     );
     try {
       this.socket = this.ports.network.connect(target, {
         onConnect: () => gen === this.generation && this.onSocketConnect(),
         onData: (bytes) => {
           if (gen !== this.generation || !this.parser) return;
-          this.lastReceived = this.ports.clock.now();
+          this.traffic.lastReceived = this.ports.clock.now();
           this.parser.push(bytes);
         },
         onClose: (reason) => {
@@ -215,9 +222,9 @@ export class MqttClient {
     const c = this.ports.clock;
     if (this.connackTimer !== undefined) c.clearTimeout(this.connackTimer);
     if (this.keepAliveTimer !== undefined) c.clearTimeout(this.keepAliveTimer);
-    if (this.pingTimer !== undefined) c.clearTimeout(this.pingTimer);
     if (this.ackTimer !== undefined) c.clearTimeout(this.ackTimer);
-    this.connackTimer = this.keepAliveTimer = this.pingTimer = this.ackTimer = undefined;
+    this.connackTimer = this.keepAliveTimer = this.ackTimer = undefined;
+    this.traffic.lastPing = undefined;
     this.sentAt.clear();
   }
 
@@ -242,7 +249,7 @@ export class MqttClient {
       this.finish(`write failed: ${String(e)}`);
       return false;
     }
-    this.lastSent = this.ports.clock.now();
+    this.traffic.lastSent = this.ports.clock.now();
     return true;
   }
 
@@ -295,12 +302,25 @@ export class MqttClient {
         return;
       }
       case "pingresp":
-        if (this.pingTimer !== undefined) this.ports.clock.clearTimeout(this.pingTimer);
-        this.pingTimer = undefined;
-        return;
+        return; // its arrival already counted as "received" for the keep-alive
       default:
         return this.finish(`protocol: unexpected ${p.type.toUpperCase()} from broker`);
     }
+  }
+
+  /**
+   * A PUBLISH over the packet limit was streamed past. Closing instead (without PUBACK) would
+   * make the broker redeliver it on every resumed session, for ever: acknowledge it and go on.
+   */
+  private onOversizedSafe(gen: number, p: OversizedPublish): void {
+    if (gen !== this.generation) return;
+    if (this.phase !== "connected") return this.finish(`protocol: PUBLISH of ${p.length} bytes before CONNACK`);
+    if (p.qos === 2) return this.finish("protocol: QoS 2 PUBLISH not supported (never subscribed above QoS 1)");
+    this.oversized++;
+    const limit = this.options.maxPacketSize ?? DEFAULT_MAX_PACKET;
+    this.ports.log("warn", `mqtt: skipped a ${p.length}-byte PUBLISH on ${p.topic ?? "(long topic)"} (limit ${limit}), ${this.oversized} so far`);
+    this.emit({ type: "oversized", topic: p.topic, length: p.length, qos: p.qos, retain: p.retain, dup: p.dup });
+    if (p.qos === 1 && p.packetId !== undefined && gen === this.generation) this.send(encodePuback(p.packetId));
   }
 
   private onConnack(sessionPresent: boolean, code: number): void {
@@ -317,7 +337,7 @@ export class MqttClient {
     const present = sessionPresent && !this.options.cleanSession;
     this.phase = "connected";
     const gen = this.generation;
-    this.armKeepAlive(this.keepAliveMs());
+    this.keepAliveTick();
     if (!present) for (const s of this.subs.values()) s.confirmed = false;
     // Resend unacknowledged QoS 1 in publish order; DUP only for ones that may have gone out.
     for (const e of this.inflight.entries()) {
@@ -343,35 +363,27 @@ export class MqttClient {
     return this.options.keepAliveSec * 1000;
   }
 
-  private armKeepAlive(ms: number): void {
-    if (this.keepAliveMs() === 0) return;
-    this.keepAliveTimer = this.ports.clock.setTimeout(this.onKeepAliveTimer, ms);
-  }
-
-  // Bound once: re-armed after every keep-alive period of the connection.
-  private readonly onKeepAliveTimer = (): void => this.keepAliveTick();
-
-  /**
-   * Pings when either direction has been quiet for a keep-alive period. Checking the
-   * receive side too detects a half-open link even while we keep publishing.
-   */
-  private keepAliveTick(): void {
+  // Bound once: re-armed for the whole life of every connection.
+  private readonly onKeepAliveTimer = (): void => {
     this.keepAliveTimer = undefined;
-    if (this.phase !== "connected") return;
+    this.keepAliveTick();
+  };
+
+  /** Pings and declares the link dead as keepalive.ts decides; one timer for both. */
+  private keepAliveTick(): void {
     const ka = this.keepAliveMs();
-    const now = this.ports.clock.now();
-    const quietSince = Math.min(this.lastSent, this.lastReceived);
-    if (now - quietSince >= ka) {
-      if (this.pingTimer === undefined) {
-        this.pingTimer = this.ports.clock.setTimeout(() => {
-          this.pingTimer = undefined;
-          this.finish("keep-alive: no PINGRESP");
-        }, this.options.pingTimeoutMs ?? DEFAULT_PING_TIMEOUT_MS);
-        if (!this.send(encodePingreq())) return;
-      }
-      this.armKeepAlive(ka);
-    } else {
-      this.armKeepAlive(quietSince + ka - now);
+    if (this.phase !== "connected" || ka === 0) return;
+    const clock = this.ports.clock;
+    let d = keepAliveStep(clock.now(), this.traffic, ka);
+    if (d.action === "ping") {
+      if (!this.send(encodePingreq())) return;
+      this.traffic.lastPing = this.traffic.lastSent;
+      d = keepAliveStep(clock.now(), this.traffic, ka);
+    }
+    if (d.action === "dead") return this.finish(`keep-alive: no PINGRESP (nothing received for ${d.silentMs} ms)`);
+    if (d.action === "wait") {
+      if (this.keepAliveTimer !== undefined) clock.clearTimeout(this.keepAliveTimer);
+      this.keepAliveTimer = clock.setTimeout(this.onKeepAliveTimer, d.nextAt - clock.now());
     }
   }
 

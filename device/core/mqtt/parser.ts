@@ -4,6 +4,10 @@
  * a buffer of exactly Remaining Length bytes, bounded by maxPacketSize before any
  * allocation. Errors are reported, never thrown: after an error the parser stays failed
  * and ignores further input (the owner closes the connection with the reason).
+ *
+ * A PUBLISH over maxPacketSize is not an error when the owner passes onOversized: its body
+ * is streamed past without being stored (only the topic, when short, and the packet id,
+ * which come first, are kept), and the owner is told, so it can acknowledge and stay up.
  */
 import {
   CONNACK, CONNECT, DISCONNECT, PINGREQ, PINGRESP, PUBACK, PUBCOMP, PUBLISH, PUBREC, PUBREL,
@@ -27,8 +31,26 @@ export class ParseError extends Error {
 
 const EMPTY = new Uint8Array(0);
 
+/** A skipped PUBLISH's topic is kept for the log only up to this many bytes. */
+export const OVERSIZED_TOPIC_KEEP = 128;
+
+/** What the parser knows of a PUBLISH it skipped for being over maxPacketSize. */
+export interface OversizedPublish {
+  /** Remaining Length announced. */
+  length: number;
+  qos: PacketQoS;
+  retain: boolean;
+  dup: boolean;
+  /** Present for QoS 1 and 2: what the PUBACK must carry. */
+  packetId?: number;
+  /** Undefined when longer than OVERSIZED_TOPIC_KEEP bytes or not UTF-8. */
+  topic?: string;
+}
+
 // Parser states (plain numbers: no const enum, so any bundler/transpiler is fine).
-const S = { Header: 0, Length: 1, Body: 2, Failed: 3 } as const;
+const S = { Header: 0, Length: 1, Body: 2, Failed: 3, Skip: 4 } as const;
+// Fields of a skipped PUBLISH, read one byte at a time as they stream past.
+const K = { TopicLen: 0, Topic: 1, PacketId: 2, Rest: 3 } as const;
 
 export class MqttParser {
   private state: number = S.Header;
@@ -40,11 +62,19 @@ export class MqttParser {
   private filled = 0;
   /** The reason of the first error, once failed. */
   error: string | undefined;
+  // A PUBLISH being skipped: body bytes still to come, the field being read, its bytes so far.
+  private skipLeft = 0;
+  private skipField: number = K.TopicLen;
+  private skipTopicLen = 0;
+  private skipFieldRead = 0;
+  private skipTopic: Uint8Array = EMPTY;
+  private skipped: OversizedPublish | undefined;
 
   constructor(
     private readonly onPacket: (p: Packet) => void,
     private readonly onError: (reason: string) => void,
     readonly maxPacketSize = DEFAULT_MAX_PACKET,
+    private readonly onOversized?: (p: OversizedPublish) => void,
   ) {}
 
   /** Feeds bytes; calls onPacket for each complete packet, or onError once. */
@@ -77,6 +107,10 @@ export class MqttParser {
             break;
           }
           if (this.length > this.maxPacketSize) {
+            if (this.onOversized !== undefined && this.first >> 4 === PUBLISH) {
+              this.startSkip();
+              break;
+            }
             return this.fail(`oversized: remaining length ${this.length} > max ${this.maxPacketSize}`);
           }
           if (this.length <= bytes.length - i) {
@@ -101,13 +135,75 @@ export class MqttParser {
           if (this.filled === this.length) this.complete();
           break;
         }
+        case S.Skip: {
+          if (this.skipField === K.Rest) {
+            // The payload: counted down, never stored.
+            const n = Math.min(this.skipLeft, bytes.length - i);
+            i += n;
+            this.skipLeft -= n;
+          } else {
+            this.skipByte(bytes[i++]);
+            this.skipLeft--;
+          }
+          if (this.state === S.Skip && this.skipLeft === 0) this.endSkip();
+          break;
+        }
       }
     }
   }
 
+  private startSkip(): void {
+    const first = this.first;
+    const qos = (first >> 1) & 3;
+    this.skipped = { length: this.length, qos: qos as PacketQoS, retain: (first & 1) === 1, dup: (first & 8) !== 0 };
+    this.skipLeft = this.length;
+    this.skipField = K.TopicLen;
+    this.skipTopicLen = 0;
+    this.skipFieldRead = 0;
+    this.skipTopic = EMPTY;
+    this.state = S.Skip;
+  }
+
+  /** One byte of the topic length, topic or packet id of a PUBLISH being skipped. */
+  private skipByte(b: number): void {
+    const p = this.skipped!;
+    switch (this.skipField) {
+      case K.TopicLen:
+        this.skipTopicLen = (this.skipTopicLen << 8) | b;
+        if (++this.skipFieldRead < 2) return;
+        this.skipFieldRead = 0;
+        if (this.skipTopicLen <= OVERSIZED_TOPIC_KEEP) this.skipTopic = new Uint8Array(this.skipTopicLen);
+        this.skipField = this.skipTopicLen > 0 ? K.Topic : p.qos > 0 ? K.PacketId : K.Rest;
+        return;
+      case K.Topic:
+        if (this.skipTopic.length > 0) this.skipTopic[this.skipFieldRead] = b;
+        if (++this.skipFieldRead < this.skipTopicLen) return;
+        this.skipFieldRead = 0;
+        if (this.skipTopic.length > 0) p.topic = utf8Decode(this.skipTopic, 0, this.skipTopic.length);
+        this.skipTopic = EMPTY;
+        this.skipField = p.qos > 0 ? K.PacketId : K.Rest;
+        return;
+      case K.PacketId:
+        p.packetId = ((p.packetId ?? 0) << 8) | b;
+        if (++this.skipFieldRead < 2) return;
+        this.skipField = K.Rest;
+        return;
+    }
+  }
+
+  private endSkip(): void {
+    const p = this.skipped!;
+    this.skipped = undefined;
+    // The body ended inside the header fields: the packet was malformed, not just large.
+    if (this.skipField !== K.Rest) return this.fail("malformed: oversized PUBLISH truncated before its packet id");
+    if (p.qos > 0 && !p.packetId) return this.fail("malformed: packet id 0 in PUBLISH");
+    this.state = S.Header;
+    this.onOversized!(p);
+  }
+
   /** True when the parser holds a partial packet (for "dropped mid-packet" reasons). */
   get midPacket(): boolean {
-    return this.state === S.Length || this.state === S.Body;
+    return this.state === S.Length || this.state === S.Body || this.state === S.Skip;
   }
 
   private complete(): void {
@@ -132,6 +228,7 @@ export class MqttParser {
     this.state = S.Failed;
     this.error = reason;
     this.body = EMPTY;
+    this.skipTopic = EMPTY;
     this.onError(reason);
   }
 }

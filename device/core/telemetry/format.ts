@@ -99,6 +99,7 @@ export function formatTelemetry(b: TelemetryBatch): string {
     let l = `  link     ${b.link.state}, ${b.link.reconnects} reconnects`;
     if (b.link.queued !== undefined) l += `, ${b.link.queued} queued`;
     if (b.link.dropped !== undefined) l += `, ${b.link.dropped} dropped`;
+    if (b.link.oversized) l += `, ${b.link.oversized} oversized skipped`;
     lines.push(l);
   }
   lines.push(`  samples  ${b.samples.length}${b.samplesDropped ? ` (${b.samplesDropped} lost to overflow)` : ""}`);

@@ -33,7 +33,7 @@ export const K = {
 /** Sample map keys. */
 export const KS = { offsetMs: 0, temperatureCentiC: 1, humidityPermille: 2, rssiDbm: 3 } as const;
 /** Link map keys. */
-export const KL = { state: 0, reconnects: 1, queued: 2, dropped: 3 } as const;
+export const KL = { state: 0, reconnects: 1, queued: 2, dropped: 3, oversized: 4 } as const;
 /** Battery map keys. */
 export const KB = { mv: 0, pct: 1, status: 2, alarm: 3, dropBpPerHour: 4, timeToEmptyMin: 5 } as const;
 
@@ -76,6 +76,8 @@ export interface LinkStats {
   queued?: number;
   /** Messages the offline queue dropped (oldest first) since it was created. */
   dropped?: number;
+  /** Incoming messages skipped since boot for being over the packet limit (sent when > 0). */
+  oversized?: number;
 }
 
 export interface BatteryReport {
@@ -188,6 +190,7 @@ function headerMap(b: TelemetryBatch, baseMs: number): Map<number, unknown> {
     l.set(KL.reconnects, checkUint("link.reconnects", b.link.reconnects));
     if (b.link.queued !== undefined) l.set(KL.queued, checkUint("link.queued", b.link.queued));
     if (b.link.dropped !== undefined) l.set(KL.dropped, checkUint("link.dropped", b.link.dropped));
+    if (b.link.oversized) l.set(KL.oversized, checkUint("link.oversized", b.link.oversized));
     m.set(K.link, l);
   }
   if (b.battery !== undefined) {
@@ -328,6 +331,8 @@ export function decodeTelemetryBatch(bytes: Uint8Array): TelemetryBatch {
     if (queued !== undefined) link.queued = queued;
     const dropped = opt(l, KL.dropped, "link.dropped", 0, U32_MAX);
     if (dropped !== undefined) link.dropped = dropped;
+    const oversized = opt(l, KL.oversized, "link.oversized", 0, U32_MAX);
+    if (oversized !== undefined) link.oversized = oversized;
     batch.link = link;
   }
   if (m.has(K.battery)) {

@@ -4,6 +4,7 @@
  * limit allows and hands each encoded batch to `publish` (the link/offline queue decides
  * what happens next). Callback-based on the Clock port, so virtual time fast-forwards it.
  */
+import { INTERVAL_BOUNDS, intervalProblem } from "../config/intervals";
 import { rethrowHalt, type Clock, type Log, type Sensors, type WallClock, type ResetReason } from "../../ports";
 import type { BatteryMonitor } from "../battery/monitor";
 import {
@@ -53,14 +54,12 @@ export interface TelemetryReporterDeps {
 }
 
 /** Shortest interval accepted: below this a timer loop would starve the device. */
-export const MIN_INTERVAL_MS = 100;
+export const MIN_INTERVAL_MS = INTERVAL_BOUNDS.reportIntervalMs.min;
 
+/** Both intervals within INTERVAL_BOUNDS (never past a timer's 2³¹−1 ms), or TelemetryError. */
 export function validateTelemetryConfig(c: TelemetryConfig): void {
-  for (const [name, v] of [["sampleIntervalMs", c.sampleIntervalMs], ["reportIntervalMs", c.reportIntervalMs]] as const) {
-    if (!Number.isInteger(v) || v < MIN_INTERVAL_MS) {
-      throw new TelemetryError("invalid", `${name} must be an integer ≥ ${MIN_INTERVAL_MS} ms, got ${String(v)}`);
-    }
-  }
+  const p = intervalProblem("sampleIntervalMs", c.sampleIntervalMs) ?? intervalProblem("reportIntervalMs", c.reportIntervalMs);
+  if (p !== undefined) throw new TelemetryError("invalid", p);
 }
 
 /** Stored sample: always uptime ms; converted to wall time when a batch is built. */

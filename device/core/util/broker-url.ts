@@ -20,18 +20,27 @@ export class BrokerUrlError extends Error {
   }
 }
 
+/** The URL with any password in its user info replaced by "***": the only form that may reach a log, an event or an error. */
+export function redactBrokerUrl(url: string): string {
+  const m = /^([a-z][a-z0-9+.-]*:\/\/)([^/]*)@/i.exec(url); // greedy: up to the last "@" of the authority
+  const colon = m === null ? -1 : m[2].indexOf(":");
+  return m === null || colon < 0 ? url : `${m[1]}${m[2].slice(0, colon)}:***@${url.slice(m[0].length)}`;
+}
+
 export function parseBrokerUrl(url: string, ca?: string): BrokerTarget {
   const m = /^(mqtts?):\/\/(?:([^:@/]*)(?::([^@/]*))?@)?(\[[0-9a-fA-F:.]+\]|[^:/?#\s]+)(?::(\d{1,5}))?\/?$/.exec(url);
-  if (m === null) throw new BrokerUrlError(`broker URL "${url}" is not mqtt://host[:port] or mqtts://host[:port]`);
+  const shown = redactBrokerUrl(url);
+  if (m === null) throw new BrokerUrlError(`broker URL "${shown}" is not mqtt://host[:port] or mqtts://host[:port]`);
   const [, scheme, user, pass, rawHost, rawPort] = m;
   const tls = scheme === "mqtts";
   const port = rawPort === undefined ? (tls ? MQTTS_PORT : MQTT_PORT) : Number(rawPort);
-  if (port < 1 || port > 65535) throw new BrokerUrlError(`broker URL "${url}": port ${port} is out of range`);
+  if (port < 1 || port > 65535) throw new BrokerUrlError(`broker URL "${shown}": port ${port} is out of range`);
   const host = rawHost.startsWith("[") ? rawHost.slice(1, -1) : rawHost;
-  const target: BrokerTarget = { url, host, port };
+  // `url` is for logs and events: never the password.
+  const target: BrokerTarget = { url: shown, host, port };
   if (tls) target.tls = ca === undefined ? {} : { ca };
-  if (user) target.username = decodeCredential(user, url);
-  if (pass !== undefined) target.password = decodeCredential(pass, url);
+  if (user) target.username = decodeCredential(user, shown);
+  if (pass !== undefined) target.password = decodeCredential(pass, shown);
   return target;
 }
 

@@ -5,6 +5,8 @@
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
 import { KvError, checkKvEntry, type KeyValueStore } from "../../ports";
 
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
 export class FileKv implements KeyValueStore {
   private readonly entries = new Map<string, Uint8Array>();
 
@@ -16,7 +18,14 @@ export class FileKv implements KeyValueStore {
     } catch (e) {
       throw new KvError("io", `kv: ${path} is not valid JSON (${(e as Error).message}); move it aside to start fresh`);
     }
-    for (const [k, v] of Object.entries(parsed as Record<string, string>)) {
+    // Anything but an object of base64 strings is damage: refuse it, never start empty (an empty
+    // store restarts the sequence numbers at 0 and the backend would drop the new data as duplicates).
+    const damaged = (why: string) => new KvError("io", `kv: ${path} is damaged (${why}); the device's identity and sequence numbers are in it: restore it, or move it aside to start fresh`);
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+      throw damaged(`expected a JSON object, found ${parsed === null ? "null" : Array.isArray(parsed) ? "an array" : typeof parsed}`);
+    }
+    for (const [k, v] of Object.entries(parsed)) {
+      if (typeof v !== "string" || !BASE64.test(v)) throw damaged(`the value of "${k}" is not base64 text`);
       this.entries.set(k, new Uint8Array(Buffer.from(v, "base64")));
     }
   }

@@ -1,5 +1,5 @@
 /** Byte-stream sockets on Node: net for mqtt://, tls for mqtts:// with an optional CA. */
-import { connect as netConnect, type Socket as NetSocket } from "node:net";
+import { connect as netConnect, isIP, type Socket as NetSocket } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import type { Network, Socket, SocketHandler, SocketOptions } from "../../ports";
 
@@ -20,7 +20,8 @@ export const nodeNetwork: Network = {
         host: options.host,
         port: options.port,
         ca: options.tls.ca,
-        servername: options.tls.servername ?? options.host,
+        // SNI carries host names only (RFC 6066 §3); an IP address is still checked against the certificate's IP SANs.
+        servername: options.tls.servername ?? (isIP(options.host) ? undefined : options.host),
       });
       sock.once("secureConnect", () => handler.onConnect());
     } else {

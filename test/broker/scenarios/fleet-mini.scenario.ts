@@ -49,7 +49,7 @@ export function run(host: ScenarioHost): void {
     };
     client = new MqttClient(
       { clock, network: net, kv: new MemoryKv(), log },
-      { clientId: id, keepAliveSec: 20, cleanSession: false, pingTimeoutMs: 5000, will: { topic: status, payload: utf8Encode("offline"), qos: 1, retain: true } },
+      { clientId: id, keepAliveSec: 20, cleanSession: false, will: { topic: status, payload: utf8Encode("offline"), qos: 1, retain: true } },
       onEvent,
     );
     client.subscribe([{ topic: `tether/${id}/config`, qos: 1 }]);

@@ -3,14 +3,19 @@
  *
  * Moddable's embedded:update writes a slot and sets the boot partition but cannot confirm an
  * image, roll back, or read image state; this adds exactly those esp_ota_* calls plus
- * esp_reset_reason(). Errors are thrown as JS Errors carrying the esp_err_t name, so the
- * agent can tell ESP_ERR_OTA_ROLLBACK_FAILED (no valid image to return to) from the rest.
+ * esp_reset_reason(). Errors are thrown as JS Errors carrying the esp_err_t name and its
+ * number: the name needs CONFIG_ESP_ERR_TO_NAME_LOOKUP (our sdkconfig sets it; Moddable's base
+ * turns it off, and then every name reads "UNKNOWN ERROR"), the number is always there.
+ *
+ * Includes: Moddable's make.esp32.mk puts $(IDF_PATH)/components and some components' include
+ * directories on the path, but not components/app_update/include, so esp_ota_ops.h goes by its
+ * component path, as the SDK's own modules write it (modules/io/update/esp32/update-esp32.c).
  */
 
 #include "xsmc.h"
 #include "xsHost.h"
 
-#include "esp_ota_ops.h"
+#include "app_update/include/esp_ota_ops.h"
 #include "esp_partition.h"
 #include "esp_system.h"
 #include "esp_err.h"
@@ -31,6 +36,11 @@
 /* Each otadata entry starts a 4 KB flash sector (SPI_FLASH_SEC_SIZE, whose header moved between IDF versions). */
 #define kOtadataSector (4096)
 
+static void throwEspError(xsMachine *the, esp_err_t err)
+{
+	xsUnknownError("%s (0x%x)", esp_err_to_name(err), (unsigned)err);
+}
+
 static const esp_partition_t *slotPartition(xsMachine *the, int slot)
 {
 	if ((slot < 0) || (slot > 1))
@@ -45,9 +55,10 @@ static const esp_partition_t *slotPartition(xsMachine *the, int slot)
 void xs_tether_running_slot(xsMachine *the)
 {
 	const esp_partition_t *running = esp_ota_get_running_partition();
+	/* OTA_MAX is one past ota_15: it equals ESP_PARTITION_SUBTYPE_APP_TEST, which is no OTA slot. */
 	int slot = -1;
 	if (running && (running->type == ESP_PARTITION_TYPE_APP) &&
-		(running->subtype >= ESP_PARTITION_SUBTYPE_APP_OTA_MIN) && (running->subtype <= ESP_PARTITION_SUBTYPE_APP_OTA_MAX))
+		(running->subtype >= ESP_PARTITION_SUBTYPE_APP_OTA_MIN) && (running->subtype < ESP_PARTITION_SUBTYPE_APP_OTA_MAX))
 		slot = running->subtype - ESP_PARTITION_SUBTYPE_APP_OTA_MIN;
 	xsmcSetInteger(xsResult, slot);
 }
@@ -100,21 +111,21 @@ void xs_tether_set_boot_slot(xsMachine *the)
 	   as ESP_OTA_IMG_NEW -> PENDING_VERIFY when rollback is enabled. */
 	esp_err_t err = esp_ota_set_boot_partition(partition);
 	if (ESP_OK != err)
-		xsUnknownError("%s", esp_err_to_name(err));
+		throwEspError(the, err);
 }
 
 void xs_tether_mark_valid(xsMachine *the)
 {
 	esp_err_t err = esp_ota_mark_app_valid_cancel_rollback();
 	if (ESP_OK != err)
-		xsUnknownError("%s", esp_err_to_name(err));
+		throwEspError(the, err);
 }
 
 void xs_tether_mark_invalid_and_reboot(xsMachine *the)
 {
 	/* Reboots on success; returns ESP_ERR_OTA_ROLLBACK_FAILED when no valid image remains. */
 	esp_err_t err = esp_ota_mark_app_invalid_rollback_and_reboot();
-	xsUnknownError("%s", esp_err_to_name(err));
+	throwEspError(the, err);
 }
 
 void xs_tether_reset_reason(xsMachine *the)

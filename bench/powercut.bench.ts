@@ -1,0 +1,40 @@
+/**
+ * The seeded random power-cut campaign (test/ota/campaign.ts) at full size, per boot model:
+ * 5,000 devices × 4 releases = 20,000 updates each, with good, crashing and unhealthy releases,
+ * power cut at random flash operations (prefix, bit-subset and stuck-bit tears), power lost
+ * during trial boots, and 150 s broker outages during trials. Counts, not timings: the same
+ * seed gives the same counts. `npm run bench -- powercut` writes bench/results/powercut.json.
+ */
+import { runCampaign, type CampaignOptions } from "../test/ota/campaign";
+import { BOOT_MODELS } from "../host-sim/boot/boot-models";
+import { execSync } from "node:child_process";
+
+const PARAMS = {
+  seed: 20261126,
+  devices: Number(process.env.POWERCUT_DEVICES ?? 5000),
+  releasesPerDevice: 4,
+  cutPerOpPermille: 30,
+  trialLossPermille: 300,
+  outagePermille: 200,
+  /** NVS on flash (every entry write tearable; default) or atomic entries ("memory", faster). */
+  nvs: (process.env.POWERCUT_NVS === "memory" ? "memory" : "flash") as "memory" | "flash",
+};
+
+function commit(): string {
+  try {
+    return execSync("git rev-parse --short HEAD", { encoding: "utf8" }).trim();
+  } catch {
+    return "unknown";
+  }
+}
+
+export default async () => {
+  const perModel: Record<string, unknown> = {};
+  for (const model of BOOT_MODELS) {
+    const t0 = performance.now();
+    const counts = runCampaign({ ...PARAMS, model } satisfies CampaignOptions);
+    perModel[model] = { ...counts, seconds: Math.round((performance.now() - t0) / 100) / 10 };
+    console.log(`${model}: ${JSON.stringify(counts)}`);
+  }
+  return { parameters: { ...PARAMS, commit: commit(), replay: "npm run bench -- powercut (POWERCUT_DEVICES=n for a smaller run, POWERCUT_NVS=memory for atomic NVS entries)" }, models: perModel };
+};

@@ -1,0 +1,209 @@
+/**
+ * The health rules against simulated truth: a virtual fleet runs with the service's health engine
+ * subscribed inside the virtual broker (telemetry, status, OTA status) and evaluating on the
+ * virtual clock; at the end each alert is scored against what the simulator knows:
+ * - "replace battery" is right when the device's battery really went flat in the run (lead time =
+ *   flat − alert), or would within the rule's N days after the end at its simulated drain so far;
+ *   wrong on any other device;
+ * - "dispatch repeater" is right when the device's radio mean (radio.ts) is in a bad spot;
+ * - a cohort alert is right when it names the cohort the scenario made worse, and how soon.
+ * Also what `tether sim --report` plots: telemetry over time, reconnects, battery distribution.
+ */
+import { decodeStatus } from "../../device/core/ota/status";
+import { versionString } from "../../device/core/ota/version";
+import { decodeTelemetryBatch } from "../../device/core/telemetry/record";
+import type { Sha256 } from "../../device/ports";
+import { parseRules, type RulesConfig } from "../../service/health/config";
+import { HealthEngine, type AlertChange } from "../../service/health/engine";
+import { openDatabase } from "../../service/db/open";
+import { VirtualFleet } from "./engine";
+import type { FirmwareLibrary } from "./library";
+import type { FleetSummary } from "./metrics";
+import { deviceRadio } from "./radio";
+import type { Scenario } from "./scenario";
+
+/** A radio mean below this is a bad spot: the link drops several times a day (radio.ts table). */
+export const BAD_SPOT_DBM = -85;
+/** Service clock epoch for the run (alerts carry calendar dates). */
+export const EPOCH_MS = Date.UTC(2026, 0, 5);
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+export interface Score {
+  truePositives: number;
+  falsePositives: number;
+  falseNegatives: number;
+  precision: number;
+  recall: number;
+  examples: { falsePositives: string[]; falseNegatives: string[] };
+}
+
+export interface TruthReport {
+  devices: number;
+  simulatedDays: number;
+  summary: FleetSummary;
+  replaceBattery: Score & { medianLeadDays: number | null; leadDays: number[] };
+  dispatchRepeater: Score;
+  cohorts: { subject: string; openedAfterHours: number }[];
+  alertsByRule: Record<string, number>;
+  /** Hourly series for the report. */
+  series: { hourMs: number[]; delivered: number[]; online: number[]; reconnects: number[]; openAlerts: number[]; versions: Record<string, number[]> };
+  batteryPct: number[];
+  alerts: { atMs: number; event: string; rule: string; subject: string; summary: string }[];
+}
+
+export interface TruthOptions {
+  devices: number;
+  durationMs: number;
+  seed: number;
+  scenario: Scenario;
+  library: FirmwareLibrary;
+  sha256: Sha256;
+  rules?: RulesConfig;
+  /** How often the rules run, simulated ms. */
+  evaluateEveryMs?: number;
+  /** Cohort ground truth: the cohort key the scenario made worse (e.g. "firmware=1.3.0"). */
+  badCohort?: string;
+}
+
+function score(alerted: Set<string>, truth: Set<string>, all: string[]): Score {
+  let tp = 0;
+  const fps: string[] = [];
+  const fns: string[] = [];
+  for (const id of all) {
+    const a = alerted.has(id);
+    const t = truth.has(id);
+    if (a && t) tp++;
+    else if (a) fps.push(id);
+    else if (t) fns.push(id);
+  }
+  return {
+    truePositives: tp,
+    falsePositives: fps.length,
+    falseNegatives: fns.length,
+    precision: tp + fps.length === 0 ? 1 : tp / (tp + fps.length),
+    recall: tp + fns.length === 0 ? 1 : tp / (tp + fns.length),
+    examples: { falsePositives: fps.slice(0, 5), falseNegatives: fns.slice(0, 5) },
+  };
+}
+
+function medianOf(xs: number[]): number | null {
+  if (xs.length === 0) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+export function runHealthTruth(o: TruthOptions): TruthReport {
+  const fleet = new VirtualFleet({ devices: o.devices, durationMs: o.durationMs, seed: o.seed, scenario: o.scenario, library: o.library, sha256: o.sha256 });
+  const now = () => EPOCH_MS + fleet.clock.now();
+  const db = openDatabase(":memory:");
+  const rules = o.rules ?? parseRules({});
+  const engine = new HealthEngine({ db, rules, now });
+  const groupOfDevice = new Map(fleet.devices.map((d) => [d.id, d.group.name]));
+  fleet.broker.subscribeInternal("tether/+/telemetry", (_t, payload) => {
+    try {
+      const b = decodeTelemetryBatch(payload);
+      engine.telemetry(b);
+      const g = groupOfDevice.get(b.deviceId);
+      if (g && engine.snapshot(b.deviceId)?.group === undefined) engine.meta(b.deviceId, { group: g });
+    } catch {
+      // the fleet's own backend counts decode errors
+    }
+  }, { qos: 1 });
+  fleet.broker.subscribeInternal("tether/+/status", (topic, payload) => {
+    const id = topic.split("/")[1];
+    if (payload.length > 0) engine.status(id, new TextDecoder().decode(payload) === "online");
+  }, { qos: 1 });
+  fleet.broker.subscribeInternal("tether/+/ota/status", (topic, payload) => {
+    try {
+      const s = decodeStatus(payload);
+      engine.otaStatus(topic.split("/")[1], s.state, s.result, s.version);
+    } catch {
+      // counted by the fleet
+    }
+  }, { qos: 1 });
+
+  // Ground truth gathered as the run goes: when each battery went flat.
+  const flatAt = new Map<string, number>();
+  const firstAlert = new Map<string, number>(); // rule\0subject → first opened (ms, run time)
+  const alerts: TruthReport["alerts"] = [];
+  engine.onAlert((c: AlertChange) => {
+    const key = `${c.alert.rule}\u0000${c.alert.subject}`;
+    if (c.event === "opened" && !firstAlert.has(key)) firstAlert.set(key, fleet.clock.now());
+    if (alerts.length < 5000) alerts.push({ atMs: now(), event: c.event, rule: c.alert.rule, subject: c.alert.subject, summary: c.alert.summary });
+  });
+  const series: TruthReport["series"] = { hourMs: [], delivered: [], online: [], reconnects: [], openAlerts: [], versions: {} };
+  let lastDelivered = 0;
+  let lastReconnects = 0;
+  const every = o.evaluateEveryMs ?? rules.evaluateEveryMs;
+  const evaluate = () => {
+    for (const d of fleet.devices) if (d.state === "dead" && !flatAt.has(d.id)) flatAt.set(d.id, fleet.clock.now());
+    engine.evaluate();
+    fleet.clock.setTimeout(evaluate, every);
+  };
+  fleet.clock.setTimeout(evaluate, every);
+  const sampleHour = () => {
+    series.hourMs.push(now());
+    series.delivered.push(fleet.delivered - lastDelivered);
+    series.reconnects.push(fleet.reconnects - lastReconnects);
+    series.online.push(fleet.online);
+    series.openAlerts.push(engine.store.list({ state: "unresolved", limit: 1 }).total);
+    const running = new Map<string, number>();
+    for (const d of fleet.devices) if (d.running) running.set(versionString(d.version), (running.get(versionString(d.version)) ?? 0) + 1);
+    for (const v of running.keys()) series.versions[v] ??= new Array<number>(series.hourMs.length - 1).fill(0);
+    for (const [v, xs] of Object.entries(series.versions)) xs.push(running.get(v) ?? 0);
+    lastDelivered = fleet.delivered;
+    lastReconnects = fleet.reconnects;
+    fleet.clock.setTimeout(sampleHour, HOUR);
+  };
+  fleet.clock.setTimeout(sampleHour, HOUR);
+  const startPermille = fleet.devices.map((d) => d.battery.chargePermille());
+  const summary = fleet.run();
+  for (const d of fleet.devices) if (d.state === "dead" && !flatAt.has(d.id)) flatAt.set(d.id, fleet.clock.now());
+
+  const ids = fleet.devices.map((d) => d.id);
+  const batteryAlerted = new Set<string>();
+  const repeaterAlerted = new Set<string>();
+  const cohorts: TruthReport["cohorts"] = [];
+  for (const [key, at] of firstAlert) {
+    const [rule, subject] = key.split("\u0000");
+    if (rule === "lowBattery") batteryAlerted.add(subject);
+    else if (rule === "poorConnectivity") repeaterAlerted.add(subject);
+    else if (rule === "cohort") cohorts.push({ subject, openedAfterHours: at / HOUR });
+  }
+  const badSpots = new Set(fleet.devices.filter((d) => d.group.radio && deviceRadio(d.group.radio, d.seed).meanDbm < BAD_SPOT_DBM).map((d) => d.id));
+  const flat = new Set(flatAt.keys());
+  // Alive at the end: flat soon after, at the drain the simulation applied so far?
+  const elapsed = fleet.clock.now();
+  fleet.devices.forEach((d, i) => {
+    if (flat.has(d.id)) return;
+    const left = d.battery.chargePermille();
+    const perMs = (startPermille[i] - left) / elapsed;
+    if (perMs > 0 && left / perMs < rules.lowBattery.daysToEmpty * DAY) flat.add(d.id);
+  });
+  const leadDays: number[] = [];
+  for (const id of flat) {
+    const a = firstAlert.get(`lowBattery\u0000${id}`);
+    if (a !== undefined) leadDays.push((flatAt.get(id)! - a) / DAY);
+  }
+  const alertsByRule: Record<string, number> = {};
+  for (const key of firstAlert.keys()) {
+    const rule = key.split("\u0000")[0];
+    alertsByRule[rule] = (alertsByRule[rule] ?? 0) + 1;
+  }
+  const batteryPct = fleet.devices.map((d) => Math.round(d.battery.chargePermille() / 10));
+  db.close();
+  return {
+    devices: o.devices,
+    simulatedDays: o.durationMs / DAY,
+    summary,
+    replaceBattery: { ...score(batteryAlerted, flat, ids), medianLeadDays: medianOf(leadDays), leadDays },
+    dispatchRepeater: score(repeaterAlerted, badSpots, ids),
+    cohorts,
+    alertsByRule,
+    series,
+    batteryPct,
+    alerts,
+  };
+}

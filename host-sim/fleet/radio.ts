@@ -1,0 +1,158 @@
+/**
+ * Radio quality as ground truth: a group's `radio` profile gives each device a mean RSSI (the
+ * group mean ± a per-device spread, from the device seed), an RSSI walk around it, and a rate of
+ * link drops that follows from that mean (the weaker the signal, the more often the Wi-Fi
+ * association drops). So a device in a bad spot both reports a weak RSSI and loses its link
+ * often, and the simulator knows which devices those are without labelling them.
+ * Node-free; integer arithmetic and a table, no Math.pow (traces must not depend on the engine).
+ *
+ * Scenario syntax (docs/fleet.md), per group:
+ *   "radio": { "meanDbm": -92, "spreadDbm": 3, "walkDbm": 6, "dropFor": "3m" }
+ *   optional "dropsPerDay": 10 overrides the curve below.
+ */
+import { SeededRandom } from "../virtual/random";
+
+export interface RadioProfile {
+  meanDbm: number;
+  /** Per-device mean = meanDbm + U(-spread, +spread). */
+  spreadDbm: number;
+  /** The RSSI random walk stays within mean ± walk. */
+  walkDbm: number;
+  /** How long a drop keeps the radio down (ms). */
+  dropForMs: number;
+  /** Drops per device-day; when absent, DROPS_PER_DAY_BY_DBM at the device's mean. */
+  dropsPerDay?: number;
+}
+
+export const RADIO_KEYS = ["meanDbm", "spreadDbm", "walkDbm", "dropFor", "dropsPerDay"] as const;
+
+/**
+ * Link drops per day by mean RSSI (dBm), linear between points: a Wi-Fi link is steady above
+ * about −75 dBm and falls apart towards −95 dBm.
+ */
+const DROPS_PER_DAY_BY_DBM: readonly [number, number][] = [
+  [-100, 48],
+  [-95, 24],
+  [-90, 12],
+  [-85, 6],
+  [-80, 1.5],
+  [-75, 0.3],
+  [-60, 0.05],
+  [0, 0.05],
+];
+
+export function dropsPerDayAt(meanDbm: number): number {
+  const t = DROPS_PER_DAY_BY_DBM;
+  if (meanDbm <= t[0][0]) return t[0][1];
+  for (let i = 1; i < t.length; i++) {
+    const [x1, y1] = t[i];
+    const [x0, y0] = t[i - 1];
+    if (meanDbm <= x1) return y0 + ((y1 - y0) * (meanDbm - x0)) / (x1 - x0);
+  }
+  return t[t.length - 1][1];
+}
+
+/** One device's radio, drawn from its group's profile and its seed. */
+export interface DeviceRadio {
+  meanDbm: number;
+  rssiMin: number;
+  rssiMax: number;
+  dropsPerDay: number;
+  dropForMs: number;
+}
+
+export function deviceRadio(p: RadioProfile, deviceSeed: number): DeviceRadio {
+  const r = new SeededRandom(deviceSeed).fork("radio");
+  const meanDbm = p.meanDbm + (p.spreadDbm > 0 ? r.below(2 * p.spreadDbm + 1) - p.spreadDbm : 0);
+  return {
+    meanDbm,
+    rssiMin: Math.max(-120, meanDbm - p.walkDbm),
+    rssiMax: Math.min(0, meanDbm + p.walkDbm),
+    dropsPerDay: p.dropsPerDay ?? dropsPerDayAt(meanDbm),
+    dropForMs: p.dropForMs,
+  };
+}
+
+/** Validates a group's `radio` object; `fail` collects problems with their path. */
+export function parseRadio(v: unknown, path: string, fail: (path: string, what: string) => void, duration: (v: unknown) => number | undefined): RadioProfile | undefined {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) {
+    fail(path, "expected an object");
+    return undefined;
+  }
+  const o = v as Record<string, unknown>;
+  for (const k of Object.keys(o)) if (!(RADIO_KEYS as readonly string[]).includes(k)) fail(`${path}.${k}`, `unknown key (allowed: ${RADIO_KEYS.join(", ")})`);
+  const int = (key: string, min: number, max: number, fallback: number | undefined): number | undefined => {
+    const x = o[key];
+    if (x === undefined) {
+      if (fallback === undefined) fail(`${path}.${key}`, "required");
+      return fallback;
+    }
+    if (typeof x !== "number" || !Number.isInteger(x) || x < min || x > max) {
+      fail(`${path}.${key}`, `expected an integer in ${min}..${max}, got ${JSON.stringify(x)}`);
+      return fallback;
+    }
+    return x;
+  };
+  const meanDbm = int("meanDbm", -120, 0, undefined) ?? -70;
+  const spreadDbm = int("spreadDbm", 0, 30, 0)!;
+  const walkDbm = int("walkDbm", 0, 30, 6)!;
+  let dropForMs = 2 * 60_000;
+  if (o.dropFor !== undefined) {
+    const ms = duration(o.dropFor);
+    if (ms === undefined || ms <= 0) fail(`${path}.dropFor`, `expected a positive duration like "2m", got ${JSON.stringify(o.dropFor)}`);
+    else dropForMs = ms;
+  }
+  let dropsPerDay: number | undefined;
+  if (o.dropsPerDay !== undefined) {
+    const x = o.dropsPerDay;
+    if (typeof x !== "number" || !Number.isFinite(x) || x < 0 || x > 1000) fail(`${path}.dropsPerDay`, `expected a number in 0..1000, got ${JSON.stringify(x)}`);
+    else dropsPerDay = x;
+  }
+  return { meanDbm, spreadDbm, walkDbm, dropForMs, dropsPerDay };
+}
+
+/** What radio.ts needs of the fleet: its devices and clock (host-sim/fleet/engine.ts VirtualFleet). */
+export interface RadioFleet {
+  clock: { now(): number; setTimeout(fn: () => void, ms: number): unknown };
+  devices: readonly { seed: number; group: { radio?: RadioProfile }; running: boolean; flap(forMs: number): void }[];
+}
+
+/**
+ * Schedules each radio device's link drops until `untilMs`: random gaps at its rate, from
+ * its own seed (the same device drops at the same times whichever shard runs it). Returns the
+ * number of devices with a radio profile.
+ */
+export function scheduleRadioDrops(fleet: RadioFleet, untilMs: number, onDrop?: () => void): number {
+  let n = 0;
+  for (const dev of fleet.devices) {
+    const p = dev.group.radio;
+    if (!p) continue;
+    n++;
+    const radio = deviceRadio(p, dev.seed);
+    if (radio.dropsPerDay <= 0) continue;
+    const r = new SeededRandom(dev.seed).fork("radio-drops");
+    const meanGapMs = 86_400_000 / radio.dropsPerDay;
+    const next = () => {
+      // Gap = mean × (u1 + u2), u ~ U(0,1): the right rate without Math.log (engine-dependent last bit).
+      const gap = Math.max(1000, Math.floor(((r.below(1_000_000) + r.below(1_000_000)) / 1_000_000) * meanGapMs));
+      const at = fleet.clock.now() + gap;
+      if (at >= untilMs) return;
+      fleet.clock.setTimeout(() => {
+        if (dev.running) {
+          dev.flap(radio.dropForMs);
+          onDrop?.();
+        }
+        next();
+      }, gap);
+    };
+    next();
+  }
+  return n;
+}
+
+/** The sensor RSSI bounds for a device with a radio profile (none without one). */
+export function radioSensor(p: RadioProfile | undefined, deviceSeed: number): { rssiMin?: number; rssiMax?: number } {
+  if (!p) return {};
+  const r = deviceRadio(p, deviceSeed);
+  return { rssiMin: r.rssiMin, rssiMax: r.rssiMax };
+}

@@ -1,0 +1,59 @@
+/**
+ * The health rules against simulated truth (scenarios/health-truth.json, a smaller fixed-seed
+ * fleet than the full 2,000-device weeks in `npm run bench health`): "replace battery" and
+ * "dispatch repeater" each with precision and recall ≥ 95 %, batteries flagged days before they
+ * go flat, and the firmware cohort that draws 30 % more current flagged within 24 simulated hours
+ * as ONE cohort alert.
+ */
+import { readFileSync } from "node:fs";
+import { beforeAll, describe, expect, it } from "vitest";
+import { nodeSha256 } from "../../device/platform/node/sha256";
+import { runHealthTruth, type TruthReport } from "../../host-sim/fleet/health-truth";
+import { buildFirmwareLibrary, firmwareRequests } from "../../host-sim/fleet/images";
+import { parseScenario } from "../../host-sim/fleet/scenario";
+import { parseRules } from "../../service/health/config";
+import { testSeed, withSeed } from "../helpers/seed";
+
+const FILE = "test/health/truth.test.ts";
+const DEVICES = 120;
+const DAYS = 5;
+const seed = testSeed(1405);
+let r: TruthReport;
+
+beforeAll(async () => {
+  const scenario = parseScenario(readFileSync("scenarios/health-truth.json", "utf8"), "scenarios/health-truth.json");
+  const library = await buildFirmwareLibrary(firmwareRequests(scenario), nodeSha256);
+  // 120 devices put 12 in each small group: judge cohorts of 10 or more.
+  const rules = parseRules({ cohort: { minDevices: 10 } });
+  r = runHealthTruth({ devices: DEVICES, durationMs: DAYS * 86_400_000, seed, scenario, library, sha256: nodeSha256, rules, evaluateEveryMs: 3_600_000 });
+}, 300_000);
+
+describe(`health rules against simulated truth (${DEVICES} devices, ${DAYS} days, seed ${seed})`, () => {
+  it("replace battery: precision and recall ≥ 95 %, flagged ≥ 3 days (median) before flat", () =>
+    withSeed(seed, FILE, () => {
+      const b = r.replaceBattery;
+      expect(b.truePositives, JSON.stringify(b.examples)).toBeGreaterThanOrEqual(10);
+      expect(b.precision, JSON.stringify(b.examples)).toBeGreaterThanOrEqual(0.95);
+      expect(b.recall, JSON.stringify(b.examples)).toBeGreaterThanOrEqual(0.95);
+      expect(b.medianLeadDays).toBeGreaterThanOrEqual(3);
+    }));
+
+  it("dispatch repeater: precision and recall ≥ 95 % against the radio ground truth", () =>
+    withSeed(seed, FILE, () => {
+      const d = r.dispatchRepeater;
+      expect(d.truePositives, JSON.stringify(d.examples)).toBeGreaterThanOrEqual(10);
+      expect(d.precision, JSON.stringify(d.examples)).toBeGreaterThanOrEqual(0.95);
+      expect(d.recall, JSON.stringify(d.examples)).toBeGreaterThanOrEqual(0.95);
+    }));
+
+  it("the 1.3.0 cohort draining 30 % faster is one cohort alert within 24 h; the healthy majority is not flagged", () =>
+    withSeed(seed, FILE, () => {
+      const fw = r.cohorts.filter((c) => c.subject === "firmware=1.3.0");
+      expect(fw).toHaveLength(1);
+      expect(fw[0].openedAfterHours).toBeLessThanOrEqual(24);
+      expect(r.cohorts.map((c) => c.subject)).not.toContain("firmware=1.0.0");
+      expect(r.cohorts.map((c) => c.subject)).not.toContain("group=home");
+      // One alert for the cohort, not one per device: no device of it has a per-device alert for drain.
+      expect(r.alertsByRule.cohort).toBeLessThanOrEqual(4);
+    }));
+});

@@ -1,0 +1,216 @@
+/**
+ * A seeded random power-cut campaign: devices in the field, on one boot model, each taking a
+ * series of releases (good, crashing at start, or failing their health check) while power is
+ * cut at random flash operations (byte-prefix, bit-subset and stuck-bit tears), power is lost
+ * at random times during trial boots, and the broker is unreachable for 150 s during some
+ * trials. Counts what issue 11 asks about, per model:
+ * - violations of the boot-record and trial-record invariants (cut-runner.ts, SPEC.md section 5);
+ * - "crashed image booted again": a release rejected by its trial (crash, failed health check)
+ *   boots again once the device is back on the previous version (item 1);
+ * - "good release rejected": a good release that the device did not end up running (item 2),
+ *   and devices that ended on their factory image although a good release was offered.
+ * The CI test runs a small fixed-seed campaign; `npm run bench -- powercut` runs the big one.
+ */
+import { SLOT_PARTITIONS } from "../../bootloader-spec/reference/bootloader";
+import { verifySlotImage } from "../../bootloader-spec/reference/image";
+import { OtaStore } from "../../device/core/ota/store";
+import type { SlotIndex } from "../../device/ports";
+import { bootModel, type BootModelName } from "../../host-sim/boot/boot-models";
+import type { Behaviour, BootLog } from "../../host-sim/boot/ota-rig";
+import { SimFlash, type FlashFault } from "../../host-sim/virtual/flash";
+import { MemoryKv } from "../../host-sim/virtual/kv";
+import { SeededRandom } from "../../host-sim/virtual/random";
+import { NvsFlashKv } from "../../host-sim/virtual/nvs-flash";
+import { memoVerify, rejectedByTrial, scenarioKv } from "./cut-runner";
+import { backendFor, BLOCK, bundle, factory, rig, sha256 } from "./fixtures";
+
+export interface CampaignOptions {
+  model: BootModelName;
+  seed: number;
+  devices: number;
+  releasesPerDevice: number;
+  /** Chance (per mille) that a flash operation loses power. */
+  cutPerOpPermille: number;
+  /** Chance (per mille) that a trial boot loses power at a random time before its health check ends. */
+  trialLossPermille: number;
+  /** Chance (per mille) that a good release's first trial boot finds the broker unreachable for 150 s. */
+  outagePermille: number;
+  /** Where NVS lives (default "flash": pages on the flash, every entry write tearable). */
+  nvs?: "memory" | "flash";
+  /** Prints every boot of this device (debugging a failing run). */
+  traceDevice?: number;
+}
+
+export interface CampaignCounts {
+  model: BootModelName;
+  seed: number;
+  devices: number;
+  updates: number;
+  /** Updates that had at least one power cut or power loss. */
+  cutRuns: number;
+  cuts: number;
+  trialPowerLosses: number;
+  brokerOutages: number;
+  invariantViolations: number;
+  crashedImageBootedAgain: number;
+  goodReleaseRejected: number;
+  /** Of those, releases given up after MAX_TRIALS trials that were all cut short (the bounded retry rule allows it). */
+  goodReleaseGaveUpAfterInterruptedTrials: number;
+  endedOnFactoryImage: number;
+  bricked: number;
+  /** A few failing runs, with what it takes to replay them. */
+  examples: string[];
+}
+
+const OUTAGE_MS = 150_000;
+/** Trials a release gets when they are cut short by power or network loss (issue 11 item 2; SPEC.md invariant 4). */
+export const MAX_TRIALS = 3;
+const MAX_BOOTS = 60;
+const IMAGE_SIZE = 2 * BLOCK + 700;
+
+const bundles = new Map<number, ReturnType<typeof backendFor>>();
+function release(version: number) {
+  let b = bundles.get(version);
+  if (!b) bundles.set(version, (b = backendFor(bundle(version, { securityCounter: version, size: IMAGE_SIZE }))));
+  return b;
+}
+
+/** A factory device of `model` after its first boot, as a template to clone. */
+const templates = new Map<BootModelName, { flash: SimFlash; kv: MemoryKv }>();
+function fieldDevice(model: BootModelName): { flash: SimFlash; kv: MemoryKv } {
+  let t = templates.get(model);
+  if (!t) {
+    const d = factory(1, undefined, undefined, model);
+    if (!bootModel(model).boot(d.flash, sha256).ok) throw new Error("factory device does not boot");
+    templates.set(model, (t = { flash: d.flash, kv: d.kv }));
+  }
+  return { flash: SimFlash.fromImages(t.flash.layout().map(({ name }) => [name, t!.flash.image(name)] as const), { blockSize: t.flash.blockSize }), kv: MemoryKv.load(t.kv.dump()) };
+}
+
+function randomCut(rnd: SeededRandom): FlashFault {
+  const k = rnd.below(4);
+  if (k === 0) return { powerCut: true };
+  if (k === 1) return { powerCut: true, tornBytes: rnd.below(4096) };
+  if (k === 2) return { powerCut: true, tear: { kind: "bits", permille: rnd.below(1001), seed: rnd.nextU32() } };
+  return { powerCut: true, tear: { kind: "stuck", bits: 1 + rnd.below(3), seed: rnd.nextU32() } };
+}
+
+export function runCampaign(o: CampaignOptions): CampaignCounts {
+  const model = bootModel(o.model);
+  const rnd = new SeededRandom(o.seed);
+  const c: CampaignCounts = {
+    model: o.model,
+    seed: o.seed,
+    devices: o.devices,
+    updates: 0,
+    cutRuns: 0,
+    cuts: 0,
+    trialPowerLosses: 0,
+    brokerOutages: 0,
+    invariantViolations: 0,
+    crashedImageBootedAgain: 0,
+    goodReleaseRejected: 0,
+    goodReleaseGaveUpAfterInterruptedTrials: 0,
+    endedOnFactoryImage: 0,
+    bricked: 0,
+    examples: [],
+  };
+  const note = (device: number, version: number, what: string) => {
+    if (c.examples.length < 12) c.examples.push(`${o.model} seed ${o.seed} device ${device} v${version}: ${what}`);
+  };
+
+  for (let d = 0; d < o.devices; d++) {
+    const dev = fieldDevice(o.model);
+    const flash = dev.flash;
+    const kv = scenarioKv({ kv: dev.kv, nvs: o.nvs ?? "flash" }, flash);
+    const behaviours = new Map<number, Behaviour>([[1, "good"]]);
+    let goodOffered = false;
+    let lastVersion = 1;
+    for (let r = 0; r < o.releasesPerDevice; r++) {
+      const version = 2 + r;
+      const pick = rnd.below(10);
+      const behaviour: Behaviour = pick < 6 ? "good" : pick < 8 ? "crash" : "no-health";
+      behaviours.set(version, behaviour);
+      if (behaviour === "good") goodOffered = true;
+      c.updates++;
+      let cuts = 0;
+      let running: SlotIndex | undefined;
+      const problems: string[] = [];
+      flash.fault = (op) => {
+        if (running !== undefined && op.partition === SLOT_PARTITIONS[running] && (op.kind === "write" || op.kind === "erase")) problems.push(`op #${op.seq} ${op.kind} hits the running slot`);
+        if (rnd.below(1000) >= o.cutPerOpPermille) return undefined;
+        cuts++;
+        return randomCut(rnd);
+      };
+      const trialBoots = new Set<number>();
+      const device = rig(flash, kv, release(version), (v) => behaviours.get(v) ?? "good", {
+        options: { verifySignature: memoVerify },
+        bootModel: o.model,
+        bootBudgetMs: 400_000,
+        onAppStart: kv instanceof NvsFlashKv ? () => kv.load() : undefined,
+        afterBoot: (slot) => {
+          running = slot;
+          const check = verifySlotImage(flash.open(SLOT_PARTITIONS[slot]), sha256);
+          if (!check.ok) problems.push(`booted slot ${slot} fails verification: ${check.reason}`);
+          problems.push(...model.recordProblems(flash, slot));
+        },
+        powerLossAt: (boot) => {
+          const b = device.boots[boot];
+          if (b.version !== version || trialBoots.size >= 3 || rnd.below(1000) >= o.trialLossPermille) return undefined;
+          trialBoots.add(boot);
+          cuts++;
+          c.trialPowerLosses++;
+          return 100 + rnd.below(119_000);
+        },
+        linkUpAt: (boot) => {
+          const b = device.boots[boot];
+          if (behaviour !== "good" || b.version !== version || boot !== device.boots.findIndex((x) => x.version === version)) return 500;
+          if (rnd.below(1000) >= o.outagePermille) return 500;
+          c.brokerOutages++;
+          return OUTAGE_MS;
+        },
+      });
+      let final: BootLog | undefined;
+      for (let i = 0; i < MAX_BOOTS && !final; i++) {
+        const b = device.bootOnce();
+        running = undefined;
+        if (b.end === "steady" || b.end === "brick") final = b;
+      }
+      flash.fault = undefined;
+      if (d === o.traceDevice) {
+        for (const b of device.boots) console.log(`v${version} ${behaviour}: ${b.end}@v${b.version} slot ${b.slot} ${b.rule} ${b.detail ?? ""} ${b.statuses.map((s) => `${s.result}/${s.version ?? ""}${s.detail ? ` (${s.detail})` : ""}`).join(", ")}`);
+      }
+      if (cuts > 0) c.cutRuns++;
+      c.cuts += cuts;
+      if (!final || final.end === "brick") {
+        c.bricked++;
+        problems.push(final ? `bricked: ${final.detail}` : `no steady boot within ${MAX_BOOTS}: ${device.boots.map((b) => `${b.end}@v${b.version}`).join(" ")}`);
+      } else {
+        problems.push(...model.recordProblems(flash, final.slot));
+        if (kv instanceof NvsFlashKv) kv.load();
+        if (new OtaStore(kv).trial()) problems.push("trial record left behind");
+        if (final.version === version && final.slot !== undefined && model.slotState(flash, final.slot) !== "valid") problems.push(`v${version} runs unconfirmed`);
+      }
+      // Item 1: a release rejected by its trial boots again once the device is back on the previous version.
+      const rejectedAt = device.boots.findIndex((b) => b.version === version && rejectedByTrial(b, version));
+      const back = rejectedAt < 0 ? -1 : device.boots.findIndex((b, i) => i > rejectedAt && b.version !== undefined && b.version !== version);
+      if (back >= 0 && device.boots.slice(back).some((b) => b.version === version)) {
+        c.crashedImageBootedAgain++;
+        note(d, version, `rejected (${behaviour}) and booted again: ${device.boots.map((b) => `${b.end}@v${b.version}`).join(" ")}`);
+      }
+      // Item 2: a good release must end up running.
+      if (behaviour === "good" && final?.version !== version) {
+        c.goodReleaseRejected++;
+        if (device.boots.filter((b) => b.version === version).length >= MAX_TRIALS) c.goodReleaseGaveUpAfterInterruptedTrials++;
+        note(d, version, `good release not running at the end (on v${final?.version}): ${device.boots.map((b) => `${b.end}@v${b.version}`).join(" ")}`);
+      }
+      if (problems.length) {
+        c.invariantViolations++;
+        note(d, version, problems.slice(0, 3).join("; "));
+      }
+      if (final?.version !== undefined) lastVersion = final.version;
+    }
+    if (goodOffered && lastVersion === 1) c.endedOnFactoryImage++;
+  }
+  return c;
+}
