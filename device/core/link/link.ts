@@ -106,7 +106,7 @@ export class Link {
     this.statusTopic = options.statusTopic ?? topics(options.deviceId).status;
     this.window = options.inflightWindow ?? DEFAULT_INFLIGHT_WINDOW;
     this.model = initialLink(options.brokers.length);
-    this.outbox = new Outbox(ports.kv, ports.log, options.queueCapacity ?? DEFAULT_OUTBOX_CAPACITY, options.queueMaxBytes ?? DEFAULT_OUTBOX_MAX_BYTES);
+    this.outbox = new Outbox(ports.kv, ports.log, options.queueCapacity ?? DEFAULT_OUTBOX_CAPACITY, options.queueMaxBytes ?? DEFAULT_OUTBOX_MAX_BYTES, this.window);
     this.client = new MqttClient(
       ports,
       {

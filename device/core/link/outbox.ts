@@ -12,8 +12,8 @@
  *
  * Packet ids live in RAM (the MQTT client's in-flight window). After a reboot every record
  * found may have been sent before, so it is resent with DUP = 1 (the safe side of 3.1.1 §4.4).
- * When full (count or byte budget), the oldest record not yet handed to the client is dropped
- * and counted: nothing is lost silently.
+ * When full (capacity records waiting, not counting the few handed to the client, or the byte
+ * budget), the oldest record not yet handed on is dropped and counted: nothing is lost silently.
  */
 import { KV_VALUE_MAX, KvError, type KeyValueStore, type Log } from "../../ports";
 import { utf8Decode, utf8Length, utf8Write } from "../mqtt/utf8";
@@ -29,6 +29,8 @@ const RECORD_KEY = /^ob(0|[1-9][0-9]{0,3})$/;
 export const DEFAULT_OUTBOX_CAPACITY = 32;
 /** Byte budget for records (KV values + NVS's ~32-byte entry overhead): leaves the rest of a 24 KiB NVS to others. */
 export const DEFAULT_OUTBOX_MAX_BYTES = 8 * 1024;
+/** The link's in-flight window (link.ts DEFAULT_INFLIGHT_WINDOW). */
+export const DEFAULT_HANDED_MAX = 4;
 const ENTRY_OVERHEAD = 32;
 const REC_HEADER = 4 + 2;
 export const OUTBOX_RECORD_MAX = KV_VALUE_MAX - REC_HEADER;
@@ -62,6 +64,8 @@ export class Outbox {
   /** Records present, in number order (Map keeps insertion order; load inserts sorted). */
   private readonly entries = new Map<number, Entry>();
   private bytes = 0;
+  /** Records handed to the client: the capacity counts the others, as the old queue did. */
+  private handedCount = 0;
   /** The record push() just wrote, so an immediate send need not read it back. */
   private recent: OutboxRecord | undefined;
 
@@ -70,6 +74,8 @@ export class Outbox {
     private readonly log: Log,
     readonly capacity = DEFAULT_OUTBOX_CAPACITY,
     readonly maxBytes = DEFAULT_OUTBOX_MAX_BYTES,
+    /** Most records the link hands to the client at once: found at boot, they are kept on top of the capacity. */
+    readonly handedMax = DEFAULT_HANDED_MAX,
   ) {
     if (!Number.isInteger(capacity) || capacity < 1 || capacity > 9999) throw new OutboxError(`outbox capacity ${capacity} not in 1..9999`);
     this.load();
@@ -101,7 +107,7 @@ export class Outbox {
     const size = value.length + ENTRY_OVERHEAD;
     if (size > this.maxBytes) throw new OutboxError(`record of ${size} bytes exceeds the outbox budget of ${this.maxBytes}`);
     this.tail = n + 1;
-    while ((this.entries.size >= this.capacity || this.bytes + size > this.maxBytes) && this.dropOldest()) {
+    while ((this.entries.size - this.handedCount >= this.capacity || this.bytes + size > this.maxBytes) && this.dropOldest()) {
       // made room
     }
     for (;;) {
@@ -154,7 +160,10 @@ export class Outbox {
   /** The record is in the client's in-flight window now (until its PUBACK, or a reboot). */
   markHanded(n: number): void {
     const e = this.entries.get(n);
-    if (e) e.handed = true;
+    if (e && !e.handed) {
+      e.handed = true;
+      this.handedCount++;
+    }
   }
 
   /** Its PUBACK came: the record is delivered, its one delete is the last write it costs. */
@@ -184,6 +193,7 @@ export class Outbox {
     if (e === undefined) return false;
     this.entries.delete(n);
     this.bytes -= e.size;
+    if (e.handed) this.handedCount--;
     return true;
   }
 
@@ -225,8 +235,8 @@ export class Outbox {
       found.push({ n: r.n, size: raw.length + ENTRY_OVERHEAD });
     }
     found.sort((a, b) => a.n - b.n);
-    // A smaller capacity than the last build had keeps the newest records.
-    const over = found.splice(0, Math.max(0, found.length - this.capacity));
+    // Up to capacity waiting plus the handed ones; a smaller capacity than the last build had keeps the newest.
+    const over = found.splice(0, Math.max(0, found.length - this.capacity - this.handedMax));
     for (const f of found) {
       this.entries.set(f.n, { size: f.size, handed: false, maybeSent: true });
       this.bytes += f.size;
