@@ -12,6 +12,8 @@ import { Ingest } from "./registry/ingest";
 import { Registry } from "./registry/registry";
 import { registerDeviceRoutes } from "./registry/routes";
 import { SERVICE_FILTERS } from "./registry/topics";
+import { registerRolloutRoutes } from "./rollouts/routes";
+import { RolloutRunner, type RunnerOptions } from "./rollouts/runner";
 import type { ServiceTransport } from "./transport/transport";
 
 export interface FleetServiceOptions {
@@ -20,11 +22,12 @@ export interface FleetServiceOptions {
   clock: ServiceClock;
   transport: ServiceTransport;
   log?: (line: string) => void;
+  rollouts?: RunnerOptions;
 }
 
 /** A part of the service with its own lifecycle (rollout runner, health rules, ...). */
 export interface ServiceModule {
-  /** Called once the transport is subscribed; register listeners and timers here. */
+  /** Called before the transport connects; register listeners and timers here (publishes wait for the connection). */
   start?(): void | Promise<void>;
   /** Called on close, in reverse order of registration. */
   stop?(): void | Promise<void>;
@@ -37,6 +40,7 @@ export class FleetService {
   readonly ingest: Ingest;
   readonly registry: Registry;
   readonly http: HttpApi;
+  readonly rollouts: RolloutRunner;
   readonly log: (line: string) => void;
   private readonly modules: ServiceModule[] = [];
   private started = false;
@@ -51,6 +55,9 @@ export class FleetService {
     this.registry = new Registry(this.db);
     this.http = new HttpApi(this.db, this.clock);
     registerDeviceRoutes(this.http, this.registry, this.clock);
+    this.rollouts = new RolloutRunner(this, options.rollouts);
+    this.modules.push(this.rollouts);
+    registerRolloutRoutes(this.http, this.rollouts);
     this.transport.onBatch((batch) => this.ingest.handle(batch));
   }
 
@@ -60,12 +67,15 @@ export class FleetService {
     if (this.started) await module.start?.();
   }
 
-  /** Connects to the broker and subscribes to every device's topics, then starts the modules. */
+  /**
+   * Starts the modules, then connects and subscribes. Modules first: the broker delivers what
+   * queued up for the session right after the connection, and their listeners must hear it.
+   */
   async start(): Promise<void> {
     if (this.started) return;
-    await this.transport.start(SERVICE_FILTERS);
     this.started = true;
     for (const m of this.modules) await m.start?.();
+    await this.transport.start(SERVICE_FILTERS);
   }
 
   listen(options: HttpOptions): Promise<{ host: string; port: number; url: string }> {

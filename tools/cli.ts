@@ -10,6 +10,7 @@ import { runOtaCommand } from "./ota/cli";
 import { runSim } from "./commands/sim";
 import { runBroker } from "./commands/broker";
 import { runFleet } from "./commands/fleet";
+import { runRollout } from "./commands/rollout";
 
 const USAGE = `usage: tether <command> [options]
 
@@ -27,6 +28,8 @@ commands:
                              per-device MQTT accounts, a Mosquitto password file and ACL
   fleet serve --broker URL --db FILE --http HOST:PORT
                              the fleet service: registry, rollouts, HTTP API (docs/fleet-service.md)
+  rollout start|status|pause|resume|cancel|list [--server URL] [ID]
+                             rollouts on the fleet service (canary, waves, rate, automatic halt)
   help                       this text
 
 Run 'tether <command> --help' for a command's options.`;
@@ -41,6 +44,7 @@ const commands: Record<string, Command> = {
   sim: runSim,
   broker: runBroker,
   fleet: runFleet,
+  rollout: runRollout,
 };
 
 export async function main(argv: string[]): Promise<number> {

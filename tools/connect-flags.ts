@@ -55,18 +55,7 @@ export function resolveConnection(flags: ConnectFlags, env: NodeJS.ProcessEnv = 
   }
   const urls = flags.broker ?? [];
   if (urls.length === 0) throw new UsageError("--broker is required (e.g. mqtt://127.0.0.1:1883)");
-  const targets = urls.map((url) => {
-    let t: BrokerTarget;
-    try {
-      t = parseBrokerUrl(url);
-    } catch (e) {
-      throw new UsageError(e instanceof BrokerUrlError ? e.message : String(e));
-    }
-    if (t.password !== undefined) {
-      throw new UsageError(`broker URL "${t.url}" carries a password, which every user can read in \`ps\`; set ${PASSWORD_ENV} or use --password-file FILE`);
-    }
-    return t;
-  });
+  const targets = urls.map(refusePasswordInUrl);
 
   const password = readPassword(flags["password-file"], env);
   const urlUsers = new Set(targets.map((t) => t.username).filter((u) => u !== undefined));
@@ -94,6 +83,20 @@ export function resolveConnection(flags: ConnectFlags, env: NodeJS.ProcessEnv = 
     caCert,
     urlsWithCredentials: () => urls.map((url) => withCredentials(url, username, password)),
   };
+}
+
+/** Parses a broker URL given on the command line, refusing one that carries a password (argv is public). */
+export function refusePasswordInUrl(url: string): BrokerTarget {
+  let t: BrokerTarget;
+  try {
+    t = parseBrokerUrl(url);
+  } catch (e) {
+    throw new UsageError(e instanceof BrokerUrlError ? e.message : String(e));
+  }
+  if (t.password !== undefined) {
+    throw new UsageError(`broker URL "${t.url}" carries a password, which every user can read in \`ps\`; set ${PASSWORD_ENV} or use --password-file FILE`);
+  }
+  return t;
 }
 
 /** The password from --password-file or $TETHER_PASSWORD (one of them), or undefined. */

@@ -6,13 +6,13 @@
  * image's behaviour, until the device is idle, restarts, crashes or loses power. Used by the
  * power-cut and malicious-input suites; deterministic (virtual clock, no randomness of its own).
  */
-import type { ResetReason, Sha256, SlotIndex } from "../../device/ports";
+import type { KeyValueStore, ResetReason, Sha256, SlotIndex } from "../../device/ports";
 import type { BootloaderConfig } from "../../bootloader-spec/reference/bootloader";
 import { OtaUpdater, type OtaOptions } from "../../device/core/ota/updater";
 import type { OtaStatus } from "../../device/core/ota/status";
 import { VirtualClock } from "../virtual/clock";
 import { PowerCut, type SimFlash } from "../virtual/flash";
-import type { MemoryKv } from "../virtual/kv";
+
 import { DeviceHalted, VirtualSystem } from "../virtual/system";
 import { bootModel, type BootModelName } from "./boot-models";
 
@@ -26,7 +26,7 @@ export interface RigBackend {
 
 export interface RigConfig {
   flash: SimFlash;
-  kv: MemoryKv;
+  kv: KeyValueStore;
   sha256: Sha256;
   bootloader?: BootloaderConfig;
   /** Which bootloader and otadata semantics the device boots with (default "reference"). */
@@ -42,6 +42,8 @@ export interface RigConfig {
   bootBudgetMs?: number;
   /** A stand-in telemetry loop: a tick every this many ms, counted in BootLog.ticks (off when undefined). */
   telemetryEveryMs?: number;
+  /** Called after the bootloader, before the app runs: where NVS on flash reloads and recovers (nvs_flash_init). */
+  onAppStart?: () => void;
   /** Called right after the bootloader chose a slot, before the app runs (invariant checks). */
   afterBoot?: (slot: SlotIndex) => void;
   /** Called with each block the device asks for; return false to withhold it. */
@@ -88,6 +90,7 @@ export class OtaRig {
       log.version = out.header.version;
       log.rule = out.rule;
       this.cfg.afterBoot?.(out.slot);
+      this.cfg.onAppStart?.();
       const behaviour = this.cfg.behaviour(out.header.version);
       if (behaviour === "crash") {
         log.end = "crash";

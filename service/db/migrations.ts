@@ -96,4 +96,68 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    name: "rollouts: rollouts, their devices and events; per firmware hourly health buckets",
+    sql: `
+      CREATE TABLE fw_hourly (
+        device_id TEXT NOT NULL,
+        firmware TEXT NOT NULL,
+        hour INTEGER NOT NULL,               -- unix ms / 3600000
+        exposure_ms INTEGER NOT NULL DEFAULT 0, -- time between consecutive reports on this firmware (capped)
+        telemetry INTEGER NOT NULL DEFAULT 0,
+        crash_resets INTEGER NOT NULL DEFAULT 0, -- panic/watchdog boots, charged to the firmware that was running
+        reconnects INTEGER NOT NULL DEFAULT 0,
+        gaps INTEGER NOT NULL DEFAULT 0,     -- batches missing by sequence number
+        drop_sum INTEGER NOT NULL DEFAULT 0, -- sum of reported discharge rates, 0.01 %/h
+        drop_n INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (device_id, firmware, hour)
+      ) WITHOUT ROWID;
+      CREATE INDEX fw_hourly_fw ON fw_hourly(firmware, hour);
+
+      CREATE TABLE rollouts (
+        id TEXT PRIMARY KEY,
+        created_at INTEGER NOT NULL,
+        spec TEXT NOT NULL,                  -- JSON RolloutSpec
+        status TEXT NOT NULL,                -- running, paused, halted, cancelled, completed
+        wave INTEGER NOT NULL,
+        wave_started_at INTEGER,
+        wave_succeeded_at INTEGER,
+        halt_rule TEXT,
+        halt_detail TEXT,                    -- JSON: the numbers behind the halt
+        updated_at INTEGER NOT NULL,
+        finished_at INTEGER
+      );
+
+      CREATE TABLE rollout_devices (
+        rollout_id TEXT NOT NULL,
+        device_id TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        wave INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        result INTEGER,
+        cause INTEGER,
+        from_version INTEGER,
+        offered_at INTEGER,
+        offers INTEGER NOT NULL DEFAULT 0,
+        progress_at INTEGER,
+        updated_at INTEGER NOT NULL,
+        retries INTEGER NOT NULL DEFAULT 0,
+        interrupted INTEGER NOT NULL DEFAULT 0,
+        detail TEXT,
+        rollback_at INTEGER,
+        rollback_result INTEGER,
+        PRIMARY KEY (rollout_id, device_id)
+      ) WITHOUT ROWID;
+      CREATE INDEX rollout_devices_device ON rollout_devices(device_id);
+
+      CREATE TABLE rollout_events (
+        id INTEGER PRIMARY KEY,
+        rollout_id TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        detail TEXT
+      );
+      CREATE INDEX rollout_events_rollout ON rollout_events(rollout_id, at);
+    `,
+  },
 ];

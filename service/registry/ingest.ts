@@ -18,6 +18,10 @@ import { parseDeviceTopic } from "./topics";
 /** Reset reasons that count as crashes in health comparisons (docs/fleet-service.md). */
 export const CRASH_RESET_REASONS = new Set(["panic", "watchdog"]);
 const MAX_STATUS_BYTES = 64;
+/** Longest gap between two reports that still counts as observed time on a firmware. */
+export const MAX_EXPOSURE_STEP_MS = 2 * 3_600_000;
+/** A sequence jump larger than this is a reset of the counter, not lost batches. */
+const MAX_GAP_COUNT = 10_000;
 
 export type DeviceChange =
   | { kind: "telemetry"; deviceId: string; at: number; batch: TelemetryBatch }
@@ -43,6 +47,7 @@ interface DeviceRow {
   ota_version: number | null;
   ota_detail: string | null;
   firmware: string | null;
+  last_telemetry: number | null;
 }
 
 function median(values: number[]): number | null {
@@ -72,7 +77,7 @@ export class Ingest {
   ) {
     this.q = {
       device: db.prepare<[string], DeviceRow>(
-        "SELECT last_seq, uptime_ms, reconnects_boot, online, ota_state, ota_result, ota_version, ota_detail, firmware FROM devices WHERE id = ?",
+        "SELECT last_seq, uptime_ms, reconnects_boot, online, ota_state, ota_result, ota_version, ota_detail, firmware, last_telemetry FROM devices WHERE id = ?",
       ),
       ensure: db.prepare("INSERT INTO devices (id, first_seen, last_seen) VALUES (?, ?, ?) ON CONFLICT(id) DO NOTHING"),
       seen: db.prepare("UPDATE devices SET last_seen = max(last_seen, ?) WHERE id = ?"),
@@ -96,6 +101,13 @@ export class Ingest {
       ota: db.prepare(
         `UPDATE devices SET ota_state = @state, ota_result = @result, ota_version = @version, ota_detail = @detail, ota_at = @at,
            firmware_num = @running, firmware = CASE WHEN firmware_num IS @running THEN firmware ELSE @runningText END WHERE id = @id`,
+      ),
+      hourly: db.prepare(
+        `INSERT INTO fw_hourly (device_id, firmware, hour, exposure_ms, telemetry, crash_resets, reconnects, gaps, drop_sum, drop_n)
+         VALUES (@id, @firmware, @hour, @exposure, 1, @crash, @reconnects, @gaps, @drop, @dropN)
+         ON CONFLICT(device_id, firmware, hour) DO UPDATE SET exposure_ms = exposure_ms + @exposure, telemetry = telemetry + 1,
+           crash_resets = crash_resets + @crash, reconnects = reconnects + @reconnects, gaps = gaps + @gaps,
+           drop_sum = drop_sum + @drop, drop_n = drop_n + @dropN`,
       ),
       event: db.prepare("INSERT INTO device_events (device_id, at, kind, firmware, detail) VALUES (?, ?, ?, ?, ?)"),
     };
@@ -180,12 +192,33 @@ export class Ingest {
       alarm: b.battery?.alarm ?? null, drop: b.battery?.dropBpPerHour ?? null, tte: b.battery?.timeToEmptyMin ?? null,
       linkState: b.link?.state ?? null, reconnects, reconnectDelta, rssi, seq: b.seq,
     });
+    // Health buckets per firmware: exposure is the time since the previous report on the same
+    // firmware (capped, so an offline week is not counted as healthy time); a crash is charged to
+    // the firmware that was running before the reset.
+    const sameFw = prev.firmware === b.firmware && prev.last_telemetry !== null;
+    const exposure = sameFw ? Math.min(Math.max(0, now - prev.last_telemetry!), MAX_EXPOSURE_STEP_MS) : 0;
+    const gaps = prev.last_seq !== null ? Math.max(0, Math.min(b.seq - prev.last_seq - 1, MAX_GAP_COUNT)) : 0;
+    const drop = b.battery?.dropBpPerHour;
+    this.q.hourly.run({
+      id, firmware: b.firmware, hour: Math.floor(now / 3_600_000), exposure, crash: 0, reconnects: reconnectDelta, gaps,
+      drop: drop ?? 0, dropN: drop === undefined ? 0 : 1,
+    });
+    if (crash && prev.firmware !== null) {
+      this.q.hourly.run({ id, firmware: prev.firmware, hour: Math.floor(now / 3_600_000), exposure: 0, crash: 1, reconnects: 0, gaps: 0, drop: 0, dropN: 0 });
+    }
     if (boot) {
       this.q.event.run(id, now, "boot", b.firmware, JSON.stringify({ reason: b.resetReason }));
       changes.push({ kind: "boot", deviceId: id, at: now, reason: b.resetReason, firmware: b.firmware });
     }
     if (prev.firmware !== null && prev.firmware !== b.firmware) {
       this.q.event.run(id, now, "firmware", b.firmware, JSON.stringify({ from: prev.firmware }));
+    }
+    if (prev.online !== 1) {
+      // Telemetry flows only over a live connection: a stale retained "offline" (redelivered on a
+      // resubscribe or by a cluster failover) must not keep the device offline.
+      this.q.online.run(1, now, id);
+      this.q.event.run(id, now, "online", b.firmware, JSON.stringify({ from: "telemetry" }));
+      changes.push({ kind: "online", deviceId: id, at: now });
     }
     changes.push({ kind: "telemetry", deviceId: id, at: now, batch: b });
   }

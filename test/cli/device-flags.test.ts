@@ -84,6 +84,9 @@ describe("tether device: flags are checked before anything starts", () => {
       const sim = tether(["sim", "--devices", "1", "--duration", "1m", "--broker", url]);
       expect(sim.code).toBe(2);
       expect(sim.err).not.toContain("hunter2");
+      const fleet = tether(["fleet", "serve", "--broker", url, "--db", path.join(tmp, "fleet.db")]);
+      expect(fleet.code).toBe(2);
+      expect(fleet.out + fleet.err).not.toContain("hunter2");
     }
   });
 

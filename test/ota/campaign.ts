@@ -20,7 +20,8 @@ import type { Behaviour, BootLog } from "../../host-sim/boot/ota-rig";
 import { SimFlash, type FlashFault } from "../../host-sim/virtual/flash";
 import { MemoryKv } from "../../host-sim/virtual/kv";
 import { SeededRandom } from "../../host-sim/virtual/random";
-import { memoVerify, rejectedByTrial } from "./cut-runner";
+import { NvsFlashKv } from "../../host-sim/virtual/nvs-flash";
+import { memoVerify, rejectedByTrial, scenarioKv } from "./cut-runner";
 import { backendFor, BLOCK, bundle, factory, rig, sha256 } from "./fixtures";
 
 export interface CampaignOptions {
@@ -34,6 +35,8 @@ export interface CampaignOptions {
   trialLossPermille: number;
   /** Chance (per mille) that a good release's first trial boot finds the broker unreachable for 150 s. */
   outagePermille: number;
+  /** Where NVS lives (default "flash": pages on the flash, every entry write tearable). */
+  nvs?: "memory" | "flash";
   /** Prints every boot of this device (debugging a failing run). */
   traceDevice?: number;
 }
@@ -51,6 +54,8 @@ export interface CampaignCounts {
   invariantViolations: number;
   crashedImageBootedAgain: number;
   goodReleaseRejected: number;
+  /** Of those, releases given up after MAX_TRIALS trials that were all cut short (the bounded retry rule allows it). */
+  goodReleaseGaveUpAfterInterruptedTrials: number;
   endedOnFactoryImage: number;
   bricked: number;
   /** A few failing runs, with what it takes to replay them. */
@@ -58,6 +63,8 @@ export interface CampaignCounts {
 }
 
 const OUTAGE_MS = 150_000;
+/** Trials a release gets when they are cut short by power or network loss (issue 11 item 2; SPEC.md invariant 4). */
+export const MAX_TRIALS = 3;
 const MAX_BOOTS = 60;
 const IMAGE_SIZE = 2 * BLOCK + 700;
 
@@ -103,6 +110,7 @@ export function runCampaign(o: CampaignOptions): CampaignCounts {
     invariantViolations: 0,
     crashedImageBootedAgain: 0,
     goodReleaseRejected: 0,
+    goodReleaseGaveUpAfterInterruptedTrials: 0,
     endedOnFactoryImage: 0,
     bricked: 0,
     examples: [],
@@ -112,7 +120,9 @@ export function runCampaign(o: CampaignOptions): CampaignCounts {
   };
 
   for (let d = 0; d < o.devices; d++) {
-    const { flash, kv } = fieldDevice(o.model);
+    const dev = fieldDevice(o.model);
+    const flash = dev.flash;
+    const kv = scenarioKv({ kv: dev.kv, nvs: o.nvs ?? "flash" }, flash);
     const behaviours = new Map<number, Behaviour>([[1, "good"]]);
     let goodOffered = false;
     let lastVersion = 1;
@@ -137,6 +147,7 @@ export function runCampaign(o: CampaignOptions): CampaignCounts {
         options: { verifySignature: memoVerify },
         bootModel: o.model,
         bootBudgetMs: 400_000,
+        onAppStart: kv instanceof NvsFlashKv ? () => kv.load() : undefined,
         afterBoot: (slot) => {
           running = slot;
           const check = verifySlotImage(flash.open(SLOT_PARTITIONS[slot]), sha256);
@@ -176,6 +187,7 @@ export function runCampaign(o: CampaignOptions): CampaignCounts {
         problems.push(final ? `bricked: ${final.detail}` : `no steady boot within ${MAX_BOOTS}: ${device.boots.map((b) => `${b.end}@v${b.version}`).join(" ")}`);
       } else {
         problems.push(...model.recordProblems(flash, final.slot));
+        if (kv instanceof NvsFlashKv) kv.load();
         if (new OtaStore(kv).trial()) problems.push("trial record left behind");
         if (final.version === version && final.slot !== undefined && model.slotState(flash, final.slot) !== "valid") problems.push(`v${version} runs unconfirmed`);
       }
@@ -189,6 +201,7 @@ export function runCampaign(o: CampaignOptions): CampaignCounts {
       // Item 2: a good release must end up running.
       if (behaviour === "good" && final?.version !== version) {
         c.goodReleaseRejected++;
+        if (device.boots.filter((b) => b.version === version).length >= MAX_TRIALS) c.goodReleaseGaveUpAfterInterruptedTrials++;
         note(d, version, `good release not running at the end (on v${final?.version}): ${device.boots.map((b) => `${b.end}@v${b.version}`).join(" ")}`);
       }
       if (problems.length) {

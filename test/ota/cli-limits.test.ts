@@ -118,6 +118,14 @@ describe("the image's own version must be the manifest's", () => {
   });
 });
 
+describe("ota push", () => {
+  it("bounds --wait (a Node timer past 2^31-1 ms would end the wait at once)", async () => {
+    const r = await run("push", "--broker", "mqtt://127.0.0.1:1", "--bundle", path.join(tmp, "bs-4096"), "--device", "d1", "--wait", "3000000");
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/--wait 3000000: at most 604800 seconds/);
+  });
+});
+
 describe("ota keygen", () => {
   it("refuses a dangling symbolic link where a key goes, and writes nothing through it", async () => {
     const target = path.join(tmp, "elsewhere", "stolen.key");

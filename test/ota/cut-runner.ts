@@ -8,11 +8,13 @@ import { SLOT_PARTITIONS, type BootloaderConfig } from "../../bootloader-spec/re
 import { verifySlotImage } from "../../bootloader-spec/reference/image";
 import { OtaStore } from "../../device/core/ota/store";
 import { OtaResult } from "../../device/core/ota/codes";
+import { DEFAULTS } from "../../device/core/ota/updater";
 import { toHex } from "../../device/core/ota/bytes";
 import { tweetnaclVerify, type SignatureCheck } from "../../device/core/ota/ed25519";
 import { SimFlash, type FlashOp, type Tear } from "../../host-sim/virtual/flash";
 import { bootModel, type BootModelName } from "../../host-sim/boot/boot-models";
 import { MemoryKv } from "../../host-sim/virtual/kv";
+import { NvsFlashKv } from "../../host-sim/virtual/nvs-flash";
 import type { Behaviour, BootLog, RigConfig } from "../../host-sim/boot/ota-rig";
 import { rig, sha256 } from "./fixtures";
 import type { SlotIndex } from "../../device/ports";
@@ -40,6 +42,11 @@ export interface Scenario {
   bootloader?: BootloaderConfig;
   /** The boot model the device runs (default "reference"). */
   model?: BootModelName;
+  /**
+   * Where the key-value store lives: "memory" (atomic entries, each write one cut point) or
+   * "flash" (NVS pages on the flash's storage partition: every entry write can be torn).
+   */
+  nvs?: "memory" | "flash";
 }
 
 /** A power cut at flash operation `seq`: a byte-prefix tear (`tornBytes`) or any Tear. */
@@ -57,23 +64,38 @@ export interface CutRun {
   violations: string[];
 }
 
-function cloneFlash(f: SimFlash): SimFlash {
+/** The scenario's key-value store on this run's flash: NVS pages on it, or atomic entries beside it. */
+export function scenarioKv(sc: Pick<Scenario, "kv" | "nvs">, flash: SimFlash): MemoryKv | NvsFlashKv {
+  if (sc.nvs === "flash") {
+    const kv = new NvsFlashKv(flash.open("storage"));
+    for (const [k, v] of sc.kv.dump()) kv.set(k, v);
+    return kv;
+  }
+  const kv = MemoryKv.load(sc.kv.dump());
+  // NVS lives on the same chip: every key-value write is a cut point too (atomic per entry).
+  kv.beforeWrite = (kind, key, length) => flash.nvsOp(kind, key, length);
+  return kv;
+}
+
+export function cloneFlash(f: SimFlash): SimFlash {
   return SimFlash.fromImages(f.layout().map(({ name }) => [name, f.image(name)] as const), { blockSize: f.blockSize });
 }
 
 /** The violation text for invariant 4 (the bench counts it as "crashed image booted again"). */
 export const CRASHED_AGAIN = "was rejected by its trial (crash or failed health check) and booted again after the rollback";
 
-/** The boot of `version` ended its trial for a reason that must reject it: a crash, or the app's own rollback. */
+/**
+ * The boot of `version` ended its trial for a reason that must reject it: a crash, or the app's
+ * own rollback (it reported RolledBack and restarted). A trial that ended by power loss is not a
+ * rejection, whatever the app had said before the power went (SPEC.md invariant 4).
+ */
 export function rejectedByTrial(b: BootLog, version: number): boolean {
-  return b.end === "crash" || b.statuses.some((s) => s.result === OtaResult.RolledBack && s.version === version);
+  return b.end === "crash" || (b.end === "restart" && b.statuses.some((s) => s.result === OtaResult.RolledBack && s.version === version));
 }
 
 export function runWithCuts(sc: Scenario, cuts: Cut[], maxBoots = 40): CutRun {
   const flash = cloneFlash(sc.flash);
-  const kv = MemoryKv.load(sc.kv.dump());
-  // NVS lives on the same chip: every key-value write is a cut point too (atomic per entry).
-  kv.beforeWrite = (kind, key, length) => flash.nvsOp(kind, key, length);
+  const kv = scenarioKv(sc, flash);
   const ops: FlashOp[] = [];
   const violations: string[] = [];
   let running: SlotIndex | undefined;
@@ -89,6 +111,7 @@ export function runWithCuts(sc: Scenario, cuts: Cut[], maxBoots = 40): CutRun {
     options: { verifySignature: memoVerify },
     bootloader: sc.bootloader,
     bootModel: model.name,
+    onAppStart: kv instanceof NvsFlashKv ? () => kv.load() : undefined,
     afterBoot: (slot) => {
       running = slot;
       const check = verifySlotImage(flash.open(SLOT_PARTITIONS[slot]), sha256);
@@ -114,6 +137,7 @@ export function runWithCuts(sc: Scenario, cuts: Cut[], maxBoots = 40): CutRun {
   }
   // The settled state, checked on the flash and key-value store as they are now.
   violations.push(...model.recordProblems(flash, final.slot));
+  if (kv instanceof NvsFlashKv) kv.load();
   const store = new OtaStore(kv);
   if (store.trial()) violations.push("trial record left behind");
   let outcome: CutRun["outcome"] = "updated";
@@ -132,6 +156,9 @@ export function runWithCuts(sc: Scenario, cuts: Cut[], maxBoots = 40): CutRun {
   const rejectedAt = r.boots.findIndex((b) => b.version === sc.to && rejectedByTrial(b, sc.to));
   const backOnFrom = rejectedAt < 0 ? -1 : r.boots.findIndex((b, i) => i > rejectedAt && b.version === sc.from);
   if (backOnFrom >= 0 && r.boots.slice(backOnFrom).some((b) => b.version === sc.to)) violations.push(`v${sc.to} ${CRASHED_AGAIN}`);
+  // A trial cut short by power or network loss is installed again, but at most DEFAULTS.maxTrials times in all.
+  const installs = r.boots.filter((b, i) => b.version === sc.from && b.end === "restart" && r.boots[i + 1]?.version === sc.to).length;
+  if (installs > DEFAULTS.maxTrials) violations.push(`v${sc.to} installed ${installs} times (at most ${DEFAULTS.maxTrials})`);
   // One more boot changes nothing: no flash operation, same version.
   const before = ops.length;
   plan.clear();

@@ -1,4 +1,5 @@
 /** Shared fixtures for the OTA suites: keys, small images, bundles, a provisioned flash and a rig. */
+import type { KeyValueStore } from "../../device/ports";
 import { nodeSha256 } from "../../device/platform/node/sha256";
 import { SimFlash, type FlashFaultHook } from "../../host-sim/virtual/flash";
 import { MemoryKv } from "../../host-sim/virtual/kv";
@@ -49,6 +50,8 @@ export function freshFlash(fault?: FlashFaultHook, slotSize = SLOT_SIZE): SimFla
       { name: "otadata", size: 2 * BLOCK },
       { name: "ota_0", size: slotSize },
       { name: "ota_1", size: slotSize },
+      // NVS (partitions.csv's nvs is 6 pages), for suites that keep the key-value store on flash.
+      { name: "storage", size: 6 * BLOCK },
     ],
     { blockSize: BLOCK, fault },
   );
@@ -64,7 +67,7 @@ export function factory(v1 = 1, slotSize = SLOT_SIZE, maxTrialBoots?: number, mo
 
 export function rig(
   flash: SimFlash,
-  kv: MemoryKv,
+  kv: KeyValueStore,
   backend: RigConfig["backend"],
   behaviour: (v: number) => Behaviour = () => "good",
   extra: Partial<RigConfig> = {},

@@ -5,10 +5,13 @@ import { tempDir } from "../helpers/temp";
 import { KvError } from "../../device/ports";
 import { FileKv } from "../../device/platform/node/kv";
 import { MemoryKv } from "../../host-sim/virtual/kv";
+import { NvsFlashKv } from "../../host-sim/virtual/nvs-flash";
+import { SimFlash } from "../../host-sim/virtual/flash";
 
 describe.each([
   ["MemoryKv", () => new MemoryKv()],
   ["FileKv", () => new FileKv(join(tempDir("tether-kv-"), "kv.json"))],
+  ["NvsFlashKv", () => new NvsFlashKv(new SimFlash([{ name: "storage", size: 6 * 4096 }]).open("storage"))],
 ])("%s", (_name, make) => {
   it("stores copies: mutating what was set or got does not change the store", () => {
     const kv = make();

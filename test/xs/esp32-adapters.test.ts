@@ -25,19 +25,19 @@ describe("ESP32 adapters on the Moddable fakes", () => {
     expect(find("boot ")).toEqual([
       "boot factory: slot=0 state=undefined other=undefined seq=0 reset=power-on rollback=true",
       "boot refused=true",
-      "boot pending: slot=0 state=undefined other=new seq=1 reset=power-on",
+      "boot pending: slot=0 state=undefined other=new seq=2 reset=power-on", // esp_rewrite_ota_data: seq 2 selects ota_1
       "boot restart=System.restart",
-      "boot trial: slot=1 state=pending-verify other=undefined seq=1 reset=software",
-      "boot confirmed: slot=1 state=valid other=undefined seq=1 reset=software",
-      "boot trial2: slot=0 state=pending-verify other=valid seq=2 reset=software",
+      "boot trial: slot=1 state=pending-verify other=undefined seq=2 reset=software",
+      "boot confirmed: slot=1 state=valid other=undefined seq=2 reset=software", // marked valid in place: same seq
+      "boot trial2: slot=0 state=pending-verify other=valid seq=3 reset=software",
       "boot aborted: slot=1 state=valid other=aborted seq=3 reset=software",
-      "boot trial3: slot=0 state=pending-verify other=valid seq=4 reset=software",
+      "boot trial3: slot=0 state=pending-verify other=valid seq=3 reset=software", // the aborted seq-3 entry rewritten as NEW
       "boot rollback=rollback",
-      "boot rolled-back: slot=1 state=valid other=invalid seq=5 reset=software",
+      "boot rolled-back: slot=1 state=valid other=invalid seq=3 reset=software", // marked invalid in place: same seq
       "boot no-way-back=RollbackFailed restarts=5",
       "boot no-rollback available=false state=undefined",
     ]);
-    expect(find("update ")).toEqual(["update slot=0 next=new byte4999=7 seq=1", "update bad=end failed"]);
+    expect(find("update ")).toEqual(["update slot=0 next=new byte4999=7 seq=2", "update bad=end failed"]);
     const tcp = find("tcp ");
     expect(tcp[0]).toBe("tcp queued=5000 delivered=5000 echoed=5000 events=c:connect@11 c:close(closed)@200");
     expect(tcp[1]).toBe(

@@ -6,12 +6,15 @@ import fs from "node:fs";
 import { realClock } from "../../service/clock";
 import { FleetService } from "../../service/fleet-service";
 import { parseListen } from "../../service/http/server";
+import { parseDurationMs } from "../../service/rollouts/spec";
 import { MqttSocketTransport } from "../../service/transport/mqtt-socket";
 import { parseFlags, UsageError } from "../args";
+import { refusePasswordInUrl } from "../connect-flags";
 
 const HELP = `usage: tether fleet serve --broker URL [--db FILE] [--http HOST:PORT] [options]
 
-  --broker URL          mqtt://host:port or mqtts://host:port of the devices' broker
+  --broker URL          mqtt://host:port or mqtts://host:port of the devices' broker; repeat or
+                        comma-separate the nodes of a cluster (each reconnect tries the next)
   --db FILE             the fleet database (SQLite, created if missing; default fleet.db)
   --http HOST:PORT      the HTTP API (default 127.0.0.1:8080); beyond loopback needs --token-file
   --token-file FILE     bearer token for the HTTP API (first line of FILE, ≥ 16 characters)
@@ -20,6 +23,7 @@ const HELP = `usage: tether fleet serve --broker URL [--db FILE] [--http HOST:PO
   --username NAME       MQTT user name of the service account
   --password-file FILE  its password (first line of FILE; never on the command line)
   --ca FILE             CA certificate for mqtts://
+  --tick D              how often rollouts advance (default 5s)
 `;
 
 export async function runFleet(argv: string[]): Promise<number> {
@@ -34,7 +38,7 @@ export async function runFleet(argv: string[]): Promise<number> {
 
 async function serve(argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags(argv, {
-    broker: { type: "string" },
+    broker: { type: "string", multiple: true },
     db: { type: "string" },
     http: { type: "string" },
     "token-file": { type: "string" },
@@ -42,6 +46,7 @@ async function serve(argv: string[]): Promise<number> {
     username: { type: "string" },
     "password-file": { type: "string" },
     ca: { type: "string" },
+    tick: { type: "string" },
     help: { type: "boolean" },
   });
   if (values.help) {
@@ -49,7 +54,9 @@ async function serve(argv: string[]): Promise<number> {
     return 0;
   }
   if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
-  if (!values.broker) throw new UsageError("--broker URL is required (e.g. mqtt://127.0.0.1:1883)");
+  const brokers = (values.broker ?? []).flatMap((b) => b.split(",")).filter((b) => b.length > 0);
+  if (brokers.length === 0) throw new UsageError("--broker URL is required (e.g. mqtt://127.0.0.1:1883)");
+  for (const b of brokers) refusePasswordInUrl(b);
   let listen: { host: string; port: number };
   try {
     listen = parseListen(values.http ?? "127.0.0.1:8080");
@@ -61,7 +68,7 @@ async function serve(argv: string[]): Promise<number> {
   let transport: MqttSocketTransport;
   try {
     transport = new MqttSocketTransport({
-      url: values.broker,
+      url: brokers,
       clientId: values["client-id"] ?? "tether-fleet-service",
       username: values.username,
       password,
@@ -71,7 +78,13 @@ async function serve(argv: string[]): Promise<number> {
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  const service = new FleetService({ db: values.db ?? "fleet.db", clock: realClock, transport, log });
+  let tickMs: number | undefined;
+  try {
+    tickMs = values.tick === undefined ? undefined : parseDurationMs(values.tick, "--tick");
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const service = new FleetService({ db: values.db ?? "fleet.db", clock: realClock, transport, log, rollouts: { tickMs } });
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
@@ -85,7 +98,7 @@ async function serve(argv: string[]): Promise<number> {
     const at = await service.listen({ ...listen, tokenFile: values["token-file"] });
     process.stdout.write(`fleet service: HTTP API on ${at.url}/api, database ${values.db ?? "fleet.db"}\n`);
     await service.start();
-    process.stdout.write(`fleet service: subscribed on ${values.broker}\n`);
+    process.stdout.write(`fleet service: subscribed on ${brokers.join(", ")}\n`);
   } catch (err) {
     await service.close();
     throw err;

@@ -10,7 +10,7 @@ import { runRealtime, runSimulation } from "../../host-sim/fleet/run";
 import { reportHtml, simulateForReport } from "../../host-sim/fleet/sim-report";
 import type { FleetSummary } from "../../host-sim/fleet/metrics";
 import { startEmbeddedBroker } from "../../host-sim/brokers/embedded";
-import { parseBrokerUrl } from "../../device/core/util/broker-url";
+import { refusePasswordInUrl } from "../connect-flags";
 import type { FleetProgress } from "../../host-sim/fleet/engine";
 import { intFlag, parseFlags, UsageError } from "../args";
 
@@ -59,14 +59,8 @@ export async function runSim(argv: string[]): Promise<number> {
     for (const b of brokerArgs) {
       if (b === "virtual") throw new UsageError("--broker virtual cannot be combined with real brokers");
       if (b !== "embedded") {
-        let target;
-        try {
-          target = parseBrokerUrl(b);
-        } catch (e) {
-          throw new UsageError((e as Error).message);
-        }
         // The URL is in argv (ps), the replay command and the summary: no password in it.
-        if (target.password !== undefined) throw new UsageError(`broker URL "${target.url}" carries a password, which every user can read in \`ps\` (and the replay command would print)`);
+        refusePasswordInUrl(b);
       }
     }
     if (brokerArgs.includes("embedded") && brokerArgs.length > 1) throw new UsageError("--broker embedded runs its own broker; give it alone");

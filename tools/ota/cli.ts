@@ -78,6 +78,15 @@ function parseUint(s: string, what: string): number {
   return Number(s);
 }
 
+/** At most a week: beyond 2^31-1 ms a Node timer fires at once. */
+const MAX_WAIT_SECONDS = 7 * 86_400;
+
+function parseWait(s: string): number {
+  const n = parseUint(s, "wait");
+  if (n > MAX_WAIT_SECONDS) throw new Error(`--wait ${s}: at most ${MAX_WAIT_SECONDS} seconds (a week)`);
+  return n;
+}
+
 function parseExpiry(s: string): number {
   if (/^\d+$/.test(s)) return Number(s);
   const t = Date.parse(s);
@@ -166,7 +175,7 @@ export async function runOtaCommand(argv: string[], out: (line: string) => void 
           deviceId: need(f, "device"),
           envelope,
           image,
-          waitSeconds: wait === undefined ? 0 : parseUint(wait, "wait"),
+          waitSeconds: wait === undefined ? 0 : parseWait(wait),
           clear: f.get("clear") === true,
           log: out,
         });

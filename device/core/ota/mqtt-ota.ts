@@ -59,6 +59,7 @@ export class OtaMqttLink implements OtaHost {
     }
     if (e.type === "closed") {
       this.connected = false;
+      ota.noteDisconnected();
       return false;
     }
     if (e.type !== "message" || !("topic" in e)) return false;

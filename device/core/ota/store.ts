@@ -1,26 +1,58 @@
 /**
  * What OTA keeps across reboots, in the key-value store (NVS on ESP32): the highest accepted
- * security counter, the versions that were rolled back or failed (never retried), and the
- * trial record written just before the switch to the new slot.
+ * security counter, the versions that were rolled back or failed (never retried), the attempt
+ * record of an install in progress (written before setPending, advanced by the trial image),
+ * and the version of the manifest the running image was confirmed under.
  */
 import type { KeyValueStore, SlotIndex } from "../../ports";
 import { cborDecode, cborEncode } from "../util/cbor";
 
 const KEY_COUNTER = "ota.ctr";
 const KEY_REJECTED = "ota.rej";
-const KEY_TRIAL = "ota.trial";
+const KEY_ATTEMPT = "ota.trial"; // same key as the older 4-field trial record, which still reads
+const KEY_RUNNING = "ota.run";
 /**
  * Entries kept. Versions at or below the running one are dropped first (the downgrade check
  * refuses them anyway); only past that does the oldest rejection drop off.
  */
 export const MAX_REJECTED = 32;
 
-export interface TrialRecord {
+/** How far an install got, as the images involved could record it. */
+export const Stage = {
+  /** Written by the old image just before setPending. */
+  Staged: 0,
+  /** The trial image ran (written at its start, before the health check). */
+  Trial: 1,
+  /** The trial image gave up because the broker could not be reached (then rolled back). */
+  Network: 2,
+  /** The trial image failed its health check while connected (version rejected, then rolled back). */
+  Unhealthy: 3,
+  /** The old image judged the trial interrupted (power or network loss): retryable. */
+  Interrupted: 4,
+  /** Written by the old image right after setPending returned, before it restarts. */
+  Pending: 5,
+} as const;
+export type StageCode = (typeof Stage)[keyof typeof Stage];
+
+export interface AttemptRecord {
   version: number;
   slot: SlotIndex;
   securityCounter: number;
-  /** BootControl.recordSeq() before setPending: unchanged after a reboot = setPending never landed. */
+  /** BootControl.recordSeq() before setPending: a hint only (ports.ts). */
   seqBefore: number;
+  stage: StageCode;
+  /** Installs of this version so far, this one included. */
+  attempts: number;
+  /** SHA-256 of the offer's manifest message (status field 9); empty when unknown. */
+  offer: Uint8Array;
+}
+
+/** The running image: the slot, the manifest version it was confirmed under, and its build's version. */
+export interface RunningRecord {
+  slot: SlotIndex;
+  version: number;
+  /** The build's own version at confirmation: a re-flashed slot with another build ignores the record. */
+  codeVersion: number;
 }
 
 function isUint(v: unknown): v is number {
@@ -66,23 +98,45 @@ export class OtaStore {
     this.kv.set(KEY_REJECTED, cborEncode(list));
   }
 
-  trial(): TrialRecord | undefined {
-    const b = this.kv.get(KEY_TRIAL);
+  attempt(): AttemptRecord | undefined {
+    const v = this.decode(KEY_ATTEMPT);
+    if (!Array.isArray(v) || (v.length !== 4 && v.length !== 7) || !v.slice(0, 4).every(isUint) || v[1] > 1) return undefined;
+    if (v.length === 4) return { version: v[0], slot: v[1] as SlotIndex, securityCounter: v[2], seqBefore: v[3], stage: Stage.Staged, attempts: 1, offer: new Uint8Array(0) };
+    if (!isUint(v[4]) || v[4] > Stage.Pending || !isUint(v[5]) || !(v[6] instanceof Uint8Array)) return undefined;
+    return { version: v[0], slot: v[1] as SlotIndex, securityCounter: v[2], seqBefore: v[3], stage: v[4] as StageCode, attempts: v[5], offer: v[6] };
+  }
+
+  /** The older name of the attempt record (the power-cut suites check that none is left behind). */
+  trial(): AttemptRecord | undefined {
+    return this.attempt();
+  }
+
+  setAttempt(t: AttemptRecord): void {
+    this.kv.set(KEY_ATTEMPT, cborEncode([t.version, t.slot, t.securityCounter, t.seqBefore, t.stage, t.attempts, t.offer]));
+  }
+
+  clearAttempt(): void {
+    this.kv.delete(KEY_ATTEMPT);
+  }
+
+  running(): RunningRecord | undefined {
+    const v = this.decode(KEY_RUNNING);
+    if (!Array.isArray(v) || v.length !== 3 || !v.every(isUint) || v[0] > 1) return undefined;
+    return { slot: v[0] as SlotIndex, version: v[1], codeVersion: v[2] };
+  }
+
+  setRunning(r: RunningRecord): void {
+    this.kv.set(KEY_RUNNING, cborEncode([r.slot, r.version, r.codeVersion]));
+  }
+
+  /** A corrupt entry reads as absent (it must not stop the agent); a failing read throws. */
+  private decode(key: string): unknown {
+    const b = this.kv.get(key);
     if (!b) return undefined;
     try {
-      const v = cborDecode(b);
-      if (!Array.isArray(v) || v.length !== 4 || !v.every(isUint) || v[1] > 1) return undefined;
-      return { version: v[0], slot: v[1] as SlotIndex, securityCounter: v[2], seqBefore: v[3] };
+      return cborDecode(b);
     } catch {
       return undefined;
     }
-  }
-
-  setTrial(t: TrialRecord): void {
-    this.kv.set(KEY_TRIAL, cborEncode([t.version, t.slot, t.securityCounter, t.seqBefore]));
-  }
-
-  clearTrial(): void {
-    this.kv.delete(KEY_TRIAL);
   }
 }

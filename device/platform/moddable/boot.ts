@@ -43,8 +43,11 @@ export class EspBootControl implements BootControl {
   }
 
   /**
-   * The otadata ota_seq of the newest valid entry. ESP-IDF bumps it when a boot partition is
-   * set (setPending, rollback); a state-only change (markValid) rewrites the same sequence.
+   * The highest ota_seq of a CRC-valid otadata entry. ESP-IDF bumps it only when a boot
+   * partition is set (setPending); mark valid, mark invalid (rollback) and the bootloader's
+   * NEW -> PENDING_VERIFY -> ABORTED rewrite the active entry in place with the same sequence,
+   * and a torn rewrite can bring the older entry back. A hint only (ports.ts): the agent decides
+   * from slotState, the reset reason and its own attempt record.
    */
   recordSeq(): number {
     return esp.recordSeq();

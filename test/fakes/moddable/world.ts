@@ -95,6 +95,7 @@ export class FakeWorld {
     for (const stop of [...this.onRestart]) stop();
     this.onRestart.clear();
     this.boot.bootloader();
+    if (this.boot.powerCutAtBoot) this.resetReason = 1; // the bootloader lost power: ESP_RST_POWERON
     throw new FakeRestart(why);
   }
 }

@@ -3,7 +3,8 @@
  * signed ESP-IDF-format image from the virtual broker into "nextota" through
  * embedded:storage/flash, sets it as the trial boot through the tether-esp binding, restarts,
  * passes its health check on the trial boot and confirms it. A second update boots while the
- * broker is down, fails its health check, and rolls back to the confirmed image.
+ * broker is down, rolls back as retryable and lands on its retry; a third panics at start, with
+ * a power cut during the bootloader's in-place ABORTED rewrite, and is rejected.
  * The ESP-IDF boot behaviour (NEW -> PENDING_VERIFY -> VALID / INVALID / ABORTED) is the fakes' model.
  */
 import type { ScenarioHost } from "../scenario-host";
@@ -64,27 +65,42 @@ export function run(host: ScenarioHost): void {
   const topics = otaTopics(DEVICE);
 
   let device: Device;
+  /** A build that panics at start; its first panic's abort is cut (see update 3). */
+  const CRASHING = "1.3.0";
+  let crashes = 0;
   const boot = () => {
     w.config.firmwareVersion = runningVersion(w);
     host.emit(`@${w.clock.now()} boot slot=${w.boot.running} v${w.config.firmwareVersion} state=${device?.ports.boot.runningState() ?? "-"}`);
+    if (w.config.firmwareVersion === CRASHING) {
+      crashes++;
+      host.emit(`@${w.clock.now()} panic at start`);
+      // The first time, the power fails while the bootloader writes ABORTED in place.
+      if (crashes === 1) w.boot.cutNextBootWrite = true;
+      w.restart("panic", 4);
+    }
     device = startDevice(w.config, (e) => {
-      if (e.type === "ota") host.emit(`@${w.clock.now()} ota state=${e.status.state} result=${e.status.result}${e.status.detail ? ` detail=${e.status.detail}` : ""}`);
+      if (e.type === "ota") host.emit(`@${w.clock.now()} ota state=${e.status.state} result=${e.status.result}${e.status.cause ? ` cause=${e.status.cause}` : ""}${e.status.detail ? ` detail=${e.status.detail}` : ""}`);
       else if (e.type === "error") host.emit(`@${w.clock.now()} error ${e.message}`);
     });
   };
   let onRestart: (() => void) | undefined;
+  let needBoot = true;
   /** Runs the world for `ms`, booting the program again whenever the chip restarts. */
   const runFor = (ms: number) => {
     const until = w.clock.now() + ms;
     for (;;) {
       try {
+        if (needBoot) {
+          needBoot = false;
+          boot();
+        }
         w.clock.runUntil(until);
         return;
       } catch (e) {
         if (!(e instanceof FakeRestart)) throw e;
-        host.emit(`@${w.clock.now()} restart (${e.why})`);
+        host.emit(`@${w.clock.now()} restart (${e.why}) reset=${w.resetReason}`);
         onRestart?.();
-        boot();
+        needBoot = true;
       }
     }
   };
@@ -98,7 +114,6 @@ export function run(host: ScenarioHost): void {
     broker.publishInternal(topics.manifest, new Uint8Array(0), { qos: 1, retain: true });
   };
 
-  boot();
   runFor(30_000);
 
   // Update 1: downloads, trial boot, health check passes, confirmed.
@@ -108,7 +123,9 @@ export function run(host: ScenarioHost): void {
   runFor(10_000);
   host.emit(`@${w.clock.now()} after update 1: slot=${w.boot.running} v${runningVersion(w)} state=${device!.ports.boot.runningState()} other=${device!.ports.boot.slotState(w.boot.running === 0 ? 1 : 0)}`);
 
-  // Update 2: the trial boots while the broker is down, never gets a telemetry PUBACK, rolls back.
+  // Update 2: the trial boots while the broker is down, cannot pass its health check, and rolls
+  // back as retryable (109, network); with the broker back, the old image installs it again
+  // after the backoff and it is confirmed.
   let restarts = 0;
   onRestart = () => {
     restarts++;
@@ -120,8 +137,19 @@ export function run(host: ScenarioHost): void {
   offer("1.2.0", 1_002_000, 2);
   runFor(400_000);
   if (!broker.running) broker.start();
-  runFor(120_000);
+  host.emit(`@${w.clock.now()} broker up`);
+  runFor(250_000); // reconnect, the 120 s retry backoff, the download from the slot, a trial that passes
+  onRestart = undefined;
+  clearOffer();
+  runFor(10_000);
   host.emit(`@${w.clock.now()} after update 2: slot=${w.boot.running} v${runningVersion(w)} state=${device!.ports.boot.runningState()} other=${device!.ports.boot.slotState(w.boot.running === 0 ? 1 : 0)}`);
+
+  // Update 3: a build that panics at start, and a power cut lands while the bootloader rewrites
+  // its otadata entry as ABORTED (in place): the entry is lost and the reset reads as power-on.
+  // The device cannot tell that from a crash, so it rejects the version (105, then 106).
+  offer(CRASHING, 1_003_000, 3);
+  runFor(60_000);
+  host.emit(`@${w.clock.now()} after update 3: slot=${w.boot.running} v${runningVersion(w)} state=${device!.ports.boot.runningState()} other=${device!.ports.boot.slotState(w.boot.running === 0 ? 1 : 0)} crashes=${crashes}`);
   device!.agent.stop();
   uninstallWorld();
 }

@@ -1,0 +1,373 @@
+/**
+ * The rollout state machine: a pure step function (rollout, devices, input) → (rollout, changed
+ * devices, effects), in the style of device/core/link/machine.ts. No I/O, no clock: time and
+ * the facts about devices arrive in the input; the runner (runner.ts) persists the result in one
+ * transaction and only then performs the effects (publish an offer, withdraw one). So a crash
+ * between the two repeats an effect (an idempotent retained publish), never skips a state.
+ *
+ * Device states follow the LwM2M Object 5 statuses the devices send (docs/protocol/ota.md) and
+ * AWS IoT Jobs' execution states.
+ */
+import { OtaResult, TrialCause, isRetryableCause } from "../../device/core/ota/codes";
+import type { OtaStatus } from "../../device/core/ota/status";
+import { currentRate, type RolloutSpec } from "./spec";
+
+export const RATE_WINDOW_MS = 60_000;
+
+export type RolloutStatus = "running" | "paused" | "halted" | "cancelled" | "completed";
+
+export type DeviceRolloutState =
+  | "queued" // waiting for its wave, the rate, or (after a withdrawal) a resume
+  | "deferred" // central precondition unmet (offline, battery, busy), or the device said deferred (11)
+  | "offered" // manifest published
+  | "downloading" // the device reports progress (state 1..3)
+  | "interrupted" // the trial was cut by power or network loss (109): the device retries itself
+  | "succeeded"
+  | "failed" // 2, 3, 4/8 after the retries, 5, 6, 108; or too many interrupted trials
+  | "rolled-back" // 105: the trial failed (crash, watchdog, unhealthy, unknown)
+  | "rejected" // 100..104, 106, 107: the device refused the offer (result code kept)
+  | "timed-out"
+  | "removed"; // cancelled
+
+export const FINAL_STATES: ReadonlySet<DeviceRolloutState> = new Set(["succeeded", "failed", "rolled-back", "rejected", "timed-out", "removed"]);
+const IN_FLIGHT: ReadonlySet<DeviceRolloutState> = new Set(["offered", "downloading", "interrupted"]);
+
+export interface RolloutState {
+  id: string;
+  spec: RolloutSpec;
+  status: RolloutStatus;
+  /** Current wave (0 = canary). */
+  wave: number;
+  /** Last device index (exclusive, by position) of each wave. */
+  waveEnds: number[];
+  waveStartedAt: number;
+  /** When the current wave reached its success threshold (its soak started). */
+  waveSucceededAt: number | null;
+  haltRule: string | null;
+  haltDetail: Record<string, unknown> | null;
+  updatedAt: number;
+  finishedAt: number | null;
+}
+
+export interface DeviceState {
+  deviceId: string;
+  position: number;
+  wave: number;
+  state: DeviceRolloutState;
+  result: number | null;
+  cause: number | null;
+  fromVersion: number | null;
+  offeredAt: number | null;
+  offers: number;
+  progressAt: number | null;
+  updatedAt: number;
+  retries: number;
+  interrupted: number;
+  detail: string | null;
+  rollbackAt: number | null;
+  rollbackResult: number | null;
+}
+
+/** What the registry knows about a device now (the central preconditions). */
+export interface DeviceFacts {
+  online: boolean;
+  batteryPct: number | null;
+  /** LwM2M /3 battery status: 1 charging, 2 charge complete count as powered. */
+  batteryStatus: number | null;
+  /** Busy: an OTA of another version in progress or a trial pending on the device. */
+  busy: boolean;
+  firmwareNum: number | null;
+}
+
+export interface HealthVerdict {
+  /** The metric that is worse, or null. */
+  worse: string | null;
+  /** The numbers behind it (both cohorts, the test). */
+  detail: Record<string, unknown>;
+}
+
+export type RolloutInput =
+  | { type: "tick"; now: number; facts: (deviceId: string) => DeviceFacts | undefined; health?: HealthVerdict }
+  | { type: "status"; now: number; deviceId: string; status: OtaStatus }
+  | { type: "command"; now: number; command: "pause" | "resume" | "cancel" };
+
+export type RolloutEffect =
+  | { type: "offer"; deviceId: string }
+  | { type: "withdraw"; deviceId: string }
+  | { type: "offer-rollback"; deviceId: string }
+  | { type: "event"; kind: string; detail: Record<string, unknown> };
+
+export interface StepResult {
+  rollout: RolloutState;
+  changed: DeviceState[];
+  effects: RolloutEffect[];
+}
+
+/** Outcome counts over a rollout's devices. */
+export interface Tally {
+  total: number;
+  byState: Record<string, number>;
+  /** failed + rolled back (not by power/network) + timed out. */
+  failures: number;
+  /** Devices with a final outcome other than removed. */
+  executed: number;
+  /** Rollbacks and failures caused by power or network loss: counted apart. */
+  interruptedOutcomes: number;
+  succeeded: number;
+  notified: number;
+}
+
+export function tally(devices: Iterable<DeviceState>): Tally {
+  const t: Tally = { total: 0, byState: {}, failures: 0, executed: 0, interruptedOutcomes: 0, succeeded: 0, notified: 0 };
+  for (const d of devices) {
+    t.total++;
+    t.byState[d.state] = (t.byState[d.state] ?? 0) + 1;
+    if (d.offers > 0) t.notified++;
+    if (d.state === "succeeded") t.succeeded++;
+    const cutByPowerOrNetwork = d.cause !== null && isRetryableCause(d.cause);
+    if ((d.state === "rolled-back" || d.state === "failed") && cutByPowerOrNetwork) t.interruptedOutcomes++;
+    else if (d.state === "failed" || d.state === "rolled-back" || d.state === "timed-out") t.failures++;
+    if (FINAL_STATES.has(d.state) && d.state !== "removed" && !((d.state === "rolled-back" || d.state === "failed") && cutByPowerOrNetwork)) t.executed++;
+  }
+  return t;
+}
+
+/** Wave boundaries over `total` devices ordered by position: the canary, then the cumulative %. */
+export function waveEnds(total: number, canary: number, waves: number[]): number[] {
+  const ends = [Math.min(total, canary)];
+  for (const pct of waves) ends.push(Math.max(ends[ends.length - 1], Math.min(total, Math.ceil((pct * total) / 100))));
+  return ends;
+}
+
+function change(d: DeviceState, now: number, patch: Partial<DeviceState>): DeviceState {
+  return { ...d, ...patch, updatedAt: now };
+}
+
+/** Why a device may not be offered now, or null. */
+export function precondition(spec: RolloutSpec, f: DeviceFacts | undefined): string | null {
+  if (!f) return "unknown device";
+  if (!f.online) return "offline";
+  const powered = f.batteryStatus === 1 || f.batteryStatus === 2;
+  if (!powered && (f.batteryPct === null || f.batteryPct < spec.minBatteryPct)) return `battery ${f.batteryPct ?? "unknown"}% < ${spec.minBatteryPct}%`;
+  if (f.busy) return "busy";
+  return null;
+}
+
+export function step(r: RolloutState, devices: ReadonlyMap<string, DeviceState>, input: RolloutInput): StepResult {
+  switch (input.type) {
+    case "status":
+      return onStatus(r, devices, input.deviceId, input.status, input.now);
+    case "command":
+      return onCommand(r, devices, input.command, input.now);
+    case "tick":
+      return onTick(r, devices, input);
+  }
+}
+
+// ---------------------------------------------------------------- device statuses
+function onStatus(r: RolloutState, devices: ReadonlyMap<string, DeviceState>, id: string, s: OtaStatus, now: number): StepResult {
+  const out: StepResult = { rollout: r, changed: [], effects: [] };
+  const d = devices.get(id);
+  if (!d) return out;
+  const target = r.spec.version;
+  // A rollback offer's outcome (after a halt with --rollback-on-halt).
+  if (r.spec.rollbackVersion !== undefined && s.version === r.spec.rollbackVersion && d.rollbackAt !== null) {
+    if (s.state === 0 && s.result !== 0 && s.result !== 11) out.changed.push(change(d, now, { rollbackResult: s.result }));
+    return out;
+  }
+  if (s.version !== target) {
+    // Not about this offer. Only "already running the target" counts.
+    if (s.running === target && !FINAL_STATES.has(d.state) && d.offers > 0) out.changed.push(change(d, now, { state: "succeeded", result: OtaResult.Success }));
+    return out;
+  }
+  if (FINAL_STATES.has(d.state) && d.state !== "timed-out") return out;
+  if (d.offers === 0 && !(s.result === OtaResult.Success && s.running === target)) return out; // a stale retained status
+  const r0 = s.result;
+  let next: Partial<DeviceState> | undefined;
+  if (r0 === OtaResult.Success && s.running === target) next = { state: "succeeded", result: r0, detail: null };
+  else if (s.state !== 0 && (r0 === OtaResult.Initial || r0 === OtaResult.Success)) next = { state: "downloading", progressAt: now };
+  else if (r0 === OtaResult.Deferred) next = { state: "deferred", result: r0, detail: s.detail ?? "deferred by the device", progressAt: now };
+  else if (r0 === OtaResult.TrialInterrupted) {
+    const interrupted = d.interrupted + 1;
+    next =
+      interrupted > r.spec.maxInterrupted
+        ? { state: "failed", result: r0, cause: s.cause ?? TrialCause.PowerLoss, interrupted, detail: `${interrupted} interrupted trials` }
+        : { state: "interrupted", result: r0, cause: s.cause ?? null, interrupted, progressAt: now };
+  } else if (r0 === OtaResult.RolledBack) next = { state: "rolled-back", result: r0, cause: s.cause ?? null, detail: s.detail ?? null };
+  else if (r0 === OtaResult.ConnectionLost || r0 === OtaResult.UpdateFailed) {
+    next =
+      d.retries < r.spec.maxRetries
+        ? { state: "queued", result: r0, retries: d.retries + 1, detail: `retry ${d.retries + 1} after result ${r0}` }
+        : { state: "failed", result: r0, detail: s.detail ?? null };
+  } else if (r0 === OtaResult.Cancelled) {
+    if (d.state === "removed" || d.state === "queued") return out; // our own withdrawal
+    next = { state: "queued", result: r0, detail: "cancelled on the device" };
+  } else if (r0 >= 100 && r0 !== OtaResult.RolledBack && r0 !== OtaResult.RollbackFailed && r0 !== OtaResult.TrialInterrupted) {
+    next = { state: "rejected", result: r0, detail: s.detail ?? null };
+  } else if (r0 !== OtaResult.Initial) next = { state: "failed", result: r0, detail: s.detail ?? null };
+  if (!next) return out;
+  if (next.state === d.state && next.result === d.result && next.interrupted === undefined) {
+    if (next.progressAt !== undefined) out.changed.push(change(d, now, { progressAt: now }));
+    return out;
+  }
+  out.changed.push(change(d, now, next));
+  return out;
+}
+
+// ---------------------------------------------------------------- operator commands
+function withdrawAll(r: RolloutState, devices: ReadonlyMap<string, DeviceState>, now: number, to: DeviceRolloutState, out: StepResult): void {
+  for (const d of devices.values()) {
+    if (IN_FLIGHT.has(d.state) || (d.state === "deferred" && d.offers > 0 && d.result === OtaResult.Deferred)) {
+      out.changed.push(change(d, now, { state: to, detail: to === "removed" ? "cancelled" : "offer withdrawn" }));
+      out.effects.push({ type: "withdraw", deviceId: d.deviceId });
+    } else if (to === "removed" && (d.state === "queued" || d.state === "deferred")) {
+      out.changed.push(change(d, now, { state: "removed", detail: "cancelled" }));
+    }
+  }
+}
+
+function onCommand(r: RolloutState, devices: ReadonlyMap<string, DeviceState>, command: "pause" | "resume" | "cancel", now: number): StepResult {
+  const out: StepResult = { rollout: r, changed: [], effects: [] };
+  const live = r.status === "running" || r.status === "paused" || r.status === "halted";
+  if (!live) return out;
+  if (command === "pause" && r.status === "running") {
+    out.rollout = { ...r, status: "paused", updatedAt: now };
+  } else if (command === "resume" && r.status !== "running") {
+    // Resuming a halted rollout is the operator's call; the halt stays on record in the events.
+    out.rollout = { ...r, status: "running", haltRule: null, haltDetail: null, updatedAt: now, waveSucceededAt: null, waveStartedAt: now };
+  } else if (command === "cancel") {
+    out.rollout = { ...r, status: "cancelled", updatedAt: now, finishedAt: now };
+    withdrawAll(r, devices, now, "removed", out);
+  } else return out;
+  out.effects.push({ type: "event", kind: command, detail: {} });
+  return out;
+}
+
+// ---------------------------------------------------------------- time passes
+function halt(r: RolloutState, devices: ReadonlyMap<string, DeviceState>, now: number, rule: string, detail: Record<string, unknown>, out: StepResult): void {
+  out.rollout = { ...out.rollout, status: "halted", haltRule: rule, haltDetail: detail, updatedAt: now };
+  withdrawAll(r, devices, now, "queued", out);
+  out.effects.push({ type: "event", kind: "halted", detail: { rule, ...detail } });
+  if (r.spec.rollbackBundle !== undefined) {
+    for (const d of devices.values()) {
+      if (d.state === "succeeded" && d.rollbackAt === null) {
+        out.changed.push(change(d, now, { rollbackAt: now }));
+        out.effects.push({ type: "offer-rollback", deviceId: d.deviceId });
+      }
+    }
+  }
+}
+
+function onTick(r: RolloutState, devices: ReadonlyMap<string, DeviceState>, input: Extract<RolloutInput, { type: "tick" }>): StepResult {
+  const now = input.now;
+  const out: StepResult = { rollout: r, changed: [], effects: [] };
+  if (r.status !== "running") return out;
+  const spec = r.spec;
+  const changed = new Map<string, DeviceState>();
+  const cur = (d: DeviceState) => changed.get(d.deviceId) ?? d;
+
+  // In-progress timeout, from the last sign of progress.
+  for (const d of devices.values()) {
+    if (IN_FLIGHT.has(d.state) && now - (d.progressAt ?? d.offeredAt ?? now) >= spec.timeoutMs) {
+      changed.set(d.deviceId, change(d, now, { state: "timed-out", detail: `no final status within ${spec.timeoutMs / 60_000} min` }));
+      out.effects.push({ type: "withdraw", deviceId: d.deviceId });
+    }
+  }
+  const all = () => [...devices.values()].map(cur);
+
+  // Halt rule (a): failures over the threshold of enough executed devices.
+  const t = tally(all());
+  if (t.executed >= spec.minExecuted && t.failures * 100 > spec.maxFailurePct * t.executed) {
+    out.changed.push(...changed.values());
+    const merged = new Map(devices);
+    for (const d of changed.values()) merged.set(d.deviceId, d);
+    halt(r, merged, now, "failure-rate", {
+      failures: t.failures, executed: t.executed, failurePct: Math.round((t.failures * 10000) / t.executed) / 100,
+      maxFailurePct: spec.maxFailurePct, minExecuted: spec.minExecuted, interruptedApart: t.interruptedOutcomes, byState: t.byState,
+    }, out);
+    return dedupe(out);
+  }
+  // Halt rule (b): the new version is worse than the old one.
+  if (input.health?.worse) {
+    out.changed.push(...changed.values());
+    const merged = new Map(devices);
+    for (const d of changed.values()) merged.set(d.deviceId, d);
+    halt(r, merged, now, `worse-${input.health.worse}`, input.health.detail, out);
+    return dedupe(out);
+  }
+
+  // Waves: the current one must reach its success threshold, then soak.
+  let rollout = r;
+  const end = r.waveEnds[r.wave];
+  let inWave = 0, succeededInWave = 0, waitingInWave = 0;
+  for (const d of all()) {
+    if (d.wave !== r.wave) continue;
+    inWave++;
+    if (d.state === "succeeded") succeededInWave++;
+    if ((d.state === "deferred" && d.offers === 0) || d.state === "queued") waitingInWave++;
+  }
+  const offeredInWave = inWave - waitingInWave;
+  let finalInWave = 0;
+  for (const d of all()) if (d.wave === r.wave && FINAL_STATES.has(d.state)) finalInWave++;
+  const reached = inWave === 0 || (offeredInWave > 0 && succeededInWave * 100 >= spec.successThresholdPct * offeredInWave && succeededInWave > 0);
+  if (rollout.waveSucceededAt === null && !reached && offeredInWave > 0 && finalInWave === offeredInWave && waitingInWave === 0) {
+    // Every device of the wave has its outcome and too few succeeded: the next wave can never start.
+    out.changed.push(...changed.values());
+    halt(r, devices, now, "wave-success-threshold", {
+      wave: r.wave, devices: inWave, succeeded: succeededInWave, successPct: Math.round((succeededInWave * 10000) / offeredInWave) / 100,
+      successThresholdPct: spec.successThresholdPct,
+    }, out);
+    return dedupe(out);
+  }
+  if (rollout.waveSucceededAt === null && reached) {
+    rollout = { ...rollout, waveSucceededAt: now, updatedAt: now };
+    out.effects.push({ type: "event", kind: "wave-succeeded", detail: { wave: r.wave, devices: inWave, succeeded: succeededInWave } });
+  }
+  if (rollout.waveSucceededAt !== null && now - rollout.waveSucceededAt >= spec.soakMs && rollout.wave < rollout.waveEnds.length - 1) {
+    rollout = { ...rollout, wave: rollout.wave + 1, waveStartedAt: now, waveSucceededAt: null, updatedAt: now };
+    out.effects.push({ type: "event", kind: "wave-started", detail: { wave: rollout.wave, upTo: rollout.waveEnds[rollout.wave] } });
+  }
+  void end;
+
+  // Offers: devices of the waves started so far, in position order, at the rate.
+  let recent = 0;
+  for (const d of devices.values()) if (d.offeredAt !== null && now - d.offeredAt < RATE_WINDOW_MS) recent++;
+  const rate = currentRate(spec, t.notified, t.succeeded);
+  let budget = Math.max(0, Math.floor(rate) - recent);
+  if (rate < 1 && recent === 0) budget = 1; // below 1/min: one offer per window
+  const candidates = all()
+    .filter((d) => d.wave <= rollout.wave && (d.state === "queued" || (d.state === "deferred" && d.result !== OtaResult.Deferred)))
+    .sort((a, b) => a.position - b.position);
+  for (const d of candidates) {
+    const why = precondition(spec, input.facts(d.deviceId));
+    if (why !== null) {
+      if (d.state !== "deferred" || d.detail !== why) changed.set(d.deviceId, change(d, now, { state: "deferred", detail: why, result: null }));
+      continue;
+    }
+    if (budget <= 0) {
+      if (d.state === "deferred") changed.set(d.deviceId, change(d, now, { state: "queued", detail: null }));
+      continue;
+    }
+    budget--;
+    changed.set(d.deviceId, change(d, now, { state: "offered", offeredAt: now, progressAt: now, offers: d.offers + 1, detail: null, result: null }));
+    out.effects.push({ type: "offer", deviceId: d.deviceId });
+  }
+
+  // Done when every device has a final state.
+  const finalT = tally(all());
+  const open = finalT.total - Object.entries(finalT.byState).filter(([s]) => FINAL_STATES.has(s as DeviceRolloutState)).reduce((n, [, c]) => n + c, 0);
+  if (open === 0 && rollout.wave === rollout.waveEnds.length - 1) {
+    rollout = { ...rollout, status: "completed", finishedAt: now, updatedAt: now };
+    out.effects.push({ type: "event", kind: "completed", detail: { byState: finalT.byState } });
+  }
+  out.rollout = rollout;
+  out.changed.push(...changed.values());
+  return out;
+}
+
+/** Keeps the last change per device (halt may change a device changed earlier in the step). */
+function dedupe(out: StepResult): StepResult {
+  const m = new Map<string, DeviceState>();
+  for (const d of out.changed) m.set(d.deviceId, d);
+  return { ...out, changed: [...m.values()] };
+}

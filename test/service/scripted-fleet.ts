@@ -1,0 +1,101 @@
+/**
+ * Scripted devices for rollout tests against real brokers: each one speaks the device protocol
+ * (retained online status, telemetry, OTA status as LwM2M Object 5 codes) through its own MQTT
+ * connection (mqtt.js), and answers an offer as its script says: succeed, roll back (105 with a
+ * cause), report an interrupted trial (109), or stay silent. The real agent's OTA behaviour is
+ * tested in test/integration and test/ota; here the service is under test.
+ */
+import mqtt, { type MqttClient } from "mqtt";
+import { parseEnvelope, parseManifest } from "../../device/core/ota/manifest";
+import { versionString } from "../../device/core/ota/version";
+import { createBundle, keyPairFromSeed } from "../../tools/ota/bundle";
+import { writeBundle } from "../../tools/ota/bundle-files";
+import { nodeSha256 } from "../../device/platform/node/sha256";
+import { otaStatus, telemetry } from "./helpers";
+
+export type Script = "succeed" | "rollback" | "silent" | { interrupted: number };
+
+export interface ScriptedDevice {
+  id: string;
+  script: Script;
+  running: number;
+  offers: number[];
+  client: MqttClient;
+}
+
+const SEED = new Uint8Array(32).fill(7);
+
+/** Writes a signed bundle (tiny payload) for `version` into `dir`. */
+export function makeBundle(dir: string, version: number, counter = 1): string {
+  const { secretKey } = keyPairFromSeed(SEED);
+  const b = createBundle(new TextEncoder().encode(`firmware ${version}`.padEnd(1500, ".")), { version, hardwareId: "tether-devkit", securityCounter: counter, blockSize: 1024 }, secretKey, nodeSha256);
+  writeBundle(dir, b);
+  return dir;
+}
+
+export async function startDevice(url: string, id: string, running: number, script: Script, options: { battery?: number; reportMs?: number } = {}): Promise<ScriptedDevice & { stop(): Promise<void>; seq: number }> {
+  const client = await mqtt.connectAsync(url, {
+    clientId: id, protocolVersion: 4, clean: true, reconnectPeriod: 200,
+    will: { topic: `tether/${id}/status`, payload: Buffer.from("offline"), qos: 1, retain: true },
+  });
+  const dev = { id, script, running, offers: [] as number[], client, seq: 0, stop: async () => {} };
+  let interruptions = 0;
+  const handled = new Set<number>();
+  const send = (topic: string, payload: Uint8Array | string, retain = false) => client.publish(topic, Buffer.from(payload), { qos: 1, retain });
+  const report = () => {
+    dev.seq++;
+    send(`tether/${id}/telemetry`, telemetry(id, dev.seq, { firmware: versionString(dev.running), battery: { mv: 3900, pct: options.battery ?? 80, status: 0 } }));
+  };
+  const status = (s: Parameters<typeof otaStatus>[0]) => send(`tether/${id}/ota/status`, otaStatus(s), true);
+  await client.publishAsync(`tether/${id}/status`, Buffer.from("online"), { qos: 1, retain: true });
+  report();
+  const timer = setInterval(report, options.reportMs ?? 500);
+  client.on("message", (_topic, payload) => {
+    if (payload.length === 0) return; // withdrawn
+    const version = parseManifest(parseEnvelope(new Uint8Array(payload)).manifestBytes).version;
+    if (version <= dev.running || handled.has(version)) return; // the same offer again (a republish): already on it
+    handled.add(version);
+    dev.offers.push(version);
+    if (dev.script === "silent") return;
+    status({ state: 1, result: 0, version, received: 0, total: 2, running: dev.running });
+    setTimeout(() => {
+      const s = dev.script;
+      if (s === "succeed") {
+        dev.running = version;
+        status({ state: 0, result: 1, version, running: version });
+        report();
+      } else if (s === "rollback") {
+        status({ state: 0, result: 105, version, running: dev.running, cause: 3 });
+      } else if (typeof s === "object") {
+        if (interruptions < s.interrupted) {
+          interruptions++;
+          status({ state: 0, result: 109, version, running: dev.running, cause: 1, attempt: interruptions });
+          // The device tries the retained offer again by itself.
+          setTimeout(() => {
+            handled.delete(version);
+            dev.offers.pop();
+            client.emit("message", "", payload, {} as never);
+          }, 100);
+        } else {
+          dev.running = version;
+          status({ state: 0, result: 1, version, running: version });
+        }
+      }
+    }, 50);
+  });
+  // NATS's MQTT layer can refuse a SUBSCRIBE while JetStream is busy creating consumers: try again.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await client.subscribeAsync(`tether/${id}/ota/manifest`, { qos: 1 });
+      break;
+    } catch (err) {
+      if (attempt >= 5) throw err;
+      await new Promise((r) => setTimeout(r, 500 * attempt));
+    }
+  }
+  dev.stop = async () => {
+    clearInterval(timer);
+    await client.endAsync();
+  };
+  return dev;
+}
