@@ -15,7 +15,6 @@ import {
   encodePublish, encodeSubscribe, encodeUnsubscribe, type Packet,
 } from "./codec";
 import { DEFAULT_MAX_PACKET, MqttParser, type OversizedPublish } from "./parser";
-import { InflightStore } from "./inflight";
 import { keepAliveStep, type KeepAliveClock } from "./keepalive";
 import { utf8Encode, utf8Length } from "./utf8";
 
@@ -72,6 +71,15 @@ export class MqttError extends Error {
 
 type Phase = "idle" | "connecting" | "connack" | "connected";
 
+interface InflightEntry {
+  packetId: number;
+  topic: string;
+  payload: Uint8Array;
+  retain: boolean;
+  /** True once the PUBLISH may have reached the broker: a resend then carries DUP. */
+  sent: boolean;
+}
+
 interface Subscription {
   qos: QoS;
   /** SUBACKed within the current broker session. */
@@ -92,7 +100,11 @@ export class MqttClient {
   /** When this connection last sent, received and pinged (keepalive.ts). */
   private readonly traffic: KeepAliveClock = { lastSent: 0, lastReceived: 0, lastPing: undefined };
   private nextId = 1;
-  private readonly inflight: InflightStore;
+  /**
+   * QoS 1 PUBLISHes awaiting PUBACK, by packet id, in publish order (a Map keeps insertion
+   * order). RAM only: what must survive a reboot is the link's outbox (../link/outbox.ts).
+   */
+  private readonly inflight: Map<number, InflightEntry>;
   private readonly subs = new Map<string, Subscription>();
   private readonly pendingUnsubs = new Set<string>();
   private readonly subAcks = new Map<number, string[]>();
@@ -107,7 +119,7 @@ export class MqttClient {
     private readonly onEvent: (e: MqttEvent) => void,
   ) {
     this.options = { ...options };
-    this.inflight = new InflightStore();
+    this.inflight = new Map();
   }
 
   /** Credentials for the next connect (brokers in a failover list may each have their own). */
@@ -128,7 +140,7 @@ export class MqttClient {
     return this.oversized;
   }
   inflightIds(): number[] {
-    return this.inflight.entries().map((e) => e.packetId);
+    return [...this.inflight.keys()];
   }
 
   // ---------------------------------------------------------------- connection
@@ -276,7 +288,8 @@ export class MqttClient {
         return this.onPublish(p.topic, p.payload, p.qos, p.retain, p.packetId);
       case "puback": {
         this.sentAt.delete(p.packetId);
-        const e = this.inflight.remove(p.packetId);
+        const e = this.inflight.get(p.packetId);
+        this.inflight.delete(p.packetId);
         if (e) this.emit({ type: "acked", packetId: p.packetId });
         else this.ports.log("debug", `mqtt: PUBACK for unknown id ${p.packetId}`);
         return;
@@ -339,7 +352,7 @@ export class MqttClient {
     this.keepAliveTick();
     if (!present) for (const s of this.subs.values()) s.confirmed = false;
     // Resend unacknowledged QoS 1 in publish order; DUP only for ones that may have gone out.
-    for (const e of this.inflight.entries()) {
+    for (const e of this.inflight.values()) {
       const bytes = encodePublish({ topic: e.topic, payload: e.payload, qos: 1, retain: e.retain, dup: e.sent, packetId: e.packetId });
       e.sent = true;
       if (!this.sendQos1(e.packetId, bytes) || gen !== this.generation) return;
@@ -421,7 +434,7 @@ export class MqttClient {
     } catch (e) {
       throw new MqttError(e instanceof MqttEncodeError ? e.message : String(e));
     }
-    this.inflight.add(id, topic, payload, retain, online || dup);
+    this.inflight.set(id, { packetId: id, topic, payload, retain, sent: online || dup });
     if (online) this.sendQos1(id, bytes);
     return id;
   }
