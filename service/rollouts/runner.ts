@@ -28,6 +28,8 @@ export interface RunnerOptions {
    * lost in a broker failover is repaired before the in-progress timeout. Default 5 min.
    */
   resendMs?: number;
+  /** Turns a rollout's `bundle` into the bundle (default: a directory on disk; the simulator passes its own). */
+  resolveBundle?: (ref: string) => LoadedBundle;
 }
 
 interface Live {
@@ -61,6 +63,7 @@ export class RolloutRunner implements ServiceModule {
   private readonly tickMs: number;
   private readonly healthEveryMs: number;
   private readonly resendMs: number;
+  private readonly resolve: (ref: string) => LoadedBundle;
   /** Offers already published again (per rollout:device), so each is repeated once. */
   private readonly resent = new Set<string>();
   private readonly factsQuery;
@@ -74,6 +77,7 @@ export class RolloutRunner implements ServiceModule {
     this.tickMs = options.tickMs ?? 5_000;
     this.healthEveryMs = options.healthEveryMs ?? 60_000;
     this.resendMs = options.resendMs ?? 300_000;
+    this.resolve = options.resolveBundle ?? loadBundle;
     this.factsQuery = service.db.prepare("SELECT online, battery_pct, battery_status, ota_state, ota_version, firmware_num FROM devices WHERE id = ?");
   }
 
@@ -100,8 +104,8 @@ export class RolloutRunner implements ServiceModule {
       rollout, createdAt, devices: new Map(devices.map((d) => [d.deviceId, d])), bundle: undefined, rollbackBundle: undefined, health: undefined, healthAt: -Infinity,
     };
     try {
-      live.bundle = loadBundle(rollout.spec.bundle);
-      if (rollout.spec.rollbackBundle) live.rollbackBundle = loadBundle(rollout.spec.rollbackBundle);
+      live.bundle = this.resolve(rollout.spec.bundle);
+      if (rollout.spec.rollbackBundle) live.rollbackBundle = this.resolve(rollout.spec.rollbackBundle);
     } catch (err) {
       this.service.log(`rollout ${rollout.id}: ${(err as Error).message}; offers wait until the bundle is back`);
     }
@@ -150,7 +154,7 @@ export class RolloutRunner implements ServiceModule {
       if (live.rollout.status !== "running") continue;
       if (!live.bundle) {
         try {
-          live.bundle = loadBundle(live.rollout.spec.bundle);
+          live.bundle = this.resolve(live.rollout.spec.bundle);
         } catch {
           continue;
         }
@@ -233,8 +237,8 @@ export class RolloutRunner implements ServiceModule {
     let bundle: LoadedBundle;
     let rollbackBundle: LoadedBundle | undefined;
     try {
-      bundle = loadBundle(spec.bundle);
-      if (spec.rollbackBundle) rollbackBundle = loadBundle(spec.rollbackBundle);
+      bundle = this.resolve(spec.bundle);
+      if (spec.rollbackBundle) rollbackBundle = this.resolve(spec.rollbackBundle);
     } catch (err) {
       throw new RolloutError(400, (err as Error).message);
     }
