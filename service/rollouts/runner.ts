@@ -24,8 +24,9 @@ export interface RunnerOptions {
   /** How often the health comparison (rule b) runs for a running rollout. */
   healthEveryMs?: number;
   /**
-   * An offer with no answer this long is published again (the same retained message): a delivery
-   * lost in a broker failover is repaired before the in-progress timeout. Default 5 min.
+   * An offer with no answer this long is published again, and again after each such period (the
+   * same retained message; a device already on it ignores it): a delivery lost in a broker
+   * failover is repaired before the in-progress timeout. Default 5 min.
    */
   resendMs?: number;
   /** Turns a rollout's `bundle` into the bundle (default: a directory on disk; the simulator passes its own). */
@@ -64,8 +65,8 @@ export class RolloutRunner implements ServiceModule {
   private readonly healthEveryMs: number;
   private readonly resendMs: number;
   private readonly resolve: (ref: string) => LoadedBundle;
-  /** Offers already published again (per rollout:device), so each is repeated once. */
-  private readonly resent = new Set<string>();
+  /** When each silent offer (rollout:device) was last published again. */
+  private readonly resent = new Map<string, number>();
   private readonly factsQuery;
 
   constructor(
@@ -168,8 +169,13 @@ export class RolloutRunner implements ServiceModule {
       this.apply(live, { type: "tick", now, facts: (id) => this.facts(id, live.rollout.spec), health });
       for (const d of live.devices.values()) {
         const key = `${live.rollout.id}:${d.deviceId}`;
-        if (d.state === "offered" && d.offeredAt !== null && now - d.offeredAt >= this.resendMs && !this.resent.has(key)) {
-          this.resent.add(key);
+        if (d.state !== "offered" || d.offeredAt === null) {
+          this.resent.delete(key);
+          continue;
+        }
+        const last = this.resent.get(key) ?? d.offeredAt;
+        if (now - last >= this.resendMs) {
+          this.resent.set(key, now);
           void this.publisher.offer(d.deviceId, live.bundle);
         }
       }
