@@ -16,6 +16,8 @@ const PARAMS = {
   cutPerOpPermille: 30,
   trialLossPermille: 300,
   outagePermille: 200,
+  /** NVS on flash (every entry write tearable; default) or atomic entries ("memory", faster). */
+  nvs: (process.env.POWERCUT_NVS === "memory" ? "memory" : "flash") as "memory" | "flash",
 };
 
 function commit(): string {
@@ -34,5 +36,5 @@ export default async () => {
     perModel[model] = { ...counts, seconds: Math.round((performance.now() - t0) / 100) / 10 };
     console.log(`${model}: ${JSON.stringify(counts)}`);
   }
-  return { parameters: { ...PARAMS, commit: commit(), replay: "npm run bench -- powercut (POWERCUT_DEVICES=n for a smaller run)" }, models: perModel };
+  return { parameters: { ...PARAMS, commit: commit(), replay: "npm run bench -- powercut (POWERCUT_DEVICES=n for a smaller run, POWERCUT_NVS=memory for atomic NVS entries)" }, models: perModel };
 };

@@ -226,8 +226,9 @@ function describeInput(i: OtaInput): string {
 }
 
 describe("judging a trial from what the platform can tell", () => {
+  const endState = (s: ImageState) => s === "aborted" || s === "invalid";
   const trialRan = (f: { stage: StageCode; slotState: ImageState; seqChanged: boolean }) =>
-    f.stage === Stage.Trial || f.stage === Stage.Network || f.stage === Stage.Unhealthy || ((f.slotState === "aborted" || f.slotState === "invalid") && f.seqChanged);
+    f.stage === Stage.Trial || f.stage === Stage.Network || f.stage === Stage.Unhealthy || (endState(f.slotState) && (f.seqChanged || f.stage === Stage.Pending));
   it("never reads a trial that ran as 'not applied'; retries only what power or network loss explains, after the agent ran", () => {
     for (const stage of [Stage.Staged, Stage.Pending, Stage.Trial, Stage.Network, Stage.Unhealthy] as StageCode[]) {
       for (const slotState of STATES) {
@@ -257,8 +258,12 @@ describe("judging a trial from what the platform can tell", () => {
     expect(judgeTrial({ stage: Stage.Trial, slotState: "undefined", seqChanged: false, reset: "power-on" })).toEqual({ kind: "ended", cause: TrialCause.Unknown });
     // setPending itself cut short: nothing happened.
     expect(judgeTrial({ stage: Stage.Staged, slotState: "undefined", seqChanged: false, reset: "power-on" })).toEqual({ kind: "not-applied" });
-    // A stale aborted state of an earlier attempt, with the sequence unchanged: setPending never landed.
-    expect(judgeTrial({ stage: Stage.Pending, slotState: "aborted", seqChanged: false, reset: "power-on" })).toEqual({ kind: "not-applied" });
+    // An aborted state before setPending returned, the sequence unchanged: left over from an earlier attempt.
+    expect(judgeTrial({ stage: Stage.Staged, slotState: "aborted", seqChanged: false, reset: "power-on" })).toEqual({ kind: "not-applied" });
+    // After setPending returned, aborted is this trial's, even with the same sequence (ESP-IDF reuses
+    // ota_seq 3 for ota_0 after an aborted attempt there): a build that died before its agent ran.
+    expect(judgeTrial({ stage: Stage.Pending, slotState: "aborted", seqChanged: false, reset: "panic" })).toEqual({ kind: "ended", cause: TrialCause.Crash });
+    expect(judgeTrial({ stage: Stage.Pending, slotState: "aborted", seqChanged: false, reset: "power-on" })).toEqual({ kind: "ended", cause: TrialCause.Unknown });
     // The agent ran, the bootloader recorded the abort, the reset was a power-on: power loss, retryable.
     expect(judgeTrial({ stage: Stage.Trial, slotState: "aborted", seqChanged: true, reset: "brownout" })).toEqual({ kind: "ended", cause: TrialCause.PowerLoss });
   });

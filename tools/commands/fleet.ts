@@ -9,6 +9,9 @@ import { parseListen } from "../../service/http/server";
 import { parseDurationMs } from "../../service/rollouts/spec";
 import { MqttSocketTransport } from "../../service/transport/mqtt-socket";
 import { parseFlags, UsageError } from "../args";
+import { parseRules, parseRulesText } from "../../service/health/config";
+import { ProactiveSupport } from "../../service/health/module";
+import { COMMISSION_HELP, runCommission } from "./fleet-commission";
 import { refusePasswordInUrl } from "../connect-flags";
 
 const HELP = `usage: tether fleet serve --broker URL [--db FILE] [--http HOST:PORT] [options]
@@ -24,16 +27,20 @@ const HELP = `usage: tether fleet serve --broker URL [--db FILE] [--http HOST:PO
   --password-file FILE  its password (first line of FILE; never on the command line)
   --ca FILE             CA certificate for mqtts://
   --tick D              how often rollouts advance (default 5s)
-`;
+  --rules FILE          health rules and their actions (JSON; docs/fleet-service.md); without it
+                        the default rules run and no actions
+
+${COMMISSION_HELP}`;
 
 export async function runFleet(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub === "serve") return serve(rest);
+  if (sub === "commission") return runCommission(rest);
   if (sub === undefined || sub === "--help" || sub === "help") {
     process.stdout.write(HELP);
     return sub === undefined ? 2 : 0;
   }
-  throw new UsageError(`unknown subcommand "${sub}" (expected: serve)`);
+  throw new UsageError(`unknown subcommand "${sub}" (expected: serve, commission)`);
 }
 
 async function serve(argv: string[]): Promise<number> {
@@ -47,6 +54,7 @@ async function serve(argv: string[]): Promise<number> {
     "password-file": { type: "string" },
     ca: { type: "string" },
     tick: { type: "string" },
+    rules: { type: "string" },
     help: { type: "boolean" },
   });
   if (values.help) {
@@ -84,7 +92,15 @@ async function serve(argv: string[]): Promise<number> {
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
+  // Read the rules before anything starts: a bad file is a clear error, not a half-started service.
+  let rules;
+  try {
+    rules = values.rules === undefined ? parseRules({}) : parseRulesText(fs.readFileSync(values.rules, "utf8"));
+  } catch (err) {
+    throw new UsageError(`--rules ${values.rules}: ${(err as Error).message}`);
+  }
   const service = new FleetService({ db: values.db ?? "fleet.db", clock: realClock, transport, log, rollouts: { tickMs } });
+  await service.use(new ProactiveSupport(service, rules));
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
@@ -96,6 +112,7 @@ async function serve(argv: string[]): Promise<number> {
   process.on("SIGTERM", () => void stop());
   try {
     const at = await service.listen({ ...listen, tokenFile: values["token-file"] });
+    process.stdout.write(`fleet service: dashboard on ${at.url}/\n`);
     process.stdout.write(`fleet service: HTTP API on ${at.url}/api, database ${values.db ?? "fleet.db"}\n`);
     await service.start();
     process.stdout.write(`fleet service: subscribed on ${brokers.join(", ")}\n`);
