@@ -25,7 +25,6 @@ export const OUTBOX_DROPPED_KEY = "obd";
  * capacity (an OTA update) finds every record where it left it. Capacity stays below this.
  */
 export const OUTBOX_KEY_SPACE = 10_000;
-const RECORD_KEY = /^ob(0|[1-9][0-9]{0,3})$/;
 export const DEFAULT_OUTBOX_CAPACITY = 32;
 /** Byte budget for records (KV values + NVS's ~32-byte entry overhead): leaves the rest of a 24 KiB NVS to others. */
 export const DEFAULT_OUTBOX_MAX_BYTES = 8 * 1024;
@@ -221,8 +220,11 @@ export class Outbox {
     if (d && d.length === 4) this.droppedCount = getU32(d, 0);
     const found: { n: number; size: number }[] = [];
     const unreadable: string[] = [];
+    // Regexes are made here, not at module level: a RegExp created while the ESP32 bundle is
+    // preloaded crashes XS 8.2.3 after a GC (test/esp32/preload-regexp.test.ts).
+    const recordKey = /^ob(0|[1-9][0-9]{0,3})$/;
     for (const key of this.kv.keys()) {
-      const m = RECORD_KEY.exec(key);
+      const m = recordKey.exec(key);
       if (m === null) continue;
       const raw = this.kv.get(key);
       if (!raw) continue;
@@ -259,13 +261,15 @@ export class Outbox {
    * Each is re-made here in that order, then its old key deleted: nothing is lost by updating.
    */
   private adoptLegacy(): void {
+    const legacyInflight = /^mq[0-9a-f]{4}$/;
+    const legacyQueue = /^oq(0|[1-9][0-9]{0,3})$/;
     const inflight: { order: number; key: string; raw: Uint8Array }[] = [];
     const queued: { n: number; key: string; raw: Uint8Array }[] = [];
     for (const key of this.kv.keys()) {
-      const raw = key === LEGACY_QUEUE_META || LEGACY_INFLIGHT.test(key) || LEGACY_QUEUE.test(key) ? this.kv.get(key) : undefined;
+      const raw = key === LEGACY_QUEUE_META || legacyInflight.test(key) || legacyQueue.test(key) ? this.kv.get(key) : undefined;
       if (raw === undefined) continue;
-      if (LEGACY_INFLIGHT.test(key) && raw.length >= 7) inflight.push({ order: getU32(raw, 1), key, raw });
-      else if (LEGACY_QUEUE.test(key) && raw.length >= REC_HEADER) queued.push({ n: getU32(raw, 0), key, raw });
+      if (legacyInflight.test(key) && raw.length >= 7) inflight.push({ order: getU32(raw, 1), key, raw });
+      else if (legacyQueue.test(key) && raw.length >= REC_HEADER) queued.push({ n: getU32(raw, 0), key, raw });
       else this.kv.delete(key);
     }
     if (inflight.length + queued.length === 0) return;
@@ -286,8 +290,6 @@ export class Outbox {
   }
 }
 
-const LEGACY_INFLIGHT = /^mq[0-9a-f]{4}$/;
-const LEGACY_QUEUE = /^oq(0|[1-9][0-9]{0,3})$/;
 const LEGACY_QUEUE_META = "oqm";
 
 const keyOf = (n: number) => OUTBOX_PREFIX + String(n % OUTBOX_KEY_SPACE);
