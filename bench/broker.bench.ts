@@ -5,7 +5,8 @@
  * time to a backend subscribed internally; the clients only count PUBACK bytes, so the
  * wall time is the broker + virtual network share of a `tether sim --broker virtual` run.
  *
- *   node scripts/run-ts.mjs test/broker/throughput.ts [devices] [minutes]
+ *   npm run bench -- broker                                  10,000 clients × 60 simulated minutes
+ *   BROKER_DEVICES=2000 BROKER_MINUTES=30 npm run bench -- broker
  */
 import { encodeConnect, encodePublish, encodeSubscribe } from "../device/core/mqtt/codec";
 import { VirtualBroker } from "../host-sim/broker/virtual-broker";
@@ -19,7 +20,9 @@ function heapUsed(): number {
   return process.memoryUsage().heapUsed;
 }
 
-export default async function measure(devices = 10_000, minutes = 60) {
+const env = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
+
+export default async function measure(devices = env("BROKER_DEVICES", 10_000), minutes = env("BROKER_MINUTES", 60)) {
   const clock = new VirtualClock();
   const net = new VirtualNetwork(clock);
   const heap0 = heapUsed();
@@ -83,10 +86,4 @@ export default async function measure(devices = 10_000, minutes = 60) {
     heapPerConnectedDeviceBytes: Math.round((heapIdle - heap0) / devices),
     note: "broker + virtual network + minimal raw clients; heap per device includes both link ends",
   };
-}
-
-const direct = typeof process !== "undefined" && process.argv[1]?.includes("throughput");
-if (direct) {
-  const [d, m] = process.argv.slice(2).map(Number);
-  measure(d || undefined, m || undefined).then((r) => console.log(JSON.stringify(r, null, 2)));
 }

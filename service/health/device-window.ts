@@ -147,6 +147,13 @@ export function observedMinutesToEmpty(d: DeviceSnapshot, nowMs: number): number
   return Math.max(0, (last.batteryPct! / -slope) * 60 - (nowMs - at) / 60_000);
 }
 
+/** The sooner of the device's own prediction and the curve the service saw (minutes), if any. */
+export function predictedMinutesToEmpty(d: DeviceSnapshot, nowMs: number): number | undefined {
+  const own = minutesToEmpty(d.battery, nowMs);
+  const seen = observedMinutesToEmpty(d, nowMs);
+  return own === undefined ? seen : seen === undefined ? own : Math.min(own, seen);
+}
+
 export class DeviceWindow {
   readonly s: DeviceSnapshot;
   private lastSeq = -1;

@@ -5,7 +5,7 @@
  * alert per episode, not one per evaluation.
  */
 import { DAY, HOUR, type LowBatteryRule, type OfflineRule, type PoorConnectivityRule } from "./config";
-import { minutesToEmpty, observedMinutesToEmpty, windowStats, type DeviceSnapshot } from "./device-window";
+import { observedMinutesToEmpty, predictedMinutesToEmpty, windowStats, type DeviceSnapshot } from "./device-window";
 
 export type RuleName = "lowBattery" | "poorConnectivity" | "offline" | "cohort";
 
@@ -47,9 +47,8 @@ export function lowBattery(d: DeviceSnapshot, rule: LowBatteryRule, wasActive: b
     return undefined;
   }
   // The sooner of the device's prediction and the curve the service saw itself.
-  const own = minutesToEmpty(b, nowMs);
   const seen = observedMinutesToEmpty(d, nowMs);
-  const tte = own === undefined ? seen : seen === undefined ? own : Math.min(own, seen);
+  const tte = predictedMinutesToEmpty(d, nowMs);
   const statusLow = rule.onStatusLow && (b.status === BATTERY_LOW || b.alarm !== "none");
   const limitMin = (wasActive ? rule.clearDaysToEmpty : rule.daysToEmpty) * 1440;
   const soon = tte !== undefined && tte < limitMin;

@@ -5,7 +5,7 @@
  */
 import type { Alert } from "../health/alert-store";
 import type { RulesConfig } from "../health/config";
-import { median, minutesToEmpty, type DeviceSnapshot } from "../health/device-window";
+import { median, predictedMinutesToEmpty, type DeviceSnapshot } from "../health/device-window";
 import { isOnline } from "../health/rules";
 
 export const BATTERY_BUCKETS = ["0-9", "10-19", "20-29", "30-39", "40-49", "50-59", "60-69", "70-79", "80-89", "90-100"];
@@ -41,7 +41,7 @@ export function overview(devices: Iterable<DeviceSnapshot>, alerts: { byRule: Re
     versions.set(d.firmware || "unknown", v);
     if (d.battery) buckets[Math.min(9, Math.floor(d.battery.pct / 10))]++;
     else unknown++;
-    const tte = minutesToEmpty(d.battery, nowMs);
+    const tte = predictedMinutesToEmpty(d, nowMs);
     if (tte !== undefined && tte < 30 * 1440) {
       within30d++;
       if (tte < 7 * 1440) within7d++;
@@ -92,7 +92,7 @@ export function devicePage(
     if (f && !d.id.toLowerCase().includes(f) && !d.firmware.toLowerCase().includes(f) && !(d.group ?? "").toLowerCase().includes(f)) continue;
     const alerts = openAlertsByDevice.get(d.id) ?? 0;
     if (q.onlyAlerts && alerts === 0) continue;
-    const tte = minutesToEmpty(d.battery, nowMs);
+    const tte = predictedMinutesToEmpty(d, nowMs);
     rows.push({
       id: d.id,
       firmware: d.firmware,
@@ -141,7 +141,7 @@ export interface Diagnosis {
 }
 
 export function diagnosis(d: DeviceSnapshot, openAlerts: Alert[], rules: RulesConfig, nowMs: number): Diagnosis {
-  const tte = minutesToEmpty(d.battery, nowMs);
+  const tte = predictedMinutesToEmpty(d, nowMs);
   const b = d.battery;
   return {
     id: d.id,

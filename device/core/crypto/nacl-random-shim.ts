@@ -2,32 +2,15 @@
  * Stands in for Node's `crypto` module inside tweetnacl when it is bundled for a device.
  *
  * tweetnacl does `require("crypto").randomBytes(n)` to seed its PRNG; the device build
- * (scripts/build.mjs, the XS policy) aliases that require to this module. Verifying
- * signatures and hashing need no randomness, so by default asking for random bytes
- * throws a clear error instead of returning something weak. A port that has a real
- * randomness source (the Random port) registers it with `setRandomSource`.
+ * (scripts/build.mjs, the XS policy) aliases that require to this module. The device only
+ * verifies signatures and hashes, which need no randomness, and never makes keys, so asking
+ * for random bytes throws a clear error instead of returning something weak.
  */
 
-/** Fills `bytes` with cryptographically strong random bytes. */
-export type RandomFill = (bytes: Uint8Array) => void;
-
-let source: RandomFill | undefined;
-
-/** Registers (or with `undefined`, removes) the randomness source tweetnacl draws from. */
-export function setRandomSource(fill: RandomFill | undefined): void {
-  source = fill;
-}
-
 /** The one function tweetnacl calls on its `crypto` module. */
-export function randomBytes(n: number): Uint8Array {
-  if (source === undefined) {
-    throw new Error(
-      "tweetnacl asked for random bytes on the device, but no randomness source is registered: " +
-        "key generation needs one (call setRandomSource from device/core/crypto/nacl-random-shim); " +
-        "signature verification does not",
-    );
-  }
-  const bytes = new Uint8Array(n);
-  source(bytes);
-  return bytes;
+export function randomBytes(_n: number): Uint8Array {
+  throw new Error(
+    "tweetnacl asked for random bytes on the device, but no randomness source is registered: " +
+      "the device verifies signatures, which needs none, and never generates keys",
+  );
 }

@@ -24,7 +24,14 @@ const MSG_CONNECT = 1;
 const MSG_DATA = 2;
 const MSG_SENT = 3;
 
-const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+/**
+ * A dotted IPv4 address. The regex is created per call, not held in a module constant: the
+ * bundle is preloaded on the ESP32, and in Moddable SDK 8.2.3 `test`/`exec` on a RegExp created
+ * during preload crashes XS after a garbage collection (docs/esp32.md, "Memory budget").
+ */
+function isIpv4(s: string): boolean {
+  return /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.test(s);
+}
 
 export interface ModdableNetworkOptions {
   /** DER CA used for TLS when SocketOptions.tls.ca is absent (the manifest resource). */
@@ -126,14 +133,14 @@ class TcpConnection extends Connection {
   constructor(clock: Clock, options: SocketOptions, handler: SocketHandler) {
     super(clock, handler);
     const port = options.port;
-    if (IPV4.test(options.host)) {
+    if (isIpv4(options.host)) {
       this.clock.setTimeout(() => this.open(options.host, port), 0);
       return;
     }
     try {
       Net.resolve(options.host, (_name, address) => {
         if (this.closed) return;
-        if (address && IPV4.test(address)) this.open(address, port);
+        if (address && isIpv4(address)) this.open(address, port);
         else this.failed(`dns: cannot resolve ${options.host}`);
       });
     } catch (e) {

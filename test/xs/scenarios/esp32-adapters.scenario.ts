@@ -141,7 +141,7 @@ function flash(host: ScenarioHost): void {
   check(storage.blockSize === 4096 && storage.size === 0x8000, `storage geometry ${storage.size}/${storage.blockSize}`);
   storage.eraseBlock(1);
   storage.write(4096, Uint8Array.of(0xf0, 0x0f));
-  storage.write(4096, Uint8Array.of(0x3c, 0xff)); // NOR: bits only clear
+  storage.write(4096, Uint8Array.of(0x30, 0x0e)); // NOR: a second program only clears bits (0 -> 1 needs an erase)
   const nor = hex(storage.read(4096, 3));
   const range = throwsWith(() => storage.read(0x8000 - 1, 2), FlashError, "read past the end");
   const block = throwsWith(() => storage.eraseBlock(8), FlashError, "erase past the end");
