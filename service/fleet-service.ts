@@ -74,7 +74,10 @@ export class FleetService {
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
-    for (const m of this.modules) await m.start?.();
+    // Synchronous when no module start is asynchronous: under the simulator's virtual clock the
+    // service must be subscribed before the clock moves on (no microtask runs in between).
+    const waits = this.modules.map((m) => m.start?.()).filter((r): r is Promise<void> => r instanceof Promise);
+    if (waits.length > 0) await Promise.all(waits);
     await this.transport.start(SERVICE_FILTERS);
   }
 

@@ -23,6 +23,7 @@ export const MAX_EXPOSURE_STEP_MS = 2 * 3_600_000;
 /** A sequence jump larger than this is a reset of the counter, not lost batches. */
 const MAX_GAP_COUNT = 10_000;
 
+
 export type DeviceChange =
   | { kind: "telemetry"; deviceId: string; at: number; batch: TelemetryBatch }
   | { kind: "online" | "offline"; deviceId: string; at: number }
@@ -48,6 +49,7 @@ interface DeviceRow {
   ota_detail: string | null;
   firmware: string | null;
   last_telemetry: number | null;
+  reset_reason: string | null;
 }
 
 function median(values: number[]): number | null {
@@ -77,7 +79,7 @@ export class Ingest {
   ) {
     this.q = {
       device: db.prepare<[string], DeviceRow>(
-        "SELECT last_seq, uptime_ms, reconnects_boot, online, ota_state, ota_result, ota_version, ota_detail, firmware, last_telemetry FROM devices WHERE id = ?",
+        "SELECT last_seq, uptime_ms, reconnects_boot, online, ota_state, ota_result, ota_version, ota_detail, firmware, last_telemetry, reset_reason FROM devices WHERE id = ?",
       ),
       ensure: db.prepare("INSERT INTO devices (id, first_seen, last_seen) VALUES (?, ?, ?) ON CONFLICT(id) DO NOTHING"),
       seen: db.prepare("UPDATE devices SET last_seen = max(last_seen, ?) WHERE id = ?"),
@@ -181,7 +183,10 @@ export class Ingest {
       this.q.countOnly.run(now, id);
       return;
     }
-    const boot = prev.uptime_ms !== null && b.uptimeMs < prev.uptime_ms;
+    // A new boot: uptime went back, or (a clock that does not restart with the chip) the reset
+    // reason or the firmware changed.
+    const boot =
+      prev.uptime_ms !== null && (b.uptimeMs < prev.uptime_ms || (prev.reset_reason !== null && prev.reset_reason !== b.resetReason) || (prev.firmware !== null && prev.firmware !== b.firmware));
     const crash = boot && CRASH_RESET_REASONS.has(b.resetReason);
     const reconnects = b.link?.reconnects ?? null;
     const reconnectDelta =
@@ -197,7 +202,10 @@ export class Ingest {
     // the firmware that was running before the reset.
     const sameFw = prev.firmware === b.firmware && prev.last_telemetry !== null;
     const exposure = sameFw ? Math.min(Math.max(0, now - prev.last_telemetry!), MAX_EXPOSURE_STEP_MS) : 0;
-    const gaps = prev.last_seq !== null ? Math.max(0, Math.min(b.seq - prev.last_seq - 1, MAX_GAP_COUNT)) : 0;
+    // Lost batches: a jump in seq within one boot. Not across a reboot: each boot skips to the
+    // next multiple of 16 (docs/protocol/telemetry.md), and boots that sent nothing (a crash
+    // loop, a trial) each skip again, so a gap there says nothing about loss.
+    const gaps = prev.last_seq === null || boot ? 0 : Math.max(0, Math.min(b.seq - prev.last_seq - 1, MAX_GAP_COUNT));
     const drop = b.battery?.dropBpPerHour;
     this.q.hourly.run({
       id, firmware: b.firmware, hour: Math.floor(now / 3_600_000), exposure, crash: 0, reconnects: reconnectDelta, gaps,

@@ -14,13 +14,19 @@ export class OfferPublisher {
     private readonly log: (line: string) => void,
   ) {}
 
-  /** Blocks first, then the manifest: a device that sees the manifest finds every block retained. */
+  /**
+   * Blocks first, then the manifest, all sent at once: MQTT keeps the order of one client's
+   * messages, so a device that sees the manifest finds every block retained. (Not waiting for each
+   * PUBACK also keeps the publishing synchronous under the simulator's virtual clock.)
+   */
   offer(deviceId: string, bundle: LoadedBundle): Promise<void> {
     const t = otaTopics(deviceId);
-    const blocks = bundle.blocks.map((b, i) => this.transport.publish(t.block(i), b, { qos: 1, retain: true }));
-    return Promise.all(blocks)
-      .then(() => this.transport.publish(t.manifest, bundle.envelope, { qos: 1, retain: true }))
-      .catch((err) => this.log(`rollout: offer to ${deviceId} not published: ${(err as Error).message}`));
+    const sent = bundle.blocks.map((b, i) => this.transport.publish(t.block(i), b, { qos: 1, retain: true }));
+    sent.push(this.transport.publish(t.manifest, bundle.envelope, { qos: 1, retain: true }));
+    return Promise.all(sent).then(
+      () => undefined,
+      (err) => this.log(`rollout: offer to ${deviceId} not published: ${(err as Error).message}`),
+    );
   }
 
   withdraw(deviceId: string): Promise<void> {

@@ -24,10 +24,13 @@ export interface RunnerOptions {
   /** How often the health comparison (rule b) runs for a running rollout. */
   healthEveryMs?: number;
   /**
-   * An offer with no answer this long is published again (the same retained message): a delivery
-   * lost in a broker failover is repaired before the in-progress timeout. Default 5 min.
+   * An offer with no answer this long is published again, and again after each such period (the
+   * same retained message; a device already on it ignores it): a delivery lost in a broker
+   * failover is repaired before the in-progress timeout. Default 5 min.
    */
   resendMs?: number;
+  /** Turns a rollout's `bundle` into the bundle (default: a directory on disk; the simulator passes its own). */
+  resolveBundle?: (ref: string) => LoadedBundle;
 }
 
 interface Live {
@@ -61,8 +64,9 @@ export class RolloutRunner implements ServiceModule {
   private readonly tickMs: number;
   private readonly healthEveryMs: number;
   private readonly resendMs: number;
-  /** Offers already published again (per rollout:device), so each is repeated once. */
-  private readonly resent = new Set<string>();
+  private readonly resolve: (ref: string) => LoadedBundle;
+  /** When each silent offer (rollout:device) was last published again. */
+  private readonly resent = new Map<string, number>();
   private readonly factsQuery;
 
   constructor(
@@ -74,6 +78,7 @@ export class RolloutRunner implements ServiceModule {
     this.tickMs = options.tickMs ?? 5_000;
     this.healthEveryMs = options.healthEveryMs ?? 60_000;
     this.resendMs = options.resendMs ?? 300_000;
+    this.resolve = options.resolveBundle ?? loadBundle;
     this.factsQuery = service.db.prepare("SELECT online, battery_pct, battery_status, ota_state, ota_version, firmware_num FROM devices WHERE id = ?");
   }
 
@@ -100,8 +105,8 @@ export class RolloutRunner implements ServiceModule {
       rollout, createdAt, devices: new Map(devices.map((d) => [d.deviceId, d])), bundle: undefined, rollbackBundle: undefined, health: undefined, healthAt: -Infinity,
     };
     try {
-      live.bundle = loadBundle(rollout.spec.bundle);
-      if (rollout.spec.rollbackBundle) live.rollbackBundle = loadBundle(rollout.spec.rollbackBundle);
+      live.bundle = this.resolve(rollout.spec.bundle);
+      if (rollout.spec.rollbackBundle) live.rollbackBundle = this.resolve(rollout.spec.rollbackBundle);
     } catch (err) {
       this.service.log(`rollout ${rollout.id}: ${(err as Error).message}; offers wait until the bundle is back`);
     }
@@ -150,7 +155,7 @@ export class RolloutRunner implements ServiceModule {
       if (live.rollout.status !== "running") continue;
       if (!live.bundle) {
         try {
-          live.bundle = loadBundle(live.rollout.spec.bundle);
+          live.bundle = this.resolve(live.rollout.spec.bundle);
         } catch {
           continue;
         }
@@ -164,8 +169,13 @@ export class RolloutRunner implements ServiceModule {
       this.apply(live, { type: "tick", now, facts: (id) => this.facts(id, live.rollout.spec), health });
       for (const d of live.devices.values()) {
         const key = `${live.rollout.id}:${d.deviceId}`;
-        if (d.state === "offered" && d.offeredAt !== null && now - d.offeredAt >= this.resendMs && !this.resent.has(key)) {
-          this.resent.add(key);
+        if (d.state !== "offered" || d.offeredAt === null) {
+          this.resent.delete(key);
+          continue;
+        }
+        const last = this.resent.get(key) ?? d.offeredAt;
+        if (now - last >= this.resendMs) {
+          this.resent.set(key, now);
           void this.publisher.offer(d.deviceId, live.bundle);
         }
       }
@@ -233,8 +243,8 @@ export class RolloutRunner implements ServiceModule {
     let bundle: LoadedBundle;
     let rollbackBundle: LoadedBundle | undefined;
     try {
-      bundle = loadBundle(spec.bundle);
-      if (spec.rollbackBundle) rollbackBundle = loadBundle(spec.rollbackBundle);
+      bundle = this.resolve(spec.bundle);
+      if (spec.rollbackBundle) rollbackBundle = this.resolve(spec.rollbackBundle);
     } catch (err) {
       throw new RolloutError(400, (err as Error).message);
     }

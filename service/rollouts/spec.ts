@@ -2,6 +2,8 @@
  * A rollout's plan (RolloutSpec) and the parsers for its human forms ("100/min", "5%", "30m"),
  * shared by the HTTP API and the CLI. Defaults follow AWS IoT Jobs and hawkBit where they have one.
  */
+import { parseServiceDuration } from "../duration";
+
 export interface ExponentialRate {
   /** Offers per minute at the start. */
   baseRatePerMinute: number;
@@ -97,12 +99,11 @@ export function parsePercent(s: string, name: string): number {
   return n;
 }
 
-/** "90s", "30m", "2h", "7d", "1500ms" → ms. */
+/** "90s", "30m", "2h", "7d", "1h30m", "1500ms" → ms (service/duration.ts, one syntax for the service). */
 export function parseDurationMs(s: string, name: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/.exec(s.trim());
-  if (!m) throw new SpecError(`${name} "${s}": expected a duration like 90s, 30m, 2h, 7d`);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as "ms" | "s" | "m" | "h" | "d"];
-  return Math.round(Number(m[1]) * unit);
+  const ms = parseServiceDuration(s.trim());
+  if (ms === undefined) throw new SpecError(`${name} "${s}": expected a duration like 90s, 30m, 2h, 7d`);
+  return ms;
 }
 
 export function parseWaves(s: string): number[] {

@@ -33,9 +33,10 @@ export function makeBundle(dir: string, version: number, counter = 1): string {
   return dir;
 }
 
-export async function startDevice(url: string, id: string, running: number, script: Script, options: { battery?: number; reportMs?: number } = {}): Promise<ScriptedDevice & { stop(): Promise<void>; seq: number }> {
+export async function startDevice(url: string, id: string, running: number, script: Script, options: { battery?: number; reportMs?: number; password?: string } = {}): Promise<ScriptedDevice & { stop(): Promise<void>; seq: number }> {
   const client = await mqtt.connectAsync(url, {
     clientId: id, protocolVersion: 4, clean: true, reconnectPeriod: 200,
+    ...(options.password !== undefined ? { username: id, password: options.password } : {}),
     will: { topic: `tether/${id}/status`, payload: Buffer.from("offline"), qos: 1, retain: true },
   });
   const dev = { id, script, running, offers: [] as number[], client, seq: 0, stop: async () => {} };

@@ -6,7 +6,9 @@
  * added later without breaking old backends; a key is never reused with another meaning.
  */
 import type { ResetReason } from "../../ports";
-import { cborDecode, cborEncode } from "../util/cbor";
+import { cborDecode } from "../util/cbor";
+import { readBatchFast } from "./batch-reader";
+import { CborWriter, headSize, MAJOR_ARRAY, MAJOR_MAP, MAJOR_UINT } from "./cbor-writer";
 
 // ---------------------------------------------------------------- wire constants
 export const TELEMETRY_FORMAT = 1;
@@ -41,7 +43,7 @@ export const RESET_REASON_CODES: readonly ResetReason[] = [
   "unknown", "power-on", "software", "watchdog", "panic", "brownout", "deep-sleep", "external",
 ];
 export type TimeBase = "uptime" | "wall";
-const TIME_BASES: readonly TimeBase[] = ["uptime", "wall"];
+export const TIME_BASES: readonly TimeBase[] = ["uptime", "wall"];
 export type LinkState = "offline" | "connecting" | "online" | "backoff";
 export const LINK_STATE_CODES: readonly LinkState[] = ["offline", "connecting", "online", "backoff"];
 export type BatteryAlarm = "none" | "low" | "critical";
@@ -141,22 +143,13 @@ function codeOf<T>(name: string, table: readonly T[], v: T): number {
   return i;
 }
 
-function sampleMap(s: TelemetrySample, baseMs: number): Map<number, number> {
-  const m = new Map<number, number>();
-  m.set(KS.offsetMs, checkUint("sample offset", s.tMs - baseMs));
-  if (s.temperatureCentiC !== undefined) m.set(KS.temperatureCentiC, checkTemperature(s.temperatureCentiC));
-  if (s.humidityPermille !== undefined) m.set(KS.humidityPermille, checkHumidity(s.humidityPermille));
-  if (s.rssiDbm !== undefined) m.set(KS.rssiDbm, checkRssi(s.rssiDbm));
-  return m;
-}
-
 const checkTemperature = (v: number) => checkInt("temperatureCentiC", v, -27315, 100000);
 const checkHumidity = (v: number) => checkInt("humidityPermille", v, 0, 1000);
 const checkRssi = (v: number) => checkInt("rssiDbm", v, -200, 0);
 
 /**
  * Throws TelemetryError("invalid") when a sample's values are outside the wire ranges: the
- * checks sampleMap makes, in its order, without building the map (every sample comes here).
+ * checks writeSample makes, in its order, without writing (every sample comes here).
  */
 export function checkSample(s: TelemetrySample): void {
   checkUint("sample offset", s.tMs - s.tMs);
@@ -165,7 +158,45 @@ export function checkSample(s: TelemetrySample): void {
   if (s.rssiDbm !== undefined) checkRssi(s.rssiDbm);
 }
 
-function headerMap(b: TelemetryBatch, baseMs: number): Map<number, unknown> {
+/*
+ * The batch is written straight to CBOR (cbor-writer.ts), byte for byte what cbor-x wrote for
+ * the Map form it replaces: keys 0..11 as present, then 13 (samplesDropped), then 12 (samples),
+ * the order that form inserted them in. Every field is checked before the batch is returned.
+ */
+
+/** One reused buffer: a batch is copied out as soon as it is written (one agent at a time runs). */
+const writer = new CborWriter(TELEMETRY_MAX_BYTES + 64);
+
+function writeSample(w: CborWriter, s: TelemetrySample, baseMs: number): void {
+  const offset = checkUint("sample offset", s.tMs - baseMs);
+  const t = s.temperatureCentiC;
+  const h = s.humidityPermille;
+  const r = s.rssiDbm;
+  w.head(MAJOR_MAP, 1 + (t !== undefined ? 1 : 0) + (h !== undefined ? 1 : 0) + (r !== undefined ? 1 : 0));
+  w.head(MAJOR_UINT, KS.offsetMs);
+  w.head(MAJOR_UINT, offset);
+  if (t !== undefined) {
+    w.head(MAJOR_UINT, KS.temperatureCentiC);
+    w.int(checkTemperature(t));
+  }
+  if (h !== undefined) {
+    w.head(MAJOR_UINT, KS.humidityPermille);
+    w.int(checkHumidity(h));
+  }
+  if (r !== undefined) {
+    w.head(MAJOR_UINT, KS.rssiDbm);
+    w.int(checkRssi(r));
+  }
+}
+
+/** Writes `key` then the unsigned `value`. */
+function field(w: CborWriter, key: number, value: number): void {
+  w.head(MAJOR_UINT, key);
+  w.head(MAJOR_UINT, value);
+}
+
+/** Writes the batch map's head and every entry before the samples (key 12 comes last). */
+function writeHeader(w: CborWriter, b: TelemetryBatch, baseMs: number): void {
   if (typeof b.deviceId !== "string" || b.deviceId.length === 0 || b.deviceId.length > 64) {
     throw new TelemetryError("invalid", "deviceId must be a string of 1..64 characters");
   }
@@ -173,39 +204,56 @@ function headerMap(b: TelemetryBatch, baseMs: number): Map<number, unknown> {
     throw new TelemetryError("invalid", "firmware must be a string of at most 32 characters");
   }
   if (b.slot !== 0 && b.slot !== 1) throw new TelemetryError("invalid", `slot must be 0 or 1, got ${String(b.slot)}`);
-  const m = new Map<number, unknown>();
-  m.set(K.format, TELEMETRY_FORMAT);
-  m.set(K.deviceId, b.deviceId);
-  m.set(K.seq, checkUint("seq", b.seq));
-  m.set(K.firmware, b.firmware);
-  m.set(K.slot, b.slot);
-  m.set(K.resetReason, codeOf("resetReason", RESET_REASON_CODES, b.resetReason));
-  m.set(K.timeBase, codeOf("timeBase", TIME_BASES, b.timeBase));
-  m.set(K.baseSec, checkUint("base time (s)", baseMs / 1000));
-  m.set(K.madeAtMs, checkUint("madeAt offset", b.madeAtMs - baseMs));
-  m.set(K.uptimeSec, checkUint("uptime (s)", Math.floor(checkUint("uptimeMs", b.uptimeMs, Number.MAX_SAFE_INTEGER) / 1000)));
-  if (b.link !== undefined) {
-    const l = new Map<number, number>();
-    l.set(KL.state, codeOf("link.state", LINK_STATE_CODES, b.link.state));
-    l.set(KL.reconnects, checkUint("link.reconnects", b.link.reconnects));
-    if (b.link.queued !== undefined) l.set(KL.queued, checkUint("link.queued", b.link.queued));
-    if (b.link.dropped !== undefined) l.set(KL.dropped, checkUint("link.dropped", b.link.dropped));
-    if (b.link.oversized) l.set(KL.oversized, checkUint("link.oversized", b.link.oversized));
-    m.set(K.link, l);
+  const link = b.link;
+  const battery = b.battery;
+  const dropped = b.samplesDropped !== undefined && b.samplesDropped > 0;
+  // format..uptimeSec (10), link, battery, samplesDropped, samples.
+  w.head(MAJOR_MAP, 11 + (link !== undefined ? 1 : 0) + (battery !== undefined ? 1 : 0) + (dropped ? 1 : 0));
+  field(w, K.format, TELEMETRY_FORMAT);
+  w.head(MAJOR_UINT, K.deviceId);
+  w.text(b.deviceId);
+  field(w, K.seq, checkUint("seq", b.seq));
+  w.head(MAJOR_UINT, K.firmware);
+  w.text(b.firmware);
+  field(w, K.slot, b.slot);
+  field(w, K.resetReason, codeOf("resetReason", RESET_REASON_CODES, b.resetReason));
+  field(w, K.timeBase, codeOf("timeBase", TIME_BASES, b.timeBase));
+  field(w, K.baseSec, checkUint("base time (s)", baseMs / 1000));
+  field(w, K.madeAtMs, checkUint("madeAt offset", b.madeAtMs - baseMs));
+  field(w, K.uptimeSec, checkUint("uptime (s)", Math.floor(checkUint("uptimeMs", b.uptimeMs, Number.MAX_SAFE_INTEGER) / 1000)));
+  if (link !== undefined) {
+    const state = codeOf("link.state", LINK_STATE_CODES, link.state);
+    const reconnects = checkUint("link.reconnects", link.reconnects);
+    const queued = link.queued !== undefined ? checkUint("link.queued", link.queued) : undefined;
+    const dropped = link.dropped !== undefined ? checkUint("link.dropped", link.dropped) : undefined;
+    const oversized = link.oversized ? checkUint("link.oversized", link.oversized) : undefined;
+    w.head(MAJOR_UINT, K.link);
+    w.head(MAJOR_MAP, 2 + (queued !== undefined ? 1 : 0) + (dropped !== undefined ? 1 : 0) + (oversized !== undefined ? 1 : 0));
+    field(w, KL.state, state);
+    field(w, KL.reconnects, reconnects);
+    if (queued !== undefined) field(w, KL.queued, queued);
+    if (dropped !== undefined) field(w, KL.dropped, dropped);
+    if (oversized !== undefined) field(w, KL.oversized, oversized);
   }
-  if (b.battery !== undefined) {
-    const x = b.battery;
-    const bm = new Map<number, number>();
-    bm.set(KB.mv, checkUint("battery.mv", x.mv, 65535));
-    bm.set(KB.pct, checkUint("battery.pct", x.pct, 100));
-    bm.set(KB.status, checkUint("battery.status", x.status, 6));
-    if (x.alarm !== undefined) bm.set(KB.alarm, codeOf("battery.alarm", BATTERY_ALARM_CODES, x.alarm));
-    if (x.dropBpPerHour !== undefined) bm.set(KB.dropBpPerHour, checkUint("battery.dropBpPerHour", x.dropBpPerHour, 10000));
-    if (x.timeToEmptyMin !== undefined) bm.set(KB.timeToEmptyMin, checkUint("battery.timeToEmptyMin", x.timeToEmptyMin));
-    m.set(K.battery, bm);
+  if (battery !== undefined) {
+    const x = battery;
+    const mv = checkUint("battery.mv", x.mv, 65535);
+    const pct = checkUint("battery.pct", x.pct, 100);
+    const status = checkUint("battery.status", x.status, 6);
+    const alarm = x.alarm !== undefined ? codeOf("battery.alarm", BATTERY_ALARM_CODES, x.alarm) : undefined;
+    const drop = x.dropBpPerHour !== undefined ? checkUint("battery.dropBpPerHour", x.dropBpPerHour, 10000) : undefined;
+    const tte = x.timeToEmptyMin !== undefined ? checkUint("battery.timeToEmptyMin", x.timeToEmptyMin) : undefined;
+    w.head(MAJOR_UINT, K.battery);
+    w.head(MAJOR_MAP, 3 + (alarm !== undefined ? 1 : 0) + (drop !== undefined ? 1 : 0) + (tte !== undefined ? 1 : 0));
+    field(w, KB.mv, mv);
+    field(w, KB.pct, pct);
+    field(w, KB.status, status);
+    if (alarm !== undefined) field(w, KB.alarm, alarm);
+    if (drop !== undefined) field(w, KB.dropBpPerHour, drop);
+    if (tte !== undefined) field(w, KB.timeToEmptyMin, tte);
   }
-  if (b.samplesDropped !== undefined && b.samplesDropped > 0) m.set(K.samplesDropped, checkUint("samplesDropped", b.samplesDropped));
-  return m;
+  if (dropped) field(w, K.samplesDropped, checkUint("samplesDropped", b.samplesDropped));
+  w.head(MAJOR_UINT, K.samples);
 }
 
 /** The whole-second base every offset in the batch counts from (the earliest time, floored). */
@@ -218,10 +266,6 @@ function baseMsOf(b: TelemetryBatch, count: number): number {
   return Math.floor(min / 1000) * 1000;
 }
 
-function arrayHeaderExtra(n: number): number {
-  return n < 24 ? 0 : n < 256 ? 1 : n < 65536 ? 2 : 4;
-}
-
 /**
  * How many of `batch.samples`, taken from the front, fit in one message of at most
  * `maxBytes`. 0 means not even one sample fits after the header (the header alone may fit).
@@ -230,16 +274,19 @@ function arrayHeaderExtra(n: number): number {
 export function fitSamples(batch: TelemetryBatch, maxBytes = TELEMETRY_MAX_BYTES): number {
   // Offsets depend on the base, which depends on which samples are in: size each prefix
   // with the base of the whole list, then confirm (a later base only shrinks offsets).
+  const w = writer;
   let n = batch.samples.length;
   for (;;) {
     const baseMs = baseMsOf(batch, n);
-    const header = headerMap(batch, baseMs);
-    header.set(K.samples, []);
-    let size = cborEncode(header).length;
+    w.reset();
+    writeHeader(w, batch, baseMs);
+    let size = w.length + headSize(0); // with an empty samples array
     let fit = 0;
     for (let i = 0; i < n; i++) {
-      const s = cborEncode(sampleMap(batch.samples[i], baseMs)).length;
-      if (size + s + arrayHeaderExtra(fit + 1) > maxBytes) break;
+      w.reset();
+      writeSample(w, batch.samples[i], baseMs);
+      const s = w.length;
+      if (size + s + headSize(fit + 1) - headSize(0) > maxBytes) break;
       size += s;
       fit++;
     }
@@ -255,14 +302,17 @@ export function fitSamples(batch: TelemetryBatch, maxBytes = TELEMETRY_MAX_BYTES
  */
 export function encodeTelemetryBatch(batch: TelemetryBatch, maxBytes = TELEMETRY_MAX_BYTES): Uint8Array {
   if (!Array.isArray(batch.samples)) throw new TelemetryError("invalid", "samples must be an array");
-  const baseMs = baseMsOf(batch, batch.samples.length);
-  const m = headerMap(batch, baseMs);
-  m.set(K.samples, batch.samples.map((s) => sampleMap(s, baseMs)));
-  const bytes = cborEncode(m);
-  if (bytes.length > maxBytes) {
-    throw new TelemetryError("too-large", `batch is ${bytes.length} bytes, limit ${maxBytes}`);
+  const samples = batch.samples;
+  const baseMs = baseMsOf(batch, samples.length);
+  const w = writer;
+  w.reset();
+  writeHeader(w, batch, baseMs);
+  w.head(MAJOR_ARRAY, samples.length);
+  for (let i = 0; i < samples.length; i++) writeSample(w, samples[i], baseMs);
+  if (w.length > maxBytes) {
+    throw new TelemetryError("too-large", `batch is ${w.length} bytes, limit ${maxBytes}`);
   }
-  return bytes;
+  return w.bytes();
 }
 
 // ---------------------------------------------------------------- decode
@@ -297,6 +347,12 @@ function text(m: Map<unknown, unknown>, key: number, name: string): string {
 
 /** Decodes and validates one batch; throws TelemetryError("decode") with the reason. */
 export function decodeTelemetryBatch(bytes: Uint8Array): TelemetryBatch {
+  // The shape our writer makes is read directly; anything else (and every error) goes the general way.
+  return readBatchFast(bytes, RESET_REASON_CODES, TIME_BASES) ?? decodeTelemetryBatchGeneral(bytes);
+}
+
+/** The general path: any CBOR encoding of a batch (cbor-x), unknown keys skipped, precise errors. */
+export function decodeTelemetryBatchGeneral(bytes: Uint8Array): TelemetryBatch {
   let raw: unknown;
   try {
     raw = cborDecode(bytes);

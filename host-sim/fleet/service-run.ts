@@ -1,0 +1,79 @@
+/**
+ * The fleet service inside a virtual fleet: the same service code (service/) on the fleet's
+ * virtual broker and under its virtual clock, with an in-memory (or file) SQLite database and
+ * OTA bundles taken from the fleet's FirmwareLibrary. A rollout names its bundle "sim:VERSION"
+ * (or "sim:VERSION:crash" for the library's image that crashes at start-up).
+ *
+ * Node only (the service uses better-sqlite3 and node:crypto); the engine stays Node-free.
+ */
+import crypto from "node:crypto";
+import { parseEnvelope, parseManifest } from "../../device/core/ota/manifest";
+import { offsetClock } from "../../service/clock";
+import { FleetService } from "../../service/fleet-service";
+import { BundleError, type LoadedBundle } from "../../service/rollouts/bundle";
+import type { VirtualFleet } from "./engine";
+import type { FirmwareLibrary } from "./library";
+import { VirtualServiceSession } from "./service-transport";
+
+/** Simulated time 0 as calendar time (the service stores Unix ms). */
+export const SIM_EPOCH_MS = Date.UTC(2026, 0, 1);
+
+export function bundleFromLibrary(library: FirmwareLibrary, ref: string): LoadedBundle {
+  const m = /^sim:([0-9.]+)(?::(crash))?$/.exec(ref);
+  if (!m) throw new BundleError(`bundle "${ref}": in the simulator, name a library build as sim:VERSION or sim:VERSION:crash`);
+  const b = library.bundle(m[1], m[2] as "crash" | undefined);
+  const manifest = parseManifest(parseEnvelope(b.envelope).manifestBytes);
+  const image = new Uint8Array(b.blocks.reduce((n, x) => n + x.length, 0));
+  let o = 0;
+  for (const x of b.blocks) (image.set(x, o), (o += x.length));
+  return { dir: ref, envelope: b.envelope, image, manifest, blocks: b.blocks, offerId: new Uint8Array(crypto.createHash("sha256").update(b.envelope).digest()) };
+}
+
+export interface AttachedService {
+  service: FleetService;
+  session: VirtualServiceSession;
+  /**
+   * Kills the service (as kill -9: what the session has not delivered stays with the broker) and
+   * starts a new one on the same database and session. Synchronous, so it can run inside a clock timer.
+   */
+  restart(): FleetService;
+  close(): Promise<void>;
+}
+
+export interface ServiceRunOptions {
+  /** SQLite file; default in memory. */
+  db?: string;
+  tickMs?: number;
+  healthEveryMs?: number;
+  log?: (l: string) => void;
+}
+
+/** Starts the service on the fleet's broker and clock; it is subscribed when this returns. */
+export function attachFleetService(fleet: VirtualFleet, options: ServiceRunOptions = {}): AttachedService {
+  const clock = offsetClock(fleet.clock, SIM_EPOCH_MS);
+  const session = new VirtualServiceSession(fleet.broker, fleet.clock);
+  const make = (db: FleetService["db"] | string) => {
+    const service = new FleetService({
+      db, clock, transport: session.attach(), log: options.log,
+      rollouts: { tickMs: options.tickMs ?? 10_000, healthEveryMs: options.healthEveryMs ?? 600_000, resolveBundle: (ref) => bundleFromLibrary(fleet.library, ref) },
+    });
+    void service.start(); // synchronous here: no module starts asynchronously
+    return service;
+  };
+  const attached: AttachedService = {
+    service: make(options.db ?? ":memory:"),
+    session,
+    restart() {
+      const old = attached.service;
+      old.rollouts.stop();
+      (old.transport as ReturnType<VirtualServiceSession["attach"]>).detach();
+      attached.service = make(old.db);
+      return attached.service;
+    },
+    async close() {
+      await attached.service.close();
+      session.close();
+    },
+  };
+  return attached;
+}
