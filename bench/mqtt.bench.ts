@@ -11,7 +11,6 @@ import mqtt from "mqtt";
 import { MqttClient } from "../device/core/mqtt/client";
 import { NodeClock } from "../device/platform/node/clock";
 import { nodeNetwork } from "../device/platform/node/network";
-import { MemoryKv } from "../host-sim/virtual/kv";
 import { startMosquitto } from "../test/helpers/mosquitto";
 import { xsComputrons } from "./lib/measure";
 import { BENCH_TOPIC, telemetryPayload } from "../test/mqtt/bench-payload";
@@ -39,7 +38,7 @@ async function oursThroughput(port: number, payload: Uint8Array, round: number):
     let acked = 0;
     let t0 = 0;
     const client = new MqttClient(
-      { clock, network: nodeNetwork, kv: new MemoryKv(64 * 1024 * 1024), log: () => {} },
+      { clock, network: nodeNetwork, log: () => {} },
       { clientId: `ours-tp-${round}`, keepAliveSec: 60, cleanSession: true },
       (e) => {
         if (e.type === "connected") {
@@ -99,7 +98,7 @@ async function oursMemory(port: number): Promise<number> {
   await new Promise<void>((resolve, reject) => {
     for (let i = 0; i < CONNECTIONS; i++) {
       const c = new MqttClient(
-        { clock, network: nodeNetwork, kv: new MemoryKv(), log: () => {} },
+        { clock, network: nodeNetwork, log: () => {} },
         { clientId: `ours-mem-${i}`, keepAliveSec: 60, cleanSession: true },
         (e) => {
           if (e.type === "connected" && ++up === CONNECTIONS) resolve();

@@ -165,10 +165,10 @@ export class Agent {
     this.reporter = reporter;
     const configChannel = new ConfigChannel(config.deviceId, this.link, reporter, ports.kv, ports.log, ports.clock);
     this.handle(this.topics.config, (payload) => configChannel.onMessage(this.topics.config, payload));
-    // Brown-out: buffered samples go to the persistent offline queue (no radio), then stop.
+    // Brown-out: buffered samples go to the persistent outbox (no radio), then stop.
     stopOnBrownout(this.battery, reporter, {
       save: (batches) => {
-        for (const b of batches) this.link.queue.push(this.topics.telemetry, b);
+        for (const b of batches) this.link.outbox.push(this.topics.telemetry, b);
       },
       shutdown: () => this.stop(),
       log: ports.log,

@@ -12,7 +12,7 @@ import { BatteryMonitor, type BatteryConfig } from "../../device/core/battery/mo
 import { TelemetryReporter, type TelemetryConfig } from "../../device/core/telemetry/reporter";
 import { stopOnBrownout } from "../../device/core/telemetry/brownout";
 import { decodeTelemetryBatch, type LinkStats } from "../../device/core/telemetry/record";
-import { OfflineQueue } from "../../device/core/link/queue";
+import { Outbox } from "../../device/core/link/outbox";
 import { SimSensors } from "../sensors/sim-sensors";
 import { SimBattery, type SimBatteryModel } from "./sim-battery";
 
@@ -176,9 +176,9 @@ export function runBattery(o: BatteryRunOptions): BatteryRunResult {
 
   stopOnBrownout(monitor, reporter, {
     save: (batches) => {
-      // The agent's path: unsent batches go to the link's persistent offline queue (KV port).
+      // The agent's path: unsent batches go to the link's persistent outbox (KV port).
       const all = [...queue, ...batches];
-      const persistent = new OfflineQueue(kv, () => {});
+      const persistent = new Outbox(kv, () => {});
       for (const b of all) persistent.push(r.topic, b);
       r.savedBatches = all;
       r.samplesInSaved = all.reduce((n, b) => n + decodeTelemetryBatch(b).samples.length, 0);

@@ -172,7 +172,7 @@ export class RealtimeBackend {
 
   constructor(private readonly brokers: string[]) {
     this.client = new MqttClient(
-      { clock: this.clock, network: nodeNetwork, kv: new MemoryKv(64 * 1024), log: silent },
+      { clock: this.clock, network: nodeNetwork, log: silent },
       { clientId: `tether-fleet-backend-${process.pid}`, keepAliveSec: 10, cleanSession: false },
       (e) => this.onEvent(e),
     );

@@ -1,9 +1,9 @@
-// The battery and config paths through the real Agent (link, offline queue, MQTT bytes) on a
+// The battery and config paths through the real Agent (link, outbox, MQTT bytes) on a
 // virtual device in virtual time, with the power wrappers charging the simulated cell.
 import { describe, expect, it } from "vitest";
 import { Agent, type AgentEvent } from "../../device/core/agent";
 import { decodeTelemetryBatch } from "../../device/core/telemetry/record";
-import { OfflineQueue } from "../../device/core/link/queue";
+import { Outbox } from "../../device/core/link/outbox";
 import { VirtualBroker } from "../../host-sim/broker/virtual-broker";
 import { VirtualClock } from "../../host-sim/virtual/clock";
 import { VirtualNetwork } from "../../host-sim/virtual/network";
@@ -71,10 +71,10 @@ describe(`Agent on a nearly flat battery (replay: ${replay})`, () => {
     // Nothing more goes out once stopped.
     r.clock.advance(6 * 3_600_000);
     expect(r.received.length).toBe(sentBefore);
-    // The flushed samples sit in the link's persistent queue.
-    const queue = new OfflineQueue(storage.kv, () => {});
-    expect(queue.length, replay).toBeGreaterThan(0);
-    const lastQueued = decodeTelemetryBatch(queue.peek()!.payload);
+    // The flushed samples sit in the link's persistent outbox.
+    const outbox = new Outbox(storage.kv, () => {});
+    expect(outbox.length, replay).toBeGreaterThan(0);
+    const lastQueued = decodeTelemetryBatch(outbox.nextToSend()!.payload);
     expect(lastQueued.samples.length).toBeGreaterThan(0);
     expect(lastQueued.battery?.alarm).toBe("critical");
 

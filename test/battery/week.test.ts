@@ -5,7 +5,7 @@ import { runBattery, type BatteryRunOptions } from "../../host-sim/battery/batte
 import { reportIntervalFor, DEFAULT_BATTERY_CONFIG } from "../../device/core/battery/monitor";
 import { decodeTelemetryBatch } from "../../device/core/telemetry/record";
 import { MemoryKv } from "../../host-sim/virtual/kv";
-import { OfflineQueue } from "../../device/core/link/queue";
+import { Outbox } from "../../device/core/link/outbox";
 import { testSeed } from "../helpers/seed";
 
 const SEED = testSeed(Date.now() % 1_000_000);
@@ -70,16 +70,17 @@ describe(`a simulated week on one battery (seed ${SEED}; replay: ${replay})`, ()
     expect(r.publishes.every((p) => p.t <= r.brownoutAt!)).toBe(true);
     expect(r.savedBatches.length).toBeGreaterThan(0);
     expect(r.samplesInSaved).toBeGreaterThan(0); // samples taken since the last report
-    // "Reboot": the link's offline queue, reopened on a copy of the persisted KV entries,
-    // holds the saved batches in order (a full queue drops the oldest, and counts them).
-    const after = new OfflineQueue(MemoryKv.load(r.kv.dump()), () => {});
+    // "Reboot": the link's outbox, reopened on a copy of the persisted KV entries,
+    // holds the saved batches in order (a full outbox drops the oldest, and counts them).
+    const after = new Outbox(MemoryKv.load(r.kv.dump()), () => {});
     expect(after.length + after.dropped).toBe(r.savedBatches.length);
     const kept = r.savedBatches.slice(after.dropped);
     for (const b of kept) {
-      const rec = after.peek()!;
+      const rec = after.nextToSend()!;
       expect(rec.topic).toBe(r.topic);
       expect(Array.from(rec.payload)).toEqual(Array.from(b)); // (cbor-x tags decoded inputs with a cached DataView)
-      after.shift();
+      after.markHanded(rec.n);
+      after.acknowledge(rec.n);
     }
     const last = decodeTelemetryBatch(kept.at(-1)!);
     expect(last.battery?.alarm).toBe("critical");

@@ -19,7 +19,6 @@ import { bundleForXs, repoRoot } from "../../scripts/build.mjs";
  */
 const KNOWN: Record<string, string> = {
   DEVICE_ID_PATTERN: "device/core/topics.ts (Agent constructor)",
-  SLOT_KEY: "device/core/link/queue.ts (queue rebuild)",
   BLOCK_INDEX: "device/core/ota/mqtt-ota.ts (every OTA block: the crash seen in mcsim)",
   // cbor-x: used only with the keyMap and bundleStrings options, which Tether does not set.
   validName: "node_modules/cbor-x (keyMap only)",

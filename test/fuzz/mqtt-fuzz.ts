@@ -7,7 +7,6 @@ import { encodePacket, encodePublish, type Packet } from "../../device/core/mqtt
 import { MqttClient, type MqttEvent } from "../../device/core/mqtt/client";
 import { MqttParser } from "../../device/core/mqtt/parser";
 import { VirtualClock } from "../../host-sim/virtual/clock";
-import { MemoryKv } from "../../host-sim/virtual/kv";
 import { VirtualNetwork } from "../../host-sim/virtual/network";
 import { SeededRandom } from "../../host-sim/virtual/random";
 
@@ -137,7 +136,7 @@ export function fuzzClient(seed: number, count: number): { inputs: number; close
     const events: MqttEvent[] = [];
     net.listen("b", 1, () => ({ onConnect() {}, onData() {}, onClose() {} }));
     const client = new MqttClient(
-      { clock, network: net, kv: new MemoryKv(), log: () => {} },
+      { clock, network: net, log: () => {} },
       { clientId: "f", keepAliveSec: 60, cleanSession: true, maxPacketSize: MAX_PACKET },
       (e) => events.push(e),
     );

@@ -10,11 +10,11 @@ import { testSeed, withSeed } from "../helpers/seed";
 const FILE = "test/link/faults.test.ts";
 const MIN = 60_000;
 
-/** Lets the device settle and empties its queue and in-flight store. */
+/** Lets the device settle and empties its outbox. */
 function settle(w: World, dev: VirtualDevice, maxMs = 20 * MIN): void {
   dev.stopTelemetry();
   const until = w.clock.now() + maxMs;
-  while (w.clock.now() < until && (dev.link.queue.length > 0 || dev.link.client.inflightCount > 0 || !dev.link.client.connected)) {
+  while (w.clock.now() < until && (dev.link.outbox.length > 0 || dev.link.client.inflightCount > 0 || !dev.link.client.connected)) {
     w.clock.advance(1000);
   }
 }
@@ -26,7 +26,7 @@ function expectNoLoss(dev: VirtualDevice, opts: { allowDrops?: boolean } = {}) {
   expect(d.missing.length).toBe(d.dropped);
   expect(d.inOrder).toBe(true);
   expect(d.accepted).toBeGreaterThan(5);
-  expect(dev.link.queue.length).toBe(0);
+  expect(dev.link.outbox.length).toBe(0);
   expect(dev.link.client.inflightCount).toBe(0);
   return d;
 }
@@ -152,14 +152,14 @@ describe("link faults (virtual clock)", () => {
   scenario("reboot with QoS 1 in flight: resent with DUP after the reboot, nothing lost", (w) => {
     const dev = new VirtualDevice(w, "d1");
     w.clock.advance(2 * MIN);
-    w.broker.faults.noPuback = true; // PUBACKs stop: records pile up in flight and in the queue
+    w.broker.faults.noPuback = true; // PUBACKs stop: records pile up in flight and in the outbox
     w.clock.advance(MIN);
     expect(dev.link.client.inflightCount).toBeGreaterThan(0);
     dev.powerCut();
     w.clock.advance(5000);
     w.broker.faults.noPuback = false;
     dev.boot();
-    expect(dev.link.client.inflightCount).toBeGreaterThan(0); // reloaded from the KV
+    expect(dev.link.outbox.length).toBeGreaterThan(0); // reloaded from the KV (the outbox)
     w.clock.advance(2 * MIN);
     settle(w, dev);
     const d = expectNoLoss(dev);

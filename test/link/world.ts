@@ -146,7 +146,7 @@ export function delivery(dev: VirtualDevice): DeliveryReport {
     delivered: seen.size,
     missing: dev.accepted.filter((s) => !seen.has(s)),
     duplicates,
-    dropped: dev.link.queue.dropped,
+    dropped: dev.link.outbox.dropped,
     inOrder,
     dupFlagged,
   };

@@ -53,7 +53,7 @@ function peer(clientId: string, opts: Partial<ConstructorParameters<typeof MqttC
   const clock = new NodeClock();
   const { network, crash } = crashable(nodeNetwork);
   const events: MqttEvent[] = [];
-  const client = new MqttClient({ clock, network, kv, log: () => {} }, { clientId, keepAliveSec: 30, cleanSession: false, ...opts }, (e) => events.push(e));
+  const client = new MqttClient({ clock, network, log: () => {} }, { clientId, keepAliveSec: 30, cleanSession: false, ...opts }, (e) => events.push(e));
   return { client, events, clock, kv, crash, of: (t) => events.filter((e) => e.type === t) as never };
 }
 
@@ -158,21 +158,27 @@ for (const b of brokers) {
       expect(dec(dev2.of("message")[0].payload)).toBe("while-away");
     });
 
-    test("QoS 1 stored while offline survives a reboot and is delivered on the next connection", async () => {
+    test("a record put in the outbox while offline survives a reboot and is delivered (DUP) on the next connection", async () => {
       const kv = new MemoryKv(256 * 1024);
-      // Publish while offline: stored, not sent.
-      const a = track(peer("dev-b", {}, kv));
-      a.client.publish("tether/dev-b/telemetry", enc("stored"), 1);
-      expect(kv.keys().filter((k) => k.startsWith("mq"))).toHaveLength(1);
+      const clock = new NodeClock();
+      const ports = { clock, network: nodeNetwork, kv, log: () => {}, random: new SeededRandom(2) };
+      const options = { deviceId: "dev-b", brokers: [target()], backoff: { powerOnMaxMs: 0, baseMs: 50 } };
+      // Offline: stored (one KV write), not sent; then the device "reboots" before any connect.
+      new Link(ports, options).send("tether/dev-b/telemetry", enc("stored"));
+      expect(kv.keys().filter((k) => k.startsWith("ob"))).toHaveLength(1);
       const backend = track(peer("backend-3", { cleanSession: true }));
       backend.client.subscribe([{ topic: "tether/dev-b/telemetry", qos: 1 }]);
       backend.client.connect(target());
       await until(() => backend.of("subscribed").length === 1, "backend SUBACK");
-      const b2 = track(peer("dev-b", {}, kv)); // "after reboot"
-      b2.client.connect(target());
-      await until(() => b2.of("acked").length === 1, "resent message acked");
+      const link = new Link(ports, options);
+      cleanup.push(() => {
+        link.stop();
+        clock.clearAll();
+      });
+      link.start();
       await until(() => backend.of("message").length === 1, "backend got it");
-      expect(kv.keys().filter((k) => k.startsWith("mq"))).toHaveLength(0);
+      await until(() => kv.keys().filter((k) => k.startsWith("ob")).length === 0, "record deleted on PUBACK");
+      expect(dec(backend.of("message")[0].payload)).toBe("stored");
     });
 
     test("a PUBLISH over 16 KiB (retained or not, first delivery or DUP redelivery) is skipped, acknowledged, counted", async () => {

@@ -10,7 +10,6 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { MqttClient, type MqttEvent } from "../../device/core/mqtt/client";
 import { NodeClock } from "../../device/platform/node/clock";
 import { nodeNetwork } from "../../device/platform/node/network";
-import { MemoryKv } from "../../host-sim/virtual/kv";
 import { startMosquitto, type Mosquitto } from "../helpers/mosquitto";
 
 const KA_SEC = 2;
@@ -55,7 +54,7 @@ describe("keep-alive against Mosquitto", () => {
     const clock = new NodeClock();
     const events: { at: number; e: MqttEvent }[] = [];
     const client = new MqttClient(
-      { clock, network: nodeNetwork, kv: new MemoryKv(16 * 1024), log: () => {} },
+      { clock, network: nodeNetwork, log: () => {} },
       { clientId: "ka-real", keepAliveSec: KA_SEC, cleanSession: true },
       (e) => events.push({ at: Date.now(), e }),
     );

@@ -52,7 +52,7 @@ describe("keep-alive and dead-link detection", () => {
             const ka = c.kaSec * 1000;
             const rec = recording(rig.net, () => rig.clock.now());
             const events: MqttEvent[] = [];
-            const client = new MqttClient({ clock: rig.clock, network: rec.network, kv: rig.kv, log: rig.log }, { clientId: "ka", keepAliveSec: c.kaSec, cleanSession: true }, (e) => events.push(e));
+            const client = new MqttClient({ clock: rig.clock, network: rec.network, log: rig.log }, { clientId: "ka", keepAliveSec: c.kaSec, cleanSession: true }, (e) => events.push(e));
             client.connect(TARGET);
             rig.clock.advance(50);
             expect(client.connected).toBe(true);

@@ -29,7 +29,7 @@ export type Rig = ReturnType<typeof makeRig>;
 export function makeClient(rig: Rig, options: Partial<MqttClientOptions> = {}) {
   const events: MqttEvent[] = [];
   const client = new MqttClient(
-    { clock: rig.clock, network: rig.net, kv: rig.kv, log: rig.log },
+    { clock: rig.clock, network: rig.net, log: rig.log },
     { clientId: "dev1", keepAliveSec: 30, cleanSession: false, ...options },
     (e) => events.push(e),
   );

@@ -28,7 +28,7 @@ describe("telemetry config over MQTT (virtual broker)", () => {
     broker.subscribeInternal("tether/d9/telemetry", (_t, p) => telemetryAt.push(decodeTelemetryBatch(p).madeAtMs));
 
     let channel: ConfigChannel | undefined = undefined;
-    const client = new MqttClient({ clock, network, kv, log }, { clientId: "d9", keepAliveSec: 60, cleanSession: false }, (e) => {
+    const client = new MqttClient({ clock, network, log }, { clientId: "d9", keepAliveSec: 60, cleanSession: false }, (e) => {
       if (e.type === "connected") channel!.onConnected();
       if (e.type === "message") channel!.onMessage(e.topic, e.payload);
     });

@@ -25,7 +25,7 @@ function rig() {
   let config: TelemetryConfig = { sampleIntervalMs: 60_000, reportIntervalMs: 60_000 };
   const target = { get currentConfig() { return config; }, setConfig: (c: TelemetryConfig) => void (config = c) };
   let channel: ConfigChannel | undefined;
-  const client = new MqttClient({ clock, network, kv, log: () => {} }, { clientId: "c1", keepAliveSec: 60, cleanSession: false }, (e) => {
+  const client = new MqttClient({ clock, network, log: () => {} }, { clientId: "c1", keepAliveSec: 60, cleanSession: false }, (e) => {
     if (e.type === "connected") channel!.onConnected();
     if (e.type === "message") channel!.onMessage(e.topic, e.payload);
   });

@@ -10,7 +10,7 @@ import { acceptConfigMessage, type ConfigOutcome } from "./telemetry-config";
 
 export interface ConfigTransport {
   subscribe(topics: { topic: string; qos: 0 | 1 }[]): void;
-  publish(topic: string, payload: Uint8Array, qos: 0 | 1, retain?: boolean, persist?: boolean): number;
+  publish(topic: string, payload: Uint8Array, qos: 0 | 1, retain?: boolean): number;
 }
 
 /**
@@ -66,9 +66,9 @@ export class ConfigChannel {
     if (this.history.length > 16) this.history.shift();
     this.log?.(outcome.ok ? "info" : "warn", outcome.ok ? `config: report ${config.reportIntervalMs} ms, sample ${config.sampleIntervalMs} ms` : `config rejected: ${outcome.error}`);
     try {
-      // Not persisted: a result is about this boot's config; writing it to flash would cost two
-      // NVS writes per request (even a refused one). Lost in a reboot, the backend asks again.
-      this.transport.publish(this.resultTopic, reply, 1, false, false);
+      // Not through the outbox: a result is about this boot's config; writing it to flash would
+      // cost two NVS writes per request (even a refused one). Lost in a reboot, the backend asks again.
+      this.transport.publish(this.resultTopic, reply, 1, false);
     } catch (e) {
       rethrowHalt(e);
       this.log?.("warn", `config: cannot publish result: ${(e as Error).message}`);

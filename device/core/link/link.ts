@@ -1,10 +1,11 @@
 /**
- * The link: MQTT client + connection manager + offline queue, over the ports.
+ * The link: MQTT client + connection manager + outbox, over the ports.
  * - Reconnects forever with full-jitter backoff (machine.ts / backoff.ts), after a random
  *   power-on delay, failing over round-robin among the broker list.
  * - Retained Last Will "offline" on tether/<id>/status, retained "online" after each connect.
- * - Telemetry goes through the persistent offline queue (queue.ts) and is handed to the
- *   client's persistent QoS 1 in-flight store a few at a time, in order, while online.
+ * - Telemetry goes into the persistent outbox (outbox.ts: one KV write) and is handed to the
+ *   client's in-RAM QoS 1 window a few records at a time, in order, while online; its PUBACK
+ *   deletes the record (one KV delete).
  * Callback-based on the Clock port; no promises, so a virtual clock drives it exactly.
  */
 import { rethrowHalt, type Clock, type KeyValueStore, type Log, type Network, type Random, type SocketOptions, type TimerId } from "../../ports";
@@ -14,12 +15,12 @@ import { topics } from "../topics";
 import { checkIntervals } from "../config/intervals";
 import { DEFAULT_BACKOFF, type BackoffPolicy } from "./backoff";
 import { initialLink, step, type LinkEffect, type LinkInput, type LinkModel, type LinkPhase } from "./machine";
-import { DEFAULT_QUEUE_CAPACITY, DEFAULT_QUEUE_MAX_BYTES, OfflineQueue } from "./queue";
+import { DEFAULT_OUTBOX_CAPACITY, DEFAULT_OUTBOX_MAX_BYTES, Outbox } from "./outbox";
 
 export const STATUS_ONLINE = "online";
 export const STATUS_OFFLINE = "offline";
 export const DEFAULT_KEEPALIVE_SEC = 60;
-/** Queued records handed to the client at once: bounds RAM and the in-flight KV records. */
+/** Outbox records handed to the client at once: bounds RAM. */
 export const DEFAULT_INFLIGHT_WINDOW = 4;
 
 export interface BrokerEndpoint extends SocketOptions {
@@ -65,9 +66,9 @@ export interface LinkStatsSnapshot {
   state: LinkPhase;
   /** Successful connections after the first one, since boot. */
   reconnects: number;
-  /** Records waiting in the offline queue. */
+  /** Records in the outbox: made and not yet acknowledged by the broker. */
   queued: number;
-  /** Records the offline queue dropped, ever. */
+  /** Records the outbox dropped, ever. */
   dropped: number;
   /** Incoming messages skipped as over the packet limit (acknowledged, not handled), since boot. */
   oversized: number;
@@ -75,15 +76,15 @@ export interface LinkStatsSnapshot {
 
 export class Link {
   readonly client: MqttClient;
-  readonly queue: OfflineQueue;
+  readonly outbox: Outbox;
   readonly policy: BackoffPolicy;
   readonly statusTopic: string;
   private model: LinkModel;
   private waitTimer: TimerId | undefined;
   private stableTimer: TimerId | undefined;
   private readonly window: number;
-  /** Packet ids of queued records handed to the client, awaiting PUBACK (not status or OTA). */
-  private readonly recordIds = new Map<number, string>();
+  /** Packet id → outbox record number, for records handed to the client (not status or OTA). */
+  private readonly recordIds = new Map<number, { n: number; topic: string }>();
 
   constructor(
     private readonly ports: LinkPorts,
@@ -105,7 +106,7 @@ export class Link {
     this.statusTopic = options.statusTopic ?? topics(options.deviceId).status;
     this.window = options.inflightWindow ?? DEFAULT_INFLIGHT_WINDOW;
     this.model = initialLink(options.brokers.length);
-    this.queue = new OfflineQueue(ports.kv, ports.log, options.queueCapacity ?? DEFAULT_QUEUE_CAPACITY, options.queueMaxBytes ?? DEFAULT_QUEUE_MAX_BYTES);
+    this.outbox = new Outbox(ports.kv, ports.log, options.queueCapacity ?? DEFAULT_OUTBOX_CAPACITY, options.queueMaxBytes ?? DEFAULT_OUTBOX_MAX_BYTES, this.window);
     this.client = new MqttClient(
       ports,
       {
@@ -131,8 +132,8 @@ export class Link {
     return {
       state: this.model.phase,
       reconnects: this.model.connects > 0 ? this.model.connects - 1 : 0,
-      queued: this.queue.length,
-      dropped: this.queue.dropped,
+      queued: this.outbox.length,
+      dropped: this.outbox.dropped,
       oversized: this.client.oversizedCount,
     };
   }
@@ -146,7 +147,7 @@ export class Link {
   stop(): void {
     if (this.client.connected) {
       try {
-        this.client.publish(this.statusTopic, utf8Encode(STATUS_OFFLINE), 1, true, false);
+        this.client.publish(this.statusTopic, utf8Encode(STATUS_OFFLINE), 1, true);
       } catch (e) {
         rethrowHalt(e);
         this.ports.log("warn", `link: could not publish offline status: ${String(e)}`);
@@ -156,23 +157,22 @@ export class Link {
   }
 
   /**
-   * Queues a record (telemetry) for ordered, at-least-once delivery that survives reboots.
-   * Sent at once when online, else when the link comes back. Returns the queue number.
-   * Throws QueueError only for a record too large to ever store.
+   * Puts a record (telemetry) in the outbox for ordered, at-least-once delivery that survives
+   * reboots. Sent at once when online, else when the link comes back. Returns its number.
+   * Throws OutboxError only for a record too large to ever store.
    */
   send(topic: string, payload: Uint8Array): number {
-    const n = this.queue.push(topic, payload);
+    const n = this.outbox.push(topic, payload);
     this.drain();
-    this.queue.takeRecent(); // not drained now (offline, window full): it stays in the KV only
     return n;
   }
 
   /**
-   * Publishes directly (not queued): QoS 1 persists in the in-flight store unless `persist` is
-   * false (then it is resent only within this boot); QoS 0 needs a connection.
+   * Publishes directly, not through the outbox: QoS 1 is resent after a reconnect within
+   * this boot, not after a reboot (status, OTA status, config results); QoS 0 needs a connection.
    */
-  publish(topic: string, payload: Uint8Array, qos: QoS, retain = false, persist = true): number {
-    return this.client.publish(topic, payload, qos, retain, persist);
+  publish(topic: string, payload: Uint8Array, qos: QoS, retain = false): number {
+    return this.client.publish(topic, payload, qos, retain);
   }
 
   subscribe(topics: { topic: string; qos: QoS }[]): void {
@@ -253,7 +253,7 @@ export class Link {
         if (!this.client.connected) return;
         try {
           // Not persisted: a stale "online" after a reboot would be wrong, a fresh one follows each connect.
-          this.client.publish(this.statusTopic, utf8Encode(STATUS_ONLINE), 1, true, false);
+          this.client.publish(this.statusTopic, utf8Encode(STATUS_ONLINE), 1, true);
         } catch (err) {
           rethrowHalt(err);
           this.ports.log("warn", `link: could not publish online status: ${String(err)}`);
@@ -268,10 +268,11 @@ export class Link {
         return;
       case "acked": {
         this.emit(e);
-        const topic = this.recordIds.get(e.packetId);
-        if (topic !== undefined) {
+        const r = this.recordIds.get(e.packetId);
+        if (r !== undefined) {
           this.recordIds.delete(e.packetId);
-          this.emit({ type: "delivered", topic, packetId: e.packetId });
+          this.outbox.acknowledge(r.n);
+          this.emit({ type: "delivered", topic: r.topic, packetId: e.packetId });
         }
         this.drain();
         return;
@@ -285,21 +286,21 @@ export class Link {
     }
   }
 
-  /** Hands queued records to the client, oldest first, while online and the window has room. */
+  /** Hands outbox records to the client, oldest first, while online and the window has room. */
   private drain(): void {
     while (this.client.connected && this.client.inflightCount < this.window) {
-      const r = this.queue.peek();
+      const r = this.outbox.nextToSend();
       if (!r) return;
+      let id: number;
       try {
-        this.recordIds.set(this.client.publish(r.topic, r.payload, 1), r.topic);
+        id = this.client.publish(r.topic, r.payload, 1, false, r.maybeSent);
       } catch (err) {
         rethrowHalt(err);
-        // Most likely the KV is full; the record stays queued and is retried on the next ack/connect.
         this.ports.log("error", `link: could not hand record ${r.n} to MQTT: ${String(err)}`);
         return;
       }
-      // A power cut between publish (persisted) and shift only duplicates the record.
-      this.queue.shift();
+      this.outbox.markHanded(r.n);
+      this.recordIds.set(id, { n: r.n, topic: r.topic });
     }
   }
 }

@@ -9,13 +9,12 @@
  *
  * Bad network input never throws out of here: the connection closes with a reason.
  */
-import { rethrowHalt, type Clock, type KeyValueStore, type Log, type Network, type Socket, type SocketOptions, type TimerId } from "../../ports";
+import { rethrowHalt, type Clock, type Log, type Network, type Socket, type SocketOptions, type TimerId } from "../../ports";
 import {
   CONNACK_REASONS, MqttEncodeError, encodeConnect, encodeDisconnect, encodePingreq, encodePuback,
   encodePublish, encodeSubscribe, encodeUnsubscribe, type Packet,
 } from "./codec";
 import { DEFAULT_MAX_PACKET, MqttParser, type OversizedPublish } from "./parser";
-import { INFLIGHT_MAX_BYTES, InflightStore } from "./inflight";
 import { keepAliveStep, type KeepAliveClock } from "./keepalive";
 import { utf8Encode, utf8Length } from "./utf8";
 
@@ -60,7 +59,6 @@ export type MqttEvent =
 export interface MqttPorts {
   clock: Clock;
   network: Network;
-  kv: KeyValueStore;
   log: Log;
 }
 
@@ -72,6 +70,15 @@ export class MqttError extends Error {
 }
 
 type Phase = "idle" | "connecting" | "connack" | "connected";
+
+interface InflightEntry {
+  packetId: number;
+  topic: string;
+  payload: Uint8Array;
+  retain: boolean;
+  /** True once the PUBLISH may have reached the broker: a resend then carries DUP. */
+  sent: boolean;
+}
 
 interface Subscription {
   qos: QoS;
@@ -93,7 +100,11 @@ export class MqttClient {
   /** When this connection last sent, received and pinged (keepalive.ts). */
   private readonly traffic: KeepAliveClock = { lastSent: 0, lastReceived: 0, lastPing: undefined };
   private nextId = 1;
-  private readonly inflight: InflightStore;
+  /**
+   * QoS 1 PUBLISHes awaiting PUBACK, by packet id, in publish order (a Map keeps insertion
+   * order). RAM only: what must survive a reboot is the link's outbox (../link/outbox.ts).
+   */
+  private readonly inflight: Map<number, InflightEntry>;
   private readonly subs = new Map<string, Subscription>();
   private readonly pendingUnsubs = new Set<string>();
   private readonly subAcks = new Map<number, string[]>();
@@ -108,7 +119,7 @@ export class MqttClient {
     private readonly onEvent: (e: MqttEvent) => void,
   ) {
     this.options = { ...options };
-    this.inflight = new InflightStore(ports.kv, ports.log);
+    this.inflight = new Map();
   }
 
   /** Credentials for the next connect (brokers in a failover list may each have their own). */
@@ -129,7 +140,7 @@ export class MqttClient {
     return this.oversized;
   }
   inflightIds(): number[] {
-    return this.inflight.entries().map((e) => e.packetId);
+    return [...this.inflight.keys()];
   }
 
   // ---------------------------------------------------------------- connection
@@ -277,7 +288,8 @@ export class MqttClient {
         return this.onPublish(p.topic, p.payload, p.qos, p.retain, p.packetId);
       case "puback": {
         this.sentAt.delete(p.packetId);
-        const e = this.inflight.remove(p.packetId);
+        const e = this.inflight.get(p.packetId);
+        this.inflight.delete(p.packetId);
         if (e) this.emit({ type: "acked", packetId: p.packetId });
         else this.ports.log("debug", `mqtt: PUBACK for unknown id ${p.packetId}`);
         return;
@@ -340,9 +352,9 @@ export class MqttClient {
     this.keepAliveTick();
     if (!present) for (const s of this.subs.values()) s.confirmed = false;
     // Resend unacknowledged QoS 1 in publish order; DUP only for ones that may have gone out.
-    for (const e of this.inflight.entries()) {
+    for (const e of this.inflight.values()) {
       const bytes = encodePublish({ topic: e.topic, payload: e.payload, qos: 1, retain: e.retain, dup: e.sent, packetId: e.packetId });
-      this.inflight.markSent(e);
+      e.sent = true;
       if (!this.sendQos1(e.packetId, bytes) || gen !== this.generation) return;
     }
     this.flushSubscriptions();
@@ -398,39 +410,31 @@ export class MqttClient {
   }
 
   /**
-   * Publishes a message. QoS 1 messages are stored (in the KV unless persist is false) before
-   * they are sent, and sent on the next connection when offline; returns their packet id.
+   * Publishes a message. QoS 1 messages are kept in RAM until their PUBACK and resent (DUP)
+   * after a reconnect; published while offline, they go out on the next connection. What must
+   * survive a reboot goes through the link's outbox instead. Returns the packet id (QoS 1).
+   * `dup` marks a first transmission that may repeat one made before a reboot.
    * QoS 0 messages are sent only while connected (else dropped); returns 0.
-   * Throws MqttError for caller errors (bad topic, too large, KV refused the record).
+   * Throws MqttError for caller errors (bad topic, too large, all packet ids in use).
    */
-  publish(topic: string, payload: Uint8Array, qos: QoS, retain = false, persist = true): number {
+  publish(topic: string, payload: Uint8Array, qos: QoS, retain = false, dup = false): number {
     if (topic.length === 0 || /[+#]/.test(topic) || utf8Length(topic) > 0xffff) {
       throw new MqttError(`invalid publish topic "${topic.slice(0, 60)}"`);
     }
-    const size = utf8Length(topic) + payload.length;
     if (qos === 0) {
       if (this.phase === "connected") this.send(encodePublish({ topic, payload, qos: 0, retain }));
       return 0;
     }
     if (qos !== 1) throw new MqttError(`unsupported QoS ${String(qos)}`);
-    if (persist && size > INFLIGHT_MAX_BYTES) {
-      throw new MqttError(`QoS 1 message of ${size} bytes exceeds the ${INFLIGHT_MAX_BYTES}-byte in-flight record`);
-    }
     const id = this.allocateId();
     const online = this.phase === "connected";
     let bytes: Uint8Array;
     try {
-      bytes = encodePublish({ topic, payload, qos: 1, retain, packetId: id });
+      bytes = encodePublish({ topic, payload, qos: 1, retain, dup, packetId: id });
     } catch (e) {
       throw new MqttError(e instanceof MqttEncodeError ? e.message : String(e));
     }
-    try {
-      // sent=online: the record is written once; a crash before the write below only adds a DUP.
-      this.inflight.add(id, topic, payload, retain, online, persist);
-    } catch (e) {
-      rethrowHalt(e);
-      throw new MqttError(`cannot store QoS 1 message: ${String(e)}`);
-    }
+    this.inflight.set(id, { packetId: id, topic, payload, retain, sent: online || dup });
     if (online) this.sendQos1(id, bytes);
     return id;
   }

@@ -1,14 +1,14 @@
 /**
  * Brown-out: the one path where the agent must stop *cleanly* before the power does.
  * Order matters: stop the timers (no new work), encode what is buffered, hand it to the
- * persistent queue, then let the agent shut the link and halt.
+ * persistent outbox, then let the agent shut the link and halt.
  */
 import { rethrowHalt, type Log } from "../../ports";
 import type { BatteryMonitor } from "../battery/monitor";
 import type { TelemetryReporter } from "./reporter";
 
 export interface BrownoutActions {
-  /** Persist these encoded batches (the offline queue's enqueue-and-flush). */
+  /** Persist these encoded batches (into the outbox, without sending). */
   save(batches: Uint8Array[]): void;
   /** Close the link, stop the other services; the device then idles until power returns. */
   shutdown(): void;

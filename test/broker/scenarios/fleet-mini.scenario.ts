@@ -6,7 +6,6 @@ import { utf8Encode } from "../../../device/core/mqtt/utf8";
 import type { Log } from "../../../device/ports";
 import { VirtualBroker } from "../../../host-sim/broker/virtual-broker";
 import { VirtualClock } from "../../../host-sim/virtual/clock";
-import { MemoryKv } from "../../../host-sim/virtual/kv";
 import { VirtualNetwork } from "../../../host-sim/virtual/network";
 import type { ScenarioHost } from "../../xs/scenario-host";
 
@@ -48,7 +47,7 @@ export function run(host: ScenarioHost): void {
       }
     };
     client = new MqttClient(
-      { clock, network: net, kv: new MemoryKv(), log },
+      { clock, network: net, log },
       { clientId: id, keepAliveSec: 20, cleanSession: false, will: { topic: status, payload: utf8Encode("offline"), qos: 1, retain: true } },
       onEvent,
     );
