@@ -95,3 +95,10 @@ export async function xsComputrons(scenarioTs: string | URL, options: XsRunOptio
   }
   return { computrons: r.computrons ?? 0, lines: r.lines, metrics };
 }
+
+/** min / median / max of measured rounds (the bench format for repeated measurements). */
+export function spread(values: number[], digits = 0): { min: number; median: number; max: number } {
+  const s = [...values].sort((a, b) => a - b);
+  const r = (v: number) => Number(v.toFixed(digits));
+  return { min: r(s[0]), median: r(s[Math.floor(s.length / 2)]), max: r(s[s.length - 1]) };
+}

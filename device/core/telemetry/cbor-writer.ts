@@ -2,7 +2,7 @@
  * A small CBOR writer for the telemetry batch, whose shape is fixed (integer keys, integers and
  * short text only). It writes the heads cbor-x writes for the same values (the shortest head;
  * maps and arrays counted, not indefinite), so the bytes are the same as cborEncode of the Map
- * form; test/telemetry/batch-writer.test.ts checks that against cbor-x byte for byte. It exists
+ * form; test/telemetry/batch-codec.test.ts checks that against cbor-x byte for byte. It exists
  * for speed: no Map per batch and per sample, no generic type dispatch, one reused buffer.
  * Text is strict UTF-8 (lone surrogates become U+FFFD, as in MQTT strings); cbor-x would
  * write them as invalid 3-byte sequences.

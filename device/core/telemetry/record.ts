@@ -7,6 +7,7 @@
  */
 import type { ResetReason } from "../../ports";
 import { cborDecode } from "../util/cbor";
+import { readBatchFast } from "./batch-reader";
 import { CborWriter, headSize, MAJOR_ARRAY, MAJOR_MAP, MAJOR_UINT } from "./cbor-writer";
 
 // ---------------------------------------------------------------- wire constants
@@ -42,7 +43,7 @@ export const RESET_REASON_CODES: readonly ResetReason[] = [
   "unknown", "power-on", "software", "watchdog", "panic", "brownout", "deep-sleep", "external",
 ];
 export type TimeBase = "uptime" | "wall";
-const TIME_BASES: readonly TimeBase[] = ["uptime", "wall"];
+export const TIME_BASES: readonly TimeBase[] = ["uptime", "wall"];
 export type LinkState = "offline" | "connecting" | "online" | "backoff";
 export const LINK_STATE_CODES: readonly LinkState[] = ["offline", "connecting", "online", "backoff"];
 export type BatteryAlarm = "none" | "low" | "critical";
@@ -346,6 +347,12 @@ function text(m: Map<unknown, unknown>, key: number, name: string): string {
 
 /** Decodes and validates one batch; throws TelemetryError("decode") with the reason. */
 export function decodeTelemetryBatch(bytes: Uint8Array): TelemetryBatch {
+  // The shape our writer makes is read directly; anything else (and every error) goes the general way.
+  return readBatchFast(bytes, RESET_REASON_CODES, TIME_BASES) ?? decodeTelemetryBatchGeneral(bytes);
+}
+
+/** The general path: any CBOR encoding of a batch (cbor-x), unknown keys skipped, precise errors. */
+export function decodeTelemetryBatchGeneral(bytes: Uint8Array): TelemetryBatch {
   let raw: unknown;
   try {
     raw = cborDecode(bytes);

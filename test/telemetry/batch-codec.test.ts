@@ -1,9 +1,11 @@
 /**
- * Differential test: the telemetry batch writer (device/core/telemetry/cbor-writer.ts, used by
+ * Differential tests. (1) The telemetry batch writer (device/core/telemetry/cbor-writer.ts, used by
  * encodeTelemetryBatch) against cbor-x encoding the Map form the batch had before it, with the
  * project's cbor-x options (device/core/util/cbor.ts): the same bytes, for random batches
- * (property, fixed seeds) and for every head-size boundary. Replay one seed with
- * SEED=n npx vitest run test/telemetry/batch-writer.test.ts.
+ * (property, fixed seeds) and for every head-size boundary. (2) The batch reader (the fast path
+ * of decodeTelemetryBatch) against the general cbor-x path: whenever it reads a batch, from our
+ * bytes or from mutated and re-encoded ones, it is the batch the general path reads. Replay one seed with
+ * SEED=n npx vitest run test/telemetry/batch-codec.test.ts.
  */
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
@@ -18,10 +20,13 @@ import {
   LINK_STATE_CODES,
   RESET_REASON_CODES,
   TELEMETRY_FORMAT,
+  TIME_BASES,
+  decodeTelemetryBatchGeneral,
   encodeTelemetryBatch,
   type TelemetryBatch,
   type TelemetrySample,
 } from "../../device/core/telemetry/record";
+import { readBatchFast } from "../../device/core/telemetry/batch-reader";
 import { testSeed } from "../helpers/seed";
 
 const SEEDS = process.env.SEED ? [testSeed()] : [1, 2, 3, 20261126];
@@ -144,7 +149,7 @@ function expectSame(ours: Uint8Array, theirs: Uint8Array, what: string): void {
 
 describe("telemetry batch writer vs cbor-x (the Map form), byte for byte", () => {
   for (const seed of SEEDS) {
-    it(`random batches, seed ${seed} (replay: SEED=${seed} npx vitest run test/telemetry/batch-writer.test.ts)`, () => {
+    it(`random batches, seed ${seed} (replay: SEED=${seed} npx vitest run test/telemetry/batch-codec.test.ts)`, () => {
       fc.assert(
         fc.property(batchArb, (b) => {
           expectSame(encodeTelemetryBatch(b, 1 << 20), cborEncode(referenceMap(b)), "batch");
@@ -183,5 +188,91 @@ describe("telemetry batch writer vs cbor-x (the Map form), byte for byte", () =>
       }
       expectSame(w.bytes(), cborEncode(new Map(Array.from({ length: n }, (_, i) => [i, -1]))), `map of ${n}`);
     }
+  });
+});
+
+const readFast = (bytes: Uint8Array) => readBatchFast(bytes, RESET_REASON_CODES, TIME_BASES);
+function general(bytes: Uint8Array): TelemetryBatch | string {
+  try {
+    return decodeTelemetryBatchGeneral(bytes);
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+describe("telemetry batch reader (fast path) vs the general cbor-x path", () => {
+  for (const seed of SEEDS) {
+    it(`reads every batch the writer makes, as the general path does; seed ${seed} (replay: SEED=${seed} npx vitest run test/telemetry/batch-codec.test.ts)`, () => {
+      fc.assert(
+        fc.property(batchArb, (b) => {
+          const bytes = encodeTelemetryBatch(b, 1 << 20);
+          const fast = readFast(bytes);
+          // It reads ASCII text only (device ids and versions are ASCII); otherwise it declines.
+          const ascii = /^[\x00-\x7f]*$/.test(b.deviceId + b.firmware);
+          expect(fast === undefined, "the fast path takes the writer's own output when the text is ASCII").toBe(!ascii);
+          if (fast !== undefined) expect(fast).toEqual(decodeTelemetryBatchGeneral(bytes));
+        }),
+        { seed, numRuns: 300 },
+      );
+    });
+
+    it(`on mutated bytes it either declines or agrees with the general path; seed ${seed}`, () => {
+      const edit = fc.oneof(
+        fc.record({ kind: fc.constant("flip" as const), at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }),
+        fc.record({ kind: fc.constant("set" as const), at: fc.nat(), byte: fc.integer({ min: 0, max: 255 }) }),
+        fc.record({ kind: fc.constant("cut" as const), at: fc.nat() }),
+        fc.record({ kind: fc.constant("insert" as const), at: fc.nat(), byte: fc.integer({ min: 0, max: 255 }) }),
+      );
+      let declined = 0;
+      let agreed = 0;
+      fc.assert(
+        fc.property(batchArb, fc.array(edit, { minLength: 1, maxLength: 3 }), (b, edits) => {
+          let bytes = encodeTelemetryBatch(b, 1 << 20);
+          for (const e of edits) {
+            const at = e.at % (bytes.length + 1);
+            if (e.kind === "flip" && at < bytes.length) bytes[at] ^= 1 << e.bit;
+            else if (e.kind === "set" && at < bytes.length) bytes[at] = e.byte;
+            else if (e.kind === "cut") bytes = bytes.slice(0, at);
+            else if (e.kind === "insert") bytes = Uint8Array.from([...bytes.subarray(0, at), e.byte, ...bytes.subarray(at)]);
+          }
+          const fast = readFast(bytes);
+          if (fast === undefined) declined++;
+          else {
+            agreed++;
+            expect(fast).toEqual(general(bytes));
+          }
+        }),
+        { seed, numRuns: 1000 },
+      );
+      // Both branches were exercised (single-byte edits to numbers often keep a valid batch).
+      expect(declined).toBeGreaterThan(0);
+      expect(agreed).toBeGreaterThan(0);
+    });
+  }
+
+  it("declines what is outside the writer's shape; the general path still reads it", () => {
+    const b: TelemetryBatch = { deviceId: "d1", seq: 7, firmware: "1.0.0", slot: 0, resetReason: "power-on", timeBase: "wall", madeAtMs: 1_000_000, uptimeMs: 5000, samples: [{ tMs: 1_000_000, rssiDbm: -50 }] };
+    const m = referenceMap(b);
+    const variants: Array<[string, Map<number, unknown>]> = [
+      ["unknown key", new Map([...m, [99, "future"]])],
+      ["samples before baseSec", new Map([...m].sort(([a], [c]) => (a === K.samples ? -1 : c === K.samples ? 1 : 0)))],
+      ["non-ASCII device id", new Map([...m, [K.deviceId, "dévice"]])],
+    ];
+    for (const [what, variant] of variants) {
+      const bytes = cborEncode(variant);
+      expect(readFast(bytes), what).toBeUndefined();
+      expect(decodeTelemetryBatchGeneral(bytes).seq, what).toBe(7);
+    }
+    // An 8-byte head for seq: declined, and read by the general path.
+    const bytes = encodeTelemetryBatch(b);
+    const at = bytes.indexOf(0x07, 4); // seq 7, just after key 2
+    const long = Uint8Array.from([...bytes.subarray(0, at), 0x1b, 0, 0, 0, 0, 0, 0, 0, 7, ...bytes.subarray(at + 1)]);
+    expect(readFast(long)).toBeUndefined();
+    // Trailing bytes and truncation: declined, and refused by the general path.
+    for (const broken of [Uint8Array.from([...bytes, 0]), bytes.subarray(0, bytes.length - 1)]) {
+      expect(readFast(broken)).toBeUndefined();
+      expect(() => decodeTelemetryBatchGeneral(broken)).toThrow(/CBOR|truncated|end of buffer/);
+    }
+    expect(decodeTelemetryBatchGeneral(long)).toEqual(readFast(bytes));
   });
 });

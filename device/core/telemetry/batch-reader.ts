@@ -1,0 +1,243 @@
+/**
+ * The fast path of decodeTelemetryBatch (record.ts): reads a batch in the shape the batch writer
+ * makes, straight from the bytes, without cbor-x's generic Maps. It returns undefined at the
+ * first thing outside that shape (an unknown or repeated key, a float, tag, 8-byte head or
+ * indefinite length, non-ASCII text, truncation, trailing bytes) and at any value the general
+ * path would refuse; decodeTelemetryBatch then takes the general path, which gives the precise
+ * error or reads what this does not. So whenever this returns a batch it is the one the general
+ * path returns (test/telemetry/batch-codec.test.ts checks both on random and mutated bytes).
+ */
+import type { BatteryReport, LinkStats, TelemetryBatch, TelemetrySample } from "./record";
+
+const U32_MAX = 0xffffffff;
+const MAJOR_UINT = 0;
+const MAJOR_NEGINT = 1;
+const MAJOR_TEXT = 3;
+const MAJOR_ARRAY = 4;
+const MAJOR_MAP = 5;
+/** Additional information above this (8-byte, reserved, indefinite) is not in the writer's shape. */
+const AI_MAX = 26;
+/** Marks "not read": every reader below returns it instead of throwing. */
+const NO = -1;
+
+// One batch is read at a time (synchronously), so the cursor lives here, not in an object.
+let buf: Uint8Array = new Uint8Array(0);
+let pos = 0;
+
+/** The argument of a head of `major` (0..2^32-1), or NO. */
+function arg(major: number): number {
+  if (pos >= buf.length) return NO;
+  const ib = buf[pos];
+  if (ib >> 5 !== major) return NO;
+  const ai = ib & 31;
+  if (ai < 24) {
+    pos += 1;
+    return ai;
+  }
+  if (ai > AI_MAX) return NO;
+  const n = ai === 24 ? 1 : ai === 25 ? 2 : 4;
+  if (pos + 1 + n > buf.length) return NO;
+  let v = 0;
+  for (let k = 1; k <= n; k++) v = v * 256 + buf[pos + k];
+  pos += 1 + n;
+  return v;
+}
+
+/** An unsigned integer in 0..max, or NO. */
+function uint(max: number): number {
+  const v = arg(MAJOR_UINT);
+  return v > max ? NO : v;
+}
+
+/** An integer in min..max (min < 0), or NaN. */
+function int(min: number, max: number): number {
+  if (pos >= buf.length) return NaN;
+  let v: number;
+  if (buf[pos] >> 5 === MAJOR_NEGINT) {
+    const a = arg(MAJOR_NEGINT);
+    v = a === NO ? NaN : -1 - a;
+  } else {
+    const a = arg(MAJOR_UINT);
+    v = a === NO ? NaN : a;
+  }
+  return v >= min && v <= max ? v : NaN;
+}
+
+/** ASCII text, or undefined. */
+function ascii(): string | undefined {
+  const n = arg(MAJOR_TEXT);
+  if (n === NO || pos + n > buf.length) return undefined;
+  let s = "";
+  for (let k = pos; k < pos + n; k++) {
+    const c = buf[k];
+    if (c >= 0x80) return undefined;
+    s += String.fromCharCode(c);
+  }
+  pos += n;
+  return s;
+}
+
+function readLink(): LinkStats | undefined {
+  const n = arg(MAJOR_MAP);
+  if (n === NO) return undefined;
+  let seen = 0;
+  let state = NO;
+  let reconnects = NO;
+  let queued = NO;
+  let dropped = NO;
+  let oversized = NO;
+  for (let i = 0; i < n; i++) {
+    const key = uint(4);
+    if (key === NO || seen & (1 << key)) return undefined;
+    seen |= 1 << key;
+    const v = uint(key === 0 ? 3 : U32_MAX);
+    if (v === NO) return undefined;
+    if (key === 0) state = v;
+    else if (key === 1) reconnects = v;
+    else if (key === 2) queued = v;
+    else if (key === 3) dropped = v;
+    else oversized = v;
+  }
+  if (state === NO || reconnects === NO) return undefined;
+  const link: LinkStats = { state: LINK_STATES[state], reconnects };
+  if (queued !== NO) link.queued = queued;
+  if (dropped !== NO) link.dropped = dropped;
+  if (oversized !== NO) link.oversized = oversized;
+  return link;
+}
+const LINK_STATES = ["offline", "connecting", "online", "backoff"] as const;
+
+const BATTERY_MAX = [65535, 100, 6, 2, 10000, U32_MAX];
+const ALARMS = ["none", "low", "critical"] as const;
+
+function readBattery(): BatteryReport | undefined {
+  const n = arg(MAJOR_MAP);
+  if (n === NO) return undefined;
+  let seen = 0;
+  const v = [NO, NO, NO, NO, NO, NO];
+  for (let i = 0; i < n; i++) {
+    const key = uint(5);
+    if (key === NO || seen & (1 << key)) return undefined;
+    seen |= 1 << key;
+    v[key] = uint(BATTERY_MAX[key]);
+    if (v[key] === NO) return undefined;
+  }
+  if (v[0] === NO || v[1] === NO || v[2] === NO) return undefined;
+  const battery: BatteryReport = { mv: v[0], pct: v[1], status: v[2] as BatteryReport["status"] };
+  if (v[3] !== NO) battery.alarm = ALARMS[v[3]];
+  if (v[4] !== NO) battery.dropBpPerHour = v[4];
+  if (v[5] !== NO) battery.timeToEmptyMin = v[5];
+  return battery;
+}
+
+function readSamples(baseMs: number, out: TelemetrySample[]): boolean {
+  const count = arg(MAJOR_ARRAY);
+  if (count === NO) return false;
+  for (let i = 0; i < count; i++) {
+    const n = arg(MAJOR_MAP);
+    if (n === NO) return false;
+    let seen = 0;
+    let offset = NO;
+    let t = NaN;
+    let h = NaN;
+    let r = NaN;
+    for (let j = 0; j < n; j++) {
+      const key = uint(3);
+      if (key === NO || seen & (1 << key)) return false;
+      seen |= 1 << key;
+      if (key === 0) {
+        offset = uint(U32_MAX);
+        if (offset === NO) return false;
+      } else if (key === 1) {
+        t = int(-27315, 100000);
+        if (t !== t) return false;
+      } else if (key === 2) {
+        h = uint(1000);
+        if (h === NO) return false;
+      } else {
+        r = int(-200, 0);
+        if (r !== r) return false;
+      }
+    }
+    if (offset === NO) return false;
+    const sample: TelemetrySample = { tMs: baseMs + offset };
+    if (seen & 2) sample.temperatureCentiC = t;
+    if (seen & 4) sample.humidityPermille = h;
+    if (seen & 8) sample.rssiDbm = r;
+    out.push(sample);
+  }
+  return true;
+}
+
+/**
+ * Reads one batch, or returns undefined (take the general path). `resetReasons` and
+ * `timeBases` are record.ts's code tables (passed in: record.ts imports this module).
+ */
+export function readBatchFast(
+  bytes: Uint8Array,
+  resetReasons: readonly TelemetryBatch["resetReason"][],
+  timeBases: readonly TelemetryBatch["timeBase"][],
+): TelemetryBatch | undefined {
+  buf = bytes;
+  pos = 0;
+  try {
+    const entries = arg(MAJOR_MAP);
+    if (entries === NO) return undefined;
+    let seen = 0;
+    const n = [NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO];
+    let deviceId: string | undefined;
+    let firmware: string | undefined;
+    let link: LinkStats | undefined;
+    let battery: BatteryReport | undefined;
+    const samples: TelemetrySample[] = [];
+    let haveSamples = false;
+    for (let i = 0; i < entries; i++) {
+      const key = uint(13);
+      if (key === NO || seen & (1 << key)) return undefined;
+      seen |= 1 << key;
+      if (key === 1 || key === 3) {
+        const s = ascii();
+        if (s === undefined) return undefined;
+        if (key === 1) deviceId = s;
+        else firmware = s;
+      } else if (key === 10) {
+        link = readLink();
+        if (link === undefined) return undefined;
+      } else if (key === 11) {
+        battery = readBattery();
+        if (battery === undefined) return undefined;
+      } else if (key === 12) {
+        // Offsets count from baseSec, which the writer puts first; otherwise take the general path.
+        if ((seen & (1 << 7)) === 0 || !readSamples(n[7] * 1000, samples)) return undefined;
+        haveSamples = true;
+      } else {
+        n[key] = uint(key === 4 || key === 6 ? 1 : U32_MAX);
+        if (n[key] === NO) return undefined;
+      }
+    }
+    if (pos !== buf.length) return undefined;
+    // Required: format (= 1), deviceId, seq, firmware, slot, resetReason, timeBase, baseSec, madeAt, uptime, samples.
+    if (n[0] !== 1 || deviceId === undefined || firmware === undefined || !haveSamples) return undefined;
+    for (const k of [2, 4, 5, 6, 7, 8, 9]) if (n[k] === NO) return undefined;
+    const baseMs = n[7] * 1000;
+    const batch: TelemetryBatch = {
+      deviceId,
+      seq: n[2],
+      firmware,
+      slot: n[4] as 0 | 1,
+      resetReason: resetReasons[n[5]] ?? "unknown",
+      timeBase: timeBases[n[6]],
+      madeAtMs: baseMs + n[8],
+      uptimeMs: n[9] * 1000,
+      samples,
+    };
+    if (link !== undefined) batch.link = link;
+    if (battery !== undefined) batch.battery = battery;
+    if (n[13] !== NO) batch.samplesDropped = n[13];
+    return batch;
+  } finally {
+    buf = EMPTY; // do not keep the message alive
+  }
+}
+const EMPTY = new Uint8Array(0);
+
