@@ -42,7 +42,11 @@ export function imageKey(version: string, bad?: BadImage, signedAs?: string): st
 /** Every build a scenario needs: its groups' factory firmware and its OTA offers. */
 export function firmwareRequests(scenario: Scenario): ImageRequest[] {
   const hostile = scenario.faults.flatMap((f) => (f.kind === "hostile" && f.firmware !== undefined ? [{ version: f.firmware, signedAs: f.signedAs }] : []));
-  return [...scenario.groups.map((g) => ({ version: g.firmware })), ...scenario.ota.map((o) => ({ version: o.firmware, bad: o.bad })), ...hostile];
+  const rollouts = (scenario.rollouts ?? []).map((r) => {
+    const [, version, bad] = String(r.request.bundle).split(":");
+    return { version, bad: bad === "crash" ? ("crash" as const) : undefined };
+  });
+  return [...scenario.groups.map((g) => ({ version: g.firmware })), ...scenario.ota.map((o) => ({ version: o.firmware, bad: o.bad })), ...rollouts, ...hostile];
 }
 
 interface Built {
