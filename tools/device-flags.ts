@@ -3,7 +3,7 @@
  * touches the state directory: a bad id or interval is one clear error, never a factory-flashed
  * directory and a crash loop.
  */
-import { DEVICE_ID_PATTERN } from "../device/core/topics";
+import { isDeviceId } from "../device/core/topics";
 import { LIMITS } from "../device/core/config/telemetry-config";
 import { boundedIntFlag, UsageError } from "./args";
 
@@ -16,7 +16,7 @@ export const POWER_ON_MAX_MS = { min: 0, max: 86_400_000 } as const;
 /** A device id the agent accepts (device/core/topics.ts), checked with a message that says why. */
 export function checkDeviceId(id: string | undefined): string {
   if (id === undefined) throw new UsageError("--id is required");
-  if (!DEVICE_ID_PATTERN.test(id)) {
+  if (!isDeviceId(id)) {
     const shown = id.length > 60 ? `${id.slice(0, 60)}… (${id.length} characters)` : id;
     throw new UsageError(
       `--id "${shown}" is not a device id: 1 to 48 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit ` +

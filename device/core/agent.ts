@@ -16,7 +16,7 @@ import type { QoS } from "./mqtt/client";
 import { SequenceCounter } from "./sequence";
 import { TelemetryReporter, type TelemetryConfig } from "./telemetry/reporter";
 import type { LinkState, TelemetryBatch } from "./telemetry/record";
-import { DEVICE_ID_PATTERN, topics } from "./topics";
+import { DEVICE_ID_RULE, isDeviceId, topics } from "./topics";
 import { parseBrokerUrl, type BrokerTarget } from "./util/broker-url";
 import { FIRMWARE_VERSION } from "./version";
 import { IntervalError, checkIntervals } from "./config/intervals";
@@ -82,8 +82,8 @@ export class Agent {
     private readonly config: AgentConfig,
     private readonly observe: (e: AgentEvent) => void = () => {},
   ) {
-    if (!DEVICE_ID_PATTERN.test(config.deviceId)) {
-      throw new AgentConfigError(`device id "${config.deviceId}" must match ${DEVICE_ID_PATTERN}`);
+    if (!isDeviceId(config.deviceId)) {
+      throw new AgentConfigError(`device id "${config.deviceId}" must be ${DEVICE_ID_RULE}`);
     }
     if (config.brokers.length === 0) throw new AgentConfigError("at least one broker URL is needed");
     this.brokers = config.brokers.map((u) => parseBrokerUrl(u, config.caCert));

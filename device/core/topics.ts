@@ -9,5 +9,14 @@ export const topics = (deviceId: string) => ({
   ota: `${TOPIC_ROOT}/${deviceId}/ota`,
 });
 
-/** Device ids become topic levels and client ids: keep them to a safe, short alphabet. */
-export const DEVICE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,47}$/;
+/** What a device id may be, for error messages. */
+export const DEVICE_ID_RULE = "1 to 48 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit";
+
+/**
+ * Device ids become topic levels and client ids: keep them to a safe, short alphabet.
+ * The regex is made inside the function: on the board the bundle is preloaded, and a RegExp
+ * held in a module-level binding crashes XS once a GC has run (docs/esp32.md).
+ */
+export function isDeviceId(id: string): boolean {
+  return /^[A-Za-z0-9][A-Za-z0-9._-]{0,47}$/.test(id);
+}

@@ -28,7 +28,11 @@ export interface ImageRequest {
 
 /** Every build a scenario needs: its groups' factory firmware and its OTA offers. */
 export function firmwareRequests(scenario: Scenario): ImageRequest[] {
-  return [...scenario.groups.map((g) => ({ version: g.firmware })), ...scenario.ota.map((o) => ({ version: o.firmware, bad: o.bad }))];
+  const rollouts = (scenario.rollouts ?? []).map((r) => {
+    const [, version, bad] = String(r.request.bundle).split(":");
+    return { version, bad: bad === "crash" ? ("crash" as const) : undefined };
+  });
+  return [...scenario.groups.map((g) => ({ version: g.firmware })), ...scenario.ota.map((o) => ({ version: o.firmware, bad: o.bad })), ...rollouts];
 }
 
 interface Built {

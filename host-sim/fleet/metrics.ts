@@ -78,6 +78,8 @@ export interface Check {
 }
 
 export interface FleetSummary {
+  /** Rollouts the fleet service ran (scenario key `rollouts`; host-sim/fleet/service-run.ts). */
+  rollouts?: unknown[];
   devices: number;
   seed: number;
   broker: string;

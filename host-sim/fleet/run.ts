@@ -8,7 +8,7 @@
  */
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { nodeSha256 } from "../../device/platform/node/sha256";
-import { runVirtualFleet, type FleetProgress } from "./engine";
+import { runVirtualFleet, VirtualFleet, type FleetProgress } from "./engine";
 import { buildFirmwareLibrary, firmwareRequests } from "./images";
 import { mergeSummaries, type FleetSummary } from "./metrics";
 import type { Scenario } from "./scenario";
@@ -30,6 +30,14 @@ export { firmwareRequests };
 
 async function runShard(o: SimOptions, shard: { index: number; count: number }, onProgress?: (p: FleetProgress) => void): Promise<FleetSummary> {
   const library = await buildFirmwareLibrary(firmwareRequests(o.scenario), nodeSha256);
+  if (o.scenario.rollouts.length > 0) {
+    // The fleet service sees the whole fleet: rollouts run in one shard.
+    if (shard.count > 1) throw new Error("a scenario with rollouts runs in one shard (the fleet service sees the whole fleet): drop --shards");
+    const { runFleetWithService } = await import("./service-run");
+    const fleet = new VirtualFleet({ devices: o.devices, durationMs: o.durationMs, seed: o.seed, scenario: o.scenario, library, sha256: nodeSha256, onProgress, progressEveryMs: o.progressEveryMs, wallNow: () => performance.now() });
+    const { summary, rollouts } = runFleetWithService(fleet);
+    return { ...summary, rollouts } as FleetSummary;
+  }
   return runVirtualFleet({
     devices: o.devices,
     durationMs: o.durationMs,

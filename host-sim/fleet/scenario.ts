@@ -100,6 +100,18 @@ export interface Scenario {
   groups: Group[];
   faults: Fault[];
   ota: OtaOffer[];
+  /**
+   * Rollouts run by the fleet service inside the simulation (host-sim/fleet/service-run.ts checks
+   * each entry with the service's own request validation): { at, bundle: "sim:VERSION[:crash]", ... }.
+   */
+  rollouts: ScenarioRollout[];
+}
+
+export interface ScenarioRollout {
+  /** When the rollout is created, simulated ms. */
+  atMs: number;
+  /** The rest of the entry: a POST /api/rollouts body. */
+  request: Record<string, unknown>;
 }
 
 export class ScenarioError extends Error {
@@ -212,7 +224,7 @@ class Checker {
 }
 
 // ---------------------------------------------------------------- sections
-const TOP_KEYS = ["description", "devices", "duration", "seed", "drain", "lowBatteryPct", "groups", "faults", "ota"] as const;
+const TOP_KEYS = ["description", "devices", "duration", "seed", "drain", "lowBatteryPct", "groups", "faults", "ota", "rollouts"] as const;
 const GROUP_KEYS = ["name", "weight", "firmware", "battery", "sensor", "telemetry", "keepAlive", "powerOnDelayMax", "otaHealthTimeout", "clock", "powerModel", "radio"] as const;
 const BATTERY_KEYS = ["capacityMah", "startPermille", "sleepUa", "activeUa", "transmitUa", "capacityVariationPermille"] as const;
 const SENSOR_KEYS = ["meanCentiC", "swingCentiC", "meanHumidityPermille", "rssiMin", "rssiMax"] as const;
@@ -436,6 +448,15 @@ export function validateScenario(json: unknown): Scenario {
     const got = offer(c, f, `ota[${i}]`, names);
     if (got) ota.push(got);
   });
+  const rollouts: ScenarioRollout[] = [];
+  if (o.rollouts !== undefined) c.array(o.rollouts, "rollouts")?.forEach((r, i) => {
+    const path = `rollouts[${i}]`;
+    if (r === null || typeof r !== "object" || Array.isArray(r)) return c.fail(path, "expected an object");
+    const { at, ...request } = r as Record<string, unknown>;
+    const atMs = c.duration({ at }, "at", path, undefined, true);
+    if (typeof request.bundle !== "string" || !/^sim:\d{1,3}\.\d{1,3}\.\d{1,3}(:crash)?$/.test(request.bundle)) c.fail(`${path}.bundle`, `expected "sim:MAJOR.MINOR.PATCH" or "sim:MAJOR.MINOR.PATCH:crash"`);
+    else if (atMs !== undefined) rollouts.push({ atMs, request });
+  });
   const durationMs = o.duration === undefined ? undefined : c.duration(o, "duration", "scenario", undefined, true);
   const scenario: Scenario = {
     devices: c.optInt(o, "devices", "scenario", 1, 1_000_000),
@@ -446,6 +467,7 @@ export function validateScenario(json: unknown): Scenario {
     groups,
     faults,
     ota,
+    rollouts,
   };
   if (c.problems.length > 0) throw new ScenarioError(c.problems);
   if (scenario.devices !== undefined || scenario.durationMs !== undefined) {

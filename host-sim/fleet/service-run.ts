@@ -11,6 +11,7 @@ import { parseEnvelope, parseManifest } from "../../device/core/ota/manifest";
 import { offsetClock } from "../../service/clock";
 import { FleetService } from "../../service/fleet-service";
 import { BundleError, type LoadedBundle } from "../../service/rollouts/bundle";
+import { parseCreate } from "../../service/rollouts/routes";
 import type { VirtualFleet } from "./engine";
 import type { FirmwareLibrary } from "./library";
 import { VirtualServiceSession } from "./service-transport";
@@ -76,4 +77,57 @@ export function attachFleetService(fleet: VirtualFleet, options: ServiceRunOptio
     },
   };
   return attached;
+}
+
+export interface RolloutFigures {
+  id?: string;
+  bundle: string;
+  createdAtMs: number;
+  status: string;
+  /** Rule that halted it, and simulated ms from creation to the halt. */
+  haltRule?: string;
+  haltAfterMs?: number;
+  counts?: unknown;
+  /** Devices that were offered the version (an upper bound of the devices that ever ran it). */
+  offered?: number;
+  error?: string;
+}
+
+/**
+ * Runs a virtual fleet with the fleet service attached and the scenario's `rollouts` created at
+ * their times (each entry checked by the service's own request validation, as POST /api/rollouts).
+ */
+export function runFleetWithService(fleet: VirtualFleet): { summary: ReturnType<VirtualFleet["run"]>; rollouts: RolloutFigures[] } {
+  const sim = attachFleetService(fleet);
+  const figures: RolloutFigures[] = [];
+  for (const r of fleet.o.scenario.rollouts) {
+    const f: RolloutFigures = { bundle: String(r.request.bundle), createdAtMs: r.atMs, status: "not started" };
+    figures.push(f);
+    fleet.clock.setTimeout(() => {
+      try {
+        // A later rollout replaces a halted one: cancel what is still live so its devices are free.
+        for (const live of sim.service.rollouts.list()) {
+          if (live.status === "halted" || live.status === "paused") sim.service.rollouts.command(String(live.id), "cancel");
+        }
+        f.id = sim.service.rollouts.create(parseCreate(r.request)).id;
+      } catch (err) {
+        f.error = (err as Error).message;
+      }
+    }, r.atMs);
+  }
+  const summary = fleet.run();
+  for (const f of figures) {
+    if (!f.id) continue;
+    const s = sim.service.rollouts.status(f.id) as { status: string; counts: unknown };
+    const halted = sim.service.rollouts.store.events(f.id, 10_000).find((e) => e.kind === "halted");
+    f.status = s.status;
+    f.counts = s.counts;
+    f.offered = sim.service.rollouts.devices(f.id).filter((d) => d.offers > 0).length;
+    if (halted) {
+      f.haltRule = (halted.detail as { rule: string }).rule;
+      f.haltAfterMs = halted.at - SIM_EPOCH_MS - f.createdAtMs;
+    }
+  }
+  void sim.close();
+  return { summary, rollouts: figures };
 }

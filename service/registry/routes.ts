@@ -1,5 +1,5 @@
 /** HTTP routes of the registry: GET /api/devices, GET /api/devices/:id, PATCH /api/devices/:id (labels). */
-import { DEVICE_ID_PATTERN } from "../../device/core/topics";
+import { DEVICE_ID_RULE, isDeviceId } from "../../device/core/topics";
 import type { ServiceClock } from "../clock";
 import { HttpError, type HttpApi } from "../http/server";
 import { bodyObject, optString, queryInt } from "../http/validate";
@@ -9,7 +9,7 @@ const LABEL = /^[A-Za-z0-9._-]{1,64}$/;
 const LABEL_TEXT = "1..64 characters from A-Z a-z 0-9 . _ -";
 
 function deviceId(id: string): string {
-  if (!DEVICE_ID_PATTERN.test(id)) throw new HttpError(400, `"${id}" is not a device id (${DEVICE_ID_PATTERN})`);
+  if (!isDeviceId(id)) throw new HttpError(400, `"${id}" is not a device id (${DEVICE_ID_RULE})`);
   return id;
 }
 

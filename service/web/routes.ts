@@ -4,7 +4,7 @@
  * server-sent event stream, and the dashboard page with its bundled script and styles.
  */
 import type http from "node:http";
-import { DEVICE_ID_PATTERN } from "../../device/core/topics";
+import { DEVICE_ID_RULE, isDeviceId } from "../../device/core/topics";
 import { parseServiceDuration } from "../duration";
 import { alertCsvHeader, alertCsvRow, type AlertState } from "../health/alert-store";
 import type { ProactiveSupport } from "../health/module";
@@ -25,7 +25,7 @@ const SSE_KEEPALIVE_MS = 25_000;
 const OVERVIEW_CACHE_MS = 1000;
 
 function deviceId(id: string): string {
-  if (!DEVICE_ID_PATTERN.test(id)) throw new HttpError(400, `"${id}" is not a device id (${DEVICE_ID_PATTERN})`);
+  if (!isDeviceId(id)) throw new HttpError(400, `"${id}" is not a device id (${DEVICE_ID_RULE})`);
   return id;
 }
 

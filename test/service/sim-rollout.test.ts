@@ -67,3 +67,17 @@ describe("fleet service in a virtual fleet", () => {
     await sim.close();
   }, 300_000);
 });
+
+describe("scenario key rollouts (tether sim)", () => {
+  it("runs scenarios/rollout-small.json: the crashing build halts at its canary, the fixed one completes", async () => {
+    const { readFileSync } = await import("node:fs");
+    const { parseScenario } = await import("../../host-sim/fleet/scenario");
+    const { runSimulation } = await import("../../host-sim/fleet/run");
+    const scenario = parseScenario(readFileSync(new URL("../../scenarios/rollout-small.json", import.meta.url), "utf8"), "rollout-small.json");
+    const summary = await runSimulation({ devices: scenario.devices!, durationMs: scenario.durationMs!, seed: scenario.seed!, scenario, shards: 1 });
+    const [bad, good] = summary.rollouts as { status: string; haltRule?: string; offered: number; counts: { succeeded: number } }[];
+    expect(bad).toMatchObject({ status: "cancelled", haltRule: "failure-rate" });
+    expect(bad.offered).toBeLessThanOrEqual(5);
+    expect(good).toMatchObject({ status: "completed", offered: 40, counts: { succeeded: 40 } });
+  }, 300_000);
+});

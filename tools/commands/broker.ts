@@ -1,7 +1,7 @@
 /** `tether broker credentials`: per-device MQTT accounts, a Mosquitto password file and ACL (docs/security.md). */
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { DEVICE_ID_PATTERN } from "../../device/core/topics";
+import { isDeviceId } from "../../device/core/topics";
 import { parseFlags, UsageError } from "../args";
 import { planCredentials, writeCredentials, type CredentialResult, type ListenerPlan } from "../broker/credentials";
 import { gitRootOf } from "../ota/keys";
@@ -62,7 +62,7 @@ export async function runBroker(argv: string[]): Promise<number> {
   if (devices.length === 0) throw new UsageError("give at least one --device ID or a --devices-file");
   const backends = values.backend ?? ["fleet"];
   for (const [what, id] of [...devices.map((d) => ["device", d]), ...backends.map((b) => ["backend", b])]) {
-    if (!DEVICE_ID_PATTERN.test(id)) throw new UsageError(`${what} "${id}" is not a valid account name: 1 to 48 characters of A-Z a-z 0-9 . _ -`);
+    if (!isDeviceId(id)) throw new UsageError(`${what} "${id}" is not a valid account name: 1 to 48 characters of A-Z a-z 0-9 . _ -`);
   }
   const dup = [...devices, ...backends].find((u, i, all) => all.indexOf(u) !== i);
   if (dup !== undefined) throw new UsageError(`"${dup}" is named twice (a device and a backend cannot share an account)`);

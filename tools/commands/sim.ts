@@ -149,6 +149,10 @@ export async function runSim(argv: string[]): Promise<number> {
   if (values.json === "-") process.stdout.write(JSON.stringify(summary, null, 2) + "\n");
   else {
     process.stdout.write(summaryTable(summary) + "\n");
+    for (const r of (summary.rollouts ?? []) as Record<string, any>[]) {
+      const halt = r.haltRule ? `, halted by ${r.haltRule} after ${formatDuration(r.haltAfterMs)}` : "";
+      process.stdout.write(`rollout ${r.id ?? "-"} ${r.bundle}: ${r.error ?? r.status}${halt}; offered to ${r.offered ?? 0} devices; ${JSON.stringify(r.counts?.byState ?? {})}\n`);
+    }
     if (values.json !== undefined) writeFileSync(values.json, JSON.stringify({ ...summary, replay }, null, 2) + "\n");
   }
   const failed = summary.checks.filter((c) => !c.ok);

@@ -24,7 +24,10 @@ export type OtaMqttEvent =
   | { type: string };
 
 /** Block numbers are short decimals: anything else on a block topic is ignored. */
-const BLOCK_INDEX = /^(0|[1-9][0-9]{0,5})$/;
+/** A block topic's last level: a decimal index without leading zeros (regex made per call: see isDeviceId). */
+function isBlockIndex(n: string): boolean {
+  return /^(0|[1-9][0-9]{0,5})$/.test(n);
+}
 
 export class OtaMqttLink implements OtaHost {
   private ota: OtaUpdater | undefined;
@@ -70,7 +73,7 @@ export class OtaMqttLink implements OtaHost {
     }
     if (topic.startsWith(this.topics.blockPrefix)) {
       const n = topic.slice(this.topics.blockPrefix.length);
-      if (BLOCK_INDEX.test(n)) ota.block(Number(n), payload);
+      if (isBlockIndex(n)) ota.block(Number(n), payload);
       return true;
     }
     return false;
