@@ -36,6 +36,12 @@ import { VirtualSystem } from "./virtual/system";
 
 /** A crashing image restarts after this pause, so a boot loop is visible, not a busy loop. */
 const CRASH_RESTART_MS = 1000;
+/**
+ * The task watchdog: an image that has not started its agent this long after boot is hung (a
+ * top-level await that never settles) and is reset, as a board's watchdog would; the bootloader
+ * then counts a failed trial boot. Real time on a shared host, so longer than a board's 5 s.
+ */
+export const NODE_TASK_WATCHDOG_MS = 30_000;
 
 export interface NodeDeviceOptions extends Omit<AgentConfig, "brokers"> {
   brokers: string[];
@@ -47,8 +53,10 @@ export interface NodeDeviceOptions extends Omit<AgentConfig, "brokers"> {
   batteryAdc?: BatteryAdc;
   log: Log;
   onEvent: (e: AgentEvent) => void;
-  /** Boot and bootloader messages (factory flash, slot chosen, crash, brick). */
+  /** Boot and bootloader messages (factory flash, slot chosen, crash, watchdog reset, brick). */
   onBoot?: (message: string) => void;
+  /** The task watchdog's timeout (default NODE_TASK_WATCHDOG_MS). */
+  watchdogMs?: number;
   /** The bootloader and otadata semantics: the reference bootloader (default) or ESP-IDF's. */
   bootModel?: BootModelName;
   /** The network under the device (default: Node sockets); tests pass a LinkCutter to drop the link. */
@@ -63,7 +71,7 @@ export interface RunningDevice {
 type AgentModule = { Agent: new (ports: Ports, config: AgentConfig, observe: (e: AgentEvent) => void) => Agent };
 
 export async function startNodeDevice(options: NodeDeviceOptions): Promise<RunningDevice> {
-  const { stateDir, log, onEvent, onBoot = () => {}, batteryModel, batteryAdc, bootModel: modelName, network: baseNetwork = nodeNetwork, ...agentConfig } = options;
+  const { stateDir, log, onEvent, onBoot = () => {}, batteryModel, batteryAdc, bootModel: modelName, network: baseNetwork = nodeNetwork, watchdogMs = NODE_TASK_WATCHDOG_MS, ...agentConfig } = options;
   const model = bootModel(modelName);
   // One process per state directory, and a state that cannot be written fails here, not at every report.
   const lock: StateLock | undefined = stateDir ? lockStateDir(stateDir) : undefined;
@@ -112,7 +120,18 @@ export async function startNodeDevice(options: NodeDeviceOptions): Promise<Runni
     const system = new VirtualSystem(resetReason, () => restart("software"));
     let mod: AgentModule;
     try {
-      mod = (await loadSlotModule(flash, outcome.slot)) as unknown as AgentModule;
+      // The watchdog's timer also keeps this process alive while the image hangs: without it
+      // Node would exit 13 (unsettled top-level await) and nothing would restart the device.
+      let watchdog: ReturnType<typeof setTimeout> | undefined;
+      const hung = new Promise<"hung">((resolve) => (watchdog = setTimeout(() => resolve("hung"), watchdogMs)));
+      const loaded = await Promise.race([loadSlotModule(flash, outcome.slot), hung]).finally(() => clearTimeout(watchdog));
+      if (loaded === "hung") {
+        if (stopped || !session.alive) return;
+        onBoot(`watchdog: the image in slot ${outcome.slot} did not start within ${watchdogMs} ms (hung); resetting`);
+        restart("watchdog");
+        return;
+      }
+      mod = loaded as unknown as AgentModule;
       if (typeof mod.Agent !== "function") throw new Error("the image exports no Agent");
     } catch (err) {
       onBoot(`crash: slot ${outcome.slot} does not start (${(err as Error).message}); restarting`);

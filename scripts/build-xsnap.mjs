@@ -52,13 +52,19 @@ export const ESP32_STACK_SLOTS = 1536;
 /** The literal in xsnap.c's xsCreation that sets the stack, replaced for a variant build. */
 const STACK_LITERAL = /4096,(\s*\/\* stackCount \*\/)/;
 
-function cacheKeyFor(stackSlots) {
-  return stackSlots === undefined ? xsnapCacheKey() : `${xsnapCacheKey()}-stack${stackSlots}`;
+function cacheKeyFor(stackSlots, worker = false) {
+  const base = stackSlots === undefined ? xsnapCacheKey() : `${xsnapCacheKey()}-stack${stackSlots}`;
+  return worker ? `${base}-worker` : base;
 }
 
-/** Where the cached binary lives (it may not exist yet). */
-export function xsnapBinaryPath(stackSlots) {
-  return path.join(cacheRoot, cacheKeyFor(stackSlots), "xsnap");
+/**
+ * Where the cached binary lives (it may not exist yet). `worker`: xsnap-worker, the same engine
+ * driven over the host command channel (netstrings on fds 3 and 4: the host's `?` commands reach
+ * `handleCommand`, the program's `issueCommand` waits for the host's answer; `-l` meters each
+ * command), which host-sim uses to run devices inside XS.
+ */
+export function xsnapBinaryPath(stackSlots, worker = false) {
+  return path.join(cacheRoot, cacheKeyFor(stackSlots, worker), worker ? "xsnap-worker" : "xsnap");
 }
 
 /**
@@ -69,10 +75,12 @@ function patchedSourceTree(buildDir, stackSlots) {
   const from = path.join(pkgDir, "xsnap-native", "xsnap");
   const to = path.join(buildDir, "xsnap-src");
   for (const sub of ["sources", "makefiles"]) fs.cpSync(path.join(from, sub), path.join(to, sub), { recursive: true });
-  const main = path.join(to, "sources", "xsnap.c");
-  const text = fs.readFileSync(main, "utf8");
-  if (!STACK_LITERAL.test(text)) throw new Error("build-xsnap: xsnap.c has no stackCount literal to patch (package changed?)");
-  fs.writeFileSync(main, text.replace(STACK_LITERAL, `${stackSlots},$1`));
+  for (const name of ["xsnap.c", "xsnap-worker.c"]) {
+    const main = path.join(to, "sources", name);
+    const text = fs.readFileSync(main, "utf8");
+    if (!STACK_LITERAL.test(text)) throw new Error(`build-xsnap: ${name} has no stackCount literal to patch (package changed?)`);
+    fs.writeFileSync(main, text.replace(STACK_LITERAL, `${stackSlots},$1`));
+  }
   return path.join(to, "makefiles", "lin");
 }
 
@@ -106,17 +114,19 @@ function sleep(ms) {
 function works(bin) {
   try {
     const r = spawnSync(bin, ["-v"], { encoding: "utf8", timeout: 20_000 });
-    return r.status === 0 && /^XS \d/m.test(r.stdout);
+    return r.status === 0 && /(^|\()XS \d/m.test(r.stdout); // xsnap: "XS 13.3.0"; xsnap-worker: "xsnap v (XS 13.3.0)"
   } catch {
     return false;
   }
 }
 
 /** Runs make; resolves on success, rejects with its output on failure. */
-function runMake(buildDir, log, makeDir = path.join(pkgDir, "xsnap-native", "xsnap", "makefiles", "lin")) {
+function runMake(buildDir, log, makeDir = path.join(pkgDir, "xsnap-native", "xsnap", "makefiles", "lin"), worker = false) {
   const moddable = path.join(pkgDir, "moddable");
   const jobs = Math.max(1, Math.min(os.availableParallelism?.() ?? os.cpus().length, 8));
-  const args = ["-C", makeDir, "-f", "xsnap.mk", `MODDABLE=${moddable}`, "GOAL=release", `BUILD_DIR=${buildDir}`, `-j${jobs}`];
+  const args = ["-C", makeDir, "-f", worker ? "xsnap-worker.mk" : "xsnap.mk", `MODDABLE=${moddable}`, "GOAL=release", `BUILD_DIR=${buildDir}`, `-j${jobs}`];
+  // xsnap-worker.mk takes its own sources from $(CURDIR)/../../sources: the patched copy when makeDir is one.
+  if (worker) args.push(`TLS_DIR=${path.resolve(makeDir, "..", "..", "sources")}`, "XSNAP_VERSION=tether");
   log(`build-xsnap: make ${args.join(" ")}`);
   return new Promise((resolve, reject) => {
     const child = spawn("make", args, { stdio: ["ignore", "pipe", "pipe"] });
@@ -180,16 +190,19 @@ async function acquireLock(lockDir, log) {
 
 /**
  * Returns the path of a working xsnap binary, building it first if it is not cached.
- * `stackSlots` builds (and caches separately) a variant with that XS stack size.
- * @param {{ force?: boolean, log?: (msg: string) => void, stackSlots?: number }} [options]
+ * `stackSlots` builds (and caches separately) a variant with that XS stack size;
+ * `worker` builds xsnap-worker instead of xsnap (see xsnapBinaryPath).
+ * @param {{ force?: boolean, log?: (msg: string) => void, stackSlots?: number, worker?: boolean }} [options]
  */
 export async function ensureXsnap(options = {}) {
   const log = options.log ?? ((m) => process.stderr.write(`${m}\n`));
   const stackSlots = options.stackSlots;
   if (stackSlots !== undefined && (!Number.isInteger(stackSlots) || stackSlots < 256)) throw new Error(`build-xsnap: bad stack size ${stackSlots}`);
-  const key = cacheKeyFor(stackSlots);
+  const worker = options.worker === true;
+  const name = worker ? "xsnap-worker" : "xsnap";
+  const key = cacheKeyFor(stackSlots, worker);
   const finalDir = path.join(cacheRoot, key);
-  const bin = path.join(finalDir, "xsnap");
+  const bin = path.join(finalDir, name);
   if (!options.force && fs.existsSync(bin)) return bin;
 
   checkToolchain();
@@ -202,12 +215,12 @@ export async function ensureXsnap(options = {}) {
     const t0 = Date.now();
     const buildDir = fs.mkdtempSync(path.join(cacheRoot, `${key}.build-`));
     try {
-      await runMake(buildDir, log, stackSlots === undefined ? undefined : patchedSourceTree(buildDir, stackSlots));
-      const built = path.join(buildDir, "bin", "lin", "release", "xsnap");
+      await runMake(buildDir, log, stackSlots === undefined ? undefined : patchedSourceTree(buildDir, stackSlots), worker);
+      const built = path.join(buildDir, "bin", "lin", "release", name);
       if (!fs.existsSync(built)) throw new Error(`build-xsnap: make succeeded but ${built} is missing`);
       if (!works(built)) throw new Error(`build-xsnap: the built binary ${built} does not run (xsnap -v failed)`);
       fs.mkdirSync(finalDir, { recursive: true });
-      const tmp = path.join(finalDir, `xsnap.tmp-${process.pid}`);
+      const tmp = path.join(finalDir, `${name}.tmp-${process.pid}`);
       fs.copyFileSync(built, tmp);
       fs.chmodSync(tmp, 0o755);
       fs.renameSync(tmp, bin); // atomic on the same filesystem

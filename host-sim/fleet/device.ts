@@ -23,7 +23,7 @@ import { DeviceHalted, VirtualSystem } from "../virtual/system";
 import { VirtualWallClock } from "../virtual/wall-clock";
 import type { CowFlash, SlotCheckCache } from "./cow-flash";
 import { DeviceClock, DeviceNetwork, dropSockets, silenceSockets, type Guarded } from "./guards";
-import { toHex, type FirmwareLibrary, type AgentInstance } from "./library";
+import { toHex, type FirmwareLibrary, type AgentInstance, type XsBoot, type XsRunner } from "./library";
 import type { Group } from "./scenario";
 
 /** A crashed boot restarts after this (panic handler + ROM boot). */
@@ -34,6 +34,12 @@ export const RESTART_MS = 1_000;
 export const TIME_SYNC_AFTER_MS = 3_000;
 /** This many crashes without a boot that ran a minute: the device is in a boot loop (bricked). */
 export const MAX_CRASH_LOOP = 12;
+/**
+ * The task watchdog (ESP-IDF's default CONFIG_ESP_TASK_WDT_TIMEOUT_S is 5 s): an image that has
+ * not started its agent this long after boot is hung, and the watchdog resets the chip. The
+ * bootloader then sees an unconfirmed trial boot, as after any other reset.
+ */
+export const TASK_WATCHDOG_MS = 5_000;
 /** Calendar time at virtual time 0: 2026-01-01T00:00:00Z. */
 export const SIM_EPOCH_UNIX_MS = 1_767_225_600_000;
 
@@ -52,8 +58,25 @@ export interface FleetWorld {
   ota: { hardwareId: string; trustedKeys: Uint8Array[] };
   /** Agent events of device `dev`. */
   onAgentEvent(dev: FleetDevice, e: AgentEvent): void;
-  /** Lifecycle: boot, power cut, crash, brick, dead. */
-  onLifecycle(dev: FleetDevice, what: "boot" | "power-cut" | "crash" | "brick" | "dead" | "restart", x: number): void;
+  /** Lifecycle: boot, power cut, crash, watchdog reset, brick, dead. */
+  onLifecycle(dev: FleetDevice, what: Lifecycle, x: number): void;
+  /** Devices inside XS: the runner, and which device indices use it. */
+  xs?: { runner: XsRunner; runs(index: number): boolean };
+}
+
+export type Lifecycle = "boot" | "power-cut" | "crash" | "watchdog" | "brick" | "dead" | "restart";
+
+/** The task watchdog fired: nothing fed it (a hung image, or XS code that never yields). */
+export function isWatchdogReset(e: unknown): boolean {
+  return typeof e === "object" && e !== null && (e as { watchdog?: unknown }).watchdog === true;
+}
+
+class HungImage extends Error {
+  readonly watchdog = true;
+  constructor(version: number) {
+    super(`image v${version} did not start its agent within ${TASK_WATCHDOG_MS} ms (hung): task watchdog reset`);
+    this.name = "WatchdogReset";
+  }
 }
 
 const silent: Log = () => {};
@@ -69,6 +92,10 @@ export class FleetDevice implements Guarded {
   readonly wall: VirtualWallClock;
   boots = 0;
   crashes = 0;
+  watchdogResets = 0;
+  /** Runs its images inside XS (host-sim/xs) rather than as modules in this process. */
+  readonly inXs: boolean;
+  private xsBoot: XsBoot | undefined;
   /** Crashes since the last boot that stayed up (boot-loop detection). */
   private crashRun = 0;
   /** Running image: slot and version (header), after the last successful bootloader run. */
@@ -102,6 +129,7 @@ export class FleetDevice implements Guarded {
     this.sensors = new SimSensors(clock, root.fork("sensors"), { ...DEFAULT_SENSOR_PROFILE, ...group.sensor, ...radioSensor(group.radio, seed) });
     this.wall = new VirtualWallClock(clock, group.driftPpm);
     this.faultRandom = root.fork("flash-faults");
+    this.inXs = world.xs?.runs(index) === true;
     flash.fault = (op) => this.flashFault(op);
     // NVS lives on the same chip: every key-value write is a power-cut point too.
     this.kv.beforeWrite = (kind, key, length) => flash.nvsOp(kind, key, length);
@@ -141,8 +169,12 @@ export class FleetDevice implements Guarded {
     const part = this.flash.open(SLOT_PARTITIONS[out.slot]);
     const hash = toHex(part.read(IMAGE_HEADER_SIZE + out.header.payloadLength, IMAGE_HASH_SIZE));
     const code = this.world.library.code(hash);
-    if (code === undefined || code.Agent === undefined || code.crash !== undefined) {
-      this.fault(new Error(`image v${out.header.version} in slot ${out.slot} crashed at start-up: ${code?.crash ?? "unknown image"}`));
+    // In XS the image's module is loaded there: what it does there decides, not what it did on Node.
+    const xs = code !== undefined && this.inXs ? (this.xsBoot = this.world.xs!.runner.boot(code)) : undefined;
+    const hung = xs ? xs.hung : code?.hang === true;
+    const crash = code === undefined ? "unknown image" : xs ? xs.crash : (code.crash ?? (code.Agent === undefined && !hung ? "image exports no Agent" : undefined));
+    if (crash !== undefined) {
+      this.fault(new Error(`image v${out.header.version} in slot ${out.slot} crashed at start-up: ${crash}`));
       return;
     }
     const epoch = this.epoch;
@@ -151,22 +183,30 @@ export class FleetDevice implements Guarded {
     if (this.group.timeSync) ports.clock.setTimeout(() => this.syncTime(), TIME_SYNC_AFTER_MS);
     // A boot that stays up a minute ends a crash loop.
     ports.clock.setTimeout(() => (this.crashRun = 0), 60_000);
+    if (hung) {
+      // Its agent never starts, so nothing feeds the task watchdog.
+      const version = out.header.version;
+      ports.clock.setTimeout(() => this.fault(new HungImage(version)), TASK_WATCHDOG_MS);
+      return;
+    }
     try {
-      const agent = new code.Agent(
-        ports,
-        {
-          deviceId: this.id,
-          brokers: this.world.brokers,
-          firmwareVersion: code.version,
-          keepAliveSec: this.group.keepAliveSec,
-          telemetry: { sampleIntervalMs: this.group.sampleIntervalMs, reportIntervalMs: this.group.reportIntervalMs },
-          link: { backoff: { powerOnMaxMs: this.group.powerOnDelayMaxMs } },
-          ota: { ...this.world.ota, options: { healthTimeoutMs: this.group.otaHealthTimeoutMs } },
-        } as AgentConfig,
-        (e) => {
-          if (this.epoch === epoch) this.world.onAgentEvent(this, e);
-        },
-      );
+      const config = {
+        deviceId: this.id,
+        brokers: this.world.brokers,
+        firmwareVersion: code!.version,
+        keepAliveSec: this.group.keepAliveSec,
+        telemetry: { sampleIntervalMs: this.group.sampleIntervalMs, reportIntervalMs: this.group.reportIntervalMs },
+        link: { backoff: { powerOnMaxMs: this.group.powerOnDelayMaxMs } },
+        ota: { ...this.world.ota, options: { healthTimeoutMs: this.group.otaHealthTimeoutMs } },
+      } as AgentConfig;
+      const observe = (e: AgentEvent) => {
+        if (this.epoch === epoch) this.world.onAgentEvent(this, e);
+      };
+      if (xs) {
+        this.agent = xs.start(ports, config, observe);
+        return;
+      }
+      const agent = new code!.Agent!(ports, config, observe);
       this.agent = agent;
       agent.start();
     } catch (e) {
@@ -206,17 +246,26 @@ export class FleetDevice implements Guarded {
       this.wakeAfter(off, "power-on");
       return;
     }
-    // A crash (uncaught exception, bad image): the chip resets; the bootloader counts trial boots.
+    // A crash (uncaught exception, bad image) or a watchdog reset (hung image): the chip resets;
+    // the bootloader counts trial boots.
+    const watchdog = isWatchdogReset(err);
     this.crashes++;
     this.crashRun++;
+    if (watchdog) this.watchdogResets++;
     this.halt("crashed");
-    this.world.onLifecycle(this, "crash", this.crashRun);
+    this.world.onLifecycle(this, watchdog ? "watchdog" : "crash", this.crashRun);
     if (this.crashRun >= MAX_CRASH_LOOP) {
       this.state = "bricked";
       this.world.onLifecycle(this, "brick", 1);
       return;
     }
-    this.wakeAfter(CRASH_REBOOT_MS, "panic");
+    this.wakeAfter(CRASH_REBOOT_MS, watchdog ? "watchdog" : "panic");
+  }
+
+  /** Ends this boot's XS engine, if it runs in one (the end of a run). */
+  releaseXs(): void {
+    this.xsBoot?.dispose();
+    this.xsBoot = undefined;
   }
 
   /** Re-syncs the wall clock now (end of a failed-sync window). */
@@ -260,6 +309,8 @@ export class FleetDevice implements Guarded {
     this.epoch++;
     this.state = next;
     this.agent = undefined;
+    this.xsBoot?.dispose();
+    this.xsBoot = undefined;
     silenceSockets(this.sockets);
   }
 

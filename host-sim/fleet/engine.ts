@@ -16,10 +16,10 @@ import { VirtualBroker } from "../broker/virtual-broker";
 import { VirtualClock } from "../virtual/clock";
 import { VirtualNetwork } from "../virtual/network";
 import { FactoryFlashes, SlotCheckCache } from "./cow-flash";
-import { FleetDevice, type FleetWorld } from "./device";
+import { FleetDevice, type FleetWorld, type Lifecycle } from "./device";
 import { scheduleFaults, type FaultCounters } from "./faults";
 import { scheduleRadioDrops } from "./radio";
-import type { FirmwareLibrary } from "./library";
+import type { BadImage, FirmwareLibrary, XsRunner } from "./library";
 import { DeviceBook, type Check, type FleetSummary, type OtaOutcomes } from "./metrics";
 import { checkScenarioFits, groupOfScenario, type Scenario } from "./scenario";
 import { deviceSeed } from "./seeds";
@@ -52,8 +52,15 @@ export interface VirtualFleetOptions {
   onProgress?: (p: FleetProgress) => void;
   /** Simulated ms between progress reports (and between checks of the wall clock). */
   progressEveryMs?: number;
+  /** Devices inside XS: the runner, and how many of the fleet's devices (spread evenly) use it. */
+  xs?: { runner: XsRunner; devices: number };
   /** Wall-clock ms (performance.now on Node); only used for the summary's wall time. */
   wallNow?: () => number;
+}
+
+/** Whether device `index` of `total` is one of the `n` that run inside XS: spread evenly, whatever the shard. */
+export function runsInXs(index: number, n: number, total: number): boolean {
+  return Math.floor(((index + 1) * n) / total) > Math.floor((index * n) / total);
 }
 
 /** Device index → group (scenario.ts). */
@@ -71,6 +78,7 @@ export class VirtualFleet implements FleetWorld {
   readonly ota: { hardwareId: string; trustedKeys: Uint8Array[] };
   readonly sha256: Sha256;
   readonly library: FirmwareLibrary;
+  readonly xs: FleetWorld["xs"];
   private readonly byId = new Map<string, number>();
   private readonly shardIndex: number;
   private readonly shardCount: number;
@@ -85,6 +93,7 @@ export class VirtualFleet implements FleetWorld {
   private reconnectSec = -1;
   private reconnectsThisSec = 0;
   crashes = 0;
+  watchdogResets = 0;
   restarts = 0;
   boots = 0;
   deadBatteries = 0;
@@ -96,6 +105,10 @@ export class VirtualFleet implements FleetWorld {
     this.sha256 = o.sha256;
     this.library = o.library;
     this.ota = { hardwareId: o.library.hardwareId, trustedKeys: o.library.trustedKeys };
+    if (o.xs && o.xs.devices > 0) {
+      const { runner, devices: n } = o.xs;
+      this.xs = { runner, runs: (i) => runsInXs(i, n, o.devices) };
+    }
     this.broker.start();
     this.broker.subscribeInternal("tether/+/telemetry", (topic, payload) => this.onTelemetry(topic, payload), { qos: 1 });
     this.broker.subscribeInternal("tether/+/ota/status", (topic, payload) => this.onOtaStatus(topic, payload), { qos: 1 });
@@ -136,6 +149,8 @@ export class VirtualFleet implements FleetWorld {
       this.clock.runUntil(t);
       o.onProgress?.({ simMs: t, endMs, devices: this.devices.length, online: this.online, published: this.published, delivered: this.delivered });
     }
+    // The run is over: XS devices' engines stop here (their state stays readable on the host).
+    for (const dev of this.devices) dev.releaseXs();
     return this.summary((wallNow() - wallStart) / 1000);
   }
 
@@ -183,7 +198,7 @@ export class VirtualFleet implements FleetWorld {
     }
   }
 
-  onLifecycle(dev: FleetDevice, what: "boot" | "power-cut" | "crash" | "brick" | "dead" | "restart", x: number): void {
+  onLifecycle(dev: FleetDevice, what: Lifecycle, x: number): void {
     const t = this.clock.now();
     if (what !== "boot" && dev.online) {
       dev.online = false;
@@ -202,8 +217,14 @@ export class VirtualFleet implements FleetWorld {
         this.crashes++;
         this.trace.add(t, dev.index, EV.crash, x);
         return;
+      case "watchdog":
+        this.crashes++;
+        this.watchdogResets++;
+        this.trace.add(t, dev.index, EV.watchdog, x);
+        return;
       case "restart":
         this.restarts++;
+        this.bookOf(dev).restarts++;
         this.trace.add(t, dev.index, EV.restart);
         return;
       case "brick":
@@ -258,17 +279,29 @@ export class VirtualFleet implements FleetWorld {
   }
 
   /** Publishes an OTA offer to one device: retained manifest and blocks (docs/protocol/ota.md). */
-  offer(dev: FleetDevice, version: string, bad: "crash" | undefined): void {
+  offer(dev: FleetDevice, version: string, bad: BadImage | undefined): void {
     const b = this.library.bundle(version, bad);
-    const book = this.books[this.byId.get(dev.id)!];
+    const book = this.bookOf(dev);
     book.offeredVersion = b.version;
     book.offeredBad = bad !== undefined;
     book.lastOtaState = -1;
     book.lastOtaResult = -1;
     book.rolledBackSeen = false;
+    this.publishOffer(dev, version, bad, undefined);
+  }
+
+  /** The retained blocks and manifest of an offer (also a hostile publisher's); returns the manifest envelope. */
+  publishOffer(dev: FleetDevice, version: string, bad: BadImage | undefined, signedAs: string | undefined): Uint8Array {
+    const b = this.library.bundle(version, bad, signedAs);
+    this.bookOf(dev).offers++;
     const base = `tether/${dev.id}/ota/`;
     b.blocks.forEach((block, n) => this.broker.publishInternal(`${base}block/${n}`, block, { qos: 1, retain: true }));
     this.broker.publishInternal(`${base}manifest`, b.envelope, { qos: 1, retain: true });
+    return b.envelope;
+  }
+
+  bookOf(dev: FleetDevice): DeviceBook {
+    return this.books[this.byId.get(dev.id)!];
   }
 
   private countReconnect(t: number): void {
@@ -328,6 +361,12 @@ export class VirtualFleet implements FleetWorld {
         if (book.offeredBad && outcome !== "rolledBack" && badNotRolledBack.length < 5) badNotRolledBack.push(`${dev.id} (${outcome})`);
       }
     });
+    // A device on a critical battery may stay off the air to save it (the agent's battery policy).
+    const saving = (d: FleetDevice) => d.battery.chargePermille() <= CRITICAL_BATTERY_PERMILLE;
+    const offline = this.devices.filter((d) => d.state !== "dead" && !d.online && !saving(d)).map((d) => d.id);
+    const savingOffline = this.devices.filter((d) => d.state !== "dead" && !d.online && saving(d)).length;
+    const looping = this.devices.filter((_, i) => this.books[i].restarts > restartBudget(this.books[i])).map((d, i) => `${d.id} (${this.books[i].restarts} restarts)`);
+    const withdrawnInstalled = this.devices.filter((d, i) => this.books[i].withdrawnVersions.has(d.version)).map((d) => d.id);
     const mismatches = this.devices.filter((_, i) => this.books[i].alarmRaised !== this.books[i].crossedLow).length;
     const badOffered = this.books.filter((b) => b.offeredBad).length;
     const badRolledBack = this.devices.filter((d, i) => this.books[i].offeredBad && otaOutcome(d, this.books[i]) === "rolledBack").length;
@@ -338,6 +377,23 @@ export class VirtualFleet implements FleetWorld {
         name: "bad-image devices rolled back",
         ok: badRolledBack === badOffered,
         detail: `${badRolledBack}/${badOffered}` + (badNotRolledBack.length ? `; not: ${badNotRolledBack.join(", ")}` : ""),
+      },
+      {
+        name: "every live device online at the end",
+        ok: offline.length === 0,
+        detail:
+          (offline.length === 0 ? `${this.online} online` : `${offline.length} offline, e.g. ${offline.slice(0, 5).join(", ")}`) +
+          (savingOffline > 0 ? `; ${savingOffline} on a critical battery not counted` : ""),
+      },
+      {
+        name: "no restart loop",
+        ok: looping.length === 0,
+        detail: looping.length === 0 ? `at most ${RESTARTS_PER_OFFER} restarts per offer` : `${looping.length} looping, e.g. ${looping.slice(0, 5).join(", ")}`,
+      },
+      {
+        name: "withdrawn offers never installed",
+        ok: withdrawnInstalled.length === 0,
+        detail: withdrawnInstalled.length === 0 ? "none running" : `running a withdrawn version: ${withdrawnInstalled.slice(0, 5).join(", ")}`,
       },
       {
         name: "battery alerts match simulated crossings",
@@ -363,6 +419,7 @@ export class VirtualFleet implements FleetWorld {
       faults: {
         powerCuts: this.faults.powerCuts,
         crashes: this.crashes,
+        watchdogResets: this.watchdogResets,
         restarts: this.restarts,
         linkFlaps: this.faults.linkFlaps,
         brokerOutages: this.faults.brokerOutages,
@@ -375,6 +432,18 @@ export class VirtualFleet implements FleetWorld {
       checks,
     };
   }
+}
+
+/** The agent's critical battery level (device/core/battery/monitor.ts criticalEnterPct), per mille. */
+const CRITICAL_BATTERY_PERMILLE = 100;
+
+/** An update restarts a device once to install and at most once more to roll back. */
+const RESTARTS_PER_OFFER = 2;
+/** Restarts no offer explains that still are not a loop. */
+const RESTART_SLACK = 2;
+
+function restartBudget(book: DeviceBook): number {
+  return RESTARTS_PER_OFFER * book.offers + RESTART_SLACK;
 }
 
 function otaOutcome(dev: FleetDevice, book: DeviceBook): keyof Omit<OtaOutcomes, "offered"> {

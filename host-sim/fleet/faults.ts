@@ -13,6 +13,7 @@ import { groupOf, type VirtualFleet } from "./engine";
 import type { Fault, FaultTiming, Scenario, Selector } from "./scenario";
 import { faultSeed, mix } from "./seeds";
 import { EV } from "./trace";
+import { publishHostile } from "./hostile-publisher";
 
 const DAY_MS = 86_400_000;
 /** Trace "device" for fleet-wide events. */
@@ -29,6 +30,7 @@ const KIND_CODES: Record<Fault["kind"] | "ota", number> = {
   "time-sync-fail": 9,
   "battery-drain": 10,
   ota: 11,
+  hostile: 12,
 };
 
 export interface FaultCounters {
@@ -158,6 +160,9 @@ export function scheduleFaults(fleet: VirtualFleet, scenario: Scenario, seed: nu
         return;
       case "battery-drain":
         perDevice({ at: f.at }, f.select, ordinal, f.kind, (d) => d.battery.burst(f.ua, f.forMs));
+        return;
+      case "hostile":
+        perDevice({ at: f.at }, f.select, ordinal, f.kind, (d) => publishHostile(fleet, d, f, new SeededRandom(faultSeed(seed, ordinal, d.index) ^ 0x6057)));
         return;
     }
   });

@@ -14,25 +14,39 @@ import { versionNumber } from "../../device/core/ota/version";
 import { createBundle, keyPairFromSeed, splitBlocks, DEFAULT_BLOCK_SIZE } from "../../tools/ota/bundle";
 import { IMAGE_HASH_SIZE } from "../../bootloader-spec/reference/image";
 import type { Scenario } from "./scenario";
-import { toHex, type FirmwareCode, type FirmwareLibrary, type OtaBundle } from "./library";
+import { toHex, type BadImage, type FirmwareCode, type FirmwareLibrary, type OtaBundle } from "./library";
 
 export const FLEET_HARDWARE_ID = "tether-devkit";
 /** The fleet's OTA signing key: fixed, so runs are reproducible (a simulation, not a secret). */
 const FLEET_KEY = keyPairFromSeed(new Uint8Array(32).fill(0x51));
-const BAD_PREFIX = 'throw new Error("bad image: crashes at start-up");\n';
+const BAD_PREFIX: Record<BadImage, string> = {
+  crash: 'throw new Error("bad image: crashes at start-up");\n',
+  // A top-level await that never settles: the module never finishes loading.
+  hang: "await new Promise(() => {});\n",
+};
+/** How long a "hang" image's module is given to prove it never finishes loading (real time). */
+const HANG_PROOF_MS = 500;
 
 export interface ImageRequest {
   version: string;
-  bad?: "crash";
+  bad?: BadImage;
+  /** A manifest that names this version instead of the image's own (a hostile version-mismatch offer). */
+  signedAs?: string;
+}
+
+/** The library key of a build: version, then "!bad", then "@signedAs". */
+export function imageKey(version: string, bad?: BadImage, signedAs?: string): string {
+  return `${version}${bad ? "!" + bad : ""}${signedAs ? "@" + signedAs : ""}`;
 }
 
 /** Every build a scenario needs: its groups' factory firmware and its OTA offers. */
 export function firmwareRequests(scenario: Scenario): ImageRequest[] {
+  const hostile = scenario.faults.flatMap((f) => (f.kind === "hostile" && f.firmware !== undefined ? [{ version: f.firmware, signedAs: f.signedAs }] : []));
   const rollouts = (scenario.rollouts ?? []).map((r) => {
     const [, version, bad] = String(r.request.bundle).split(":");
     return { version, bad: bad === "crash" ? ("crash" as const) : undefined };
   });
-  return [...scenario.groups.map((g) => ({ version: g.firmware })), ...scenario.ota.map((o) => ({ version: o.firmware, bad: o.bad })), ...rollouts];
+  return [...scenario.groups.map((g) => ({ version: g.firmware })), ...scenario.ota.map((o) => ({ version: o.firmware, bad: o.bad })), ...rollouts, ...hostile];
 }
 
 interface Built {
@@ -41,9 +55,14 @@ interface Built {
   code: FirmwareCode;
 }
 
-async function evaluate(payload: Uint8Array, name: string): Promise<{ exports: Record<string, unknown>; crash?: string }> {
+async function evaluate(payload: Uint8Array, name: string, bad: string | undefined): Promise<{ exports: Record<string, unknown>; crash?: string; hang?: boolean }> {
   try {
-    return { exports: await evaluateImageCode(payload, name) };
+    const loading = evaluateImageCode(payload, name);
+    if (bad !== "hang") return { exports: await loading };
+    // Only the image built to hang is raced against a timer: a slow machine cannot make a good image "hang".
+    const settled = await Promise.race([loading.then(() => true, () => true), new Promise<false>((r) => setTimeout(() => r(false), HANG_PROOF_MS))]);
+    if (settled) throw new Error("the hang image finished loading");
+    return { exports: {}, hang: true };
   } catch (e) {
     return { exports: {}, crash: (e as Error).message ?? String(e) };
   }
@@ -56,16 +75,23 @@ export async function buildFirmwareLibrary(requests: ImageRequest[], sha256: Sha
   const byKey = new Map<string, Built>();
   const byHash = new Map<string, FirmwareCode>();
   await Promise.all(versions.map(async (v) => payloads.set(v, await buildAgentPayload(v))));
-  const keys = [...new Set(requests.map((r) => `${r.version}${r.bad ? "!" + r.bad : ""}`))];
-  for (const key of keys) {
-    const [version, bad] = key.split("!");
+  const builds = new Map(requests.map((r) => [imageKey(r.version, r.bad, r.signedAs), r]));
+  for (const [key, { version, bad, signedAs }] of builds) {
     let payload = payloads.get(version)!;
-    if (bad === "crash") payload = new Uint8Array([...new TextEncoder().encode(BAD_PREFIX), ...payload]);
-    const b = createBundle(payload, { version: versionNumber(version), hardwareId: FLEET_HARDWARE_ID, securityCounter: 1 }, FLEET_KEY.secretKey, sha256);
-    const loaded = await evaluate(payload, key.replace(/[^0-9a-z.]/gi, "_"));
+    if (bad !== undefined) payload = new Uint8Array([...new TextEncoder().encode(BAD_PREFIX[bad]), ...payload]);
+    const signed = versionNumber(signedAs ?? version);
+    const b = createBundle(payload, { version: signed, hardwareId: FLEET_HARDWARE_ID, securityCounter: 1 }, FLEET_KEY.secretKey, sha256);
+    const loaded = await evaluate(payload, key.replace(/[^0-9a-z.]/gi, "_"), bad);
     const Agent = loaded.exports.Agent as FirmwareCode["Agent"];
-    const code: FirmwareCode = { version, exports: loaded.exports, Agent, crash: loaded.crash ?? (Agent ? undefined : "image exports no Agent") };
-    const bundle: OtaBundle = { version: versionNumber(version), envelope: b.envelope, blocks: splitBlocks(b.image, b.manifest.blockSize ?? DEFAULT_BLOCK_SIZE) };
+    const code: FirmwareCode = {
+      version,
+      exports: loaded.exports,
+      Agent,
+      payload,
+      hang: loaded.hang,
+      crash: loaded.crash ?? (Agent || loaded.hang ? undefined : "image exports no Agent"),
+    };
+    const bundle: OtaBundle = { version: signed, envelope: b.envelope, blocks: splitBlocks(b.image, b.manifest.blockSize ?? DEFAULT_BLOCK_SIZE) };
     byKey.set(key, { bundle, image: b.image, code });
     byHash.set(toHex(b.image.subarray(b.image.length - IMAGE_HASH_SIZE)), code);
   }
@@ -78,7 +104,7 @@ export async function buildFirmwareLibrary(requests: ImageRequest[], sha256: Sha
     hardwareId: FLEET_HARDWARE_ID,
     trustedKeys: [FLEET_KEY.publicKey],
     image: (version) => get(version).image,
-    bundle: (version, bad) => get(bad ? `${version}!${bad}` : version).bundle,
+    bundle: (version, bad, signedAs) => get(imageKey(version, bad, signedAs)).bundle,
     code: (hashHex) => byHash.get(hashHex),
   };
 }

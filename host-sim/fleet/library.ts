@@ -8,6 +8,9 @@
 import type { AgentConfig, AgentEvent } from "../../device/core/agent";
 import type { Ports } from "../../device/ports";
 
+/** A deliberately bad image: "crash" throws at start-up, "hang" never finishes starting. */
+export type BadImage = "crash" | "hang";
+
 /** The agent as the image exports it (device/core/index.ts). */
 export interface AgentInstance {
   start(): void;
@@ -21,8 +24,28 @@ export interface FirmwareCode {
   Agent?: AgentConstructor;
   /** Set when the image's module threw while loading: every boot of it crashes. */
   crash?: string;
+  /** Set when the image's module never finishes loading (a top-level await that never settles). */
+  hang?: boolean;
+  /** The image's code (an ES module), for devices that run it inside XS. */
+  payload?: Uint8Array;
   /** Whatever else the module exports (OTA wiring, version). */
   exports: Record<string, unknown>;
+}
+
+/**
+ * Devices inside XS (host-sim/xs): one boot of one image in its own XS machine. `crash` and
+ * `hung` are what loading the image's module did there; `start` runs its Agent on the device's
+ * ports; `dispose` ends the boot (power cut, reset).
+ */
+export interface XsBoot {
+  readonly crash: string | undefined;
+  readonly hung: boolean;
+  start(ports: Ports, config: AgentConfig, observe: (e: AgentEvent) => void): AgentInstance;
+  dispose(): void;
+}
+
+export interface XsRunner {
+  boot(code: FirmwareCode): XsBoot;
 }
 
 export interface OtaBundle {
@@ -38,8 +61,8 @@ export interface FirmwareLibrary {
   trustedKeys: Uint8Array[];
   /** The wrapped slot image of a factory firmware version. */
   image(version: string): Uint8Array;
-  /** The OTA bundle for a version (bad: an image that crashes at start-up). */
-  bundle(version: string, bad: "crash" | undefined): OtaBundle;
+  /** The OTA bundle for a version (bad: an image that crashes or hangs at start-up). */
+  bundle(version: string, bad: BadImage | undefined, signedAs?: string): OtaBundle;
   /** The code of the image whose appended SHA-256 is `hashHex`. */
   code(hashHex: string): FirmwareCode | undefined;
 }

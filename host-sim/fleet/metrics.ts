@@ -60,6 +60,12 @@ export class DeviceBook {
   lastOtaResult = -1;
   /** The backend saw "rolled back" (105) for the offered version. */
   rolledBackSeen = false;
+  /** Offers published to this device (scenario offers and a hostile publisher's). */
+  offers = 0;
+  /** Software restarts (updates, rollbacks). */
+  restarts = 0;
+  /** Versions offered and then withdrawn: never to be installed. */
+  readonly withdrawnVersions = new Set<number>();
 }
 
 export interface OtaOutcomes {
@@ -101,12 +107,14 @@ export interface FleetSummary {
   peakReconnectsPerSecond: number;
   ota: OtaOutcomes;
   battery: { alerts: number; alertsSeenByBackend: number; crossedThreshold: number; dead: number };
-  faults: { powerCuts: number; crashes: number; restarts: number; linkFlaps: number; brokerOutages: number; brokerRestarts: number };
+  faults: { powerCuts: number; crashes: number; watchdogResets: number; restarts: number; linkFlaps: number; brokerOutages: number; brokerRestarts: number };
   boots: number;
   onlineAtEnd: number;
   traceHash: string;
   traceEvents: number;
   checks: Check[];
+  /** Devices inside XS (--xs): how many, their boots, and what crossing into XS cost. */
+  xs?: { devices: number; boots: number; deliveries: number; portCalls: number; computrons: number };
   /** Real-time runs only: the connect ramp (wall clock). */
   realtime?: { connectSpanSeconds: number; connectsPerSecond: number; peakConnectsPerSecond: number; backendConnects: number; sessionPresentReconnects: number; drainSeconds: number };
 }
@@ -154,6 +162,7 @@ export function mergeSummaries(parts: FleetSummary[], traceHash: string): FleetS
     faults: {
       powerCuts: sum((s) => s.faults.powerCuts),
       crashes: sum((s) => s.faults.crashes),
+      watchdogResets: sum((s) => s.faults.watchdogResets),
       restarts: sum((s) => s.faults.restarts),
       linkFlaps: sum((s) => s.faults.linkFlaps),
       brokerOutages: sum((s) => s.faults.brokerOutages),
@@ -163,6 +172,17 @@ export function mergeSummaries(parts: FleetSummary[], traceHash: string): FleetS
     onlineAtEnd: sum((s) => s.onlineAtEnd),
     traceHash,
     traceEvents: sum((s) => s.traceEvents),
+    ...(parts.some((p) => p.xs)
+      ? {
+          xs: {
+            devices: sum((s) => s.xs?.devices ?? 0),
+            boots: sum((s) => s.xs?.boots ?? 0),
+            deliveries: sum((s) => s.xs?.deliveries ?? 0),
+            portCalls: sum((s) => s.xs?.portCalls ?? 0),
+            computrons: sum((s) => s.xs?.computrons ?? 0),
+          },
+        }
+      : {}),
     checks: parts[0].checks.map((c, i) => {
       const all = parts.map((p) => p.checks[i]);
       return { name: c.name, ok: all.every((x) => x.ok), detail: all.filter((x) => !x.ok).map((x) => x.detail).join("; ") || c.detail };

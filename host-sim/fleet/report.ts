@@ -46,10 +46,11 @@ export function summaryTable(s: FleetSummary): string {
     ["  deferred / failed / bricked", `${group3(s.ota.deferred)} / ${group3(s.ota.failed)} / ${group3(s.ota.bricked)}`],
     ["battery alerts", `${group3(s.battery.alerts)} (backend saw ${group3(s.battery.alertsSeenByBackend)}, crossed ${group3(s.battery.crossedThreshold)})`],
     ["dead batteries", group3(s.battery.dead)],
-    ["power cuts / crashes", `${group3(s.faults.powerCuts)} / ${group3(s.faults.crashes)}`],
+    ["power cuts / crashes (watchdog)", `${group3(s.faults.powerCuts)} / ${group3(s.faults.crashes)} (${group3(s.faults.watchdogResets)})`],
     ["link flaps", group3(s.faults.linkFlaps)],
     ["broker outages / restarts", `${group3(s.faults.brokerOutages)} / ${group3(s.faults.brokerRestarts)}`],
     ["online at end", group3(s.onlineAtEnd)],
+    ...(s.xs ? [["in XS (ESP32 stack, Moddable globals)", `${group3(s.xs.devices)} devices, ${group3(s.xs.boots)} boots, ${group3(s.xs.computrons)} computrons`] as [string, string]] : []),
     ["trace hash", s.traceHash],
   ];
   const w = Math.max(...rows.map((r) => r[0].length));

@@ -156,7 +156,7 @@ export async function runRealtimeSimulation(o: RealtimeOptions, workerUrl: URL, 
     peakReconnectsPerSecond: peakPerSecond(reconnects),
     ota: { offered: 0, updated: 0, rolledBack: 0, deferred: 0, failed: 0, bricked: 0 },
     battery: { alerts: 0, alertsSeenByBackend: 0, crossedThreshold: 0, dead: 0 },
-    faults: { powerCuts: 0, crashes: 0, restarts: 0, linkFlaps: 0, brokerOutages: 0, brokerRestarts: 0 },
+    faults: { powerCuts: 0, crashes: 0, watchdogResets: 0, restarts: 0, linkFlaps: 0, brokerOutages: 0, brokerRestarts: 0 },
     boots: made.size,
     onlineAtEnd: 0,
     // Real time is not reproducible: the hash only identifies the configuration.

@@ -8,7 +8,8 @@
  */
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { nodeSha256 } from "../../device/platform/node/sha256";
-import { runVirtualFleet, VirtualFleet, type FleetProgress } from "./engine";
+import { runsInXs, runVirtualFleet, VirtualFleet, type FleetProgress, type VirtualFleetOptions } from "./engine";
+import { prepareXsRunner } from "../xs/prepare";
 import { buildFirmwareLibrary, firmwareRequests } from "./images";
 import { mergeSummaries, type FleetSummary } from "./metrics";
 import type { Scenario } from "./scenario";
@@ -21,6 +22,8 @@ export interface SimOptions {
   seed: number;
   scenario: Scenario;
   shards: number;
+  /** How many devices run inside XS (--xs N); the rest run as modules in this process. */
+  xsDevices?: number;
   /** Run only shard `index` of `count` (--shard i/K, for spreading over machines). */
   onlyShard?: { index: number; count: number };
   progressEveryMs?: number;
@@ -33,12 +36,39 @@ async function runShard(o: SimOptions, shard: { index: number; count: number }, 
   if (o.scenario.rollouts.length > 0) {
     // The fleet service sees the whole fleet: rollouts run in one shard.
     if (shard.count > 1) throw new Error("a scenario with rollouts runs in one shard (the fleet service sees the whole fleet): drop --shards");
+    if ((o.xsDevices ?? 0) > 0) throw new Error("a scenario with rollouts runs every device on Node: drop --xs");
     const { runFleetWithService } = await import("./service-run");
     const fleet = new VirtualFleet({ devices: o.devices, durationMs: o.durationMs, seed: o.seed, scenario: o.scenario, library, sha256: nodeSha256, onProgress, progressEveryMs: o.progressEveryMs, wallNow: () => performance.now() });
     const { summary, rollouts } = runFleetWithService(fleet);
     return { ...summary, rollouts } as FleetSummary;
   }
+  const xsDevices = o.xsDevices ?? 0;
+  const xs = xsDevices > 0 ? await prepareXsRunner() : undefined;
+  try {
+    const summary = runFleet(o, shard, library, xs && { runner: xs.runner, devices: xsDevices }, onProgress);
+    if (xs) summary.xs = { devices: countXsDevices(o.devices, xsDevices, shard), ...xs.runner.cost };
+    return summary;
+  } finally {
+    xs?.close();
+  }
+}
+
+/** How many of shard `shard`'s devices run inside XS. */
+function countXsDevices(devices: number, xsDevices: number, shard: { index: number; count: number }): number {
+  let n = 0;
+  for (let i = shard.index; i < devices; i += shard.count) if (runsInXs(i, xsDevices, devices)) n++;
+  return n;
+}
+
+function runFleet(
+  o: SimOptions,
+  shard: { index: number; count: number },
+  library: Awaited<ReturnType<typeof buildFirmwareLibrary>>,
+  xs: VirtualFleetOptions["xs"],
+  onProgress?: (p: FleetProgress) => void,
+): FleetSummary {
   return runVirtualFleet({
+    xs,
     devices: o.devices,
     durationMs: o.durationMs,
     seed: o.seed,

@@ -6,7 +6,7 @@
  * integer milliseconds. docs/fleet.md documents the format. Node-free.
  */
 
-import { MIN_INTERVAL_MS } from "../../device/core/telemetry/reporter";
+import { DEEP_CBOR_DEFAULT_DEPTH, HOSTILE_MESSAGES, HOSTILE_TOPICS, OVERSIZED_DEFAULT_BYTES, type HostileMessage, type HostileTopic } from "./hostile";
 import { INTERVAL_BOUNDS } from "../../device/core/config/intervals";
 import { parseRadio, type RadioProfile } from "./radio";
 
@@ -79,18 +79,39 @@ export type Fault =
   | { kind: "flash-error"; at: number; forMs: number; permille: number; select: Selector }
   | { kind: "clock-drift"; at: number; ppm: number; select: Selector }
   | { kind: "time-sync-fail"; at: number; forMs: number; select: Selector }
-  | { kind: "battery-drain"; at: number; ua: number; forMs: number; select: Selector };
+  | { kind: "battery-drain"; at: number; ua: number; forMs: number; select: Selector }
+  | {
+      kind: "hostile";
+      at: number;
+      message: HostileMessage;
+      /** oversized, deep-cbor, garbage: where it goes. */
+      topic: HostileTopic;
+      /** oversized: payload bytes. */
+      bytes: number;
+      /** deep-cbor: nesting depth. */
+      depth: number;
+      /** duplicate-offer, withdrawn-offer, version-mismatch: the image offered. */
+      firmware: string | undefined;
+      /** version-mismatch: the version its manifest names instead. */
+      signedAs: string | undefined;
+      select: Selector;
+    };
 
 export interface OtaOffer {
   at: number;
   firmware: string;
-  /** A bad image: "crash" throws at start-up, so every trial boot fails and the device must roll back. */
-  bad: "crash" | undefined;
+  /**
+   * A bad image: "crash" throws at start-up, "hang" never finishes starting (the task watchdog
+   * resets it); every trial boot fails and the device must roll back.
+   */
+  bad: "crash" | "hang" | undefined;
   select: Selector;
 }
 
 export interface Scenario {
   devices: number | undefined;
+  /** How many of the devices run inside XS (host-sim/xs); --xs overrides it. */
+  xsDevices: number | undefined;
   durationMs: number | undefined;
   seed: number | undefined;
   /** Fault-free time after the run for queues to empty, before loss is counted. */
@@ -224,7 +245,7 @@ class Checker {
 }
 
 // ---------------------------------------------------------------- sections
-const TOP_KEYS = ["description", "devices", "duration", "seed", "drain", "lowBatteryPct", "groups", "faults", "ota", "rollouts"] as const;
+const TOP_KEYS = ["description", "devices", "xsDevices", "duration", "seed", "drain", "lowBatteryPct", "groups", "faults", "ota", "rollouts"] as const;
 const GROUP_KEYS = ["name", "weight", "firmware", "battery", "sensor", "telemetry", "keepAlive", "powerOnDelayMax", "otaHealthTimeout", "clock", "powerModel", "radio"] as const;
 const BATTERY_KEYS = ["capacityMah", "startPermille", "sleepUa", "activeUa", "transmitUa", "capacityVariationPermille"] as const;
 const SENSOR_KEYS = ["meanCentiC", "swingCentiC", "meanHumidityPermille", "rssiMin", "rssiMax"] as const;
@@ -280,10 +301,13 @@ function group(c: Checker, v: unknown, path: string, i: number): Group | undefin
     if (t) {
       reportIntervalMs = c.duration(t, "reportInterval", `${path}.telemetry`, DEFAULT_INTERVAL_MS, true);
       sampleIntervalMs = c.duration(t, "sampleInterval", `${path}.telemetry`, reportIntervalMs, true);
-      // The agent refuses shorter intervals at start-up: every boot would crash and the whole
+      // The agent refuses other intervals at start-up: every boot would crash and the whole
       // fleet would be reported bricked, which says nothing about the fleet.
-      for (const [key, ms] of [["reportInterval", reportIntervalMs], ["sampleInterval", sampleIntervalMs]] as const) {
-        if (ms > 0 && ms < MIN_INTERVAL_MS) c.fail(`${path}.telemetry.${key}`, `must be at least ${MIN_INTERVAL_MS}ms (the agent refuses shorter intervals), got ${ms}ms`);
+      for (const [key, ms, { min, max }] of [
+        ["reportInterval", reportIntervalMs, INTERVAL_BOUNDS.reportIntervalMs],
+        ["sampleInterval", sampleIntervalMs, INTERVAL_BOUNDS.sampleIntervalMs],
+      ] as const) {
+        if (ms > 0 && (ms < min || ms > max)) c.fail(`${path}.telemetry.${key}`, `must be ${formatDuration(min)}..${formatDuration(max)} (what the agent accepts), got ${formatDuration(ms)}`);
       }
       if (sampleIntervalMs > reportIntervalMs) c.fail(`${path}.telemetry.sampleInterval`, "must not be longer than reportInterval");
     }
@@ -354,6 +378,7 @@ const FAULT_KEYS: Record<Fault["kind"], readonly string[]> = {
   "clock-drift": ["at", "ppm", "devices"],
   "time-sync-fail": ["at", "for", "devices"],
   "battery-drain": ["at", "for", "ua", "devices"],
+  hostile: ["at", "message", "topic", "bytes", "depth", "firmware", "signedAs", "devices"],
 };
 
 function timing(c: Checker, o: Obj, path: string): FaultTiming {
@@ -401,7 +426,35 @@ function fault(c: Checker, v: unknown, path: string, groups: Set<string>): Fault
       return { kind: "time-sync-fail", at: c.duration(o, "at", path, 0), forMs: forMs(), select: selector(c, o, path, groups) };
     case "battery-drain":
       return { kind: "battery-drain", at: at(), forMs: forMs(), ua: c.int(o, "ua", path, 1, 50_000, 10_000_000), select: selector(c, o, path, groups) };
+    case "hostile":
+      return hostile(c, o, path, at(), selector(c, o, path, groups));
   }
+}
+
+const OFFER_MESSAGES: readonly HostileMessage[] = ["duplicate-offer", "withdrawn-offer", "version-mismatch"];
+
+function hostile(c: Checker, o: Obj, path: string, at: number, select: Selector): Fault {
+  const message = o.message as HostileMessage;
+  if (!HOSTILE_MESSAGES.includes(message)) c.fail(`${path}.message`, `expected one of ${HOSTILE_MESSAGES.join(", ")}, got ${JSON.stringify(o.message)}`);
+  let topic: HostileTopic = "config";
+  if (o.topic !== undefined) {
+    if (!HOSTILE_TOPICS.includes(o.topic as HostileTopic)) c.fail(`${path}.topic`, `expected one of ${HOSTILE_TOPICS.join(", ")}, got ${JSON.stringify(o.topic)}`);
+    else topic = o.topic as HostileTopic;
+  }
+  const needsFirmware = OFFER_MESSAGES.includes(message);
+  const firmware = needsFirmware ? c.version(o, "firmware", path, undefined) : undefined;
+  if (!needsFirmware && o.firmware !== undefined) c.fail(`${path}.firmware`, `only for ${OFFER_MESSAGES.join(", ")}`);
+  let signedAs: string | undefined;
+  if (message === "version-mismatch") {
+    signedAs = c.version(o, "signedAs", path, undefined);
+    if (signedAs === firmware) c.fail(`${path}.signedAs`, "must differ from firmware (that would be an honest offer)");
+  } else if (o.signedAs !== undefined) c.fail(`${path}.signedAs`, "only for version-mismatch");
+  const bytes = c.int(o, "bytes", path, 1, OVERSIZED_DEFAULT_BYTES, 1_000_000);
+  const depth = c.int(o, "depth", path, 1, DEEP_CBOR_DEFAULT_DEPTH, 100_000);
+  if (o.bytes !== undefined && message !== "oversized") c.fail(`${path}.bytes`, "only for oversized");
+  if (o.depth !== undefined && message !== "deep-cbor") c.fail(`${path}.depth`, "only for deep-cbor");
+  if (o.topic !== undefined && (needsFirmware || message === "retained-poison")) c.fail(`${path}.topic`, `not for ${message} (it uses the OTA topics, or every topic)`);
+  return { kind: "hostile", at, message, topic, bytes, depth, firmware, signedAs, select };
 }
 
 function offer(c: Checker, v: unknown, path: string, groups: Set<string>): OtaOffer | undefined {
@@ -409,8 +462,8 @@ function offer(c: Checker, v: unknown, path: string, groups: Set<string>): OtaOf
   if (!o) return undefined;
   let bad: OtaOffer["bad"];
   if (o.bad !== undefined) {
-    if (o.bad !== "crash" && o.bad !== false) c.fail(`${path}.bad`, `expected "crash" or false, got ${JSON.stringify(o.bad)}`);
-    else bad = o.bad === "crash" ? "crash" : undefined;
+    if (o.bad !== "crash" && o.bad !== "hang" && o.bad !== false) c.fail(`${path}.bad`, `expected "crash", "hang" or false, got ${JSON.stringify(o.bad)}`);
+    else bad = o.bad === false ? undefined : o.bad;
   }
   return { at: c.duration(o, "at", path, undefined), firmware: c.version(o, "firmware", path, undefined), bad, select: selector(c, o, path, groups) };
 }
@@ -460,6 +513,7 @@ export function validateScenario(json: unknown): Scenario {
   const durationMs = o.duration === undefined ? undefined : c.duration(o, "duration", "scenario", undefined, true);
   const scenario: Scenario = {
     devices: c.optInt(o, "devices", "scenario", 1, 1_000_000),
+    xsDevices: c.optInt(o, "xsDevices", "scenario", 0, 1_000_000),
     durationMs,
     seed: c.optInt(o, "seed", "scenario", 0, 0xffffffff),
     drainMs: c.duration(o, "drain", "scenario", DEFAULT_DRAIN_MS),
@@ -491,6 +545,9 @@ export function scenarioFitProblems(s: Scenario, devices: number | undefined, du
       const g = groupFor(i).name;
       sizes.set(g, (sizes.get(g) ?? 0) + 1);
     }
+  }
+  if (devices !== undefined && s.xsDevices !== undefined && s.xsDevices > devices) {
+    problems.push(`scenario.xsDevices: ${s.xsDevices} devices in XS asked for, but the fleet has ${devices}`);
   }
   const check = (path: string, at: number | undefined, sel: Selector) => {
     if (durationMs !== undefined && at !== undefined && at >= durationMs) {

@@ -21,6 +21,7 @@ export const EV = {
   restart: 11,
   fault: 12,
   duplicate: 13,
+  watchdog: 14,
 } as const;
 
 const PRIME = 0x01000193;

@@ -2,13 +2,13 @@
  * The CI fleet (scenarios/ci-200.json): 200 real agents for 3 simulated days under one virtual
  * clock, with a broker outage, a broker restart that loses sessions, link flaps, random power
  * cuts (some in the middle of flash writes), latency, loss, clock faults, drained batteries
- * and an OTA rollout that includes a bad image.
+ * and an OTA rollout that includes a bad image. One device runs inside XS.
  * Replay: SEED=<seed> npx vitest run test/fleet/fleet.test.ts
  */
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { VirtualFleet } from "../../host-sim/fleet/engine";
 import type { FleetSummary } from "../../host-sim/fleet/metrics";
-import { fleet, loadScenario, seedFromEnv } from "./helpers";
+import { closeXs, fleet, loadScenario, seedFromEnv } from "./helpers";
 
 const scenario = loadScenario("ci-200.json");
 const SEED = seedFromEnv(scenario.seed!);
@@ -21,7 +21,14 @@ describe(`200 devices × 3 simulated days (seed ${SEED})`, () => {
   beforeAll(async () => {
     f = await fleet(scenario, { seed: SEED });
     s = f.run();
-  }, 120_000);
+  }, 300_000);
+
+  afterAll(() => closeXs());
+
+  it("ran one device inside XS (ESP32 stack, Moddable globals) in lockstep with the others", () => {
+    expect(f.devices.filter((d) => d.inXs).map((d) => d.id), replay).toEqual(["dev-000199"]);
+    expect(f.devices[199].boots, replay).toBeGreaterThan(0);
+  });
 
   it("ran the scenario: every fault kind fired and devices came back", () => {
     expect(s.devices, replay).toBe(200);

@@ -8,6 +8,7 @@ import type { FirmwareLibrary } from "../../host-sim/fleet/library";
 import { firmwareRequests } from "../../host-sim/fleet/run";
 import { parseScenario, type Scenario } from "../../host-sim/fleet/scenario";
 import { testSeed } from "../helpers/seed";
+import { prepareXsRunner } from "../../host-sim/xs/prepare";
 
 export const ROOT = new URL("../..", import.meta.url).pathname;
 
@@ -31,8 +32,23 @@ export function seedFromEnv(fallback: number): number {
   return testSeed(fallback);
 }
 
+let sharedXs: ReturnType<typeof prepareXsRunner> | undefined;
+
+/** The XS runner the scenarios with xsDevices use (one per test file; closeXs() in afterAll). */
+export function xsRunner(): ReturnType<typeof prepareXsRunner> {
+  return (sharedXs ??= prepareXsRunner());
+}
+
+export async function closeXs(): Promise<void> {
+  const r = sharedXs;
+  sharedXs = undefined;
+  (await r)?.close();
+}
+
 export async function fleet(scenario: Scenario, o: Partial<VirtualFleetOptions> = {}): Promise<VirtualFleet> {
+  const xsDevices = o.xs?.devices ?? scenario.xsDevices ?? 0;
   return new VirtualFleet({
+    ...(xsDevices > 0 ? { xs: { runner: (await xsRunner()).runner, devices: xsDevices } } : {}),
     devices: scenario.devices ?? 10,
     durationMs: scenario.durationMs ?? 86_400_000,
     seed: scenario.seed ?? 1,

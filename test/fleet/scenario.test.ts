@@ -41,7 +41,7 @@ describe("scenario validation", () => {
     expect(p).toEqual([
       'groups[0].telemetry.sampleInterval: must not be longer than reportInterval',
       'groups[0].firmware: expected a version "MAJOR.MINOR.PATCH" (each 0..999), got "1.2"',
-      "faults[0].kind: expected one of broker-outage, broker-restart, link-flap, latency, loss, power-cut, flash-error, clock-drift, time-sync-fail, battery-drain, got \"meteor\"",
+      "faults[0].kind: expected one of broker-outage, broker-restart, link-flap, latency, loss, power-cut, flash-error, clock-drift, time-sync-fail, battery-drain, hostile, got \"meteor\"",
       "faults[1].at: required duration is missing",
       "faults[2].perDeviceDay: expected a rate in (0, 10000] per device per day, got -1",
       'ota[0].devices.group: no group named "nope" (groups: group0)',
@@ -57,14 +57,17 @@ describe("scenario validation", () => {
     expect(problems({ faults: [{ kind: "link-flap", at: "1h", perDeviceDay: 2 }] })).toEqual(['faults[0]: give "at" or "perDeviceDay", not both']);
     expect(problems({ groups: [{ keepAlive: "1500ms" }] })).toEqual(["groups[0].keepAlive: expected whole seconds, 2..1200 s (what the agent accepts)"]);
     expect(problems({ groups: [{ keepAlive: "1h" }] })).toEqual(["groups[0].keepAlive: expected whole seconds, 2..1200 s (what the agent accepts)"]);
-    expect(problems({ ota: [{ at: "1h", firmware: "2.0.0", bad: "sometimes" }] })).toEqual(['ota[0].bad: expected "crash" or false, got "sometimes"']);
+    expect(problems({ ota: [{ at: "1h", firmware: "2.0.0", bad: "sometimes" }] })).toEqual(['ota[0].bad: expected "crash", "hang" or false, got "sometimes"']);
     expect(problems({ seed: 1.5 })).toEqual(["scenario.seed: expected an integer in 0..4294967295, got 1.5"]);
   });
 
   it("refuses telemetry intervals the agent refuses (below 100 ms every device would be reported bricked)", () => {
     expect(problems({ groups: [{ telemetry: { reportInterval: "50ms" } }] })).toEqual([
-      "groups[0].telemetry.reportInterval: must be at least 100ms (the agent refuses shorter intervals), got 50ms",
-      "groups[0].telemetry.sampleInterval: must be at least 100ms (the agent refuses shorter intervals), got 50ms",
+      "groups[0].telemetry.reportInterval: must be 100ms..1d (what the agent accepts), got 50ms",
+      "groups[0].telemetry.sampleInterval: must be 100ms..1d (what the agent accepts), got 50ms",
+    ]);
+    expect(problems({ groups: [{ telemetry: { reportInterval: "2d", sampleInterval: "1h" } }] })).toEqual([
+      "groups[0].telemetry.reportInterval: must be 100ms..1d (what the agent accepts), got 2d",
     ]);
     expect(validateScenario({ groups: [{ telemetry: { reportInterval: "100ms" } }] }).groups[0].reportIntervalMs).toBe(100);
   });
@@ -93,6 +96,27 @@ describe("scenario validation", () => {
     const s = validateScenario({ faults: [{ kind: "broker-outage", at: "2h", for: "5m" }] });
     expect(() => checkScenarioFits(s, 5, 3_600_000)).toThrowError(/faults\[0\]\.at: 2h is not before the end of the run \(1h\)/);
     expect(() => checkScenarioFits(s, 5, 3 * 3_600_000)).not.toThrow();
+  });
+
+  it("checks hostile publisher faults: a known message, and only the keys that message uses", () => {
+    expect(
+      problems({
+        faults: [
+          { kind: "hostile", at: "1h", message: "flood" },
+          { kind: "hostile", at: "1h", message: "withdrawn-offer" },
+          { kind: "hostile", at: "1h", message: "version-mismatch", firmware: "1.1.0", signedAs: "1.1.0" },
+          { kind: "hostile", at: "1h", message: "garbage", depth: 5, topic: "status" },
+        ],
+      }),
+    ).toEqual([
+      "faults[0].message: expected one of oversized, deep-cbor, garbage, duplicate-offer, withdrawn-offer, version-mismatch, retained-poison, got \"flood\"",
+      "faults[1].firmware: required firmware version is missing",
+      "faults[2].signedAs: must differ from firmware (that would be an honest offer)",
+      'faults[3].topic: expected one of config, manifest, got "status"',
+      "faults[3].depth: only for deep-cbor",
+    ]);
+    const s = validateScenario({ faults: [{ kind: "hostile", at: "1h", message: "oversized", topic: "manifest", bytes: 30000 }] });
+    expect(s.faults[0]).toMatchObject({ kind: "hostile", message: "oversized", topic: "manifest", bytes: 30000 });
   });
 
   it("turns JSON syntax errors into the same error type", () => {

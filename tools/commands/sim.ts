@@ -15,7 +15,7 @@ import type { FleetProgress } from "../../host-sim/fleet/engine";
 import { intFlag, parseFlags, UsageError } from "../args";
 
 const HELP = `usage: tether sim [--devices N] [--duration 7d] [--seed S] [--scenario FILE]
-                 [--broker virtual|embedded|mqtt://host:port] [--shards K | --shard i/K] [--json FILE]
+                 [--broker virtual|embedded|mqtt://host:port] [--shards K | --shard i/K] [--xs N] [--json FILE]
 
   --devices N      virtual devices (default: the scenario's, else 100)
   --duration D     simulated time: 90s, 15m, 36h, 7d (default: the scenario's, else 1d)
@@ -26,6 +26,9 @@ const HELP = `usage: tether sim [--devices N] [--duration 7d] [--seed S] [--scen
                    real time (repeat or comma-separate URLs for a cluster: devices fail over)
   --shards K       split the devices over K worker threads
   --shard i/K      run only shard i of K (spread one fleet over machines)
+  --xs N           run N of the devices (spread evenly) inside real XS engines with the ESP32's
+                   stack and only Moddable's globals, in lockstep with the others (default: the
+                   scenario's xsDevices, else 0); the same seed gives the same trace hash
   --json FILE      write the machine-readable summary to FILE ("-" for stdout)
   --report FILE    also run the fleet service's health rules and write a self-contained HTML
                    report (telemetry, reconnects, batteries, OTA, alerts against the simulated truth)
@@ -44,6 +47,7 @@ export async function runSim(argv: string[]): Promise<number> {
     broker: { type: "string", multiple: true },
     shards: { type: "string" },
     shard: { type: "string" },
+    xs: { type: "string" },
     json: { type: "string" },
     report: { type: "string" },
     quiet: { type: "boolean" },
@@ -85,6 +89,9 @@ export async function runSim(argv: string[]): Promise<number> {
   }
   // --devices/--duration may shrink the run under the scenario's faults and offers.
   checkScenarioFits(scenario, devices, durationMs);
+  const xsDevices = intFlag(values.xs, "xs", scenario.xsDevices ?? 0, 0);
+  if (xsDevices > devices) throw new UsageError(`--xs ${xsDevices}: more devices in XS than the fleet has (${devices})`);
+  if (xsDevices > 0 && realtime) throw new UsageError("--xs needs --broker virtual (XS devices run in lockstep with the virtual clock)");
   const seed = intFlag(values.seed, "seed", scenario.seed ?? 1, 0);
   if (seed > 0xffffffff) throw new UsageError("--seed must be at most 4294967295");
   const shards = intFlag(values.shards, "shards", 1, 1);
@@ -114,6 +121,7 @@ export async function runSim(argv: string[]): Promise<number> {
   let summary: FleetSummary;
   if (values.report !== undefined) {
     if (realtime || shards > 1 || onlyShard) throw new UsageError("--report runs the virtual broker in one thread: drop --broker, --shards and --shard");
+    if (xsDevices > 0) throw new UsageError("--report runs every device on Node: drop --xs");
     const replay = `tether sim --devices ${devices} --duration ${formatDuration(durationMs)} --seed ${seed}${values.scenario ? ` --scenario ${values.scenario}` : ""} --report ${values.report}`;
     const o = { devices, durationMs, seed, scenario, replay };
     const { report, wallSeconds } = await simulateForReport(o);
@@ -121,7 +129,7 @@ export async function runSim(argv: string[]): Promise<number> {
     writeFileSync(values.report, await reportHtml(report, wallSeconds, o));
     process.stderr.write(`tether sim: report written to ${values.report}\n`);
   } else if (!realtime) {
-    summary = await runSimulation({ devices, durationMs, seed, scenario, shards, onlyShard, progressEveryMs: tty ? 10 * 60_000 : undefined }, onProgress);
+    summary = await runSimulation({ devices, durationMs, seed, scenario, shards, onlyShard, xsDevices, progressEveryMs: tty ? 10 * 60_000 : undefined }, onProgress);
   } else {
     if (scenario.faults.length > 0 || scenario.ota.length > 0) {
       process.stderr.write("tether sim: real time ignores the scenario's faults and OTA offers (they need the virtual network); groups apply\n");
@@ -144,6 +152,7 @@ export async function runSim(argv: string[]): Promise<number> {
     ...(values.scenario ? [`--scenario ${values.scenario}`] : []),
     ...(realtime ? [`--broker ${brokerArgs.join(",")}`] : []),
     ...(shards > 1 ? [`--shards ${shards}`] : []),
+    ...(values.xs !== undefined ? [`--xs ${xsDevices}`] : []),
     ...(onlyShard ? [`--shard ${onlyShard.index}/${onlyShard.count}`] : []),
   ].join(" ");
   if (values.json === "-") process.stdout.write(JSON.stringify(summary, null, 2) + "\n");
