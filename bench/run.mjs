@@ -2,7 +2,7 @@
 // Runs the benchmarks: bench/*.bench.ts (not tests; they print numbers and write JSON).
 //
 //   npm run bench                 all benches
-//   npm run bench -- xs           only benches whose name contains "xs"
+//   npm run bench -- xs           only benches whose name contains "xs" (or only xs.bench.ts if it exists)
 //
 // Each bench file's default export is `async () => object`. The runner compiles the file
 // with esbuild (node platform, packages external) into node_modules/.cache/tether-bench/,
@@ -73,7 +73,9 @@ async function main() {
     .readdirSync(here)
     .filter((f) => f.endsWith(".bench.ts"))
     .sort()
-    .filter((f) => f.replace(/\.bench\.ts$/, "").includes(filter));
+    .filter((f) => f.replace(/\.bench\.ts$/, "").includes(filter))
+    // A name given exactly runs only that bench ("fleet" is not also "fleet-service").
+    .filter((f, _, all) => !all.includes(`${filter}.bench.ts`) || f === `${filter}.bench.ts`);
   if (files.length === 0) {
     console.error(`bench: no bench/*.bench.ts matches "${filter}"`);
     process.exit(1);

@@ -1,0 +1,66 @@
+#!/usr/bin/env node
+// A/B of `--broker virtual` CPU cost between two checkouts (this one and a baseline), for a change
+// whose effect is smaller than a loaded machine's wall-clock noise. Runs bench/lib/profile-fleet.ts
+// from each root alternately in fresh processes (one warm-up pair, then ROUNDS pairs), and writes
+// bench/results/<name>.json with min/median/max CPU µs per message on each side, the per-pair
+// ratio, and both trace hashes (they must be equal: same seed, same run).
+//
+//   node bench/lib/ab-fleet.mjs <baseline-root> <name> "<what the baseline is>" [devices] [hours] [rounds]
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, "..", "..");
+const [baseline, name, baselineIs, devices = "1000", hours = "2", rounds = "5"] = process.argv.slice(2);
+if (!baseline || !name || !baselineIs) {
+  console.error('usage: node bench/lib/ab-fleet.mjs <baseline-root> <name> "<what the baseline is>" [devices] [hours] [rounds]');
+  process.exit(2);
+}
+const driver = path.join("bench", "lib", "profile-fleet.ts");
+if (!fs.existsSync(path.join(baseline, driver))) fs.copyFileSync(path.join(root, driver), path.join(baseline, driver));
+
+function run(dir) {
+  const out = execFileSync(process.execPath, [path.join(dir, "scripts", "run-ts.mjs"), path.join(dir, driver), devices, hours, "1"], { cwd: dir, encoding: "utf8" });
+  return JSON.parse(out.trim().split("\n").pop());
+}
+
+const spread = (xs, digits = 1) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const r = (v) => Number(v.toFixed(digits));
+  return { min: r(s[0]), median: r(s[Math.floor(s.length / 2)]), max: r(s[s.length - 1]) };
+};
+
+const pairs = [];
+for (let i = 0; i <= Number(rounds); i++) {
+  // Alternate which side goes first, so a load change hits both sides alike.
+  const [a, b] = i % 2 === 0 ? [run(baseline), run(root)] : [run(root), run(baseline)].reverse();
+  console.log(`round ${i}${i === 0 ? " (warm-up)" : ""}: baseline ${a.cpuMicrosPerMessage} µs/msg, this ${b.cpuMicrosPerMessage} µs/msg`);
+  if (i > 0) pairs.push({ base: a, cand: b });
+}
+const cpus = os.cpus();
+const record = {
+  name,
+  date: new Date().toISOString(),
+  node: process.version,
+  host: { cpus: cpus.length, model: cpus[0]?.model?.trim() ?? "unknown" },
+  machine: "2 cores shared with other jobs while this ran (load average above 10): CPU time per message, not wall time, is the figure",
+  parameters: { devices: Number(devices), simulatedHours: Number(hours), seed: 1, telemetryEverySeconds: 60, rounds: Number(rounds), warmupRounds: 1, baseline: baselineIs },
+  results: {
+    messages: pairs[0].cand.messages,
+    lost: Math.max(...pairs.map((p) => p.cand.lost + p.base.lost)),
+    sameTraceHash: pairs.every((p) => p.base.traceHash === p.cand.traceHash),
+    traceHash: pairs[0].cand.traceHash,
+    baselineCpuMicrosecondsPerMessage: spread(pairs.map((p) => p.base.cpuMicrosPerMessage)),
+    thisCpuMicrosecondsPerMessage: spread(pairs.map((p) => p.cand.cpuMicrosPerMessage)),
+    baselineOverThis: spread(pairs.map((p) => p.base.cpuMicrosPerMessage / p.cand.cpuMicrosPerMessage), 3),
+    baselineHeapMB: spread(pairs.map((p) => p.base.heapMB), 0),
+    thisHeapMB: spread(pairs.map((p) => p.cand.heapMB), 0),
+  },
+};
+const out = path.join(root, "bench", "results", `${name}.json`);
+fs.writeFileSync(out, `${JSON.stringify(record, null, 2)}\n`);
+console.log(JSON.stringify(record.results, null, 2));
+console.log(`wrote ${path.relative(process.cwd(), out)}`);
