@@ -36,8 +36,8 @@ const GARBAGE_BYTES = 64;
 /** duplicate-offer: the manifest is published again this often, this many times. */
 export const DUPLICATE_EVERY_MS = 1_500;
 export const DUPLICATES = 12;
-/** withdrawn-offer: the offer is withdrawn this long after it was made (mid-download). */
-export const WITHDRAW_AFTER_MS = 2_000;
+/** withdrawn-offer: the offer is withdrawn this long after it was made: mid-download (80 blocks take ~200 ms on the virtual network). */
+export const WITHDRAW_AFTER_MS = 100;
 
 /** CBOR: `depth` one-element arrays around a 0. */
 export function deepCbor(depth: number): Uint8Array {
