@@ -149,9 +149,6 @@ export class Story {
           minExecuted: 5,
           soakMs: 2 * HOUR,
           timeoutMs: 45 * 60_000,
-          // Halts here come from failures (rule a): the health comparison (rule b) counts the update's
-          // own reboot as a telemetry gap on a young cohort, so it is left to larger fleets.
-          health: { ...DEFAULTS.health, minDevices: 1000 },
         });
         this.line(`release ${r.version}: rollout ${created.id} started for ${created.devices} devices, canary of 10, then 25 %, then everyone`);
       } catch (err) {
