@@ -65,6 +65,23 @@ describe("tether sim", () => {
     expect(r.err).toContain(`tether sim --devices 6 --duration 12h --seed 77 --scenario ${file}`);
   }, 60_000);
 
+  it("--xs N runs N devices inside XS: same trace hash, and the summary says what they cost", () => {
+    const args = ["--devices", "3", "--duration", "1h", "--seed", "9", "--json", "-"];
+    const node = sim(...args);
+    const xs = sim(...args, "--xs", "1");
+    expect(xs.err).toBe("");
+    expect(xs.code).toBe(0);
+    const a = JSON.parse(node.out);
+    const b = JSON.parse(xs.out);
+    expect(a.xs).toBeUndefined();
+    expect(b.xs).toMatchObject({ devices: 1, boots: 1 });
+    expect(b.xs.computrons).toBeGreaterThan(0);
+    expect(b.traceHash).toBe(a.traceHash);
+    const tooMany = sim("--devices", "3", "--xs", "4");
+    expect(tooMany.code).toBe(2);
+    expect(tooMany.err).toContain("--xs 4: more devices in XS than the fleet has (3)");
+  }, 120_000);
+
   it("rejects bad input with clear messages", () => {
     const bad = join(tmp, "bad.json");
     writeFileSync(bad, JSON.stringify({ groups: [{ battery: { capacityMah: 0 } }] }));
