@@ -10,6 +10,7 @@
 import type { AgentEvent } from "../../device/core/agent";
 import { OtaResult } from "../../device/core/ota/codes";
 import { decodeStatus } from "../../device/core/ota/status";
+import { imageBlockTopic, otaTopics } from "../../device/core/ota/topics";
 import { BATTERY_ALARM_CODES, decodeTelemetryBatch, LINK_STATE_CODES } from "../../device/core/telemetry/record";
 import type { Sha256 } from "../../device/ports";
 import { VirtualBroker } from "../broker/virtual-broker";
@@ -80,6 +81,8 @@ export class VirtualFleet implements FleetWorld {
   readonly library: FirmwareLibrary;
   readonly xs: FleetWorld["xs"];
   private readonly byId = new Map<string, number>();
+  /** Images whose blocks are already retained on the shared topics (one copy per image). */
+  private readonly imagesPublished = new Set<string>();
   private readonly shardIndex: number;
   private readonly shardCount: number;
   readonly faults: FaultCounters = { powerCuts: 0, linkFlaps: 0, brokerOutages: 0, brokerRestarts: 0 };
@@ -290,13 +293,20 @@ export class VirtualFleet implements FleetWorld {
     this.publishOffer(dev, version, bad, undefined);
   }
 
-  /** The retained blocks and manifest of an offer (also a hostile publisher's); returns the manifest envelope. */
+  /**
+   * An offer (also a hostile publisher's): the image's blocks retained once on the shared
+   * tether/ota/image/<sha256>/block/<n> (skipped when already there), then the device's manifest
+   * retained. Returns the manifest envelope.
+   */
   publishOffer(dev: FleetDevice, version: string, bad: BadImage | undefined, signedAs: string | undefined): Uint8Array {
     const b = this.library.bundle(version, bad, signedAs);
     this.bookOf(dev).offers++;
-    const base = `tether/${dev.id}/ota/`;
-    b.blocks.forEach((block, n) => this.broker.publishInternal(`${base}block/${n}`, block, { qos: 1, retain: true }));
-    this.broker.publishInternal(`${base}manifest`, b.envelope, { qos: 1, retain: true });
+    const hex = b.imageHex;
+    if (!this.imagesPublished.has(hex)) {
+      this.imagesPublished.add(hex);
+      b.blocks.forEach((block, n) => this.broker.publishInternal(imageBlockTopic(hex, n), block, { qos: 1, retain: true }));
+    }
+    this.broker.publishInternal(otaTopics(dev.id).manifest, b.envelope, { qos: 1, retain: true });
     return b.envelope;
   }
 

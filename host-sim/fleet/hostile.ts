@@ -61,7 +61,6 @@ export function poisonedTopics(deviceId: string, r: SeededRandom): [string, Uint
   return [
     [topics(deviceId).config, deepCbor(DEEP_CBOR_DEFAULT_DEPTH)],
     [otaTopics(deviceId).manifest, randomBytes(r, GARBAGE_BYTES)],
-    [otaTopics(deviceId).block(0), randomBytes(r, GARBAGE_BYTES)],
   ];
 }
 

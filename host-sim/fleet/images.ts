@@ -91,7 +91,7 @@ export async function buildFirmwareLibrary(requests: ImageRequest[], sha256: Sha
       hang: loaded.hang,
       crash: loaded.crash ?? (Agent || loaded.hang ? undefined : "image exports no Agent"),
     };
-    const bundle: OtaBundle = { version: signed, envelope: b.envelope, blocks: splitBlocks(b.image, b.manifest.blockSize ?? DEFAULT_BLOCK_SIZE) };
+    const bundle: OtaBundle = { version: signed, envelope: b.envelope, imageHex: toHex(b.manifest.sha256), blocks: splitBlocks(b.image, b.manifest.blockSize ?? DEFAULT_BLOCK_SIZE) };
     byKey.set(key, { bundle, image: b.image, code });
     byHash.set(toHex(b.image.subarray(b.image.length - IMAGE_HASH_SIZE)), code);
   }

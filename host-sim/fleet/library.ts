@@ -52,6 +52,8 @@ export interface OtaBundle {
   version: number;
   /** Signed manifest envelope (tether/<id>/ota/manifest). */
   envelope: Uint8Array;
+  /** SHA-256 of the image, hex: names its shared block topics tether/ota/image/<hex>/block/<n>. */
+  imageHex: string;
   blocks: Uint8Array[];
 }
 

@@ -13,7 +13,7 @@ import { compareHealth } from "./health";
 import {
   FINAL_STATES, step, tally, waveEnds, type DeviceFacts, type DeviceState, type HealthVerdict, type RolloutInput, type RolloutState,
 } from "./machine";
-import { OfferPublisher } from "./offers";
+import { imageHexOf, OfferPublisher } from "./offers";
 import type { RolloutSpec } from "./spec";
 import { RolloutStore } from "./store";
 import { matches, parseTarget } from "./target";
@@ -222,6 +222,7 @@ export class RolloutRunner implements ServiceModule {
     }
     if (result.rollout.status === "cancelled" || result.rollout.status === "completed") {
       for (const id of live.devices.keys()) this.index(id, live.rollout.id, false);
+      void this.publisher.clearExcept(this.neededImages());
     }
     for (const e of result.effects) {
       if (e.type === "offer" && live.bundle) void this.publisher.offer(e.deviceId, live.bundle);
@@ -229,6 +230,17 @@ export class RolloutRunner implements ServiceModule {
       else if (e.type === "offer-rollback" && live.rollbackBundle) void this.publisher.offer(e.deviceId, live.rollbackBundle);
       else if (e.type === "event") this.service.log(`rollout ${live.rollout.id}: ${e.kind} ${JSON.stringify(e.detail)}`);
     }
+  }
+
+  /** Images (hex SHA-256) whose shared blocks a rollout not yet ended may still offer. */
+  private neededImages(): Set<string> {
+    const needed = new Set<string>();
+    for (const live of this.live.values()) {
+      if (live.rollout.status === "cancelled" || live.rollout.status === "completed") continue;
+      if (live.bundle) needed.add(imageHexOf(live.bundle));
+      if (live.rollbackBundle) needed.add(imageHexOf(live.rollbackBundle));
+    }
+    return needed;
   }
 
   // ---------------------------------------------------------------- the API's side

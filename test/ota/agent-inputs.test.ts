@@ -7,7 +7,8 @@ import { describe, expect, it } from "vitest";
 import { Agent } from "../../device/core/agent";
 import { OtaResult } from "../../device/core/ota/codes";
 import { decodeStatus } from "../../device/core/ota/status";
-import { encodeEnvelope, parseEnvelope } from "../../device/core/ota/manifest";
+import { encodeEnvelope, parseEnvelope, parseManifest } from "../../device/core/ota/manifest";
+import { toHex } from "../../device/core/ota/bytes";
 import { decodeTelemetryBatch } from "../../device/core/telemetry/record";
 import { splitBlocks, type Bundle } from "../../tools/ota/bundle";
 import { VirtualBroker } from "../../host-sim/broker/virtual-broker";
@@ -20,8 +21,18 @@ const MIN = 60_000;
 const ID = "ota-in";
 const RUNNING = 1000; // "0.1.0-dev", the version this test build of the agent reports
 
+/** The shared block topic's image hash; a broken envelope (refused before any block) gets a dummy one. */
+function imageHexOf(envelope: Uint8Array): string {
+  try {
+    return toHex(parseManifest(parseEnvelope(envelope).manifestBytes).sha256);
+  } catch {
+    return "0".repeat(64);
+  }
+}
+
 function offer(broker: VirtualBroker, b: { envelope: Uint8Array; blocks: Uint8Array[] }): void {
-  b.blocks.forEach((bytes, n) => broker.publishInternal(`tether/${ID}/ota/block/${n}`, bytes, { qos: 1, retain: true }));
+  const image = imageHexOf(b.envelope);
+  b.blocks.forEach((bytes, n) => broker.publishInternal(`tether/ota/image/${image}/block/${n}`, bytes, { qos: 1, retain: true }));
   broker.publishInternal(`tether/${ID}/ota/manifest`, b.envelope, { qos: 1, retain: true });
 }
 

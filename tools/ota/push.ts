@@ -1,17 +1,18 @@
 /**
  * `tether ota push`: the reference publisher. It only does what a shell script with
- * mosquitto_pub could do (docs/protocol/ota.md): every block retained at QoS 1 on
- * tether/<id>/ota/block/<n>, then the signed manifest retained on tether/<id>/ota/manifest.
+ * mosquitto_pub could do (docs/protocol/ota.md): every block retained at QoS 1 on the shared
+ * tether/ota/image/<image sha256 hex>/block/<n>, then the signed manifest retained on
+ * tether/<id>/ota/manifest.
  * With `wait` it also follows tether/<id>/ota/status until the device reports the outcome.
  */
 import mqtt from "mqtt";
 import { resultName } from "../../device/core/ota/codes";
 import { parseEnvelope, parseManifest } from "../../device/core/ota/manifest";
 import { decodeStatus, type OtaStatus } from "../../device/core/ota/status";
-import { otaTopics } from "../../device/core/ota/topics";
+import { imageBlockTopic, otaTopics } from "../../device/core/ota/topics";
 import { bytesEqual } from "../../device/core/ota/bytes";
 import { nodeSha256 } from "../../device/platform/node/sha256";
-import { sha256Of } from "../../device/core/ota/bytes";
+import { sha256Of, toHex } from "../../device/core/ota/bytes";
 import { splitBlocks } from "./bundle";
 import { bundleLimitProblem } from "./limits";
 
@@ -27,7 +28,7 @@ export interface PushOptions {
   image: Uint8Array;
   /** Seconds to wait for the device's final status (0: do not wait). */
   waitSeconds?: number;
-  /** After a final status, publish empty retained messages to clear the offer. */
+  /** After a final status, publish empty retained messages to clear the offer: the manifest and the shared blocks. */
   clear?: boolean;
   log?: (line: string) => void;
 }
@@ -63,6 +64,7 @@ export async function pushBundle(o: PushOptions): Promise<PushResult> {
   if (tooBig !== undefined) throw new Error(`not pushing: ${tooBig}`);
   const offerId = sha256Of(nodeSha256, o.envelope);
   const topics = otaTopics(o.deviceId);
+  const imageHex = toHex(manifest.sha256);
   const blocks = splitBlocks(o.image, manifest.blockSize);
   const client = await mqtt.connectAsync(o.broker, {
     clientId: `tether-push-${process.pid}-${Date.now() % 100000}`,
@@ -95,7 +97,7 @@ export async function pushBundle(o: PushOptions): Promise<PushResult> {
     // A bounded window of QoS 1 publishes in flight keeps loopback fast without flooding the broker.
     const WINDOW = 32;
     for (let i = 0; i < blocks.length; i += WINDOW) {
-      await Promise.all(blocks.slice(i, i + WINDOW).map((b, k) => client.publishAsync(topics.block(i + k), Buffer.from(b), { qos: 1, retain: true })));
+      await Promise.all(blocks.slice(i, i + WINDOW).map((b, k) => client.publishAsync(imageBlockTopic(imageHex, i + k), Buffer.from(b), { qos: 1, retain: true })));
     }
     offered = true;
     await client.publishAsync(topics.manifest, Buffer.from(o.envelope), { qos: 1, retain: true });
@@ -111,7 +113,7 @@ export async function pushBundle(o: PushOptions): Promise<PushResult> {
       if (!s) log(`no final status from ${o.deviceId} within ${o.waitSeconds} s`);
       if (o.clear && s) {
         await client.publishAsync(topics.manifest, Buffer.alloc(0), { qos: 1, retain: true });
-        for (let i = 0; i < blocks.length; i++) await client.publishAsync(topics.block(i), Buffer.alloc(0), { qos: 1, retain: true });
+        for (let i = 0; i < blocks.length; i++) await client.publishAsync(imageBlockTopic(imageHex, i), Buffer.alloc(0), { qos: 1, retain: true });
       }
     }
     return result;

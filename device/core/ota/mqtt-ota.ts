@@ -1,13 +1,17 @@
 /**
  * OTA over MQTT: the thin wiring between the MQTT client and the OTA state machine.
- * Subscribes to the retained manifest; turns block wants into subscriptions to the retained
- * block topics (a subscription is what makes the broker send a retained block, so resuming
- * means subscribing again to what is missing); publishes status retained.
+ * Subscribes to the retained manifest on its own topic; turns block wants into subscriptions to
+ * the retained blocks shared by every device, under the SHA-256 of the image being downloaded
+ * (tether/ota/image/<hex>/block/<n>: one copy per image on the broker). A subscription is what
+ * makes the broker send a retained block, so resuming means subscribing again to what is
+ * missing. Anyone who can publish there gains nothing: every block is checked against the
+ * signed manifest's per-block hash. Publishes status retained.
  */
 import type { QoS } from "../mqtt/client";
 import type { OtaHost, OtaUpdater } from "./updater";
 import { encodeStatus, type OtaStatus } from "./status";
-import { otaTopics } from "./topics";
+import { imageBlockTopic, otaTopics, parseImageBlockTopic } from "./topics";
+import { toHex } from "./bytes";
 import { rethrowHalt } from "../../ports";
 
 /** The part of MqttClient this needs. */
@@ -23,7 +27,6 @@ export type OtaMqttEvent =
   | { type: "message"; topic: string; payload: Uint8Array }
   | { type: string };
 
-/** Block numbers are short decimals: anything else on a block topic is ignored. */
 /** A block topic's last level: a decimal index without leading zeros (regex made per call: see isDeviceId). */
 function isBlockIndex(n: string): boolean {
   return /^(0|[1-9][0-9]{0,5})$/.test(n);
@@ -35,6 +38,11 @@ export class OtaMqttLink implements OtaHost {
   private connected = false;
   /** The newest status: the topic is retained, so only the latest one matters to a backend. */
   private last: OtaStatus | undefined;
+  /** Block index → the shared topic subscribed for it (released by the same topic, even after the job is gone). */
+  private readonly subscribed = new Map<number, string>();
+  /** imageHex's cache: the hash it was made from and its hex. */
+  private hexOf: Uint8Array | undefined;
+  private hex = "";
 
   constructor(
     private readonly client: OtaMqttClient,
@@ -71,9 +79,10 @@ export class OtaMqttLink implements OtaHost {
       ota.offer(payload);
       return true;
     }
-    if (topic.startsWith(this.topics.blockPrefix)) {
-      const n = topic.slice(this.topics.blockPrefix.length);
-      if (isBlockIndex(n)) ota.block(Number(n), payload);
+    const shared = parseImageBlockTopic(topic);
+    if (shared) {
+      // Only blocks of the image being downloaded: a block of another image could never match its hash.
+      if (isBlockIndex(shared.index) && shared.imageHex === this.imageHex()) ota.block(Number(shared.index), payload);
       return true;
     }
     return false;
@@ -100,10 +109,32 @@ export class OtaMqttLink implements OtaHost {
   }
 
   want(blocks: number[]): void {
-    this.client.subscribe(blocks.map((n) => ({ topic: this.topics.block(n), qos: 1 as QoS })));
+    const hex = this.imageHex();
+    if (hex === undefined || blocks.length === 0) return;
+    const topics = blocks.map((n) => {
+      const topic = imageBlockTopic(hex, n);
+      this.subscribed.set(n, topic);
+      return { topic, qos: 1 as QoS };
+    });
+    this.client.subscribe(topics);
   }
 
   release(blocks: number[]): void {
-    this.client.unsubscribe(blocks.map((n) => this.topics.block(n)));
+    const topics: string[] = [];
+    for (const n of blocks) {
+      const topic = this.subscribed.get(n);
+      if (topic === undefined) continue;
+      this.subscribed.delete(n);
+      topics.push(topic);
+    }
+    if (topics.length > 0) this.client.unsubscribe(topics);
+  }
+
+  /** The SHA-256 (hex) of the image the updater is downloading, from its verified manifest. */
+  private imageHex(): string | undefined {
+    const image = this.ota?.downloadImage();
+    if (image === undefined) return undefined;
+    if (image !== this.hexOf) (this.hexOf = image), (this.hex = toHex(image));
+    return this.hex;
   }
 }

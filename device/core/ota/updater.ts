@@ -167,6 +167,11 @@ export class OtaUpdater {
     return this.model.mode;
   }
 
+  /** SHA-256 of the image being downloaded (its verified manifest's field 4), if a download job exists. */
+  downloadImage(): Uint8Array | undefined {
+    return this.model.job?.manifest.sha256;
+  }
+
   /** The version running now: the confirmed manifest's (or, on a trial, the one on trial). */
   runningVersion(): number {
     return this.model.running;

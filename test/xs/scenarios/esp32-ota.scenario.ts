@@ -12,7 +12,8 @@ import { FakeRestart, FakeWorld, installWorld, uninstallWorld } from "../../fake
 import { VirtualBroker } from "../../../host-sim/broker/virtual-broker";
 import { jsSha256 } from "../../../host-sim/virtual/sha256";
 import { createBundle, keyPairFromSeed, splitBlocks } from "../../../tools/ota/bundle";
-import { otaTopics } from "../../../device/core/ota/topics";
+import { imageBlockTopic, otaTopics } from "../../../device/core/ota/topics";
+import { toHex } from "../../../device/core/ota/bytes";
 import { startDevice, type Device } from "../../../device/platform/moddable/main";
 
 const DEVICE = "esp-0001";
@@ -106,7 +107,7 @@ export function run(host: ScenarioHost): void {
   };
   const offer = (version: string, versionNumber: number, counter: number) => {
     const bundle = createBundle(espImage(version, 20_000), { version: versionNumber, hardwareId: HARDWARE, securityCounter: counter, format: "raw" }, keys.secretKey, jsSha256);
-    splitBlocks(bundle.image, bundle.manifest.blockSize).forEach((b, i) => broker.publishInternal(topics.block(i), b, { qos: 1, retain: true }));
+    splitBlocks(bundle.image, bundle.manifest.blockSize).forEach((b, i) => broker.publishInternal(imageBlockTopic(toHex(bundle.manifest.sha256), i), b, { qos: 1, retain: true }));
     broker.publishInternal(topics.manifest, bundle.envelope, { qos: 1, retain: true });
     host.emit(`@${w.clock.now()} offered v${version} (${bundle.image.length} bytes)`);
   };
