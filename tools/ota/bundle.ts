@@ -68,7 +68,7 @@ export function createBundle(payload: Uint8Array, o: SignOptions, secretKey: Uin
   return { image, manifest, envelope: signManifest(manifest, secretKey, sha256) };
 }
 
-/** The image split into the blocks the manifest describes (what goes on .../ota/block/<n>). */
+/** The image split into the blocks the manifest describes (what goes on tether/ota/image/<sha256>/block/<n>). */
 export function splitBlocks(image: Uint8Array, blockSize: number): Uint8Array[] {
   const out: Uint8Array[] = [];
   for (let off = 0; off < image.length; off += blockSize) out.push(image.subarray(off, Math.min(off + blockSize, image.length)));
