@@ -66,6 +66,7 @@ describe("one retained copy of an image for the fleet, on Mosquitto", () => {
   const devices: RunningDevice[] = [];
   const statuses = new Map<string, OtaStatus[]>();
   const boots = new Map<string, string[]>();
+  const online = new Map<string, boolean>();
 
   beforeAll(async () => {
     [broker, payload] = await Promise.all([startMosquitto(), buildAgentPayload("0.2.0")]);
@@ -86,13 +87,13 @@ describe("one retained copy of an image for the fleet, on Mosquitto", () => {
         await startNodeDevice({
           deviceId: id,
           brokers: [url],
-          stateDir: join(dir, id),
           ota: { hardwareId: HARDWARE, trustedKeys: [KEYS.publicKey], options: { stallTimeoutMs: 400 } },
-          telemetry: { reportIntervalMs: 500, sampleIntervalMs: 500 },
+          log: () => {},
           link: { backoff: { powerOnMaxMs: 0 } },
           onEvent: (e: AgentEvent) => {
             if (e.type === "ota") statuses.get(id)!.push(e.status);
             if (e.type === "boot") boots.get(id)!.push(e.version);
+            if (e.type === "link") online.set(id, e.state === "online");
           },
         }),
       );
@@ -100,10 +101,11 @@ describe("one retained copy of an image for the fleet, on Mosquitto", () => {
     const good = loaded("0.2.0", 2000, 1, payload);
     const hex = toHex(good.manifest.sha256);
     const transport = new MqttSocketTransport({ url, clientId: "svc-shared" });
-    await transport.start([]);
-    const publisher = new OfferPublisher(transport, () => {});
+    await transport.start(["tether/+/ota/status"]);
+    const logged: string[] = [];
+    const publisher = new OfferPublisher(transport, (line) => logged.push(line));
     try {
-      await until("devices online", 20_000, () => (devices.every((d) => d.agent) ? true : undefined));
+      await until("devices online", 30_000, () => (ids.every((id) => online.get(id)) ? true : undefined));
       await Promise.all(ids.map((id) => publisher.offer(id, good)));
       for (const id of ids) {
         await until(`${id} confirms 0.2.0`, 90_000, () => statuses.get(id)!.find((s) => s.state === 0 && s.result === OtaResult.Success && s.running === 2000));
@@ -119,6 +121,7 @@ describe("one retained copy of an image for the fleet, on Mosquitto", () => {
       // No rollout needs the image any more: its blocks are cleared.
       await publisher.clearExcept(new Set());
       expect((await retained(url, "tether/ota/image/#")).size).toBe(0);
+      expect(logged.join("\n")).toMatch(new RegExp(`image ${hex.slice(0, 12)}… no longer needed: ${good.blocks.length} retained blocks cleared`));
 
       // A tampered block on the shared topic: the device refuses it and stays on 0.2.0.
       const next = loaded("0.3.0", 3000, 2, payload);
