@@ -179,7 +179,7 @@ export class FleetDevice implements Guarded {
     const xs = code !== undefined && this.inXs ? (this.xsBoot = this.world.xs!.runner.boot(code)) : undefined;
     const hung = xs ? xs.hung : code?.hang === true;
     const crash = code === undefined ? "unknown image" : xs ? xs.crash : (code.crash ?? (code.Agent === undefined && !hung ? "image exports no Agent" : undefined));
-    const fwCrash = code === undefined ? undefined : this.world.firmware?.atBoot(this, code.version);
+    const fwCrash = code === undefined ? undefined : this.world.firmware?.atBoot(this, code.version, this.world.clock.now());
     if (crash !== undefined || fwCrash !== undefined) {
       this.fault(new Error(`image v${out.header.version} in slot ${out.slot} crashed at start-up: ${crash ?? fwCrash}`));
       return;

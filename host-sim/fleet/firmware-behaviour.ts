@@ -118,15 +118,16 @@ export interface BehaviourDevice {
 
 /** The fleet's ground truth of which device ran which version, and what each version does. */
 export class FirmwareGroundTruth {
-  private readonly ran = new Map<string, Set<number>>();
+  /** Version → device index → simulated ms of its first boot of that version. */
+  private readonly ran = new Map<string, Map<number, number>>();
 
   constructor(private readonly behaviours: Record<string, VersionBehaviour>) {}
 
   /** At each boot of `version`: sets the battery drain; returns why it crashes at start, if it does. */
-  atBoot(dev: BehaviourDevice, version: string): string | undefined {
-    let set = this.ran.get(version);
-    if (!set) this.ran.set(version, (set = new Set()));
-    set.add(dev.index);
+  atBoot(dev: BehaviourDevice, version: string, nowMs: number): string | undefined {
+    let first = this.ran.get(version);
+    if (!first) this.ran.set(version, (first = new Map()));
+    if (!first.has(dev.index)) first.set(dev.index, nowMs);
     const b = this.behaviours[version];
     dev.battery.drainPermille = b?.drainPermille ?? 1000;
     const c = b?.crashAtStart;
@@ -139,6 +140,11 @@ export class FirmwareGroundTruth {
   /** How many devices ever booted `version` (crashing boots count: the image was installed and started). */
   devicesThatRan(version: string): number {
     return this.ran.get(version)?.size ?? 0;
+  }
+
+  /** When device `index` first booted `version` (simulated ms), if it did. */
+  firstBoot(version: string, index: number): number | undefined {
+    return this.ran.get(version)?.get(index);
   }
 }
 
