@@ -87,6 +87,8 @@ export class SimBattery implements BatteryAdc {
   /** How much charge went to connection attempts (µA·ms), and how many there were. */
   connectUaMs = 0;
   connectAttempts = 0;
+  /** Drain of the running firmware, ‰ of the modelled current (host-sim/fleet/firmware-behaviour.ts). */
+  drainPermille = 1000;
 
   constructor(
     private readonly clock: Clock,
@@ -224,7 +226,7 @@ export class SimBattery implements BatteryAdc {
       let ua = this.model.sleepUa;
       for (const b of this.bursts) if (b.end > this.lastT) ua += b.ua;
       const dt = until - this.lastT;
-      this.take(ua * dt);
+      this.take(this.drainPermille === 1000 ? ua * dt : Math.floor((ua * dt) / 1000) * this.drainPermille);
       if (this.chargingUa > 0) this.remaining = Math.min(this.capacityUaMs, this.remaining + this.chargingUa * dt);
       this.lastT = until;
       this.bursts = this.bursts.filter((b) => b.end > this.lastT);

@@ -14,6 +14,7 @@ import { poweredNetwork, poweredSensors } from "../battery/power";
 import { SimBootControl } from "../boot/boot-control";
 import { DEFAULT_SENSOR_PROFILE, SimSensors } from "../sensors/sim-sensors";
 import { radioSensor } from "./radio";
+import { deviceHardware, type FirmwareGroundTruth } from "./firmware-behaviour";
 import type { VirtualClock } from "../virtual/clock";
 import { PowerCut, type FlashFault, type FlashOp } from "../virtual/flash";
 import { MemoryKv } from "../virtual/kv";
@@ -62,6 +63,8 @@ export interface FleetWorld {
   onLifecycle(dev: FleetDevice, what: Lifecycle, x: number): void;
   /** Devices inside XS: the runner, and which device indices use it. */
   xs?: { runner: XsRunner; runs(index: number): boolean };
+  /** Per-version behaviour by hardware revision, and who ran what (firmware-behaviour.ts). */
+  firmware?: FirmwareGroundTruth;
 }
 
 export type Lifecycle = "boot" | "power-cut" | "crash" | "watchdog" | "brick" | "dead" | "restart";
@@ -114,6 +117,8 @@ export class FleetDevice implements Guarded {
   /** Bookkeeping the fleet reads. */
   online = false;
   everOnline = false;
+  /** Hardware revision (ground truth; firmware-behaviour.ts). */
+  readonly hardware: string;
 
   constructor(
     readonly index: number,
@@ -130,6 +135,7 @@ export class FleetDevice implements Guarded {
     this.wall = new VirtualWallClock(clock, group.driftPpm);
     this.faultRandom = root.fork("flash-faults");
     this.inXs = world.xs?.runs(index) === true;
+    this.hardware = deviceHardware(group.hardware, seed);
     flash.fault = (op) => this.flashFault(op);
     // NVS lives on the same chip: every key-value write is a power-cut point too.
     this.kv.beforeWrite = (kind, key, length) => flash.nvsOp(kind, key, length);
@@ -173,8 +179,9 @@ export class FleetDevice implements Guarded {
     const xs = code !== undefined && this.inXs ? (this.xsBoot = this.world.xs!.runner.boot(code)) : undefined;
     const hung = xs ? xs.hung : code?.hang === true;
     const crash = code === undefined ? "unknown image" : xs ? xs.crash : (code.crash ?? (code.Agent === undefined && !hung ? "image exports no Agent" : undefined));
-    if (crash !== undefined) {
-      this.fault(new Error(`image v${out.header.version} in slot ${out.slot} crashed at start-up: ${crash}`));
+    const fwCrash = code === undefined ? undefined : this.world.firmware?.atBoot(this, code.version, this.world.clock.now());
+    if (crash !== undefined || fwCrash !== undefined) {
+      this.fault(new Error(`image v${out.header.version} in slot ${out.slot} crashed at start-up: ${crash ?? fwCrash}`));
       return;
     }
     const epoch = this.epoch;

@@ -20,6 +20,7 @@ import { FactoryFlashes, SlotCheckCache } from "./cow-flash";
 import { FleetDevice, type FleetWorld, type Lifecycle } from "./device";
 import { scheduleFaults, type FaultCounters } from "./faults";
 import { scheduleRadioDrops } from "./radio";
+import { FirmwareGroundTruth, scheduleChargers } from "./firmware-behaviour";
 import type { BadImage, FirmwareLibrary, XsRunner } from "./library";
 import { DeviceBook, type Check, type FleetSummary, type OtaOutcomes } from "./metrics";
 import { checkScenarioFits, groupOfScenario, type Scenario } from "./scenario";
@@ -80,6 +81,7 @@ export class VirtualFleet implements FleetWorld {
   readonly sha256: Sha256;
   readonly library: FirmwareLibrary;
   readonly xs: FleetWorld["xs"];
+  readonly firmware: FirmwareGroundTruth;
   private readonly byId = new Map<string, number>();
   /** Images whose blocks are already retained on the shared topics (one copy per image). */
   private readonly imagesPublished = new Set<string>();
@@ -107,6 +109,7 @@ export class VirtualFleet implements FleetWorld {
     checkScenarioFits(o.scenario, o.devices, o.durationMs);
     this.sha256 = o.sha256;
     this.library = o.library;
+    this.firmware = new FirmwareGroundTruth(o.scenario.firmwareBehaviour ?? {});
     this.ota = { hardwareId: o.library.hardwareId, trustedKeys: o.library.trustedKeys };
     if (o.xs && o.xs.devices > 0) {
       const { runner, devices: n } = o.xs;
@@ -135,6 +138,7 @@ export class VirtualFleet implements FleetWorld {
     for (const dev of this.devices) dev.powerOn("power-on");
     scheduleFaults(this, o.scenario, o.seed, o.devices, o.durationMs);
     scheduleRadioDrops(this, o.durationMs, () => this.faults.linkFlaps++);
+    scheduleChargers(this);
     this.clock.setTimeout(() => this.checkBatteries(), BATTERY_CHECK_MS);
   }
 

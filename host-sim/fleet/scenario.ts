@@ -9,6 +9,7 @@
 import { DEEP_CBOR_DEFAULT_DEPTH, HOSTILE_MESSAGES, HOSTILE_TOPICS, OVERSIZED_DEFAULT_BYTES, type HostileMessage, type HostileTopic } from "./hostile";
 import { INTERVAL_BOUNDS } from "../../device/core/config/intervals";
 import { parseRadio, type RadioProfile } from "./radio";
+import { parseCharger, parseFirmwareBehaviour, parseHardware, DEFAULT_HARDWARE, type Charger, type HardwareMix, type VersionBehaviour } from "./firmware-behaviour";
 
 // ---------------------------------------------------------------- types
 /** Which devices a fault or offer applies to: all (default), a group, a fraction or a count. */
@@ -64,6 +65,9 @@ export interface Group {
   powerModel: boolean;
   /** Radio quality: per-device mean RSSI and the link drops that go with it (radio.ts). */
   radio?: RadioProfile;
+  /** Hardware revision mix and a charger plugged in at a time (firmware-behaviour.ts). */
+  hardware?: HardwareMix;
+  charger?: Charger;
 }
 
 /** When a fault happens: at fixed times, or at random per device at a rate. */
@@ -126,6 +130,8 @@ export interface Scenario {
    * each entry with the service's own request validation): { at, bundle: "sim:VERSION[:crash]", ... }.
    */
   rollouts: ScenarioRollout[];
+  /** Version → what it does by hardware revision (firmware-behaviour.ts). */
+  firmwareBehaviour?: Record<string, VersionBehaviour>;
 }
 
 export interface ScenarioRollout {
@@ -245,8 +251,8 @@ class Checker {
 }
 
 // ---------------------------------------------------------------- sections
-const TOP_KEYS = ["description", "devices", "xsDevices", "duration", "seed", "drain", "lowBatteryPct", "groups", "faults", "ota", "rollouts"] as const;
-const GROUP_KEYS = ["name", "weight", "firmware", "battery", "sensor", "telemetry", "keepAlive", "powerOnDelayMax", "otaHealthTimeout", "clock", "powerModel", "radio"] as const;
+const TOP_KEYS = ["description", "devices", "xsDevices", "duration", "seed", "drain", "lowBatteryPct", "groups", "faults", "ota", "rollouts", "firmwareBehaviour"] as const;
+const GROUP_KEYS = ["name", "weight", "firmware", "battery", "sensor", "telemetry", "keepAlive", "powerOnDelayMax", "otaHealthTimeout", "clock", "powerModel", "radio", "hardware", "charger"] as const;
 const BATTERY_KEYS = ["capacityMah", "startPermille", "sleepUa", "activeUa", "transmitUa", "capacityVariationPermille"] as const;
 const SENSOR_KEYS = ["meanCentiC", "swingCentiC", "meanHumidityPermille", "rssiMin", "rssiMax"] as const;
 const SELECT_KEYS = ["group", "permille", "count"] as const;
@@ -337,6 +343,8 @@ function group(c: Checker, v: unknown, path: string, i: number): Group | undefin
     otaHealthTimeoutMs: c.duration(o, "otaHealthTimeout", path, Math.max(120_000, reportIntervalMs + powerOnDelay + 60_000), true),
     powerModel: c.bool(o, "powerModel", path, true),
     ...(o.radio === undefined ? {} : { radio: parseRadio(o.radio, `${path}.radio`, (p, w) => c.fail(p, w), parseDuration) }),
+    ...(o.hardware === undefined ? {} : { hardware: parseHardware(o.hardware, `${path}.hardware`, (p, w) => c.fail(p, w)) }),
+    ...(o.charger === undefined ? {} : { charger: parseCharger(o.charger, `${path}.charger`, (p, w) => c.fail(p, w), parseDuration) }),
   };
 }
 
@@ -511,6 +519,8 @@ export function validateScenario(json: unknown): Scenario {
     else if (atMs !== undefined) rollouts.push({ atMs, request });
   });
   const durationMs = o.duration === undefined ? undefined : c.duration(o, "duration", "scenario", undefined, true);
+  const revisions = new Set(groups.flatMap((g) => (g.hardware ? Object.keys(g.hardware) : [DEFAULT_HARDWARE])));
+  const firmwareBehaviour = o.firmwareBehaviour === undefined ? undefined : parseFirmwareBehaviour(o.firmwareBehaviour, "firmwareBehaviour", (p, w) => c.fail(p, w), revisions);
   const scenario: Scenario = {
     devices: c.optInt(o, "devices", "scenario", 1, 1_000_000),
     xsDevices: c.optInt(o, "xsDevices", "scenario", 0, 1_000_000),
@@ -522,6 +532,7 @@ export function validateScenario(json: unknown): Scenario {
     faults,
     ota,
     rollouts,
+    ...(firmwareBehaviour ? { firmwareBehaviour } : {}),
   };
   if (c.problems.length > 0) throw new ScenarioError(c.problems);
   if (scenario.devices !== undefined || scenario.durationMs !== undefined) {

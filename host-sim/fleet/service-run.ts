@@ -90,6 +90,8 @@ export interface RolloutFigures {
   counts?: unknown;
   /** Devices that were offered the version (an upper bound of the devices that ever ran it). */
   offered?: number;
+  /** Devices that ever booted this rollout's version (ground truth, firmware-behaviour.ts). */
+  devicesRan?: number;
   error?: string;
 }
 
@@ -123,6 +125,7 @@ export function runFleetWithService(fleet: VirtualFleet): { summary: ReturnType<
     f.status = s.status;
     f.counts = s.counts;
     f.offered = sim.service.rollouts.devices(f.id).filter((d) => d.offers > 0).length;
+    f.devicesRan = fleet.firmware.devicesThatRan(f.bundle.split(":")[1]);
     if (halted) {
       f.haltRule = (halted.detail as { rule: string }).rule;
       f.haltAfterMs = halted.at - SIM_EPOCH_MS - f.createdAtMs;

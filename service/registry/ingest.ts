@@ -206,7 +206,10 @@ export class Ingest {
     // next multiple of 16 (docs/protocol/telemetry.md), and boots that sent nothing (a crash
     // loop, a trial) each skip again, so a gap there says nothing about loss.
     const gaps = prev.last_seq === null || boot ? 0 : Math.max(0, Math.min(b.seq - prev.last_seq - 1, MAX_GAP_COUNT));
-    const drop = b.battery?.dropBpPerHour;
+    // Drain while on a charger (LwM2M /3 status 1 charging, 2 full) says nothing about the firmware:
+    // counting it would make a cohort with plugged-in devices look better than it is.
+    const onCharger = b.battery?.status === 1 || b.battery?.status === 2;
+    const drop = onCharger ? undefined : b.battery?.dropBpPerHour;
     this.q.hourly.run({
       id, firmware: b.firmware, hour: Math.floor(now / 3_600_000), exposure, crash: 0, reconnects: reconnectDelta, gaps,
       drop: drop ?? 0, dropN: drop === undefined ? 0 : 1,

@@ -160,7 +160,7 @@ export async function runSim(argv: string[]): Promise<number> {
     process.stdout.write(summaryTable(summary) + "\n");
     for (const r of (summary.rollouts ?? []) as Record<string, any>[]) {
       const halt = r.haltRule ? `, halted by ${r.haltRule} after ${formatDuration(r.haltAfterMs)}` : "";
-      process.stdout.write(`rollout ${r.id ?? "-"} ${r.bundle}: ${r.error ?? r.status}${halt}; offered to ${r.offered ?? 0} devices; ${JSON.stringify(r.counts?.byState ?? {})}\n`);
+      process.stdout.write(`rollout ${r.id ?? "-"} ${r.bundle}: ${r.error ?? r.status}${halt}; offered to ${r.offered ?? 0} devices, ${r.devicesRan ?? 0} ran it; ${JSON.stringify(r.counts?.byState ?? {})}\n`);
     }
     if (values.json !== undefined) writeFileSync(values.json, JSON.stringify({ ...summary, replay }, null, 2) + "\n");
   }
