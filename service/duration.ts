@@ -1,6 +1,6 @@
 /**
  * Durations in requests and rules ("90s", "10m", "36h", "7d", "1h30m", or integer ms), the same
- * syntax as scenario files (host-sim/fleet/scenario.ts, which the service may not import).
+ * syntax as scenario files (host-sim/fleet/scenario.ts uses this parser).
  */
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 const DURATION = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+$/;

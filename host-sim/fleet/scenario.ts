@@ -9,6 +9,7 @@
 import { DEEP_CBOR_DEFAULT_DEPTH, HOSTILE_MESSAGES, HOSTILE_TOPICS, OVERSIZED_DEFAULT_BYTES, type HostileMessage, type HostileTopic } from "./hostile";
 import { INTERVAL_BOUNDS } from "../../device/core/config/intervals";
 import { parseRadio, type RadioProfile } from "./radio";
+import { parseServiceDuration as parseDuration } from "../../service/duration";
 import { parseCharger, parseFirmwareBehaviour, parseHardware, DEFAULT_HARDWARE, type Charger, type HardwareMix, type VersionBehaviour } from "./firmware-behaviour";
 
 // ---------------------------------------------------------------- types
@@ -149,19 +150,8 @@ export class ScenarioError extends Error {
 }
 
 // ---------------------------------------------------------------- durations
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-const DURATION = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+$/;
-const PART = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/g;
-
-/** "36h" → 129600000, "1d12h30m" too; integer ms pass through; undefined when not a duration. */
-export function parseDuration(v: unknown): number | undefined {
-  if (typeof v === "number") return Number.isInteger(v) && v >= 0 ? v : undefined;
-  if (typeof v !== "string" || !DURATION.test(v)) return undefined;
-  let ms = 0;
-  for (const m of v.matchAll(PART)) ms += Number(m[1]) * UNITS[m[2]];
-  ms = Math.round(ms);
-  return Number.isSafeInteger(ms) ? ms : undefined;
-}
+// One duration syntax for scenario files, rollout requests and rules files (the service's parser).
+export { parseDuration };
 
 export function formatDuration(ms: number): string {
   if (ms % 86_400_000 === 0 && ms > 0) return `${ms / 86_400_000}d`;

@@ -90,6 +90,21 @@ describe("tether device: flags are checked before anything starts", () => {
     }
   });
 
+  it("checks tether fleet serve's broker account the same way: --password refused, a password needs --user, --ca needs mqtts://", () => {
+    const db = path.join(tmp, "fleet-flags.db");
+    const flag = tether(["fleet", "serve", "--broker", deadBroker, "--user", "fleet", "--password", "hunter2", "--db", db]);
+    expect(flag.code).toBe(2);
+    expect(flag.err).toMatch(/--password is not accepted/);
+    expect(flag.err).not.toContain("hunter2");
+    const noUser = tether(["fleet", "serve", "--broker", deadBroker, "--db", db], { TETHER_PASSWORD: "hunter2" });
+    expect(noUser.code).toBe(2);
+    expect(noUser.err).toMatch(/a password needs a user name/);
+    const caPlain = tether(["fleet", "serve", "--broker", deadBroker, "--ca", path.join(tmp, "none.pem"), "--db", db]);
+    expect(caPlain.code).toBe(2);
+    expect(caPlain.err).toMatch(/--ca applies to mqtts:\/\/ brokers only/);
+    expect(fs.existsSync(db)).toBe(false);
+  });
+
   it("refuses a password without a user, --ca with mqtt://, and a CA file that holds no certificate", () => {
     const noUser = tether(["device", "--id", "d1", "--broker", deadBroker], { TETHER_PASSWORD: "hunter2" });
     expect(noUser.code).toBe(2);

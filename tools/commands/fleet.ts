@@ -12,20 +12,21 @@ import { parseFlags, UsageError } from "../args";
 import { parseRules, parseRulesText } from "../../service/health/config";
 import { ProactiveSupport } from "../../service/health/module";
 import { COMMISSION_HELP, runCommission } from "./fleet-commission";
-import { refusePasswordInUrl } from "../connect-flags";
+import { CONNECT_OPTIONS, resolveConnection } from "../connect-flags";
 
 const HELP = `usage: tether fleet serve --broker URL [--db FILE] [--http HOST:PORT] [options]
 
   --broker URL          mqtt://host:port or mqtts://host:port of the devices' broker; repeat or
                         comma-separate the nodes of a cluster (each reconnect tries the next)
+  --user NAME           MQTT user name of the service account (or in the URL: mqtt://NAME@host)
+  --password-file FILE  its password (first line of FILE), or set $TETHER_PASSWORD; never on the
+                        command line
+  --ca FILE             PEM CA certificate(s) trusted for mqtts://
   --db FILE             the fleet database (SQLite, created if missing; default fleet.db)
   --http HOST:PORT      the HTTP API (default 127.0.0.1:8080); beyond loopback needs --token-file
   --token-file FILE     bearer token for the HTTP API (first line of FILE, ≥ 16 characters)
   --client-id ID        the service's MQTT client id (default tether-fleet-service); keep it
                         stable: the broker holds the session's unacknowledged messages under it
-  --username NAME       MQTT user name of the service account
-  --password-file FILE  its password (first line of FILE; never on the command line)
-  --ca FILE             CA certificate for mqtts://
   --tick D              how often rollouts advance (default 5s)
   --rules FILE          health rules and their actions (JSON; docs/fleet-service.md); without it
                         the default rules run and no actions
@@ -45,14 +46,11 @@ export async function runFleet(argv: string[]): Promise<number> {
 
 async function serve(argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags(argv, {
-    broker: { type: "string", multiple: true },
+    ...CONNECT_OPTIONS,
     db: { type: "string" },
     http: { type: "string" },
     "token-file": { type: "string" },
     "client-id": { type: "string" },
-    username: { type: "string" },
-    "password-file": { type: "string" },
-    ca: { type: "string" },
     tick: { type: "string" },
     rules: { type: "string" },
     help: { type: "boolean" },
@@ -63,23 +61,22 @@ async function serve(argv: string[]): Promise<number> {
   }
   if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
   const brokers = (values.broker ?? []).flatMap((b) => b.split(",")).filter((b) => b.length > 0);
-  if (brokers.length === 0) throw new UsageError("--broker URL is required (e.g. mqtt://127.0.0.1:1883)");
-  for (const b of brokers) refusePasswordInUrl(b);
+  // The same checks as `tether device`: no password in argv, a user for a password, a CA that parses.
+  const connection = resolveConnection({ ...values, broker: brokers });
   let listen: { host: string; port: number };
   try {
     listen = parseListen(values.http ?? "127.0.0.1:8080");
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  const password = values["password-file"] ? fs.readFileSync(values["password-file"], "utf8").split(/\r?\n/)[0] : undefined;
   const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
   let transport: MqttSocketTransport;
   try {
     transport = new MqttSocketTransport({
       url: brokers,
       clientId: values["client-id"] ?? "tether-fleet-service",
-      username: values.username,
-      password,
+      username: connection.username,
+      password: connection.password,
       caFile: values.ca,
       log,
     });
