@@ -221,7 +221,7 @@ export class Outbox {
     const found: { n: number; size: number }[] = [];
     const unreadable: string[] = [];
     // Regexes are made here, not at module level: a RegExp created while the ESP32 bundle is
-    // preloaded crashes XS 8.2.3 after a GC (test/esp32/preload-regexp.test.ts).
+    // preloaded crashes XS 8.2.3 after a GC (test/esp32/preload.test.ts).
     const recordKey = /^ob(0|[1-9][0-9]{0,3})$/;
     for (const key of this.kv.keys()) {
       const m = recordKey.exec(key);

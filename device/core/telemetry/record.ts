@@ -164,8 +164,16 @@ export function checkSample(s: TelemetrySample): void {
  * the order that form inserted them in. Every field is checked before the batch is returned.
  */
 
-/** One reused buffer: a batch is copied out as soon as it is written (one agent at a time runs). */
-const writer = new CborWriter(TELEMETRY_MAX_BYTES + 64);
+let sharedWriter: CborWriter | undefined;
+
+/**
+ * One reused buffer: a batch is copied out as soon as it is written (one agent at a time runs).
+ * Made at first use, not at module load: on the board the bundle is preloaded, and a buffer made
+ * while preloading is frozen into flash, so every write to it throws "read-only buffer".
+ */
+function batchWriter(): CborWriter {
+  return (sharedWriter ??= new CborWriter(TELEMETRY_MAX_BYTES + 64));
+}
 
 function writeSample(w: CborWriter, s: TelemetrySample, baseMs: number): void {
   const offset = checkUint("sample offset", s.tMs - baseMs);
@@ -274,7 +282,7 @@ function baseMsOf(b: TelemetryBatch, count: number): number {
 export function fitSamples(batch: TelemetryBatch, maxBytes = TELEMETRY_MAX_BYTES): number {
   // Offsets depend on the base, which depends on which samples are in: size each prefix
   // with the base of the whole list, then confirm (a later base only shrinks offsets).
-  const w = writer;
+  const w = batchWriter();
   let n = batch.samples.length;
   for (;;) {
     const baseMs = baseMsOf(batch, n);
@@ -304,7 +312,7 @@ export function encodeTelemetryBatch(batch: TelemetryBatch, maxBytes = TELEMETRY
   if (!Array.isArray(batch.samples)) throw new TelemetryError("invalid", "samples must be an array");
   const samples = batch.samples;
   const baseMs = baseMsOf(batch, samples.length);
-  const w = writer;
+  const w = batchWriter();
   w.reset();
   writeHeader(w, batch, baseMs);
   w.head(MAJOR_ARRAY, samples.length);

@@ -23,6 +23,25 @@ const KNOWN: Record<string, string> = {
   hasNonLatin: "node_modules/cbor-x (bundleStrings only)",
 };
 
+/**
+ * Module-level objects built with `new` that hold buffers: in a preloaded bundle their bytes are
+ * in flash, and the first write throws "read-only buffer" (seen in mcsim: every telemetry report
+ * failed while the batch writer's buffer was made at module load). Zero-length arrays hold
+ * nothing to write. The cbor-x ones are reached only for floats, which Tether's messages do not
+ * carry (integers and text only).
+ */
+const KNOWN_BUFFERS: Record<string, string> = {
+  f32Array: "node_modules/cbor-x (float32 encode/decode only)",
+  u8Array: "node_modules/cbor-x (float32 encode/decode only)",
+  isLittleEndianMachine: "node_modules/cbor-x (a boolean; the probe buffer is dropped)",
+  isLittleEndianMachine2: "node_modules/cbor-x (a boolean; the probe buffer is dropped)",
+};
+
+/** `var NAME = new Uint8Array(n)` (and other buffer-holding constructions) at the top level, n not 0. */
+export function moduleLevelBuffers(bundle: string): string[] {
+  return [...bundle.matchAll(/^(?:var|let|const) ([\w$]+) = new (?:Uint8Array|Uint16Array|Uint32Array|Int8Array|Int16Array|Int32Array|Float32Array|Float64Array|ArrayBuffer|DataView|CborWriter)\((?!0\))/gm)].map((m) => m[1]);
+}
+
 /** `var NAME = /.../flags;` at the top level of an esbuild ESM bundle. */
 export function moduleLevelRegExps(bundle: string): string[] {
   return [...bundle.matchAll(/^(?:var|let|const) ([\w$]+) = \/(?:[^/\\\n]|\\.)+\/[dgimsuvy]*;$/gm)].map((m) => m[1]);
@@ -31,6 +50,22 @@ export function moduleLevelRegExps(bundle: string): string[] {
 describe("the preloaded ESP32 bundle", () => {
   it("finds module-level regex bindings, and not regexes inside functions", () => {
     expect(moduleLevelRegExps("var A = /^a+$/;\nfunction f(s) {\n  return /^b$/.test(s);\n}\nconst B = /x\\/y/g;\n")).toEqual(["A", "B"]);
+  });
+
+  it("finds module-level buffers, not empty ones and not those made inside functions", () => {
+    expect(moduleLevelBuffers("var A = new Uint8Array(8);\nvar E = new Uint8Array(0);\nvar W = new CborWriter(64);\nfunction f() {\n  return new Uint8Array(4);\n}\n")).toEqual(["A", "W"]);
+  });
+
+  it("holds no writable buffer made at module load beyond the known ones", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tether-preload-buf-"));
+    try {
+      const out = path.join(dir, "tether-esp32.mjs");
+      await bundleForXs(path.join(repoRoot, "device", "platform", "moddable", "main.ts"), out, "esm");
+      const found = moduleLevelBuffers(fs.readFileSync(out, "utf8"));
+      expect(found.filter((n) => !(n in KNOWN_BUFFERS)), "make these buffers at first use, not at module load").toEqual([]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("holds no RegExp in a module-level binding beyond the known ones", async () => {
