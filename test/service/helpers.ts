@@ -1,5 +1,8 @@
 /** Shared pieces of the fleet-service tests: telemetry payloads, a device publisher, waiting. */
 import mqtt from "mqtt";
+import { afterAll, beforeAll } from "vitest";
+import { startEmbeddedBroker, type EmbeddedBroker } from "../../host-sim/brokers/embedded";
+import { startMosquitto, type Mosquitto } from "../helpers/mosquitto";
 import { encodeTelemetryBatch, type TelemetryBatch } from "../../device/core/telemetry/record";
 import { encodeStatus, type OtaStatus } from "../../device/core/ota/status";
 
@@ -41,4 +44,22 @@ export async function waitUntil(cond: () => boolean, ms = 10_000, what = "condit
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** Starts aedes (in-process) and Debian's Mosquitto around the calling file's tests; each by name and URL. */
+export function realBrokers(): { name: string; url: () => string }[] {
+  let aedes: EmbeddedBroker;
+  let mosquitto: Mosquitto;
+  beforeAll(async () => {
+    aedes = await startEmbeddedBroker();
+    mosquitto = await startMosquitto();
+  });
+  afterAll(async () => {
+    await aedes?.close();
+    await mosquitto?.stop();
+  });
+  return [
+    { name: "aedes", url: () => aedes.url },
+    { name: "mosquitto", url: () => `mqtt://127.0.0.1:${mosquitto.port}` },
+  ];
 }

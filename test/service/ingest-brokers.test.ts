@@ -2,32 +2,17 @@
 // online/offline (retained will), OTA status; QoS 1 redeliveries deduplicated by (device, seq);
 // bad payloads skipped; the HTTP API reads what was stored.
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { realClock } from "../../service/clock";
 import { FleetService } from "../../service/fleet-service";
 import { MqttSocketTransport } from "../../service/transport/mqtt-socket";
-import { startEmbeddedBroker, type EmbeddedBroker } from "../../host-sim/brokers/embedded";
-import { startMosquitto, type Mosquitto } from "../helpers/mosquitto";
 import { tempDir } from "../helpers/temp";
-import { otaStatus, publisher, telemetry, waitUntil } from "./helpers";
+import { otaStatus, publisher, realBrokers, telemetry, waitUntil } from "./helpers";
 
-let aedes: EmbeddedBroker;
-let mosquitto: Mosquitto;
-beforeAll(async () => {
-  aedes = await startEmbeddedBroker();
-  mosquitto = await startMosquitto();
-});
-afterAll(async () => {
-  await aedes?.close();
-  await mosquitto?.stop();
-});
+const brokers = realBrokers();
 
-const brokers = () => [
-  { name: "aedes", url: () => aedes.url },
-  { name: "mosquitto", url: () => `mqtt://127.0.0.1:${mosquitto.port}` },
-];
 
-describe.each(brokers())("ingest through $name", ({ url }) => {
+describe.each(brokers)("ingest through $name", ({ url }) => {
   it("stores telemetry, status and OTA status, drops duplicates and bad payloads", async () => {
     const dir = tempDir("fleet-ingest-");
     const clientId = `svc-${Math.random().toString(36).slice(2)}`;

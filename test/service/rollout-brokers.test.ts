@@ -2,26 +2,15 @@
 // API creates the rollout; canary, waves, soak and the rate are respected; failures over the
 // threshold halt it and withdraw pending offers; pause/resume/cancel; every device offered once.
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startEmbeddedBroker, type EmbeddedBroker } from "../../host-sim/brokers/embedded";
+import { describe, expect, it } from "vitest";
 import { realClock } from "../../service/clock";
 import { FleetService } from "../../service/fleet-service";
 import { MqttSocketTransport } from "../../service/transport/mqtt-socket";
-import { startMosquitto, type Mosquitto } from "../helpers/mosquitto";
 import { tempDir } from "../helpers/temp";
-import { waitUntil } from "./helpers";
+import { realBrokers, waitUntil } from "./helpers";
 import { makeBundle, startDevice, type Script } from "./scripted-fleet";
 
-let aedes: EmbeddedBroker;
-let mosquitto: Mosquitto;
-beforeAll(async () => {
-  aedes = await startEmbeddedBroker();
-  mosquitto = await startMosquitto();
-});
-afterAll(async () => {
-  await aedes?.close();
-  await mosquitto?.stop();
-});
+const brokers = realBrokers();
 
 async function setup(url: string, scripts: Script[], prefix: string) {
   const dir = tempDir("fleet-rollout-");
@@ -48,10 +37,7 @@ async function setup(url: string, scripts: Script[], prefix: string) {
   return { service, devices, bundle, post, get, close };
 }
 
-describe.each([
-  { name: "aedes", url: () => aedes.url },
-  { name: "mosquitto", url: () => `mqtt://127.0.0.1:${mosquitto.port}` },
-])("rollouts through $name", ({ name, url }) => {
+describe.each(brokers)("rollouts through $name", ({ name, url }) => {
   it("runs canary then waves to completion, each device offered once", async () => {
     const f = await setup(url(), Array(12).fill("succeed"), `ok${name}`);
     try {
