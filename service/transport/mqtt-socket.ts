@@ -83,8 +83,19 @@ export class MqttSocketTransport implements ServiceTransport {
     this.handler = handler;
   }
 
+  /**
+   * With no filters the transport only publishes (no SUBSCRIBE: MQTT forbids an empty one) and
+   * resolves at the first CONNACK. A malformed filter is refused here, before connecting.
+   */
   start(filters: string[]): Promise<void> {
-    this.filters = filters;
+    const bad = filters.map(topicFilterProblem).find((p) => p !== undefined);
+    if (bad) return Promise.reject(new Error(`mqtt: ${bad}`));
+    try {
+      if (filters.length > 0) encodeSubscribe(1, filters.map((topic) => ({ topic, qos: 1 as const }))); // e.g. a filter too long for MQTT
+    } catch (err) {
+      return Promise.reject(new Error(`mqtt: cannot subscribe: ${(err as Error).message}`));
+    }
+    this.filters = [...filters];
     return new Promise((resolve, reject) => {
       this.firstSubscribed = { resolve, reject };
       this.connect();
@@ -245,8 +256,14 @@ export class MqttSocketTransport implements ServiceTransport {
     this.up = true;
     this.attempt = 0;
     this.log(`mqtt: connected to ${url}`);
-    this.subscribeId = this.allocateId();
-    this.write(encodeSubscribe(this.subscribeId, this.filters.map((topic) => ({ topic, qos: 1 as const }))));
+    if (this.filters.length > 0) {
+      this.subscribeId = this.allocateId();
+      this.write(encodeSubscribe(this.subscribeId, this.filters.map((topic) => ({ topic, qos: 1 as const }))));
+    } else {
+      const first = this.firstSubscribed;
+      this.firstSubscribed = undefined;
+      first?.resolve();
+    }
     // Resend what the broker may not have (3.1.1 §4.4: with DUP, in the original order).
     for (const [id, o] of this.outgoing) this.write(encodePublish({ topic: o.topic, payload: o.payload, qos: 1, retain: o.retain, packetId: id, dup: true }));
     const keepAliveMs = (this.options.keepAliveSec ?? DEFAULT_KEEPALIVE_SEC) * 1000;
@@ -289,4 +306,17 @@ export class MqttSocketTransport implements ServiceTransport {
     }
     throw new Error("mqtt: 65535 publishes in flight");
   }
+}
+
+/** Why `filter` is not a valid MQTT 3.1.1 topic filter (§4.7.1), or undefined when it is. */
+export function topicFilterProblem(filter: string): string | undefined {
+  if (typeof filter !== "string" || filter.length === 0) return "empty topic filter";
+  if (filter.includes("\u0000")) return `topic filter ${JSON.stringify(filter)} contains U+0000`;
+  const levels = filter.split("/");
+  for (let i = 0; i < levels.length; i++) {
+    const level = levels[i];
+    if (level.includes("#") && (level !== "#" || i !== levels.length - 1)) return `topic filter ${JSON.stringify(filter)}: "#" must be a whole last level`;
+    if (level.includes("+") && level !== "+") return `topic filter ${JSON.stringify(filter)}: "+" must be a whole level`;
+  }
+  return undefined;
 }
