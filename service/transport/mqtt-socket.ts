@@ -27,6 +27,8 @@ export const DEFAULT_KEEPALIVE_SEC = 30;
 const CONNECT_TIMEOUT_MS = 10_000;
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_CAP_MS = 30_000;
+/** First delay before a refused subscription is asked for again (doubled per refusal in a row). */
+const RESUBSCRIBE_MS = 2_000;
 /** The service receives firmware manifests' statuses and telemetry: bounded, but larger than a device's limit. */
 const MAX_INCOMING_PACKET = 1024 * 1024;
 const MAX_PACKET_ID = 0xffff;
@@ -66,6 +68,7 @@ export class MqttSocketTransport implements ServiceTransport {
   private awaitingPong = false;
   private firstSubscribed: { resolve: () => void; reject: (e: Error) => void } | undefined;
   private subscribeId = -1;
+  private subscribeRefusals = 0;
   private readonly log: (line: string) => void;
   /** Packets parsed from the current chunk. */
   private pending: Packet[] = [];
@@ -215,6 +218,10 @@ export class MqttSocketTransport implements ServiceTransport {
           if (p.packetId === this.subscribeId) {
             const refused = p.returnCodes.some((c) => c === 0x80);
             if (refused) this.log(`mqtt: broker refused a subscription (${this.filters.join(", ")}): check the service account's ACL`);
+            // After the first time, a refusal is retried on this connection (nats-server refuses while
+            // its JetStream cluster re-elects leaders); the first one fails start() with a clear error.
+            if (refused && !this.firstSubscribed) this.resubscribeLater(socket);
+            if (!refused) this.subscribeRefusals = 0;
             const first = this.firstSubscribed;
             this.firstSubscribed = undefined;
             if (refused) first?.reject(new Error("mqtt: broker refused a subscription; check the service account's ACL"));
@@ -274,6 +281,18 @@ export class MqttSocketTransport implements ServiceTransport {
       this.write(encodePingreq());
     }, keepAliveMs / 2);
     this.pingTimer.unref?.();
+  }
+
+  private resubscribeLater(socket: net.Socket): void {
+    const delay = Math.min(BACKOFF_CAP_MS, RESUBSCRIBE_MS * 2 ** Math.min(this.subscribeRefusals, 16));
+    this.subscribeRefusals++;
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      if (socket !== this.socket || !this.up) return; // a new connection subscribes by itself
+      this.subscribeId = this.allocateId();
+      this.write(encodeSubscribe(this.subscribeId, this.filters.map((topic) => ({ topic, qos: 1 as const }))));
+    }, delay);
+    this.timers.add(t);
   }
 
   private drop(socket: net.Socket | undefined, reason: string): void {

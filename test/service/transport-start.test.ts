@@ -49,6 +49,39 @@ describe("service transport start()", () => {
     await t.close();
   });
 
+  it("a subscription refused after a reconnect is asked for again on that connection", async () => {
+    const t = new MqttSocketTransport({ url: broker.url, clientId: "svc-resubscribe" });
+    const got: string[] = [];
+    t.onBatch((batch) => got.push(...batch.map((m) => m.topic)));
+    const pub = await mqtt.connectAsync(broker.url, { clientId: "pub-resubscribe", reconnectPeriod: 0 });
+    const calls: number[] = [];
+    try {
+      await t.start(["svc/in/#"]);
+      // After the connection drops, the broker refuses the session's subscription twice (aedes
+      // checks it when it restores the session, then for the SUBSCRIBE the transport sends), as
+      // nats-server does while its JetStream cluster re-elects leaders.
+      broker.aedes.authorizeSubscribe = (client, sub, done) => {
+        if (client?.id !== "svc-resubscribe") return done(null, sub);
+        calls.push(Date.now());
+        done(null, calls.length <= 2 ? null : sub);
+      };
+      const conn = (broker.aedes as unknown as { clients: Record<string, { conn: { destroy(): void } }> }).clients["svc-resubscribe"];
+      conn.conn.destroy();
+      const until = Date.now() + 8_000;
+      while (calls.length < 3 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+      expect(calls.length).toBe(3); // asked again, and granted
+      expect(calls[2] - calls[1]).toBeGreaterThanOrEqual(1_900); // after a delay, not in a loop
+      await pub.publishAsync("svc/in/x", "hi", { qos: 1 });
+      const end = Date.now() + 3_000;
+      while (got.length === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+      expect(got).toEqual(["svc/in/x"]);
+    } finally {
+      broker.aedes.authorizeSubscribe = (_c, sub, done) => done(null, sub);
+      await t.close();
+      await pub.endAsync();
+    }
+  });
+
   it("accepts well-formed filters", () => {
     for (const f of ["#", "+", "tether/+/ota/status", "tether/#", "/", "a//b", "+/+/#"]) expect(topicFilterProblem(f)).toBeUndefined();
   });
