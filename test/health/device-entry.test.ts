@@ -44,7 +44,7 @@ beforeAll(async () => {
     deliver("tether/dev-1/telemetry", encodeTelemetryBatch(b));
     t += HOUR;
   }
-  deliver("tether/dev-1/ota/status", encodeStatus({ state: 1, result: 0, version: versionNumber("1.1.0") }));
+  deliver("tether/dev-1/ota/status", encodeStatus({ state: 1, result: 0, version: versionNumber("1.1.0"), running: versionNumber("1.0.0") }));
   p.evaluate();
   // dev-2 is in the registry (an operator labelled it) but has never reported.
   service.registry.setLabels("dev-2", { group: "lab" }, t);
