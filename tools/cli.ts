@@ -4,6 +4,7 @@
  */
 import { UsageError } from "./args";
 import { runDemo } from "./commands/demo";
+import { runStory } from "./commands/story";
 import { runDevice } from "./commands/device";
 import { runDecode } from "./commands/decode";
 import { runOtaCommand } from "./ota/cli";
@@ -15,7 +16,8 @@ import { runRollout } from "./commands/rollout";
 const USAGE = `usage: tether <command> [options]
 
 commands:
-  demo                       embedded broker + one virtual device, decoded output (npm start)
+  story                      the fleet service's story on 200 fast-forwarded devices, with its dashboard (npm start)
+  demo                       embedded broker + one virtual device, decoded output
   device --id ID --broker URL [--broker URL ...] [--state DIR] [--interval MS] [--ca FILE]
          [--user NAME --password-file FILE]
                              run one virtual device against any MQTT broker
@@ -37,6 +39,7 @@ Run 'tether <command> --help' for a command's options.`;
 type Command = (argv: string[]) => Promise<number>;
 
 const commands: Record<string, Command> = {
+  story: runStory,
   demo: runDemo,
   device: runDevice,
   decode: runDecode,

@@ -113,6 +113,15 @@ export class VirtualFleet implements FleetWorld {
     }
   }
 
+  /** Powers the fleet on and schedules the scenario; run() calls it, a paced run (the story) too. */
+  begin(): void {
+    const o = this.o;
+    for (const dev of this.devices) dev.powerOn("power-on");
+    scheduleFaults(this, o.scenario, o.seed, o.devices, o.durationMs);
+    scheduleRadioDrops(this, o.durationMs, () => this.faults.linkFlaps++);
+    this.clock.setTimeout(() => this.checkBatteries(), BATTERY_CHECK_MS);
+  }
+
   /** Runs the scenario to the end plus the drain period; returns the summary. */
   run(): FleetSummary {
     const o = this.o;
@@ -120,10 +129,7 @@ export class VirtualFleet implements FleetWorld {
     const wallStart = wallNow();
     const { durationMs } = o;
     const endMs = durationMs + o.scenario.drainMs;
-    for (const dev of this.devices) dev.powerOn("power-on");
-    scheduleFaults(this, o.scenario, o.seed, o.devices, durationMs);
-    scheduleRadioDrops(this, durationMs, () => this.faults.linkFlaps++);
-    this.clock.setTimeout(() => this.checkBatteries(), BATTERY_CHECK_MS);
+    this.begin();
     const every = o.progressEveryMs ?? 3_600_000;
     for (let t = 0; t < endMs; ) {
       t = Math.min(endMs, t + every);

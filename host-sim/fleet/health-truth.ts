@@ -9,14 +9,13 @@
  * - a cohort alert is right when it names the cohort the scenario made worse, and how soon.
  * Also what `tether sim --report` plots: telemetry over time, reconnects, battery distribution.
  */
-import Database from "better-sqlite3";
 import { decodeStatus } from "../../device/core/ota/status";
 import { versionString } from "../../device/core/ota/version";
 import { decodeTelemetryBatch } from "../../device/core/telemetry/record";
 import type { Sha256 } from "../../device/ports";
 import { parseRules, type RulesConfig } from "../../service/health/config";
 import { HealthEngine, type AlertChange } from "../../service/health/engine";
-import { HEALTH_MIGRATIONS } from "../../service/health/schema";
+import { openDatabase } from "../../service/db/open";
 import { VirtualFleet } from "./engine";
 import type { FirmwareLibrary } from "./library";
 import type { FleetSummary } from "./metrics";
@@ -98,8 +97,7 @@ function medianOf(xs: number[]): number | null {
 export function runHealthTruth(o: TruthOptions): TruthReport {
   const fleet = new VirtualFleet({ devices: o.devices, durationMs: o.durationMs, seed: o.seed, scenario: o.scenario, library: o.library, sha256: o.sha256 });
   const now = () => EPOCH_MS + fleet.clock.now();
-  const db = new Database(":memory:");
-  for (const m of HEALTH_MIGRATIONS) db.exec(m);
+  const db = openDatabase(":memory:");
   const rules = o.rules ?? parseRules({});
   const engine = new HealthEngine({ db, rules, now });
   const groupOfDevice = new Map(fleet.devices.map((d) => [d.id, d.group.name]));

@@ -4,6 +4,8 @@
  * landed, since databases in the field already ran it. Another module adds its tables by
  * appending an entry here (service/health adds alerts and actions).
  */
+import { HEALTH_MIGRATIONS } from "../health/schema";
+
 export interface Migration {
   /** What it adds, for error messages and the docs. */
   name: string;
@@ -160,4 +162,6 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX rollout_events_rollout ON rollout_events(rollout_id, at);
     `,
   },
+  // service/health: alerts, the actions outbox, commissioning results.
+  ...HEALTH_MIGRATIONS,
 ];

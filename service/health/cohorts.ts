@@ -28,7 +28,7 @@ export interface CohortFigures {
   offlineRate: number;
 }
 
-/** A device's drain counts once it has been watched this long: the first estimates are coarse. */
+/** A device's drain counts once its estimate has run this long: it restarts at every boot and update, coarse at first. */
 const MIN_DRAIN_AGE_MS = 6 * 3_600_000;
 
 const empty = (): Totals => ({ devices: 0, deviceDays: 0, crashResets: 0, rollbacks: 0, offline: 0, drains: [] });
@@ -84,7 +84,7 @@ export function evaluateCohorts(
       drains: [],
     };
     const drain = d.battery?.dropBpPerHour;
-    const fresh = drain !== undefined && nowMs - d.battery!.atMs < rule.windowHours * 3_600_000 && nowMs - d.firstSeenMs >= MIN_DRAIN_AGE_MS;
+    const fresh = drain !== undefined && nowMs - d.battery!.atMs < rule.windowHours * 3_600_000 && nowMs - d.estimatesSinceMs >= MIN_DRAIN_AGE_MS;
     drainOf.push(fresh ? drain : NaN);
     add(fleet, t);
     const keys: string[] = [];

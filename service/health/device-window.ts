@@ -60,6 +60,13 @@ export interface DeviceSnapshot {
   willOfflineSinceMs?: number;
   battery?: BatteryState;
   lastRssi?: number;
+  /**
+   * Since when the device's own estimates (drain, time to empty) have been running: its first
+   * report, its last reboot, firmware or slot change (an update restarts them too).
+   */
+  estimatesSinceMs: number;
+  /** Since when the battery reports charging / charge complete (undefined while discharging). */
+  chargingSinceMs?: number;
   /** The running image is confirmed (not a pending trial): the slot did not change since the last OTA status. */
   otaPending: boolean;
   hours: HourBucket[];
@@ -111,6 +118,35 @@ export function minutesToEmpty(b: BatteryState | undefined, nowMs: number): numb
   return Math.max(0, b.timeToEmptyMin - (nowMs - b.atMs) / 60_000);
 }
 
+/** The service's own drain estimate needs this span of hourly battery readings. */
+const OBSERVED_DRAIN_SPAN_HOURS = 12;
+
+/**
+ * Minutes to empty from the battery % the service saw over the last day (least squares over the
+ * hourly readings), undefined unless it spans 12 h and falls. A check on the device's own
+ * estimate, which restarts at every boot and can be far off in its first hours.
+ */
+export function observedMinutesToEmpty(d: DeviceSnapshot, nowMs: number): number | undefined {
+  const from = Math.floor(nowMs / HOUR) - 24;
+  const pts = d.hours.filter((h) => h.hour > from && h.batteryPct !== undefined);
+  if (pts.length < 2 || pts[pts.length - 1].hour - pts[0].hour < OBSERVED_DRAIN_SPAN_HOURS) return undefined;
+  const n = pts.length;
+  const mx = pts.reduce((a, p) => a + p.hour, 0) / n;
+  const my = pts.reduce((a, p) => a + p.batteryPct!, 0) / n;
+  let sxy = 0;
+  let sxx = 0;
+  for (const p of pts) {
+    sxy += (p.hour - mx) * (p.batteryPct! - my);
+    sxx += (p.hour - mx) ** 2;
+  }
+  const slope = sxy / sxx; // % per hour
+  if (!(slope < 0)) return undefined;
+  const last = pts[n - 1];
+  // The last bucket's % is the latest report's.
+  const at = d.battery?.atMs ?? last.hour * HOUR;
+  return Math.max(0, (last.batteryPct! / -slope) * 60 - (nowMs - at) / 60_000);
+}
+
 export class DeviceWindow {
   readonly s: DeviceSnapshot;
   private lastSeq = -1;
@@ -120,7 +156,7 @@ export class DeviceWindow {
   private lastSlot = -1;
 
   constructor(id: string, nowMs: number) {
-    this.s = { id, firmware: "", firstSeenMs: nowMs, lastSeenMs: nowMs, reports: 0, intervalMs: 0, otaPending: false, hours: [], resets: [], ota: [] };
+    this.s = { id, firmware: "", firstSeenMs: nowMs, lastSeenMs: nowMs, reports: 0, intervalMs: 0, estimatesSinceMs: nowMs, otaPending: false, hours: [], resets: [], ota: [] };
   }
 
   private bucket(nowMs: number): HourBucket {
@@ -172,10 +208,17 @@ export class DeviceWindow {
     }
     if (batch.battery) {
       const x = batch.battery;
+      // The device dropped its estimate (it restarts after charging, a rise or a reboot): young again.
+      if (s.battery?.timeToEmptyMin !== undefined && x.timeToEmptyMin === undefined) s.estimatesSinceMs = nowMs;
       s.battery = { pct: x.pct, mv: x.mv, status: x.status, alarm: x.alarm ?? "none", dropBpPerHour: x.dropBpPerHour, timeToEmptyMin: x.timeToEmptyMin, atMs: nowMs };
       b.batteryPct = x.pct;
+      if (x.status === 1 || x.status === 2) s.chargingSinceMs ??= nowMs;
+      else s.chargingSinceMs = undefined;
       b.timeToEmptyMin = x.timeToEmptyMin;
     }
+    // The device's estimates run since its boot (first report), or restart now (reboot, update).
+    if (first) s.estimatesSinceMs = nowMs - batch.uptimeMs;
+    else if (rebooted || batch.firmware !== s.firmware || (this.lastSlot >= 0 && batch.slot !== this.lastSlot)) s.estimatesSinceMs = nowMs;
     if (this.lastSlot >= 0 && batch.slot !== this.lastSlot) s.otaPending = true;
     this.lastSlot = batch.slot;
     s.firmware = batch.firmware;

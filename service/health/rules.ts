@@ -5,7 +5,7 @@
  * alert per episode, not one per evaluation.
  */
 import { DAY, HOUR, type LowBatteryRule, type OfflineRule, type PoorConnectivityRule } from "./config";
-import { minutesToEmpty, windowStats, type DeviceSnapshot } from "./device-window";
+import { minutesToEmpty, observedMinutesToEmpty, windowStats, type DeviceSnapshot } from "./device-window";
 
 export type RuleName = "lowBattery" | "poorConnectivity" | "offline" | "cohort";
 
@@ -23,6 +23,10 @@ const INACTIVE: Verdict = { active: false };
 const BATTERY_CHARGING = 1;
 const BATTERY_CHARGE_COMPLETE = 2;
 const BATTERY_LOW = 4;
+/** A battery this full is a new one. */
+const FRESH_BATTERY_PCT = 90;
+/** A device's drain estimate this soon after a boot or update is too young to close an alert on. */
+const YOUNG_ESTIMATE_MS = 6 * HOUR;
 /** Poor connectivity is judged only once the window holds this much of the device's life. */
 const MIN_COVERAGE_MS = 6 * HOUR;
 
@@ -37,14 +41,24 @@ function isoDay(ms: number): string {
 export function lowBattery(d: DeviceSnapshot, rule: LowBatteryRule, wasActive: boolean, nowMs: number): Verdict | undefined {
   const b = d.battery;
   if (b === undefined) return undefined;
-  if (b.status === BATTERY_CHARGING || b.status === BATTERY_CHARGE_COMPLETE) return INACTIVE;
-  const tte = minutesToEmpty(b, nowMs);
+  if (b.status === BATTERY_CHARGING || b.status === BATTERY_CHARGE_COMPLETE) {
+    // Charging for an hour, or a full new battery, ends the episode; a blip after a reboot does not.
+    if (!wasActive || b.pct >= FRESH_BATTERY_PCT || nowMs - (d.chargingSinceMs ?? nowMs) >= HOUR) return INACTIVE;
+    return undefined;
+  }
+  // The sooner of the device's prediction and the curve the service saw itself.
+  const own = minutesToEmpty(b, nowMs);
+  const seen = observedMinutesToEmpty(d, nowMs);
+  const tte = own === undefined ? seen : seen === undefined ? own : Math.min(own, seen);
   const statusLow = rule.onStatusLow && (b.status === BATTERY_LOW || b.alarm !== "none");
   const limitMin = (wasActive ? rule.clearDaysToEmpty : rule.daysToEmpty) * 1440;
   const soon = tte !== undefined && tte < limitMin;
   if (!soon && !statusLow) {
-    // Open alerts stay open until the prediction is comfortably back (or the battery charges).
-    if (wasActive && tte === undefined && b.pct < 50) return undefined;
+    // Open alerts stay open until the prediction is comfortably back, the battery charges, or a
+    // fresh battery reports (a reboot restarts the device's drain estimate: no prediction for an hour).
+    if (wasActive && tte === undefined && b.pct < FRESH_BATTERY_PCT) return undefined;
+    // Nor on a prediction the device made within hours of a reboot (it restarts its estimate).
+    if (wasActive && seen === undefined && nowMs - d.estimatesSinceMs < YOUNG_ESTIMATE_MS && b.pct < FRESH_BATTERY_PCT) return undefined;
     return INACTIVE;
   }
   // Due date: the prediction; else from the drain rate; else today for a critical alarm.

@@ -1,10 +1,12 @@
 /**
  * The tables proactive support adds to the service database: alerts (one row per episode),
- * the actions outbox (durable, at-least-once) and commissioning results. Appended, in this order,
- * to the service's migration list; never edit a shipped statement, add a new one.
+ * the actions outbox (durable, at-least-once) and commissioning results. Spread at the end of the
+ * service's migration list (service/db/migrations.ts); never edit a shipped statement, add a new one.
  */
-export const HEALTH_MIGRATIONS: readonly string[] = [
-  `CREATE TABLE alerts (
+export const HEALTH_MIGRATIONS: readonly { name: string; sql: string }[] = [
+  {
+    name: "health: alerts, actions outbox, commissioning results",
+    sql: `CREATE TABLE alerts (
      id INTEGER PRIMARY KEY,
      rule TEXT NOT NULL,
      subject TEXT NOT NULL,
@@ -46,4 +48,5 @@ export const HEALTH_MIGRATIONS: readonly string[] = [
      figures TEXT NOT NULL
    );
    CREATE INDEX commissioning_by_device ON commissioning (device_id, at);`,
+  },
 ];

@@ -213,6 +213,13 @@ export class Ingest {
     if (prev.firmware !== null && prev.firmware !== b.firmware) {
       this.q.event.run(id, now, "firmware", b.firmware, JSON.stringify({ from: prev.firmware }));
     }
+    if (prev.online !== 1) {
+      // Telemetry flows only over a live connection: a stale retained "offline" (redelivered on a
+      // resubscribe or by a cluster failover) must not keep the device offline.
+      this.q.online.run(1, now, id);
+      this.q.event.run(id, now, "online", b.firmware, JSON.stringify({ from: "telemetry" }));
+      changes.push({ kind: "online", deviceId: id, at: now });
+    }
     changes.push({ kind: "telemetry", deviceId: id, at: now, batch: b });
   }
 

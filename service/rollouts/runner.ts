@@ -23,6 +23,11 @@ export interface RunnerOptions {
   tickMs?: number;
   /** How often the health comparison (rule b) runs for a running rollout. */
   healthEveryMs?: number;
+  /**
+   * An offer with no answer this long is published again (the same retained message): a delivery
+   * lost in a broker failover is repaired before the in-progress timeout. Default 5 min.
+   */
+  resendMs?: number;
 }
 
 interface Live {
@@ -55,6 +60,9 @@ export class RolloutRunner implements ServiceModule {
   private stopped = false;
   private readonly tickMs: number;
   private readonly healthEveryMs: number;
+  private readonly resendMs: number;
+  /** Offers already published again (per rollout:device), so each is repeated once. */
+  private readonly resent = new Set<string>();
   private readonly factsQuery;
 
   constructor(
@@ -65,6 +73,7 @@ export class RolloutRunner implements ServiceModule {
     this.publisher = new OfferPublisher(service.transport, service.log);
     this.tickMs = options.tickMs ?? 5_000;
     this.healthEveryMs = options.healthEveryMs ?? 60_000;
+    this.resendMs = options.resendMs ?? 300_000;
     this.factsQuery = service.db.prepare("SELECT online, battery_pct, battery_status, ota_state, ota_version, firmware_num FROM devices WHERE id = ?");
   }
 
@@ -153,6 +162,13 @@ export class RolloutRunner implements ServiceModule {
         live.health = health;
       }
       this.apply(live, { type: "tick", now, facts: (id) => this.facts(id, live.rollout.spec), health });
+      for (const d of live.devices.values()) {
+        const key = `${live.rollout.id}:${d.deviceId}`;
+        if (d.state === "offered" && d.offeredAt !== null && now - d.offeredAt >= this.resendMs && !this.resent.has(key)) {
+          this.resent.add(key);
+          void this.publisher.offer(d.deviceId, live.bundle);
+        }
+      }
     }
   }
 

@@ -32,7 +32,8 @@ const MAX_INCOMING_PACKET = 1024 * 1024;
 const MAX_PACKET_ID = 0xffff;
 
 export interface MqttSocketOptions {
-  url: string;
+  /** One broker URL, or several (a cluster): each reconnect tries the next one. */
+  url: string | string[];
   clientId: string;
   /** CA certificate file for mqtts://. */
   caFile?: string;
@@ -68,10 +69,14 @@ export class MqttSocketTransport implements ServiceTransport {
   private readonly log: (line: string) => void;
   /** Packets parsed from the current chunk. */
   private pending: Packet[] = [];
+  private readonly urls: string[];
+  private urlIndex = 0;
 
   constructor(private readonly options: MqttSocketOptions) {
     this.log = options.log ?? (() => {});
-    parseBrokerUrl(options.url); // validates early: a bad URL is a usage error, not a reconnect loop
+    this.urls = Array.isArray(options.url) ? options.url : [options.url];
+    if (this.urls.length === 0) throw new Error("mqtt: no broker URL");
+    for (const u of this.urls) parseBrokerUrl(u); // validates early: a bad URL is a usage error, not a reconnect loop
   }
 
   onBatch(handler: BatchHandler): void {
@@ -130,7 +135,8 @@ export class MqttSocketTransport implements ServiceTransport {
   // ---------------------------------------------------------------- connection
   private connect(): void {
     if (this.closed) return;
-    const target = parseBrokerUrl(this.options.url);
+    const url = this.urls[this.urlIndex % this.urls.length];
+    const target = parseBrokerUrl(url);
     const username = this.options.username ?? target.username;
     const password = this.options.password ?? target.password;
     const socket = target.tls
@@ -160,21 +166,22 @@ export class MqttSocketTransport implements ServiceTransport {
     socket.on("data", (chunk: Buffer) => {
       if (socket !== this.socket) return;
       this.parser!.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-      this.handlePackets(socket, connectTimer);
+      this.handlePackets(socket, connectTimer, url);
     });
-    socket.on("error", (err) => this.log(`mqtt: ${this.options.url}: ${err.message}`));
+    socket.on("error", (err) => this.log(`mqtt: ${url}: ${err.message}`));
     socket.on("close", () => {
       clearTimeout(connectTimer);
       this.timers.delete(connectTimer);
       if (socket !== this.socket) return;
       this.socket = undefined;
       this.up = false;
+      this.urlIndex++; // a cluster: the next node
       if (this.pingTimer) clearInterval(this.pingTimer);
       this.scheduleReconnect();
     });
   }
 
-  private handlePackets(socket: net.Socket, connectTimer: ReturnType<typeof setTimeout>): void {
+  private handlePackets(socket: net.Socket, connectTimer: ReturnType<typeof setTimeout>, url: string): void {
     const packets = this.pending;
     this.pending = [];
     const publishes: PublishPacket[] = [];
@@ -191,7 +198,7 @@ export class MqttSocketTransport implements ServiceTransport {
             this.drop(socket, `refused: ${reason}`);
             return;
           }
-          this.onConnected();
+          this.onConnected(url);
           break;
         case "suback":
           if (p.packetId === this.subscribeId) {
@@ -234,10 +241,10 @@ export class MqttSocketTransport implements ServiceTransport {
     for (const p of publishes) if (p.qos === 1 && p.packetId !== undefined) this.write(encodePuback(p.packetId));
   }
 
-  private onConnected(): void {
+  private onConnected(url: string): void {
     this.up = true;
     this.attempt = 0;
-    this.log(`mqtt: connected to ${this.options.url}`);
+    this.log(`mqtt: connected to ${url}`);
     this.subscribeId = this.allocateId();
     this.write(encodeSubscribe(this.subscribeId, this.filters.map((topic) => ({ topic, qos: 1 as const }))));
     // Resend what the broker may not have (3.1.1 §4.4: with DUP, in the original order).

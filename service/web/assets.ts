@@ -58,7 +58,7 @@ async function build(entry: WebEntry): Promise<WebAssets> {
 export function dashboardHtml(title = "Tether fleet"): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${title}</title><link rel="stylesheet" href="/app.css"></head>
+<title>${title}</title><link rel="icon" href="data:,"><link rel="stylesheet" href="/app.css"></head>
 <body><header><h1>${title}</h1><nav><a href="#/">Overview</a><a href="#/alerts">Alerts</a><a href="#/rollouts">Rollouts</a><a href="#/devices">Devices</a></nav><span id="live">connecting…</span></header>
 <main id="main"><p class="muted">loading…</p></main><script src="/app.js"></script></body></html>
 `;

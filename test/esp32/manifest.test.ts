@@ -33,6 +33,13 @@ const PROVIDERS: Record<string, string> = {
   "tether-esp": "../../device/platform/moddable/native/manifest.json",
 };
 
+interface Creation {
+  static: number;
+  chunk: { initial: number; incremental: number };
+  heap: { initial: number; incremental: number };
+  stack: number;
+}
+
 interface Manifest {
   build: Record<string, string>;
   include: string[];
@@ -77,13 +84,42 @@ describe("manifests/esp32/manifest.json", () => {
   });
 
   it("keeps what the real Moddable runtime needs for the bundle (seen in mcsim, docs/esp32.md)", () => {
-    const m = readManifest() as Manifest & { strip?: unknown };
-    // manifest_base's "strip": "*" removes the built-in constructors' `name`; cbor-x reads
-    // TypedArray.name at load time and the whole bundle aborts. [] strips nothing.
+    const m = readManifest() as Manifest & { strip?: unknown; preload?: string[] };
+    // manifest_base's "strip": "*" strips the typed-array constructors cbor-x reaches by name
+    // (xslStrip.c: an unused symbol _Uint8Array strips the class); [] strips nothing.
     expect(m.strip).toEqual([]);
+    // With the fixed heap below, the bundle boots only preloaded: its top-level definitions then
+    // live in flash. Not preloaded, it needs more than 8,192 slots (mcsim, docs/esp32.md "Memory budget").
+    expect(m.preload).toContain("main");
+    const esp32 = (m.platforms.esp32 as { creation: Creation }).creation;
     // In mcsim the agent bundle overflowed a 512-slot stack at boot and ran with 1024; keep a margin.
-    const esp32 = (m.platforms.esp32 as { creation: { stack: number } }).creation;
     expect(esp32.stack).toBeGreaterThanOrEqual(1024);
+    // 64 KB of chunks aborted when an OTA began (mcsim: "Chunk allocation ... failed in fixed size heap").
+    expect(esp32.chunk.initial).toBeGreaterThan(65536);
+  });
+
+  it("has a simulator twin with the same creation block, preloads and stand-ins for what lin lacks", () => {
+    const esp = readManifest() as Manifest & { preload: string[]; strip: unknown };
+    const sim = JSON.parse(fs.readFileSync(path.join(repoRoot, "manifests", "sim", "manifest.json"), "utf8")) as Manifest & { preload: string[]; strip: unknown };
+    const { main, ...simCreation } = sim.creation as unknown as Creation & { main: string };
+    expect(main).toBe("main");
+    expect(simCreation).toEqual((esp.platforms.esp32 as { creation: Creation }).creation);
+    expect(sim.preload).toEqual(esp.preload);
+    expect(sim.strip).toEqual(esp.strip);
+    expect(Object.keys(sim.platforms).sort()).toEqual(["...", "lin", "mac", "win"]);
+    expect(path.resolve(repoRoot, "manifests", "sim", sim.modules.main)).toBe(path.join(repoRoot, "dist", "xs", "tether-esp32"));
+    for (const [spec, p] of Object.entries(sim.modules)) if (spec !== "main") expect(fs.existsSync(path.resolve(repoRoot, "manifests", "sim", p + ".js")), spec).toBe(true);
+    // The same config keys, so a sim run exercises the same configuration code.
+    for (const key of Object.keys(esp.config)) expect(sim.config, key).toHaveProperty(key);
+    // The tether-esp stand-in exports what the native module exports.
+    const exportsOf = (file: string) => [...fs.readFileSync(file, "utf8").matchAll(/^export (?:const|function) (\w+)/gm)].map((x) => x[1]).sort();
+    expect(exportsOf(path.join(repoRoot, "manifests", "sim", "lin", "tether-esp.js"))).toEqual(exportsOf(path.join(repoRoot, "device", "platform", "moddable", "native", "tether-esp.js")));
+    // Every module the bundle leaves external: a Moddable manifest that lin has, or a stand-in.
+    const lin = new Set(["embedded:storage/flash", "embedded:io/analog", "tether-esp"]);
+    for (const spec of Object.keys(PROVIDERS)) {
+      if (lin.has(spec)) expect(sim.modules, spec).toHaveProperty([spec]);
+      else if (spec !== "embedded:update") expect(sim.include, spec).toContain(PROVIDERS[spec]);
+    }
   });
 
   it("lists only paths that exist (repo paths; Moddable paths are checked by hand with the SDK)", () => {
@@ -101,6 +137,13 @@ describe("manifests/esp32/manifest.json", () => {
     // "main" is the esbuild bundle that `npm run build:xs` writes (built in the size test below).
     expect(path.resolve(DIR, m.modules.main)).toBe(path.join(repoRoot, "dist", "xs", "tether-esp32"));
     for (const p of Object.values(m.modules)) expect(local(p)).toBe(true);
+    // A fresh clone builds it: every data resource is committed (the broker CA is added by the
+    // flash script's build manifest, dist/esp32 exists only after it ran).
+    for (const p of Object.values(m.data ?? {}).flat()) {
+      const dir = path.dirname(path.resolve(DIR, p));
+      const stem = path.basename(p);
+      expect(fs.existsSync(dir) && fs.readdirSync(dir).some((f) => f.startsWith(stem + ".")) && !path.relative(repoRoot, dir).startsWith("dist"), p).toBe(true);
+    }
   });
 
   it("carries every setting the command line must be able to set, and they parse", () => {

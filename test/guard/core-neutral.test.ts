@@ -1,12 +1,13 @@
 // Guard: device/core (and the virtual adapters in host-sim/virtual, which also run inside
 // XS scenarios) import nothing from Node, Moddable, host-sim, tools or tests, and name no
 // Node globals. A second check bundles them with the device policy and inspects the graph.
+// A third keeps all of device/** (the platform adapters too) and service/** off host-sim.
 import fs from "node:fs";
 import path from "node:path";
 import * as esbuild from "esbuild";
 import { describe, expect, it } from "vitest";
 import { repoRoot, xsBuildOptions, xsBundleGraph } from "../../scripts/build.mjs";
-import { findViolations, formatViolations, isForbiddenLocal, lex, type Zone } from "./neutral-checker";
+import { findViolations, formatViolations, hostSimImports, importSpecifiers, isForbiddenLocal, lex, type Zone } from "./neutral-checker";
 
 function tsFiles(dir: string): string[] {
   const abs = path.join(repoRoot, dir);
@@ -108,6 +109,26 @@ describe("the checker itself", () => {
   });
 });
 
+describe("device and service code never import the simulator", () => {
+  it("the check finds host-sim imports from any depth and nothing else", () => {
+    const adapter = path.join(repoRoot, "device/platform/node/flash.ts");
+    const rules = (src: string, file = adapter) => hostSimImports(src, file).map((v) => v.rule);
+    expect(rules(`import { SimFlash } from "../../../host-sim/virtual/flash";`)).toHaveLength(1);
+    expect(rules(`export type { X } from "../../../host-sim/fleet/engine";`)).toHaveLength(1);
+    expect(rules(`const m = await import("../../../host-sim/node-device");`)).toHaveLength(1);
+    expect(rules(`import { x } from "../host-sim/x";`, path.join(repoRoot, "service/api.ts"))).toHaveLength(1);
+    expect(rules(`import { readFileSync } from "node:fs"; import type { Flash } from "../../ports"; // "../../../host-sim/x"`)).toEqual([]);
+    expect(rules(`import { y } from "../../../host-simulator-notes";`)).toEqual([]);
+  });
+
+  for (const dir of ["device", "service"]) {
+    it(`${dir}/**: no import of host-sim`, () => {
+      const violations = tsFiles(dir).flatMap((f) => hostSimImports(fs.readFileSync(f, "utf8"), f));
+      expect(violations, `\n${formatViolations(violations)}\n`).toEqual([]);
+    });
+  }
+});
+
 describe("device/core and host-sim/virtual are platform neutral", () => {
   for (const { dir, zone } of ZONES) {
     it(`${dir}: no platform imports, no Node globals`, () => {
@@ -116,6 +137,20 @@ describe("device/core and host-sim/virtual are platform neutral", () => {
       expect(violations, `\n${formatViolations(violations)}\n`).toEqual([]);
     });
   }
+
+  it("imports packages only from the runtime dependencies (a dev dependency does not ship)", () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, "package.json"), "utf8")) as { dependencies?: Record<string, string> };
+    const runtime = new Set(Object.keys(pkg.dependencies ?? {}));
+    const packageOf = (spec: string) => spec.split("/").slice(0, spec.startsWith("@") ? 2 : 1).join("/");
+    const offenders = ZONES.flatMap(({ dir }) => tsFiles(dir)).flatMap((f) => {
+      const { code, bare } = lex(fs.readFileSync(f, "utf8"));
+      return importSpecifiers(code, bare)
+        .map(({ spec }) => spec)
+        .filter((spec) => !spec.startsWith(".") && !spec.startsWith("/") && !runtime.has(packageOf(spec)))
+        .map((spec) => `${path.relative(repoRoot, f)}: "${spec}"`);
+    });
+    expect(offenders).toEqual([]);
+  });
 
   it("bundles with the device (XS) policy: no Node builtins, no externals, no forbidden sources", async () => {
     const entries = ZONES.flatMap(({ dir }) => tsFiles(dir)).filter((f) => !f.endsWith(".d.ts"));

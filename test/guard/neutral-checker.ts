@@ -295,6 +295,23 @@ export function findViolations(src: string, file: string, zone: Zone): Violation
   return out.sort((a, b) => a.line - b.line);
 }
 
+/** device/** (the platform adapters too) and service/** run without the simulator: they never import host-sim. */
+const HOST_SIM = abs("host-sim");
+
+/** Imports of host-sim in one file's source (`file` is an absolute path). */
+export function hostSimImports(src: string, file: string): Violation[] {
+  const { code, bare } = lex(src);
+  const out: Violation[] = [];
+  for (const { spec, index } of importSpecifiers(code, bare)) {
+    if (!spec.startsWith(".") && !spec.startsWith("/")) continue;
+    const target = path.resolve(path.dirname(file), spec);
+    if (!within(target, HOST_SIM)) continue;
+    const rule = `imports ${path.relative(repoRoot, target)}: device and service code may not depend on the simulator`;
+    out.push({ file: path.relative(repoRoot, file), line: lineOf(src, index), rule, text: lineText(src, index) });
+  }
+  return out;
+}
+
 export function formatViolations(vs: Violation[]): string {
   return vs.map((v) => `${v.file}:${v.line}: ${v.rule}\n    ${v.text}`).join("\n");
 }

@@ -1,17 +1,11 @@
 /** Telemetry batches and an in-memory service database for the health tests. */
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
 import type { TelemetryBatch } from "../../device/core/telemetry/record";
-import { HEALTH_MIGRATIONS } from "../../service/health/schema";
+import { openDatabase } from "../../service/db/open";
 
+/** The service's own database, every migration applied (the health tables among them). */
 export function healthDb(file = ":memory:"): Database.Database {
-  const db = new Database(file);
-  db.pragma("journal_mode = WAL");
-  const version = db.pragma("user_version", { simple: true }) as number;
-  for (let i = version; i < HEALTH_MIGRATIONS.length; i++) {
-    db.exec(HEALTH_MIGRATIONS[i]);
-    db.pragma(`user_version = ${i + 1}`);
-  }
-  return db;
+  return openDatabase(file);
 }
 
 export interface BatchOpts {
@@ -37,8 +31,9 @@ export function batch(id: string, o: BatchOpts): TelemetryBatch {
     slot: o.slot ?? 0,
     resetReason: o.resetReason ?? "power-on",
     timeBase: "uptime",
-    madeAtMs: o.uptimeMs ?? o.seq * 600_000,
-    uptimeMs: o.uptimeMs ?? o.seq * 600_000,
+    // Up 6 h before the first batch by default: its battery estimates are not young.
+    madeAtMs: o.uptimeMs ?? 6 * 3_600_000 + o.seq * 600_000,
+    uptimeMs: o.uptimeMs ?? 6 * 3_600_000 + o.seq * 600_000,
     link: { state: "online", reconnects: o.reconnects ?? 0 },
     battery: { mv: 3900, pct: o.pct ?? 80, status: o.status ?? 0, alarm: o.alarm ?? "none", dropBpPerHour: o.dropBp, timeToEmptyMin: o.tteMin },
     samples: o.rssi === undefined ? [] : [{ tMs: 0, rssiDbm: o.rssi }],

@@ -182,7 +182,7 @@ describe("email, MQTT command and CSV actions", () => {
     outbox.start();
     engine.telemetry(batch("dev-1", { seq: 1, tteMin: 1440 }));
     engine.evaluate();
-    engine.telemetry(batch("dev-1", { seq: 2, status: 1 }));
+    engine.telemetry(batch("dev-1", { seq: 2, status: 1, pct: 98 })); // a new battery, charged
     engine.evaluate();
     await runFor(clock, outbox, 1000, 100);
     expect(published).toEqual([["tether/dev-1/config", '{"reportIntervalSec":3600}', 1]]);

@@ -76,7 +76,9 @@ describe("low battery", () => {
     w.telemetry(batch("d", { seq: 2, alarm: "critical", pct: 9, dropBp: 100 }), T0);
     expect(lowBattery(w.s, rule, false, T0)).toMatchObject({ active: true, dueByMs: T0 + 9 * HOUR });
     w.telemetry(batch("d", { seq: 3, status: 1, pct: 12 }), T0);
-    expect(lowBattery(w.s, rule, true, T0)?.active).toBe(false);
+    expect(lowBattery(w.s, rule, true, T0)).toBeUndefined(); // a charging blip (after a reboot) does not close it
+    w.telemetry(batch("d", { seq: 4, status: 1, pct: 14 }), T0 + HOUR);
+    expect(lowBattery(w.s, rule, true, T0 + HOUR)?.active).toBe(false); // an hour of charging does
   });
 });
 
@@ -141,5 +143,20 @@ describe("offline", () => {
     expect(offline(w.s, rule, false, T0 + 39 * MIN)).toMatchObject({ active: true, summary: "offline (last will) for 6 min" });
     w.status(true, T0 + 40 * MIN);
     expect(offline(w.s, rule, true, T0 + 40 * MIN).active).toBe(false);
+  });
+});
+
+describe("low battery from the curve the service saw", () => {
+  it("uses the battery % over the last day when the device's own prediction is too hopeful", () => {
+    const w = new DeviceWindow("d", T0);
+    // 1 %/h for 13 hours from 40 %; the device claims 30 days left.
+    for (let h = 0; h <= 13; h++) w.telemetry(batch("d", { seq: h + 1, pct: 40 - h, tteMin: 30 * 1440, uptimeMs: (h + 1) * HOUR }), T0 + h * HOUR);
+    const v = lowBattery(w.s, DEFAULT_RULES.lowBattery, false, T0 + 13 * HOUR + 1);
+    expect(v?.active).toBe(true);
+    expect(v!.active && v!.summary).toMatch(/^battery empty in 1\.1 days/);
+    // Too short a history: the device's prediction stands.
+    const w2 = new DeviceWindow("d", T0);
+    for (let h = 0; h <= 5; h++) w2.telemetry(batch("d", { seq: h + 1, pct: 40 - h, tteMin: 30 * 1440, uptimeMs: (h + 1) * HOUR }), T0 + h * HOUR);
+    expect(lowBattery(w2.s, DEFAULT_RULES.lowBattery, false, T0 + 5 * HOUR + 1)?.active).toBe(false);
   });
 });

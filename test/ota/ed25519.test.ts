@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import nacl from "tweetnacl";
 import { tweetnaclVerify } from "../../device/core/ota/ed25519";
-import { nobleVerify } from "../../device/core/ota/ed25519-noble";
+import { nobleVerify } from "../helpers/ed25519-noble";
 import { SeededRandom } from "../../host-sim/virtual/random";
 import { seedFromEnv } from "./fixtures";
 

@@ -5,33 +5,15 @@
  */
 import { describe, expect, it } from "vitest";
 import { OtaResult, OtaState } from "../../device/core/ota/codes";
-import { OtaUpdater } from "../../device/core/ota/updater";
-import type { OtaStatus } from "../../device/core/ota/status";
-import { SimBootControl } from "../../host-sim/boot/boot-control";
-import { runBootloader } from "../../bootloader-spec/reference/bootloader";
-import { VirtualClock } from "../../host-sim/virtual/clock";
-import { DeviceHalted, VirtualSystem } from "../../host-sim/virtual/system";
+import { DeviceHalted } from "../../host-sim/virtual/system";
 import { splitBlocks } from "../../tools/ota/bundle";
-import { backendFor, BLOCK, bundle, factory, HW, KEY, rig, sha256 } from "./fixtures";
+import { backendFor, BLOCK, bundle, factory, rig } from "./fixtures";
+import { handDevice } from "./hand-device";
 import type { SimFlash } from "../../host-sim/virtual/flash";
 import type { MemoryKv } from "../../host-sim/virtual/kv";
 
 function device(flash: SimFlash, kv: MemoryKv, version: number, opts: { preconditions?: () => string | undefined; rollback?: boolean } = {}) {
-  const out = runBootloader(flash, sha256, { rollback: opts.rollback });
-  if (!out.ok) throw new Error(out.reason);
-  const clock = new VirtualClock();
-  const system = new VirtualSystem("power-on", () => {
-    throw new DeviceHalted("restart");
-  });
-  const statuses: OtaStatus[] = [];
-  const wants: number[][] = [];
-  const ota = new OtaUpdater(
-    { flash, kv, sha256, clock, system, wallClock: { now: () => undefined }, boot: new SimBootControl(flash, out.slot, out.rollback, () => system.restart()) },
-    { hardwareId: HW, currentVersion: version, trustedKeys: [KEY.publicKey], preconditions: opts.preconditions },
-    { status: (s) => statuses.push(s), want: (b) => wants.push(b), release: () => {} },
-  );
-  ota.start();
-  return { ota, clock, statuses, wants, slot: out.slot };
+  return handDevice(flash, kv, version, { rollback: opts.rollback, options: { preconditions: opts.preconditions } });
 }
 
 describe("ota flow", () => {

@@ -226,8 +226,9 @@ function describeInput(i: OtaInput): string {
 }
 
 describe("judging a trial from what the platform can tell", () => {
+  const endState = (s: ImageState) => s === "aborted" || s === "invalid";
   const trialRan = (f: { stage: StageCode; slotState: ImageState; seqChanged: boolean }) =>
-    f.stage === Stage.Trial || f.stage === Stage.Network || f.stage === Stage.Unhealthy || ((f.slotState === "aborted" || f.slotState === "invalid") && f.seqChanged);
+    f.stage === Stage.Trial || f.stage === Stage.Network || f.stage === Stage.Unhealthy || (endState(f.slotState) && (f.seqChanged || f.stage === Stage.Pending));
   it("never reads a trial that ran as 'not applied'; retries only what power or network loss explains, after the agent ran", () => {
     for (const stage of [Stage.Staged, Stage.Pending, Stage.Trial, Stage.Network, Stage.Unhealthy] as StageCode[]) {
       for (const slotState of STATES) {
@@ -257,8 +258,12 @@ describe("judging a trial from what the platform can tell", () => {
     expect(judgeTrial({ stage: Stage.Trial, slotState: "undefined", seqChanged: false, reset: "power-on" })).toEqual({ kind: "ended", cause: TrialCause.Unknown });
     // setPending itself cut short: nothing happened.
     expect(judgeTrial({ stage: Stage.Staged, slotState: "undefined", seqChanged: false, reset: "power-on" })).toEqual({ kind: "not-applied" });
-    // A stale aborted state of an earlier attempt, with the sequence unchanged: setPending never landed.
-    expect(judgeTrial({ stage: Stage.Pending, slotState: "aborted", seqChanged: false, reset: "power-on" })).toEqual({ kind: "not-applied" });
+    // An aborted state before setPending returned, the sequence unchanged: left over from an earlier attempt.
+    expect(judgeTrial({ stage: Stage.Staged, slotState: "aborted", seqChanged: false, reset: "power-on" })).toEqual({ kind: "not-applied" });
+    // After setPending returned, aborted is this trial's, even with the same sequence (ESP-IDF reuses
+    // ota_seq 3 for ota_0 after an aborted attempt there): a build that died before its agent ran.
+    expect(judgeTrial({ stage: Stage.Pending, slotState: "aborted", seqChanged: false, reset: "panic" })).toEqual({ kind: "ended", cause: TrialCause.Crash });
+    expect(judgeTrial({ stage: Stage.Pending, slotState: "aborted", seqChanged: false, reset: "power-on" })).toEqual({ kind: "ended", cause: TrialCause.Unknown });
     // The agent ran, the bootloader recorded the abort, the reset was a power-on: power loss, retryable.
     expect(judgeTrial({ stage: Stage.Trial, slotState: "aborted", seqChanged: true, reset: "brownout" })).toEqual({ kind: "ended", cause: TrialCause.PowerLoss });
   });
@@ -302,12 +307,18 @@ describe("OTA step function, explored over its inputs", () => {
     const facts: BootFacts = { runningSlot: 1, runningState: "pending-verify", rollback: true, attempt: record(Stage.Staged, 1), attemptSlotState: "pending-verify", recordSeq: 6, reset: "software" };
     const trial = step(initialOta(1), { type: "boot", facts }, POLICY).model;
     const offline = step(trial, { type: "timer", kind: "health" }, POLICY);
-    expect(offline.effects.find((e) => e.type === "status")).toMatchObject({ status: { result: OtaResult.TrialInterrupted, cause: TrialCause.Network, version: 2, offer: ID2 } });
+    // Recorded first, in one write; reported and acted on once it landed.
+    expect(offline.effects.filter((e) => e.type === "status")).toEqual([]);
     expect(offline.op).toMatchObject({ type: "save-attempt", record: { stage: Stage.Network } });
-    expect(step(offline.model, { type: "done", op: offline.op! }, POLICY).op).toEqual({ type: "rollback" });
+    const saved = step(offline.model, { type: "done", op: offline.op! }, POLICY);
+    expect(saved.effects.find((e) => e.type === "status")).toMatchObject({ status: { result: OtaResult.TrialInterrupted, cause: TrialCause.Network, version: 2, offer: ID2 } });
+    expect(saved.op).toEqual({ type: "rollback" });
     const online = step(step(trial, { type: "connected" }, POLICY).model, { type: "timer", kind: "health" }, POLICY);
-    expect(online.effects.find((e) => e.type === "status")).toMatchObject({ status: { result: OtaResult.RolledBack, cause: TrialCause.Unhealthy } });
-    expect(online.op).toMatchObject({ type: "reject", version: 2 });
+    expect(online.op).toMatchObject({ type: "save-attempt", record: { stage: Stage.Unhealthy } });
+    const rejected = step(online.model, { type: "done", op: online.op! }, POLICY);
+    expect(rejected.effects.find((e) => e.type === "status")).toMatchObject({ status: { result: OtaResult.RolledBack, cause: TrialCause.Unhealthy } });
+    expect(rejected.op).toMatchObject({ type: "reject", version: 2 });
+    expect(step(rejected.model, { type: "done", op: rejected.op! }, POLICY).op).toEqual({ type: "rollback" });
   });
 
   it("back on the old image: power loss retries with backoff until the bound, a crash rejects at once", () => {

@@ -7,47 +7,15 @@
  */
 import { describe, expect, it } from "vitest";
 import { OtaResult, OtaState, TrialCause } from "../../device/core/ota/codes";
-import { OtaUpdater, type OtaOptions } from "../../device/core/ota/updater";
 import type { OtaStatus } from "../../device/core/ota/status";
-import { SimBootControl } from "../../host-sim/boot/boot-control";
-import { runBootloader, type BootloaderConfig } from "../../bootloader-spec/reference/bootloader";
-import { VirtualClock } from "../../host-sim/virtual/clock";
-import { DeviceHalted, VirtualSystem } from "../../host-sim/virtual/system";
+import { DeviceHalted } from "../../host-sim/virtual/system";
 import { splitBlocks } from "../../tools/ota/bundle";
-import { FlashError, type Flash, type ResetReason, type Sha256 } from "../../device/ports";
-import { backendFor, BLOCK, bundle, factory, HW, KEY, rig, ROGUE_KEY, sha256 } from "./fixtures";
+import { FlashError, type Flash, type Sha256 } from "../../device/ports";
 import type { SimFlash } from "../../host-sim/virtual/flash";
-import type { MemoryKv } from "../../host-sim/virtual/kv";
+import { backendFor, BLOCK, bundle, factory, rig, ROGUE_KEY, sha256 } from "./fixtures";
+import { handDevice } from "./hand-device";
 
-interface DeviceOptions {
-  reset?: ResetReason;
-  /** restart() returns instead of halting (a platform whose restart is deferred, like `tether device`). */
-  softRestart?: boolean;
-  flash?: Flash;
-  sha?: Sha256;
-  bootloader?: BootloaderConfig;
-  options?: Partial<OtaOptions>;
-}
-
-function device(flash: SimFlash, kv: MemoryKv, version: number, o: DeviceOptions = {}) {
-  const out = runBootloader(flash, sha256, o.bootloader);
-  if (!out.ok) throw new Error(out.reason);
-  const clock = new VirtualClock();
-  let restarts = 0;
-  const system = new VirtualSystem(o.reset ?? "power-on", () => {
-    restarts++;
-    if (!o.softRestart) throw new DeviceHalted("restart");
-  });
-  const statuses: OtaStatus[] = [];
-  const wants: number[][] = [];
-  const ota = new OtaUpdater(
-    { flash: o.flash ?? flash, kv, sha256: o.sha ?? sha256, clock, system, wallClock: { now: () => undefined }, boot: new SimBootControl(flash, out.slot, out.rollback, () => system.restart()) },
-    { hardwareId: HW, currentVersion: version, trustedKeys: [KEY.publicKey], ...o.options },
-    { status: (s) => statuses.push(s), want: (b) => wants.push(b), release: () => {} },
-  );
-  ota.start();
-  return { ota, clock, statuses, wants, slot: out.slot, restarts: () => restarts };
-}
+const device = handDevice;
 
 /** A Flash whose reads of the spare slots fail while `failing` is set. */
 function readFaults(flash: SimFlash) {

@@ -40,7 +40,7 @@ async function runOnce(cli: string, prefix: string, kill: boolean) {
     return JSON.parse(p.lines.join("\n"));
   };
   try {
-    const count = async () => ((await (await fetch(`${server}/api/devices?prefix=${prefix}`)).json()) as { total: number }).total;
+    const count = async () => ((await (await fetch(`${server}/api/devices?prefix=${prefix}&firmware=1.2.0`)).json()) as { total: number }).total;
     for (let i = 0; i < 100 && (await count()) < 30; i++) await new Promise((r) => setTimeout(r, 100));
     const started = await cliJson([
       "rollout", "start", "--bundle", bundle, "--target", "firmware < 1.3.0", "--canary", "3", "--waves", "30%,60%,100%", "--rate", "600/min",

@@ -83,7 +83,16 @@ export async function startDevice(url: string, id: string, running: number, scri
       }
     }, 50);
   });
-  await client.subscribeAsync(`tether/${id}/ota/manifest`, { qos: 1 });
+  // NATS's MQTT layer can refuse a SUBSCRIBE while JetStream is busy creating consumers: try again.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await client.subscribeAsync(`tether/${id}/ota/manifest`, { qos: 1 });
+      break;
+    } catch (err) {
+      if (attempt >= 5) throw err;
+      await new Promise((r) => setTimeout(r, 500 * attempt));
+    }
+  }
   dev.stop = async () => {
     clearInterval(timer);
     await client.endAsync();

@@ -31,6 +31,13 @@ describe("fleet service on the virtual broker", () => {
     await second.start();
     clock.advance(1);
     expect(second.registry.get("d1")).toMatchObject({ last_seq: 2, telemetry_count: 2 });
+    // A stale retained "offline" (a resubscribe, a cluster failover) is corrected by the next telemetry.
+    broker.publishInternal("tether/d1/status", new TextEncoder().encode("offline"), { qos: 1, retain: true });
+    clock.advance(1);
+    expect(second.registry.get("d1")).toMatchObject({ online: 0 });
+    broker.publishInternal("tether/d1/telemetry", telemetry("d1", 3), { qos: 1 });
+    clock.advance(1);
+    expect(second.registry.get("d1")).toMatchObject({ online: 1, last_seq: 3 });
     session.close();
   });
 });

@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { tempDir } from "../helpers/temp";
 import { FlashError } from "../../device/ports";
-import { openFileFlash } from "../../device/platform/node/flash";
+import { openFileFlash } from "../../host-sim/file-flash";
 import { PowerCut, ProgramWithoutErase, SimFlash, type FlashOp, type Tear } from "../../host-sim/virtual/flash";
 
 const layout = [

@@ -9,11 +9,15 @@ import { parseListen } from "../../service/http/server";
 import { parseDurationMs } from "../../service/rollouts/spec";
 import { MqttSocketTransport } from "../../service/transport/mqtt-socket";
 import { parseFlags, UsageError } from "../args";
+import { parseRules, parseRulesText } from "../../service/health/config";
+import { ProactiveSupport } from "../../service/health/module";
+import { COMMISSION_HELP, runCommission } from "./fleet-commission";
 import { refusePasswordInUrl } from "../connect-flags";
 
 const HELP = `usage: tether fleet serve --broker URL [--db FILE] [--http HOST:PORT] [options]
 
-  --broker URL          mqtt://host:port or mqtts://host:port of the devices' broker
+  --broker URL          mqtt://host:port or mqtts://host:port of the devices' broker; repeat or
+                        comma-separate the nodes of a cluster (each reconnect tries the next)
   --db FILE             the fleet database (SQLite, created if missing; default fleet.db)
   --http HOST:PORT      the HTTP API (default 127.0.0.1:8080); beyond loopback needs --token-file
   --token-file FILE     bearer token for the HTTP API (first line of FILE, ≥ 16 characters)
@@ -23,21 +27,25 @@ const HELP = `usage: tether fleet serve --broker URL [--db FILE] [--http HOST:PO
   --password-file FILE  its password (first line of FILE; never on the command line)
   --ca FILE             CA certificate for mqtts://
   --tick D              how often rollouts advance (default 5s)
-`;
+  --rules FILE          health rules and their actions (JSON; docs/fleet-service.md); without it
+                        the default rules run and no actions
+
+${COMMISSION_HELP}`;
 
 export async function runFleet(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub === "serve") return serve(rest);
+  if (sub === "commission") return runCommission(rest);
   if (sub === undefined || sub === "--help" || sub === "help") {
     process.stdout.write(HELP);
     return sub === undefined ? 2 : 0;
   }
-  throw new UsageError(`unknown subcommand "${sub}" (expected: serve)`);
+  throw new UsageError(`unknown subcommand "${sub}" (expected: serve, commission)`);
 }
 
 async function serve(argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags(argv, {
-    broker: { type: "string" },
+    broker: { type: "string", multiple: true },
     db: { type: "string" },
     http: { type: "string" },
     "token-file": { type: "string" },
@@ -46,6 +54,7 @@ async function serve(argv: string[]): Promise<number> {
     "password-file": { type: "string" },
     ca: { type: "string" },
     tick: { type: "string" },
+    rules: { type: "string" },
     help: { type: "boolean" },
   });
   if (values.help) {
@@ -53,8 +62,9 @@ async function serve(argv: string[]): Promise<number> {
     return 0;
   }
   if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
-  if (!values.broker) throw new UsageError("--broker URL is required (e.g. mqtt://127.0.0.1:1883)");
-  refusePasswordInUrl(values.broker);
+  const brokers = (values.broker ?? []).flatMap((b) => b.split(",")).filter((b) => b.length > 0);
+  if (brokers.length === 0) throw new UsageError("--broker URL is required (e.g. mqtt://127.0.0.1:1883)");
+  for (const b of brokers) refusePasswordInUrl(b);
   let listen: { host: string; port: number };
   try {
     listen = parseListen(values.http ?? "127.0.0.1:8080");
@@ -66,7 +76,7 @@ async function serve(argv: string[]): Promise<number> {
   let transport: MqttSocketTransport;
   try {
     transport = new MqttSocketTransport({
-      url: values.broker,
+      url: brokers,
       clientId: values["client-id"] ?? "tether-fleet-service",
       username: values.username,
       password,
@@ -82,7 +92,15 @@ async function serve(argv: string[]): Promise<number> {
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
+  // Read the rules before anything starts: a bad file is a clear error, not a half-started service.
+  let rules;
+  try {
+    rules = values.rules === undefined ? parseRules({}) : parseRulesText(fs.readFileSync(values.rules, "utf8"));
+  } catch (err) {
+    throw new UsageError(`--rules ${values.rules}: ${(err as Error).message}`);
+  }
   const service = new FleetService({ db: values.db ?? "fleet.db", clock: realClock, transport, log, rollouts: { tickMs } });
+  await service.use(new ProactiveSupport(service, rules));
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
@@ -94,9 +112,10 @@ async function serve(argv: string[]): Promise<number> {
   process.on("SIGTERM", () => void stop());
   try {
     const at = await service.listen({ ...listen, tokenFile: values["token-file"] });
+    process.stdout.write(`fleet service: dashboard on ${at.url}/\n`);
     process.stdout.write(`fleet service: HTTP API on ${at.url}/api, database ${values.db ?? "fleet.db"}\n`);
     await service.start();
-    process.stdout.write(`fleet service: subscribed on ${values.broker}\n`);
+    process.stdout.write(`fleet service: subscribed on ${brokers.join(", ")}\n`);
   } catch (err) {
     await service.close();
     throw err;

@@ -12,148 +12,15 @@
  *   boot on a pending-verify slot --> trial --healthy--> idle (confirmed) | --timeout--> restarting (rollback)
  *   restarting: every input is ignored (a restart was requested; nothing may stage or boot twice)
  */
-import type { ImageState, ResetReason, SlotIndex } from "../../ports";
 import { bytesEqual } from "./bytes";
 import { isRetryableCause, OtaResult, OtaState, TrialCause, type OtaStateCode, type TrialCauseCode } from "./codes";
-import { blockCount, blockLength, parseEnvelope, parseManifest, type Manifest } from "./manifest";
+import { blockCount, blockLength, parseEnvelope, parseManifest } from "./manifest";
+import type { BootFacts, OtaEffect, OtaInput, OtaModel, OtaOp, OtaPolicy, Parked, StepResult, TimerKind, TrialRun } from "./machine-types";
 import type { OtaStatus } from "./status";
-import { Stage, type AttemptRecord, type RunningRecord } from "./store";
+import { Stage, type AttemptRecord } from "./store";
 import { judgeTrial } from "./trial-outcome";
-import type { Verdict } from "./verify";
 
-export interface OtaPolicy {
-  codeVersion: number;
-  allowWithoutRollback: boolean;
-  healthTimeoutMs: number;
-  deferRetryMs: number;
-  window: number;
-  stallTimeoutMs: number;
-  maxStalls: number;
-  maxBadBlock: number;
-  progressEvery: number;
-  /** Installs of one version whose trials were interrupted (power, network) before it is rejected. */
-  maxTrials: number;
-  /** Wait before installing again after an interrupted trial; doubles with every attempt. */
-  retryBackoffMs: number;
-  /** Wait before retrying markValid / a rollback whose boot-record write failed. */
-  bootRetryMs: number;
-}
-
-export type Mode = "starting" | "idle" | "deferred" | "downloading" | "trial" | "restarting" | "broken";
-export type TimerKind = "stall" | "defer" | "health" | "retry-valid" | "retry-rollback";
-export type PortName = "flash" | "kv" | "sha" | "boot";
-
-export interface Job {
-  manifest: Manifest;
-  envelope: Uint8Array;
-  offer: Uint8Array;
-  slot: SlotIndex;
-  total: number;
-  /** 1 per block held (copied on change: the model is never mutated). */
-  have: Uint8Array;
-  count: number;
-  inflight: number[];
-  bad: Record<number, number>;
-  stalls: number;
-}
-
-export interface Parked {
-  bytes: Uint8Array;
-  offer: Uint8Array;
-}
-
-export interface TrialRun {
-  record: AttemptRecord;
-  connected: boolean;
-  acked: boolean;
-  /** The health check failed: why, once decided. */
-  cause?: TrialCauseCode;
-}
-
-export interface OtaModel {
-  mode: Mode;
-  /** The version running now: the confirmed manifest's, else the build's. */
-  running: number;
-  runningSlot: SlotIndex;
-  rollback: boolean;
-  connected: boolean;
-  job?: Job;
-  /** An offer to look at again later (deferred, or received during a trial). */
-  parked?: Parked;
-  /** A version whose trial was interrupted: its next offer waits this long first. */
-  hold?: { version: number; ms: number };
-  /** The attempt record as last read or written (NVS). */
-  attempt?: AttemptRecord;
-  trial?: TrialRun;
-  timer?: TimerKind;
-}
-
-export interface BootFacts {
-  runningSlot: SlotIndex;
-  runningState: ImageState;
-  rollback: boolean;
-  attempt?: AttemptRecord;
-  runningRecord?: RunningRecord;
-  /** slotState of the attempt's slot (read only when there is an attempt). */
-  attemptSlotState?: ImageState;
-  /** The attempt's version is in the rejected list already. */
-  attemptRejected?: boolean;
-  recordSeq: number;
-  reset: ResetReason;
-}
-
-export type OtaInput =
-  | { type: "boot"; facts: BootFacts }
-  | { type: "offer"; bytes: Uint8Array; offer: Uint8Array }
-  | { type: "block"; index: number; bytes: Uint8Array; blocked?: string }
-  | { type: "resume" }
-  | { type: "connected" }
-  | { type: "disconnected" }
-  | { type: "telemetry-acked" }
-  | { type: "timer"; kind: TimerKind }
-  // op outcomes
-  | { type: "offer-checked"; bytes: Uint8Array; offer: Uint8Array; verdict: Verdict; slot: SlotIndex; eraseBlock: number; blocked?: string }
-  | { type: "scanned"; have: Uint8Array }
-  | { type: "block-stored"; index: number }
-  | { type: "block-bad"; index: number; length: number }
-  | { type: "image-ok" }
-  | { type: "image-bad"; result: number; detail: string }
-  | { type: "done"; op: OtaOp }
-  | { type: "failed"; op: OtaOp | { type: "boot-facts" } | { type: "offer-id" }; port: PortName; detail: string; rollbackFailed?: boolean };
-
-export type OtaOp =
-  | { type: "check-offer"; bytes: Uint8Array; offer: Uint8Array }
-  | { type: "scan"; slot: SlotIndex; manifest: Manifest }
-  | { type: "store-block"; slot: SlotIndex; manifest: Manifest; index: number; bytes: Uint8Array }
-  | { type: "verify-image"; slot: SlotIndex; manifest: Manifest }
-  /** seqBefore -1: the runner fills in recordSeq() as it saves (the record before setPending). */
-  | { type: "save-attempt"; record: AttemptRecord }
-  | { type: "clear-attempt" }
-  | { type: "set-pending"; slot: SlotIndex }
-  | { type: "mark-valid" }
-  /** Confirmation bookkeeping, in this order: running record, security counter, attempt cleared. */
-  | { type: "confirm-records"; running: RunningRecord; counter: number }
-  | { type: "reject"; version: number; running: number }
-  | { type: "rollback" };
-
-export type OtaEffect =
-  | { type: "status"; status: OtaStatus }
-  | { type: "want"; blocks: number[] }
-  | { type: "release"; blocks: number[] }
-  | { type: "arm"; kind: TimerKind; ms: number }
-  | { type: "disarm" }
-  | { type: "log"; level: "info" | "warn"; message: string }
-  | { type: "restart" };
-
-export interface StepResult {
-  model: OtaModel;
-  effects: OtaEffect[];
-  op?: OtaOp;
-}
-
-export function initialOta(codeVersion: number): OtaModel {
-  return { mode: "starting", running: codeVersion, runningSlot: 0, rollback: false, connected: false };
-}
+export * from "./machine-types";
 
 const NO_OFFER = new Uint8Array(0);
 
@@ -234,7 +101,9 @@ class Stepper {
     const a = f.attempt;
     if (a && a.slot === f.runningSlot) {
       m.running = a.version; // what was verified and installed in this slot
-      if (f.runningState === "pending-verify") {
+      // On trial: pending-verify; with rollback support, any state but valid is checked the same
+      // way (a torn ESP-IDF rewrite can leave a state no bootloader rule acts on).
+      if (f.runningState === "pending-verify" || (f.rollback && f.runningState !== "valid")) {
         if (a.stage === Stage.Unhealthy || f.attemptRejected) return this.rollBack(a, "health check failed on an earlier boot of this trial");
         return this.beginTrial(a);
       }
@@ -511,17 +380,25 @@ class Stepper {
   private healthTimeout(): void {
     const t = this.m.trial;
     if (this.m.mode !== "trial" || !t) return;
+    // The decision goes to NVS first, in one write; only then is it reported and acted on, so a
+    // power cut never leaves a reported decision that the old image cannot read back.
+    const cause = t.connected ? TrialCause.Unhealthy : TrialCause.Network;
+    this.m.trial = { ...t, cause };
+    this.op = { type: "save-attempt", record: { ...t.record, stage: cause === TrialCause.Unhealthy ? Stage.Unhealthy : Stage.Network } };
+  }
+
+  /** The trial's failed health check is recorded: report it, then reject (unhealthy) and roll back. */
+  private healthFailed(t: TrialRun): void {
     const a = t.record;
     const ms = this.p.healthTimeoutMs;
-    if (t.connected) {
-      this.m.trial = { ...t, cause: TrialCause.Unhealthy };
-      this.report(OtaState.Idle, OtaResult.RolledBack, { version: a.version, offer: offerOf(a), attempt: a.attempts, cause: TrialCause.Unhealthy, detail: `health check not passed within ${ms} ms while connected (telemetry acked: ${t.acked})` });
+    const about = { version: a.version, offer: offerOf(a), attempt: a.attempts, cause: t.cause };
+    if (t.cause === TrialCause.Unhealthy) {
+      this.report(OtaState.Idle, OtaResult.RolledBack, { ...about, detail: `health check not passed within ${ms} ms while connected (telemetry acked: ${t.acked})` });
       this.op = { type: "reject", version: a.version, running: this.m.running };
       return;
     }
-    this.m.trial = { ...t, cause: TrialCause.Network };
-    this.report(OtaState.Idle, OtaResult.TrialInterrupted, { version: a.version, offer: offerOf(a), attempt: a.attempts, cause: TrialCause.Network, detail: `broker not reachable within ${ms} ms: rolling back, retryable` });
-    this.op = { type: "save-attempt", record: { ...a, stage: Stage.Network } };
+    this.report(OtaState.Idle, OtaResult.TrialInterrupted, { ...about, detail: `broker not reachable within ${ms} ms: rolling back, retryable` });
+    this.op = { type: "rollback" };
   }
 
   private rollBack(a: AttemptRecord, why: string): void {
@@ -625,7 +502,7 @@ class Stepper {
         return;
       case Stage.Network:
       case Stage.Unhealthy:
-        if (m.mode === "trial") this.op = { type: "rollback" };
+        if (m.mode === "trial" && m.trial?.cause !== undefined) this.healthFailed(m.trial);
         return;
       default:
         return; // Trial, Interrupted: bookkeeping only
@@ -635,7 +512,7 @@ class Stepper {
   private afterReject(version: number): void {
     const m = this.m;
     if (m.mode === "trial" && m.trial?.cause === TrialCause.Unhealthy) {
-      this.op = { type: "save-attempt", record: { ...m.trial.record, stage: Stage.Unhealthy } };
+      this.op = { type: "rollback" };
       return;
     }
     // On the old image after a failed trial: the record has served its purpose.

@@ -52,11 +52,14 @@ export function encodeStatus(s: OtaStatus): Uint8Array {
   return cborEncode(m);
 }
 
-/** Tolerant: unknown keys are ignored and a field of the wrong type reads as absent. */
+/** Tolerant: unknown keys are ignored and a field of the wrong type (or not a uint) reads as absent. */
 export function decodeStatus(bytes: Uint8Array): OtaStatus {
   const m = cborDecode(bytes);
   if (!(m instanceof Map)) throw new Error("ota status: not a CBOR map");
-  const num = (k: number) => (typeof m.get(k) === "number" ? (m.get(k) as number) : undefined);
+  const num = (k: number) => {
+    const v = m.get(k);
+    return typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : undefined; // every number here is a uint
+  };
   const offer = m.get(S_OFFER);
   const s: OtaStatus = {
     state: (num(S_STATE) ?? 0) as OtaStateCode,

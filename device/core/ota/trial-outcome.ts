@@ -61,8 +61,11 @@ export function judgeTrial(f: TrialFacts): TrialVerdict {
   }
   // Staged or Pending: the trial image never got as far as noting that it ran.
   if (endedHere) {
-    // A state left over from an earlier attempt (the sequence did not move) says nothing.
-    if (!f.seqChanged) return NOT_APPLIED;
+    // Once setPending returned (pending), the slot read "new": an end state is this trial's.
+    // Before that (staged), it may be left over from an earlier attempt: ESP-IDF even reuses
+    // the same ota_seq for the slot after an abort (esp_rewrite_ota_data), so an unchanged
+    // sequence proves nothing either way; only a reset reason that names a crash is believed.
+    if (f.stage === Stage.Staged && !f.seqChanged && cause !== TrialCause.Crash && cause !== TrialCause.Watchdog) return NOT_APPLIED;
     // The image booted and never reached the agent: a build that dies at start looks like this,
     // and so does one whose first moments lost power, once the cut of the bootloader's abort
     // hid the panic. Only a reset reason that names the crash is believed; otherwise unknown.

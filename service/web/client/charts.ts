@@ -21,7 +21,7 @@ export function barChart(el: HTMLElement, labels: string[], values: number[], la
       width: width(el),
       height: 200,
       legend: { show: false },
-      scales: { x: { time: false, range: [-0.5, labels.length - 0.5] } },
+      scales: { x: { time: false, range: [-0.5, labels.length - 0.5] }, y: { range: (_u, _min, max) => [0, Math.max(1, max) * 1.1] } },
       axes: [{ values: (_u, ticks) => ticks.map((t) => labels[t] ?? "") , splits: () => xs }, { size: 50 }],
       series: [{}, { label, fill: "#93c5fd", stroke: COLORS[0], paths: uPlot.paths.bars!({ size: [0.7, 80] }), points: { show: false } }],
     },

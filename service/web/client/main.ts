@@ -194,7 +194,20 @@ async function devicePage(main: HTMLElement, id: string): Promise<void> {
       <div class="panel"><h2>Installer confirmation</h2><button id="commission">check now</button>
         <ul id="commissioning">${d.commissioning.map((c) => `<li class="${c.ok ? "ok" : "bad"}">${when(c.atMs)}: ${c.ok ? "confirmed" : esc(c.reasons.join("; "))}</li>`).join("")}</ul></div>
     </section>`;
-  timeChart($("#battery-curve", main), d.hourly.hourMs, [{ label: "battery %", values: d.hourly.batteryPct }]);
+  // The measured curve, then a straight line from the latest reading to the predicted empty date.
+  const xs = [...d.hourly.hourMs];
+  const measured: (number | null)[] = [...d.hourly.batteryPct];
+  const predicted: (number | null)[] = measured.map(() => null);
+  if (b?.predictedEmptyMs && xs.length > 0) {
+    predicted[predicted.length - 1] = b.pct;
+    xs.push(b.predictedEmptyMs);
+    measured.push(null);
+    predicted.push(0);
+  }
+  timeChart($("#battery-curve", main), xs, [
+    { label: "battery %", values: measured },
+    { label: "predicted", values: predicted },
+  ]);
   timeChart($("#rssi-chart", main), d.hourly.hourMs, [{ label: "RSSI dBm", values: d.hourly.rssiMedian }]);
   timeChart($("#reconnect-chart", main), d.hourly.hourMs, [
     { label: "reconnects", values: d.hourly.reconnects },
@@ -206,26 +219,38 @@ async function devicePage(main: HTMLElement, id: string): Promise<void> {
   };
 }
 
-async function rolloutsPage(main: HTMLElement): Promise<void> {
-  let list: Record<string, unknown>[] = [];
-  try {
-    const r = await api<{ rollouts?: Record<string, unknown>[] } | Record<string, unknown>[]>("/api/rollouts");
-    list = Array.isArray(r) ? r : (r.rollouts ?? []);
-  } catch (err) {
-    main.innerHTML = `<h2>Rollouts</h2><p class="muted">${esc((err as Error).message)}</p>`;
-    return;
-  }
-  main.innerHTML = `<h2>Rollouts (${list.length})</h2><div id="rollouts">${list.map(rolloutPanel).join("")}</div>`;
+interface RolloutStatus {
+  id: string;
+  status: string;
+  version: number;
+  target: string;
+  wave: number;
+  halt: { rule: string; detail: unknown } | null;
+  counts: { total: number; executed: number; failures: number; succeeded: number; byState: Record<string, number> };
+  waves: { wave: number; name: string; devices: number; byState: Record<string, number> }[];
+  health: unknown;
 }
 
-function rolloutPanel(r: Record<string, unknown>): string {
-  const waves = Array.isArray(r.waves) ? (r.waves as Record<string, unknown>[]) : [];
-  const halt = (r.halt ?? r.haltReason ?? null) as Record<string, unknown> | string | null;
-  const counts = (r.counts ?? r.states ?? {}) as Record<string, number>;
-  return `<div class="panel rollout"><h3>#${esc(r.id)} ${esc(r.version ?? r.bundle ?? "")} <span class="state">${esc(r.state ?? r.status ?? "")}</span></h3>
-    <p>${Object.entries(counts).map(([k, v]) => `${esc(k)} ${esc(v)}`).join(" · ")}</p>
-    ${waves.length ? `<table class="waves"><tr><th>wave</th><th>size</th><th>state</th><th>succeeded</th><th>failed</th></tr>${waves.map((w, i) => `<tr><td>${esc(w.name ?? i)}</td><td>${esc(w.size ?? w.target ?? "")}</td><td>${esc(w.state ?? "")}</td><td>${esc(w.succeeded ?? "")}</td><td>${esc(w.failed ?? "")}</td></tr>`).join("")}</table>` : ""}
-    ${halt ? `<div class="halt"><b>halted:</b> <pre>${esc(typeof halt === "string" ? halt : JSON.stringify(halt, null, 2))}</pre></div>` : ""}</div>`;
+/** 1003000 → "1.3.0" (MAJOR·10⁶ + MINOR·10³ + PATCH). */
+function version(n: number): string {
+  return `${Math.floor(n / 1e6)}.${Math.floor(n / 1e3) % 1e3}.${n % 1e3}`;
+}
+
+async function rolloutsPage(main: HTMLElement): Promise<void> {
+  const { rollouts } = await api<{ rollouts: { id: string }[] }>("/api/rollouts");
+  const details = await Promise.all(rollouts.slice(-20).reverse().map((r) => api<RolloutStatus>(`/api/rollouts/${encodeURIComponent(r.id)}`)));
+  main.innerHTML = `<h2>Rollouts (${rollouts.length})</h2><div id="rollouts">${details.map(rolloutPanel).join("") || `<p class="muted">no rollout yet</p>`}</div>`;
+}
+
+function rolloutPanel(r: RolloutStatus): string {
+  const c = r.counts;
+  const states = (m: Record<string, number>) => Object.entries(m).map(([k, v]) => `${esc(k)} ${v}`).join(" · ");
+  return `<div class="panel rollout" data-rollout="${esc(r.id)}"><h3>${esc(r.id)}: ${esc(version(r.version))} <span class="state" data-k="rollout-${esc(r.id)}-status">${esc(r.status)}</span></h3>
+    <p>target <code>${esc(r.target)}</code> · ${c.total} devices · executed ${c.executed} · succeeded ${c.succeeded} · failures ${c.failures}</p>
+    <table class="waves"><tr><th>wave</th><th>devices</th><th>states</th></tr>
+    ${r.waves.map((w) => `<tr class="${w.wave === r.wave ? "current" : ""}"><td>${esc(w.name)}</td><td>${w.devices}</td><td>${states(w.byState)}</td></tr>`).join("")}</table>
+    ${r.halt ? `<div class="halt"><b>halted by ${esc(r.halt.rule)}</b><pre>${esc(JSON.stringify(r.halt.detail, null, 2))}</pre></div>` : ""}
+    ${r.health ? `<details><summary>health comparison: new version vs old</summary><pre>${esc(JSON.stringify(r.health, null, 2))}</pre></details>` : ""}</div>`;
 }
 
 // ---------------------------------------------------------------- router and live updates

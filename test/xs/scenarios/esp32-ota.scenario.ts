@@ -138,7 +138,7 @@ export function run(host: ScenarioHost): void {
   runFor(400_000);
   if (!broker.running) broker.start();
   host.emit(`@${w.clock.now()} broker up`);
-  runFor(600_000);
+  runFor(250_000); // reconnect, the 120 s retry backoff, the download from the slot, a trial that passes
   onRestart = undefined;
   clearOffer();
   runFor(10_000);
@@ -148,7 +148,7 @@ export function run(host: ScenarioHost): void {
   // its otadata entry as ABORTED (in place): the entry is lost and the reset reads as power-on.
   // The device cannot tell that from a crash, so it rejects the version (105, then 106).
   offer(CRASHING, 1_003_000, 3);
-  runFor(900_000);
+  runFor(60_000);
   host.emit(`@${w.clock.now()} after update 3: slot=${w.boot.running} v${runningVersion(w)} state=${device!.ports.boot.runningState()} other=${device!.ports.boot.slotState(w.boot.running === 0 ? 1 : 0)} crashes=${crashes}`);
   device!.agent.stop();
   uninstallWorld();

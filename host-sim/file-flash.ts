@@ -1,11 +1,13 @@
 /**
  * Flash persisted in a directory, one file per partition, with the same NOR semantics as the
  * simulated flash (it is one): every completed write or erase is written through to its file.
+ * It lives in host-sim, not device/platform/node, because it is the simulated chip on disk and
+ * device code never imports the simulator.
  */
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import type { PartitionName } from "../../ports";
-import { SimFlash, type PartitionLayout } from "../../../host-sim/virtual/flash";
+import type { PartitionName } from "../device/ports";
+import { SimFlash, type PartitionLayout } from "./virtual/flash";
 
 export function openFileFlash(dir: string, layout: PartitionLayout[], blockSize?: number): SimFlash {
   mkdirSync(dir, { recursive: true });
