@@ -9,8 +9,8 @@ import { BOOT_MODELS } from "../../host-sim/boot/boot-models";
 import { runCampaign } from "./campaign";
 
 const SEEDS = process.env.SEED ? [Number(process.env.SEED)] : [11, 12];
-/** Models whose campaign is required to pass; ESP-IDF's joins once the updater passes it (branch boot-models-esp-idf-suite). */
-const REQUIRED = BOOT_MODELS.filter((m) => m === "reference");
+/** Both boot models must pass. */
+const REQUIRED = BOOT_MODELS;
 
 describe.each(REQUIRED)("power-cut campaign (%s boot model)", (model) => {
   it.each(SEEDS)("seed %i: 30 devices x 4 releases with cuts, trial power losses and broker outages", (seed) => {
