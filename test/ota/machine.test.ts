@@ -321,6 +321,26 @@ describe("OTA step function, explored over its inputs", () => {
     }
   });
 
+  it("a trial notes 'confirming' before markValid; a valid state this image never asked for is trialled, not confirmed", () => {
+    const facts = (stage: StageCode, runningState: ImageState): BootFacts => ({ runningSlot: 1, runningState, rollback: true, attempt: record(stage, 1), attemptSlotState: runningState, recordSeq: 6, reset: "power-on" });
+    // ESP-IDF booted the slot with a torn NEW that reads VALID (CRC covers ota_seq only): still a trial.
+    for (const stage of [Stage.Staged, Stage.Pending, Stage.Trial]) {
+      const r = step(initialOta(1), { type: "boot", facts: facts(stage, "valid") }, POLICY);
+      expect(r.model.mode, `stage ${stage}`).toBe("trial");
+    }
+    // markValid was called (the note says so) and the bookkeeping was cut: confirmed without a new trial.
+    expect(step(initialOta(1), { type: "boot", facts: facts(Stage.Confirming, "valid") }, POLICY).op).toMatchObject({ type: "confirm-records" });
+    // Healthy: the note first, markValid once it landed.
+    let m = step(initialOta(1), { type: "boot", facts: facts(Stage.Pending, "pending-verify") }, POLICY).model;
+    m = step(m, { type: "done", op: { type: "save-attempt", record: { ...record(Stage.Trial, 1) } } }, POLICY).model;
+    m = step(m, { type: "connected" }, POLICY).model;
+    const healthy = step(m, { type: "telemetry-acked" }, POLICY);
+    expect(healthy.op).toMatchObject({ type: "save-attempt", record: { stage: Stage.Confirming } });
+    expect(step(healthy.model, { type: "done", op: healthy.op! }, POLICY).op).toEqual({ type: "mark-valid" });
+    // A failed note does not stop the confirmation.
+    expect(step(healthy.model, { type: "failed", op: healthy.op!, port: "kv", detail: "nvs full" }, POLICY).op).toEqual({ type: "mark-valid" });
+  });
+
   it("a trial that timed out offline is retryable (109, network); connected, it is rejected (105, unhealthy)", () => {
     const facts: BootFacts = { runningSlot: 1, runningState: "pending-verify", rollback: true, attempt: record(Stage.Staged, 1), attemptSlotState: "pending-verify", recordSeq: 6, reset: "software" };
     const trial = step(initialOta(1), { type: "boot", facts }, POLICY).model;

@@ -10,7 +10,7 @@ import type { BootModelName } from "../../host-sim/boot/boot-models";
 import { SeededRandom } from "../../host-sim/virtual/random";
 import { OtaResult, TrialCause } from "../../device/core/ota/codes";
 import { describeCut, hideCrashWindow, runWithCuts, variants, type Cut, type CutRun, type Scenario } from "./cut-runner";
-import { crashRollbackScenario, healthRollbackScenario, updateAfterRollbackScenario, updateScenario } from "./scenarios";
+import { crashAfterRollbackScenario, crashRollbackScenario, healthRollbackScenario, updateAfterRollbackScenario, updateScenario } from "./scenarios";
 
 /** CI's seeds for the random multi-cut runs; SEED=n runs that one seed instead. */
 export const MULTI_CUT_SEEDS = [1, 2024, 77_777];
@@ -117,6 +117,7 @@ export function powerCutSuite(model: BootModelName, file: string, expects: { upd
     it("rollback after a failed health check: every cut still ends cleanly rolled back", () => sweep(onFlash(healthRollbackScenario(model)), expects.rollback, counts), SWEEP_TIMEOUT_MS);
     it("rollback after a crash loop: every cut still ends cleanly rolled back", () => sweep(onFlash(crashRollbackScenario(model)), expects.rollback, counts), SWEEP_TIMEOUT_MS);
     it("update into a slot that holds an aborted image: every cut still completes", () => sweep(onFlash(updateAfterRollbackScenario(model)), expects.update, counts), SWEEP_TIMEOUT_MS);
+    it("a crashing build into a slot that holds an aborted image: every cut still ends rolled back, never booted again", () => sweep(onFlash(crashAfterRollbackScenario(model)), expects.rollback, counts), SWEEP_TIMEOUT_MS);
 
     it("full update: every pair of cuts (each plain or torn in half) completes or cleanly rolls back", () => {
       const sc = updateScenario(model);
