@@ -133,8 +133,13 @@ export function runCampaign(o: CampaignOptions): CampaignCounts {
     hazardCrashLoops: 0,
     examples: [],
   };
-  const note = (device: number, version: number, what: string) => {
-    if (c.examples.length < 12) c.examples.push(`${o.model} seed ${o.seed} device ${device} v${version}: ${what}`);
+  // A few examples of each kind (the common kinds must not crowd out the rare ones).
+  const perKind = new Map<string, number>();
+  const note = (device: number, version: number, what: string, kind: string) => {
+    const n = perKind.get(kind) ?? 0;
+    if (n >= 4) return;
+    perKind.set(kind, n + 1);
+    c.examples.push(`${o.model} seed ${o.seed} device ${device} v${version}: ${what}`);
   };
 
   for (let d = 0; d < o.devices; d++) {
@@ -225,18 +230,24 @@ export function runCampaign(o: CampaignOptions): CampaignCounts {
       if (back >= 0 && device.boots.slice(back).some((b) => b.version === version)) {
         c.crashedImageBootedAgain++;
         if (documentedCrashAgain(device.boots, stageAtStart, rejectedAt)) c.crashedAgainDocumented++;
-        note(d, version, `rejected (${behaviour}) and booted again: ${device.boots.map((b) => `${b.end}@v${b.version}`).join(" ")}`);
+        note(d, version, `rejected (${behaviour}) and booted again: ${device.boots.map((b) => `${b.end}@v${b.version}`).join(" ")}`, "crashed-again");
       }
       // Item 2: a good release must end up running.
       if (behaviour === "good" && final?.version !== version) {
         c.goodReleaseRejected++;
-        if (device.boots.filter((b) => b.version === version).length >= MAX_TRIALS) c.goodReleaseGaveUpAfterInterruptedTrials++;
-        else if (device.boots.some((b) => b.statuses.some((st) => st.result === OtaResult.RolledBack && st.version === version && st.cause === TrialCause.Unknown))) c.goodReleaseRejectedUnknown++;
-        note(d, version, `good release not running at the end (on v${final?.version}): ${device.boots.map((b) => `${b.end}@v${b.version}`).join(" ")}`);
+        let kind = "good-rejected";
+        if (device.boots.filter((b) => b.version === version).length >= MAX_TRIALS) {
+          c.goodReleaseGaveUpAfterInterruptedTrials++;
+          kind = "good-rejected-gave-up";
+        } else if (device.boots.some((b) => b.statuses.some((st) => st.result === OtaResult.RolledBack && st.version === version && st.cause === TrialCause.Unknown))) {
+          c.goodReleaseRejectedUnknown++;
+          kind = "good-rejected-unknown";
+        }
+        note(d, version, `good release not running at the end (on v${final?.version}): ${device.boots.map((b) => `${b.end}@v${b.version}`).join(" ")}`, kind);
       }
       if (problems.length) {
         c.invariantViolations++;
-        note(d, version, problems.slice(0, 3).join("; "));
+        note(d, version, problems.slice(0, 3).join("; "), "violation");
       }
       if (final?.version !== undefined) lastVersion = final.version;
     }
