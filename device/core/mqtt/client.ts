@@ -26,6 +26,16 @@ export const DEFAULT_CONNACK_TIMEOUT_MS = 10_000;
  */
 export const DEFAULT_ACK_TIMEOUT_MS = 30_000;
 const MAX_PACKET_ID = 0xffff;
+/** SUBACK return code: the broker refused the subscription (§3.9.3). */
+const SUBACK_FAILURE = 0x80;
+/**
+ * A subscription the broker refused (SUBACK 0x80) is asked for again after this delay, doubled
+ * per refusal in a row up to the cap: nats-server refuses while its JetStream cluster elects a
+ * leader after losing a node, and a device left without its OTA subscription would never see an
+ * offer while still looking healthy (telemetry flows).
+ */
+export const SUBSCRIBE_RETRY_MS = 2_000;
+export const SUBSCRIBE_RETRY_CAP_MS = 120_000;
 
 export type QoS = 0 | 1;
 
@@ -95,6 +105,9 @@ export class MqttClient {
   private connackTimer: TimerId | undefined;
   private keepAliveTimer: TimerId | undefined;
   private ackTimer: TimerId | undefined;
+  private subscribeRetryTimer: TimerId | undefined;
+  /** Refused SUBACKs in a row (reset by a granted one): the retry delay doubles with it. */
+  private subscribeRefusals = 0;
   /** When each QoS 1 PUBLISH went out on the current connection. */
   private readonly sentAt = new Map<number, number>();
   /** When this connection last sent, received and pinged (keepalive.ts). */
@@ -234,7 +247,8 @@ export class MqttClient {
     if (this.connackTimer !== undefined) c.clearTimeout(this.connackTimer);
     if (this.keepAliveTimer !== undefined) c.clearTimeout(this.keepAliveTimer);
     if (this.ackTimer !== undefined) c.clearTimeout(this.ackTimer);
-    this.connackTimer = this.keepAliveTimer = this.ackTimer = undefined;
+    if (this.subscribeRetryTimer !== undefined) c.clearTimeout(this.subscribeRetryTimer);
+    this.connackTimer = this.keepAliveTimer = this.ackTimer = this.subscribeRetryTimer = undefined;
     this.traffic.lastPing = undefined;
     this.sentAt.clear();
   }
@@ -298,12 +312,18 @@ export class MqttClient {
         const topics = this.subAcks.get(p.packetId);
         if (!topics) return;
         this.subAcks.delete(p.packetId);
+        let refused = false;
         topics.forEach((t, i) => {
           const s = this.subs.get(t);
-          const code = p.returnCodes[i] ?? 0x80;
-          if (s && code !== 0x80) s.confirmed = true;
-          if (code === 0x80) this.ports.log("warn", `mqtt: subscription to ${t} refused`);
+          const code = p.returnCodes[i] ?? SUBACK_FAILURE;
+          if (s && code !== SUBACK_FAILURE) s.confirmed = true;
+          if (code === SUBACK_FAILURE) {
+            refused = true;
+            this.ports.log("warn", `mqtt: subscription to ${t} refused`);
+          }
         });
+        if (refused) this.retrySubscriptionsLater();
+        else this.subscribeRefusals = 0;
         this.emit({ type: "subscribed", packetId: p.packetId, topics, returnCodes: p.returnCodes });
         return;
       }
@@ -465,6 +485,19 @@ export class MqttClient {
       if (now - t >= limit) return this.finish(`PUBACK timeout for packet ${id}`);
     }
     this.armAckTimer();
+  };
+
+  private retrySubscriptionsLater(): void {
+    if (this.subscribeRetryTimer !== undefined) return;
+    const delay = Math.min(SUBSCRIBE_RETRY_CAP_MS, SUBSCRIBE_RETRY_MS * (1 << Math.min(this.subscribeRefusals, 8)));
+    this.subscribeRefusals++;
+    this.subscribeRetryTimer = this.ports.clock.setTimeout(this.onSubscribeRetryTimer, delay);
+  }
+
+  // Bound once; cleared with the connection's other timers, and a new connection resubscribes anyway.
+  private readonly onSubscribeRetryTimer = (): void => {
+    this.subscribeRetryTimer = undefined;
+    if (this.phase === "connected") this.flushSubscriptions();
   };
 
   /** Adds subscriptions; sent now when connected, else on the next connection. */
