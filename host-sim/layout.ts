@@ -8,7 +8,6 @@ export const FLASH_BLOCK_SIZE = 4096;
 
 export const ESP32_4MB_LAYOUT: PartitionLayout[] = [
   { name: "otadata", size: 0x2000 },
-  { name: "ota_0", size: 0x1c0000 },
-  { name: "ota_1", size: 0x1c0000 },
-  { name: "storage", size: 0x60000 },
+  { name: "ota_0", size: 0x1f0000 },
+  { name: "ota_1", size: 0x1f0000 },
 ];

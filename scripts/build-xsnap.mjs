@@ -45,7 +45,7 @@ export function xsnapCacheKey() {
 }
 
 /**
- * The ESP32 manifest's XS stack (manifests/esp32/manifest.json creation.stack); xsnap's own is
+ * The ESP32 manifest's XS stack (manifests/esp32/agent.json creation.stack); xsnap's own is
  * 4,096 slots and has no option to change it, so a variant binary is built with this many.
  */
 export const ESP32_STACK_SLOTS = 1536;

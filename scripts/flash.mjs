@@ -8,8 +8,10 @@
 //    dist/xs/tether-esp32.mjs, the module the manifest lists as "main";
 // 2. --ca PEM → DER at dist/esp32/broker-ca.der (a `data` resource for mqtts://);
 // 3. writes the build manifest dist/esp32/build/manifest.json (mode 0600): it includes
-//    manifests/esp32/manifest.json and carries the --config.* values and the CA;
-// 4. runs `mcconfig -d -m -p esp32 -t all <build manifest>` (ESP-IDF build, flash, debugger or log).
+//    manifests/esp32/manifest.json (4 MB flash) or manifests/esp32/8mb/manifest.json (--flash-size 8MB)
+//    and carries the --config.* values and the CA;
+// 4. runs `mcconfig -d -m -p esp32 -t all <build manifest>` (ESP-IDF build, flash, debugger or log);
+// 5. prints the app image's size against the app slot (the image budget, docs/esp32.md).
 //
 // Why not xs-dev: xs-dev 0.30.3 runs mcconfig through a shell (a password with `$`, backticks or
 // quotes is expanded or mangled) and exits 0 when the build fails unless --log. Here mcconfig is
@@ -26,6 +28,13 @@ import { fileURLToPath } from "node:url";
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const repoRoot = path.resolve(here, "..");
 export const ESP32_MANIFEST = path.join(repoRoot, "manifests", "esp32", "manifest.json");
+/** The manifest (partition table and sdkconfig) for each supported flash size. */
+export const LAYOUT_MANIFESTS = Object.freeze({
+  "4MB": ESP32_MANIFEST,
+  "8MB": path.join(repoRoot, "manifests", "esp32", "8mb", "manifest.json"),
+});
+/** Below this share of the app slot left free, the image has no room to grow (image-budget.json). */
+export const MIN_SPARE_FRACTION = 0.15;
 export const ESP32_BUNDLE = path.join(repoRoot, "dist", "xs", "tether-esp32.mjs");
 export const CA_OUT = path.join(repoRoot, "dist", "esp32", "broker-ca.der");
 export const BUILD_MANIFEST = path.join(repoRoot, "dist", "esp32", "build", "manifest.json");
@@ -33,7 +42,7 @@ export const BUILD_MANIFEST = path.join(repoRoot, "dist", "esp32", "build", "man
 export const SECRET_KEYS = Object.freeze(["wifiPassword", "broker"]);
 
 const USAGE = `usage: npm run flash -- --port <serial port> [--device esp32[/<subplatform>]] [--mode development|production]
-                       [--ca <broker CA .pem>] [--ota-pub <key.pub>] [--config.<key>=<value> ...]
+                       [--flash-size 4MB|8MB] [--ca <broker CA .pem>] [--ota-pub <key.pub>] [--config.<key>=<value> ...]
                        [--log] [--build-only] [--dry-run]
 config keys: deviceId, broker, wifiSsid, wifiPassword, otaPublicKey, sntp, firmwareVersion,
              telemetryIntervalMs, batteryPin, batteryFullScaleMv (see docs/esp32.md)
@@ -43,7 +52,7 @@ export class UsageError extends Error {}
 
 /** Parses the command line into options; throws UsageError with a readable message. */
 export function parseArgs(argv) {
-  const o = { device: "esp32", mode: "development", port: undefined, ca: undefined, config: {}, log: false, buildOnly: false, dryRun: false, help: false };
+  const o = { device: "esp32", mode: "development", flashSize: "4MB", port: undefined, ca: undefined, config: {}, log: false, buildOnly: false, dryRun: false, help: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const [flag, inline] = a.includes("=") ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a, undefined];
@@ -64,6 +73,9 @@ export function parseArgs(argv) {
     } else if (flag === "--mode") {
       o.mode = value();
       if (o.mode !== "development" && o.mode !== "production") throw new UsageError("--mode is development or production");
+    } else if (flag === "--flash-size") {
+      o.flashSize = value().toUpperCase();
+      if (!(o.flashSize in LAYOUT_MANIFESTS)) throw new UsageError("--flash-size is 4MB or 8MB (the board's flash: `esptool.py flash_id` prints it)");
     } else if (flag === "--ca") o.ca = value();
     else if (flag === "--ota-pub") o.config.otaPublicKey = readOtaPub(value());
     else if (flag === "--log") o.log = true;
@@ -107,7 +119,7 @@ export function redact(key, value) {
 /** The build manifest: the ESP32 manifest plus this build's config and CA resource. */
 export function buildManifest(o, manifestPath = BUILD_MANIFEST) {
   const dir = path.dirname(manifestPath);
-  const m = { include: [path.relative(dir, ESP32_MANIFEST)], config: { ...o.config } };
+  const m = { include: [path.relative(dir, LAYOUT_MANIFESTS[o.flashSize ?? "4MB"])], config: { ...o.config } };
   if (o.ca) m.data = { "*": [path.relative(dir, CA_OUT.replace(/\.der$/, ""))] };
   return m;
 }
@@ -118,6 +130,29 @@ export function mcconfigArgs(o, manifestPath = BUILD_MANIFEST) {
   if (o.mode === "development") args.push(o.log ? "-dl" : "-d");
   args.push("-m", "-p", o.device, "-t", o.buildOnly ? "build" : "all", manifestPath);
   return args;
+}
+
+/** Where mcconfig writes the app image (its default output directory, $MODDABLE/build). */
+export function imagePath(o, moddable) {
+  return path.join(moddable, "build", "bin", ...o.device.split("/"), o.mode === "development" ? "debug" : "release", "tether", "xs_esp32.bin");
+}
+
+/** The app slot size of a partition table (ota_0). */
+export function slotSize(partitionsCsv) {
+  for (const line of partitionsCsv.split("\n")) {
+    const f = line.split(",").map((x) => x.trim());
+    if (f[0] === "ota_0") return Number(f[4]);
+  }
+  throw new Error("no ota_0 partition in the partition table");
+}
+
+/** One line on the image against its slot; `tight` when less than MIN_SPARE_FRACTION stays free. */
+export function imageReport(imageBytes, slotBytes) {
+  const spare = 1 - imageBytes / slotBytes;
+  const tight = spare < MIN_SPARE_FRACTION;
+  const line = `flash: app image ${imageBytes} bytes, slot ${slotBytes} bytes: ${(spare * 100).toFixed(1)} % spare` +
+    (tight ? ` - below the ${MIN_SPARE_FRACTION * 100} % the image budget keeps for growth (docs/esp32.md, "Image budget"): use --flash-size 8MB on an 8 MB board, or shrink the bundle` : "");
+  return { spare, tight, line };
 }
 
 /** Runs `cmd` with an argv array (no shell); resolves on exit 0, rejects with the reason otherwise. */
@@ -144,7 +179,7 @@ export async function main(argv, log = (m) => console.log(m)) {
   const args = mcconfigArgs(o);
   const steps = [`bundle device/platform/moddable/main.ts -> dist/xs/tether-esp32.mjs`];
   if (o.ca) steps.push(`${o.ca} -> ${rel(CA_OUT)} (DER)`);
-  steps.push(`${rel(BUILD_MANIFEST)} (0600): includes ${rel(ESP32_MANIFEST)}; config ${Object.entries(o.config).map(([k, v]) => `${k}=${redact(k, v)}`).join(" ") || "(none)"}`);
+  steps.push(`${rel(BUILD_MANIFEST)} (0600): includes ${rel(LAYOUT_MANIFESTS[o.flashSize])}; config ${Object.entries(o.config).map(([k, v]) => `${k}=${redact(k, v)}`).join(" ") || "(none)"}`);
   steps.push(`${o.port ? `UPLOAD_PORT=${o.port} ` : ""}mcconfig ${args.map((a) => (a === BUILD_MANIFEST ? rel(a) : a)).join(" ")}`);
   if (o.dryRun) {
     for (const s of steps) log(s);
@@ -169,6 +204,14 @@ export async function main(argv, log = (m) => console.log(m)) {
   } finally {
     fs.rmSync(BUILD_MANIFEST, { force: true });
   }
+  // The real image against the real slot: the figure image-budget.json can only estimate.
+  const image = imagePath(o, process.env.MODDABLE);
+  if (!fs.existsSync(image)) {
+    log(`flash: ${image} not found; the image size was not checked`);
+    return;
+  }
+  const partitions = fs.readFileSync(path.join(path.dirname(LAYOUT_MANIFESTS[o.flashSize]), "partitions.csv"), "utf8");
+  log(imageReport(fs.statSync(image).size, slotSize(partitions)).line);
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { BUILD_MANIFEST, ESP32_MANIFEST, UsageError, buildManifest, mcconfigArgs, parseArgs, pemToDer, redact, repoRoot } from "../../scripts/flash.mjs";
+import { BUILD_MANIFEST, ESP32_MANIFEST, LAYOUT_MANIFESTS, UsageError, buildManifest, imageReport, mcconfigArgs, parseArgs, pemToDer, redact, repoRoot } from "../../scripts/flash.mjs";
 import { tempDir } from "../helpers/temp";
 
 const SCRIPT = path.join(repoRoot, "scripts", "flash.mjs");
@@ -30,6 +30,12 @@ fs.writeFileSync(process.env.FAKE_MCCONFIG_RECORD, JSON.stringify({
   mode: manifest && (fs.statSync(manifest).mode & 0o777),
 }));
 console.log("fake mcconfig: building");
+// Where the real mcconfig leaves the app image (-d: debug), $FAKE_MCCONFIG_IMAGE_BYTES long.
+if (process.env.FAKE_MCCONFIG_IMAGE_BYTES) {
+  const dir = require("node:path").join(process.env.MODDABLE, "build", "bin", "esp32", argv.includes("-d") ? "debug" : "release", "tether");
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(dir + "/xs_esp32.bin", Buffer.alloc(Number(process.env.FAKE_MCCONFIG_IMAGE_BYTES)));
+}
 process.exit(Number(process.env.FAKE_MCCONFIG_EXIT ?? 0));
 `,
     { mode: 0o755 },
@@ -51,6 +57,27 @@ describe("npm run flash", () => {
     expect(m.config).toEqual({ deviceId: "esp-0001", broker: "mqtt://10.0.0.5:1883" });
     expect(m.data).toBeUndefined();
   });
+
+  it("builds the 8 MB layout on request, and reports the real image against its slot", () => {
+    const m = buildManifest(parseArgs(["--build-only", "--flash-size", "8MB"]));
+    expect(path.resolve(path.dirname(BUILD_MANIFEST), m.include[0])).toBe(LAYOUT_MANIFESTS["8MB"]);
+    expect(() => parseArgs(["--build-only", "--flash-size", "16MB"])).toThrow(/--flash-size is 4MB or 8MB/);
+    expect(imageReport(1_700_000, 2_031_616)).toMatchObject({ tight: false });
+    const tight = imageReport(1_800_000, 2_031_616);
+    expect(tight.tight).toBe(true);
+    expect(tight.line).toMatch(/11\.4 % spare - below the 15 %/);
+
+    const dir = tempDir("tether-flash-image-");
+    const { bin, record } = fakeMcconfig(dir);
+    const env = { PATH: `${bin}:${process.env.PATH}`, MODDABLE: dir, IDF_PATH: dir, FAKE_MCCONFIG_RECORD: record, FAKE_MCCONFIG_IMAGE_BYTES: "1800000" };
+    const small = runFlash(["--build-only", "--flash-size", "8MB"], env);
+    expect(small.status, small.stderr).toBe(0);
+    expect(JSON.parse(JSON.parse(fs.readFileSync(record, "utf8")).manifest).include[0]).toBe(path.relative(path.dirname(BUILD_MANIFEST), LAYOUT_MANIFESTS["8MB"]));
+    expect(small.stdout).toMatch(/app image 1800000 bytes, slot 4128768 bytes: 56\.4 % spare\n/);
+    const big = runFlash(["--build-only"], env);
+    expect(big.status, big.stderr).toBe(0);
+    expect(big.stdout).toMatch(/app image 1800000 bytes, slot 2031616 bytes: 11\.4 % spare - below the 15 %/);
+  }, 60_000);
 
   it("refuses what would fail later on the board", () => {
     expect(() => parseArgs([])).toThrow(UsageError);

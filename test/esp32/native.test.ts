@@ -50,7 +50,7 @@ const OUR_SDKCONFIG = () => fs.readFileSync(path.join(repoRoot, "manifests", "es
 function generated(sdkconfigH: string): string {
   const dir = tempDir("tether-native-");
   fs.writeFileSync(path.join(dir, "sdkconfig.h"), sdkconfigH);
-  const manifest = JSON.parse(fs.readFileSync(path.join(repoRoot, "manifests", "esp32", "manifest.json"), "utf8"));
+  const manifest = JSON.parse(fs.readFileSync(path.join(repoRoot, "manifests", "esp32", "agent.json"), "utf8"));
   const defines = Object.entries(manifest.defines.tether as Record<string, number>).map(([k, v]) => `#define MODDEF_TETHER_${k.toUpperCase()} (${v})`);
   fs.writeFileSync(path.join(dir, "mc.defines.h"), defines.join("\n") + "\n");
   return dir;

@@ -1,5 +1,5 @@
 /**
- * The ESP32 bundle is preloaded (manifests/esp32/manifest.json), and in Moddable SDK 8.2.3
+ * The ESP32 bundle is preloaded (manifests/esp32/agent.json), and in Moddable SDK 8.2.3
  * `test`/`exec` on a RegExp object created during preload crashes XS once a garbage collection
  * has run: a 10-line app with `const RE = /^\d+$/` in a preloaded module and `RE.test(...)` in a
  * timer segfaults in mcsim in fx_RegExp_prototype_exec (fixed and growable heaps alike); the same

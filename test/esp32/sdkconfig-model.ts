@@ -86,6 +86,7 @@ export const KCONFIG: Record<string, Symbol> = {
   BOOTLOADER_SKIP_VALIDATE_IN_DEEP_SLEEP: { type: "bool", default: false },
   PARTITION_TABLE_CUSTOM: { type: "bool", default: false },
   ESPTOOLPY_FLASHSIZE_4MB: { type: "bool", default: false },
+  ESPTOOLPY_FLASHSIZE_8MB: { type: "bool", default: false },
   SPI_FLASH_YIELD_DURING_ERASE: { type: "bool", default: true },
   ESP_SYSTEM_PANIC_PRINT_REBOOT: { type: "bool", default: false },
 };

@@ -27,7 +27,7 @@ function effective(debug: boolean, base = read(path.join(FIXTURES, "moddable-bas
 }
 
 /** What Tether needs from every build, debug and release. */
-function expectTetherSettings(values: Record<string, unknown>): void {
+function expectTetherSettings(values: Record<string, unknown>, flashSymbol = "ESPTOOLPY_FLASHSIZE_4MB"): void {
   expect(values.BOOTLOADER_APP_ROLLBACK_ENABLE, "rollback").toBe(true);
   expect(values.BOOTLOADER_APP_ANTI_ROLLBACK).toBe(false);
   // The bootloader validates the image (checksum, appended SHA-256) on every boot.
@@ -41,7 +41,7 @@ function expectTetherSettings(values: Record<string, unknown>): void {
   expect(values.ESP_TASK_WDT_CHECK_IDLE_TASK_CPU1).toBe(false);
   expect(values.ESP_ERR_TO_NAME_LOOKUP, "error names").toBe(true);
   expect(values.PARTITION_TABLE_CUSTOM).toBe(true);
-  expect(values.ESPTOOLPY_FLASHSIZE_4MB).toBe(true);
+  expect(values[flashSymbol], flashSymbol).toBe(true);
   expect(values.SPI_FLASH_YIELD_DURING_ERASE).toBe(true);
 }
 
@@ -95,5 +95,37 @@ describe("manifests/esp32/sdkconfig, merged into Moddable's base", () => {
     }
     const sdkRelease = read(path.join(SDK_BASE_DIR!, "sdkconfig.defaults.release"));
     for (const debug of [true, false]) expectTetherSettings(effective(debug, sdkBase, sdkRelease).values);
+  });
+});
+
+describe("manifests/esp32/8mb/sdkconfig (the 8 MB layout)", () => {
+  const DIR_8MB = path.join(repoRoot, "manifests", "esp32", "8mb", "sdkconfig");
+  const FLASH_LINE = /^CONFIG_ESPTOOLPY_FLASHSIZE(_\dMB=y|="\dMB")$/;
+  const settings = (text: string) => text.split("\n").filter((l) => l.startsWith("CONFIG_") && !FLASH_LINE.test(l));
+
+  it("sets exactly what the 4 MB files set, but for the flash size", () => {
+    expect(fs.readdirSync(DIR_8MB).sort()).toEqual(fs.readdirSync(APP_DIR).sort());
+    for (const f of fs.readdirSync(APP_DIR)) expect(settings(read(path.join(DIR_8MB, f))), f).toEqual(settings(read(path.join(APP_DIR, f))));
+    const defaults = read(path.join(DIR_8MB, "sdkconfig.defaults"));
+    expect(defaults).toContain("CONFIG_ESPTOOLPY_FLASHSIZE_8MB=y\n");
+    expect(defaults).not.toContain("FLASHSIZE_4MB");
+  });
+
+  it("selects 8 MB after the merge: appended after the base's 4 MB choice, and the last y of a choice wins", () => {
+    // ESP-IDF's loader (esp-idf-kconfig esp_kconfiglib/core.py, Symbol.set_value) makes each
+    // choice symbol set to y the choice's user selection, so the later line wins.
+    for (const debug of [true, false]) {
+      const merged = mergeSdkconfig({
+        base: read(path.join(FIXTURES, "moddable-base.sdkconfig")),
+        baseRelease: read(path.join(FIXTURES, "moddable-base-release.sdkconfig")),
+        app: read(path.join(DIR_8MB, "sdkconfig.defaults")),
+        appRelease: read(path.join(DIR_8MB, "sdkconfig.defaults.release")),
+        debug,
+      });
+      const lines = merged.split("\n");
+      const last = lines.findLastIndex((l) => /^CONFIG_ESPTOOLPY_FLASHSIZE_\dMB=y$/.test(l));
+      expect(lines[last]).toBe("CONFIG_ESPTOOLPY_FLASHSIZE_8MB=y");
+      expectTetherSettings(loadSdkconfig(merged).values, "ESPTOOLPY_FLASHSIZE_8MB");
+    }
   });
 });

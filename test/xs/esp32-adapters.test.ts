@@ -37,6 +37,8 @@ describe("ESP32 adapters on the Moddable fakes", () => {
       "boot no-way-back=RollbackFailed restarts=5",
       "boot no-rollback available=false state=undefined",
     ]);
+    // Moddable's simulator has no restart: logged plainly, the agent stopped once, no throw.
+    expect(find("sim-restart ")).toEqual(["missing", "throws", "returns"].map((k) => `sim-restart ${k} stops=1 clear-log=true restarts=5`));
     expect(find("update ")).toEqual(["update slot=0 next=new byte4999=7 seq=2", "update bad=end failed"]);
     const tcp = find("tcp ");
     expect(tcp[0]).toBe("tcp queued=5000 delivered=5000 echoed=5000 events=c:connect@11 c:close(closed)@200");

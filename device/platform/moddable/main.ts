@@ -70,6 +70,8 @@ export function startDevice(raw: Record<string, unknown>, observe?: (e: AgentEve
       observe?.(e);
     },
   );
+  // Moddable's simulator cannot restart: stop where a board would reboot (system.ts).
+  ports.system.onRestartUnavailable = () => agent.stop();
   let started = false;
   const startAgent = () => {
     if (started) return;

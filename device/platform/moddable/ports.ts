@@ -20,9 +20,10 @@ export function loadCa(name: string): ArrayBuffer | undefined {
   return resource(name);
 }
 
-export function buildPorts(config: DeviceConfig): Ports {
+export function buildPorts(config: DeviceConfig): Ports & { system: EspSystem } {
   const clock = new ModdableClock();
   const boot = new EspBootControl();
+  const log = createTraceLog();
   return {
     clock,
     wallClock: new ModdableWallClock(),
@@ -33,8 +34,8 @@ export function buildPorts(config: DeviceConfig): Ports {
     sha256: moddableSha256,
     battery: new AnalogBattery({ pin: config.batteryPin, fullScaleMv: config.batteryFullScaleMv }),
     sensors: new NetSensors(),
-    system: new EspSystem(),
+    system: new EspSystem(log),
     boot,
-    log: createTraceLog(),
+    log,
   };
 }

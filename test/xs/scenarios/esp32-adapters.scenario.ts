@@ -257,6 +257,28 @@ function systemAndBoot(host: ScenarioHost): void {
   // Nothing valid to go back to: RollbackFailed, no reboot loop.
   const noWayBack = throwsWith(() => boot.markInvalidAndRollback(), RollbackFailed, "rollback with the other slot invalid");
   host.emit(`boot no-way-back=${noWayBack.name} restarts=${w.restarts}`);
+
+  // Moddable's simulator cannot restart: lin's System has no restart, and the common one's native
+  // call is missing ("call: not a function"). A clear log line and the stop hook, once; no throw.
+  const g = globalThis as { System?: unknown };
+  const chipSystem = g.System;
+  const sims: [string, unknown][] = [
+    ["missing", {}],
+    ["throws", { restart: () => { throw new TypeError("call: not a function"); } }],
+    ["returns", { restart: () => undefined }],
+  ];
+  for (const [label, sim] of sims) {
+    g.System = sim;
+    const logged: string[] = [];
+    let stops = 0;
+    const simSys = new EspSystem((level, m) => logged.push(`${level} ${m}`));
+    simSys.onRestartUnavailable = () => stops++;
+    simSys.restart();
+    simSys.restart();
+    const clear = logged.length === 2 && logged.every((l) => l.startsWith("error system: restart requested but this runtime cannot restart (System.restart() ") && l.endsWith("the agent stops here, where a board would reboot"));
+    host.emit(`sim-restart ${label} stops=${stops} clear-log=${clear} restarts=${w.restarts}`);
+  }
+  g.System = chipSystem;
   uninstallWorld();
 
   // A bootloader built without rollback: states read undefined and rollback is unavailable.
