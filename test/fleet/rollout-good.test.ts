@@ -34,5 +34,5 @@ describe("rollout-good: the health comparison does not halt a good release", () 
     expect(low.length).toBeGreaterThan(10);
     for (const d of low) expect(fleet.firmware.firstBoot("1.3.1", d.index), d.id).toBeGreaterThanOrEqual(chargerAt);
     expect(summary.checks.filter((c) => !c.ok)).toEqual([]);
-  }, 120_000);
+  }, 300_000); // ~20-45 CPU-s; the wall time grows with the shared machine's load
 });
