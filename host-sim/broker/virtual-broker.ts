@@ -38,6 +38,8 @@ export const RC_ID_REJECTED = 2;
 export const RC_SERVER_UNAVAILABLE = 3;
 export const RC_BAD_CREDENTIALS = 4;
 export const RC_NOT_AUTHORIZED = 5;
+/** SUBACK return code for a refused subscription (§3.9.3). */
+export const SUBACK_FAILURE = 0x80;
 /** PUBACK is always these four bytes but the id (§3.4). */
 const PUBACK_FIRST = 0x40;
 
@@ -68,6 +70,11 @@ export interface BrokerFaults {
   noPuback?: boolean;
   /** When non-zero, every CONNECT is refused with this CONNACK return code. */
   refuseCode?: number;
+  /**
+   * SUBSCRIBE to a matching filter is answered 0x80 (failure) and not recorded, the way
+   * nats-server answers when it cannot create the subscription's JetStream consumer in time.
+   */
+  refuseSubscribe?: (filter: string) => boolean;
 }
 
 export type BrokerEvent =
@@ -145,6 +152,12 @@ export class VirtualBroker {
 
   private readonly topics = new Map<string, TopicEntry>();
   private readonly scratch = new Map<Subscriber, number>();
+  /**
+   * PUBACK and PINGRESP, one per telemetry message, are built in these instead of a new array
+   * each: the virtual socket copies what it is given before write() returns.
+   */
+  private readonly pubackOut = new Uint8Array([PUBACK_FIRST, 2, 0, 0]);
+  private readonly pingrespOut = encodePingresp();
   private readonly sessions = new Map<string, Session>();
   private readonly conns = new Set<Connection>();
   private readonly trie = new SubscriptionTrie<Subscriber>();
@@ -320,7 +333,7 @@ export class VirtualBroker {
         return this.write(conn, encodeUnsuback(p.packetId));
       case "pingreq":
         if (this.faults.noPingresp === true) return;
-        return this.write(conn, encodePingresp());
+        return this.write(conn, this.pingrespOut);
       case "disconnect":
         return this.close(conn, "client sent DISCONNECT", false);
       case "pubrec":
@@ -429,6 +442,10 @@ export class VirtualBroker {
     }
     const codes: number[] = [];
     for (const { topic, qos } of subs) {
+      if (this.faults.refuseSubscribe?.(topic) === true) {
+        codes.push(SUBACK_FAILURE);
+        continue;
+      }
       const granted = qos > 1 ? 1 : qos; // we grant at most QoS 1
       s.subs ??= new Map();
       s.subs.set(topic, granted);
@@ -438,6 +455,7 @@ export class VirtualBroker {
     this.write(conn, encodeSuback(packetId, codes));
     // §3.3.1-6: retained messages follow the SUBACK, with RETAIN set.
     for (let i = 0; i < subs.length; i++) {
+      if (codes[i] === SUBACK_FAILURE) continue;
       for (const m of this.retained.match(subs[i].topic)) {
         this.deliver(s, { topic: m.topic, payload: m.payload, retain: true }, Math.min(m.qos, codes[i]));
       }
@@ -571,7 +589,10 @@ export class VirtualBroker {
 
   private writePuback(conn: Connection, id: number): void {
     this.stats.bytesOut += 4;
-    conn.socket.write(Uint8Array.of(PUBACK_FIRST, 2, id >> 8, id & 0xff));
+    const out = this.pubackOut;
+    out[2] = id >> 8;
+    out[3] = id & 0xff;
+    conn.socket.write(out);
   }
 }
 

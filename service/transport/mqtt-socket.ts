@@ -27,6 +27,8 @@ export const DEFAULT_KEEPALIVE_SEC = 30;
 const CONNECT_TIMEOUT_MS = 10_000;
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_CAP_MS = 30_000;
+/** First delay before a refused subscription is asked for again (doubled per refusal in a row). */
+const RESUBSCRIBE_MS = 2_000;
 /** The service receives firmware manifests' statuses and telemetry: bounded, but larger than a device's limit. */
 const MAX_INCOMING_PACKET = 1024 * 1024;
 const MAX_PACKET_ID = 0xffff;
@@ -66,6 +68,7 @@ export class MqttSocketTransport implements ServiceTransport {
   private awaitingPong = false;
   private firstSubscribed: { resolve: () => void; reject: (e: Error) => void } | undefined;
   private subscribeId = -1;
+  private subscribeRefusals = 0;
   private readonly log: (line: string) => void;
   /** Packets parsed from the current chunk. */
   private pending: Packet[] = [];
@@ -83,8 +86,19 @@ export class MqttSocketTransport implements ServiceTransport {
     this.handler = handler;
   }
 
+  /**
+   * With no filters the transport only publishes (no SUBSCRIBE: MQTT forbids an empty one) and
+   * resolves at the first CONNACK. A malformed filter is refused here, before connecting.
+   */
   start(filters: string[]): Promise<void> {
-    this.filters = filters;
+    const bad = filters.map(topicFilterProblem).find((p) => p !== undefined);
+    if (bad) return Promise.reject(new Error(`mqtt: ${bad}`));
+    try {
+      if (filters.length > 0) encodeSubscribe(1, filters.map((topic) => ({ topic, qos: 1 as const }))); // e.g. a filter too long for MQTT
+    } catch (err) {
+      return Promise.reject(new Error(`mqtt: cannot subscribe: ${(err as Error).message}`));
+    }
+    this.filters = [...filters];
     return new Promise((resolve, reject) => {
       this.firstSubscribed = { resolve, reject };
       this.connect();
@@ -204,6 +218,10 @@ export class MqttSocketTransport implements ServiceTransport {
           if (p.packetId === this.subscribeId) {
             const refused = p.returnCodes.some((c) => c === 0x80);
             if (refused) this.log(`mqtt: broker refused a subscription (${this.filters.join(", ")}): check the service account's ACL`);
+            // After the first time, a refusal is retried on this connection (nats-server refuses while
+            // its JetStream cluster re-elects leaders); the first one fails start() with a clear error.
+            if (refused && !this.firstSubscribed) this.resubscribeLater(socket);
+            if (!refused) this.subscribeRefusals = 0;
             const first = this.firstSubscribed;
             this.firstSubscribed = undefined;
             if (refused) first?.reject(new Error("mqtt: broker refused a subscription; check the service account's ACL"));
@@ -245,8 +263,14 @@ export class MqttSocketTransport implements ServiceTransport {
     this.up = true;
     this.attempt = 0;
     this.log(`mqtt: connected to ${url}`);
-    this.subscribeId = this.allocateId();
-    this.write(encodeSubscribe(this.subscribeId, this.filters.map((topic) => ({ topic, qos: 1 as const }))));
+    if (this.filters.length > 0) {
+      this.subscribeId = this.allocateId();
+      this.write(encodeSubscribe(this.subscribeId, this.filters.map((topic) => ({ topic, qos: 1 as const }))));
+    } else {
+      const first = this.firstSubscribed;
+      this.firstSubscribed = undefined;
+      first?.resolve();
+    }
     // Resend what the broker may not have (3.1.1 §4.4: with DUP, in the original order).
     for (const [id, o] of this.outgoing) this.write(encodePublish({ topic: o.topic, payload: o.payload, qos: 1, retain: o.retain, packetId: id, dup: true }));
     const keepAliveMs = (this.options.keepAliveSec ?? DEFAULT_KEEPALIVE_SEC) * 1000;
@@ -257,6 +281,18 @@ export class MqttSocketTransport implements ServiceTransport {
       this.write(encodePingreq());
     }, keepAliveMs / 2);
     this.pingTimer.unref?.();
+  }
+
+  private resubscribeLater(socket: net.Socket): void {
+    const delay = Math.min(BACKOFF_CAP_MS, RESUBSCRIBE_MS * 2 ** Math.min(this.subscribeRefusals, 16));
+    this.subscribeRefusals++;
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      if (socket !== this.socket || !this.up) return; // a new connection subscribes by itself
+      this.subscribeId = this.allocateId();
+      this.write(encodeSubscribe(this.subscribeId, this.filters.map((topic) => ({ topic, qos: 1 as const }))));
+    }, delay);
+    this.timers.add(t);
   }
 
   private drop(socket: net.Socket | undefined, reason: string): void {
@@ -289,4 +325,17 @@ export class MqttSocketTransport implements ServiceTransport {
     }
     throw new Error("mqtt: 65535 publishes in flight");
   }
+}
+
+/** Why `filter` is not a valid MQTT 3.1.1 topic filter (§4.7.1), or undefined when it is. */
+export function topicFilterProblem(filter: string): string | undefined {
+  if (typeof filter !== "string" || filter.length === 0) return "empty topic filter";
+  if (filter.includes("\u0000")) return `topic filter ${JSON.stringify(filter)} contains U+0000`;
+  const levels = filter.split("/");
+  for (let i = 0; i < levels.length; i++) {
+    const level = levels[i];
+    if (level.includes("#") && (level !== "#" || i !== levels.length - 1)) return `topic filter ${JSON.stringify(filter)}: "#" must be a whole last level`;
+    if (level.includes("+") && level !== "+") return `topic filter ${JSON.stringify(filter)}: "+" must be a whole level`;
+  }
+  return undefined;
 }

@@ -57,11 +57,15 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
       new Promise<void>((resolve, reject) => {
         const file = path.join(dir, `${n.name}.conf`);
         fs.writeFileSync(file, config(dir, n, nodes));
-        const proc = spawn(NATS_BIN, ["-c", file], { stdio: ["ignore", "pipe", "pipe"] });
+        const trace = process.env.TETHER_NATS_TRACE;
+        const proc = spawn(NATS_BIN, trace ? ["-c", file, "-DV"] : ["-c", file], { stdio: ["ignore", "pipe", "pipe"] });
+        const traceFile = trace ? fs.createWriteStream(path.join(trace, `${n.name}.log`)) : undefined;
         n.proc = proc;
         const timer = setTimeout(() => reject(new Error(`nats ${n.name} did not start:\n${n.log}`)), START_TIMEOUT_MS);
         const onData = (chunk: Buffer) => {
-          n.log += chunk.toString();
+          traceFile?.write(chunk);
+          const text = chunk.toString();
+          n.log += traceFile ? text.split("\n").filter((l) => !/\[(TRC|DBG)\]/.test(l)).join("\n") : text;
           if (/Listening for MQTT clients/.test(n.log) && /Server is ready/.test(n.log)) {
             clearTimeout(timer);
             resolve();

@@ -140,6 +140,52 @@ describe("sessions and subscriptions", () => {
     expect(of("message").map((m) => text(m.payload))).toEqual(["hi"]);
   });
 
+  test("a refused subscription is asked for again, with a doubling delay, until granted (nats-server after a node loss)", () => {
+    const rig = makeRig();
+    const { client, of } = makeClient(rig, { cleanSession: true });
+    let refusals = 3;
+    rig.broker.faults.refuseSubscribe = (f) => f === "tether/dev1/ota/manifest" && refusals-- > 0;
+    rig.broker.publishInternal("tether/dev1/ota/manifest", bytes("offer"), { qos: 1, retain: true });
+    client.subscribe([{ topic: "tether/dev1/ota/manifest", qos: 1 }, { topic: "tether/dev1/config", qos: 1 }]);
+    client.connect(TARGET);
+    rig.clock.advance(100);
+    expect(of("subscribed").map((e) => e.returnCodes)).toEqual([[0x80, 1]]);
+    expect(rig.logs.some((l) => l.includes("subscription to tether/dev1/ota/manifest refused"))).toBe(true);
+    // Only the refused filter is asked for again: after 2 s, then 4 s, then 8 s.
+    const at: number[] = [];
+    for (let t = 0; t < 20_000 && of("message").length === 0; t += 100) {
+      const before = of("subscribed").length;
+      rig.clock.advance(100);
+      if (of("subscribed").length > before) at.push(rig.clock.now());
+    }
+    expect(of("subscribed").slice(1).map((e) => [e.topics, e.returnCodes])).toEqual([
+      [["tether/dev1/ota/manifest"], [0x80]],
+      [["tether/dev1/ota/manifest"], [0x80]],
+      [["tether/dev1/ota/manifest"], [1]],
+    ]);
+    expect(at[1] - at[0]).toBeGreaterThanOrEqual(4_000);
+    expect(at[2] - at[1]).toBeGreaterThanOrEqual(8_000);
+    expect(of("message").map((m) => [m.topic, text(m.payload), m.retain])).toEqual([["tether/dev1/ota/manifest", "offer", true]]);
+    expect(client.connected).toBe(true);
+  });
+
+  test("a pending subscription retry ends with the connection; the next connection subscribes at once", () => {
+    const rig = makeRig();
+    const { client, of } = makeClient(rig, { cleanSession: true });
+    rig.broker.faults.refuseSubscribe = () => true;
+    client.subscribe([{ topic: "c", qos: 1 }]);
+    client.connect(TARGET);
+    rig.clock.advance(100);
+    client.disconnect();
+    rig.clock.advance(300_000);
+    expect(of("subscribed")).toHaveLength(1);
+    expect(rig.clock.pending()).toBe(0);
+    rig.broker.faults.refuseSubscribe = undefined;
+    client.connect(TARGET);
+    rig.clock.advance(100);
+    expect(of("subscribed").map((e) => e.returnCodes)).toEqual([[0x80], [1]]);
+  });
+
   test("messages queued in the broker session while offline arrive after reconnect", () => {
     const rig = makeRig();
     const { client, of } = makeClient(rig);

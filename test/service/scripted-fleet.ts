@@ -35,7 +35,7 @@ export function makeBundle(dir: string, version: number, counter = 1): string {
 
 export async function startDevice(url: string, id: string, running: number, script: Script, options: { battery?: number; reportMs?: number; password?: string } = {}): Promise<ScriptedDevice & { stop(): Promise<void>; seq: number }> {
   const client = await mqtt.connectAsync(url, {
-    clientId: id, protocolVersion: 4, clean: true, reconnectPeriod: 200,
+    clientId: id, protocolVersion: 4, clean: true, reconnectPeriod: 200, resubscribe: false,
     ...(options.password !== undefined ? { username: id, password: options.password } : {}),
     will: { topic: `tether/${id}/status`, payload: Buffer.from("offline"), qos: 1, retain: true },
   });
@@ -84,17 +84,32 @@ export async function startDevice(url: string, id: string, running: number, scri
       }
     }, 50);
   });
-  // NATS's MQTT layer can refuse a SUBSCRIBE while JetStream is busy creating consumers: try again.
-  for (let attempt = 1; ; attempt++) {
+  // Like the agent (device/core/mqtt/client.ts), a refused subscription is asked for again with a
+  // doubling delay, on every connection: nats-server answers SUBACK 0x80 while its JetStream
+  // cluster cannot create the consumer (under load, or for seconds after losing a node), and
+  // mqtt.js then forgets the topic for good (it does not resubscribe it on a reconnect either).
+  let subscribing = false;
+  let stopped = false;
+  const subscribe = async () => {
+    if (subscribing) return;
+    subscribing = true;
     try {
-      await client.subscribeAsync(`tether/${id}/ota/manifest`, { qos: 1 });
-      break;
-    } catch (err) {
-      if (attempt >= 5) throw err;
-      await new Promise((r) => setTimeout(r, 500 * attempt));
+      for (let delay = 2_000; !stopped && client.connected; delay = Math.min(delay * 2, 120_000)) {
+        try {
+          await client.subscribeAsync(`tether/${id}/ota/manifest`, { qos: 1 });
+          return;
+        } catch {
+          await new Promise((r) => setTimeout(r, delay));
+        }
+      }
+    } finally {
+      subscribing = false;
     }
-  }
+  };
+  client.on("connect", () => void subscribe());
+  await subscribe();
   dev.stop = async () => {
+    stopped = true;
     clearInterval(timer);
     await client.endAsync();
   };

@@ -22,11 +22,13 @@ import {
   TELEMETRY_FORMAT,
   TIME_BASES,
   decodeTelemetryBatchGeneral,
+  decodeTelemetrySeqAndAlarm,
+  decodeTelemetryBatch,
   encodeTelemetryBatch,
   type TelemetryBatch,
   type TelemetrySample,
 } from "../../device/core/telemetry/record";
-import { readBatchFast } from "../../device/core/telemetry/batch-reader";
+import { readBatchFast, readBatchSeqAndAlarm } from "../../device/core/telemetry/batch-reader";
 import { testSeed } from "../helpers/seed";
 
 const SEEDS = process.env.SEED ? [testSeed()] : [1, 2, 3, 20261126];
@@ -200,6 +202,27 @@ function general(bytes: Uint8Array): TelemetryBatch | string {
   }
 }
 
+/** The build-nothing pass declines exactly where the fast path does, and gives what a full decode gives. */
+function expectSameSeqAndAlarm(bytes: Uint8Array): void {
+  const fast = readFast(bytes);
+  const packed = readBatchSeqAndAlarm(bytes, RESET_REASON_CODES, TIME_BASES);
+  expect(packed < 0).toBe(fast === undefined);
+  let full: { seq: number; alarm: unknown } | string;
+  try {
+    const b = decodeTelemetryBatch(bytes);
+    full = { seq: b.seq, alarm: b.battery?.alarm };
+  } catch (e) {
+    full = (e as Error).message;
+  }
+  let light: { seq: number; alarm: unknown } | string;
+  try {
+    light = decodeTelemetrySeqAndAlarm(bytes);
+  } catch (e) {
+    light = (e as Error).message;
+  }
+  expect(light).toEqual(full);
+}
+
 describe("telemetry batch reader (fast path) vs the general cbor-x path", () => {
   for (const seed of SEEDS) {
     it(`reads every batch the writer makes, as the general path does; seed ${seed} (replay: SEED=${seed} npx vitest run test/telemetry/batch-codec.test.ts)`, () => {
@@ -211,6 +234,7 @@ describe("telemetry batch reader (fast path) vs the general cbor-x path", () => 
           const ascii = /^[\x00-\x7f]*$/.test(b.deviceId + b.firmware);
           expect(fast === undefined, "the fast path takes the writer's own output when the text is ASCII").toBe(!ascii);
           if (fast !== undefined) expect(fast).toEqual(decodeTelemetryBatchGeneral(bytes));
+          expectSameSeqAndAlarm(bytes);
         }),
         { seed, numRuns: 300 },
       );
@@ -241,6 +265,7 @@ describe("telemetry batch reader (fast path) vs the general cbor-x path", () => 
             agreed++;
             expect(fast).toEqual(general(bytes));
           }
+          expectSameSeqAndAlarm(bytes);
         }),
         { seed, numRuns: 1000 },
       );

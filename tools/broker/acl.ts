@@ -10,8 +10,11 @@ const R = TOPIC_ROOT;
 
 /** What a device publishes and what it subscribes to, under its own id. */
 export const DEVICE_WRITES = ["telemetry", "status", "config/result", "ota/status"] as const;
-export const DEVICE_READS = ["config", "ota/manifest", "ota/block/#", "cmd/#"] as const;
-/** OTA blocks shared by every device, named by the image's SHA-256 (docs/protocol/ota.md). */
+export const DEVICE_READS = ["config", "ota/manifest", "cmd/#"] as const;
+/**
+ * OTA blocks shared by every device, named by the image's SHA-256 (docs/protocol/ota.md). The
+ * old per-device block topics (tether/<id>/ota/block/<n>) are granted to nobody: nothing uses them.
+ */
 export const SHARED_IMAGE_TOPICS = `${R}/ota/image/#`;
 
 export function mosquittoAcl(backendUsers: string[]): string {

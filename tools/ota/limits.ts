@@ -12,7 +12,7 @@ import type { Manifest } from "../../device/core/ota/manifest";
 export const ERASE_BLOCK = FLASH_BLOCK_SIZE;
 /**
  * Bytes a PUBLISH spends besides its payload: topic length (2) + the longest OTA topic Tether uses
- * (tether/<48-character id>/ota/block/<n>, or the shared tether/ota/image/<64 hex>/block/<n>),
+ * (the shared tether/ota/image/<64 hex>/block/<n>),
  * rounded up with room to spare, + packet id (2).
  */
 export const PUBLISH_OVERHEAD = 2 + 128 + 2;

@@ -7,7 +7,7 @@
  */
 import type { ResetReason } from "../../ports";
 import { cborDecode } from "../util/cbor";
-import { readBatchFast } from "./batch-reader";
+import { readBatchFast, readBatchSeqAndAlarm } from "./batch-reader";
 import { CborWriter, headSize, MAJOR_ARRAY, MAJOR_MAP, MAJOR_UINT } from "./cbor-writer";
 
 // ---------------------------------------------------------------- wire constants
@@ -357,6 +357,21 @@ function text(m: Map<unknown, unknown>, key: number, name: string): string {
 export function decodeTelemetryBatch(bytes: Uint8Array): TelemetryBatch {
   // The shape our writer makes is read directly; anything else (and every error) goes the general way.
   return readBatchFast(bytes, RESET_REASON_CODES, TIME_BASES) ?? decodeTelemetryBatchGeneral(bytes);
+}
+
+/**
+ * The sequence number and battery alarm of a batch, exactly as decodeTelemetryBatch gives them
+ * (batch.seq, batch.battery?.alarm), for a backend that needs nothing else: a batch in the
+ * writer's shape is checked in full but not built. Throws TelemetryError("decode") likewise.
+ */
+export function decodeTelemetrySeqAndAlarm(bytes: Uint8Array): { seq: number; alarm: BatteryAlarm | undefined } {
+  const packed = readBatchSeqAndAlarm(bytes, RESET_REASON_CODES, TIME_BASES);
+  if (packed < 0) {
+    const b = decodeTelemetryBatchGeneral(bytes);
+    return { seq: b.seq, alarm: b.battery?.alarm };
+  }
+  const code = packed % 4;
+  return { seq: (packed - code) / 4, alarm: code === 3 ? undefined : BATTERY_ALARM_CODES[code] };
 }
 
 /** The general path: any CBOR encoding of a batch (cbor-x), unknown keys skipped, precise errors. */
