@@ -10,7 +10,7 @@ import { openDatabase, type Db } from "./db/open";
 import { HttpApi, type HttpOptions } from "./http/server";
 import { Ingest } from "./registry/ingest";
 import { Registry } from "./registry/registry";
-import { registerDeviceRoutes } from "./registry/routes";
+import { registerDeviceRoutes, type DeviceEntryPart } from "./registry/routes";
 import { SERVICE_FILTERS } from "./registry/topics";
 import { registerRolloutRoutes } from "./rollouts/routes";
 import { RolloutRunner, type RunnerOptions } from "./rollouts/runner";
@@ -42,6 +42,8 @@ export class FleetService {
   readonly http: HttpApi;
   readonly rollouts: RolloutRunner;
   readonly log: (line: string) => void;
+  /** Sections modules add to each device entry (GET /api/devices/ID). */
+  readonly deviceEntryParts: DeviceEntryPart[] = [];
   private readonly modules: ServiceModule[] = [];
   private started = false;
   private closed = false;
@@ -54,7 +56,7 @@ export class FleetService {
     this.ingest = new Ingest(this.db, this.clock, this.log);
     this.registry = new Registry(this.db);
     this.http = new HttpApi(this.db, this.clock);
-    registerDeviceRoutes(this.http, this.registry, this.clock);
+    registerDeviceRoutes(this.http, this.registry, this.clock, this.deviceEntryParts);
     this.rollouts = new RolloutRunner(this, options.rollouts);
     this.modules.push(this.rollouts);
     registerRolloutRoutes(this.http, this.rollouts);

@@ -1,31 +1,32 @@
 /**
- * The health rules against simulated truth: a virtual fleet runs with the service's health engine
- * subscribed inside the virtual broker (telemetry, status, OTA status) and evaluating on the
- * virtual clock; at the end each alert is scored against what the simulator knows:
+ * One simulation run with the fleet service inside it, scored against simulated truth: the
+ * virtual fleet runs with the service attached to its virtual broker and clock
+ * (service-run.ts), proactive support (service/health) as one of its modules and the scenario's
+ * `rollouts` created at their times — the same wiring as `tether fleet serve`, so the alerts and
+ * the rollout halts come from the code that runs in production. At the end each alert is scored
+ * against what the simulator knows:
  * - "replace battery" is right when the device's battery really went flat in the run (lead time =
  *   flat − alert), or would within the rule's N days after the end at its simulated drain so far;
  *   wrong on any other device;
  * - "dispatch repeater" is right when the device's radio mean (radio.ts) is in a bad spot;
  * - a cohort alert is right when it names the cohort the scenario made worse, and how soon.
- * Also what `tether sim --report` plots: telemetry over time, reconnects, battery distribution.
+ * Also what `tether sim --report` plots: telemetry over time, reconnects, battery distribution,
+ * versions running, and each rollout's outcome with the rule and numbers behind a halt.
  */
-import { decodeStatus } from "../../device/core/ota/status";
 import { versionString } from "../../device/core/ota/version";
-import { decodeTelemetryBatch } from "../../device/core/telemetry/record";
 import type { Sha256 } from "../../device/ports";
 import { parseRules, type RulesConfig } from "../../service/health/config";
-import { HealthEngine, type AlertChange } from "../../service/health/engine";
-import { openDatabase } from "../../service/db/open";
+import type { AlertChange } from "../../service/health/engine";
+import { ProactiveSupport } from "../../service/health/module";
 import { VirtualFleet } from "./engine";
 import type { FirmwareLibrary } from "./library";
 import type { FleetSummary } from "./metrics";
 import { deviceRadio } from "./radio";
 import type { Scenario } from "./scenario";
+import { attachFleetService, rolloutOutcomes, scheduleScenarioRollouts, type RolloutFigures } from "./service-run";
 
 /** A radio mean below this is a bad spot: the link drops several times a day (radio.ts table). */
 export const BAD_SPOT_DBM = -85;
-/** Service clock epoch for the run (alerts carry calendar dates). */
-export const EPOCH_MS = Date.UTC(2026, 0, 5);
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
@@ -46,6 +47,8 @@ export interface TruthReport {
   dispatchRepeater: Score;
   cohorts: { subject: string; openedAfterHours: number }[];
   alertsByRule: Record<string, number>;
+  /** The scenario's rollouts as the service ran them: outcome, counts, halt rule and numbers. */
+  rollouts: RolloutFigures[];
   /** Hourly series for the report. */
   series: { hourMs: number[]; delivered: number[]; online: number[]; reconnects: number[]; openAlerts: number[]; versions: Record<string, number[]> };
   batteryPct: number[];
@@ -95,60 +98,42 @@ function medianOf(xs: number[]): number | null {
 }
 
 export function runHealthTruth(o: TruthOptions): TruthReport {
-  const fleet = new VirtualFleet({ devices: o.devices, durationMs: o.durationMs, seed: o.seed, scenario: o.scenario, library: o.library, sha256: o.sha256 });
-  const now = () => EPOCH_MS + fleet.clock.now();
-  const db = openDatabase(":memory:");
-  const rules = o.rules ?? parseRules({});
-  const engine = new HealthEngine({ db, rules, now });
-  const groupOfDevice = new Map(fleet.devices.map((d) => [d.id, d.group.name]));
-  fleet.broker.subscribeInternal("tether/+/telemetry", (_t, payload) => {
-    try {
-      const b = decodeTelemetryBatch(payload);
-      engine.telemetry(b);
-      const g = groupOfDevice.get(b.deviceId);
-      if (g && engine.snapshot(b.deviceId)?.group === undefined) engine.meta(b.deviceId, { group: g });
-    } catch {
-      // the fleet's own backend counts decode errors
-    }
-  }, { qos: 1 });
-  fleet.broker.subscribeInternal("tether/+/status", (topic, payload) => {
-    const id = topic.split("/")[1];
-    if (payload.length > 0) engine.status(id, new TextDecoder().decode(payload) === "online");
-  }, { qos: 1 });
-  fleet.broker.subscribeInternal("tether/+/ota/status", (topic, payload) => {
-    try {
-      const s = decodeStatus(payload);
-      engine.otaStatus(topic.split("/")[1], s.state, s.result, s.version);
-    } catch {
-      // counted by the fleet
-    }
-  }, { qos: 1 });
+  const fleet = new VirtualFleet({ devices: o.devices, durationMs: o.durationMs, seed: o.seed, scenario: o.scenario, library: o.library, sha256: o.sha256, wallNow: () => performance.now() });
+  const base = o.rules ?? parseRules({});
+  const rules = o.evaluateEveryMs === undefined ? base : { ...base, evaluateEveryMs: o.evaluateEveryMs };
+  let proactive!: ProactiveSupport;
+  const sim = attachFleetService(fleet, {
+    modules: (service) => [(proactive = new ProactiveSupport(service, rules, { dashboard: false, onAlert: (c) => onAlert(c) }))],
+  });
+  const now = () => sim.service.clock.now();
+  // The labels an operator gives the devices (PATCH /api/devices/ID): cohorts by group and hardware.
+  for (const d of fleet.devices) sim.service.registry.setLabels(d.id, { group: d.group.name, ...(d.group.hardware ? { hardware: d.hardware } : {}) }, now());
+  const rollouts = scheduleScenarioRollouts(fleet, sim);
 
   // Ground truth gathered as the run goes: when each battery went flat.
   const flatAt = new Map<string, number>();
   const firstAlert = new Map<string, number>(); // rule\0subject → first opened (ms, run time)
   const alerts: TruthReport["alerts"] = [];
-  engine.onAlert((c: AlertChange) => {
+  const onAlert = (c: AlertChange) => {
     const key = `${c.alert.rule}\u0000${c.alert.subject}`;
     if (c.event === "opened" && !firstAlert.has(key)) firstAlert.set(key, fleet.clock.now());
     if (alerts.length < 5000) alerts.push({ atMs: now(), event: c.event, rule: c.alert.rule, subject: c.alert.subject, summary: c.alert.summary });
-  });
+  };
   const series: TruthReport["series"] = { hourMs: [], delivered: [], online: [], reconnects: [], openAlerts: [], versions: {} };
   let lastDelivered = 0;
   let lastReconnects = 0;
-  const every = o.evaluateEveryMs ?? rules.evaluateEveryMs;
-  const evaluate = () => {
+  // Flat batteries noted at the rules' cadence (this timer runs just after the service's evaluation).
+  const noteFlat = () => {
     for (const d of fleet.devices) if (d.state === "dead" && !flatAt.has(d.id)) flatAt.set(d.id, fleet.clock.now());
-    engine.evaluate();
-    fleet.clock.setTimeout(evaluate, every);
+    fleet.clock.setTimeout(noteFlat, rules.evaluateEveryMs);
   };
-  fleet.clock.setTimeout(evaluate, every);
+  fleet.clock.setTimeout(noteFlat, rules.evaluateEveryMs);
   const sampleHour = () => {
     series.hourMs.push(now());
     series.delivered.push(fleet.delivered - lastDelivered);
     series.reconnects.push(fleet.reconnects - lastReconnects);
     series.online.push(fleet.online);
-    series.openAlerts.push(engine.store.list({ state: "unresolved", limit: 1 }).total);
+    series.openAlerts.push(proactive.engine.store.list({ state: "unresolved", limit: 1 }).total);
     const running = new Map<string, number>();
     for (const d of fleet.devices) if (d.running) running.set(versionString(d.version), (running.get(versionString(d.version)) ?? 0) + 1);
     for (const v of running.keys()) series.versions[v] ??= new Array<number>(series.hourMs.length - 1).fill(0);
@@ -160,6 +145,7 @@ export function runHealthTruth(o: TruthOptions): TruthReport {
   fleet.clock.setTimeout(sampleHour, HOUR);
   const startPermille = fleet.devices.map((d) => d.battery.chargePermille());
   const summary = fleet.run();
+  rolloutOutcomes(fleet, sim, rollouts);
   for (const d of fleet.devices) if (d.state === "dead" && !flatAt.has(d.id)) flatAt.set(d.id, fleet.clock.now());
 
   const ids = fleet.devices.map((d) => d.id);
@@ -193,7 +179,7 @@ export function runHealthTruth(o: TruthOptions): TruthReport {
     alertsByRule[rule] = (alertsByRule[rule] ?? 0) + 1;
   }
   const batteryPct = fleet.devices.map((d) => Math.round(d.battery.chargePermille() / 10));
-  db.close();
+  void sim.close();
   return {
     devices: o.devices,
     simulatedDays: o.durationMs / DAY,
@@ -202,6 +188,7 @@ export function runHealthTruth(o: TruthOptions): TruthReport {
     dispatchRepeater: score(repeaterAlerted, badSpots, ids),
     cohorts,
     alertsByRule,
+    rollouts,
     series,
     batteryPct,
     alerts,

@@ -9,7 +9,7 @@
 import crypto from "node:crypto";
 import { parseEnvelope, parseManifest } from "../../device/core/ota/manifest";
 import { offsetClock } from "../../service/clock";
-import { FleetService } from "../../service/fleet-service";
+import { FleetService, type ServiceModule } from "../../service/fleet-service";
 import { BundleError, type LoadedBundle } from "../../service/rollouts/bundle";
 import { parseCreate } from "../../service/rollouts/routes";
 import type { VirtualFleet } from "./engine";
@@ -47,6 +47,8 @@ export interface ServiceRunOptions {
   tickMs?: number;
   healthEveryMs?: number;
   log?: (l: string) => void;
+  /** Modules to add to each service made (again after a restart), before it starts. */
+  modules?: (service: FleetService) => ServiceModule[];
 }
 
 /** Starts the service on the fleet's broker and clock; it is subscribed when this returns. */
@@ -58,6 +60,7 @@ export function attachFleetService(fleet: VirtualFleet, options: ServiceRunOptio
       db, clock, transport: session.attach(), log: options.log,
       rollouts: { tickMs: options.tickMs ?? 10_000, healthEveryMs: options.healthEveryMs ?? 600_000, resolveBundle: (ref) => bundleFromLibrary(fleet.library, ref) },
     });
+    for (const m of options.modules?.(service) ?? []) void service.use(m); // not started yet: use() only registers
     void service.start(); // synchronous here: no module starts asynchronously
     return service;
   };
@@ -86,6 +89,8 @@ export interface RolloutFigures {
   status: string;
   /** Rule that halted it, and simulated ms from creation to the halt. */
   haltRule?: string;
+  /** The halt's numbers as the service recorded them (counts, or the health comparison). */
+  haltDetail?: Record<string, unknown>;
   haltAfterMs?: number;
   counts?: unknown;
   /** Devices that were offered the version (an upper bound of the devices that ever ran it). */
@@ -96,11 +101,11 @@ export interface RolloutFigures {
 }
 
 /**
- * Runs a virtual fleet with the fleet service attached and the scenario's `rollouts` created at
- * their times (each entry checked by the service's own request validation, as POST /api/rollouts).
+ * Creates the scenario's `rollouts` at their times (each entry checked by the service's own
+ * request validation, as POST /api/rollouts); the figures fill in as the run goes and in
+ * rolloutOutcomes() at its end.
  */
-export function runFleetWithService(fleet: VirtualFleet): { summary: ReturnType<VirtualFleet["run"]>; rollouts: RolloutFigures[] } {
-  const sim = attachFleetService(fleet);
+export function scheduleScenarioRollouts(fleet: VirtualFleet, sim: AttachedService): RolloutFigures[] {
   const figures: RolloutFigures[] = [];
   for (const r of fleet.o.scenario.rollouts) {
     const f: RolloutFigures = { bundle: String(r.request.bundle), createdAtMs: r.atMs, status: "not started" };
@@ -117,7 +122,11 @@ export function runFleetWithService(fleet: VirtualFleet): { summary: ReturnType<
       }
     }, r.atMs);
   }
-  const summary = fleet.run();
+  return figures;
+}
+
+/** After the run: each rollout's status, counts, halt (rule, numbers, when) and the ground truth. */
+export function rolloutOutcomes(fleet: VirtualFleet, sim: AttachedService, figures: RolloutFigures[]): RolloutFigures[] {
   for (const f of figures) {
     if (!f.id) continue;
     const s = sim.service.rollouts.status(f.id) as { status: string; counts: unknown };
@@ -127,10 +136,21 @@ export function runFleetWithService(fleet: VirtualFleet): { summary: ReturnType<
     f.offered = sim.service.rollouts.devices(f.id).filter((d) => d.offers > 0).length;
     f.devicesRan = fleet.firmware.devicesThatRan(f.bundle.split(":")[1]);
     if (halted) {
-      f.haltRule = (halted.detail as { rule: string }).rule;
+      const { rule, ...detail } = halted.detail as { rule: string } & Record<string, unknown>;
+      f.haltRule = rule;
+      f.haltDetail = detail;
       f.haltAfterMs = halted.at - SIM_EPOCH_MS - f.createdAtMs;
     }
   }
+  return figures;
+}
+
+/** Runs a virtual fleet with the fleet service attached and the scenario's `rollouts` created at their times. */
+export function runFleetWithService(fleet: VirtualFleet): { summary: ReturnType<VirtualFleet["run"]>; rollouts: RolloutFigures[] } {
+  const sim = attachFleetService(fleet);
+  const figures = scheduleScenarioRollouts(fleet, sim);
+  const summary = fleet.run();
+  rolloutOutcomes(fleet, sim, figures);
   void sim.close();
   return { summary, rollouts: figures };
 }

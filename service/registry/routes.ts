@@ -1,4 +1,4 @@
-/** HTTP routes of the registry: GET /api/devices, GET /api/devices/:id, PATCH /api/devices/:id (labels). */
+/** HTTP routes of the registry: GET /api/devices, GET /api/devices/:id (with the modules' parts), PATCH /api/devices/:id (labels). */
 import { DEVICE_ID_RULE, isDeviceId } from "../../device/core/topics";
 import type { ServiceClock } from "../clock";
 import { HttpError, type HttpApi } from "../http/server";
@@ -20,7 +20,10 @@ function queryLabel(q: URLSearchParams, key: string): string | undefined {
   return v;
 }
 
-export function registerDeviceRoutes(api: HttpApi, registry: Registry, clock: ServiceClock): void {
+/** A module's section of the device entry (GET /api/devices/ID), e.g. proactive support's `diagnosis`. */
+export type DeviceEntryPart = (id: string) => Record<string, unknown>;
+
+export function registerDeviceRoutes(api: HttpApi, registry: Registry, clock: ServiceClock, parts: readonly DeviceEntryPart[] = []): void {
   api.route("GET", "/api/devices", ({ query }) => {
     for (const k of query.keys()) {
       if (!["firmware", "group", "hardware", "online", "prefix", "limit", "offset"].includes(k)) throw new HttpError(400, `unknown query parameter "${k}"`);
@@ -45,7 +48,9 @@ export function registerDeviceRoutes(api: HttpApi, registry: Registry, clock: Se
     const id = deviceId(params.id);
     const device = registry.get(id);
     if (!device) throw new HttpError(404, `no device "${id}" in the registry`);
-    return { body: { device, ...registry.history(id, queryInt(query, "history", 0, 10_000, 50)) } };
+    const body: Record<string, unknown> = { device, ...registry.history(id, queryInt(query, "history", 0, 10_000, 50)) };
+    for (const part of parts) Object.assign(body, part(id));
+    return { body };
   });
 
   api.route("PATCH", "/api/devices/:id", ({ params, body }) => {

@@ -108,12 +108,21 @@ export function registerWebRoutes(api: HttpApi, p: ProactiveSupport, dashboard: 
     return { body: { ...p.outbox.stats(), deliveries: p.outbox.list(queryInt(query, "limit", 1, 1000, 100), queryInt(query, "offset", 0, Number.MAX_SAFE_INTEGER, 0)) } };
   });
 
+  // Remote diagnosis: in the device entry (GET /api/devices/ID, `diagnosis`, null before the
+  // service has data from the device) and on its own for the dashboard's device page.
+  const deviceDiagnosis = (id: string) => {
+    const d = e.snapshot(id);
+    if (!d) return undefined;
+    const open = e.store.list({ deviceId: id, state: "unresolved" }).alerts;
+    return { ...diagnosis(d, open, e.rules, now()), commissioning: p.commissioning.history(id, 10) };
+  };
+  p.service.deviceEntryParts.push((id) => ({ diagnosis: deviceDiagnosis(id) ?? null }));
+
   api.route("GET", "/api/devices/:id/diagnosis", ({ params }) => {
     const id = deviceId(params.id);
-    const d = e.snapshot(id);
-    if (!d) throw new HttpError(404, `the service has no data from device "${id}"`);
-    const open = e.store.list({ deviceId: id, state: "unresolved" }).alerts;
-    return { body: { ...diagnosis(d, open, e.rules, now()), commissioning: p.commissioning.history(id, 10) } };
+    const body = deviceDiagnosis(id);
+    if (!body) throw new HttpError(404, `the service has no data from device "${id}"`);
+    return { body };
   });
 
   api.route("POST", "/api/devices/:id/commission", async ({ params, body }) => {

@@ -11,7 +11,9 @@ const ROOT = new URL("../..", import.meta.url).pathname;
 
 /** Builds the CLI into a private directory; remove it with `removeCli` in afterAll. */
 export async function buildCli(tag: string): Promise<string> {
-  const dir = join(ROOT, "node_modules", ".cache", "tether-test-cli", `${tag}-${process.pid}`);
+  // Under the checkout, not node_modules/.cache: when node_modules is a symlink to another
+  // checkout, the bundle's own path would resolve there and find that checkout's dashboard sources.
+  const dir = join(ROOT, ".cache", "tether-test-cli", `${tag}-${process.pid}`);
   mkdirSync(dir, { recursive: true });
   await buildHost({ outFile: join(dir, "tether.js"), log: () => {} });
   const runner = join(dir, "run.mjs");

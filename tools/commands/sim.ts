@@ -30,8 +30,9 @@ const HELP = `usage: tether sim [--devices N] [--duration 7d] [--seed S] [--scen
                    stack and only Moddable's globals, in lockstep with the others (default: the
                    scenario's xsDevices, else 0); the same seed gives the same trace hash
   --json FILE      write the machine-readable summary to FILE ("-" for stdout)
-  --report FILE    also run the fleet service's health rules and write a self-contained HTML
-                   report (telemetry, reconnects, batteries, OTA, alerts against the simulated truth)
+  --report FILE    run the fleet service (health rules, and the scenario's rollouts) inside the
+                   simulation and write a self-contained HTML report: telemetry, reconnects,
+                   batteries, OTA, rollout outcomes and halts, alerts against the simulated truth
   --quiet          no progress line
 `;
 
@@ -125,7 +126,7 @@ export async function runSim(argv: string[]): Promise<number> {
     const replay = `tether sim --devices ${devices} --duration ${formatDuration(durationMs)} --seed ${seed}${values.scenario ? ` --scenario ${values.scenario}` : ""} --report ${values.report}`;
     const o = { devices, durationMs, seed, scenario, replay };
     const { report, wallSeconds } = await simulateForReport(o);
-    summary = report.summary;
+    summary = { ...report.summary, rollouts: report.rollouts };
     writeFileSync(values.report, await reportHtml(report, wallSeconds, o));
     process.stderr.write(`tether sim: report written to ${values.report}\n`);
   } else if (!realtime) {

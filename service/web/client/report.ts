@@ -14,6 +14,20 @@ interface Score {
   recall: number;
 }
 
+interface RolloutOutcome {
+  id?: string;
+  bundle: string;
+  createdAtMs: number;
+  status: string;
+  haltRule?: string;
+  haltDetail?: Record<string, unknown>;
+  haltAfterMs?: number;
+  counts?: { byState?: Record<string, number> };
+  offered?: number;
+  devicesRan?: number;
+  error?: string;
+}
+
 interface ReportData {
   title: string;
   replay: string;
@@ -32,6 +46,7 @@ interface ReportData {
   dispatchRepeater: Score;
   cohorts: { subject: string; openedAfterHours: number }[];
   alertsByRule: Record<string, number>;
+  rollouts: RolloutOutcome[];
   series: { hourMs: number[]; delivered: number[]; online: number[]; reconnects: number[]; openAlerts: number[]; versions: Record<string, number[]> };
   batteryPct: number[];
   alerts: { atMs: number; event: string; rule: string; subject: string; summary: string }[];
@@ -43,6 +58,30 @@ const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
 function scoreRow(name: string, s: Score, lead?: number | null): string {
   return `<tr><td>${esc(name)}</td><td data-k="${name}-precision">${pct(s.precision)}</td><td data-k="${name}-recall">${pct(s.recall)}</td>
     <td>${s.truePositives}</td><td>${s.falsePositives}</td><td>${s.falseNegatives}</td><td>${lead === undefined ? "" : lead === null ? "—" : `${lead.toFixed(1)} d`}</td></tr>`;
+}
+
+const hours = (ms: number) => `${(ms / 3_600_000).toFixed(1)} h`;
+
+/** A halt's numbers, one level flattened: "failures 6 · executed 6 · newVersion.devices 10 …". */
+function numbers(detail: Record<string, unknown>, prefix = ""): string[] {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(detail)) {
+    if (v !== null && typeof v === "object" && !Array.isArray(v) && prefix === "") out.push(...numbers(v as Record<string, unknown>, `${k}.`));
+    else out.push(`${prefix}${k} ${typeof v === "object" ? JSON.stringify(v) : String(v)}`);
+  }
+  return out;
+}
+
+function rolloutRows(rs: RolloutOutcome[]): string {
+  if (rs.length === 0) return `<p class="muted">The scenario has no <code>rollouts</code>.</p>`;
+  const row = (r: RolloutOutcome, i: number) => {
+    const halt = r.haltRule
+      ? `<b data-k="rollout-${i}-halt">${esc(r.haltRule)}</b> after ${hours(r.haltAfterMs ?? 0)}: <span class="muted">${esc(numbers(r.haltDetail ?? {}).join(" · "))}</span>`
+      : "—";
+    return `<tr><td>${esc(r.id ?? "—")}</td><td>${esc(r.bundle)}</td><td>${hours(r.createdAtMs)}</td><td data-k="rollout-${i}-status">${esc(r.error ?? r.status)}</td>
+      <td>${r.offered ?? 0}</td><td>${r.devicesRan ?? 0}</td><td>${esc(Object.entries(r.counts?.byState ?? {}).map(([k, v]) => `${k} ${v}`).join(" · "))}</td><td>${halt}</td></tr>`;
+  };
+  return `<table id="rollouts"><tr><th>rollout</th><th>bundle</th><th>created</th><th>outcome</th><th>offered to</th><th>devices that ran it</th><th>devices by state</th><th>halt: rule, when, numbers</th></tr>${rs.map(row).join("")}</table>`;
 }
 
 function render(d: ReportData): void {
@@ -64,10 +103,11 @@ function render(d: ReportData): void {
       <div class="panel"><h2>Telemetry delivered per hour, devices online</h2><div id="telemetry"></div></div>
       <div class="panel"><h2>Reconnects per hour</h2><div id="reconnects"></div></div>
       <div class="panel"><h2>Battery distribution at the end (%)</h2><div id="battery"></div></div>
-      <div class="panel"><h2>OTA outcomes</h2><div id="ota"></div></div>
+      <div class="panel"><h2>OTA outcomes of the scenario's <code>ota</code> offers (rollouts: below)</h2><div id="ota"></div></div>
       <div class="panel"><h2>Rollout progress: devices running each version</h2><div id="versions"></div></div>
       <div class="panel"><h2>Open alerts</h2><div id="alerts-open"></div></div>
     </section>
+    <section class="panel"><h2>Rollouts run by the fleet service</h2>${rolloutRows(d.rollouts ?? [])}</section>
     <section class="panel"><h2>Alerts against the simulated truth</h2>
       <table id="truth"><tr><th>action</th><th>precision</th><th>recall</th><th>right</th><th>false alarms</th><th>missed</th><th>median lead time</th></tr>
       ${scoreRow("replace battery", d.replaceBattery, d.replaceBattery.medianLeadDays)}${scoreRow("dispatch repeater", d.dispatchRepeater)}</table>
