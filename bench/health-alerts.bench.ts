@@ -1,6 +1,6 @@
 /**
- * The health rules against simulated truth on scenarios/health-truth.json (2,000 devices, a
- * simulated week by default), through `tether sim --report`'s path (the fleet service with
+ * The health rules against simulated truth on scenarios/health-truth.json (2,000 devices over the
+ * scenario's two simulated weeks by default), through `tether sim --report`'s path (the fleet service with
  * proactive support inside the virtual fleet, host-sim/fleet/health-truth.ts): precision, recall
  * and lead time of "replace battery" and "dispatch repeater", and how soon the 1.3.0 cohort
  * (30 % more current) is flagged.
@@ -29,9 +29,9 @@ const spread = (xs: number[]) => {
 };
 
 async function alertFigures() {
-  const devices = Number(process.env.HEALTH_BENCH_DEVICES ?? 2000);
-  const days = Number(process.env.HEALTH_BENCH_DAYS ?? 7);
   const scenario = parseScenario(readFileSync(SCENARIO, "utf8"), SCENARIO);
+  const devices = Number(process.env.HEALTH_BENCH_DEVICES ?? scenario.devices ?? 2000);
+  const days = Number(process.env.HEALTH_BENCH_DAYS ?? (scenario.durationMs ?? 14 * 86_400_000) / 86_400_000);
   const library = await buildFirmwareLibrary(firmwareRequests(scenario), nodeSha256);
   const loadBefore = os.loadavg()[0];
   const evaluateMs: number[] = [];
