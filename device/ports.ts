@@ -204,6 +204,27 @@ export interface System {
   resetReason(): ResetReason;
 }
 
+// ---------------------------------------------------------------- memory
+/**
+ * The script engine's heaps, sampled now. Moddable: the XS machine's own counters (tether-memory,
+ * a small native module). "Used" is what the allocator has handed out, garbage not yet collected
+ * included; "free" is what is left before the next collection or an abort on a fixed heap.
+ */
+export interface MemorySample {
+  /** XS heap slots (16 bytes each on the ESP32). */
+  slotsUsed: number;
+  slotsFree: number;
+  /** XS chunk heap bytes (strings, buffers, closures' code). */
+  chunkBytesUsed: number;
+  chunkBytesFree: number;
+}
+
+/** Optional: a runtime that cannot tell (Node, host-sim) has none, and telemetry then carries none. */
+export interface MemoryMeter {
+  /** The heaps now; undefined when the runtime cannot tell. Never throws. */
+  sample(): MemorySample | undefined;
+}
+
 // ---------------------------------------------------------------- boot control
 export type SlotIndex = 0 | 1;
 export type ImageState = "new" | "pending-verify" | "valid" | "invalid" | "aborted" | "undefined";
@@ -287,4 +308,6 @@ export interface Ports {
   system: System;
   boot: BootControl;
   log: Log;
+  /** Free heap for telemetry; absent where the runtime cannot tell. */
+  memory?: MemoryMeter;
 }

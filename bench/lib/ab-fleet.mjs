@@ -33,6 +33,7 @@ const spread = (xs, digits = 1) => {
   return { min: r(s[0]), median: r(s[Math.floor(s.length / 2)]), max: r(s[s.length - 1]) };
 };
 
+const load0 = os.loadavg()[0];
 const pairs = [];
 for (let i = 0; i <= Number(rounds); i++) {
   // Alternate which side goes first, so a load change hits both sides alike.
@@ -46,7 +47,7 @@ const record = {
   date: new Date().toISOString(),
   node: process.version,
   host: { cpus: cpus.length, model: cpus[0]?.model?.trim() ?? "unknown" },
-  machine: "2 cores shared with other jobs while this ran (load average above 10): CPU time per message, not wall time, is the figure",
+  machine: `${os.cpus().length} cores shared with other jobs; 1-minute load average ${load0.toFixed(1)} at the start, ${os.loadavg()[0].toFixed(1)} at the end: CPU time per message, not wall time, is the figure`,
   parameters: { devices: Number(devices), simulatedHours: Number(hours), seed: 1, telemetryEverySeconds: 60, rounds: Number(rounds), warmupRounds: 1, baseline: baselineIs },
   results: {
     messages: pairs[0].cand.messages,

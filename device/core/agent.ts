@@ -150,6 +150,7 @@ export class Agent {
         publish: (payload, batch) => this.publishTelemetry(payload, batch),
         battery: this.battery,
         linkStats: () => this.link.stats(),
+        memory: ports.memory,
         log: ports.log,
       },
       // A config the backend set (tether/<id>/config) survives reboots and wins over defaults.

@@ -81,7 +81,7 @@ export class SimBattery implements BatteryAdc {
   readonly capacityUaMs: number;
   private remaining: number;
   private lastT: number;
-  private bursts: Burst[] = [];
+  private readonly bursts: Burst[] = [];
   private chargingUa = 0;
   private drawn = 0;
   /** How much charge went to connection attempts (µA·ms), and how many there were. */
@@ -115,7 +115,15 @@ export class SimBattery implements BatteryAdc {
   burst(ua: number, ms: number, load: Load = "other"): void {
     this.integrate();
     if (ms <= 0 || ua <= 0) return;
-    const busy = load === "other" ? undefined : this.bursts.find((b) => b.load === load && b.ua === ua && b.end > this.lastT);
+    let busy: Burst | undefined;
+    if (load !== "other") {
+      for (const b of this.bursts) {
+        if (b.load === load && b.ua === ua && b.end > this.lastT) {
+          busy = b;
+          break;
+        }
+      }
+    }
     if (busy) busy.end += ms;
     else this.bursts.push({ end: this.clock.now() + ms, ua, load });
   }
@@ -229,7 +237,11 @@ export class SimBattery implements BatteryAdc {
       this.take(this.drainPermille === 1000 ? ua * dt : Math.floor((ua * dt) / 1000) * this.drainPermille);
       if (this.chargingUa > 0) this.remaining = Math.min(this.capacityUaMs, this.remaining + this.chargingUa * dt);
       this.lastT = until;
-      this.bursts = this.bursts.filter((b) => b.end > this.lastT);
+      // Ended bursts go, in place and in order (this runs at every packet a device sends).
+      const bursts = this.bursts;
+      let kept = 0;
+      for (let i = 0; i < bursts.length; i++) if (bursts[i].end > until) bursts[kept++] = bursts[i];
+      bursts.length = kept;
     }
   }
 }

@@ -152,6 +152,12 @@ export class VirtualBroker {
 
   private readonly topics = new Map<string, TopicEntry>();
   private readonly scratch = new Map<Subscriber, number>();
+  /**
+   * PUBACK and PINGRESP, one per telemetry message, are built in these instead of a new array
+   * each: the virtual socket copies what it is given before write() returns.
+   */
+  private readonly pubackOut = new Uint8Array([PUBACK_FIRST, 2, 0, 0]);
+  private readonly pingrespOut = encodePingresp();
   private readonly sessions = new Map<string, Session>();
   private readonly conns = new Set<Connection>();
   private readonly trie = new SubscriptionTrie<Subscriber>();
@@ -327,7 +333,7 @@ export class VirtualBroker {
         return this.write(conn, encodeUnsuback(p.packetId));
       case "pingreq":
         if (this.faults.noPingresp === true) return;
-        return this.write(conn, encodePingresp());
+        return this.write(conn, this.pingrespOut);
       case "disconnect":
         return this.close(conn, "client sent DISCONNECT", false);
       case "pubrec":
@@ -583,7 +589,10 @@ export class VirtualBroker {
 
   private writePuback(conn: Connection, id: number): void {
     this.stats.bytesOut += 4;
-    conn.socket.write(Uint8Array.of(PUBACK_FIRST, 2, id >> 8, id & 0xff));
+    const out = this.pubackOut;
+    out[2] = id >> 8;
+    out[3] = id & 0xff;
+    conn.socket.write(out);
   }
 }
 

@@ -432,6 +432,27 @@ describe("virtual broker: faults", () => {
     expect(seen).toEqual([["c", "x", false, 1], ["c", "x", true, 1]]);
   });
 
+  it("PUBACKs and PINGRESPs sent back to back (one chunk in flight behind another) each keep their own bytes", async () => {
+    const { client } = rig();
+    const c = await client();
+    await c.connect({ clientId: "c" });
+    const ids = [1, 300, 65535, 2];
+    // Everything in one write: the broker answers all of it in the same turn.
+    const pubs = ids.map((id) => encodePublish({ topic: "t", payload: bytes(`m${id}`), qos: 1, packetId: id }));
+    c.sendRaw(Uint8Array.from([...pubs[0], ...pubs[1], 0xc0, 0, ...pubs[2], ...pubs[3]]));
+    await c.waitPacket("puback");
+    await c.ping();
+    const answers = c.received.filter((p) => p.type === "puback" || p.type === "pingresp");
+    expect(answers).toEqual([
+      { type: "puback", packetId: 1 },
+      { type: "puback", packetId: 300 },
+      { type: "pingresp" },
+      { type: "puback", packetId: 65535 },
+      { type: "puback", packetId: 2 },
+      { type: "pingresp" },
+    ]);
+  });
+
   it("survives random and mutated input: a bad client is closed with its will, others carry on (randomized)", async () => {
     const seed = testSeed();
     await withSeed(seed, FILE, async () => {

@@ -16,17 +16,20 @@ import {
   K,
   KB,
   KL,
+  KM,
   KS,
   LINK_STATE_CODES,
   RESET_REASON_CODES,
   TELEMETRY_FORMAT,
   TIME_BASES,
   decodeTelemetryBatchGeneral,
+  decodeTelemetrySeqAndAlarm,
+  decodeTelemetryBatch,
   encodeTelemetryBatch,
   type TelemetryBatch,
   type TelemetrySample,
 } from "../../device/core/telemetry/record";
-import { readBatchFast } from "../../device/core/telemetry/batch-reader";
+import { readBatchFast, readBatchSeqAndAlarm } from "../../device/core/telemetry/batch-reader";
 import { testSeed } from "../helpers/seed";
 
 const SEEDS = process.env.SEED ? [testSeed()] : [1, 2, 3, 20261126];
@@ -62,6 +65,10 @@ function referenceMap(b: TelemetryBatch): Map<number, unknown> {
     if (x.dropBpPerHour !== undefined) bm.set(KB.dropBpPerHour, x.dropBpPerHour);
     if (x.timeToEmptyMin !== undefined) bm.set(KB.timeToEmptyMin, x.timeToEmptyMin);
     m.set(K.battery, bm);
+  }
+  if (b.memory) {
+    const x = b.memory;
+    m.set(K.memory, new Map<number, number>([[KM.slotsUsed, x.slotsUsed], [KM.slotsFree, x.slotsFree], [KM.chunkBytesUsed, x.chunkBytesUsed], [KM.chunkBytesFree, x.chunkBytesFree]]));
   }
   if (b.samplesDropped !== undefined && b.samplesDropped > 0) m.set(K.samplesDropped, b.samplesDropped);
   m.set(
@@ -131,6 +138,7 @@ const batchArb: fc.Arbitrary<TelemetryBatch> = fc
             { requiredKeys: ["mv", "pct", "status"] },
           ),
         ),
+        memory: optional(fc.record({ slotsUsed: edgy(0, U32), slotsFree: edgy(0, U32), chunkBytesUsed: edgy(0, U32), chunkBytesFree: edgy(0, U32) })),
         samples: fc.array(sampleArb(t0), { maxLength: 30 }),
         samplesDropped: optional(edgy(0, U32)),
       },
@@ -200,6 +208,27 @@ function general(bytes: Uint8Array): TelemetryBatch | string {
   }
 }
 
+/** The build-nothing pass declines exactly where the fast path does, and gives what a full decode gives. */
+function expectSameSeqAndAlarm(bytes: Uint8Array): void {
+  const fast = readFast(bytes);
+  const packed = readBatchSeqAndAlarm(bytes, RESET_REASON_CODES, TIME_BASES);
+  expect(packed < 0).toBe(fast === undefined);
+  let full: { seq: number; alarm: unknown } | string;
+  try {
+    const b = decodeTelemetryBatch(bytes);
+    full = { seq: b.seq, alarm: b.battery?.alarm };
+  } catch (e) {
+    full = (e as Error).message;
+  }
+  let light: { seq: number; alarm: unknown } | string;
+  try {
+    light = decodeTelemetrySeqAndAlarm(bytes);
+  } catch (e) {
+    light = (e as Error).message;
+  }
+  expect(light).toEqual(full);
+}
+
 describe("telemetry batch reader (fast path) vs the general cbor-x path", () => {
   for (const seed of SEEDS) {
     it(`reads every batch the writer makes, as the general path does; seed ${seed} (replay: SEED=${seed} npx vitest run test/telemetry/batch-codec.test.ts)`, () => {
@@ -211,6 +240,7 @@ describe("telemetry batch reader (fast path) vs the general cbor-x path", () => 
           const ascii = /^[\x00-\x7f]*$/.test(b.deviceId + b.firmware);
           expect(fast === undefined, "the fast path takes the writer's own output when the text is ASCII").toBe(!ascii);
           if (fast !== undefined) expect(fast).toEqual(decodeTelemetryBatchGeneral(bytes));
+          expectSameSeqAndAlarm(bytes);
         }),
         { seed, numRuns: 300 },
       );
@@ -241,6 +271,7 @@ describe("telemetry batch reader (fast path) vs the general cbor-x path", () => 
             agreed++;
             expect(fast).toEqual(general(bytes));
           }
+          expectSameSeqAndAlarm(bytes);
         }),
         { seed, numRuns: 1000 },
       );

@@ -41,6 +41,22 @@ describe("VirtualNetwork", () => {
     expect(log).toEqual(["10 dev connect", "15 server data 1", "15 server data 2", "20 dev data 2", "20 dev data 3"]);
   });
 
+  it("write() copies: a sender may reuse its buffer at once (the virtual broker's PUBACK does)", () => {
+    const { clock, net, log } = setup();
+    const sock = net.connect({ host: "broker", port: 1883 }, recorder(log, "dev", clock));
+    clock.advance(10);
+    const out = new Uint8Array([7, 7]);
+    sock.write(out);
+    out[1] = 8;
+    sock.write(out);
+    out.fill(0);
+    clock.advance(1);
+    sock.write(out.subarray(0, 1)); // bytes still in flight are unaffected by later writes
+    out[0] = 9;
+    clock.advance(100);
+    expect(log.filter((l) => l.includes("server"))).toEqual(["15 server data 7,7", "15 server data 7,8", "16 server data 0"]);
+  });
+
   it("refuses when nobody listens, and times out when the network is down", () => {
     const { clock, net, log } = setup();
     net.connect({ host: "nobody", port: 1 }, recorder(log, "a", clock));

@@ -132,9 +132,24 @@ export function initialBatteryState(): BatteryState {
   };
 }
 
-function median(xs: number[]): number {
-  const s = xs.slice().sort((a, b) => a - b);
-  return s[(s.length - 1) >> 1];
+/**
+ * The lower median (the element at index (n−1)>>1 of the sorted readings), found by counting
+ * instead of sorting a copy: the window is a few readings and this runs at every poll, so no
+ * allocation. Readings are integer mV.
+ */
+export function median(xs: number[]): number {
+  const k = (xs.length - 1) >> 1;
+  for (let i = 0; i < xs.length; i++) {
+    const x = xs[i];
+    let less = 0;
+    let equal = 0;
+    for (let j = 0; j < xs.length; j++) {
+      if (xs[j] < x) less++;
+      else if (xs[j] === x) equal++;
+    }
+    if (less <= k && k < less + equal) return x;
+  }
+  return xs[k]; // unreachable for numbers: some reading holds rank k
 }
 
 const ALARM_RANK: Record<BatteryAlarm, number> = { none: 0, low: 1, critical: 2 };

@@ -88,7 +88,11 @@ interface InflightEntry {
   retain: boolean;
   /** True once the PUBLISH may have reached the broker: a resend then carries DUP. */
   sent: boolean;
+  /** When it went out on the current connection (NOT_SENT: not on this one): the PUBACK deadline. */
+  sentAt: number;
 }
+
+const NOT_SENT = -1;
 
 interface Subscription {
   qos: QoS;
@@ -108,16 +112,16 @@ export class MqttClient {
   private subscribeRetryTimer: TimerId | undefined;
   /** Refused SUBACKs in a row (reset by a granted one): the retry delay doubles with it. */
   private subscribeRefusals = 0;
-  /** When each QoS 1 PUBLISH went out on the current connection. */
-  private readonly sentAt = new Map<number, number>();
   /** When this connection last sent, received and pinged (keepalive.ts). */
   private readonly traffic: KeepAliveClock = { lastSent: 0, lastReceived: 0, lastPing: undefined };
   private nextId = 1;
   /**
-   * QoS 1 PUBLISHes awaiting PUBACK, by packet id, in publish order (a Map keeps insertion
-   * order). RAM only: what must survive a reboot is the link's outbox (../link/outbox.ts).
+   * QoS 1 PUBLISHes awaiting PUBACK, in publish order. RAM only: what must survive a reboot is
+   * the link's outbox (../link/outbox.ts). An array, not a Map by packet id: the link keeps a
+   * few in flight and PUBACKs come in order, so the match is at the front, and emptying a Map
+   * at every PUBACK makes it reallocate its table (the largest allocation per message in a fleet).
    */
-  private readonly inflight: Map<number, InflightEntry>;
+  private readonly inflight: InflightEntry[] = [];
   private readonly subs = new Map<string, Subscription>();
   private readonly pendingUnsubs = new Set<string>();
   private readonly subAcks = new Map<number, string[]>();
@@ -132,7 +136,6 @@ export class MqttClient {
     private readonly onEvent: (e: MqttEvent) => void,
   ) {
     this.options = { ...options };
-    this.inflight = new Map();
   }
 
   /** Credentials for the next connect (brokers in a failover list may each have their own). */
@@ -146,14 +149,21 @@ export class MqttClient {
   }
   /** QoS 1 messages not yet acknowledged (stored, sent or waiting for a connection). */
   get inflightCount(): number {
-    return this.inflight.size;
+    return this.inflight.length;
   }
   /** Incoming PUBLISHes skipped (and acknowledged) for being over maxPacketSize, since boot. */
   get oversizedCount(): number {
     return this.oversized;
   }
   inflightIds(): number[] {
-    return [...this.inflight.keys()];
+    return this.inflight.map((e) => e.packetId);
+  }
+
+  /** Index of the in-flight entry with this packet id, or -1. */
+  private inflightIndex(packetId: number): number {
+    const list = this.inflight;
+    for (let i = 0; i < list.length; i++) if (list[i].packetId === packetId) return i;
+    return -1;
   }
 
   // ---------------------------------------------------------------- connection
@@ -250,7 +260,7 @@ export class MqttClient {
     if (this.subscribeRetryTimer !== undefined) c.clearTimeout(this.subscribeRetryTimer);
     this.connackTimer = this.keepAliveTimer = this.ackTimer = this.subscribeRetryTimer = undefined;
     this.traffic.lastPing = undefined;
-    this.sentAt.clear();
+    for (const e of this.inflight) e.sentAt = NOT_SENT;
   }
 
   private emit(e: MqttEvent): void {
@@ -301,10 +311,9 @@ export class MqttClient {
       case "publish":
         return this.onPublish(p.topic, p.payload, p.qos, p.retain, p.packetId);
       case "puback": {
-        this.sentAt.delete(p.packetId);
-        const e = this.inflight.get(p.packetId);
-        this.inflight.delete(p.packetId);
-        if (e) this.emit({ type: "acked", packetId: p.packetId });
+        const i = this.inflightIndex(p.packetId);
+        if (i >= 0) this.inflight.splice(i, 1);
+        if (i >= 0) this.emit({ type: "acked", packetId: p.packetId });
         else this.ports.log("debug", `mqtt: PUBACK for unknown id ${p.packetId}`);
         return;
       }
@@ -372,10 +381,10 @@ export class MqttClient {
     this.keepAliveTick();
     if (!present) for (const s of this.subs.values()) s.confirmed = false;
     // Resend unacknowledged QoS 1 in publish order; DUP only for ones that may have gone out.
-    for (const e of this.inflight.values()) {
+    for (const e of this.inflight.slice()) {
       const bytes = encodePublish({ topic: e.topic, payload: e.payload, qos: 1, retain: e.retain, dup: e.sent, packetId: e.packetId });
       e.sent = true;
-      if (!this.sendQos1(e.packetId, bytes) || gen !== this.generation) return;
+      if (!this.sendQos1(e, bytes) || gen !== this.generation) return;
     }
     this.flushSubscriptions();
     if (gen !== this.generation) return;
@@ -424,7 +433,7 @@ export class MqttClient {
     for (let n = 0; n < MAX_PACKET_ID; n++) {
       const id = this.nextId;
       this.nextId = id === MAX_PACKET_ID ? 1 : id + 1;
-      if (!this.inflight.has(id) && !this.subAcks.has(id) && !this.unsubAcks.has(id)) return id;
+      if (this.inflightIndex(id) < 0 && !this.subAcks.has(id) && !this.unsubAcks.has(id)) return id;
     }
     throw new MqttError("all 65535 packet ids are in flight");
   }
@@ -454,14 +463,15 @@ export class MqttClient {
     } catch (e) {
       throw new MqttError(e instanceof MqttEncodeError ? e.message : String(e));
     }
-    this.inflight.set(id, { packetId: id, topic, payload, retain, sent: online || dup });
-    if (online) this.sendQos1(id, bytes);
+    const entry: InflightEntry = { packetId: id, topic, payload, retain, sent: online || dup, sentAt: NOT_SENT };
+    this.inflight.push(entry);
+    if (online) this.sendQos1(entry, bytes);
     return id;
   }
 
-  private sendQos1(id: number, bytes: Uint8Array): boolean {
+  private sendQos1(e: InflightEntry, bytes: Uint8Array): boolean {
     if (!this.send(bytes)) return false;
-    this.sentAt.set(id, this.ports.clock.now());
+    e.sentAt = this.ports.clock.now();
     this.armAckTimer();
     return true;
   }
@@ -471,7 +481,7 @@ export class MqttClient {
     const limit = this.options.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS;
     if (limit <= 0 || this.ackTimer !== undefined || this.phase !== "connected") return;
     let oldest = Infinity;
-    for (const t of this.sentAt.values()) if (t < oldest) oldest = t;
+    for (const e of this.inflight) if (e.sentAt !== NOT_SENT && e.sentAt < oldest) oldest = e.sentAt;
     if (oldest === Infinity) return;
     this.ackTimer = this.ports.clock.setTimeout(this.onAckTimer, Math.max(0, oldest + limit - this.ports.clock.now()));
   }
@@ -481,8 +491,8 @@ export class MqttClient {
     this.ackTimer = undefined;
     const limit = this.options.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS;
     const now = this.ports.clock.now();
-    for (const [id, t] of this.sentAt) {
-      if (now - t >= limit) return this.finish(`PUBACK timeout for packet ${id}`);
+    for (const e of this.inflight) {
+      if (e.sentAt !== NOT_SENT && now - e.sentAt >= limit) return this.finish(`PUBACK timeout for packet ${e.packetId}`);
     }
     this.armAckTimer();
   };

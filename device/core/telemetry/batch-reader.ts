@@ -6,7 +6,12 @@
  * path would refuse; decodeTelemetryBatch then takes the general path, which gives the precise
  * error or reads what this does not. So whenever this returns a batch it is the one the general
  * path returns (test/telemetry/batch-codec.test.ts checks both on random and mutated bytes).
+ *
+ * readBatchSeqAndAlarm runs the same reader with every check but builds nothing (no strings,
+ * samples, link or battery objects): a backend that only counts batches by sequence number
+ * (the virtual fleet's) reads every message without paying for what it does not look at.
  */
+import type { MemorySample } from "../../ports";
 import type { BatteryReport, LinkStats, TelemetryBatch, TelemetrySample } from "./record";
 
 const U32_MAX = 0xffffffff;
@@ -23,6 +28,11 @@ const NO = -1;
 // One batch is read at a time (synchronously), so the cursor lives here, not in an object.
 let buf: Uint8Array = new Uint8Array(0);
 let pos = 0;
+/** False while readBatchSeqAndAlarm runs: check everything, build nothing. */
+let build = true;
+/** The battery alarm code readBattery saw (ALARM_ABSENT: none sent). */
+let alarmCode = 0;
+const ALARM_ABSENT = 3;
 
 /** The argument of a head of `major` (0..2^32-1), or NO. */
 function arg(major: number): number {
@@ -71,7 +81,7 @@ function ascii(): string | undefined {
   for (let k = pos; k < pos + n; k++) {
     const c = buf[k];
     if (c >= 0x80) return undefined;
-    s += String.fromCharCode(c);
+    if (build) s += String.fromCharCode(c);
   }
   pos += n;
   return s;
@@ -99,6 +109,7 @@ function readLink(): LinkStats | undefined {
     else oversized = v;
   }
   if (state === NO || reconnects === NO) return undefined;
+  if (!build) return NOT_BUILT_LINK;
   const link: LinkStats = { state: LINK_STATES[state], reconnects };
   if (queued !== NO) link.queued = queued;
   if (dropped !== NO) link.dropped = dropped;
@@ -106,6 +117,9 @@ function readLink(): LinkStats | undefined {
   return link;
 }
 const LINK_STATES = ["offline", "connecting", "online", "backoff"] as const;
+/** What the build-nothing pass returns for a link map it checked (never handed out). */
+const NOT_BUILT_LINK: LinkStats = { state: "offline", reconnects: 0 };
+const NOT_BUILT_BATTERY: BatteryReport = { mv: 0, pct: 0, status: 0 };
 
 const BATTERY_MAX = [65535, 100, 6, 2, 10000, U32_MAX];
 const ALARMS = ["none", "low", "critical"] as const;
@@ -123,11 +137,28 @@ function readBattery(): BatteryReport | undefined {
     if (v[key] === NO) return undefined;
   }
   if (v[0] === NO || v[1] === NO || v[2] === NO) return undefined;
+  alarmCode = v[3] === NO ? ALARM_ABSENT : v[3];
+  if (!build) return NOT_BUILT_BATTERY;
   const battery: BatteryReport = { mv: v[0], pct: v[1], status: v[2] as BatteryReport["status"] };
   if (v[3] !== NO) battery.alarm = ALARMS[v[3]];
   if (v[4] !== NO) battery.dropBpPerHour = v[4];
   if (v[5] !== NO) battery.timeToEmptyMin = v[5];
   return battery;
+}
+
+/** The memory map: all four keys (0..3), each once. */
+function readMemory(): MemorySample | undefined {
+  if (arg(MAJOR_MAP) !== 4) return undefined;
+  let seen = 0;
+  const v = [NO, NO, NO, NO];
+  for (let i = 0; i < 4; i++) {
+    const key = uint(3);
+    if (key === NO || seen & (1 << key)) return undefined;
+    seen |= 1 << key;
+    v[key] = uint(U32_MAX);
+    if (v[key] === NO) return undefined;
+  }
+  return { slotsUsed: v[0], slotsFree: v[1], chunkBytesUsed: v[2], chunkBytesFree: v[3] };
 }
 
 function readSamples(baseMs: number, out: TelemetrySample[]): boolean {
@@ -160,6 +191,7 @@ function readSamples(baseMs: number, out: TelemetrySample[]): boolean {
       }
     }
     if (offset === NO) return false;
+    if (!build) continue;
     const sample: TelemetrySample = { tMs: baseMs + offset };
     if (seen & 2) sample.temperatureCentiC = t;
     if (seen & 4) sample.humidityPermille = h;
@@ -180,19 +212,21 @@ export function readBatchFast(
 ): TelemetryBatch | undefined {
   buf = bytes;
   pos = 0;
+  alarmCode = ALARM_ABSENT;
   try {
     const entries = arg(MAJOR_MAP);
     if (entries === NO) return undefined;
     let seen = 0;
-    const n = [NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO];
+    const n = [NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO];
     let deviceId: string | undefined;
     let firmware: string | undefined;
     let link: LinkStats | undefined;
     let battery: BatteryReport | undefined;
+    let memory: MemorySample | undefined;
     const samples: TelemetrySample[] = [];
     let haveSamples = false;
     for (let i = 0; i < entries; i++) {
-      const key = uint(13);
+      const key = uint(14);
       if (key === NO || seen & (1 << key)) return undefined;
       seen |= 1 << key;
       if (key === 1 || key === 3) {
@@ -206,6 +240,9 @@ export function readBatchFast(
       } else if (key === 11) {
         battery = readBattery();
         if (battery === undefined) return undefined;
+      } else if (key === 14) {
+        memory = readMemory();
+        if (memory === undefined) return undefined;
       } else if (key === 12) {
         // Offsets count from baseSec, which the writer puts first; otherwise take the general path.
         if ((seen & (1 << 7)) === 0 || !readSamples(n[7] * 1000, samples)) return undefined;
@@ -233,6 +270,7 @@ export function readBatchFast(
     };
     if (link !== undefined) batch.link = link;
     if (battery !== undefined) batch.battery = battery;
+    if (memory !== undefined) batch.memory = memory;
     if (n[13] !== NO) batch.samplesDropped = n[13];
     return batch;
   } finally {
@@ -241,3 +279,21 @@ export function readBatchFast(
 }
 const EMPTY = new Uint8Array(0);
 
+
+/**
+ * seq · 4 + the battery alarm code (0 none, 1 low, 2 critical, 3 not sent) of a batch that
+ * readBatchFast reads, after the same checks; -1 where readBatchFast declines (decode it in full).
+ */
+export function readBatchSeqAndAlarm(
+  bytes: Uint8Array,
+  resetReasons: readonly TelemetryBatch["resetReason"][],
+  timeBases: readonly TelemetryBatch["timeBase"][],
+): number {
+  build = false;
+  try {
+    const b = readBatchFast(bytes, resetReasons, timeBases);
+    return b === undefined ? -1 : b.seq * 4 + alarmCode;
+  } finally {
+    build = true;
+  }
+}
