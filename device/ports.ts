@@ -6,6 +6,7 @@
  * Everything is synchronous where the Moddable module is synchronous, so the same
  * core code runs unchanged under XS and Node. Times are integer milliseconds.
  */
+import { setErrorName } from "./core/util/error-name";
 
 // ---------------------------------------------------------------- clock and timers
 /** Opaque timer handle. */
@@ -68,7 +69,7 @@ export class KvError extends Error {
   }
   constructor(readonly code: "key-too-long" | "value-too-long" | "full" | "io", message: string) {
     super(message);
-    this.name = "KvError";
+    setErrorName(this, "KvError");
   }
 }
 
@@ -116,7 +117,7 @@ export class FlashError extends Error {
   }
   constructor(readonly code: "absent" | "range" | "io" | "full", message: string) {
     super(message);
-    this.name = "FlashError";
+    setErrorName(this, "FlashError");
   }
 }
 
@@ -270,7 +271,7 @@ export class RollbackFailed extends Error {
   }
   constructor(message: string) {
     super(message);
-    this.name = "RollbackFailed";
+    setErrorName(this, "RollbackFailed");
   }
 }
 

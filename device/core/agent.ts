@@ -20,6 +20,7 @@ import { DEVICE_ID_RULE, isDeviceId, topics } from "./topics";
 import { parseBrokerUrl, type BrokerTarget } from "./util/broker-url";
 import { FIRMWARE_VERSION } from "./version";
 import { IntervalError, checkIntervals } from "./config/intervals";
+import { setErrorName } from "./util/error-name";
 
 export const DEFAULT_SAMPLE_INTERVAL_MS = 5_000;
 export const DEFAULT_REPORT_INTERVAL_MS = 5_000;
@@ -59,7 +60,7 @@ export type AgentEvent =
 export class AgentConfigError extends Error {
   constructor(message: string) {
     super(message);
-    this.name = "AgentConfigError";
+    setErrorName(this, "AgentConfigError");
   }
 }
 

@@ -9,6 +9,7 @@ import type { MemorySample, ResetReason } from "../../ports";
 import { cborDecode } from "../util/cbor";
 import { readBatchFast, readBatchSeqAndAlarm } from "./batch-reader";
 import { CborWriter, headSize, MAJOR_ARRAY, MAJOR_MAP, MAJOR_UINT } from "./cbor-writer";
+import { setErrorName } from "../util/error-name";
 
 // ---------------------------------------------------------------- wire constants
 export const TELEMETRY_FORMAT = 1;
@@ -121,7 +122,7 @@ export interface TelemetryBatch {
 export class TelemetryError extends Error {
   constructor(readonly code: "invalid" | "too-large" | "decode", message: string) {
     super(message);
-    this.name = "TelemetryError";
+    setErrorName(this, "TelemetryError");
   }
 }
 
