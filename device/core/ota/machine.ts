@@ -102,8 +102,9 @@ class Stepper {
     if (a && a.slot === f.runningSlot) {
       m.running = a.version; // what was verified and installed in this slot
       // On trial: pending-verify; with rollback support, any state but valid is checked the same
-      // way (a torn ESP-IDF rewrite can leave a state no bootloader rule acts on).
-      if (f.runningState === "pending-verify" || (f.rollback && f.runningState !== "valid")) {
+      // way (a torn ESP-IDF rewrite can leave a state no bootloader rule acts on), and so is a
+      // valid state this image never asked for (markValid comes only after the confirming note).
+      if (f.runningState === "pending-verify" || (f.rollback && (f.runningState !== "valid" || a.stage !== Stage.Confirming))) {
         if (a.stage === Stage.Unhealthy || f.attemptRejected) return this.rollBack(a, "health check failed on an earlier boot of this trial");
         return this.beginTrial(a);
       }
@@ -111,7 +112,7 @@ class Stepper {
       return this.confirm(a);
     }
     if (a && a.stage !== Stage.Interrupted) {
-      const v = judgeTrial({ stage: a.stage, slotState: f.attemptSlotState ?? "undefined", seqChanged: f.recordSeq !== a.seqBefore, reset: f.reset });
+      const v = judgeTrial({ stage: a.stage, slotState: f.attemptSlotState ?? "undefined", seqRose: f.recordSeq > a.seqBefore, reset: f.reset });
       if (f.attemptRejected) {
         // Rejected already (by the trial itself, or before a cut kept the record): say so again, then drop the record.
         this.report(OtaState.Idle, OtaResult.RolledBack, { version: a.version, offer: offerOf(a), attempt: a.attempts, cause: v.kind === "ended" ? v.cause : TrialCause.Unknown, detail: `trial failed; back on slot ${f.runningSlot}` });
@@ -358,7 +359,10 @@ class Stepper {
     const t = this.m.trial;
     if (this.m.mode !== "trial" || !t || t.cause !== undefined || !t.connected || !t.acked) return;
     this.disarm();
-    this.op = { type: "mark-valid" };
+    // Noted first: a reset inside markValid's in-place rewrite then reads as power loss, not as
+    // a crash whose abort was cut (trial-outcome.ts).
+    if (t.record.stage === Stage.Confirming) this.op = { type: "mark-valid" };
+    else this.saveAttempt({ ...t.record, stage: Stage.Confirming });
   }
 
   private confirm(a: AttemptRecord): void {
@@ -503,6 +507,12 @@ class Stepper {
       case Stage.Network:
       case Stage.Unhealthy:
         if (m.mode === "trial" && m.trial?.cause !== undefined) this.healthFailed(m.trial);
+        return;
+      case Stage.Confirming:
+        if (m.mode === "trial" && m.trial && m.trial.cause === undefined) {
+          m.trial = { ...m.trial, record: r };
+          this.op = { type: "mark-valid" };
+        }
         return;
       default:
         return; // Trial, Interrupted: bookkeeping only
