@@ -7,12 +7,15 @@
  *   mosquitto_sub, as a ratio;
  * - bytes downloaded again after the link is cut mid-download at the transport (no MQTT
  *   DISCONNECT; the agent reconnects on its own).
+ * Timings: OTA_ROUNDS (default 5) measured rounds after one warm-up round, min/median/max; in
+ * each round the raw transfer (the peer) runs between the updates, so machine load hits both.
+ * Computrons and byte counts are deterministic and come from one run.
  */
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { xsComputrons } from "./lib/measure";
+import { spread, xsComputrons } from "./lib/measure";
 import { startMosquitto } from "../test/helpers/mosquitto";
 import { nodeNetwork } from "../device/platform/node/network";
 import { nodeSha256 } from "../device/platform/node/sha256";
@@ -27,6 +30,7 @@ import { agentPayload } from "../test/ota/agent-image";
 
 const HW = "tether-devkit";
 const IMAGE_BYTES = 1_572_864; // 1.5 MiB
+const ROUNDS = Number(process.env.OTA_ROUNDS ?? 5);
 const key = keyPairFromSeed(new Uint8Array(32).fill(7));
 
 interface BenchDevice {
@@ -107,27 +111,45 @@ export default async () => {
       if (!pushed.ok) throw new Error(`update failed: ${JSON.stringify(pushed.status)}`);
       return { ms, pushed };
     };
-    const { ms: updateMs, pushed } = await update("bench-ota-1", 4);
-    const wide = await update("bench-ota-w", 16);
-
-    // 2. Raw bytes with the Mosquitto clients.
-    const raw = await rawTransfer(broker.port, v2.image);
-
     // 3. The link cut at the transport half-way through the download: bytes fetched again.
-    const b = await device(broker.port, "bench-ota-2");
-    await waitFor(b.online, 20_000);
-    const t0 = performance.now();
-    const push = pushBundle({ broker: `mqtt://127.0.0.1:${broker.port}`, deviceId: "bench-ota-2", envelope: v2.envelope, image: v2.image, waitSeconds: 120 });
-    const before = b.cutter.bytesIn;
-    const half = v2.image.length / 2;
-    await waitFor(() => b.cutter.bytesIn - before >= half, 60_000);
-    b.cutter.cut();
-    const atCut = b.cutter.bytesIn - before;
-    await waitFor(() => confirmed(b), 120_000);
-    const cutUpdateMs = performance.now() - t0;
-    const total = b.cutter.bytesIn - before;
-    b.dev.stop();
-    await push;
+    const linkCut = async (id: string) => {
+      const b = await device(broker.port, id);
+      await waitFor(b.online, 20_000);
+      const t0 = performance.now();
+      const push = pushBundle({ broker: `mqtt://127.0.0.1:${broker.port}`, deviceId: id, envelope: v2.envelope, image: v2.image, waitSeconds: 120 });
+      const before = b.cutter.bytesIn;
+      const half = v2.image.length / 2;
+      await waitFor(() => b.cutter.bytesIn - before >= half, 60_000);
+      b.cutter.cut();
+      const atCut = b.cutter.bytesIn - before;
+      await waitFor(() => confirmed(b), 120_000);
+      const ms = performance.now() - t0;
+      const total = b.cutter.bytesIn - before;
+      b.dev.stop();
+      await push;
+      return { ms, atCut, total };
+    };
+
+    const times = { window4: [] as number[], window16: [] as number[], raw: [] as number[], linkCut: [] as number[], ratio4: [] as number[], ratio16: [] as number[] };
+    let pushed: Awaited<ReturnType<typeof update>>["pushed"] | undefined;
+    let cut: Awaited<ReturnType<typeof linkCut>> | undefined;
+    for (let round = 0; round <= ROUNDS; round++) {
+      const w4 = await update(`bench-ota-${round}`, 4);
+      // 2. Raw bytes with the Mosquitto clients: the peer, between the updates of the same round.
+      const raw = await rawTransfer(broker.port, v2.image);
+      const w16 = await update(`bench-ota-w${round}`, 16);
+      const c = await linkCut(`bench-ota-cut${round}`);
+      if (round === 0) continue; // warm-up
+      pushed = w4.pushed;
+      cut = c;
+      times.window4.push(w4.ms);
+      times.window16.push(w16.ms);
+      times.raw.push(raw.oneMessageMs);
+      times.linkCut.push(c.ms);
+      times.ratio4.push(w4.ms / raw.oneMessageMs);
+      times.ratio16.push(w16.ms / raw.oneMessageMs);
+    }
+    if (!pushed || !cut) throw new Error("OTA_ROUNDS must be at least 1");
 
     const tweet = sig.metrics["tweetnacl-verify"];
     const noble = sig.metrics["noble-verify"];
@@ -141,24 +163,25 @@ export default async () => {
         nobleMsOnXsX86: sig.metrics["noble-verify-ms"],
         bothAccept: sig.metrics["both-accept"] === 1,
       },
+      rounds: { measured: ROUNDS, warmup: 1, timings: "min/median/max over the measured rounds; computrons and bytes: one run (deterministic)" },
       update1_5MB: {
         device: "real Agent (agent build booted from its flash slot), reference boot model",
         imageBytes: v2.image.length,
         blocks: pushed.blocks,
-        pushToConfirmedMs: Math.round(updateMs),
-        rawMosquittoPubSubMs: Math.round(raw.oneMessageMs),
-        ratio: Math.round((updateMs / raw.oneMessageMs) * 10) / 10,
-        window16PushToConfirmedMs: Math.round(wide.ms),
-        window16Ratio: Math.round((wide.ms / raw.oneMessageMs) * 10) / 10,
+        pushToConfirmedMs: spread(times.window4),
+        rawMosquittoPubSubMs: spread(times.raw),
+        ratio: spread(times.ratio4, 1),
+        window16PushToConfirmedMs: spread(times.window16),
+        window16Ratio: spread(times.ratio16, 1),
       },
       linkCutMidDownload: {
         how: "TCP connection closed under the agent, no MQTT DISCONNECT; the agent reconnects by itself",
         imageBytes: v2.image.length,
-        tcpBytesInBeforeCut: atCut,
-        tcpBytesInTotal: total,
-        /** Bytes received beyond the image itself, over both connections (MQTT framing, topics, the retained manifest twice, blocks in flight at the cut). */
-        tcpBytesBeyondImage: total - v2.image.length,
-        pushToConfirmedMs: Math.round(cutUpdateMs),
+        tcpBytesInBeforeCut: cut.atCut,
+        tcpBytesInTotal: cut.total,
+        /** Bytes received beyond the image itself, over both connections (MQTT framing, topics, the retained manifest twice, blocks in flight at the cut): last round. */
+        tcpBytesBeyondImage: cut.total - v2.image.length,
+        pushToConfirmedMs: spread(times.linkCut),
       },
     };
   } finally {

@@ -8,6 +8,7 @@
 import { runCampaign, type CampaignOptions } from "../test/ota/campaign";
 import { BOOT_MODELS } from "../host-sim/boot/boot-models";
 import { execSync } from "node:child_process";
+import os from "node:os";
 
 const PARAMS = {
   seed: 20261126,
@@ -30,11 +31,17 @@ function commit(): string {
 
 export default async () => {
   const perModel: Record<string, unknown> = {};
+  const loadAtStart = os.loadavg().map((x) => Math.round(x * 10) / 10);
   for (const model of BOOT_MODELS) {
     const t0 = performance.now();
     const counts = runCampaign({ ...PARAMS, model } satisfies CampaignOptions);
     perModel[model] = { ...counts, seconds: Math.round((performance.now() - t0) / 100) / 10 };
     console.log(`${model}: ${JSON.stringify(counts)}`);
   }
-  return { parameters: { ...PARAMS, commit: commit(), replay: "npm run bench -- powercut (POWERCUT_DEVICES=n for a smaller run, POWERCUT_NVS=memory for atomic NVS entries)" }, models: perModel };
+  return {
+    parameters: { ...PARAMS, commit: commit(), replay: "npm run bench -- powercut (POWERCUT_DEVICES=n for a smaller run, POWERCUT_NVS=memory for atomic NVS entries)" },
+    runs: "one: every count is deterministic for the seed (same seed, same counts); `seconds` is that one run's wall time on a shared machine, not a benchmark figure",
+    machine: { cpus: os.cpus().length, node: process.version, loadAverageAtStart: loadAtStart },
+    models: perModel,
+  };
 };

@@ -6,6 +6,7 @@
  * Everything is synchronous where the Moddable module is synchronous, so the same
  * core code runs unchanged under XS and Node. Times are integer milliseconds.
  */
+import { setErrorName } from "./core/util/error-name";
 
 // ---------------------------------------------------------------- clock and timers
 /** Opaque timer handle. */
@@ -68,7 +69,7 @@ export class KvError extends Error {
   }
   constructor(readonly code: "key-too-long" | "value-too-long" | "full" | "io", message: string) {
     super(message);
-    this.name = "KvError";
+    setErrorName(this, "KvError");
   }
 }
 
@@ -116,7 +117,7 @@ export class FlashError extends Error {
   }
   constructor(readonly code: "absent" | "range" | "io" | "full", message: string) {
     super(message);
-    this.name = "FlashError";
+    setErrorName(this, "FlashError");
   }
 }
 
@@ -204,6 +205,27 @@ export interface System {
   resetReason(): ResetReason;
 }
 
+// ---------------------------------------------------------------- memory
+/**
+ * The script engine's heaps, sampled now. Moddable: the XS machine's own counters (tether-memory,
+ * a small native module). "Used" is what the allocator has handed out, garbage not yet collected
+ * included; "free" is what is left before the next collection or an abort on a fixed heap.
+ */
+export interface MemorySample {
+  /** XS heap slots (16 bytes each on the ESP32). */
+  slotsUsed: number;
+  slotsFree: number;
+  /** XS chunk heap bytes (strings, buffers, closures' code). */
+  chunkBytesUsed: number;
+  chunkBytesFree: number;
+}
+
+/** Optional: a runtime that cannot tell (Node, host-sim) has none, and telemetry then carries none. */
+export interface MemoryMeter {
+  /** The heaps now; undefined when the runtime cannot tell. Never throws. */
+  sample(): MemorySample | undefined;
+}
+
 // ---------------------------------------------------------------- boot control
 export type SlotIndex = 0 | 1;
 export type ImageState = "new" | "pending-verify" | "valid" | "invalid" | "aborted" | "undefined";
@@ -249,7 +271,7 @@ export class RollbackFailed extends Error {
   }
   constructor(message: string) {
     super(message);
-    this.name = "RollbackFailed";
+    setErrorName(this, "RollbackFailed");
   }
 }
 
@@ -287,4 +309,6 @@ export interface Ports {
   system: System;
   boot: BootControl;
   log: Log;
+  /** Free heap for telemetry; absent where the runtime cannot tell. */
+  memory?: MemoryMeter;
 }

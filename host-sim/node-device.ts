@@ -8,7 +8,7 @@
  * device is factory-flashed with this build's agent. An OTA update therefore really changes
  * the code, and a rollback really brings the old code back.
  */
-import { readdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { isHalt, type BatteryAdc, type KeyValueStore, type Log, type Network, type Ports, type ResetReason, type Socket } from "../device/ports";
 import type { Agent, AgentConfig, AgentEvent } from "../device/core/agent";
@@ -80,6 +80,7 @@ export async function startNodeDevice(options: NodeDeviceOptions): Promise<Runni
   try {
     // (kv.json is replaced by a rename, so the directory's lock already proves it writable; flash files are written in place.)
     if (stateDir) checkStateWritable(stateFiles(join(stateDir, "flash")));
+    if (stateDir) keepBootModel(stateDir, model.name);
     kv = stateDir ? new FileKv(join(stateDir, "kv.json")) : new MemoryKv(64 * 1024);
     flash = stateDir ? openFileFlash(join(stateDir, "flash"), ESP32_4MB_LAYOUT, FLASH_BLOCK_SIZE) : new SimFlash(ESP32_4MB_LAYOUT);
   } catch (err) {
@@ -255,4 +256,15 @@ function runGuarded(fn: () => void, onCrash: (err: unknown) => void): void {
   } catch (err) {
     if (!isHalt(err)) onCrash(err);
   }
+}
+
+/**
+ * The boot records on a state directory's flash are one boot model's (their layouts differ):
+ * the first start writes the model's name beside them, and a start with the other model is refused.
+ */
+function keepBootModel(stateDir: string, name: BootModelName): void {
+  const file = join(stateDir, "boot-model");
+  if (!existsSync(file)) return writeFileSync(file, `${name}\n`);
+  const was = readFileSync(file, "utf8").trim();
+  if (was !== name) throw new Error(`state directory ${stateDir} holds boot records of the "${was}" boot model; start it with --boot-model ${was}, or use another --state`);
 }

@@ -37,6 +37,7 @@ export const MODDABLE_BARE_MODULES = Object.freeze([
   "ota",
   "analog",
   "tether-esp",
+  "tether-memory",
 ]);
 /** Wildcard external patterns (esbuild syntax). */
 export const MODDABLE_EXTERNAL_PATTERNS = Object.freeze(["embedded:*", "pins/*"]);

@@ -20,6 +20,7 @@ import { DEVICE_ID_RULE, isDeviceId, topics } from "./topics";
 import { parseBrokerUrl, type BrokerTarget } from "./util/broker-url";
 import { FIRMWARE_VERSION } from "./version";
 import { IntervalError, checkIntervals } from "./config/intervals";
+import { setErrorName } from "./util/error-name";
 
 export const DEFAULT_SAMPLE_INTERVAL_MS = 5_000;
 export const DEFAULT_REPORT_INTERVAL_MS = 5_000;
@@ -59,7 +60,7 @@ export type AgentEvent =
 export class AgentConfigError extends Error {
   constructor(message: string) {
     super(message);
-    this.name = "AgentConfigError";
+    setErrorName(this, "AgentConfigError");
   }
 }
 
@@ -150,6 +151,7 @@ export class Agent {
         publish: (payload, batch) => this.publishTelemetry(payload, batch),
         battery: this.battery,
         linkStats: () => this.link.stats(),
+        memory: ports.memory,
         log: ports.log,
       },
       // A config the backend set (tether/<id>/config) survives reboots and wins over defaults.

@@ -32,6 +32,12 @@ export interface BootModel {
   slotState(flash: Flash, slot: SlotIndex): ImageState;
   /** What is wrong with the records after a boot of `bootedSlot` (or at rest): invariant 2. */
   recordProblems(flash: Flash, bootedSlot?: SlotIndex): string[];
+  /**
+   * The boot of `bootedSlot` happened the way the model's own rules allow but with no trial the
+   * bootloader would end: ESP-IDF's documented hazard (SPEC.md section 6), a torn ota_state with
+   * ota_seq and its CRC intact. Empty for the reference bootloader.
+   */
+  recordHazards(flash: Flash, bootedSlot: SlotIndex): string[];
 }
 
 const reference: BootModel = {
@@ -57,6 +63,7 @@ const reference: BootModel = {
     }
     return out;
   },
+  recordHazards: () => [],
 };
 
 const espIdf: BootModel = {
@@ -84,8 +91,15 @@ const espIdf: BootModel = {
     const out: string[] = [];
     const e = entries[active];
     if (slotOfSeq(e.seq) !== bootedSlot) out.push(`otadata[${active}] (seq ${e.seq}) selects slot ${slotOfSeq(e.seq)} but slot ${bootedSlot} booted`);
-    if (e.state !== OtaImgState.Valid && e.state !== OtaImgState.PendingVerify && e.state !== OtaImgState.Undefined) out.push(`booted slot ${bootedSlot} has ota_state ${e.state}`);
     return out;
+  },
+  recordHazards(flash, bootedSlot) {
+    const entries = readOtadata(flash.open("otadata"));
+    const active = activeOtadata(entries);
+    if (active === -1 || slotOfSeq(entries[active].seq) !== bootedSlot) return [];
+    // A state outside esp_ota_img_states_t, CRC good (it covers ota_seq only): booted, no trial.
+    const state = entries[active].state;
+    return imgStateName(state) === "undefined" && state !== OtaImgState.Undefined ? [`slot ${bootedSlot} booted with a torn ota_state ${state} (seq ${entries[active].seq}, CRC intact): no trial`] : [];
   },
 };
 

@@ -195,14 +195,18 @@ class CowPartition implements FlashPartition {
 export class FactoryFlashes {
   private readonly templates = new Map<string, CowFlash>();
 
-  constructor(private readonly image: (firmware: string) => Uint8Array) {}
+  constructor(
+    private readonly image: (firmware: string) => Uint8Array,
+    /** Writes the factory records of the device's boot model (default: the reference bootloader's). */
+    private readonly provisionSlot: (flash: Flash, image: Uint8Array) => void = (flash, image) => provision(flash, image, 0),
+  ) {}
 
   /** A new device's own flash, factory-flashed with `firmware` in slot 0. */
   device(firmware: string): CowFlash {
     let template = this.templates.get(firmware);
     if (!template) {
       template = CowFlash.blank(ESP32_4MB_LAYOUT, FLASH_BLOCK_SIZE);
-      provision(template, this.image(firmware), 0);
+      this.provisionSlot(template, this.image(firmware));
       this.templates.set(firmware, template);
     }
     return template.clone();

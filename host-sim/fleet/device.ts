@@ -7,11 +7,11 @@
  */
 import type { AgentConfig, AgentEvent } from "../../device/core/agent";
 import type { Log, Ports, ResetReason, Sha256, SlotIndex } from "../../device/ports";
-import { runBootloader, SLOT_PARTITIONS } from "../../bootloader-spec/reference/bootloader";
+import { SLOT_PARTITIONS, type BootloaderConfig, type BootOutcome } from "../../bootloader-spec/reference/bootloader";
 import { IMAGE_HASH_SIZE, IMAGE_HEADER_SIZE } from "../../bootloader-spec/reference/image";
 import { SimBattery } from "../battery/sim-battery";
 import { poweredNetwork, poweredSensors } from "../battery/power";
-import { SimBootControl } from "../boot/boot-control";
+import type { BootModel } from "../boot/boot-models";
 import { DEFAULT_SENSOR_PROFILE, SimSensors } from "../sensors/sim-sensors";
 import { radioSensor } from "./radio";
 import { deviceHardware, type FirmwareGroundTruth } from "./firmware-behaviour";
@@ -55,6 +55,8 @@ export interface FleetWorld {
   brokers: string[];
   /** Slot verifications shared by devices whose slots still hold the same (shared) blocks. */
   slotChecks: SlotCheckCache;
+  /** The bootloader and boot records the devices boot with (scenario key `bootModel`). */
+  bootModel: BootModel;
   /** OTA trust settings every agent gets. */
   ota: { hardwareId: string; trustedKeys: Uint8Array[] };
   /** Agent events of device `dev`. */
@@ -114,6 +116,8 @@ export class FleetDevice implements Guarded {
   /** Armed: the next flash write or erase loses power (off for this long). */
   cutOnFlashWriteMs = -1;
   private readonly faultRandom: SeededRandom;
+  /** The boot model's slot verification goes through the fleet's shared cache. */
+  private readonly bootConfig: BootloaderConfig;
   /** Bookkeeping the fleet reads. */
   online = false;
   everOnline = false;
@@ -134,6 +138,7 @@ export class FleetDevice implements Guarded {
     this.sensors = new SimSensors(clock, root.fork("sensors"), { ...DEFAULT_SENSOR_PROFILE, ...group.sensor, ...radioSensor(group.radio, seed) });
     this.wall = new VirtualWallClock(clock, group.driftPpm);
     this.faultRandom = root.fork("flash-faults");
+    this.bootConfig = { verify: (part, sha256) => world.slotChecks.verify(flash, part, sha256) };
     this.inXs = world.xs?.runs(index) === true;
     this.hardware = deviceHardware(group.hardware, seed);
     flash.fault = (op) => this.flashFault(op);
@@ -156,9 +161,9 @@ export class FleetDevice implements Guarded {
     this.epoch++;
     this.boots++;
     this.flash.powerOn();
-    let out: ReturnType<typeof runBootloader>;
+    let out: BootOutcome;
     try {
-      out = runBootloader(this.flash, this.world.sha256, { verify: (part, sha256) => this.world.slotChecks.verify(this.flash, part, sha256) });
+      out = this.world.bootModel.boot(this.flash, this.world.sha256, this.bootConfig);
     } catch (e) {
       this.fault(e);
       return;
@@ -299,7 +304,7 @@ export class FleetDevice implements Guarded {
       battery: this.battery,
       sensors: powered ? poweredSensors(this.sensors, this.battery) : this.sensors,
       system,
-      boot: new SimBootControl(this.flash, slot, rollback, () => system.restart()),
+      boot: world.bootModel.control(this.flash, world.sha256, { slot, rollback }, () => system.restart(), this.bootConfig),
       log: silent,
     };
   }

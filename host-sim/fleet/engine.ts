@@ -18,6 +18,7 @@ import { VirtualClock } from "../virtual/clock";
 import { VirtualNetwork } from "../virtual/network";
 import { FactoryFlashes, SlotCheckCache } from "./cow-flash";
 import { FleetDevice, type FleetWorld, type Lifecycle } from "./device";
+import { bootModel, type BootModel } from "../boot/boot-models";
 import { scheduleFaults, type FaultCounters } from "./faults";
 import { scheduleRadioDrops } from "./radio";
 import { FirmwareGroundTruth, scheduleChargers } from "./firmware-behaviour";
@@ -77,6 +78,7 @@ export class VirtualFleet implements FleetWorld {
   readonly books: DeviceBook[] = [];
   readonly brokers = [BROKER_URL];
   readonly slotChecks = new SlotCheckCache();
+  readonly bootModel: BootModel;
   readonly ota: { hardwareId: string; trustedKeys: Uint8Array[] };
   readonly sha256: Sha256;
   readonly library: FirmwareLibrary;
@@ -122,7 +124,8 @@ export class VirtualFleet implements FleetWorld {
     this.shardIndex = shard.index;
     this.shardCount = shard.count;
     const groupFor = groupOf(o.scenario.groups, o.devices);
-    const factory = new FactoryFlashes((firmware) => o.library.image(firmware));
+    const model = (this.bootModel = bootModel(o.scenario.bootModel));
+    const factory = new FactoryFlashes((firmware) => o.library.image(firmware), (flash, image) => model.provision(flash, image, 0));
     for (let i = shard.index; i < o.devices; i += shard.count) {
       const group = groupFor(i);
       const dev = new FleetDevice(i, deviceSeed(o.seed, i), group, factory.device(group.firmware), this);

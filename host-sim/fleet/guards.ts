@@ -21,15 +21,23 @@ export interface Guarded {
   readonly sockets: VirtualSocket[];
 }
 
+/**
+ * A boot's clock port: milliseconds since this boot (the Clock contract; a chip's tick counter
+ * restarts at every reset), timers on the shared virtual clock.
+ */
 export class DeviceClock implements Clock, TimerGuard {
+  private readonly bootAt: number;
+
   constructor(
     private readonly clock: VirtualClock,
     private readonly dev: Guarded,
     private readonly epoch: number,
-  ) {}
+  ) {
+    this.bootAt = clock.now();
+  }
 
   now(): number {
-    return this.clock.now();
+    return this.clock.now() - this.bootAt;
   }
 
   setTimeout(fn: () => void, ms: number): TimerId {

@@ -65,8 +65,8 @@ export interface TruthOptions {
   rules?: RulesConfig;
   /** How often the rules run, simulated ms. */
   evaluateEveryMs?: number;
-  /** Cohort ground truth: the cohort key the scenario made worse (e.g. "firmware=1.3.0"). */
-  badCohort?: string;
+  /** Called at the end of the run, before the service closes (benches time the rules here). */
+  atEnd?: (proactive: ProactiveSupport) => void;
 }
 
 function score(alerted: Set<string>, truth: Set<string>, all: string[]): Score {
@@ -146,6 +146,7 @@ export function runHealthTruth(o: TruthOptions): TruthReport {
   const startPermille = fleet.devices.map((d) => d.battery.chargePermille());
   const summary = fleet.run();
   rolloutOutcomes(fleet, sim, rollouts);
+  o.atEnd?.(proactive);
   for (const d of fleet.devices) if (d.state === "dead" && !flatAt.has(d.id)) flatAt.set(d.id, fleet.clock.now());
 
   const ids = fleet.devices.map((d) => d.id);

@@ -1,8 +1,8 @@
 /**
  * `--broker embedded|mqtt://...`: the fleet in real time over TCP (Node adapters) against aedes,
  * Mosquitto, or a cluster (several URLs: every device and the backend fail over among them).
- * Each device still boots its image from its own simulated flash through the reference
- * bootloader and runs that image's Agent; its clock, sockets and timers are real.
+ * Each device still boots its image from its own simulated flash through the scenario's boot
+ * model (the reference bootloader unless `bootModel` says "esp-idf") and runs that image's Agent; its clock, sockets and timers are real.
  * A backend client (our own MQTT client, persistent session, QoS 1) counts telemetry per
  * (device, seq). Devices can run in worker threads (realtime-worker.ts); the backend always
  * runs here. Virtual-network faults of a scenario do not apply in real time and are ignored
@@ -11,7 +11,7 @@
 import { MqttClient, type MqttEvent } from "../../device/core/mqtt/client";
 import { decodeTelemetryBatch } from "../../device/core/telemetry/record";
 import { parseBrokerUrl } from "../../device/core/util/broker-url";
-import { runBootloader, SLOT_PARTITIONS } from "../../bootloader-spec/reference/bootloader";
+import { SLOT_PARTITIONS } from "../../bootloader-spec/reference/bootloader";
 import { IMAGE_HASH_SIZE, IMAGE_HEADER_SIZE } from "../../bootloader-spec/reference/image";
 import type { AgentEvent } from "../../device/core/agent";
 import type { Log, Ports } from "../../device/ports";
@@ -19,7 +19,7 @@ import { NodeClock } from "../../device/platform/node/clock";
 import { nodeNetwork } from "../../device/platform/node/network";
 import { nodeSha256 } from "../../device/platform/node/sha256";
 import { SimBattery } from "../battery/sim-battery";
-import { SimBootControl } from "../boot/boot-control";
+import { bootModel } from "../boot/boot-models";
 import { DEFAULT_SENSOR_PROFILE, SimSensors } from "../sensors/sim-sensors";
 import { MemoryKv } from "../virtual/kv";
 import { SeededRandom } from "../virtual/random";
@@ -63,7 +63,8 @@ export class RealtimeDevices {
   start(): void {
     const { o } = this;
     const groupFor = groupOf(o.scenario.groups, o.devices);
-    const factory = new FactoryFlashes((firmware) => o.library.image(firmware));
+    const model = bootModel(o.scenario.bootModel);
+    const factory = new FactoryFlashes((firmware) => o.library.image(firmware), (flash, image) => model.provision(flash, image, 0));
     for (let i = o.shard.index; i < o.devices; i += o.shard.count) {
       const group = groupFor(i);
       this.boot(i, factory.device(group.firmware), group);
@@ -88,7 +89,8 @@ export class RealtimeDevices {
 
   private boot(index: number, flash: CowFlash, group: Scenario["groups"][number]): void {
     const id = `dev-${String(index).padStart(6, "0")}`;
-    const out = runBootloader(flash, nodeSha256);
+    const model = bootModel(this.o.scenario.bootModel);
+    const out = model.boot(flash, nodeSha256);
     if (!out.ok) throw new Error(`${id}: no bootable image: ${out.reason}`);
     const part = flash.open(SLOT_PARTITIONS[out.slot]);
     const code = this.o.library.code(toHex(part.read(IMAGE_HEADER_SIZE + out.header.payloadLength, IMAGE_HASH_SIZE)));
@@ -108,7 +110,7 @@ export class RealtimeDevices {
       battery: new SimBattery(clock, root.fork("battery"), group.battery),
       sensors: new SimSensors(clock, root.fork("sensors"), { ...DEFAULT_SENSOR_PROFILE, ...group.sensor }),
       system,
-      boot: new SimBootControl(flash, out.slot, out.rollback, () => system.restart()),
+      boot: model.control(flash, nodeSha256, { slot: out.slot, rollback: out.rollback }, () => system.restart()),
       log: silent,
     };
     const made: number[] = [];

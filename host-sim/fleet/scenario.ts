@@ -6,6 +6,7 @@
  * integer milliseconds. docs/fleet.md documents the format. Node-free.
  */
 
+import { BOOT_MODELS, type BootModelName } from "../boot/boot-models";
 import { DEEP_CBOR_DEFAULT_DEPTH, HOSTILE_MESSAGES, HOSTILE_TOPICS, OVERSIZED_DEFAULT_BYTES, type HostileMessage, type HostileTopic } from "./hostile";
 import { INTERVAL_BOUNDS } from "../../device/core/config/intervals";
 import { parseRadio, type RadioProfile } from "./radio";
@@ -133,6 +134,8 @@ export interface Scenario {
   rollouts: ScenarioRollout[];
   /** Version → what it does by hardware revision (firmware-behaviour.ts). */
   firmwareBehaviour?: Record<string, VersionBehaviour>;
+  /** The bootloader and boot records every device boots with (host-sim/boot/boot-models.ts; default "reference"). */
+  bootModel?: BootModelName;
 }
 
 export interface ScenarioRollout {
@@ -241,7 +244,7 @@ class Checker {
 }
 
 // ---------------------------------------------------------------- sections
-const TOP_KEYS = ["description", "devices", "xsDevices", "duration", "seed", "drain", "lowBatteryPct", "groups", "faults", "ota", "rollouts", "firmwareBehaviour"] as const;
+const TOP_KEYS = ["description", "devices", "xsDevices", "duration", "seed", "drain", "lowBatteryPct", "bootModel", "groups", "faults", "ota", "rollouts", "firmwareBehaviour"] as const;
 const GROUP_KEYS = ["name", "weight", "firmware", "battery", "sensor", "telemetry", "keepAlive", "powerOnDelayMax", "otaHealthTimeout", "clock", "powerModel", "radio", "hardware", "charger"] as const;
 const BATTERY_KEYS = ["capacityMah", "startPermille", "sleepUa", "activeUa", "transmitUa", "capacityVariationPermille"] as const;
 const SENSOR_KEYS = ["meanCentiC", "swingCentiC", "meanHumidityPermille", "rssiMin", "rssiMax"] as const;
@@ -509,6 +512,7 @@ export function validateScenario(json: unknown): Scenario {
     else if (atMs !== undefined) rollouts.push({ atMs, request });
   });
   const durationMs = o.duration === undefined ? undefined : c.duration(o, "duration", "scenario", undefined, true);
+  if (o.bootModel !== undefined && !(BOOT_MODELS as readonly unknown[]).includes(o.bootModel)) c.fail("scenario.bootModel", `expected ${BOOT_MODELS.map((m) => JSON.stringify(m)).join(" or ")}, got ${JSON.stringify(o.bootModel)}`);
   const revisions = new Set(groups.flatMap((g) => (g.hardware ? Object.keys(g.hardware) : [DEFAULT_HARDWARE])));
   const firmwareBehaviour = o.firmwareBehaviour === undefined ? undefined : parseFirmwareBehaviour(o.firmwareBehaviour, "firmwareBehaviour", (p, w) => c.fail(p, w), revisions);
   const scenario: Scenario = {
@@ -523,6 +527,7 @@ export function validateScenario(json: unknown): Scenario {
     ota,
     rollouts,
     ...(firmwareBehaviour ? { firmwareBehaviour } : {}),
+    ...(o.bootModel !== undefined ? { bootModel: o.bootModel as BootModelName } : {}),
   };
   if (c.problems.length > 0) throw new ScenarioError(c.problems);
   if (scenario.devices !== undefined || scenario.durationMs !== undefined) {

@@ -23,8 +23,10 @@ const INACTIVE: Verdict = { active: false };
 const BATTERY_CHARGING = 1;
 const BATTERY_CHARGE_COMPLETE = 2;
 const BATTERY_LOW = 4;
-/** A battery this full is a new one. */
+/** A battery this full is a new one... */
 const FRESH_BATTERY_PCT = 90;
+/** ...when it also rose this much above the lowest reading in the window (a battery reading 95 % all along is not new). */
+const FRESH_BATTERY_RISE_PCT = 10;
 /** A device's drain estimate this soon after a boot or update is too young to close an alert on. */
 const YOUNG_ESTIMATE_MS = 6 * HOUR;
 /** Poor connectivity is judged only once the window holds this much of the device's life. */
@@ -38,12 +40,21 @@ function isoDay(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);
 }
 
+/** A new battery: full, and fuller than the device's battery was within the window. */
+function freshBattery(d: DeviceSnapshot, pct: number): boolean {
+  if (pct < FRESH_BATTERY_PCT) return false;
+  let lowest = pct;
+  for (const h of d.hours) if (h.batteryMinPct !== undefined && h.batteryMinPct < lowest) lowest = h.batteryMinPct;
+  return pct - lowest >= FRESH_BATTERY_RISE_PCT;
+}
+
 export function lowBattery(d: DeviceSnapshot, rule: LowBatteryRule, wasActive: boolean, nowMs: number): Verdict | undefined {
   const b = d.battery;
   if (b === undefined) return undefined;
+  const fresh = freshBattery(d, b.pct);
   if (b.status === BATTERY_CHARGING || b.status === BATTERY_CHARGE_COMPLETE) {
     // Charging for an hour, or a full new battery, ends the episode; a blip after a reboot does not.
-    if (!wasActive || b.pct >= FRESH_BATTERY_PCT || nowMs - (d.chargingSinceMs ?? nowMs) >= HOUR) return INACTIVE;
+    if (!wasActive || fresh || nowMs - (d.chargingSinceMs ?? nowMs) >= HOUR) return INACTIVE;
     return undefined;
   }
   // The sooner of the device's prediction and the curve the service saw itself.
@@ -55,9 +66,9 @@ export function lowBattery(d: DeviceSnapshot, rule: LowBatteryRule, wasActive: b
   if (!soon && !statusLow) {
     // Open alerts stay open until the prediction is comfortably back, the battery charges, or a
     // fresh battery reports (a reboot restarts the device's drain estimate: no prediction for an hour).
-    if (wasActive && tte === undefined && b.pct < FRESH_BATTERY_PCT) return undefined;
+    if (wasActive && tte === undefined && !fresh) return undefined;
     // Nor on a prediction the device made within hours of a reboot (it restarts its estimate).
-    if (wasActive && seen === undefined && nowMs - d.estimatesSinceMs < YOUNG_ESTIMATE_MS && b.pct < FRESH_BATTERY_PCT) return undefined;
+    if (wasActive && seen === undefined && nowMs - d.estimatesSinceMs < YOUNG_ESTIMATE_MS && !fresh) return undefined;
     return INACTIVE;
   }
   // Due date: the prediction; else from the drain rate; else today for a critical alarm.

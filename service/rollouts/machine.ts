@@ -13,6 +13,13 @@ import type { OtaStatus } from "../../device/core/ota/status";
 import { currentRate, type RolloutSpec } from "./spec";
 
 export const RATE_WINDOW_MS = 60_000;
+/**
+ * Offers are spread over the minute, not sent in one burst at its start: at most
+ * ceil(rate · SPREAD_WINDOW_MS / RATE_WINDOW_MS) in any SPREAD_WINDOW_MS (rate 20/min: 4 every
+ * 10 s). AWS IoT Jobs' maximumPerMinute only caps the minute; spreading keeps that cap and lets a
+ * bad version show itself on the first few devices before the rest of the minute's offers go out.
+ */
+export const SPREAD_WINDOW_MS = 10_000;
 
 export type RolloutStatus = "running" | "paused" | "halted" | "cancelled" | "completed";
 
@@ -330,10 +337,15 @@ function onTick(r: RolloutState, devices: ReadonlyMap<string, DeviceState>, inpu
   void end;
 
   // Offers: devices of the waves started so far, in position order, at the rate.
-  let recent = 0;
-  for (const d of devices.values()) if (d.offeredAt !== null && now - d.offeredAt < RATE_WINDOW_MS) recent++;
+  let recent = 0, recentSpread = 0;
+  for (const d of devices.values()) {
+    if (d.offeredAt === null) continue;
+    if (now - d.offeredAt < RATE_WINDOW_MS) recent++;
+    if (now - d.offeredAt < SPREAD_WINDOW_MS) recentSpread++;
+  }
   const rate = currentRate(spec, t.notified, t.succeeded);
-  let budget = Math.max(0, Math.floor(rate) - recent);
+  const perSpread = Math.ceil((rate * SPREAD_WINDOW_MS) / RATE_WINDOW_MS);
+  let budget = Math.max(0, Math.min(Math.floor(rate) - recent, perSpread - recentSpread));
   if (rate < 1 && recent === 0) budget = 1; // below 1/min: one offer per window
   const candidates = all()
     .filter((d) => d.wave <= rollout.wave && (d.state === "queued" || (d.state === "deferred" && d.result !== OtaResult.Deferred)))

@@ -117,6 +117,16 @@ describe("bounded CBOR scan", () => {
     );
   });
 
+  it("refuses a half-precision float everywhere (cbor-x decodes it through a buffer that is read-only on the board)", () => {
+    // {0: 2, 1: 1.5 as a half}: Node's cbor-x reads 1.5; the preloaded board threw "read-only buffer" (mcsim).
+    const half = Uint8Array.from([0xa2, 0x00, 0x02, 0x01, 0xf9, 0x3e, 0x00]);
+    expect(dec.decode(half).get(1)).toBe(1.5);
+    expect(() => cborDecode(half)).toThrow(new CborScanError("half-precision float at byte 4: not accepted (Tether messages carry no floats)"));
+    // Single and double precision decode as before (through the message's own bytes).
+    expect((cborDecode(Uint8Array.from([0xa1, 0x01, 0xfa, 0x3f, 0xc0, 0x00, 0x00])) as Map<number, number>).get(1)).toBe(1.5);
+    expect((cborDecode(Uint8Array.from([0xa1, 0x01, 0xfb, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0])) as Map<number, number>).get(1)).toBe(1.5);
+  });
+
   it("accepts an 8-byte integer head when the value fits, keeps a BigInt when it does not", () => {
     const small = Uint8Array.from([0xa1, 0x01, 0x1b, 0, 0, 0, 0, 0, 0, 0, 60]);
     expect(dec.decode(small).get(1)).toBe(60n); // what cbor-x alone gives: refused by every validator

@@ -35,6 +35,7 @@ const PROVIDERS: Record<string, string> = {
   "embedded:storage/flash": "$(MODDABLE)/modules/io/flash/manifest.json",
   "embedded:update": "$(MODDABLE)/modules/io/update/manifest.json",
   "tether-esp": "../../device/platform/moddable/native/manifest.json",
+  "tether-memory": "../../device/platform/moddable/native/memory/manifest.json",
 };
 
 interface Creation {

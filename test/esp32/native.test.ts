@@ -137,3 +137,26 @@ describe("tether-esp.c host functions on a scripted ESP-IDF", () => {
     expect(r["rollback-failed"].error).toBe("Error: UNKNOWN ERROR (0x1505)");
   });
 });
+
+describe("tether-memory.c (native/memory) against the real XS internals", () => {
+  const X = path.join(repoRoot, "node_modules", "@agoric", "xsnap");
+  const XS = path.join(X, "moddable", "xs");
+  /** The XS 13 sources @agoric/xsnap ships, with its own platform header, as xsnap is built. */
+  const xsArgs = (file: string) => [
+    "-fsyntax-only", "-Wall", "-Werror", "-DINCLUDE_XSPLATFORM", '-DXSPLATFORM="xsnapPlatform.h"',
+    `-I${path.join(XS, "includes")}`, `-I${path.join(XS, "sources")}`, `-I${path.join(XS, "platforms")}`,
+    `-I${path.join(X, "xsnap-native", "xsnap", "sources")}`, file,
+  ];
+
+  it("compiles against xsAll.h: the machine's heap counters it reads exist under those names", () => {
+    const r = spawnSync("cc", xsArgs(path.join(NATIVE, "memory", "tether-memory.c")), { encoding: "utf8" });
+    expect(r.status, r.stderr).toBe(0);
+    // And the check bites: a misspelt counter does not compile.
+    const dir = tempDir("tether-memory-c-");
+    const bad = path.join(dir, "bad.c");
+    fs.writeFileSync(bad, fs.readFileSync(path.join(NATIVE, "memory", "tether-memory.c"), "utf8").replace("the->currentHeapCount;", "the->currentHeapSlots;"));
+    const r2 = spawnSync("cc", xsArgs(bad), { encoding: "utf8" });
+    expect(r2.status).not.toBe(0);
+    expect(r2.stderr).toMatch(/currentHeapSlots/);
+  });
+});

@@ -31,8 +31,10 @@ const KNOWN: Record<string, string> = {
  * carry (integers and text only).
  */
 const KNOWN_BUFFERS: Record<string, string> = {
-  f32Array: "node_modules/cbor-x (float32 encode/decode only)",
-  u8Array: "node_modules/cbor-x (float32 encode/decode only)",
+  // Written only to decode a half-precision float (and by the useFloat32 option, unset): the
+  // pre-scan refuses halves (cbor-scan.ts), after mcsim showed "read-only buffer" on one.
+  f32Array: "node_modules/cbor-x (half-float decode only; refused before cbor-x)",
+  u8Array: "node_modules/cbor-x (half-float decode only; refused before cbor-x)",
   isLittleEndianMachine: "node_modules/cbor-x (a boolean; the probe buffer is dropped)",
   isLittleEndianMachine2: "node_modules/cbor-x (a boolean; the probe buffer is dropped)",
 };
@@ -63,6 +65,18 @@ describe("the preloaded ESP32 bundle", () => {
       await bundleForXs(path.join(repoRoot, "device", "platform", "moddable", "main.ts"), out, "esm");
       const found = moduleLevelBuffers(fs.readFileSync(out, "utf8"));
       expect(found.filter((n) => !(n in KNOWN_BUFFERS)), "make these buffers at first use, not at module load").toEqual([]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("names no error by assignment (preload freezes Error.prototype: `this.name = ...` throws there)", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tether-preload-name-"));
+    try {
+      const out = path.join(dir, "tether-esp32.mjs");
+      await bundleForXs(path.join(repoRoot, "device", "platform", "moddable", "main.ts"), out, "esm");
+      const assigned = [...fs.readFileSync(out, "utf8").matchAll(/\bthis\.name = "(\w+)"/g)].map((m) => m[1]);
+      expect(assigned, "use setErrorName (device/core/util/error-name.ts); test/xs/esp32-frozen-errors.test.ts runs them frozen").toEqual([]);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

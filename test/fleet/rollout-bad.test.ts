@@ -72,7 +72,7 @@ describe("rollout-bad: a version bad on part of the hardware", () => {
     // …while the field devices did not wait for them.
     expect(Math.max(...field.map((d) => first(d.index)))).toBeLessThan(chargerAt);
     expect(summary.checks.filter((c) => !c.ok)).toEqual([]);
-  }, 120_000);
+  }, 300_000); // ~20-45 CPU-s; the wall time grows with the shared machine's load
 
   it("draws hardware revisions from the group mix", () => {
     const revs = Array.from({ length: 1000 }, (_, i) => deviceHardware({ A: 70, B: 30 }, 1000 + i));

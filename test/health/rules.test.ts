@@ -146,6 +146,34 @@ describe("offline", () => {
   });
 });
 
+describe("low battery across a reboot", () => {
+  const rule = DEFAULT_RULES.lowBattery;
+  it("an update's reboot does not close the alert of a battery that reads 95 % all along; a new battery does", () => {
+    // A small battery at 96 %, predicted flat in 6 days: open. The device updates (reboots) and
+    // restarts its drain estimate: no prediction yet, still 95 %.
+    const w = new DeviceWindow("d", T0);
+    for (let h = 0; h < 3; h++) w.telemetry(batch("d", { seq: h + 1, pct: 96 - (h >> 1), tteMin: 6 * 1440, uptimeMs: 7 * HOUR + h * HOUR }), T0 + h * HOUR);
+    expect(lowBattery(w.s, rule, false, T0 + 2 * HOUR)?.active).toBe(true);
+    w.telemetry(batch("d", { seq: 17, pct: 95, uptimeMs: 5 * MIN, firmware: "1.1.0" }), T0 + 3 * HOUR);
+    expect(lowBattery(w.s, rule, true, T0 + 3 * HOUR)).toBeUndefined(); // cannot tell: stays open
+    // The new estimate, 6 hours on, still says 6 days: still open.
+    w.telemetry(batch("d", { seq: 18, pct: 92, tteMin: 6 * 1440, uptimeMs: 6 * HOUR, firmware: "1.1.0" }), T0 + 9 * HOUR);
+    expect(lowBattery(w.s, rule, true, T0 + 9 * HOUR)?.active).toBe(true);
+
+    // A battery down to 20 %, replaced: the device boots at 100 % with no estimate yet. Closed.
+    const r = new DeviceWindow("r", T0);
+    for (let h = 0; h < 3; h++) r.telemetry(batch("r", { seq: h + 1, pct: 22 - h, tteMin: 2 * 1440, uptimeMs: 7 * HOUR + h * HOUR }), T0 + h * HOUR);
+    expect(lowBattery(r.s, rule, false, T0 + 2 * HOUR)?.active).toBe(true);
+    r.telemetry(batch("r", { seq: 17, pct: 100, uptimeMs: 5 * MIN }), T0 + 3 * HOUR);
+    expect(lowBattery(r.s, rule, true, T0 + 3 * HOUR)?.active).toBe(false);
+    // Replaced within the hour of the last low reading: still a new battery.
+    const q = new DeviceWindow("q", T0);
+    q.telemetry(batch("q", { seq: 1, pct: 22, tteMin: 2 * 1440 }), T0);
+    q.telemetry(batch("q", { seq: 17, pct: 100, uptimeMs: 5 * MIN }), T0 + 20 * MIN);
+    expect(lowBattery(q.s, rule, true, T0 + 20 * MIN)?.active).toBe(false);
+  });
+});
+
 describe("low battery from the curve the service saw", () => {
   it("uses the battery % over the last day when the device's own prediction is too hopeful", () => {
     const w = new DeviceWindow("d", T0);

@@ -6,7 +6,7 @@
  */
 import { SLOT_PARTITIONS, type BootloaderConfig } from "../../bootloader-spec/reference/bootloader";
 import { verifySlotImage } from "../../bootloader-spec/reference/image";
-import { OtaStore } from "../../device/core/ota/store";
+import { OtaStore, Stage, type StageCode } from "../../device/core/ota/store";
 import { OtaResult } from "../../device/core/ota/codes";
 import { DEFAULTS } from "../../device/core/ota/updater";
 import { toHex } from "../../device/core/ota/bytes";
@@ -58,10 +58,28 @@ export interface Cut {
 
 export interface CutRun {
   ops: FlashOp[];
+  /** The boot (index into `boots`) each op happened in, by op seq. */
+  opBoot: number[];
+  /** The attempt-record writes, in order: the boot and the last op seq each took (their commit point or before). */
+  attemptWrites: { boot: number; lastSeq: number; stage: StageCode | undefined }[];
+  /** The attempt record's stage as each booted app found it (undefined: none). */
+  stageAtStart: (StageCode | undefined)[];
   final: BootLog;
   boots: BootLog[];
-  outcome: "updated" | "rolled-back";
+  /**
+   * "crash-loop": ESP-IDF's documented hazard ran its course — a torn ota_state (CRC intact)
+   * booted a build that crashes at start with no trial, and it crashes for ever (see `hazards`).
+   */
+  outcome: "updated" | "rolled-back" | "crash-loop";
   violations: string[];
+  /** ESP-IDF hazard boots (BootModel.recordHazards): counted apart, never a violation by themselves. */
+  hazards: string[];
+  /**
+   * A rejected build booted again in the one way SPEC.md section 5 documents: its first trial
+   * boot found the attempt still "staged" (the pending note lost to a cut), it crashed, and the
+   * very next boot lost power too (the abort or the verdict with it). Not counted as a violation.
+   */
+  documented: string[];
 }
 
 /** The scenario's key-value store on this run's flash: NVS pages on it, or atomic entries beside it. */
@@ -97,12 +115,24 @@ export function runWithCuts(sc: Scenario, cuts: Cut[], maxBoots = 40): CutRun {
   const flash = cloneFlash(sc.flash);
   const kv = scenarioKv(sc, flash);
   const ops: FlashOp[] = [];
+  const opBoot: number[] = [];
   const violations: string[] = [];
+  const hazards: string[] = [];
+  const documented: string[] = [];
+  const stageAtStart: (StageCode | undefined)[] = [];
+  const attemptWrites: CutRun["attemptWrites"] = [];
+  const bootNo = () => r.boots.length - 1;
+  const setKv = kv.set.bind(kv);
+  kv.set = (key: string, value: Uint8Array) => {
+    setKv(key, value);
+    if (key === ATTEMPT_KEY) attemptWrites.push({ boot: bootNo(), lastSeq: ops.at(-1)?.seq ?? -1, stage: new OtaStore(kv).attempt()?.stage });
+  };
   let running: SlotIndex | undefined;
   const model = bootModel(sc.model);
   const plan = new Map(cuts.map((c) => [c.seq, c]));
   flash.fault = (op) => {
     ops.push(op);
+    opBoot.push(bootNo());
     if (running !== undefined && op.partition === SLOT_PARTITIONS[running] && (op.kind === "write" || op.kind === "erase")) violations.push(`op #${op.seq} ${op.kind} hits the running slot ${running}`);
     const cut = plan.get(op.seq);
     return cut === undefined ? undefined : { powerCut: true, tornBytes: cut.tornBytes ?? 0, tear: cut.tear };
@@ -111,12 +141,16 @@ export function runWithCuts(sc: Scenario, cuts: Cut[], maxBoots = 40): CutRun {
     options: { verifySignature: memoVerify },
     bootloader: sc.bootloader,
     bootModel: model.name,
-    onAppStart: kv instanceof NvsFlashKv ? () => kv.load() : undefined,
+    onAppStart: () => {
+      if (kv instanceof NvsFlashKv) kv.load();
+      stageAtStart[bootNo()] = new OtaStore(kv).attempt()?.stage;
+    },
     afterBoot: (slot) => {
       running = slot;
       const check = verifySlotImage(flash.open(SLOT_PARTITIONS[slot]), sha256);
       if (!check.ok) violations.push(`booted slot ${slot} fails verification: ${check.reason}`);
       violations.push(...model.recordProblems(flash, slot));
+      hazards.push(...model.recordHazards(flash, slot).map((h) => `boot ${bootNo()}: ${h}`));
     },
   });
   const wrap = (f: () => BootLog) => {
@@ -132,8 +166,15 @@ export function runWithCuts(sc: Scenario, cuts: Cut[], maxBoots = 40): CutRun {
     if (b.end === "steady" || b.end === "brick") final = b;
   }
   if (!final) {
-    violations.push(`no steady boot within ${maxBoots}: ${r.boots.map((b) => `${b.end}@v${b.version}`).join(" ")}`);
     final = r.boots.at(-1)!;
+    // ESP-IDF's hazard: from a torn-state boot on, the build crashes at start for ever (no trial).
+    const from = hazards.length ? Number(/^boot (\d+)/.exec(hazards[0])![1]) : -1;
+    if (from >= 0 && r.boots.slice(from).every((b) => b.end === "crash" && b.version === sc.to)) {
+      const extra = wrap(() => r.bootOnce());
+      if (extra.end !== "crash" || extra.version !== sc.to) violations.push(`crash loop ended: ${extra.end} v${extra.version}`);
+      return { ops, opBoot, attemptWrites, stageAtStart, final, boots: r.boots, outcome: "crash-loop", violations, hazards, documented };
+    }
+    violations.push(`no steady boot within ${maxBoots}: ${r.boots.map((b) => `${b.end}@v${b.version}`).join(" ")}`);
   }
   // The settled state, checked on the flash and key-value store as they are now.
   violations.push(...model.recordProblems(flash, final.slot));
@@ -155,7 +196,10 @@ export function runWithCuts(sc: Scenario, cuts: Cut[], maxBoots = 40): CutRun {
   // (A trial cut short by power loss is not a rejection: retrying it is right.)
   const rejectedAt = r.boots.findIndex((b) => b.version === sc.to && rejectedByTrial(b, sc.to));
   const backOnFrom = rejectedAt < 0 ? -1 : r.boots.findIndex((b, i) => i > rejectedAt && b.version === sc.from);
-  if (backOnFrom >= 0 && r.boots.slice(backOnFrom).some((b) => b.version === sc.to)) violations.push(`v${sc.to} ${CRASHED_AGAIN}`);
+  if (backOnFrom >= 0 && r.boots.slice(backOnFrom).some((b) => b.version === sc.to)) {
+    if (documentedCrashAgain(r.boots, stageAtStart, rejectedAt)) documented.push(`v${sc.to} crashed at boot ${rejectedAt} with the attempt still staged and power lost at the next boot: booted again (documented)`);
+    else violations.push(`v${sc.to} ${CRASHED_AGAIN}`);
+  }
   // A trial cut short by power or network loss is installed again, but at most DEFAULTS.maxTrials times in all.
   const installs = r.boots.filter((b, i) => b.version === sc.from && b.end === "restart" && r.boots[i + 1]?.version === sc.to).length;
   if (installs > DEFAULTS.maxTrials) violations.push(`v${sc.to} installed ${installs} times (at most ${DEFAULTS.maxTrials})`);
@@ -165,7 +209,36 @@ export function runWithCuts(sc: Scenario, cuts: Cut[], maxBoots = 40): CutRun {
   const extra = wrap(() => r.bootOnce());
   if (extra.version !== final.version || extra.end !== "steady") violations.push(`extra boot: ${extra.end} v${extra.version}`);
   if (ops.length !== before) violations.push(`extra boot wrote flash ${ops.length - before} times`);
-  return { ops, final, boots: r.boots, outcome, violations };
+  return { ops, opBoot, attemptWrites, stageAtStart, final, boots: r.boots, outcome, violations, hazards, documented };
+}
+
+/** The NVS key of the attempt record (device/core/ota/store.ts). */
+const ATTEMPT_KEY = "ota.trial";
+
+/**
+ * SPEC.md section 5's one documented way a crashed build boots again: at the boot where it
+ * crashed the attempt read "staged" (setPending had landed but the pending note was cut), and
+ * the boot right after the crash lost power (its abort rewrite or the old image's verdict with it).
+ */
+export function documentedCrashAgain(boots: BootLog[], stageAtStart: (StageCode | undefined)[], crashedAt: number): boolean {
+  return boots[crashedAt]?.end === "crash" && stageAtStart[crashedAt] === Stage.Staged && boots[crashedAt + 1]?.end === "power-cut";
+}
+
+/**
+ * The documented window where a cut can hide a crash (SPEC.md section 5): the trial boot's
+ * operations from its bootloader's NEW → PENDING_VERIFY rewrite up to the commit of the trial
+ * image's first note that its agent ran. A cut there rejects a good release (105, cause 6).
+ * From a clean run: the op seqs of that window.
+ */
+export function hideCrashWindow(clean: CutRun, to: number): Set<number> {
+  const trialBoot = clean.boots.findIndex((b) => b.version === to);
+  const note = clean.attemptWrites.find((w) => w.boot === trialBoot && w.stage === Stage.Trial);
+  const out = new Set<number>();
+  if (trialBoot < 0 || !note) return out;
+  clean.ops.forEach((op, i) => {
+    if (clean.opBoot[i] === trialBoot && op.seq <= note.lastSeq) out.add(op.seq);
+  });
+  return out;
 }
 
 /**

@@ -111,7 +111,7 @@ function record(stage: StageCode, slot: SlotIndex, attempts = 1, version = 2): A
 
 const STATES: ImageState[] = ["new", "pending-verify", "valid", "invalid", "aborted", "undefined"];
 const RESETS: ResetReason[] = ["power-on", "software", "watchdog", "panic", "brownout", "deep-sleep", "external", "unknown"];
-const STAGES: StageCode[] = [Stage.Staged, Stage.Pending, Stage.Trial, Stage.Network, Stage.Unhealthy, Stage.Interrupted];
+const STAGES: StageCode[] = [Stage.Staged, Stage.Pending, Stage.Trial, Stage.Confirming, Stage.Network, Stage.Unhealthy, Stage.Interrupted];
 
 /** Every boot situation: fresh, on trial, back on the old image after every kind of attempt. */
 function allBootSituations(): BootFacts[] {
@@ -227,14 +227,14 @@ function describeInput(i: OtaInput): string {
 
 describe("judging a trial from what the platform can tell", () => {
   const endState = (s: ImageState) => s === "aborted" || s === "invalid";
-  const trialRan = (f: { stage: StageCode; slotState: ImageState; seqChanged: boolean }) =>
-    f.stage === Stage.Trial || f.stage === Stage.Network || f.stage === Stage.Unhealthy || (endState(f.slotState) && (f.seqChanged || f.stage === Stage.Pending));
+  const trialRan = (f: { stage: StageCode; slotState: ImageState; seqRose: boolean }) =>
+    f.stage === Stage.Trial || f.stage === Stage.Confirming || f.stage === Stage.Network || f.stage === Stage.Unhealthy || f.stage === Stage.Pending || (endState(f.slotState) && f.seqRose);
   it("never reads a trial that ran as 'not applied'; retries only what power or network loss explains, after the agent ran", () => {
-    for (const stage of [Stage.Staged, Stage.Pending, Stage.Trial, Stage.Network, Stage.Unhealthy] as StageCode[]) {
+    for (const stage of [Stage.Staged, Stage.Pending, Stage.Trial, Stage.Confirming, Stage.Network, Stage.Unhealthy] as StageCode[]) {
       for (const slotState of STATES) {
-        for (const seqChanged of [false, true]) {
+        for (const seqRose of [false, true]) {
           for (const reset of RESETS) {
-            const f = { stage, slotState, seqChanged, reset };
+            const f = { stage, slotState, seqRose, reset };
             const v = judgeTrial(f);
             const at = JSON.stringify(f);
             if (trialRan(f)) expect(v.kind, at).toBe("ended");
@@ -243,9 +243,12 @@ describe("judging a trial from what the platform can tell", () => {
             else if (stage === Stage.Unhealthy) expect(v.cause, at).toBe(TrialCause.Unhealthy);
             // A crash the reset reason names is always believed.
             if (reset === "panic" && stage !== Stage.Network && stage !== Stage.Unhealthy) expect(v.cause, at).toBe(TrialCause.Crash);
-            // Power loss is believed only when the trial's agent ran and the bootloader's record of the end is intact.
-            if (v.cause === TrialCause.PowerLoss) expect(stage === Stage.Trial && (slotState === "aborted" || slotState === "invalid") && causeOfReset(reset) === TrialCause.PowerLoss, at).toBe(true);
-            if (isRetryableCause(v.cause)) expect(stage === Stage.Network || stage === Stage.Trial, at).toBe(true);
+            // Power loss is believed only when the trial's agent ran and the bootloader's record of the end
+            // is intact, or when the trial had passed its health check (confirming: only markValid ran after it).
+            if (v.cause === TrialCause.PowerLoss) expect(((stage === Stage.Trial && endState(slotState)) || stage === Stage.Confirming) && causeOfReset(reset) === TrialCause.PowerLoss, at).toBe(true);
+            if (isRetryableCause(v.cause)) expect(stage === Stage.Network || stage === Stage.Trial || stage === Stage.Confirming, at).toBe(true);
+            // A trial that never noted its agent ran is never retried on a power-on: the cut may hide a crash.
+            if (stage === Stage.Pending) expect(isRetryableCause(v.cause), at).toBe(false);
           }
         }
       }
@@ -254,18 +257,33 @@ describe("judging a trial from what the platform can tell", () => {
 
   it("the ESP-IDF torn abort (a crash, then a cut while ABORTED is rewritten in place: no state, same sequence) is neither 'never landed' nor retried", () => {
     // Before: "setPending never landed", the record cleared, the crashed version installed again.
-    expect(judgeTrial({ stage: Stage.Pending, slotState: "undefined", seqChanged: false, reset: "power-on" })).toEqual({ kind: "ended", cause: TrialCause.Unknown });
-    expect(judgeTrial({ stage: Stage.Trial, slotState: "undefined", seqChanged: false, reset: "power-on" })).toEqual({ kind: "ended", cause: TrialCause.Unknown });
+    expect(judgeTrial({ stage: Stage.Pending, slotState: "undefined", seqRose: false, reset: "power-on" })).toEqual({ kind: "ended", cause: TrialCause.Unknown });
+    expect(judgeTrial({ stage: Stage.Trial, slotState: "undefined", seqRose: false, reset: "power-on" })).toEqual({ kind: "ended", cause: TrialCause.Unknown });
     // setPending itself cut short: nothing happened.
-    expect(judgeTrial({ stage: Stage.Staged, slotState: "undefined", seqChanged: false, reset: "power-on" })).toEqual({ kind: "not-applied" });
+    expect(judgeTrial({ stage: Stage.Staged, slotState: "undefined", seqRose: false, reset: "power-on" })).toEqual({ kind: "not-applied" });
     // An aborted state before setPending returned, the sequence unchanged: left over from an earlier attempt.
-    expect(judgeTrial({ stage: Stage.Staged, slotState: "aborted", seqChanged: false, reset: "power-on" })).toEqual({ kind: "not-applied" });
+    expect(judgeTrial({ stage: Stage.Staged, slotState: "aborted", seqRose: false, reset: "power-on" })).toEqual({ kind: "not-applied" });
     // After setPending returned, aborted is this trial's, even with the same sequence (ESP-IDF reuses
     // ota_seq 3 for ota_0 after an aborted attempt there): a build that died before its agent ran.
-    expect(judgeTrial({ stage: Stage.Pending, slotState: "aborted", seqChanged: false, reset: "panic" })).toEqual({ kind: "ended", cause: TrialCause.Crash });
-    expect(judgeTrial({ stage: Stage.Pending, slotState: "aborted", seqChanged: false, reset: "power-on" })).toEqual({ kind: "ended", cause: TrialCause.Unknown });
+    expect(judgeTrial({ stage: Stage.Pending, slotState: "aborted", seqRose: false, reset: "panic" })).toEqual({ kind: "ended", cause: TrialCause.Crash });
+    expect(judgeTrial({ stage: Stage.Pending, slotState: "aborted", seqRose: false, reset: "power-on" })).toEqual({ kind: "ended", cause: TrialCause.Unknown });
     // The agent ran, the bootloader recorded the abort, the reset was a power-on: power loss, retryable.
-    expect(judgeTrial({ stage: Stage.Trial, slotState: "aborted", seqChanged: true, reset: "brownout" })).toEqual({ kind: "ended", cause: TrialCause.PowerLoss });
+    expect(judgeTrial({ stage: Stage.Trial, slotState: "aborted", seqRose: true, reset: "brownout" })).toEqual({ kind: "ended", cause: TrialCause.PowerLoss });
+  });
+
+  it("a cut inside markValid's in-place rewrite (ESP-IDF erases the active entry: the old slot boots) is power loss, not unknown", () => {
+    // Before the confirming note: stage trial, no state for the slot, power-on: unknown, the good release rejected.
+    expect(judgeTrial({ stage: Stage.Confirming, slotState: "undefined", seqRose: false, reset: "power-on" })).toEqual({ kind: "ended", cause: TrialCause.PowerLoss });
+    expect(judgeTrial({ stage: Stage.Confirming, slotState: "undefined", seqRose: false, reset: "panic" })).toEqual({ kind: "ended", cause: TrialCause.Crash });
+  });
+
+  it("after setPending returned, an ended state is this attempt's whatever the sequence did (ESP-IDF reuses ota_seq; an erased leftover lowers it)", () => {
+    // update after a rollback: the leftover INVALID entry (seq 2) counted in seqBefore; the cut of the
+    // NEW -> PENDING_VERIFY (or PENDING_VERIFY -> ABORTED) rewrite erased it: the sequence went down.
+    expect(judgeTrial({ stage: Stage.Pending, slotState: "undefined", seqRose: false, reset: "power-on" })).toEqual({ kind: "ended", cause: TrialCause.Unknown });
+    // staged, but a new entry appeared and ended: setPending landed (the pending note was cut).
+    expect(judgeTrial({ stage: Stage.Staged, slotState: "aborted", seqRose: true, reset: "power-on" })).toEqual({ kind: "ended", cause: TrialCause.Unknown });
+    expect(judgeTrial({ stage: Stage.Staged, slotState: "aborted", seqRose: true, reset: "panic" })).toEqual({ kind: "ended", cause: TrialCause.Crash });
   });
 });
 
@@ -301,6 +319,26 @@ describe("OTA step function, explored over its inputs", () => {
         expect(out.effects.find((e) => e.type === "status")).toMatchObject({ status: { result: OtaResult.UpdateFailed, version: 2, offer: ID2 } });
       }
     }
+  });
+
+  it("a trial notes 'confirming' before markValid; a valid state this image never asked for is trialled, not confirmed", () => {
+    const facts = (stage: StageCode, runningState: ImageState): BootFacts => ({ runningSlot: 1, runningState, rollback: true, attempt: record(stage, 1), attemptSlotState: runningState, recordSeq: 6, reset: "power-on" });
+    // ESP-IDF booted the slot with a torn NEW that reads VALID (CRC covers ota_seq only): still a trial.
+    for (const stage of [Stage.Staged, Stage.Pending, Stage.Trial]) {
+      const r = step(initialOta(1), { type: "boot", facts: facts(stage, "valid") }, POLICY);
+      expect(r.model.mode, `stage ${stage}`).toBe("trial");
+    }
+    // markValid was called (the note says so) and the bookkeeping was cut: confirmed without a new trial.
+    expect(step(initialOta(1), { type: "boot", facts: facts(Stage.Confirming, "valid") }, POLICY).op).toMatchObject({ type: "confirm-records" });
+    // Healthy: the note first, markValid once it landed.
+    let m = step(initialOta(1), { type: "boot", facts: facts(Stage.Pending, "pending-verify") }, POLICY).model;
+    m = step(m, { type: "done", op: { type: "save-attempt", record: { ...record(Stage.Trial, 1) } } }, POLICY).model;
+    m = step(m, { type: "connected" }, POLICY).model;
+    const healthy = step(m, { type: "telemetry-acked" }, POLICY);
+    expect(healthy.op).toMatchObject({ type: "save-attempt", record: { stage: Stage.Confirming } });
+    expect(step(healthy.model, { type: "done", op: healthy.op! }, POLICY).op).toEqual({ type: "mark-valid" });
+    // A failed note does not stop the confirmation.
+    expect(step(healthy.model, { type: "failed", op: healthy.op!, port: "kv", detail: "nvs full" }, POLICY).op).toEqual({ type: "mark-valid" });
   });
 
   it("a trial that timed out offline is retryable (109, network); connected, it is rejected (105, unhealthy)", () => {

@@ -48,10 +48,26 @@ export function updateAfterRollbackScenario(model: BootModelName = "reference"):
   return { name: "update-after-rollback", model, flash, kv, backend: backendFor(bundle(3, { securityCounter: 2, size })), behaviour: () => "good", from: 1, to: 3 };
 }
 
+/**
+ * After v2 was rolled back (slot 1 invalid), v3 crashes at start. On ESP-IDF setPending reuses
+ * slot 1's ota_seq, and a cut of the ABORTED rewrite erases the entry: the sequence then drops
+ * below the one recorded before setPending, which must not read as "never applied".
+ */
+export function crashAfterRollbackScenario(model: BootModelName = "reference"): Scenario {
+  const sc = updateAfterRollbackScenario(model);
+  return { ...sc, name: "crash-after-rollback", behaviour: (v) => (v === 3 ? "crash" : "good") };
+}
+
 /** The reference bootloader with ESP-IDF's trial rule N = 1: any cut during the trial boot rolls the update back (cleanly). */
 export function idfUpdateScenario(): Scenario {
   const { flash, kv } = factory(1);
   return { ...updateScenario(), name: "update-n1", flash, kv, bootloader: { maxTrialBoots: 1 } };
 }
 
-export const SCENARIOS = { update: updateScenario, "rollback-health": healthRollbackScenario, "rollback-crash": crashRollbackScenario, "update-after-rollback": updateAfterRollbackScenario } as const;
+export const SCENARIOS = {
+  update: updateScenario,
+  "rollback-health": healthRollbackScenario,
+  "rollback-crash": crashRollbackScenario,
+  "update-after-rollback": updateAfterRollbackScenario,
+  "crash-after-rollback": crashAfterRollbackScenario,
+} as const;

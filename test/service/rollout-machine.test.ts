@@ -61,11 +61,16 @@ describe("rollout step function", () => {
     expect(st.devices.get("d2")!.state).toBe("queued"); // wave 1 not started
   });
 
-  it("keeps to the rate over a sliding minute, and raises it exponentially", () => {
+  it("keeps to the rate over a sliding minute, spread over the minute, and raises it exponentially", () => {
     const st = fleet(100, spec({ canary: 100, waves: [100], ratePerMinute: 10 }));
-    expect(run(st, tick(0)).effects.filter((e) => e.type === "offer")).toHaveLength(10);
-    expect(run(st, tick(30_000)).effects.filter((e) => e.type === "offer")).toHaveLength(0);
-    expect(run(st, tick(60_000)).effects.filter((e) => e.type === "offer")).toHaveLength(10);
+    const offers = (now: number) => run(st, tick(now)).effects.filter((e) => e.type === "offer").length;
+    // 10/min: at most 2 in any 10 s (not 10 at once), 10 in the minute, then the next minute's.
+    const perTick = [0, 5_000, 10_000, 20_000, 30_000, 40_000, 50_000, 55_000, 60_000, 70_000].map(offers);
+    expect(perTick).toEqual([2, 0, 2, 2, 2, 2, 0, 0, 2, 2]);
+    expect(perTick.slice(0, 8).reduce((a, b) => a + b, 0)).toBe(10);
+    // A whole canary at 20/min goes out 4 every 10 s.
+    const c = fleet(20, spec({ canary: 20, waves: [100], ratePerMinute: 20 }));
+    expect([0, 10_000, 20_000, 30_000, 40_000].map((now) => run(c, tick(now)).effects.filter((e) => e.type === "offer").length)).toEqual([4, 4, 4, 4, 4]);
     const s = spec({ ratePerMinute: 1000, exponential: { baseRatePerMinute: 10, incrementFactor: 2, notifiedThreshold: 20 } });
     expect([0, 19, 20, 40, 60, 200].map((n) => currentRate(s, n, 0))).toEqual([10, 10, 20, 40, 80, 1000]);
     const s2 = spec({ ratePerMinute: 50, exponential: { baseRatePerMinute: 10, incrementFactor: 1.5, succeededThreshold: 5 } });

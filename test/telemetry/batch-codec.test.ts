@@ -16,6 +16,7 @@ import {
   K,
   KB,
   KL,
+  KM,
   KS,
   LINK_STATE_CODES,
   RESET_REASON_CODES,
@@ -64,6 +65,10 @@ function referenceMap(b: TelemetryBatch): Map<number, unknown> {
     if (x.dropBpPerHour !== undefined) bm.set(KB.dropBpPerHour, x.dropBpPerHour);
     if (x.timeToEmptyMin !== undefined) bm.set(KB.timeToEmptyMin, x.timeToEmptyMin);
     m.set(K.battery, bm);
+  }
+  if (b.memory) {
+    const x = b.memory;
+    m.set(K.memory, new Map<number, number>([[KM.slotsUsed, x.slotsUsed], [KM.slotsFree, x.slotsFree], [KM.chunkBytesUsed, x.chunkBytesUsed], [KM.chunkBytesFree, x.chunkBytesFree]]));
   }
   if (b.samplesDropped !== undefined && b.samplesDropped > 0) m.set(K.samplesDropped, b.samplesDropped);
   m.set(
@@ -133,6 +138,7 @@ const batchArb: fc.Arbitrary<TelemetryBatch> = fc
             { requiredKeys: ["mv", "pct", "status"] },
           ),
         ),
+        memory: optional(fc.record({ slotsUsed: edgy(0, U32), slotsFree: edgy(0, U32), chunkBytesUsed: edgy(0, U32), chunkBytesFree: edgy(0, U32) })),
         samples: fc.array(sampleArb(t0), { maxLength: 30 }),
         samplesDropped: optional(edgy(0, U32)),
       },

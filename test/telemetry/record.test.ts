@@ -48,6 +48,19 @@ describe(`telemetry batch codec (replay: ${replay})`, () => {
     expect(decodeTelemetryBatch(encodeTelemetryBatch(up))).toEqual(up);
   });
 
+  it("carries the board's free heap when there is one, under key 14, and refuses figures out of range", () => {
+    const memory = { slotsUsed: 2721, slotsFree: 1375, chunkBytesUsed: 63296, chunkBytesFree: 18624 };
+    const b = batch(2, { memory });
+    const bytes = encodeTelemetryBatch(b);
+    expect(decodeTelemetryBatch(bytes)).toEqual(b);
+    expect(cborxDecode(bytes)[14]).toEqual({ 0: 2721, 1: 1375, 2: 63296, 3: 18624 });
+    // Absent, the bytes are what they were before the field existed (sim devices' traces keep their hash).
+    expect(cborxDecode(encodeTelemetryBatch(batch(2)))[14]).toBeUndefined();
+    expect(() => encodeTelemetryBatch(batch(1, { memory: { ...memory, slotsFree: -1 } }))).toThrow(/memory.slotsFree/);
+    expect(() => encodeTelemetryBatch(batch(1, { memory: { ...memory, chunkBytesUsed: 2 ** 32 } }))).toThrow(/memory.chunkBytesUsed/);
+    expect(formatTelemetry(b)).toContain("memory   slots 2721 used, 1375 free; chunks 63296 bytes used, 18624 free");
+  });
+
   it("is plain CBOR with small integer keys and no floats (any decoder reads it)", () => {
     const bytes = encodeTelemetryBatch(batch(3));
     // A generic decoder with default options sees a map keyed by integers.

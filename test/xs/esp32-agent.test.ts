@@ -22,6 +22,8 @@ describe("the agent on the ESP32 adapters", () => {
     expect(online, "never online").toBeDefined();
     expect(firstGot, "the broker never got telemetry").toBeDefined();
     expect(at(online!)).toBeLessThan(at(firstGot!));
+    // The free heap from tether-memory (the fake's figures) is in the telemetry the broker got.
+    expect(lines).toContain('memory {"slotsUsed":1200,"slotsFree":2896,"chunkBytesUsed":30000,"chunkBytesFree":51920}');
     expect(lines.find((l) => l.startsWith("@35000 "))).toMatch(/^@35000 wifi=true sntp=true online=true received=[1-9]\d*$/);
     expect(lines).toContain("@160000 after outage online=true received>2=true");
     // After the restart: a software reset, the sequence counter kept in NVS, online again.

@@ -25,10 +25,11 @@ export function mosquittoAcl(backendUsers: string[]): string {
   ];
   for (const user of backendUsers) {
     lines.push(
-      `# The backend: reads every device's reports, writes offers, OTA blocks, config and commands.`,
+      `# The backend: reads every device's reports, writes (and reads) offers, writes OTA blocks, config and commands.`,
       `user ${user}`,
       ...DEVICE_WRITES.map((t) => `topic read ${R}/+/${t}`),
-      ...DEVICE_READS.map((t) => `topic write ${R}/+/${t}`),
+      // Offers are also read back: `tether ota push --clear` keeps an image's blocks while another device's offer names it.
+      ...DEVICE_READS.map((t) => `topic ${t === "ota/manifest" ? "readwrite" : "write"} ${R}/+/${t}`),
       `topic write ${SHARED_IMAGE_TOPICS}`,
       "",
     );

@@ -1,5 +1,6 @@
 /** `tether device`: one virtual device against any MQTT broker, events printed as they happen. */
 import { startNodeDevice } from "../../host-sim/node-device";
+import { BOOT_MODELS, type BootModelName } from "../../host-sim/boot/boot-models";
 import { readPublicKey } from "../ota/keys";
 import { SysfsBattery, findSysfsBattery, SYSFS_POWER_SUPPLY } from "../../device/platform/node/battery";
 import { consoleLog } from "../../device/platform/node/log";
@@ -19,6 +20,8 @@ ${CONNECT_HELP}  --state DIR      keep flash and key-value state in DIR (identit
   --battery sim|sysfs  the simulated LiPo (default) or this host's own battery (Linux sysfs)
   --ota-key FILE   ed25519 public key (tether ota keygen's .pub) trusted for OTA manifests; repeatable
   --hardware ID    hardware id OTA manifests must name (default tether-devkit)
+  --boot-model reference|esp-idf  the bootloader and boot records the device boots with: the
+                   reference bootloader (default) or ESP-IDF's otadata (in-place rewrites, one trial boot)
   --json           one JSON object per event
   --verbose        debug logging
 
@@ -38,6 +41,7 @@ export async function runDevice(argv: string[]): Promise<number> {
     battery: { type: "string" },
     "ota-key": { type: "string", multiple: true },
     hardware: { type: "string" },
+    "boot-model": { type: "string" },
     help: { type: "boolean" },
   });
   if (values.help) {
@@ -58,6 +62,8 @@ export async function runDevice(argv: string[]): Promise<number> {
   } else if (values.battery !== undefined && values.battery !== "sim") {
     throw new UsageError(`--battery must be "sim" or "sysfs", got "${values.battery}"`);
   }
+  const model = values["boot-model"] ?? "reference";
+  if (!(BOOT_MODELS as readonly string[]).includes(model)) throw new UsageError(`--boot-model must be ${BOOT_MODELS.map((m) => `"${m}"`).join(" or ")}, got "${model}"`);
   const trustedKeys = (values["ota-key"] ?? []).map((f) => readPublicKey(f));
   // Listen for Ctrl-C before the device starts: a signal during boot still stops it cleanly (and releases --state).
   const signalled = untilSignal();
@@ -67,6 +73,7 @@ export async function runDevice(argv: string[]): Promise<number> {
     stateDir: values.state,
     ota: { hardwareId: values.hardware, trustedKeys },
     batteryAdc,
+    bootModel: model as BootModelName,
     caCert: connection.caCert,
     telemetry: { reportIntervalMs, sampleIntervalMs },
     link: { backoff: { powerOnMaxMs } },

@@ -27,6 +27,8 @@ const USAGE = `tether ota <command>
                                     checks the bundle as a device does; prints why it rejects one (exit 1)
   push   --broker URL --bundle DIR --device ID [--wait SECONDS] [--clear] [--user NAME] [--password-file FILE] [--ca FILE]
                                     publishes blocks and manifest (retained, QoS 1); --wait follows the device's status;
+                                    --clear (with --wait) then clears the offer, and the image's blocks unless another
+                                    device's retained offer names the image;
                                     the password comes from --password-file or $TETHER_PASSWORD, never the command line
 Block sizes a device accepts: ${allowedBlockSizes().join(", ")} (whole flash erase blocks, one block per MQTT message).
 Versions: an integer, or MAJOR.MINOR.PATCH (= MAJOR*1000000 + MINOR*1000 + PATCH).`;

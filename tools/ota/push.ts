@@ -15,6 +15,7 @@ import { nodeSha256 } from "../../device/platform/node/sha256";
 import { sha256Of, toHex } from "../../device/core/ota/bytes";
 import { splitBlocks } from "./bundle";
 import { bundleLimitProblem } from "./limits";
+import { otherDevicesOffered } from "./retained-offers";
 
 export interface PushOptions {
   /** Broker URL without a password (credentials go in username/password). */
@@ -28,7 +29,11 @@ export interface PushOptions {
   image: Uint8Array;
   /** Seconds to wait for the device's final status (0: do not wait). */
   waitSeconds?: number;
-  /** After a final status, publish empty retained messages to clear the offer: the manifest and the shared blocks. */
+  /**
+   * After a final status, publish empty retained messages to clear the offer: the manifest, and the
+   * shared blocks unless the broker still holds another device's offer of the same image (or this
+   * account cannot read the retained manifests to tell).
+   */
   clear?: boolean;
   log?: (line: string) => void;
 }
@@ -39,6 +44,8 @@ export interface PushResult {
   bytes: number;
   /** The final status, when waited for. */
   status?: OtaStatus;
+  /** With `clear`: whether the shared image blocks were cleared too. */
+  blocksCleared?: boolean;
   ok: boolean;
 }
 
@@ -112,8 +119,18 @@ export async function pushBundle(o: PushOptions): Promise<PushResult> {
       result.ok = s !== undefined && s.result === 1;
       if (!s) log(`no final status from ${o.deviceId} within ${o.waitSeconds} s`);
       if (o.clear && s) {
+        // Read the other offers while this device's manifest is still retained: seeing it proves the account may read them.
+        const others = await otherDevicesOffered(client, imageHex, o.deviceId);
         await client.publishAsync(topics.manifest, Buffer.alloc(0), { qos: 1, retain: true });
-        for (let i = 0; i < blocks.length; i++) await client.publishAsync(imageBlockTopic(imageHex, i), Buffer.alloc(0), { qos: 1, retain: true });
+        if (others === undefined) {
+          log(`offer cleared; image blocks kept: this account cannot read the retained manifests (tether/+/ota/manifest) to know no other device needs them`);
+        } else if (others.length > 0) {
+          log(`offer cleared; image blocks kept: still offered to ${others.length} other device(s) (${others.slice(0, 3).join(", ")}${others.length > 3 ? ", …" : ""})`);
+        } else {
+          for (let i = 0; i < blocks.length; i++) await client.publishAsync(imageBlockTopic(imageHex, i), Buffer.alloc(0), { qos: 1, retain: true });
+          log(`offer and its ${blocks.length} image blocks cleared`);
+        }
+        result.blocksCleared = others !== undefined && others.length === 0;
       }
     }
     return result;

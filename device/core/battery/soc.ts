@@ -2,6 +2,7 @@
  * Battery ADC counts → millivolts → state of charge, in integer arithmetic only
  * (the results reach traces that must be identical on XS and Node).
  */
+import { setErrorName } from "../util/error-name";
 
 /** One point of a discharge curve: cell millivolts at a state of charge in whole %. */
 export type CurvePoint = readonly [mv: number, pct: number];
@@ -35,7 +36,7 @@ export const SOC_BP_FULL = 10000;
 export class BatteryInputError extends Error {
   constructor(message: string) {
     super(message);
-    this.name = "BatteryInputError";
+    setErrorName(this, "BatteryInputError");
   }
 }
 

@@ -5,6 +5,7 @@
  * from outside (CLI, config file, backend config over MQTT) is checked here before use,
  * and refused with a message naming it and its range.
  */
+import { setErrorName } from "../util/error-name";
 
 /** The largest delay a timer takes (a signed 32-bit millisecond count). */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -38,7 +39,7 @@ export type IntervalName = keyof typeof INTERVAL_BOUNDS;
 export class IntervalError extends Error {
   constructor(message: string) {
     super(message);
-    this.name = "IntervalError";
+    setErrorName(this, "IntervalError");
   }
 }
 

@@ -17,6 +17,7 @@
  */
 import { KV_VALUE_MAX, KvError, type KeyValueStore, type Log } from "../../ports";
 import { utf8Decode, utf8Length, utf8Write } from "../mqtt/utf8";
+import { setErrorName } from "../util/error-name";
 
 export const OUTBOX_PREFIX = "ob";
 export const OUTBOX_DROPPED_KEY = "obd";
@@ -46,7 +47,7 @@ export interface OutboxRecord {
 export class OutboxError extends Error {
   constructor(message: string) {
     super(message);
-    this.name = "OutboxError";
+    setErrorName(this, "OutboxError");
   }
 }
 

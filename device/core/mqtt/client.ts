@@ -17,6 +17,7 @@ import {
 import { DEFAULT_MAX_PACKET, MqttParser, type OversizedPublish } from "./parser";
 import { keepAliveStep, type KeepAliveClock } from "./keepalive";
 import { utf8Encode, utf8Length } from "./utf8";
+import { setErrorName } from "../util/error-name";
 
 // ---------------------------------------------------------------- defaults
 export const DEFAULT_CONNACK_TIMEOUT_MS = 10_000;
@@ -75,7 +76,7 @@ export interface MqttPorts {
 export class MqttError extends Error {
   constructor(message: string) {
     super(message);
-    this.name = "MqttError";
+    setErrorName(this, "MqttError");
   }
 }
 

@@ -4,6 +4,7 @@
  * decoding lives in parser.ts.
  */
 import { utf8Encode, utf8Length, utf8Write } from "./utf8";
+import { setErrorName } from "../util/error-name";
 
 // ---------------------------------------------------------------- protocol constants
 export const PROTOCOL_NAME = "MQTT";
@@ -85,7 +86,7 @@ export type Packet =
 export class MqttEncodeError extends Error {
   constructor(message: string) {
     super(message);
-    this.name = "MqttEncodeError";
+    setErrorName(this, "MqttEncodeError");
   }
 }
 

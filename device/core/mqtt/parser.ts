@@ -15,6 +15,7 @@ import {
   type Packet, type PacketQoS, type Will,
 } from "./codec";
 import { utf8Decode } from "./utf8";
+import { setErrorName } from "../util/error-name";
 
 /** Default bound on Remaining Length: generous for telemetry/config, small for an ESP32 heap. */
 export const DEFAULT_MAX_PACKET = 16 * 1024;
@@ -25,7 +26,7 @@ const FLAGS_FOR = (t: number): number => (t === PUBREL || t === SUBSCRIBE || t =
 export class ParseError extends Error {
   constructor(message: string) {
     super(message);
-    this.name = "ParseError";
+    setErrorName(this, "ParseError");
   }
 }
 

@@ -102,8 +102,9 @@ class Stepper {
     if (a && a.slot === f.runningSlot) {
       m.running = a.version; // what was verified and installed in this slot
       // On trial: pending-verify; with rollback support, any state but valid is checked the same
-      // way (a torn ESP-IDF rewrite can leave a state no bootloader rule acts on).
-      if (f.runningState === "pending-verify" || (f.rollback && f.runningState !== "valid")) {
+      // way (a torn ESP-IDF rewrite can leave a state no bootloader rule acts on), and so is a
+      // valid state this image never asked for (markValid comes only after the confirming note).
+      if (f.runningState === "pending-verify" || (f.rollback && (f.runningState !== "valid" || a.stage !== Stage.Confirming))) {
         if (a.stage === Stage.Unhealthy || f.attemptRejected) return this.rollBack(a, "health check failed on an earlier boot of this trial");
         return this.beginTrial(a);
       }
@@ -111,7 +112,7 @@ class Stepper {
       return this.confirm(a);
     }
     if (a && a.stage !== Stage.Interrupted) {
-      const v = judgeTrial({ stage: a.stage, slotState: f.attemptSlotState ?? "undefined", seqChanged: f.recordSeq !== a.seqBefore, reset: f.reset });
+      const v = judgeTrial({ stage: a.stage, slotState: f.attemptSlotState ?? "undefined", seqRose: f.recordSeq > a.seqBefore, reset: f.reset });
       if (f.attemptRejected) {
         // Rejected already (by the trial itself, or before a cut kept the record): say so again, then drop the record.
         this.report(OtaState.Idle, OtaResult.RolledBack, { version: a.version, offer: offerOf(a), attempt: a.attempts, cause: v.kind === "ended" ? v.cause : TrialCause.Unknown, detail: `trial failed; back on slot ${f.runningSlot}` });
@@ -358,7 +359,10 @@ class Stepper {
     const t = this.m.trial;
     if (this.m.mode !== "trial" || !t || t.cause !== undefined || !t.connected || !t.acked) return;
     this.disarm();
-    this.op = { type: "mark-valid" };
+    // Noted first: a reset inside markValid's in-place rewrite then reads as power loss, not as
+    // a crash whose abort was cut (trial-outcome.ts).
+    if (t.record.stage === Stage.Confirming) this.op = { type: "mark-valid" };
+    else this.saveAttempt({ ...t.record, stage: Stage.Confirming });
   }
 
   private confirm(a: AttemptRecord): void {
@@ -504,6 +508,12 @@ class Stepper {
       case Stage.Unhealthy:
         if (m.mode === "trial" && m.trial?.cause !== undefined) this.healthFailed(m.trial);
         return;
+      case Stage.Confirming:
+        if (m.mode === "trial" && m.trial && m.trial.cause === undefined) {
+          m.trial = { ...m.trial, record: r };
+          this.op = { type: "mark-valid" };
+        }
+        return;
       default:
         return; // Trial, Interrupted: bookkeeping only
     }
@@ -561,9 +571,14 @@ class Stepper {
       case "confirm-records":
         this.effects.push({ type: "log", level: "warn", message: `ota: confirmation bookkeeping failed (done again at next boot): ${what}` });
         return this.confirmed(m.trial?.record ?? m.attempt ?? { version: i.op.running.version, slot: i.op.running.slot, securityCounter: i.op.counter, seqBefore: 0, stage: Stage.Trial, attempts: 1, offer: NO_OFFER });
-      case "reject":
+      case "reject": {
         this.effects.push({ type: "log", level: "warn", message: `ota: could not remember rejected version ${i.op.version}: ${what}` });
-        return this.afterReject(i.op.version);
+        // Refused from memory for the rest of this boot; on the old image the attempt record stays,
+        // so the next boot judges the trial again and tries to write the rejection again.
+        m.unsavedRejections = [...(m.unsavedRejections ?? []), i.op.version];
+        if (m.mode === "trial" && m.trial?.cause === TrialCause.Unhealthy) this.op = { type: "rollback" };
+        return;
+      }
       case "clear-attempt":
         this.effects.push({ type: "log", level: "warn", message: `ota: could not clear the attempt record: ${what}` });
         return;

@@ -7,6 +7,7 @@
  * errors (ManifestError), never exceptions of another kind.
  */
 import { cborDecode, cborEncode } from "../util/cbor";
+import { setErrorName } from "../util/error-name";
 
 // Envelope keys
 export const ENV_MANIFEST = 1;
@@ -56,7 +57,7 @@ export interface Envelope {
 export class ManifestError extends Error {
   constructor(message: string) {
     super(message);
-    this.name = "ManifestError";
+    setErrorName(this, "ManifestError");
   }
 }
 

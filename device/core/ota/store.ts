@@ -31,6 +31,8 @@ export const Stage = {
   Interrupted: 4,
   /** Written by the old image right after setPending returned, before it restarts. */
   Pending: 5,
+  /** The trial passed its health check: written just before markValid (a cut inside its rewrite is not a crash). */
+  Confirming: 6,
 } as const;
 export type StageCode = (typeof Stage)[keyof typeof Stage];
 
@@ -102,7 +104,7 @@ export class OtaStore {
     const v = this.decode(KEY_ATTEMPT);
     if (!Array.isArray(v) || (v.length !== 4 && v.length !== 7) || !v.slice(0, 4).every(isUint) || v[1] > 1) return undefined;
     if (v.length === 4) return { version: v[0], slot: v[1] as SlotIndex, securityCounter: v[2], seqBefore: v[3], stage: Stage.Staged, attempts: 1, offer: new Uint8Array(0) };
-    if (!isUint(v[4]) || v[4] > Stage.Pending || !isUint(v[5]) || !(v[6] instanceof Uint8Array)) return undefined;
+    if (!isUint(v[4]) || v[4] > Stage.Confirming || !isUint(v[5]) || !(v[6] instanceof Uint8Array)) return undefined;
     return { version: v[0], slot: v[1] as SlotIndex, securityCounter: v[2], seqBefore: v[3], stage: v[4] as StageCode, attempts: v[5], offer: v[6] };
   }
 

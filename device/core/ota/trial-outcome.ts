@@ -1,15 +1,26 @@
 /**
  * What became of an install, judged by the old image after a reboot from what the platform can
- * actually tell: the trial slot's image state, whether the boot record's sequence moved, the
+ * actually tell: the trial slot's image state, whether the boot record's sequence rose, the
  * reset reason of this boot, and how far the attempt record says the install got.
  *
  * The sequence number alone proves nothing on ESP-IDF: the bootloader rewrites the active
  * otadata sector in place (NEW -> PENDING_VERIFY, PENDING_VERIFY -> ABORTED, esp-idf
- * bootloader_utility.c), and a power cut during that rewrite brings the older sector back, so
- * "same sequence as before setPending" can follow a trial that ran and crashed. A power-on
- * reset is believed to be power loss (retryable) only once the trial image has recorded that its
- * agent started and the bootloader's record of the trial's end is intact; where a cut may hide a
- * crash, the end is unknown and the version is rejected (bootloader-spec/SPEC.md invariant 4).
+ * bootloader_utility.c), a power cut during that rewrite brings the older sector back, and
+ * esp_rewrite_ota_data reuses the same ota_seq for a slot after an abort. The rules, and the
+ * windows where a power cut can hide a crash, are bootloader-spec/SPEC.md section 5
+ * ("How the app tells what happened") and docs/protocol/ota.md ("Judging a trial"):
+ *
+ * - network / unhealthy: the trial image recorded its failed health check: that cause;
+ * - confirming: the trial passed its health check and a reset came while it marked itself valid
+ *   (markValid rewrites the active entry in place): the reset reason decides, a power-on is power loss;
+ * - trial: the agent ran; the reset reason decides, but a power-on counts as power loss only when
+ *   the bootloader's record of the end (aborted / invalid) is intact: else unknown;
+ * - pending (setPending returned), or staged with proof that setPending landed (a new boot-record
+ *   entry appeared and ended): the image was started; a crash the reset reason names is believed,
+ *   anything else is unknown (a cut at the trial's first moments looks exactly like a crash whose
+ *   abort, or whose verdict, was cut): rejected rather than risk booting a crash again;
+ * - staged otherwise: setPending may never have landed (a state left over from an earlier attempt
+ *   reads the same, ota_seq reused): not applied, unless the reset reason names a crash.
  */
 import type { ImageState, ResetReason } from "../../ports";
 import { TrialCause, type TrialCauseCode } from "./codes";
@@ -20,8 +31,8 @@ export interface TrialFacts {
   stage: StageCode;
   /** BootControl.slotState of the trial slot, read on the old image. */
   slotState: ImageState;
-  /** recordSeq() differs from the one recorded before setPending. */
-  seqChanged: boolean;
+  /** recordSeq() is above the one recorded before setPending (a new boot-record entry appeared). */
+  seqRose: boolean;
   /** The reset reason of this boot. */
   reset: ResetReason;
 }
@@ -50,31 +61,19 @@ export function judgeTrial(f: TrialFacts): TrialVerdict {
   if (f.stage === Stage.Unhealthy) return { kind: "ended", cause: TrialCause.Unhealthy };
   if (f.stage === Stage.Network) return { kind: "ended", cause: TrialCause.Network };
   const cause = causeOfReset(f.reset);
+  const namesCrash = cause === TrialCause.Crash || cause === TrialCause.Watchdog;
   // The bootloader (or the app) ended a trial in this slot, and said so.
   const endedHere = f.slotState === "aborted" || f.slotState === "invalid";
+  // Healthy, and cut short while marking itself valid: nothing but markValid ran after the check.
+  if (f.stage === Stage.Confirming) return { kind: "ended", cause };
   if (f.stage === Stage.Trial) {
-    // The trial image ran, and a reset ended it: the reset reason says how. Where the
-    // bootloader's record of the trial was lost (a torn in-place rewrite), a power-on reason
-    // may be the cut of that rewrite hiding a crash: unknown, rejected.
+    // The agent ran; where the bootloader's record of the end was lost (a torn in-place
+    // rewrite), a power-on may be the cut of that rewrite hiding a crash: unknown.
     if (endedHere || cause !== TrialCause.PowerLoss) return { kind: "ended", cause };
     return { kind: "ended", cause: TrialCause.Unknown };
   }
-  // Staged or Pending: the trial image never got as far as noting that it ran.
-  if (endedHere) {
-    // Once setPending returned (pending), the slot read "new": an end state is this trial's.
-    // Before that (staged), it may be left over from an earlier attempt: ESP-IDF even reuses
-    // the same ota_seq for the slot after an abort (esp_rewrite_ota_data), so an unchanged
-    // sequence proves nothing either way; only a reset reason that names a crash is believed.
-    if (f.stage === Stage.Staged && !f.seqChanged && cause !== TrialCause.Crash && cause !== TrialCause.Watchdog) return NOT_APPLIED;
-    // The image booted and never reached the agent: a build that dies at start looks like this,
-    // and so does one whose first moments lost power, once the cut of the bootloader's abort
-    // hid the panic. Only a reset reason that names the crash is believed; otherwise unknown.
-    return { kind: "ended", cause: cause === TrialCause.PowerLoss ? TrialCause.Unknown : cause };
-  }
-  if (f.stage !== Stage.Pending || f.seqChanged || f.slotState !== "undefined" || cause !== TrialCause.PowerLoss) return NOT_APPLIED;
-  // setPending landed (the old image noted it), yet no entry selects the slot and the sequence
-  // is back where it was, after a power-on: ESP-IDF's in-place rewrite of the entry was torn,
-  // NEW -> PENDING_VERIFY before the image ran, or PENDING_VERIFY -> ABORTED after it crashed.
-  // The platform cannot tell these apart: unknown, rejected rather than risk a crash again.
-  return { kind: "ended", cause: TrialCause.Unknown };
+  const landed = f.stage === Stage.Pending || (f.seqRose && endedHere);
+  if (!landed) return endedHere && namesCrash ? { kind: "ended", cause } : NOT_APPLIED;
+  // The image was started and never noted that its agent ran.
+  return { kind: "ended", cause: namesCrash ? cause : TrialCause.Unknown };
 }

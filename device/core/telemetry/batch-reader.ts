@@ -11,6 +11,7 @@
  * samples, link or battery objects): a backend that only counts batches by sequence number
  * (the virtual fleet's) reads every message without paying for what it does not look at.
  */
+import type { MemorySample } from "../../ports";
 import type { BatteryReport, LinkStats, TelemetryBatch, TelemetrySample } from "./record";
 
 const U32_MAX = 0xffffffff;
@@ -145,6 +146,21 @@ function readBattery(): BatteryReport | undefined {
   return battery;
 }
 
+/** The memory map: all four keys (0..3), each once. */
+function readMemory(): MemorySample | undefined {
+  if (arg(MAJOR_MAP) !== 4) return undefined;
+  let seen = 0;
+  const v = [NO, NO, NO, NO];
+  for (let i = 0; i < 4; i++) {
+    const key = uint(3);
+    if (key === NO || seen & (1 << key)) return undefined;
+    seen |= 1 << key;
+    v[key] = uint(U32_MAX);
+    if (v[key] === NO) return undefined;
+  }
+  return { slotsUsed: v[0], slotsFree: v[1], chunkBytesUsed: v[2], chunkBytesFree: v[3] };
+}
+
 function readSamples(baseMs: number, out: TelemetrySample[]): boolean {
   const count = arg(MAJOR_ARRAY);
   if (count === NO) return false;
@@ -201,15 +217,16 @@ export function readBatchFast(
     const entries = arg(MAJOR_MAP);
     if (entries === NO) return undefined;
     let seen = 0;
-    const n = [NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO];
+    const n = [NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO];
     let deviceId: string | undefined;
     let firmware: string | undefined;
     let link: LinkStats | undefined;
     let battery: BatteryReport | undefined;
+    let memory: MemorySample | undefined;
     const samples: TelemetrySample[] = [];
     let haveSamples = false;
     for (let i = 0; i < entries; i++) {
-      const key = uint(13);
+      const key = uint(14);
       if (key === NO || seen & (1 << key)) return undefined;
       seen |= 1 << key;
       if (key === 1 || key === 3) {
@@ -223,6 +240,9 @@ export function readBatchFast(
       } else if (key === 11) {
         battery = readBattery();
         if (battery === undefined) return undefined;
+      } else if (key === 14) {
+        memory = readMemory();
+        if (memory === undefined) return undefined;
       } else if (key === 12) {
         // Offsets count from baseSec, which the writer puts first; otherwise take the general path.
         if ((seen & (1 << 7)) === 0 || !readSamples(n[7] * 1000, samples)) return undefined;
@@ -250,6 +270,7 @@ export function readBatchFast(
     };
     if (link !== undefined) batch.link = link;
     if (battery !== undefined) batch.battery = battery;
+    if (memory !== undefined) batch.memory = memory;
     if (n[13] !== NO) batch.samplesDropped = n[13];
     return batch;
   } finally {

@@ -102,6 +102,10 @@ export function formatTelemetry(b: TelemetryBatch): string {
     if (b.link.oversized) l += `, ${b.link.oversized} oversized skipped`;
     lines.push(l);
   }
+  if (b.memory) {
+    const m = b.memory;
+    lines.push(`  memory   slots ${m.slotsUsed} used, ${m.slotsFree} free; chunks ${m.chunkBytesUsed} bytes used, ${m.chunkBytesFree} free`);
+  }
   lines.push(`  samples  ${b.samples.length}${b.samplesDropped ? ` (${b.samplesDropped} lost to overflow)` : ""}`);
   for (const s of b.samples) lines.push(`    ${formatSample(b, s)}`);
   return lines.join("\n");

@@ -5,10 +5,11 @@
  * docs/protocol/telemetry.md has the CDDL. Decoders ignore unknown keys, so fields can be
  * added later without breaking old backends; a key is never reused with another meaning.
  */
-import type { ResetReason } from "../../ports";
+import type { MemorySample, ResetReason } from "../../ports";
 import { cborDecode } from "../util/cbor";
 import { readBatchFast, readBatchSeqAndAlarm } from "./batch-reader";
 import { CborWriter, headSize, MAJOR_ARRAY, MAJOR_MAP, MAJOR_UINT } from "./cbor-writer";
+import { setErrorName } from "../util/error-name";
 
 // ---------------------------------------------------------------- wire constants
 export const TELEMETRY_FORMAT = 1;
@@ -31,6 +32,7 @@ export const K = {
   battery: 11,
   samples: 12,
   samplesDropped: 13,
+  memory: 14,
 } as const;
 /** Sample map keys. */
 export const KS = { offsetMs: 0, temperatureCentiC: 1, humidityPermille: 2, rssiDbm: 3 } as const;
@@ -38,6 +40,8 @@ export const KS = { offsetMs: 0, temperatureCentiC: 1, humidityPermille: 2, rssi
 export const KL = { state: 0, reconnects: 1, queued: 2, dropped: 3, oversized: 4 } as const;
 /** Battery map keys. */
 export const KB = { mv: 0, pct: 1, status: 2, alarm: 3, dropBpPerHour: 4, timeToEmptyMin: 5 } as const;
+/** Memory map keys: the XS heaps (ports.ts MemorySample). */
+export const KM = { slotsUsed: 0, slotsFree: 1, chunkBytesUsed: 2, chunkBytesFree: 3 } as const;
 
 export const RESET_REASON_CODES: readonly ResetReason[] = [
   "unknown", "power-on", "software", "watchdog", "panic", "brownout", "deep-sleep", "external",
@@ -108,6 +112,8 @@ export interface TelemetryBatch {
   uptimeMs: number;
   link?: LinkStats;
   battery?: BatteryReport;
+  /** The script engine's heaps when the batch was built (boards only). */
+  memory?: MemorySample;
   samples: TelemetrySample[];
   /** Samples lost since the last batch: buffer overflow, or a sensor value outside the wire ranges. */
   samplesDropped?: number;
@@ -116,7 +122,7 @@ export interface TelemetryBatch {
 export class TelemetryError extends Error {
   constructor(readonly code: "invalid" | "too-large" | "decode", message: string) {
     super(message);
-    this.name = "TelemetryError";
+    setErrorName(this, "TelemetryError");
   }
 }
 
@@ -160,8 +166,8 @@ export function checkSample(s: TelemetrySample): void {
 
 /*
  * The batch is written straight to CBOR (cbor-writer.ts), byte for byte what cbor-x wrote for
- * the Map form it replaces: keys 0..11 as present, then 13 (samplesDropped), then 12 (samples),
- * the order that form inserted them in. Every field is checked before the batch is returned.
+ * the Map form it replaces: keys 0..11 as present, then 14 (memory), 13 (samplesDropped) and
+ * 12 (samples), the order that form inserted them in. Every field is checked before the batch is returned.
  */
 
 let sharedWriter: CborWriter | undefined;
@@ -214,9 +220,10 @@ function writeHeader(w: CborWriter, b: TelemetryBatch, baseMs: number): void {
   if (b.slot !== 0 && b.slot !== 1) throw new TelemetryError("invalid", `slot must be 0 or 1, got ${String(b.slot)}`);
   const link = b.link;
   const battery = b.battery;
+  const memory = b.memory;
   const dropped = b.samplesDropped !== undefined && b.samplesDropped > 0;
-  // format..uptimeSec (10), link, battery, samplesDropped, samples.
-  w.head(MAJOR_MAP, 11 + (link !== undefined ? 1 : 0) + (battery !== undefined ? 1 : 0) + (dropped ? 1 : 0));
+  // format..uptimeSec (10), link, battery, memory, samplesDropped, samples.
+  w.head(MAJOR_MAP, 11 + (link !== undefined ? 1 : 0) + (battery !== undefined ? 1 : 0) + (memory !== undefined ? 1 : 0) + (dropped ? 1 : 0));
   field(w, K.format, TELEMETRY_FORMAT);
   w.head(MAJOR_UINT, K.deviceId);
   w.text(b.deviceId);
@@ -259,6 +266,18 @@ function writeHeader(w: CborWriter, b: TelemetryBatch, baseMs: number): void {
     if (alarm !== undefined) field(w, KB.alarm, alarm);
     if (drop !== undefined) field(w, KB.dropBpPerHour, drop);
     if (tte !== undefined) field(w, KB.timeToEmptyMin, tte);
+  }
+  if (memory !== undefined) {
+    const su = checkUint("memory.slotsUsed", memory.slotsUsed);
+    const sf = checkUint("memory.slotsFree", memory.slotsFree);
+    const cu = checkUint("memory.chunkBytesUsed", memory.chunkBytesUsed);
+    const cf = checkUint("memory.chunkBytesFree", memory.chunkBytesFree);
+    w.head(MAJOR_UINT, K.memory);
+    w.head(MAJOR_MAP, 4);
+    field(w, KM.slotsUsed, su);
+    field(w, KM.slotsFree, sf);
+    field(w, KM.chunkBytesUsed, cu);
+    field(w, KM.chunkBytesFree, cf);
   }
   if (dropped) field(w, K.samplesDropped, checkUint("samplesDropped", b.samplesDropped));
   w.head(MAJOR_UINT, K.samples);
@@ -428,6 +447,15 @@ export function decodeTelemetryBatchGeneral(bytes: Uint8Array): TelemetryBatch {
     const tte = opt(b, KB.timeToEmptyMin, "battery.timeToEmptyMin", 0, U32_MAX);
     if (tte !== undefined) battery.timeToEmptyMin = tte;
     batch.battery = battery;
+  }
+  if (m.has(K.memory)) {
+    const x = asMap("memory", m.get(K.memory));
+    batch.memory = {
+      slotsUsed: need(x, KM.slotsUsed, "memory.slotsUsed", 0, U32_MAX),
+      slotsFree: need(x, KM.slotsFree, "memory.slotsFree", 0, U32_MAX),
+      chunkBytesUsed: need(x, KM.chunkBytesUsed, "memory.chunkBytesUsed", 0, U32_MAX),
+      chunkBytesFree: need(x, KM.chunkBytesFree, "memory.chunkBytesFree", 0, U32_MAX),
+    };
   }
   const dropped = opt(m, K.samplesDropped, "samplesDropped", 0, U32_MAX);
   if (dropped !== undefined) batch.samplesDropped = dropped;

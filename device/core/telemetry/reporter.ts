@@ -5,7 +5,7 @@
  * what happens next). Callback-based on the Clock port, so virtual time fast-forwards it.
  */
 import { INTERVAL_BOUNDS, intervalProblem } from "../config/intervals";
-import { rethrowHalt, type Clock, type Log, type Sensors, type WallClock, type ResetReason } from "../../ports";
+import { rethrowHalt, type Clock, type Log, type MemoryMeter, type Sensors, type WallClock, type ResetReason } from "../../ports";
 import type { BatteryMonitor } from "../battery/monitor";
 import {
   TELEMETRY_MAX_BYTES,
@@ -46,6 +46,8 @@ export interface TelemetryReporterDeps {
   publish(bytes: Uint8Array, batch: TelemetryBatch): void;
   battery?: BatteryMonitor;
   linkStats?(): LinkStats | undefined;
+  /** The script engine's free heap, reported in each batch (boards only). */
+  memory?: MemoryMeter;
   /** Called at the start of each sampling tick (host-sim charges the active current here). */
   onWake?(): void;
   log?: Log;
@@ -242,6 +244,8 @@ export class TelemetryReporter {
     if (link) batch.link = link;
     const bat = this.deps.battery?.report();
     if (bat) batch.battery = bat;
+    const mem = this.deps.memory?.sample();
+    if (mem) batch.memory = mem;
     return batch;
   }
 

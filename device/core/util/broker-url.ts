@@ -3,6 +3,7 @@
  * Portable (no URL class: XS has none) and strict: anything else is a clear error.
  */
 import type { SocketOptions } from "../../ports";
+import { setErrorName } from "./error-name";
 
 export const MQTT_PORT = 1883;
 export const MQTTS_PORT = 8883;
@@ -16,7 +17,7 @@ export interface BrokerTarget extends SocketOptions {
 export class BrokerUrlError extends Error {
   constructor(message: string) {
     super(message);
-    this.name = "BrokerUrlError";
+    setErrorName(this, "BrokerUrlError");
   }
 }
 

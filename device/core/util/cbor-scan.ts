@@ -7,9 +7,14 @@
  *   - nesting deeper than the limit (arrays, maps, tags and indefinite strings each count one level);
  *   - a container or string announcing more items or bytes than are left (cbor-x would
  *     allocate an array of that size before noticing the truncation);
- *   - reserved additional-information values and stray break codes.
+ *   - reserved additional-information values and stray break codes;
+ *   - half-precision floats. No Tether message carries a float, and cbor-x decodes a half
+ *     through a Float32Array it makes at module load: in the preloaded bundle on the board that
+ *     buffer is read-only, and decoding threw "read-only buffer" there while Node decoded the
+ *     value (seen in mcsim). Refused here, a half float gets the same clear error everywhere.
  * It reads exactly one data item from the start; trailing bytes are the decoder's business.
  */
+import { setErrorName } from "./error-name";
 
 /** Deepest nesting any Tether message needs is 3 (batch → samples → sample); 8 leaves room. */
 export const CBOR_MAX_DEPTH = 8;
@@ -23,6 +28,8 @@ const MAJOR_MAP = 5;
 const MAJOR_TAG = 6;
 const MAJOR_SIMPLE = 7;
 const AI_1 = 24;
+/** Major type 7 with a 2-byte argument: an IEEE 754 half-precision float. */
+const AI_HALF_FLOAT = 25;
 const AI_8 = 27;
 const AI_INDEFINITE = 31;
 /** Marks an open indefinite-length container on the count stack. */
@@ -33,7 +40,7 @@ const INDEFINITE_STRING = -2;
 export class CborScanError extends Error {
   constructor(message: string) {
     super(message);
-    this.name = "CborScanError";
+    setErrorName(this, "CborScanError");
   }
 }
 
@@ -120,6 +127,7 @@ export function scanCbor(b: Uint8Array, maxDepth = CBOR_MAX_DEPTH): CborScan {
         break;
       case MAJOR_SIMPLE:
         if (ai === AI_INDEFINITE) throw new CborScanError(`unexpected break at byte ${pos - 1}`);
+        if (ai === AI_HALF_FLOAT) throw new CborScanError(`half-precision float at byte ${pos - 3}: not accepted (Tether messages carry no floats)`);
         break;
     }
     if (container !== -3 && open.length + 1 > depth) {

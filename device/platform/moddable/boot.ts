@@ -8,6 +8,7 @@
  */
 import * as esp from "tether-esp";
 import { RollbackFailed, isHalt, type BootControl, type ImageState, type SlotIndex } from "../../ports";
+import { setErrorName } from "../../core/util/error-name";
 
 /** esp_ota_img_states_t, in order; -1 (our binding's "no state") maps to "undefined". */
 const STATES: readonly ImageState[] = ["new", "pending-verify", "valid", "invalid", "aborted"];
@@ -23,7 +24,7 @@ function nativeFailure(e: unknown): e is Error {
 export class BootError extends Error {
   constructor(readonly code: "set-boot-failed" | "mark-valid-failed" | "no-slot", message: string) {
     super(message);
-    this.name = "BootError";
+    setErrorName(this, "BootError");
   }
 }
 

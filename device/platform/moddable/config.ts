@@ -6,6 +6,7 @@
  * setup/network would hold main() until Wi-Fi and SNTP are up, and a device out of range would
  * never start. wifi.ts brings the link up and keeps retrying instead.
  */
+import { setErrorName } from "../../core/util/error-name";
 export interface DeviceConfig {
   deviceId: string;
   brokers: string[];
@@ -27,7 +28,7 @@ export interface DeviceConfig {
 export class DeviceConfigError extends Error {
   constructor(message: string) {
     super(message);
-    this.name = "DeviceConfigError";
+    setErrorName(this, "DeviceConfigError");
   }
 }
 

@@ -13,6 +13,7 @@ import { ModdableRandom } from "./random";
 import { NetSensors } from "./sensors";
 import { moddableSha256 } from "./sha256";
 import { EspSystem } from "./system";
+import { XsMemoryMeter } from "./memory";
 import { ModdableWallClock } from "./wall-clock";
 
 /** The broker CA as DER bytes, from the manifest's data resources; undefined if not bundled. */
@@ -37,5 +38,6 @@ export function buildPorts(config: DeviceConfig): Ports & { system: EspSystem } 
     system: new EspSystem(log),
     boot,
     log,
+    memory: new XsMemoryMeter(),
   };
 }

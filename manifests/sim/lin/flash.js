@@ -1,7 +1,7 @@
 /*
  * embedded:storage/flash for the Moddable simulator, which has none (Moddable SDK 8.2.3 builds
  * it for esp32 only). The partitions of manifests/esp32/partitions.csv ("running", "nextota",
- * "storage", "otadata"), each a host file under the `file` module's root (/tmp/ on Linux), so
+ * "otadata"), each a host file under the `file` module's root (/tmp/ on Linux), so
  * they live outside the XS heap and survive a restart, as flash does. NOR rules: a new file
  * reads 0xFF, a write only clears bits, an erase sets a 4 KB block back to 0xFF.
  */
@@ -9,7 +9,7 @@ import { File } from "file";
 import mcConfig from "mc/config";
 
 const BLOCK = 4096;
-const SIZES = { running: 0x1C0000, nextota: 0x1C0000, storage: 0x60000, otadata: 0x2000 };
+const SIZES = { running: 0x1F0000, nextota: 0x1F0000, otadata: 0x2000 };
 
 function bytes(buffer) {
 	return ArrayBuffer.isView(buffer) ? new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength) : new Uint8Array(buffer);

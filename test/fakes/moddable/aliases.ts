@@ -16,4 +16,5 @@ export const FAKE_MODULES: Record<string, string> = {
   wifi: "wifi.ts",
   sntp: "sntp.ts",
   "tether-esp": "tether-esp.ts",
+  "tether-memory": "tether-memory.ts",
 };

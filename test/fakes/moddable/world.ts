@@ -55,6 +55,8 @@ export class FakeWorld {
   readonly config: Record<string, unknown> = {};
   wifi = { ssid: "tether-lab", password: "secret", available: true, rssi: -61 };
   sntp = { available: true, unixSeconds: 1_767_225_600 };
+  /** The XS heaps tether-memory reports (the ESP32 manifest's 4,096 slots and 80 KB of chunks). */
+  memory = { slotsUsed: 1200, slotsFree: 2896, chunkBytesUsed: 30000, chunkBytesFree: 51920 };
   /** esp_reset_reason() code for the current boot (1 = power-on). */
   resetReason = 1;
   /** Wall time: Date.now() is epochMs + clock.now() once Time.set ran; 0 + ticks before. */

@@ -9,6 +9,7 @@ import { FakeRestart, FakeWorld, installWorld, uninstallWorld } from "../../fake
 import { VirtualBroker } from "../../../host-sim/broker/virtual-broker";
 import { startDevice } from "../../../device/platform/moddable/main";
 import type { AgentEvent } from "../../../device/core/index";
+import { decodeTelemetryBatch } from "../../../device/core/telemetry/record";
 
 function line(e: AgentEvent, now: number): string {
   switch (e.type) {
@@ -45,6 +46,8 @@ export function run(host: ScenarioHost): void {
   broker.subscribeInternal("tether/+/telemetry", (topic, payload) => {
     received++;
     if (received <= 2) host.emit(`@${w.clock.now()} broker got ${topic} ${payload.length} bytes`);
+    // The board's heap figures (tether-memory) ride in every batch.
+    if (received === 1) host.emit(`memory ${JSON.stringify(decodeTelemetryBatch(payload).memory)}`);
   });
 
   const boot = (tag: string) => {
