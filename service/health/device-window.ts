@@ -33,6 +33,8 @@ export interface HourBucket {
   /** Latest battery % and predicted minutes to empty in this hour (the battery curve). */
   batteryPct?: number;
   timeToEmptyMin?: number;
+  /** Lowest battery % in this hour (a battery swapped within the hour still shows its old low). */
+  batteryMinPct?: number;
 }
 
 export interface BatteryState {
@@ -219,6 +221,7 @@ export class DeviceWindow {
       if (s.battery?.timeToEmptyMin !== undefined && x.timeToEmptyMin === undefined) s.estimatesSinceMs = nowMs;
       s.battery = { pct: x.pct, mv: x.mv, status: x.status, alarm: x.alarm ?? "none", dropBpPerHour: x.dropBpPerHour, timeToEmptyMin: x.timeToEmptyMin, atMs: nowMs };
       b.batteryPct = x.pct;
+      b.batteryMinPct = Math.min(b.batteryMinPct ?? x.pct, x.pct);
       if (x.status === 1 || x.status === 2) s.chargingSinceMs ??= nowMs;
       else s.chargingSinceMs = undefined;
       b.timeToEmptyMin = x.timeToEmptyMin;

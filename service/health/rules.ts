@@ -25,7 +25,7 @@ const BATTERY_CHARGE_COMPLETE = 2;
 const BATTERY_LOW = 4;
 /** A battery this full is a new one... */
 const FRESH_BATTERY_PCT = 90;
-/** ...when it also rose this much above the lowest hour in the window (a battery reading 95 % all along is not new). */
+/** ...when it also rose this much above the lowest reading in the window (a battery reading 95 % all along is not new). */
 const FRESH_BATTERY_RISE_PCT = 10;
 /** A device's drain estimate this soon after a boot or update is too young to close an alert on. */
 const YOUNG_ESTIMATE_MS = 6 * HOUR;
@@ -44,7 +44,7 @@ function isoDay(ms: number): string {
 function freshBattery(d: DeviceSnapshot, pct: number): boolean {
   if (pct < FRESH_BATTERY_PCT) return false;
   let lowest = pct;
-  for (const h of d.hours) if (h.batteryPct !== undefined && h.batteryPct < lowest) lowest = h.batteryPct;
+  for (const h of d.hours) if (h.batteryMinPct !== undefined && h.batteryMinPct < lowest) lowest = h.batteryMinPct;
   return pct - lowest >= FRESH_BATTERY_RISE_PCT;
 }
 

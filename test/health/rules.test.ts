@@ -166,6 +166,11 @@ describe("low battery across a reboot", () => {
     expect(lowBattery(r.s, rule, false, T0 + 2 * HOUR)?.active).toBe(true);
     r.telemetry(batch("r", { seq: 17, pct: 100, uptimeMs: 5 * MIN }), T0 + 3 * HOUR);
     expect(lowBattery(r.s, rule, true, T0 + 3 * HOUR)?.active).toBe(false);
+    // Replaced within the hour of the last low reading: still a new battery.
+    const q = new DeviceWindow("q", T0);
+    q.telemetry(batch("q", { seq: 1, pct: 22, tteMin: 2 * 1440 }), T0);
+    q.telemetry(batch("q", { seq: 17, pct: 100, uptimeMs: 5 * MIN }), T0 + 20 * MIN);
+    expect(lowBattery(q.s, rule, true, T0 + 20 * MIN)?.active).toBe(false);
   });
 });
 

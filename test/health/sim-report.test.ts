@@ -49,12 +49,12 @@ const html = () => join(dir, "report.html");
 beforeAll(async () => {
   cli = await buildCli("sim-report");
   dir = mkdtempSync(join(tmpdir(), "tether-sim-report-"));
-  const r = spawnSync(process.execPath, [cli, "sim", ...ARGS, "--report", html()], { encoding: "utf8", timeout: 240_000 });
+  const r = spawnSync(process.execPath, [cli, "sim", ...ARGS, "--report", html()], { encoding: "utf8", timeout: 420_000 }); // 50–140 s on a loaded 2-core machine
   code = r.status;
   out = `${r.stdout}\n${r.stderr}`;
   const m = /<script id="report-data" type="application\/json">(.*?)<\/script>/s.exec(readFileSync(html(), "utf8"));
   data = JSON.parse(m![1]) as ReportData;
-}, 300_000);
+}, 480_000);
 
 afterAll(() => {
   removeCli(cli);

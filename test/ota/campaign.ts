@@ -72,6 +72,8 @@ export interface CampaignCounts {
   espIdfHazardRuns: number;
   /** Of those, a build that crashes at start looping for ever on it (counted in `bricked` too). */
   hazardCrashLoops: number;
+  /** Releases offered to a device already in such a loop (not run: nothing reaches it any more). */
+  offeredToLoopingDevice: number;
   /** A few failing runs, with what it takes to replay them. */
   examples: string[];
 }
@@ -131,6 +133,7 @@ export function runCampaign(o: CampaignOptions): CampaignCounts {
     bricked: 0,
     espIdfHazardRuns: 0,
     hazardCrashLoops: 0,
+    offeredToLoopingDevice: 0,
     examples: [],
   };
   // A few examples of each kind (the common kinds must not crowd out the rare ones).
@@ -149,6 +152,7 @@ export function runCampaign(o: CampaignOptions): CampaignCounts {
     const behaviours = new Map<number, Behaviour>([[1, "good"]]);
     let goodOffered = false;
     let lastVersion = 1;
+    let looping = false;
     for (let r = 0; r < o.releasesPerDevice; r++) {
       const version = 2 + r;
       const pick = rnd.below(10);
@@ -156,6 +160,11 @@ export function runCampaign(o: CampaignOptions): CampaignCounts {
       behaviours.set(version, behaviour);
       if (behaviour === "good") goodOffered = true;
       c.updates++;
+      if (looping) {
+        // The hazard's crash loop never ends: no release can reach this device any more.
+        c.offeredToLoopingDevice++;
+        continue;
+      }
       let cuts = 0;
       let running: SlotIndex | undefined;
       const problems: string[] = [];
@@ -216,7 +225,10 @@ export function runCampaign(o: CampaignOptions): CampaignCounts {
       const hazardLoop = !final && hazards.length > 0 && device.boots.slice(hazards[0]).every((b) => b.end === "crash" && b.version === version);
       if (!final || final.end === "brick") {
         c.bricked++;
-        if (hazardLoop) c.hazardCrashLoops++;
+        if (hazardLoop) {
+          c.hazardCrashLoops++;
+          looping = true;
+        }
         else problems.push(final ? `bricked: ${final.detail}` : `no steady boot within ${MAX_BOOTS}: ${device.boots.map((b) => `${b.end}@v${b.version}`).join(" ")}`);
       } else {
         problems.push(...model.recordProblems(flash, final.slot));
@@ -229,8 +241,9 @@ export function runCampaign(o: CampaignOptions): CampaignCounts {
       const back = rejectedAt < 0 ? -1 : device.boots.findIndex((b, i) => i > rejectedAt && b.version !== undefined && b.version !== version);
       if (back >= 0 && device.boots.slice(back).some((b) => b.version === version)) {
         c.crashedImageBootedAgain++;
-        if (documentedCrashAgain(device.boots, stageAtStart, rejectedAt)) c.crashedAgainDocumented++;
-        note(d, version, `rejected (${behaviour}) and booted again: ${device.boots.map((b) => `${b.end}@v${b.version}`).join(" ")}`, "crashed-again");
+        const documented = documentedCrashAgain(device.boots, stageAtStart, rejectedAt);
+        if (documented) c.crashedAgainDocumented++;
+        note(d, version, `rejected (${behaviour}) and booted again: ${device.boots.map((b) => `${b.end}@v${b.version}`).join(" ")}`, documented ? "crashed-again-documented" : "crashed-again");
       }
       // Item 2: a good release must end up running.
       if (behaviour === "good" && final?.version !== version) {

@@ -10,7 +10,7 @@ import { OtaResult, OtaState, TrialCause } from "../../device/core/ota/codes";
 import type { OtaStatus } from "../../device/core/ota/status";
 import { DeviceHalted } from "../../host-sim/virtual/system";
 import { splitBlocks } from "../../tools/ota/bundle";
-import { FlashError, type Flash, type Sha256 } from "../../device/ports";
+import { FlashError, KvError, type Flash, type Sha256 } from "../../device/ports";
 import type { SimFlash } from "../../host-sim/virtual/flash";
 import { backendFor, BLOCK, bundle, factory, rig, ROGUE_KEY, sha256 } from "./fixtures";
 import { handDevice } from "./hand-device";
@@ -284,5 +284,23 @@ describe("power and network loss are not crashes (issue 11 item 2)", () => {
     expect(r.boots.flatMap((x) => x.statuses).find((s) => s.result === OtaResult.RolledBack)).toMatchObject({ version: 2, cause: TrialCause.Crash });
     expect(r.bootOnce().wanted).toBe(0);
   });
-});
 
+  it("a crash whose rejection cannot be written to NVS is still never installed again (the attempt record keeps the verdict)", () => {
+    for (const model of ["reference", "esp-idf"] as const) {
+      const { flash, kv } = factory(1, undefined, undefined, model);
+      // NVS refuses the rejected-versions list (full, or failing), as a torn page can leave it.
+      kv.beforeWrite = (_kind, key) => {
+        if (key === "ota.rej") throw new KvError("full", "kv: no free entry");
+      };
+      const r = rig(flash, kv, backendFor(bundle(2)), (v) => (v === 2 ? "crash" : "good"), { bootModel: model });
+      for (let i = 0; i < 12; i++) r.bootOnce();
+      const firstCrash = r.boots.findIndex((b) => b.end === "crash");
+      const back = r.boots.findIndex((b, i) => i > firstCrash && b.version === 1);
+      const at = `${model}: ${r.boots.map((b) => `${b.end}@v${b.version}`).join(" ")}`;
+      expect(firstCrash, at).toBeGreaterThanOrEqual(0);
+      // Before: "could not remember rejected version 2" was logged, the record cleared, and the retained offer installed v2 again.
+      expect(r.boots.slice(back).some((b) => b.version === 2), at).toBe(false);
+      expect(r.boots.at(-1)!.statuses.some((s) => s.result === OtaResult.PreviouslyRejected || s.result === OtaResult.RolledBack), at).toBe(true);
+    }
+  });
+});

@@ -74,6 +74,8 @@ export interface OtaModel {
   attempt?: AttemptRecord;
   trial?: TrialRun;
   timer?: TimerKind;
+  /** Versions rejected this boot whose rejection NVS refused: refused all the same (106) until the next boot re-judges them. */
+  unsavedRejections?: number[];
 }
 
 export interface BootFacts {

@@ -571,9 +571,14 @@ class Stepper {
       case "confirm-records":
         this.effects.push({ type: "log", level: "warn", message: `ota: confirmation bookkeeping failed (done again at next boot): ${what}` });
         return this.confirmed(m.trial?.record ?? m.attempt ?? { version: i.op.running.version, slot: i.op.running.slot, securityCounter: i.op.counter, seqBefore: 0, stage: Stage.Trial, attempts: 1, offer: NO_OFFER });
-      case "reject":
+      case "reject": {
         this.effects.push({ type: "log", level: "warn", message: `ota: could not remember rejected version ${i.op.version}: ${what}` });
-        return this.afterReject(i.op.version);
+        // Refused from memory for the rest of this boot; on the old image the attempt record stays,
+        // so the next boot judges the trial again and tries to write the rejection again.
+        m.unsavedRejections = [...(m.unsavedRejections ?? []), i.op.version];
+        if (m.mode === "trial" && m.trial?.cause === TrialCause.Unhealthy) this.op = { type: "rollback" };
+        return;
+      }
       case "clear-attempt":
         this.effects.push({ type: "log", level: "warn", message: `ota: could not clear the attempt record: ${what}` });
         return;

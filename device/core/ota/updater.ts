@@ -367,7 +367,7 @@ export class OtaUpdater {
       slotSize: size,
       runningVersion: this.model.running,
       securityCounter: counter,
-      isRejected: (v) => rejected.includes(v),
+      isRejected: (v) => rejected.includes(v) || this.model.unsavedRejections?.includes(v) === true,
       nowSeconds: wall === undefined ? undefined : Math.floor(wall / 1000),
       verifySignature: this.verifySignature,
     });
