@@ -1,14 +1,18 @@
-// `tether sim --broker virtual --shards 2` against one thread, same fleet, same process:
+// `tether sim --broker virtual --shards 2` against one thread, same fleet (the CLI's default
+// scenario: telemetry every 60 s, 30 min drain), each run a fresh `node bin/tether.js sim`:
 // ROUNDS pairs after one warm-up pair, the order inside each pair alternating so a change of
-// machine load hits both sides alike. Per run: wall seconds of the whole simulation (workers
-// started, firmware built and loaded in each, fleet run, summaries merged), the fleet run's
-// own wall seconds (the slowest shard), CPU seconds of the process (all threads), messages and
-// the trace hash. The figure is the per-pair speed-up, wall(1 thread) / wall(2 shards): it can
+// machine load hits both sides alike. Per run: wall seconds of the whole command (start-up,
+// workers started, firmware built and loaded in each, fleet run, summaries merged), the fleet
+// run's own wall seconds (the slowest shard), CPU seconds of the process (all threads, from
+// /usr/bin/time), messages and the trace hash. The figure is the per-pair speed-up, wall(1 thread) / wall(2 shards): it can
 // only reach 2 when both cores are free, so the 1-minute load average is recorded per run.
 //   FLEET_SHARD_DEVICES=1000 FLEET_SHARD_HOURS=2 FLEET_ROUNDS=5 npm run bench -- fleet-shards
+import { execFile } from "node:child_process";
+import fs from "node:fs";
 import os from "node:os";
-import { runSimulation } from "../host-sim/fleet/run";
-import { validateScenario } from "../host-sim/fleet/scenario";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { FleetSummary } from "../host-sim/fleet/metrics";
 import { spread } from "./lib/measure";
 
 const env = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
@@ -16,24 +20,36 @@ const DEVICES = env("FLEET_SHARD_DEVICES", 1000);
 const HOURS = env("FLEET_SHARD_HOURS", 2);
 const ROUNDS = Math.max(1, env("FLEET_ROUNDS", 5));
 
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+/** One `tether sim` in a fresh process (its shards are worker threads of that process), timed by /usr/bin/time. */
 async function once(shards: number) {
-  const scenario = validateScenario({ drain: "0s", groups: [{ telemetry: { reportInterval: "60s" } }] });
+  const json = path.join(os.tmpdir(), `tether-shards-${process.pid}-${shards}.json`);
   const load = os.loadavg()[0];
-  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  const s = await runSimulation({ devices: DEVICES, durationMs: HOURS * 3_600_000, seed: 1, scenario, shards });
+  const args = ["-f", "%U %S", process.execPath, path.join(ROOT, "bin", "tether.js"), "sim", "--devices", String(DEVICES), "--duration", `${HOURS}h`,
+    "--broker", "virtual", "--shards", String(shards), "--seed", "1", "--json", json, "--quiet"];
+  const { stderr } = await run("/usr/bin/time", args);
   const wallSeconds = (performance.now() - t0) / 1000;
-  const cpu = process.cpuUsage(cpu0);
+  const [user, sys] = stderr.trim().split("\n").pop()!.split(" ").map(Number);
+  const s = JSON.parse(fs.readFileSync(json, "utf8")) as FleetSummary;
+  fs.rmSync(json, { force: true });
   return {
     shards,
     wallSeconds,
     fleetWallSeconds: s.wallSeconds,
-    cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    cpuSeconds: user + sys,
     messages: s.telemetry.published,
     lost: s.telemetry.lost,
     traceHash: s.traceHash,
     loadAverageAtStart: load,
   };
+}
+
+function run(cmd: string, args: string[]): Promise<{ stderr: string }> {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { cwd: ROOT, maxBuffer: 1 << 24 }, (err, _stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve({ stderr })));
+  });
 }
 
 export default async function () {

@@ -11,6 +11,8 @@
 //    connect rate measures the scenario's power-on jitter, not capacity.
 // Sizes via env (defaults keep `npm run bench` to a few minutes):
 //   FLEET_DEVICES=10000 FLEET_HOURS=24 FLEET_IDLE_DEVICES=10000 FLEET_ROUNDS=5 npm run bench -- fleet
+// BENCH_OUT=fleet-10k-1h keeps another size's results beside bench/results/fleet.json.
+import os from "node:os";
 import mqtt from "mqtt";
 import { nodeSha256 } from "../device/platform/node/sha256";
 import { encodePublish } from "../device/core/mqtt/codec";
@@ -182,6 +184,7 @@ async function realtimeMosquitto() {
 }
 
 export default async function () {
+  const load0 = os.loadavg()[0];
   const scenario = validateScenario({ drain: "0s", groups: [{ telemetry: { reportInterval: "60s" } }] });
   const library = await buildFirmwareLibrary(firmwareRequests(scenario), nodeSha256);
   const fleet: Awaited<ReturnType<typeof virtualFleet>>[] = [];
@@ -197,7 +200,8 @@ export default async function () {
   const perWall = (r: { messages: number; wallSeconds: number }) => r.messages / r.wallSeconds;
   const perCpu = (r: { messages: number; cpuSeconds: number }) => r.messages / r.cpuSeconds;
   const idle = [];
-  for (let round = 0; round <= ROUNDS; round++) {
+  // FLEET_IDLE_DEVICES=0 skips the idle-heap rounds (a large throughput run measures throughput only).
+  for (let round = 0; IDLE_DEVICES > 0 && round <= ROUNDS; round++) {
     const r = await idleHeap();
     if (round > 0) idle.push(r);
   }
@@ -228,7 +232,7 @@ export default async function () {
     },
     // Per round: fleet CPU per message over the floor's CPU per message in the same round.
     cpuRatioToEncodeFloor: spread(fleet.map((v, i) => perCpu(floor[i]) / perCpu(v)), 1),
-    idle: {
+    idle: IDLE_DEVICES === 0 ? "not run (FLEET_IDLE_DEVICES=0)" : {
       devices: IDLE_DEVICES,
       online: Math.min(...idle.map((r) => r.online)),
       bytesPerDeviceConstructed: spread(idle.map((r) => r.bytesPerDeviceConstructed)),
@@ -236,6 +240,6 @@ export default async function () {
       targetBytes: 32 * 1024,
     },
     realtime: RT_DEVICES > 0 ? await realtimeMosquitto() : "not run (FLEET_RT_DEVICES=0)",
-    machine: "2 cores shared with other jobs while this ran: compare the CPU-second figures, and read wall seconds as an upper bound",
+    machine: `${os.cpus().length} cores shared with other jobs while this ran (1-minute load average ${load0.toFixed(1)} at the start, ${os.loadavg()[0].toFixed(1)} at the end): compare the CPU-second figures, and read wall seconds as an upper bound`,
   };
 }

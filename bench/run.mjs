@@ -3,6 +3,7 @@
 //
 //   npm run bench                 all benches
 //   npm run bench -- xs           only benches whose name contains "xs" (or only xs.bench.ts if it exists)
+//   BENCH_OUT=NAME npm run bench -- fleet   one bench, results in bench/results/NAME.json
 //
 // Each bench file's default export is `async () => object`. The runner compiles the file
 // with esbuild (node platform, packages external) into node_modules/.cache/tether-bench/,
@@ -108,7 +109,8 @@ async function main() {
       continue;
     }
     const record = { name, date: new Date().toISOString(), node: process.version, host, results };
-    const out = path.join(resultsDir, `${name}.json`);
+    // BENCH_OUT names the results file when one bench runs (another size beside the default one).
+    const out = path.join(resultsDir, `${files.length === 1 && process.env.BENCH_OUT ? process.env.BENCH_OUT : name}.json`);
     fs.writeFileSync(out, `${JSON.stringify(record, null, 2)}\n`);
     console.log(summarize(results).join("\n"));
     console.log(`  (${((Date.now() - t0) / 1000).toFixed(1)} s, wrote ${path.relative(process.cwd(), out)})`);
