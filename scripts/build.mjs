@@ -9,6 +9,8 @@
 // The XS policy, shared by the XS test tier (test/xs/harness.ts) and the guard test:
 // - Moddable specifiers stay external (`embedded:*`, `pins/*`, timer, preference, crypt, ...);
 // - tweetnacl's `require("crypto")` is aliased to the device randomness shim;
+// - cbor-x's typed-array registration reads names from a fixed table (scripts/cbor-x-typed-array-names.mjs),
+//   so the bundle links under an xsl `strip` list;
 // - anything else that resolves to a Node builtin fails the build: that is a core violation.
 //
 // Options for `xs`: --minify, --define:NAME=VALUE (repeatable, value is JSON or a bare string).
@@ -17,6 +19,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
+import { cborXTypedArrayNamesPlugin } from "./cbor-x-typed-array-names.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const repoRoot = path.resolve(here, "..");
@@ -118,7 +121,7 @@ export function xsBuildOptions(o) {
     mainFields: ["module", "main"],
     conditions: ["import", "default"],
     external: [...MODDABLE_EXTERNALS],
-    plugins: [xsPolicyPlugin()],
+    plugins: [xsPolicyPlugin(), cborXTypedArrayNamesPlugin()],
     minify: o.minify ?? false,
     define: o.define ?? {},
     outfile: o.outFile,
