@@ -8,6 +8,8 @@ import { dirname, join } from "node:path";
 import { buildHost } from "../../scripts/build.mjs";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
+/** How long stop() waits after Ctrl-C before SIGKILL (the exit code is then null). */
+const STOP_GRACE_MS = 15_000;
 
 /** Builds the CLI into a private directory; remove it with `removeCli` in afterAll. */
 export async function buildCli(tag: string): Promise<string> {
@@ -71,7 +73,9 @@ export function runCli(runner: string, args: string[], options: { env?: NodeJS.P
     },
     async stop() {
       if (child.exitCode === null) child.kill("SIGINT");
-      const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+      // A clean Ctrl-C exit includes flushing SQLite and closing the broker; on a loaded
+      // machine that took over 5 s once (story test), so allow 15 s before SIGKILL (exit null).
+      const timer = setTimeout(() => child.kill("SIGKILL"), STOP_GRACE_MS);
       const code = await exited;
       clearTimeout(timer);
       return code;
