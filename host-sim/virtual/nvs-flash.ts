@@ -13,7 +13,9 @@
  * - nvs_types.cpp Item::calculateCrc32: CRC over nsIndex..chunkIndex, key and the 8 data bytes;
  *   variable-length data carries its own CRC, checked on read (Page::readItem erases on mismatch);
  * - nvs_storage.cpp Storage::writeItem: the new item is written before the old one is erased, so a
- *   cut in between leaves both; Storage::findItem takes the first page in sequence order.
+ *   cut in between leaves both; when making room garbage-collected the old item's page, the old
+ *   item is looked up again and erased where it was moved to; Storage::findItem takes the first
+ *   page in sequence order.
  *
  * Simplifications, all on the safe side of what the app can observe: one namespace (no namespace
  * entries), every value a single variable-length item (no multi-page blob chunks: a value of up to
@@ -116,9 +118,11 @@ export class NvsFlashKv implements KeyValueStore {
   set(key: string, value: Uint8Array): void {
     checkKvEntry(key, value);
     this.io(() => {
-      const old = this.index.get(key);
       const span = 1 + Math.ceil(value.length / ENTRY_SIZE);
       const at = this.place(span, key);
+      // Where the old item is now, not where it was before place(): garbage collection may just
+      // have moved it to the new page (Storage::writeItem finds it again when its page was erased).
+      const old = this.index.get(key);
       this.writeItem(at.page, at.entry, key, value);
       const located = { page: at.page, entry: at.entry, span, value: value.slice() };
       this.index.set(key, located);
