@@ -5,6 +5,7 @@
  * crash, watchdog or unhealthy rejection, and never twice.
  */
 import { describe, expect, it } from "vitest";
+import { cborDecode, cborEncode } from "../../device/core/util/cbor";
 import { OtaResult, TrialCause } from "../../device/core/ota/codes";
 import { initialOta, step, type OtaInput, type OtaPolicy } from "../../device/core/ota/machine";
 import { parseEnvelope, parseManifest, withRetryMarker } from "../../device/core/ota/manifest";
@@ -105,6 +106,16 @@ describe("the fleet lifts an ambiguous rejection once (issue 11 item 2, fleet si
     const marked = withRetryMarker(bundle(2).envelope);
     expect(parseEnvelope(marked).retryAmbiguous).toBe(true);
     expect(parseEnvelope(bundle(2).envelope).retryAmbiguous).toBeUndefined();
+    const m = cborDecode(bundle(2).envelope) as Map<number, unknown>;
+    for (const bad of [0, 2, true, "1"]) {
+      m.set(4, bad);
+      expect(() => parseEnvelope(cborEncode(m))).toThrow(/retry marker/);
+    }
+    const { flash, kv } = factory(1);
+    const d = handDevice(flash, kv, 1, { softRestart: true });
+    m.set(4, 2);
+    d.ota.offer(cborEncode(m));
+    expect(d.ota.lastStatus()).toMatchObject({ result: OtaResult.UnsupportedPackage });
   });
 });
 
