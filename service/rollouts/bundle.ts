@@ -2,7 +2,7 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { parseEnvelope, parseManifest, type Manifest } from "../../device/core/ota/manifest";
+import { parseEnvelope, parseManifest, withRetryMarker, type Manifest } from "../../device/core/ota/manifest";
 
 export interface LoadedBundle {
   dir: string;
@@ -44,4 +44,10 @@ export function loadBundle(dir: string): LoadedBundle {
   for (let o = 0; o < image.length; o += manifest.blockSize) blocks.push(image.subarray(o, Math.min(image.length, o + manifest.blockSize)));
   const offerId = new Uint8Array(crypto.createHash("sha256").update(envelope).digest());
   return { dir, envelope, image, manifest, blocks, offerId };
+}
+
+/** The same signed offer with the retry marker (an ambiguous rejection's one retry; docs/fleet-service.md). */
+export function retryBundle(b: LoadedBundle): LoadedBundle {
+  const envelope = withRetryMarker(b.envelope);
+  return { ...b, envelope, offerId: new Uint8Array(crypto.createHash("sha256").update(envelope).digest()) };
 }

@@ -20,6 +20,13 @@ export const RATE_WINDOW_MS = 60_000;
  * bad version show itself on the first few devices before the rest of the minute's offers go out.
  */
 export const SPREAD_WINDOW_MS = 10_000;
+/**
+ * A 105 with cause 6 (unknown) may be a power cut in the first moments of a good release's
+ * trial (docs/protocol/ota.md): it is re-offered once, with the retry marker, when the rollout
+ * runs and the release has succeeded on at least this many devices of the same stratum
+ * (hardware and group labels) in this rollout.
+ */
+export const AMBIGUOUS_RETRY_MIN_SUCCEEDED = 2;
 
 export type RolloutStatus = "running" | "paused" | "halted" | "cancelled" | "completed";
 
@@ -31,13 +38,15 @@ export type DeviceRolloutState =
   | "interrupted" // the trial was cut by power or network loss (109): the device retries itself
   | "succeeded"
   | "failed" // 2, 3, 4/8 after the retries, 5, 6, 108; or too many interrupted trials
-  | "rolled-back" // 105: the trial failed (crash, watchdog, unhealthy, unknown)
+  | "rolled-back" // 105: the trial failed (crash, watchdog, unhealthy; unknown once retried or not retryable)
+  | "ambiguous" // 105 with cause 6 (unknown): counted apart, waiting for the retry rule
+  | "retrying" // re-offered once with the retry marker after an ambiguous rejection (in flight)
   | "rejected" // 100..104, 106, 107: the device refused the offer (result code kept)
   | "timed-out"
   | "removed"; // cancelled
 
 export const FINAL_STATES: ReadonlySet<DeviceRolloutState> = new Set(["succeeded", "failed", "rolled-back", "rejected", "timed-out", "removed"]);
-const IN_FLIGHT: ReadonlySet<DeviceRolloutState> = new Set(["offered", "downloading", "interrupted"]);
+const IN_FLIGHT: ReadonlySet<DeviceRolloutState> = new Set(["offered", "downloading", "interrupted", "retrying"]);
 
 export interface RolloutState {
   id: string;
@@ -84,6 +93,8 @@ export interface DeviceFacts {
   /** Busy: an OTA of another version in progress or a trial pending on the device. */
   busy: boolean;
   firmwareNum: number | null;
+  /** Hardware and group labels: the stratum the ambiguous-rejection retry rule compares within. */
+  stratum?: string;
 }
 
 export interface HealthVerdict {
@@ -102,6 +113,8 @@ export type RolloutEffect =
   | { type: "offer"; deviceId: string }
   | { type: "withdraw"; deviceId: string }
   | { type: "offer-rollback"; deviceId: string }
+  /** The rollout's offer with the retry marker (envelope key 4): lifts a cause-6 rejection once. */
+  | { type: "offer-retry"; deviceId: string }
   | { type: "event"; kind: string; detail: Record<string, unknown> };
 
 export interface StepResult {
@@ -122,15 +135,18 @@ export interface Tally {
   interruptedOutcomes: number;
   succeeded: number;
   notified: number;
+  /** Ambiguous rejections (105 cause 6) waiting for, or in, their one retry: neither failures nor executed. */
+  ambiguous: number;
 }
 
 export function tally(devices: Iterable<DeviceState>): Tally {
-  const t: Tally = { total: 0, byState: {}, failures: 0, executed: 0, interruptedOutcomes: 0, succeeded: 0, notified: 0 };
+  const t: Tally = { total: 0, byState: {}, failures: 0, executed: 0, interruptedOutcomes: 0, succeeded: 0, notified: 0, ambiguous: 0 };
   for (const d of devices) {
     t.total++;
     t.byState[d.state] = (t.byState[d.state] ?? 0) + 1;
     if (d.offers > 0) t.notified++;
     if (d.state === "succeeded") t.succeeded++;
+    if (d.state === "ambiguous" || d.state === "retrying") t.ambiguous++;
     const cutByPowerOrNetwork = d.cause !== null && isRetryableCause(d.cause);
     if ((d.state === "rolled-back" || d.state === "failed") && cutByPowerOrNetwork) t.interruptedOutcomes++;
     else if (d.state === "failed" || d.state === "rolled-back" || d.state === "timed-out") t.failures++;
@@ -200,7 +216,11 @@ function onStatus(r: RolloutState, devices: ReadonlyMap<string, DeviceState>, id
       interrupted > r.spec.maxInterrupted
         ? { state: "failed", result: r0, cause: s.cause ?? TrialCause.PowerLoss, interrupted, detail: `${interrupted} interrupted trials` }
         : { state: "interrupted", result: r0, cause: s.cause ?? null, interrupted, progressAt: now };
-  } else if (r0 === OtaResult.RolledBack) next = { state: "rolled-back", result: r0, cause: s.cause ?? null, detail: s.detail ?? null };
+  } else if (r0 === OtaResult.RolledBack) {
+    // The first cause-6 rejection is counted apart; after the one retry it is final.
+    const ambiguous = s.cause === TrialCause.Unknown && d.state !== "retrying";
+    next = { state: ambiguous ? "ambiguous" : "rolled-back", result: r0, cause: s.cause ?? null, detail: s.detail ?? null };
+  }
   else if (r0 === OtaResult.ConnectionLost || r0 === OtaResult.UpdateFailed) {
     next =
       d.retries < r.spec.maxRetries
@@ -213,6 +233,8 @@ function onStatus(r: RolloutState, devices: ReadonlyMap<string, DeviceState>, id
     next = { state: "rejected", result: r0, detail: s.detail ?? null };
   } else if (r0 !== OtaResult.Initial) next = { state: "failed", result: r0, detail: s.detail ?? null };
   if (!next) return out;
+  // A retry in progress stays a retry (its offer carries the marker) until its outcome is final.
+  if (d.state === "retrying" && (next.state === "downloading" || next.state === "deferred" || next.state === "interrupted")) next = { ...next, state: "retrying" };
   if (next.state === d.state && next.result === d.result && next.interrupted === undefined) {
     if (next.progressAt !== undefined) out.changed.push(change(d, now, { progressAt: now }));
     return out;
@@ -290,7 +312,7 @@ function onTick(r: RolloutState, devices: ReadonlyMap<string, DeviceState>, inpu
     for (const d of changed.values()) merged.set(d.deviceId, d);
     halt(r, merged, now, "failure-rate", {
       failures: t.failures, executed: t.executed, failurePct: Math.round((t.failures * 10000) / t.executed) / 100,
-      maxFailurePct: spec.maxFailurePct, minExecuted: spec.minExecuted, interruptedApart: t.interruptedOutcomes, byState: t.byState,
+      maxFailurePct: spec.maxFailurePct, minExecuted: spec.minExecuted, interruptedApart: t.interruptedOutcomes, ambiguousApart: t.ambiguous, byState: t.byState,
     }, out);
     return dedupe(out);
   }
@@ -347,6 +369,7 @@ function onTick(r: RolloutState, devices: ReadonlyMap<string, DeviceState>, inpu
   const perSpread = Math.ceil((rate * SPREAD_WINDOW_MS) / RATE_WINDOW_MS);
   let budget = Math.max(0, Math.min(Math.floor(rate) - recent, perSpread - recentSpread));
   if (rate < 1 && recent === 0) budget = 1; // below 1/min: one offer per window
+  budget = retryAmbiguous(spec, all(), input.facts, now, budget, changed, out);
   const candidates = all()
     .filter((d) => d.wave <= rollout.wave && (d.state === "queued" || (d.state === "deferred" && d.result !== OtaResult.Deferred)))
     .sort((a, b) => a.position - b.position);
@@ -365,7 +388,16 @@ function onTick(r: RolloutState, devices: ReadonlyMap<string, DeviceState>, inpu
     out.effects.push({ type: "offer", deviceId: d.deviceId });
   }
 
-  // Done when every device has a final state.
+  // Done when every device has a final state; an ambiguous rejection that the rule can no longer
+  // lift (no other device is still open) becomes final.
+  const stillOpen = all().filter((d) => !FINAL_STATES.has(d.state));
+  if (rollout.wave === rollout.waveEnds.length - 1 && stillOpen.length > 0 && stillOpen.every((d) => d.state === "ambiguous")) {
+    const wins = successesByStratum(all(), input.facts);
+    for (const d of stillOpen) {
+      if ((wins.get(stratumOf(input.facts(d.deviceId))) ?? 0) >= AMBIGUOUS_RETRY_MIN_SUCCEEDED) continue; // waits for its preconditions
+      changed.set(d.deviceId, change(d, now, { state: "rolled-back", detail: `ambiguous rejection not retried: fewer than ${AMBIGUOUS_RETRY_MIN_SUCCEEDED} successes in its stratum` }));
+    }
+  }
   const finalT = tally(all());
   const open = finalT.total - Object.entries(finalT.byState).filter(([s]) => FINAL_STATES.has(s as DeviceRolloutState)).reduce((n, [, c]) => n + c, 0);
   if (open === 0 && rollout.wave === rollout.waveEnds.length - 1) {
@@ -375,6 +407,39 @@ function onTick(r: RolloutState, devices: ReadonlyMap<string, DeviceState>, inpu
   out.rollout = rollout;
   out.changed.push(...changed.values());
   return out;
+}
+
+function stratumOf(f: DeviceFacts | undefined): string {
+  return f?.stratum ?? "";
+}
+
+function successesByStratum(devices: DeviceState[], facts: (id: string) => DeviceFacts | undefined): Map<string, number> {
+  const wins = new Map<string, number>();
+  for (const d of devices) {
+    if (d.state !== "succeeded") continue;
+    const k = stratumOf(facts(d.deviceId));
+    wins.set(k, (wins.get(k) ?? 0) + 1);
+  }
+  return wins;
+}
+
+/** Re-offers ambiguous rejections whose stratum has enough successes (first, within the rate budget); returns the budget left. */
+function retryAmbiguous(
+  spec: RolloutSpec, devices: DeviceState[], facts: (id: string) => DeviceFacts | undefined, now: number, budget: number,
+  changed: Map<string, DeviceState>, out: StepResult,
+): number {
+  const waiting = devices.filter((d) => d.state === "ambiguous").sort((a, b) => a.position - b.position);
+  if (waiting.length === 0) return budget;
+  const wins = successesByStratum(devices, facts);
+  for (const d of waiting) {
+    if (budget <= 0) break;
+    const f = facts(d.deviceId);
+    if ((wins.get(stratumOf(f)) ?? 0) < AMBIGUOUS_RETRY_MIN_SUCCEEDED || precondition(spec, f) !== null) continue;
+    budget--;
+    changed.set(d.deviceId, change(d, now, { state: "retrying", offeredAt: now, progressAt: now, offers: d.offers + 1, result: null, detail: "ambiguous rejection (cause 6): offered again with the retry marker" }));
+    out.effects.push({ type: "offer-retry", deviceId: d.deviceId });
+  }
+  return budget;
 }
 
 /** Keeps the last change per device (halt may change a device changed earlier in the step). */

@@ -8,7 +8,7 @@
 import crypto from "node:crypto";
 import type { FleetService, ServiceModule } from "../fleet-service";
 import type { DeviceChange } from "../registry/ingest";
-import { loadBundle, type LoadedBundle } from "./bundle";
+import { loadBundle, retryBundle, type LoadedBundle } from "./bundle";
 import { compareHealth } from "./health";
 import {
   FINAL_STATES, step, tally, waveEnds, type DeviceFacts, type DeviceState, type HealthVerdict, type RolloutInput, type RolloutState,
@@ -79,7 +79,7 @@ export class RolloutRunner implements ServiceModule {
     this.healthEveryMs = options.healthEveryMs ?? 60_000;
     this.resendMs = options.resendMs ?? 300_000;
     this.resolve = options.resolveBundle ?? loadBundle;
-    this.factsQuery = service.db.prepare("SELECT online, battery_pct, battery_status, ota_state, ota_version, firmware_num FROM devices WHERE id = ?");
+    this.factsQuery = service.db.prepare("SELECT online, battery_pct, battery_status, ota_state, ota_version, firmware_num, hardware, group_name FROM devices WHERE id = ?");
   }
 
   start(): void {
@@ -89,6 +89,7 @@ export class RolloutRunner implements ServiceModule {
       this.reconcile(live);
       for (const d of live.devices.values()) {
         if ((d.state === "offered" || d.state === "downloading" || d.state === "interrupted") && live.bundle) void this.publisher.offer(d.deviceId, live.bundle);
+        else if (d.state === "retrying" && live.bundle) void this.publisher.offer(d.deviceId, retryBundle(live.bundle));
       }
     }
     this.service.ingest.onChanges((changes) => this.onChanges(changes));
@@ -169,21 +170,24 @@ export class RolloutRunner implements ServiceModule {
       this.apply(live, { type: "tick", now, facts: (id) => this.facts(id, live.rollout.spec), health });
       for (const d of live.devices.values()) {
         const key = `${live.rollout.id}:${d.deviceId}`;
-        if (d.state !== "offered" || d.offeredAt === null) {
+        if ((d.state !== "offered" && d.state !== "retrying") || d.offeredAt === null) {
           this.resent.delete(key);
           continue;
         }
         const last = this.resent.get(key) ?? d.offeredAt;
         if (now - last >= this.resendMs) {
           this.resent.set(key, now);
-          void this.publisher.offer(d.deviceId, live.bundle);
+          void this.publisher.offer(d.deviceId, d.state === "retrying" ? retryBundle(live.bundle) : live.bundle);
         }
       }
     }
   }
 
   private facts(id: string, spec: RolloutSpec): DeviceFacts | undefined {
-    const r = this.factsQuery.get(id) as { online: number | null; battery_pct: number | null; battery_status: number | null; ota_state: number | null; ota_version: number | null; firmware_num: number | null } | undefined;
+    const r = this.factsQuery.get(id) as {
+      online: number | null; battery_pct: number | null; battery_status: number | null; ota_state: number | null; ota_version: number | null; firmware_num: number | null;
+      hardware: string | null; group_name: string | null;
+    } | undefined;
     if (!r) return undefined;
     return {
       online: r.online === 1,
@@ -191,6 +195,7 @@ export class RolloutRunner implements ServiceModule {
       batteryStatus: r.battery_status,
       busy: r.ota_state !== null && r.ota_state !== 0 && r.ota_version !== spec.version,
       firmwareNum: r.firmware_num,
+      stratum: `hardware=${r.hardware ?? "-"} group=${r.group_name ?? "-"}`,
     };
   }
 
@@ -227,6 +232,7 @@ export class RolloutRunner implements ServiceModule {
     for (const e of result.effects) {
       if (e.type === "offer" && live.bundle) void this.publisher.offer(e.deviceId, live.bundle);
       else if (e.type === "withdraw") void this.publisher.withdraw(e.deviceId);
+      else if (e.type === "offer-retry" && live.bundle) void this.publisher.offer(e.deviceId, retryBundle(live.bundle));
       else if (e.type === "offer-rollback" && live.rollbackBundle) void this.publisher.offer(e.deviceId, live.rollbackBundle);
       else if (e.type === "event") this.service.log(`rollout ${live.rollout.id}: ${e.kind} ${JSON.stringify(e.detail)}`);
     }

@@ -221,3 +221,65 @@ describe("health statistics", () => {
     expect(meanWorse(slow.map((x) => x * 1.1), slow, 0.2).p).toBeGreaterThan(0.5);
   });
 });
+
+describe("ambiguous rejections (105 cause 6): counted apart, retried once with the marker", () => {
+  const calm = () => spec({ canary: 4, waves: [100], maxFailurePct: 100, minExecuted: 100, successThresholdPct: 10, soakMs: 0 });
+  function offeredFleet(n = 4) {
+    const st = fleet(n, calm());
+    run(st, tick(0));
+    return st;
+  }
+  const offers = (out: ReturnType<typeof run>, type: string) => out.effects.filter((e) => e.type === type).map((e) => (e as { deviceId: string }).deviceId);
+
+  it("a cause-6 rejection is not a failure; after two successes in its stratum it is re-offered once with the marker, and a second one is final", () => {
+    const st = offeredFleet();
+    run(st, status(1000, "d0", 1));
+    run(st, status(1000, "d1", 1));
+    run(st, status(1000, "d2", 105, { cause: 6 }));
+    run(st, status(1000, "d3", 105, { cause: 3 }));
+    expect(st.devices.get("d2")).toMatchObject({ state: "ambiguous", cause: 6 });
+    expect(st.devices.get("d3")).toMatchObject({ state: "rolled-back", cause: 3 });
+    const t = tally(st.devices.values());
+    expect([t.failures, t.ambiguous]).toEqual([1, 1]);
+    const out = run(st, tick(120_000));
+    expect(offers(out, "offer-retry")).toEqual(["d2"]); // never d3 (a crash)
+    expect(offers(out, "offer")).toEqual([]);
+    expect(st.devices.get("d2")).toMatchObject({ state: "retrying", offers: 2 });
+    run(st, status(121_000, "d2", 0, { state: 1 })); // downloading: still the retry
+    expect(st.devices.get("d2")!.state).toBe("retrying");
+    run(st, status(200_000, "d2", 105, { cause: 6 }));
+    expect(st.devices.get("d2")).toMatchObject({ state: "rolled-back", cause: 6 });
+    expect(offers(run(st, tick(400_000)), "offer-retry")).toEqual([]);
+    expect(st.r.status).toBe("completed");
+  });
+
+  it("a retry that lands counts as a success", () => {
+    const st = offeredFleet();
+    for (const id of ["d0", "d1", "d3"]) run(st, status(1000, id, 1));
+    run(st, status(1000, "d2", 105, { cause: 6 }));
+    run(st, tick(120_000));
+    run(st, status(130_000, "d2", 1));
+    expect(st.devices.get("d2")!.state).toBe("succeeded");
+    expect(tally(st.devices.values())).toMatchObject({ failures: 0, succeeded: 4, ambiguous: 0 });
+  });
+
+  it("successes in another stratum do not count; with none in its own the rejection becomes final when nothing else is open", () => {
+    const st = offeredFleet();
+    const facts = (id: string): DeviceFacts => ({ ...good, stratum: id === "d2" ? "hardware=b group=-" : "hardware=a group=-" });
+    for (const id of ["d0", "d1", "d3"]) run(st, status(1000, id, 1));
+    run(st, status(1000, "d2", 105, { cause: 6 }));
+    const out = run(st, tick(120_000, facts));
+    expect(offers(out, "offer-retry")).toEqual([]);
+    expect(st.devices.get("d2")).toMatchObject({ state: "rolled-back", cause: 6 });
+    expect(st.r.status).toBe("completed");
+  });
+
+  it("a halted or paused rollout re-offers nothing", () => {
+    const st = offeredFleet();
+    for (const id of ["d0", "d1"]) run(st, status(1000, id, 1));
+    run(st, status(1000, "d2", 105, { cause: 6 }));
+    run(st, { type: "command", now: 2000, command: "pause" });
+    expect(offers(run(st, tick(120_000)), "offer-retry")).toEqual([]);
+    expect(st.devices.get("d2")!.state).toBe("ambiguous");
+  });
+});

@@ -123,7 +123,10 @@ export type OtaOp =
   | { type: "mark-valid" }
   /** Confirmation bookkeeping, in this order: running record, security counter, attempt cleared. */
   | { type: "confirm-records"; running: RunningRecord; counter: number }
-  | { type: "reject"; version: number; running: number }
+  /** cause: the trial's (kept beside the rejection: only cause 6 may be lifted by the fleet). */
+  | { type: "reject"; version: number; running: number; cause?: TrialCauseCode }
+  /** The offer's retry marker lifts a cause-6 rejection of this version (counted in NVS), then the download starts. */
+  | { type: "lift-rejection"; version: number }
   | { type: "rollback" };
 
 export type OtaEffect =

@@ -144,7 +144,7 @@ class Stepper {
     }
     const why = isRetryableCause(cause) ? `trial interrupted ${a.attempts} times` : "trial failed";
     this.report(OtaState.Idle, OtaResult.RolledBack, { ...extra, detail: `${why}; back on slot ${this.m.runningSlot}` });
-    this.op = { type: "reject", version: a.version, running: this.m.running };
+    this.op = { type: "reject", version: a.version, running: this.m.running, cause };
   }
 
   private backoff(attempts: number): number {
@@ -212,6 +212,12 @@ class Stepper {
     const total = blockCount(man.length, man.blockSize);
     m.job = { manifest: man, envelope: i.bytes, offer, slot: i.slot, total, have: new Uint8Array(total), count: 0, inflight: [], bad: {}, stalls: 0 };
     m.mode = "downloading";
+    if (verdict.lift) {
+      // The fleet's marker lifts a cause-6 rejection: counted in NVS before a block is fetched.
+      this.effects.push({ type: "log", level: "info", message: `ota: version ${man.version}: the fleet lifts its ambiguous rejection (once)` });
+      this.op = { type: "lift-rejection", version: man.version };
+      return;
+    }
     // Resume: whatever already sits in the slot with the right hash is kept.
     this.op = { type: "scan", slot: i.slot, manifest: man };
   }
@@ -398,7 +404,7 @@ class Stepper {
     const about = { version: a.version, offer: offerOf(a), attempt: a.attempts, cause: t.cause };
     if (t.cause === TrialCause.Unhealthy) {
       this.report(OtaState.Idle, OtaResult.RolledBack, { ...about, detail: `health check not passed within ${ms} ms while connected (telemetry acked: ${t.acked})` });
-      this.op = { type: "reject", version: a.version, running: this.m.running };
+      this.op = { type: "reject", version: a.version, running: this.m.running, cause: t.cause };
       return;
     }
     this.report(OtaState.Idle, OtaResult.TrialInterrupted, { ...about, detail: `broker not reachable within ${ms} ms: rolling back, retryable` });
@@ -474,6 +480,9 @@ class Stepper {
         return this.confirmed(m.trial?.record ?? m.attempt ?? { version: op.running.version, slot: op.running.slot, securityCounter: op.counter, seqBefore: 0, stage: Stage.Trial, attempts: 1, offer: NO_OFFER });
       case "reject":
         return this.afterReject(op.version);
+      case "lift-rejection":
+        if (m.mode === "downloading" && m.job) this.op = { type: "scan", slot: m.job.slot, manifest: m.job.manifest };
+        return;
       case "clear-attempt":
         m.attempt = undefined;
         return;
@@ -582,6 +591,9 @@ class Stepper {
       case "clear-attempt":
         this.effects.push({ type: "log", level: "warn", message: `ota: could not clear the attempt record: ${what}` });
         return;
+      case "lift-rejection":
+        if (m.mode !== "downloading") return;
+        return this.fail(OtaResult.UpdateFailed, `could not lift the rejection: ${what}`);
       case "rollback": {
         if (m.mode !== "trial" || !m.trial) return;
         if (i.rollbackFailed) {

@@ -13,6 +13,8 @@ import { setErrorName } from "../util/error-name";
 export const ENV_MANIFEST = 1;
 export const ENV_KEY_ID = 2;
 export const ENV_SIGNATURE = 3;
+/** Unsigned marker set by the fleet: "retry a rejection whose cause was unknown" (only ever the value 1). */
+export const ENV_RETRY_AMBIGUOUS = 4;
 // Manifest keys
 export const M_VERSION = 1;
 export const M_HARDWARE = 2;
@@ -52,6 +54,11 @@ export interface Envelope {
   manifestBytes: Uint8Array;
   keyId: Uint8Array;
   signature: Uint8Array;
+  /**
+   * The fleet asks the device to lift a cause-6 (unknown) rejection of this version, once. Not
+   * signed: it can never override a crash, watchdog or unhealthy rejection (store.ts canLift).
+   */
+  retryAmbiguous?: boolean;
 }
 
 export class ManifestError extends Error {
@@ -105,12 +112,17 @@ export function parseEnvelope(bytes: Uint8Array): Envelope {
   if (!(bytes instanceof Uint8Array)) throw new ManifestError("envelope: not bytes");
   if (bytes.length > MAX_ENVELOPE_BYTES) throw new ManifestError(`envelope: ${bytes.length} bytes, max ${MAX_ENVELOPE_BYTES}`);
   const m = decodeMap(bytes, "envelope");
-  onlyKeys(m, [ENV_MANIFEST, ENV_KEY_ID, ENV_SIGNATURE], "envelope");
-  return {
+  onlyKeys(m, [ENV_MANIFEST, ENV_KEY_ID, ENV_SIGNATURE, ENV_RETRY_AMBIGUOUS], "envelope");
+  const out: Envelope = {
     manifestBytes: bstr(m, ENV_MANIFEST, "envelope"),
     keyId: bstr(m, ENV_KEY_ID, "envelope", KEY_ID_SIZE),
     signature: bstr(m, ENV_SIGNATURE, "envelope", SIGNATURE_SIZE),
   };
+  if (m.has(ENV_RETRY_AMBIGUOUS)) {
+    if (m.get(ENV_RETRY_AMBIGUOUS) !== 1) throw new ManifestError(`envelope: key ${ENV_RETRY_AMBIGUOUS} (retry marker) must be 1`);
+    out.retryAmbiguous = true;
+  }
+  return out;
 }
 
 /** Parses manifest bytes (call only after the signature over them checked out). */
@@ -157,11 +169,16 @@ export function encodeManifest(m: Manifest): Uint8Array {
 }
 
 export function encodeEnvelope(e: Envelope): Uint8Array {
-  return cborEncode(
-    new Map<number, unknown>([
-      [ENV_MANIFEST, e.manifestBytes],
-      [ENV_KEY_ID, e.keyId],
-      [ENV_SIGNATURE, e.signature],
-    ]),
-  );
+  const map = new Map<number, unknown>([
+    [ENV_MANIFEST, e.manifestBytes],
+    [ENV_KEY_ID, e.keyId],
+    [ENV_SIGNATURE, e.signature],
+  ]);
+  if (e.retryAmbiguous) map.set(ENV_RETRY_AMBIGUOUS, 1);
+  return cborEncode(map);
+}
+
+/** The same signed offer with the fleet's "retry an ambiguous rejection" marker added. */
+export function withRetryMarker(envelopeBytes: Uint8Array): Uint8Array {
+  return encodeEnvelope({ ...parseEnvelope(envelopeBytes), retryAmbiguous: true });
 }

@@ -9,6 +9,15 @@ import { cborDecode, cborEncode } from "../util/cbor";
 
 const KEY_COUNTER = "ota.ctr";
 const KEY_REJECTED = "ota.rej";
+/**
+ * Why each version was rejected, and how often the fleet lifted it: [[version, cause, lifts], ...].
+ * Apart from ota.rej so that an older image, after a rollback, still reads its plain list.
+ */
+const KEY_REJECT_CAUSES = "ota.rjc";
+/** Cause 6 (unknown): a power cut can look like a crash; only this cause may be lifted. */
+const LIFTABLE_CAUSE = 6;
+/** Lifts per version: a second ambiguous rejection of the same version is final. */
+export const MAX_LIFTS = 1;
 const KEY_ATTEMPT = "ota.trial"; // same key as the older 4-field trial record, which still reads
 const KEY_RUNNING = "ota.run";
 /**
@@ -93,11 +102,46 @@ export class OtaStore {
     return this.rejected().includes(version);
   }
 
-  reject(version: number, runningVersion = 0): void {
+  /** cause: the trial cause (codes.ts); none for a rejection that is not a trial's (never lifted). */
+  reject(version: number, runningVersion = 0, cause?: number): void {
     const list = this.rejected().filter((v) => v !== version && v > runningVersion);
     list.push(version);
     while (list.length > MAX_REJECTED) list.shift();
     this.kv.set(KEY_REJECTED, cborEncode(list));
+    // Written second: a cut in between leaves no cause (or the older one), which never lifts more.
+    const prev = this.rejection(version);
+    this.setCauses(version, runningVersion, [version, cause ?? 0, prev?.lifts ?? 0]);
+  }
+
+  /** The cause and lift count kept for a version, if any. */
+  rejection(version: number): { cause: number; lifts: number } | undefined {
+    const e = this.causes().find((x) => x[0] === version);
+    return e ? { cause: e[1], lifts: e[2] } : undefined;
+  }
+
+  /** A rejected version whose cause was unknown and that was never lifted. */
+  canLift(version: number): boolean {
+    const r = this.rejection(version);
+    return r !== undefined && r.cause === LIFTABLE_CAUSE && r.lifts < MAX_LIFTS && this.isRejected(version);
+  }
+
+  /** The fleet's retry marker: count the lift first (a cut then leaves it rejected, lift used), then un-reject. */
+  lift(version: number): void {
+    const r = this.rejection(version);
+    this.setCauses(version, 0, [version, r?.cause ?? 0, (r?.lifts ?? 0) + 1]);
+    this.kv.set(KEY_REJECTED, cborEncode(this.rejected().filter((v) => v !== version)));
+  }
+
+  private causes(): number[][] {
+    const v = this.decode(KEY_REJECT_CAUSES);
+    return Array.isArray(v) ? v.filter((e): e is number[] => Array.isArray(e) && e.length === 3 && e.every(isUint)) : [];
+  }
+
+  private setCauses(version: number, runningVersion: number, entry: number[]): void {
+    const list = this.causes().filter((e) => e[0] !== version && e[0] > runningVersion);
+    list.push(entry);
+    while (list.length > MAX_REJECTED) list.shift();
+    this.kv.set(KEY_REJECT_CAUSES, cborEncode(list));
   }
 
   attempt(): AttemptRecord | undefined {

@@ -337,7 +337,10 @@ export class OtaUpdater {
         });
         return { type: "done", op };
       case "reject":
-        guard("kv", () => store.reject(op.version, op.running));
+        guard("kv", () => store.reject(op.version, op.running, op.cause));
+        return { type: "done", op };
+      case "lift-rejection":
+        guard("kv", () => store.lift(op.version));
         return { type: "done", op };
       case "rollback":
         guard("boot", () => boot.markInvalidAndRollback()); // restarts (a halt in host-sim)
@@ -368,6 +371,7 @@ export class OtaUpdater {
       runningVersion: this.model.running,
       securityCounter: counter,
       isRejected: (v) => rejected.includes(v) || this.model.unsavedRejections?.includes(v) === true,
+      canLift: (v) => this.model.unsavedRejections?.includes(v) !== true && guard("kv", () => store.canLift(v)),
       nowSeconds: wall === undefined ? undefined : Math.floor(wall / 1000),
       verifySignature: this.verifySignature,
     });

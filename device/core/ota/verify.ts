@@ -23,13 +23,16 @@ export interface VerifyContext {
   /** Highest security counter accepted so far. */
   securityCounter: number;
   isRejected(version: number): boolean;
+  /** A rejected version the fleet's retry marker may lift (cause unknown, not lifted before). */
+  canLift?(version: number): boolean;
   /** Unix seconds, undefined while the wall clock is not synced. */
   nowSeconds: number | undefined;
   verifySignature: SignatureCheck;
 }
 
 export type Verdict =
-  | { ok: true; manifest: Manifest; envelope: Envelope }
+  /** lift: the version is rejected, and this offer's retry marker lifts that rejection (once). */
+  | { ok: true; manifest: Manifest; envelope: Envelope; lift?: boolean }
   | { ok: false; result: number; detail: string; version?: number };
 
 /** Key id: the first 8 bytes of SHA-256(public key). */
@@ -77,14 +80,15 @@ export function verifyOffer(bytes: Uint8Array, ctx: VerifyContext): Verdict {
   if (v < ctx.runningVersion) {
     return { ok: false, result: OtaResult.DowngradeRefused, detail: `version ${v} is older than running ${ctx.runningVersion}`, version: v };
   }
-  if (ctx.isRejected(v)) {
+  const lift = ctx.isRejected(v) && envelope.retryAmbiguous === true && ctx.canLift?.(v) === true;
+  if (ctx.isRejected(v) && !lift) {
     return { ok: false, result: OtaResult.PreviouslyRejected, detail: `version ${v} was rolled back or failed before; not retried`, version: v };
   }
   if (m.expiry !== undefined) {
     if (ctx.nowSeconds === undefined) return { ok: false, result: OtaResult.Deferred, detail: "time not synced: cannot check expiry", version: v };
     if (ctx.nowSeconds >= m.expiry) return { ok: false, result: OtaResult.Expired, detail: `manifest expired at ${m.expiry}`, version: v };
   }
-  return { ok: true, manifest: m, envelope };
+  return lift ? { ok: true, manifest: m, envelope, lift } : { ok: true, manifest: m, envelope };
 }
 
 function errText(e: unknown): string {
