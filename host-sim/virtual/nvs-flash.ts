@@ -19,9 +19,11 @@
  *
  * Simplifications, all on the safe side of what the app can observe: one namespace (no namespace
  * entries), every value a single variable-length item (no multi-page blob chunks: a value of up to
- * 4,000 bytes fits one page), and garbage collection that copies the live items of the oldest full
- * page into the free page before erasing it (a cut mid-way leaves duplicates, resolved by sequence
- * order as above). Page states: ACTIVE and FULL as ESP-IDF writes them; FREEING is not modelled.
+ * 4,000 bytes fits one page). Garbage collection follows nvs_pagemanager.cpp: requestNewPage marks
+ * the page with the most unused entries FREEING, copies its live items into the free page and
+ * erases it; PageManager::load finishes an interrupted one (erases the partial copy, copies again).
+ * A key on two pages otherwise (a cut between writing a new item and erasing the old): the older
+ * page wins and the newer copy is erased (ESP-IDF keeps the newer one; both are "old or new").
  */
 import { FlashError, KvError, checkKvEntry, type FlashPartition, type KeyValueStore } from "../../device/ports";
 import { espRomCrc32Le } from "../../bootloader-spec/reference/crc32";
@@ -36,6 +38,8 @@ export const NVS_PAGES = 6;
 
 const PAGE_ACTIVE = 0xfffffffe;
 const PAGE_FULL = 0xfffffffc;
+/** Garbage collection in progress: set before the live items are copied (PageManager::requestNewPage). */
+const PAGE_FREEING = 0xfffffff8;
 const PAGE_EMPTY = 0xffffffff;
 
 const ENTRY_EMPTY = 0b11;
@@ -88,22 +92,41 @@ export class NvsFlashKv implements KeyValueStore {
         continue;
       }
       const seq = v.getUint32(4, true);
-      if ((state !== PAGE_ACTIVE && state !== PAGE_FULL) || v.getUint32(28, true) !== espRomCrc32Le(0xffffffff, h, 4, 28)) {
+      if ((state !== PAGE_ACTIVE && state !== PAGE_FULL && state !== PAGE_FREEING) || v.getUint32(28, true) !== espRomCrc32Le(0xffffffff, h, 4, 28)) {
         this.part.eraseBlock(p); // a corrupt or half-initialised page: NVS erases it
         continue;
       }
       found.push({ page: p, seq, state });
     }
     found.sort((a, b) => a.seq - b.seq);
+    let freeing = -1;
     for (const f of found) {
       this.order.push(f.page);
       this.seqs.set(f.page, f.seq);
       this.loadPage(f.page, f.state === PAGE_ACTIVE);
       if (f.state === PAGE_ACTIVE) this.active = f.page;
+      if (f.state === PAGE_FREEING && freeing === -1) freeing = f.page;
     }
     // Only the newest page may stay active (a cut between marking one FULL and the next ACTIVE).
     if (this.active !== -1 && this.active !== this.order.at(-1)) this.active = -1;
     if (this.active !== -1) this.next = this.firstFree(this.active);
+    if (freeing !== -1) this.finishFreeing(freeing);
+  }
+
+  /**
+   * PageManager::load after a cut during garbage collection: the newest page, if active, holds a
+   * partial copy and is erased; the copy is made again into a fresh page and the freeing page erased.
+   */
+  private finishFreeing(freeing: number): void {
+    const newest = this.order.at(-1)!;
+    if (newest !== freeing && this.active === newest) {
+      this.part.eraseBlock(newest);
+      this.order = this.order.filter((p) => p !== newest);
+      this.seqs.delete(newest);
+      for (const [k, at] of this.index) if (at.page === newest) this.index.delete(k);
+      this.active = -1;
+    }
+    if (this.freePage() !== -1) this.moveLive(freeing);
   }
 
   get(key: string): Uint8Array | undefined {
@@ -221,13 +244,26 @@ export class NvsFlashKv implements KeyValueStore {
   }
 
   /**
-   * Copies the live items of the oldest page into the free page (now the active one), then erases
-   * the old page. False when there is nothing to collect.
+   * PageManager::requestNewPage: the page with the most entries not in use is marked FREEING, its
+   * live items are copied into the free page (now the active one), and it is erased. False when
+   * there is nothing to collect.
    */
   private collect(): boolean {
-    const victim = this.order[0];
+    let victim = -1;
+    let most = 0;
+    for (const p of this.order) {
+      const unused = this.bitmap(p).filter((st) => st !== ENTRY_WRITTEN).length;
+      if (unused > most) [victim, most] = [p, unused];
+    }
+    if (victim === -1 || this.freePage() === -1) return false;
+    this.writePageState(victim, PAGE_FREEING);
+    this.moveLive(victim);
+    return true;
+  }
+
+  /** Page::copyItems into a newly opened page, then Page::erase of the source. */
+  private moveLive(victim: number): void {
     const free = this.freePage();
-    if (victim === undefined || free === -1) return false;
     const live = [...this.index].filter(([, at]) => at.page === victim);
     this.openPage(free);
     this.next = 0;
@@ -239,7 +275,6 @@ export class NvsFlashKv implements KeyValueStore {
     this.part.eraseBlock(victim);
     this.order = this.order.filter((p) => p !== victim);
     this.seqs.delete(victim);
-    return true;
   }
 
   private openPage(page: number): void {

@@ -88,6 +88,40 @@ describe("NvsFlashKv", () => {
     expect([...new NvsFlashKv(part).get("b")!]).toEqual([6, 6]);
   });
 
+  it("a power cut anywhere in garbage collection is finished at the next load (FREEING), so the store never ends up full for good", () => {
+    const history = (kv: NvsFlashKv) => {
+      kv.set("rare", bytes(40, 1));
+      for (let i = 0; i < 22; i++) kv.set("f", bytes(300, i));
+      kv.set("g", bytes(2, 3));
+      kv.set("e", new Uint8Array(0)); // page 1 at 124 of 126 entries: the next write collects
+    };
+    const probe = new SimFlash(layout);
+    history(new NvsFlashKv(probe.open("storage"), 3));
+    const first = probe.opCount;
+    new NvsFlashKv(probe.open("storage"), 3).set("rare", bytes(40, 2));
+    const ops = probe.opCount - first;
+    expect(ops).toBeGreaterThan(8); // FULL mark, FREEING mark, page header, the copy, the erase, the write
+    for (let k = 0; k < ops; k++) {
+      for (const fault of [{ powerCut: true }, { powerCut: true, tear: { kind: "bits", permille: 500, seed: k } }] as FlashFault[]) {
+        const flash = new SimFlash(layout);
+        history(new NvsFlashKv(flash.open("storage"), 3));
+        const at = flash.opCount + k;
+        flash.fault = (op) => (op.seq === at ? fault : undefined);
+        expect(() => new NvsFlashKv(flash.open("storage"), 3).set("rare", bytes(40, 2)), `cut at op ${k}`).toThrow(PowerCut);
+        flash.fault = undefined;
+        flash.powerOn();
+        let kv = new NvsFlashKv(flash.open("storage"), 3);
+        expect([1, 2], `cut at op ${k}: rare`).toContain(kv.get("rare")?.[0]);
+        expect([...kv.get("g")!], `cut at op ${k}: g`).toEqual([3, 3]);
+        // The store keeps working: enough writes to go through every page several times.
+        for (let i = 0; i < 60; i++) kv.set("f", bytes(300, i));
+        kv = new NvsFlashKv(flash.open("storage"), 3);
+        expect(kv.get("f")?.[0], `cut at op ${k}: f after the writes`).toBe(59);
+        expect([...kv.get("g")!]).toEqual([3, 3]);
+      }
+    }
+  });
+
   it("a power cut at any flash operation of any write, torn any way, leaves old-or-new values and nothing else", () => {
     const seed = testSeed(4242);
     withSeed(seed, "test/virtual/nvs-flash.test.ts", () => {
