@@ -13,7 +13,9 @@
  * - nvs_types.cpp Item::calculateCrc32: CRC over nsIndex..chunkIndex, key and the 8 data bytes;
  *   variable-length data carries its own CRC, checked on read (Page::readItem erases on mismatch);
  * - nvs_storage.cpp Storage::writeItem: the new item is written before the old one is erased, so a
- *   cut in between leaves both; Storage::findItem takes the first page in sequence order.
+ *   cut in between leaves both; when making room garbage-collected the old item's page, the old
+ *   item is looked up again and erased where it was moved to; Storage::findItem takes the first
+ *   page in sequence order.
  *
  * Simplifications, all on the safe side of what the app can observe: one namespace (no namespace
  * entries), every value a single variable-length item (no multi-page blob chunks: a value of up to
@@ -116,12 +118,21 @@ export class NvsFlashKv implements KeyValueStore {
   set(key: string, value: Uint8Array): void {
     checkKvEntry(key, value);
     this.io(() => {
-      const old = this.index.get(key);
       const span = 1 + Math.ceil(value.length / ENTRY_SIZE);
       const at = this.place(span, key);
+      // Where the old item is now, not where it was before place(): garbage collection may just
+      // have moved it to the new page (Storage::writeItem finds it again when its page was erased).
+      const old = this.index.get(key);
       this.writeItem(at.page, at.entry, key, value);
-      const located = { page: at.page, entry: at.entry, span, value: value.slice() };
-      this.index.set(key, located);
+      if (this.intact(at.page, at.entry, key, value)) {
+        this.index.set(key, { page: at.page, entry: at.entry, span, value: value.slice() });
+      } else {
+        // Written over a torn entry's leftovers: ESP-IDF reports success, and its next lookup of the
+        // key fails the CRC check and erases the item (Page::findItem, Page::readItem). The old item
+        // is erased all the same (Storage::writeItem), so the key is gone.
+        this.eraseSpan(at.page, at.entry, span);
+        this.index.delete(key);
+      }
       if (old) this.eraseSpan(old.page, old.entry, old.span);
     });
   }
@@ -288,14 +299,35 @@ export class NvsFlashKv implements KeyValueStore {
     v.setUint32(28, espRomCrc32Le(0xffffffff, value), true);
     v.setUint32(4, itemCrc(item), true);
     const base = page * PAGE_SIZE + ENTRIES_OFFSET;
-    this.part.write(base + entry * ENTRY_SIZE, item);
+    this.program(base + entry * ENTRY_SIZE, item);
     this.setState(page, entry, ENTRY_WRITTEN);
     if (value.length > 0) {
       const data = new Uint8Array((span - 1) * ENTRY_SIZE).fill(0xff);
       data.set(value);
-      this.part.write(base + (entry + 1) * ENTRY_SIZE, data);
+      this.program(base + (entry + 1) * ENTRY_SIZE, data);
       for (let j = entry + 1; j < entry + span; j++) this.setState(page, j, ENTRY_WRITTEN);
     }
+  }
+
+  /**
+   * Programs an entry the way NOR does it: old & new. ESP-IDF writes into the entry it believes
+   * free without checking it is erased (Page::mLoadEntryTable checks only the first word of the
+   * entry after the last written one), so a cut that tore an entry but left its first word erased
+   * leaves programmed bits there, and the next item written on top of them comes out corrupt.
+   */
+  private program(at: number, bytes: Uint8Array): void {
+    const old = this.part.read(at, bytes.length);
+    this.part.write(at, bytes.map((b, i) => b & old[i]));
+  }
+
+  /** The item at `entry` as Page::findItem / Page::readItem would accept it (header and data CRC). */
+  private intact(page: number, entry: number, key: string, value: Uint8Array): boolean {
+    const base = page * PAGE_SIZE + ENTRIES_OFFSET + entry * ENTRY_SIZE;
+    const item = this.part.read(base, ENTRY_SIZE);
+    if (!headerOk(item) || keyOf(item) !== key) return false;
+    const dv = new DataView(item.buffer);
+    const data = this.part.read(base + ENTRY_SIZE, value.length);
+    return dv.getUint16(24, true) === value.length && dv.getUint32(28, true) === espRomCrc32Le(0xffffffff, data);
   }
 
   private eraseSpan(page: number, entry: number, span: number, states?: number[]): void {
