@@ -4,6 +4,9 @@
  * power cut at random flash operations (prefix, bit-subset and stuck-bit tears), power lost
  * during trial boots, and 150 s broker outages during trials. Counts, not timings: the same
  * seed gives the same counts. `npm run bench -- powercut` writes bench/results/powercut.json.
+ * The fleet's one retry of each 105 cause 6 (with the retry marker) is on by default and counted
+ * apart (fleetRetry* counts; POWERCUT_FLEET_RETRY=0 turns it off); the run with it is kept in
+ * bench/results/powercut-fleet-retry.json (BENCH_OUT=powercut-fleet-retry npm run bench -- powercut).
  */
 import { runCampaign, type CampaignOptions } from "../test/ota/campaign";
 import { BOOT_MODELS } from "../host-sim/boot/boot-models";
@@ -19,6 +22,8 @@ const PARAMS = {
   outagePermille: 200,
   /** NVS on flash (every entry write tearable; default) or atomic entries ("memory", faster). */
   nvs: (process.env.POWERCUT_NVS === "memory" ? "memory" : "flash") as "memory" | "flash",
+  /** The fleet re-offers each 105 cause 6 once with the retry marker (as service/rollouts does). */
+  fleetRetry: process.env.POWERCUT_FLEET_RETRY !== "0",
 };
 
 function commit(): string {
@@ -39,7 +44,7 @@ export default async () => {
     console.log(`${model}: ${JSON.stringify(counts)}`);
   }
   return {
-    parameters: { ...PARAMS, commit: commit(), replay: "npm run bench -- powercut (POWERCUT_DEVICES=n for a smaller run, POWERCUT_NVS=memory for atomic NVS entries)" },
+    parameters: { ...PARAMS, commit: commit(), replay: "npm run bench -- powercut (POWERCUT_DEVICES=n for a smaller run, POWERCUT_NVS=memory for atomic NVS entries, POWERCUT_FLEET_RETRY=0 without the fleet's retry; BENCH_OUT=powercut-fleet-retry keeps powercut.json)" },
     runs: "one: every count is deterministic for the seed (same seed, same counts); `seconds` is that one run's wall time on a shared machine, not a benchmark figure",
     machine: { cpus: os.cpus().length, node: process.version, loadAverageAtStart: loadAtStart },
     models: perModel,

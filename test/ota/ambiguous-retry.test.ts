@@ -151,6 +151,15 @@ describe("the step function with a lifting verdict", () => {
     expect(failed.effects.find((e) => e.type === "status")).toMatchObject({ status: { result: OtaResult.UpdateFailed, version: 2 } });
   });
 
+  it("a rejection found again after a cut is reported with the cause kept beside it, not re-judged as unknown", () => {
+    const a = { version: 2, slot: 1 as const, securityCounter: 0, seqBefore: 1, stage: Stage.Pending, attempts: 1, offer };
+    const base = { ...facts, attempt: a, attemptSlotState: "aborted" as const, attemptRejected: true, reset: "power-on" as const };
+    const kept = step(initialOta(1), { type: "boot", facts: { ...base, attemptRejectedCause: TrialCause.Crash } }, POLICY);
+    expect(kept.effects.find((e) => e.type === "status")).toMatchObject({ status: { result: OtaResult.RolledBack, cause: TrialCause.Crash } });
+    const none = step(initialOta(1), { type: "boot", facts: base }, POLICY);
+    expect(none.effects.find((e) => e.type === "status")).toMatchObject({ status: { result: OtaResult.RolledBack, cause: TrialCause.Unknown } });
+  });
+
   it("a trial that ends with cause 6 asks to reject with its cause kept", () => {
     const a = { version: 2, slot: 1 as const, securityCounter: 0, seqBefore: 1, stage: Stage.Pending, attempts: 1, offer };
     const r = step(initialOta(1), { type: "boot", facts: { ...facts, attempt: a, attemptSlotState: "undefined", reset: "power-on" } }, POLICY);

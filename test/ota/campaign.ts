@@ -13,12 +13,17 @@
  *   ota_state hazard (and the crash loops it causes), good releases rejected as "unknown" (105
  *   cause 6: a cut that may hide a crash), and a crashed build booted again after the three
  *   coincidences SPEC.md names.
+ * With `fleetRetry`, the fleet does what service/rollouts does with a 105 cause 6: it offers the
+ * same release once more with the retry marker (docs/protocol/ota.md), under the same kinds of
+ * cuts (from a random stream of its own, so the counts above stay those of the devices alone),
+ * and counts the good releases that recovers and the failing builds it lets boot again.
  * The CI test runs a small fixed-seed campaign; `npm run bench -- powercut` runs the big one.
  */
 import { SLOT_PARTITIONS } from "../../bootloader-spec/reference/bootloader";
 import { verifySlotImage } from "../../bootloader-spec/reference/image";
 import { OtaStore, type StageCode } from "../../device/core/ota/store";
 import { OtaResult, TrialCause } from "../../device/core/ota/codes";
+import { withRetryMarker } from "../../device/core/ota/manifest";
 import type { SlotIndex } from "../../device/ports";
 import { bootModel, type BootModelName } from "../../host-sim/boot/boot-models";
 import type { Behaviour, BootLog } from "../../host-sim/boot/ota-rig";
@@ -42,6 +47,8 @@ export interface CampaignOptions {
   outagePermille: number;
   /** Where NVS lives (default "flash": pages on the flash, every entry write tearable). */
   nvs?: "memory" | "flash";
+  /** The fleet re-offers a release rejected with cause 6 (unknown) once, with the retry marker. */
+  fleetRetry?: boolean;
   /** Prints every boot of this device (debugging a failing run). */
   traceDevice?: number;
 }
@@ -74,6 +81,18 @@ export interface CampaignCounts {
   hazardCrashLoops: number;
   /** Releases offered to a device already in such a loop (not run: nothing reaches it any more). */
   offeredToLoopingDevice: number;
+  /** With fleetRetry: releases re-offered once with the retry marker after a 105 cause 6. */
+  fleetRetries: number;
+  /** Of those, good releases that ended up running (out of goodReleaseRejectedUnknown). */
+  fleetRetryRecoveredGood: number;
+  /** Of those, good releases still not running after the retry. */
+  fleetRetryGoodStillRejected: number;
+  /** Of those, crashing or unhealthy builds that booted again because of the retry. */
+  fleetRetryFailingBootedAgain: number;
+  /** Of those, failing builds that the device refused again before they booted (it rejected them anew). */
+  fleetRetryFailingRejectedAgain: number;
+  /** Retries the device could not lift: the rejection it kept is not cause 6 (or its cause entry was cut), or the lift was used. */
+  fleetRetryNotLiftable: number;
   /** A few failing runs, with what it takes to replay them. */
   examples: string[];
 }
@@ -134,8 +153,16 @@ export function runCampaign(o: CampaignOptions): CampaignCounts {
     espIdfHazardRuns: 0,
     hazardCrashLoops: 0,
     offeredToLoopingDevice: 0,
+    fleetRetries: 0,
+    fleetRetryRecoveredGood: 0,
+    fleetRetryGoodStillRejected: 0,
+    fleetRetryFailingBootedAgain: 0,
+    fleetRetryFailingRejectedAgain: 0,
+    fleetRetryNotLiftable: 0,
     examples: [],
   };
+  // The fleet's retries draw from their own stream: the devices' own runs stay the same.
+  const retryRnd = new SeededRandom((o.seed ^ 0x5eed) >>> 0);
   // A few examples of each kind (the common kinds must not crowd out the rare ones).
   const perKind = new Map<string, number>();
   const note = (device: number, version: number, what: string, kind: string) => {
@@ -262,9 +289,82 @@ export function runCampaign(o: CampaignOptions): CampaignCounts {
         c.invariantViolations++;
         note(d, version, problems.slice(0, 3).join("; "), "violation");
       }
+      // The fleet's one retry of an ambiguous rejection (as service/rollouts/machine.ts does it).
+      const ambiguous = device.boots.some((b) => b.statuses.some((st) => st.result === OtaResult.RolledBack && st.version === version && st.cause === TrialCause.Unknown));
+      if (o.fleetRetry && ambiguous && final && final.end === "steady" && final.version !== version) {
+        c.fleetRetries++;
+        if (kv instanceof NvsFlashKv) kv.load();
+        const kept = new OtaStore(kv).rejection(version);
+        if (!new OtaStore(kv).canLift(version)) {
+          c.fleetRetryNotLiftable++;
+          note(d, version, `fleet retry not liftable: kept ${JSON.stringify(kept)}, rejected ${new OtaStore(kv).isRejected(version)}; ${device.boots.map((b) => `${b.end}@v${b.version} [${b.statuses.filter((st) => st.state === 0 && st.result !== 0).map((st) => `${st.result}/${st.cause ?? ""}`).join(",")}]`).join(" ")}`, "retry-not-liftable");
+        }
+        const retry = retryOnce(flash, kv, version, behaviours, o, retryRnd, model);
+        if (retry.problems.length) {
+          c.invariantViolations++;
+          note(d, version, `fleet retry: ${retry.problems.slice(0, 3).join("; ")}`, "violation");
+        }
+        const bootedAgain = retry.boots.some((b) => b.version === version);
+        if (behaviour === "good") {
+          if (retry.final?.version === version) c.fleetRetryRecoveredGood++;
+          else {
+            c.fleetRetryGoodStillRejected++;
+            note(d, version, `good release still rejected after the fleet retry: ${retry.boots.map((b) => `${b.end}@v${b.version} [${b.statuses.filter((st) => st.state === 0 && st.result !== 0).map((st) => `${st.result}/${st.cause ?? ""}`).join(",")}]`).join(" ")}`, "retry-good-still-rejected");
+          }
+        } else if (bootedAgain) c.fleetRetryFailingBootedAgain++;
+        else c.fleetRetryFailingRejectedAgain++;
+        if (retry.final?.version !== undefined) final = retry.final;
+      }
       if (final?.version !== undefined) lastVersion = final.version;
     }
     if (goodOffered && lastVersion === 1) c.endedOnFactoryImage++;
   }
   return c;
+}
+
+/** The same release offered once more with the retry marker, under cuts from `rnd`, until a steady boot. */
+function retryOnce(
+  flash: SimFlash, kv: ReturnType<typeof scenarioKv>, version: number, behaviours: Map<number, Behaviour>, o: CampaignOptions, rnd: SeededRandom,
+  model: ReturnType<typeof bootModel>,
+): { boots: BootLog[]; final?: BootLog; problems: string[] } {
+  const problems: string[] = [];
+  let running: SlotIndex | undefined;
+  let trialLosses = 0;
+  flash.fault = (op) => {
+    if (running !== undefined && op.partition === SLOT_PARTITIONS[running] && (op.kind === "write" || op.kind === "erase")) problems.push(`op #${op.seq} ${op.kind} hits the running slot`);
+    return rnd.below(1000) < o.cutPerOpPermille ? randomCut(rnd) : undefined;
+  };
+  const backend = { ...release(version), manifest: withRetryMarker(release(version).manifest!) };
+  const device = rig(flash, kv, backend, (v) => behaviours.get(v) ?? "good", {
+    options: { verifySignature: memoVerify },
+    bootModel: o.model,
+    bootBudgetMs: 400_000,
+    onAppStart: () => {
+      if (kv instanceof NvsFlashKv) kv.load();
+    },
+    afterBoot: (slot) => {
+      running = slot;
+      const check = verifySlotImage(flash.open(SLOT_PARTITIONS[slot]), sha256);
+      if (!check.ok) problems.push(`booted slot ${slot} fails verification: ${check.reason}`);
+    },
+    powerLossAt: (boot) => {
+      if (device.boots[boot].version !== version || trialLosses >= 3 || rnd.below(1000) >= o.trialLossPermille) return undefined;
+      trialLosses++;
+      return 100 + rnd.below(119_000);
+    },
+  });
+  let final: BootLog | undefined;
+  for (let i = 0; i < MAX_BOOTS && !final; i++) {
+    const b = device.bootOnce();
+    running = undefined;
+    if (b.end === "steady" || b.end === "brick") final = b;
+  }
+  flash.fault = undefined;
+  if (!final || final.end === "brick") problems.push(final ? `bricked: ${final.detail}` : `no steady boot within ${MAX_BOOTS}`);
+  else {
+    if (kv instanceof NvsFlashKv) kv.load();
+    if (new OtaStore(kv).trial()) problems.push("trial record left behind");
+    if (final.version === version && final.slot !== undefined && model.slotState(flash, final.slot) !== "valid") problems.push(`v${version} runs unconfirmed`);
+  }
+  return { boots: device.boots, final, problems };
 }

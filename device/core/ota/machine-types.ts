@@ -88,6 +88,8 @@ export interface BootFacts {
   attemptSlotState?: ImageState;
   /** The attempt's version is in the rejected list already. */
   attemptRejected?: boolean;
+  /** The trial cause kept with that rejection (store.ts), when there is one. */
+  attemptRejectedCause?: number;
   recordSeq: number;
   reset: ResetReason;
 }

@@ -115,7 +115,10 @@ class Stepper {
       const v = judgeTrial({ stage: a.stage, slotState: f.attemptSlotState ?? "undefined", seqRose: f.recordSeq > a.seqBefore, reset: f.reset });
       if (f.attemptRejected) {
         // Rejected already (by the trial itself, or before a cut kept the record): say so again, then drop the record.
-        this.report(OtaState.Idle, OtaResult.RolledBack, { version: a.version, offer: offerOf(a), attempt: a.attempts, cause: v.kind === "ended" ? v.cause : TrialCause.Unknown, detail: `trial failed; back on slot ${f.runningSlot}` });
+        // The cause kept with the rejection, when there is one: a re-judged trial after a cut may read "unknown" where it was a crash.
+        const kept = keptCause(f.attemptRejectedCause);
+        const cause = kept ?? (v.kind === "ended" ? v.cause : TrialCause.Unknown);
+        this.report(OtaState.Idle, OtaResult.RolledBack, { version: a.version, offer: offerOf(a), attempt: a.attempts, cause, detail: `trial failed; back on slot ${f.runningSlot}` });
         this.op = { type: "clear-attempt" };
         return;
       }
@@ -642,6 +645,10 @@ class Stepper {
     for (const k of Object.keys(s) as (keyof OtaStatus)[]) if (s[k] === undefined) delete s[k];
     this.effects.push({ type: "status", status: s });
   }
+}
+
+function keptCause(c: number | undefined): TrialCauseCode | undefined {
+  return c !== undefined && c >= TrialCause.PowerLoss && c <= TrialCause.Unknown ? (c as TrialCauseCode) : undefined;
 }
 
 function offerOf(a: AttemptRecord): Uint8Array | undefined {

@@ -424,6 +424,7 @@ export class OtaUpdater {
         runningRecord: guard("kv", () => store.running()),
         attemptSlotState: attempt ? boot.slotState(attempt.slot) : undefined,
         attemptRejected: attempt ? guard("kv", () => store.isRejected(attempt.version)) : undefined,
+        attemptRejectedCause: attempt ? guard("kv", () => store.rejection(attempt.version)?.cause) : undefined,
         recordSeq: boot.recordSeq(),
         reset: system.resetReason(),
       };
