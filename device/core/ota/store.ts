@@ -4,7 +4,7 @@
  * record of an install in progress (written before setPending, advanced by the trial image),
  * and the version of the manifest the running image was confirmed under.
  */
-import type { KeyValueStore, SlotIndex } from "../../ports";
+import { KvError, type KeyValueStore, type SlotIndex } from "../../ports";
 import { cborDecode, cborEncode } from "../util/cbor";
 
 const KEY_COUNTER = "ota.ctr";
@@ -84,7 +84,7 @@ export class OtaStore {
     if (n <= this.securityCounter()) return;
     const b = new Uint8Array(4);
     new DataView(b.buffer).setUint32(0, n, true);
-    this.kv.set(KEY_COUNTER, b);
+    this.put(KEY_COUNTER, b);
   }
 
   rejected(): number[] {
@@ -107,7 +107,7 @@ export class OtaStore {
     const list = this.rejected().filter((v) => v !== version && v > runningVersion);
     list.push(version);
     while (list.length > MAX_REJECTED) list.shift();
-    this.kv.set(KEY_REJECTED, cborEncode(list));
+    this.put(KEY_REJECTED, cborEncode(list));
     // Written second: a cut in between leaves no cause (or the older one), which never lifts more.
     const prev = this.rejection(version);
     this.setCauses(version, runningVersion, [version, cause ?? 0, prev?.lifts ?? 0]);
@@ -129,7 +129,22 @@ export class OtaStore {
   lift(version: number): void {
     const r = this.rejection(version);
     this.setCauses(version, 0, [version, r?.cause ?? 0, (r?.lifts ?? 0) + 1]);
-    this.kv.set(KEY_REJECTED, cborEncode(this.rejected().filter((v) => v !== version)));
+    this.put(KEY_REJECTED, cborEncode(this.rejected().filter((v) => v !== version)));
+  }
+
+  /**
+   * Writes, then reads back. NVS can report success for an item that comes out corrupt: after a
+   * cut that tore an entry but left its first word erased, ESP-IDF programs the next item over the
+   * leftovers and drops it at the next lookup (its old copy already erased). A second write lands
+   * on a clean entry; a store that still does not read back is an I/O error, not a silent loss.
+   */
+  private put(key: string, value: Uint8Array): void {
+    for (let i = 0; i < 2; i++) {
+      this.kv.set(key, value);
+      const back = this.kv.get(key);
+      if (back && back.length === value.length && back.every((b, j) => b === value[j])) return;
+    }
+    throw new KvError("io", `kv: "${key}" does not read back what was written`);
   }
 
   private causes(): number[][] {
@@ -141,7 +156,7 @@ export class OtaStore {
     const list = this.causes().filter((e) => e[0] !== version && e[0] > runningVersion);
     list.push(entry);
     while (list.length > MAX_REJECTED) list.shift();
-    this.kv.set(KEY_REJECT_CAUSES, cborEncode(list));
+    this.put(KEY_REJECT_CAUSES, cborEncode(list));
   }
 
   attempt(): AttemptRecord | undefined {
@@ -158,7 +173,7 @@ export class OtaStore {
   }
 
   setAttempt(t: AttemptRecord): void {
-    this.kv.set(KEY_ATTEMPT, cborEncode([t.version, t.slot, t.securityCounter, t.seqBefore, t.stage, t.attempts, t.offer]));
+    this.put(KEY_ATTEMPT, cborEncode([t.version, t.slot, t.securityCounter, t.seqBefore, t.stage, t.attempts, t.offer]));
   }
 
   clearAttempt(): void {
@@ -172,7 +187,7 @@ export class OtaStore {
   }
 
   setRunning(r: RunningRecord): void {
-    this.kv.set(KEY_RUNNING, cborEncode([r.slot, r.version, r.codeVersion]));
+    this.put(KEY_RUNNING, cborEncode([r.slot, r.version, r.codeVersion]));
   }
 
   /** A corrupt entry reads as absent (it must not stop the agent); a failing read throws. */
