@@ -65,6 +65,27 @@ describe.each(brokers)("rollouts through $name", ({ name, url }) => {
     }
   });
 
+  it("re-offers an ambiguous rejection (105 cause 6) once with the retry marker, and it lands", async () => {
+    const f = await setup(url(), ["succeed", "ambiguous", "succeed", "succeed", "rollback"], `amb${name}`);
+    try {
+      const created = await f.post("/api/rollouts", {
+        bundle: f.bundle, target: "firmware < 1.3.0", canary: 5, waves: "100%", rate: "600/min", maxFailure: "50%", minExecuted: 4, soak: "100ms",
+      });
+      expect(created.status, JSON.stringify(created.body)).toBe(201);
+      const id = created.body.id as string;
+      await waitUntil(() => f.service.rollouts.status(id).status === "completed", 20_000, "completion");
+      const s = await f.get(`/api/rollouts/${id}`);
+      expect(s.counts).toMatchObject({ total: 5, succeeded: 4, failures: 1 });
+      const [amb, crash] = [f.devices[1], f.devices[4]];
+      expect([amb.offers, amb.markedOffers]).toEqual([[1_003_000, 1_003_000], [1_003_000]]);
+      expect(amb.running).toBe(1_003_000);
+      expect(crash.offers).toEqual([1_003_000]); // a crash (cause 3) is never re-offered
+      expect(crash.markedOffers).toEqual([]);
+    } finally {
+      await f.close();
+    }
+  });
+
   it("halts on the failure rate, withdraws pending offers, and counts power-cut trials apart", async () => {
     const scripts: Script[] = [
       "succeed", "rollback", "rollback", { interrupted: 1 }, "silent", "succeed",

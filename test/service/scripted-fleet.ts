@@ -13,13 +13,16 @@ import { writeBundle } from "../../tools/ota/bundle-files";
 import { nodeSha256 } from "../../device/platform/node/sha256";
 import { otaStatus, telemetry } from "./helpers";
 
-export type Script = "succeed" | "rollback" | "silent" | { interrupted: number };
+/** "ambiguous": rejects with 105 cause 6 (unknown) and succeeds once offered with the retry marker. */
+export type Script = "succeed" | "rollback" | "silent" | "ambiguous" | { interrupted: number };
 
 export interface ScriptedDevice {
   id: string;
   script: Script;
   running: number;
   offers: number[];
+  /** Offers that carried the retry marker (envelope key 4). */
+  markedOffers: number[];
   client: MqttClient;
 }
 
@@ -39,7 +42,7 @@ export async function startDevice(url: string, id: string, running: number, scri
     ...(options.password !== undefined ? { username: id, password: options.password } : {}),
     will: { topic: `tether/${id}/status`, payload: Buffer.from("offline"), qos: 1, retain: true },
   });
-  const dev = { id, script, running, offers: [] as number[], client, seq: 0, stop: async () => {} };
+  const dev = { id, script, running, offers: [] as number[], markedOffers: [] as number[], client, seq: 0, stop: async () => {} };
   let interruptions = 0;
   const handled = new Set<number>();
   const send = (topic: string, payload: Uint8Array | string, retain = false) => client.publish(topic, Buffer.from(payload), { qos: 1, retain });
@@ -53,10 +56,13 @@ export async function startDevice(url: string, id: string, running: number, scri
   const timer = setInterval(report, options.reportMs ?? 500);
   client.on("message", (_topic, payload) => {
     if (payload.length === 0) return; // withdrawn
-    const version = parseManifest(parseEnvelope(new Uint8Array(payload)).manifestBytes).version;
-    if (version <= dev.running || handled.has(version)) return; // the same offer again (a republish): already on it
+    const envelope = parseEnvelope(new Uint8Array(payload));
+    const version = parseManifest(envelope.manifestBytes).version;
+    const lift = dev.script === "ambiguous" && envelope.retryAmbiguous === true && !dev.markedOffers.includes(version);
+    if (version <= dev.running || (handled.has(version) && !lift)) return; // the same offer again (a republish): already on it
     handled.add(version);
     dev.offers.push(version);
+    if (envelope.retryAmbiguous) dev.markedOffers.push(version);
     if (dev.script === "silent") return;
     status({ state: 1, result: 0, version, received: 0, total: 2, running: dev.running });
     setTimeout(() => {
@@ -65,6 +71,12 @@ export async function startDevice(url: string, id: string, running: number, scri
         dev.running = version;
         status({ state: 0, result: 1, version, running: version });
         report();
+      } else if (s === "ambiguous") {
+        if (lift) {
+          dev.running = version;
+          status({ state: 0, result: 1, version, running: version });
+          report();
+        } else status({ state: 0, result: 105, version, running: dev.running, cause: 6 });
       } else if (s === "rollback") {
         status({ state: 0, result: 105, version, running: dev.running, cause: 3 });
       } else if (typeof s === "object") {
