@@ -9,12 +9,8 @@
 //    mid-life rate predicts).
 //   npm run bench -- battery-accuracy
 import os from "node:os";
-import { Agent, type AgentEvent } from "../device/core/agent";
 import { runBattery } from "../host-sim/battery/battery-run";
-import { VirtualBroker } from "../host-sim/broker/virtual-broker";
-import { VirtualClock } from "../host-sim/virtual/clock";
-import { VirtualNetwork } from "../host-sim/virtual/network";
-import { virtualDevicePorts } from "../host-sim/virtual-device";
+import { runAtConstantCharge } from "../host-sim/battery/constant-charge";
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -27,24 +23,6 @@ const INTERVALS = [
 ];
 const SOC_SEEDS = [1, 2, 3];
 const TTE_SEEDS = 150;
-
-function constantCharge(seed: number, startPermille: number, sampleIntervalMs: number, reportIntervalMs: number) {
-  const clock = new VirtualClock();
-  const network = new VirtualNetwork(clock);
-  new VirtualBroker(network).start();
-  const device = virtualDevicePorts({ seed, clock, network, batteryModel: { capacityMah: 4000, startPermille, capacityVariationPermille: 0 } });
-  const errors: number[] = [];
-  const alarms: string[] = [];
-  const agent = new Agent(device.ports, { deviceId: "dev-bat", brokers: ["mqtt://broker:1883"], telemetry: { sampleIntervalMs, reportIntervalMs } }, (e: AgentEvent) => {
-    if (e.type === "battery" && e.event.type === "alarm") alarms.push(`${e.event.alarm}@${e.event.pct}%`);
-    if (e.type !== "telemetry" || e.batch.uptimeMs < HOUR || e.batch.battery === undefined) return;
-    errors.push(e.batch.battery.pct - device.battery.chargePermille() / 10);
-  });
-  agent.start();
-  clock.advance(8 * HOUR);
-  agent.stop();
-  return { errors, alarms };
-}
 
 function tteErrors(stretch: boolean): number[] {
   const errs: number[] = [];
@@ -77,7 +55,7 @@ export default async function () {
       let n = 0;
       const alarms = new Set<string>();
       for (const seed of SOC_SEEDS) {
-        const r = constantCharge(seed, permille, iv.sampleMs, iv.reportMs);
+        const r = runAtConstantCharge({ seed, startPermille: permille, sampleIntervalMs: iv.sampleMs, reportIntervalMs: iv.reportMs, hours: 8 });
         for (const e of r.errors) {
           if (Math.abs(e) > Math.abs(worst)) worst = e;
           mean += e;
