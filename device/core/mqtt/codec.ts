@@ -101,6 +101,11 @@ function field(data: Uint8Array, what: string): Uint8Array {
   return out;
 }
 
+/** A topic name must not hold a filter wildcard (§4.7.1). Not a regex: a literal makes an object per call. */
+export function hasWildcard(topic: string): boolean {
+  return topic.indexOf("+") >= 0 || topic.indexOf("#") >= 0;
+}
+
 function checkId(id: number): void {
   if (!Number.isInteger(id) || id < 1 || id > 0xffff) throw new MqttEncodeError(`packet id ${id} not in 1..65535`);
 }
@@ -190,7 +195,7 @@ export function encodePublish(p: {
 }): Uint8Array {
   if (p.qos !== 0 && p.qos !== 1 && p.qos !== 2) throw new MqttEncodeError(`bad qos ${p.qos}`);
   if (p.topic.length === 0) throw new MqttEncodeError("empty topic");
-  if (/[+#]/.test(p.topic)) throw new MqttEncodeError("wildcard in publish topic");
+  if (hasWildcard(p.topic)) throw new MqttEncodeError("wildcard in publish topic");
   const topicBytes = utf8Length(p.topic);
   if (topicBytes > 0xffff) throw new MqttEncodeError("topic longer than 65535 bytes");
   if (p.qos > 0) checkId(p.packetId ?? 0);
