@@ -4,6 +4,7 @@
  * decoding lives in parser.ts.
  */
 import { utf8Encode, utf8Length, utf8Write } from "./utf8";
+import { transientBytes } from "../util/byte-slab";
 import { setErrorName } from "../util/error-name";
 
 // ---------------------------------------------------------------- protocol constants
@@ -128,7 +129,8 @@ function header(first: number, len: number): Uint8Array {
   if (len > MAX_REMAINING_LENGTH) throw new MqttEncodeError(`packet body ${len} exceeds ${MAX_REMAINING_LENGTH}`);
   let lenBytes = 1;
   for (let v = len; v >= 128; v = Math.floor(v / 128)) lenBytes++;
-  const out = new Uint8Array(1 + lenBytes + len);
+  // A packet is written to a socket and dropped: from the slab (byte-slab.ts).
+  const out = transientBytes(1 + lenBytes + len);
   out[0] = first;
   let v = len;
   let o = 1;
