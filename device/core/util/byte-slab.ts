@@ -11,8 +11,11 @@
  * the whole ArrayBuffer must slice first (every platform adapter already does).
  */
 
-/** Bytes per slab: small enough for a board's heap. */
-export const SLAB_BYTES = 4096;
+/**
+ * Bytes per slab. The current slab stays allocated for good, so on a board (80 KB chunk heap)
+ * it is kept small; ten 200-byte frames per slab already spread the allocation's cost.
+ */
+export const SLAB_BYTES = 2048;
 /** At most 64 bytes V8 keeps a typed array on its own heap: cheap already. */
 const POOLED_MIN = 65;
 /** A larger buffer would waste a slab's tail too often; it is made on its own. */
