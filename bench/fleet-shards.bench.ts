@@ -7,7 +7,7 @@
 // /usr/bin/time), messages and the trace hash. The figure is the per-pair speed-up, wall(1 thread) / wall(2 shards): it can
 // only reach 2 when both cores are free, so the 1-minute load average is recorded per run.
 //   FLEET_SHARD_DEVICES=1000 FLEET_SHARD_HOURS=2 FLEET_ROUNDS=5 npm run bench -- fleet-shards
-import { execFile } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -46,6 +46,12 @@ async function once(shards: number) {
   };
 }
 
+/** The commit measured ("+changes" when the work tree differs from it). */
+function commit(): string {
+  const git = (...a: string[]) => execFileSync("git", a, { cwd: ROOT, encoding: "utf8" }).trim();
+  return git("rev-parse", "--short", "HEAD") + (git("status", "--porcelain", "--untracked-files=no") ? "+changes" : "");
+}
+
 function run(cmd: string, args: string[]): Promise<{ stderr: string }> {
   return new Promise((resolve, reject) => {
     execFile(cmd, args, { cwd: ROOT, maxBuffer: 1 << 24 }, (err, _stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve({ stderr })));
@@ -76,7 +82,7 @@ export default async function () {
     lost: Math.max(...pairs.map((p) => pick(p).lost)),
   });
   return {
-    parameters: { devices: DEVICES, simulatedHours: HOURS, telemetryEverySeconds: 60, seed: 1, rounds: ROUNDS, warmupRounds: 1, cores: os.cpus().length, node: process.version },
+    parameters: { devices: DEVICES, simulatedHours: HOURS, telemetryEverySeconds: 60, seed: 1, rounds: ROUNDS, warmupRounds: 1, cores: os.cpus().length, node: process.version, commit: commit() },
     machine: "cores shared with other jobs: the speed-up can reach 2 only while both cores are free (see the load averages)",
     messages: pairs[0].one.messages,
     oneThread: side((p) => p.one),

@@ -11,7 +11,7 @@ import { VirtualFleet, type FleetProgress } from "./engine";
 import { buildFirmwareImages, firmwareRequests, loadFirmwareLibrary, type BuiltFirmware } from "./images";
 import { mergeSummaries, type FleetSummary } from "./metrics";
 import type { Scenario } from "./scenario";
-import { runFleetShard } from "./shard";
+import { runFleetShard, type ShardResult } from "./shard";
 import type { FromShard, ToShard, VirtualShardJob } from "./shard-worker";
 import { TraceHash } from "./trace";
 import { runRealtimeSimulation, type RealtimeOptions } from "./run-realtime";
@@ -40,7 +40,7 @@ const shardWorkerUrl = () => new URL(`./${SHARD_WORKER_BUNDLE}`, import.meta.url
 /** Runs one shard (or the whole fleet) in this thread. */
 async function runHere(o: SimOptions, shard: { index: number; count: number }, onProgress?: (p: FleetProgress) => void): Promise<FleetSummary> {
   const library = await loadFirmwareLibrary(await buildFirmwareImages(firmwareRequests(o.scenario), nodeSha256));
-  if (o.scenario.rollouts.length === 0) return runFleetShard(o, shard, library, onProgress);
+  if (o.scenario.rollouts.length === 0) return (await runFleetShard(o, shard, library, onProgress)).summary;
   // The fleet service sees the whole fleet: rollouts run in one shard.
   if (shard.count > 1) throw new Error(ROLLOUTS_IN_ONE_SHARD);
   if ((o.xsDevices ?? 0) > 0) throw new Error("a scenario with rollouts runs every device on Node: drop --xs");
@@ -67,7 +67,7 @@ export async function runSimulation(o: SimOptions, onProgress?: (p: FleetProgres
   });
   const parts = Promise.all(
     workers.map((w, index) => {
-      return new Promise<FleetSummary>((resolve, reject) => {
+      return new Promise<ShardResult>((resolve, reject) => {
         w.on("message", (m: FromShard) => {
           if (m.progress) {
             latest[index] = m.progress;
@@ -83,7 +83,7 @@ export async function runSimulation(o: SimOptions, onProgress?: (p: FleetProgres
               });
             }
           }
-          if (m.summary) resolve(m.summary);
+          if (m.result) resolve(m.result);
         });
         w.on("error", reject);
         w.on("exit", (code) => code !== 0 && reject(new Error(`shard ${index} exited with code ${code}`)));
@@ -100,8 +100,12 @@ export async function runSimulation(o: SimOptions, onProgress?: (p: FleetProgres
     throw e;
   }
   for (const w of workers) w.postMessage({ firmware } satisfies ToShard);
-  const summaries = await parts;
+  const results = await parts;
   const trace = new TraceHash();
-  for (const p of summaries) trace.combine(p.traceHash);
-  return mergeSummaries(summaries, trace.hex());
+  for (const r of results) trace.combine(r.summary.traceHash);
+  return mergeSummaries(
+    results.map((r) => r.summary),
+    trace.hex(),
+    results.map((r) => r.facts),
+  );
 }
