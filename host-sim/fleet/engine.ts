@@ -23,7 +23,7 @@ import { scheduleFaults, type FaultCounters } from "./faults";
 import { scheduleRadioDrops } from "./radio";
 import { FirmwareGroundTruth, scheduleChargers } from "./firmware-behaviour";
 import type { BadImage, FirmwareLibrary, XsRunner } from "./library";
-import { CHECK_EXAMPLES, DeviceBook, fleetChecks, RESTARTS_PER_OFFER, type CheckFacts, type FleetSummary, type OtaOutcomes } from "./metrics";
+import { CHECK_EXAMPLES, DeviceBook, fleetChecks, loopingDevices, type CheckFacts, type FleetSummary, type OtaOutcomes } from "./metrics";
 import { checkScenarioFits, groupOfScenario, type Scenario } from "./scenario";
 import { deviceSeed } from "./seeds";
 import { EV, TraceHash } from "./trace";
@@ -383,7 +383,7 @@ export class VirtualFleet implements FleetWorld {
     const saving = (d: FleetDevice) => d.battery.chargePermille() <= CRITICAL_BATTERY_PERMILLE;
     const offline = this.devices.filter((d) => d.state !== "dead" && !d.online && !saving(d)).map((d) => d.id);
     const savingOffline = this.devices.filter((d) => d.state !== "dead" && !d.online && saving(d)).length;
-    const looping = this.devices.filter((_, i) => this.books[i].restarts > restartBudget(this.books[i])).map((d, i) => `${d.id} (${this.books[i].restarts} restarts)`);
+    const looping = loopingDevices(this.devices.map((d) => d.id), this.books);
     const withdrawnInstalled = this.devices.filter((d, i) => this.books[i].withdrawnVersions.has(d.version)).map((d) => d.id);
     const mismatches = this.devices.filter((_, i) => this.books[i].alarmRaised !== this.books[i].crossedLow).length;
     const badOffered = this.books.filter((b) => b.offeredBad).length;
@@ -447,13 +447,6 @@ export class VirtualFleet implements FleetWorld {
 
 /** The agent's critical battery level (device/core/battery/monitor.ts criticalEnterPct), per mille. */
 const CRITICAL_BATTERY_PERMILLE = 100;
-
-/** Restarts no offer explains that still are not a loop. */
-const RESTART_SLACK = 2;
-
-function restartBudget(book: DeviceBook): number {
-  return RESTARTS_PER_OFFER * book.offers + RESTART_SLACK;
-}
 
 function otaOutcome(dev: FleetDevice, book: DeviceBook): keyof Omit<OtaOutcomes, "offered"> {
   if (dev.state === "bricked") return "bricked";

@@ -85,8 +85,20 @@ export interface Check {
 
 /** An update restarts a device once to install and at most once more to roll back. */
 export const RESTARTS_PER_OFFER = 2;
+/** Restarts no offer explains that still are not a loop. */
+const RESTART_SLACK = 2;
 /** How many devices a check names as examples. */
 export const CHECK_EXAMPLES = 5;
+
+/** "id (N restarts)" for each device that restarted more than its offers explain, in device order. */
+export function loopingDevices(ids: readonly string[], books: readonly DeviceBook[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < ids.length; i++) {
+    const { restarts, offers } = books[i];
+    if (restarts > RESTARTS_PER_OFFER * offers + RESTART_SLACK) out.push(`${ids[i]} (${restarts} restarts)`);
+  }
+  return out;
+}
 
 /**
  * What the virtual fleet's checks are computed from: counts that add up across shards, and

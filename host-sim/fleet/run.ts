@@ -65,31 +65,21 @@ export async function runSimulation(o: SimOptions, onProgress?: (p: FleetProgres
     const job: VirtualShardJob = { options: o, index };
     return new Worker(shardWorkerUrl(), { workerData: { tetherFleetShard: job } });
   });
-  const parts = Promise.all(
-    workers.map((w, index) => {
-      return new Promise<ShardResult>((resolve, reject) => {
-        w.on("message", (m: FromShard) => {
-          if (m.progress) {
-            latest[index] = m.progress;
-            if (onProgress && latest.filter(Boolean).length === o.shards) {
-              const sum = (f: (p: FleetProgress) => number) => latest.reduce((a, p) => a + f(p), 0);
-              onProgress({
-                simMs: Math.min(...latest.map((p) => p.simMs)),
-                endMs: latest[0].endMs,
-                devices: sum((p) => p.devices),
-                online: sum((p) => p.online),
-                published: sum((p) => p.published),
-                delivered: sum((p) => p.delivered),
-              });
-            }
-          }
-          if (m.result) resolve(m.result);
-        });
-        w.on("error", reject);
-        w.on("exit", (code) => code !== 0 && reject(new Error(`shard ${index} exited with code ${code}`)));
+  const parts = awaitShards(workers, (index, m: FromShard) => {
+    if (!m.progress) return;
+    latest[index] = m.progress;
+    if (onProgress && latest.filter(Boolean).length === o.shards) {
+      const sum = (f: (p: FleetProgress) => number) => latest.reduce((a, p) => a + f(p), 0);
+      onProgress({
+        simMs: Math.min(...latest.map((p) => p.simMs)),
+        endMs: latest[0].endMs,
+        devices: sum((p) => p.devices),
+        online: sum((p) => p.online),
+        published: sum((p) => p.published),
+        delivered: sum((p) => p.delivered),
       });
-    }),
-  );
+    }
+  });
   // The workers start (load their bundle) while this thread builds and signs the firmware once.
   let firmware: BuiltFirmware[];
   try {
@@ -107,5 +97,41 @@ export async function runSimulation(o: SimOptions, onProgress?: (p: FleetProgres
     results.map((r) => r.summary),
     trace.hex(),
     results.map((r) => r.facts),
+  );
+}
+
+/**
+ * Every worker's `result` message, in worker order. The first worker to fail (an error, an exit
+ * without a result) fails the whole run at once and terminates the others: a broken shard must
+ * not leave its siblings running a long simulation nobody will read.
+ */
+export function awaitShards<M extends { result?: unknown }>(workers: readonly Worker[], onMessage: (index: number, m: M) => void): Promise<NonNullable<M["result"]>[]> {
+  type R = NonNullable<M["result"]>;
+  let failed = false;
+  const fail = (e: unknown) => {
+    if (!failed) {
+      failed = true;
+      for (const w of workers) void w.terminate();
+    }
+    throw e;
+  };
+  return Promise.all(
+    workers.map(
+      (w, index) =>
+        new Promise<R>((resolve, reject) => {
+          let done = false;
+          w.on("message", (m: M) => {
+            onMessage(index, m);
+            if (m.result !== undefined) {
+              done = true;
+              resolve(m.result as R);
+            }
+          });
+          w.on("error", reject);
+          w.on("exit", (code) => {
+            if (!done) reject(new Error(`shard ${index} exited with code ${code} before its result`));
+          });
+        }).catch(fail),
+    ),
   );
 }
