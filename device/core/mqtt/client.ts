@@ -12,7 +12,7 @@
 import { rethrowHalt, type Clock, type Log, type Network, type Socket, type SocketOptions, type TimerId } from "../../ports";
 import {
   CONNACK_REASONS, MqttEncodeError, encodeConnect, encodeDisconnect, encodePingreq, encodePuback,
-  encodePublish, encodeSubscribe, encodeUnsubscribe, type Packet,
+  encodePublish, encodeSubscribe, encodeUnsubscribe, hasWildcard, type Packet,
 } from "./codec";
 import { DEFAULT_MAX_PACKET, MqttParser, type OversizedPublish } from "./parser";
 import { keepAliveStep, type KeepAliveClock } from "./keepalive";
@@ -95,6 +95,12 @@ interface InflightEntry {
 
 const NOT_SENT = -1;
 
+/**
+ * PINGREQ is always the same two bytes and never written to after it is made, so one serves
+ * every ping. Made at first use, not at module load (a board's preloaded bundle is in flash).
+ */
+let pingreq: Uint8Array | undefined;
+
 interface Subscription {
   qos: QoS;
   /** SUBACKed within the current broker session. */
@@ -126,10 +132,19 @@ export class MqttClient {
   private readonly subs = new Map<string, Subscription>();
   private readonly pendingUnsubs = new Set<string>();
   private readonly subAcks = new Map<number, string[]>();
+  /** The last topic publish() accepted: the link publishes the same topic every time, checked once. */
+  private checkedTopic: string | undefined;
   private readonly unsubAcks = new Map<number, string[]>();
   private oversized = 0;
 
   private readonly options: MqttClientOptions;
+  /**
+   * The two intervals the hot path reads on every tick and publish, kept as plain fields: the
+   * options object's shape varies between clients (optional fields, credentials set later), so
+   * reading it there is a polymorphic property load.
+   */
+  private readonly keepAliveMs: number;
+  private readonly ackTimeoutMs: number;
 
   constructor(
     private readonly ports: MqttPorts,
@@ -137,6 +152,8 @@ export class MqttClient {
     private readonly onEvent: (e: MqttEvent) => void,
   ) {
     this.options = { ...options };
+    this.keepAliveMs = options.keepAliveSec * 1000;
+    this.ackTimeoutMs = options.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS;
   }
 
   /** Credentials for the next connect (brokers in a failover list may each have their own). */
@@ -401,10 +418,6 @@ export class MqttClient {
   }
 
   // ---------------------------------------------------------------- keep-alive
-  private keepAliveMs(): number {
-    return this.options.keepAliveSec * 1000;
-  }
-
   // Bound once: re-armed for the whole life of every connection.
   private readonly onKeepAliveTimer = (): void => {
     this.keepAliveTimer = undefined;
@@ -413,12 +426,12 @@ export class MqttClient {
 
   /** Pings and declares the link dead as keepalive.ts decides; one timer for both. */
   private keepAliveTick(): void {
-    const ka = this.keepAliveMs();
+    const ka = this.keepAliveMs;
     if (this.phase !== "connected" || ka === 0) return;
     const clock = this.ports.clock;
     let d = keepAliveStep(clock.now(), this.traffic, ka);
     if (d.action === "ping") {
-      if (!this.send(encodePingreq())) return;
+      if (!this.send((pingreq ??= encodePingreq()))) return;
       this.traffic.lastPing = this.traffic.lastSent;
       d = keepAliveStep(clock.now(), this.traffic, ka);
     }
@@ -448,8 +461,11 @@ export class MqttClient {
    * Throws MqttError for caller errors (bad topic, too large, all packet ids in use).
    */
   publish(topic: string, payload: Uint8Array, qos: QoS, retain = false, dup = false): number {
-    if (topic.length === 0 || /[+#]/.test(topic) || utf8Length(topic) > 0xffff) {
-      throw new MqttError(`invalid publish topic "${topic.slice(0, 60)}"`);
+    if (topic !== this.checkedTopic) {
+      if (topic.length === 0 || hasWildcard(topic) || utf8Length(topic) > 0xffff) {
+        throw new MqttError(`invalid publish topic "${topic.slice(0, 60)}"`);
+      }
+      this.checkedTopic = topic;
     }
     if (qos === 0) {
       if (this.phase === "connected") this.send(encodePublish({ topic, payload, qos: 0, retain }));
@@ -479,7 +495,7 @@ export class MqttClient {
 
   /** One timer for the oldest unacknowledged PUBLISH of this connection. */
   private armAckTimer(): void {
-    const limit = this.options.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS;
+    const limit = this.ackTimeoutMs;
     if (limit <= 0 || this.ackTimer !== undefined || this.phase !== "connected") return;
     let oldest = Infinity;
     for (const e of this.inflight) if (e.sentAt !== NOT_SENT && e.sentAt < oldest) oldest = e.sentAt;
@@ -490,7 +506,7 @@ export class MqttClient {
   // Bound once: armed for nearly every QoS 1 PUBLISH.
   private readonly onAckTimer = (): void => {
     this.ackTimer = undefined;
-    const limit = this.options.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS;
+    const limit = this.ackTimeoutMs;
     const now = this.ports.clock.now();
     for (const e of this.inflight) {
       if (e.sentAt !== NOT_SENT && now - e.sentAt >= limit) return this.finish(`PUBACK timeout for packet ${e.packetId}`);
