@@ -15,6 +15,7 @@ import {
 } from "../../device/core/mqtt/codec";
 import type { VirtualLink, VirtualNetwork, VirtualSocket } from "../virtual/network";
 import { AWAITING_CONNECT, CLOSED, CONNECTED, Connection } from "./connection";
+import { readFastPackets, TopicCache } from "./fast-path";
 import { RetainedStore } from "./retained";
 import { Session, type Delivery } from "./session";
 import { SubscriptionTrie, validFilter } from "./topic-match";
@@ -291,7 +292,13 @@ export class VirtualBroker {
   onBytes(conn: Connection, bytes: Uint8Array): void {
     this.stats.bytesIn += bytes.length;
     conn.lastIn = this.clock.now();
-    conn.parser.push(bytes);
+    let i = 0;
+    // The packets a fleet repeats are read in place (fast-path.ts) when the parser holds nothing.
+    if (conn.state === CONNECTED && !conn.parser.midPacket && conn.parser.error === undefined) {
+      i = readFastPackets(bytes, conn.topicCache, this.maxPacketSize, conn);
+      if (i === bytes.length || !conn.open) return;
+    }
+    conn.parser.push(i === 0 ? bytes : bytes.subarray(i));
   }
 
   /** @internal The network closed the link (peer FIN, reset, drop): the will goes out. */
@@ -418,6 +425,7 @@ export class VirtualBroker {
   }
 
   private onClientPublish(conn: Connection, s: Session, p: PublishPacket): void {
+    if (conn.topicCache?.topic !== p.topic) conn.topicCache = new TopicCache(p.topic);
     this.onReceive?.(s.clientId, p);
     if (p.qos === 2) {
       // QoS 2 in: deliver once on PUBLISH, remember the id until PUBREL (§4.3.3 method B).
@@ -428,8 +436,35 @@ export class VirtualBroker {
       }
       return this.write(conn, encodePubrec(p.packetId!));
     }
-    this.route(p.topic, p.payload, p.qos, p.retain, s.clientId);
-    if (p.qos === 1 && conn.state === CONNECTED && this.faults.noPuback !== true) this.writePuback(conn, p.packetId!);
+    this.routeClientPublish(conn, s, p.topic, p.payload, p.qos, p.retain, p.packetId ?? 0);
+  }
+
+  /** @internal A QoS 0 or 1 PUBLISH read by the fast path (fast-path.ts), handled as onClientPublish would. */
+  onFastPublish(conn: Connection, topic: string, payload: Uint8Array, qos: 0 | 1, retain: boolean, dup: boolean, packetId: number): void {
+    const s = conn.session!;
+    if (this.onReceive !== undefined) {
+      const p: PublishPacket = { type: "publish", topic, payload, qos, retain, dup };
+      if (qos > 0) p.packetId = packetId;
+      this.onReceive(s.clientId, p);
+    }
+    this.routeClientPublish(conn, s, topic, payload, qos, retain, packetId);
+  }
+
+  /** @internal A PUBACK or PINGREQ read by the fast path: the same as through onPacket. */
+  onFastPuback(conn: Connection, packetId: number): void {
+    const s = conn.session!;
+    if (s.ack(packetId)) this.pump(s);
+  }
+
+  /** @internal */
+  onFastPingreq(conn: Connection): void {
+    if (this.faults.noPingresp === true) return;
+    this.write(conn, this.pingrespOut);
+  }
+
+  private routeClientPublish(conn: Connection, s: Session, topic: string, payload: Uint8Array, qos: number, retain: boolean, packetId: number): void {
+    this.route(topic, payload, qos, retain, s.clientId);
+    if (qos === 1 && conn.state === CONNECTED && this.faults.noPuback !== true) this.writePuback(conn, packetId);
   }
 
   private onSubscribe(conn: Connection, s: Session, packetId: number, subs: { topic: string; qos: number }[]): void {
