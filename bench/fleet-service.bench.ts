@@ -18,7 +18,8 @@ import { encodeTelemetryBatch } from "../device/core/telemetry/record";
 import { openDatabase } from "../service/db/open";
 import { Ingest } from "../service/registry/ingest";
 import type { ServiceClock } from "../service/clock";
-import { step, waveEnds, type DeviceState, type RolloutState } from "../service/rollouts/machine";
+import { RolloutDevices } from "../service/rollouts/device-index";
+import { step, waveEnds, type RolloutState } from "../service/rollouts/machine";
 import { DEFAULTS, type RolloutSpec } from "../service/rollouts/spec";
 
 const DEVICES = 10_000;
@@ -109,7 +110,7 @@ export default async function measure() {
     const spec: RolloutSpec = { bundle: "b", version: 1_003_000, hardwareId: "hw", target: "firmware < 1.3.0", canary: 20, waves: [5, 25, 100], ratePerMinute: 100,
       maxFailurePct: 5, minExecuted: 20, timeoutMs: 1_800_000, soakMs: 7_200_000, successThresholdPct: 80, minBatteryPct: 30, maxRetries: 2, maxInterrupted: 3, health: { ...DEFAULTS.health } };
     const ends = waveEnds(DEVICES, spec.canary, spec.waves);
-    const devices = new Map<string, DeviceState>();
+    const devices = new RolloutDevices();
     for (let i = 0; i < DEVICES; i++) {
       devices.set(`d${i}`, { deviceId: `d${i}`, position: i, wave: ends.findIndex((e) => i < e), state: i < 500 ? "succeeded" : "queued", result: null, cause: null, fromVersion: 1_002_000,
         offeredAt: i < 500 ? 0 : null, offers: i < 500 ? 1 : 0, progressAt: null, updatedAt: 0, retries: 0, interrupted: 0, detail: null, rollbackAt: null, rollbackResult: null });

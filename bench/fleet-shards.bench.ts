@@ -2,7 +2,7 @@
 // scenario: telemetry every 60 s, 30 min drain), each run a fresh `node bin/tether.js sim`:
 // ROUNDS pairs after one warm-up pair, the order inside each pair alternating so a change of
 // machine load hits both sides alike. Per run: wall seconds of the whole command (start-up,
-// workers started, firmware built and loaded in each, fleet run, summaries merged), the fleet
+// firmware built once, workers started and the built code loaded in each, fleet run, summaries merged), the fleet
 // run's own wall seconds (the slowest shard), CPU seconds of the process (all threads, from
 // /usr/bin/time), messages and the trace hash. The figure is the per-pair speed-up, wall(1 thread) / wall(2 shards): it can
 // only reach 2 when both cores are free, so the 1-minute load average is recorded per run.

@@ -24,7 +24,9 @@ const stale = () => {
   return SOURCE_DIRS.some((d) => existsSync(join(root, d)) && newestSource(join(root, d)) > built);
 };
 
-if (!existsSync(bundle) || stale()) {
+// The fleet's shard workers start from their own bundle, built with the CLI's.
+const shardBundle = join(root, "dist", "fleet-shard.js");
+if (!existsSync(bundle) || !existsSync(shardBundle) || stale()) {
   const { buildHost } = await import(pathToFileURL(join(root, "scripts", "build.mjs")).href);
   await buildHost({ log: () => {} });
 }

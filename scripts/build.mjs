@@ -4,7 +4,7 @@
 //   node scripts/build.mjs xs     device bundles for Moddable XS (ESM, platform neutral):
 //                                 dist/xs/tether-agent.mjs  from device/core/index.ts
 //                                 dist/xs/tether-esp32.mjs  from device/platform/moddable/main.ts (if present)
-//   node scripts/build.mjs host   the host CLI: dist/tether.js from tools/cli.ts (platform node)
+//   node scripts/build.mjs host   the host CLI: dist/tether.js from tools/cli.ts (platform node), and dist/fleet-shard.js
 //
 // The XS policy, shared by the XS test tier (test/xs/harness.ts) and the guard test:
 // - Moddable specifiers stay external (`embedded:*`, `pins/*`, timer, preference, crypt, ...);
@@ -248,8 +248,13 @@ export async function buildXs(options = {}) {
   return built;
 }
 
+/** The fleet's shard worker threads start from this bundle, written next to the CLI bundle (host-sim/fleet/run.ts). */
+export const SHARD_WORKER_BUNDLE = "fleet-shard.js";
+
 /**
- * Builds the host CLI bundle (dist/tether.js), if tools/cli.ts exists.
+ * Builds the host CLI bundle (dist/tether.js), if tools/cli.ts exists, and next to it the
+ * fleet's shard worker bundle (dist/fleet-shard.js: the engine without the CLI's brokers,
+ * mail and database, so each worker starts faster).
  * @returns {Promise<{ outFile: string, bytes: number } | undefined>}
  */
 export async function buildHost(options = {}) {
@@ -260,23 +265,26 @@ export async function buildHost(options = {}) {
     log(`build: ${path.relative(repoRoot, entry)} does not exist yet; nothing to build`);
     return undefined;
   }
-  try {
-    await esbuild.build({
-      entryPoints: [entry],
+  const shardFile = path.join(path.dirname(outFile), SHARD_WORKER_BUNDLE);
+  const bundle = (entryPoint, outfile) =>
+    esbuild.build({
+      entryPoints: [entryPoint],
       bundle: true,
       format: "esm",
       platform: "node",
       target: "node20",
       packages: "external",
-      outfile: outFile,
+      outfile,
       sourcemap: true,
       logLevel: "silent",
     });
+  try {
+    await Promise.all([bundle(entry, outFile), bundle(path.join(repoRoot, "host-sim", "fleet", "shard-worker.ts"), shardFile)]);
   } catch (err) {
     rethrow(err, "host build");
   }
   const bytes = fs.statSync(outFile).size;
-  log(`build: ${path.relative(process.cwd(), outFile)}  ${(bytes / 1024).toFixed(1)} KiB`);
+  log(`build: ${path.relative(process.cwd(), outFile)}  ${(bytes / 1024).toFixed(1)} KiB, ${SHARD_WORKER_BUNDLE} ${(fs.statSync(shardFile).size / 1024).toFixed(1)} KiB`);
   return { outFile, bytes };
 }
 

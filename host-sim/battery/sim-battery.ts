@@ -205,7 +205,11 @@ export class SimBattery implements BatteryAdc {
 
   /** Terminal voltage under the present load (charging raises it). */
   terminalMv(): number {
-    const net = this.currentUa() - this.chargingUa;
+    return this.terminalMvAt(this.currentUa());
+  }
+
+  private terminalMvAt(loadUa: number): number {
+    const net = loadUa - this.chargingUa;
     return this.openCircuitMv() - Math.trunc((net * this.model.internalMilliohm) / 1_000_000);
   }
 
@@ -215,9 +219,16 @@ export class SimBattery implements BatteryAdc {
   }
 
   // ------------------------------------------------------------ BatteryAdc
+  /**
+   * The ADC is read by code running on the CPU, so the cell is never read at the sleep current:
+   * the load a read sees is at least the CPU's active current, whether or not a wrapper charged
+   * that wake yet (the ESP32 datasheet's power modes: light sleep < 1 mA, CPU running with the
+   * radio idle ("modem sleep") 20–68 mA). The read itself lasts microseconds: no charge drawn.
+   */
   read(): number {
     const span = 2 ** this.resolution;
-    let raw = Math.floor((this.terminalMv() * span) / this.fullScaleMv);
+    const mv = this.terminalMvAt(Math.max(this.currentUa(), this.model.activeUa));
+    let raw = Math.floor((mv * span) / this.fullScaleMv);
     const n = this.model.adcNoiseLsb;
     if (n > 0) raw += (this.random.nextU32() % (2 * n + 1)) - n;
     return raw < 0 ? 0 : raw >= span ? span - 1 : raw;

@@ -23,36 +23,24 @@ import type { FirmwareLibrary } from "./library";
 import type { FleetSummary } from "./metrics";
 import { deviceRadio } from "./radio";
 import type { Scenario } from "./scenario";
-import { attachFleetService, rolloutOutcomes, scheduleScenarioRollouts, type RolloutFigures } from "./service-run";
+import { attachFleetService, rolloutOutcomes, scheduleScenarioRollouts } from "./service-run";
+import type { DetectionScore, ServiceRunFigures } from "../../service/web/client/shapes";
 
 /** A radio mean below this is a bad spot: the link drops several times a day (radio.ts table). */
 export const BAD_SPOT_DBM = -85;
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
-export interface Score {
-  truePositives: number;
-  falsePositives: number;
-  falseNegatives: number;
-  precision: number;
-  recall: number;
+export interface Score extends DetectionScore {
   examples: { falsePositives: string[]; falseNegatives: string[] };
 }
 
-export interface TruthReport {
+export interface TruthReport extends ServiceRunFigures {
   devices: number;
   simulatedDays: number;
   summary: FleetSummary;
   replaceBattery: Score & { medianLeadDays: number | null; leadDays: number[] };
   dispatchRepeater: Score;
-  cohorts: { subject: string; openedAfterHours: number }[];
-  alertsByRule: Record<string, number>;
-  /** The scenario's rollouts as the service ran them: outcome, counts, halt rule and numbers. */
-  rollouts: RolloutFigures[];
-  /** Hourly series for the report. */
-  series: { hourMs: number[]; delivered: number[]; online: number[]; reconnects: number[]; openAlerts: number[]; versions: Record<string, number[]> };
-  batteryPct: number[];
-  alerts: { atMs: number; event: string; rule: string; subject: string; summary: string }[];
 }
 
 export interface TruthOptions {

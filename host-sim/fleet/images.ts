@@ -49,10 +49,17 @@ export function firmwareRequests(scenario: Scenario): ImageRequest[] {
   return [...scenario.groups.map((g) => ({ version: g.firmware })), ...scenario.ota.map((o) => ({ version: o.firmware, bad: o.bad })), ...rollouts, ...hostile];
 }
 
-interface Built {
-  bundle: OtaBundle;
+/**
+ * One build of the library as plain data (structured-clonable): what the main thread makes once
+ * and hands to shard workers, which only evaluate the code (a module cannot cross threads).
+ */
+export interface BuiltFirmware {
+  key: string;
+  version: string;
+  bad?: BadImage;
+  payload: Uint8Array;
   image: Uint8Array;
-  code: FirmwareCode;
+  bundle: OtaBundle;
 }
 
 async function evaluate(payload: Uint8Array, name: string, bad: string | undefined): Promise<{ exports: Record<string, unknown>; crash?: string; hang?: boolean }> {
@@ -68,31 +75,40 @@ async function evaluate(payload: Uint8Array, name: string, bad: string | undefin
   }
 }
 
-/** Builds (in parallel) and loads every requested image; a few hundred ms per version. */
-export async function buildFirmwareLibrary(requests: ImageRequest[], sha256: Sha256): Promise<FirmwareLibrary> {
+/** Builds (in parallel) and signs every requested image; a few hundred ms per version. Nothing is evaluated. */
+export async function buildFirmwareImages(requests: ImageRequest[], sha256: Sha256): Promise<BuiltFirmware[]> {
   const versions = [...new Set(requests.map((r) => r.version))];
   const payloads = new Map<string, Uint8Array>();
-  const byKey = new Map<string, Built>();
-  const byHash = new Map<string, FirmwareCode>();
   await Promise.all(versions.map(async (v) => payloads.set(v, await buildAgentPayload(v))));
   const builds = new Map(requests.map((r) => [imageKey(r.version, r.bad, r.signedAs), r]));
+  const built: BuiltFirmware[] = [];
   for (const [key, { version, bad, signedAs }] of builds) {
     let payload = payloads.get(version)!;
     if (bad !== undefined) payload = new Uint8Array([...new TextEncoder().encode(BAD_PREFIX[bad]), ...payload]);
     const signed = versionNumber(signedAs ?? version);
     const b = createBundle(payload, { version: signed, hardwareId: FLEET_HARDWARE_ID, securityCounter: 1 }, FLEET_KEY.secretKey, sha256);
-    const loaded = await evaluate(payload, key.replace(/[^0-9a-z.]/gi, "_"), bad);
+    const bundle: OtaBundle = { version: signed, envelope: b.envelope, imageHex: toHex(b.manifest.sha256), blocks: splitBlocks(b.image, b.manifest.blockSize ?? DEFAULT_BLOCK_SIZE) };
+    built.push({ key, version, bad, payload, image: b.image, bundle });
+  }
+  return built;
+}
+
+/** Evaluates built images in this thread (each once, as an ES module) and serves them as a FirmwareLibrary. */
+export async function loadFirmwareLibrary(built: BuiltFirmware[]): Promise<FirmwareLibrary> {
+  const byKey = new Map<string, BuiltFirmware>();
+  const byHash = new Map<string, FirmwareCode>();
+  for (const b of built) {
+    const loaded = await evaluate(b.payload, b.key.replace(/[^0-9a-z.]/gi, "_"), b.bad);
     const Agent = loaded.exports.Agent as FirmwareCode["Agent"];
     const code: FirmwareCode = {
-      version,
+      version: b.version,
       exports: loaded.exports,
       Agent,
-      payload,
+      payload: b.payload,
       hang: loaded.hang,
       crash: loaded.crash ?? (Agent || loaded.hang ? undefined : "image exports no Agent"),
     };
-    const bundle: OtaBundle = { version: signed, envelope: b.envelope, imageHex: toHex(b.manifest.sha256), blocks: splitBlocks(b.image, b.manifest.blockSize ?? DEFAULT_BLOCK_SIZE) };
-    byKey.set(key, { bundle, image: b.image, code });
+    byKey.set(b.key, b);
     byHash.set(toHex(b.image.subarray(b.image.length - IMAGE_HASH_SIZE)), code);
   }
   const get = (key: string) => {
@@ -107,4 +123,9 @@ export async function buildFirmwareLibrary(requests: ImageRequest[], sha256: Sha
     bundle: (version, bad, signedAs) => get(imageKey(version, bad, signedAs)).bundle,
     code: (hashHex) => byHash.get(hashHex),
   };
+}
+
+/** Builds and loads every requested image in this thread. */
+export async function buildFirmwareLibrary(requests: ImageRequest[], sha256: Sha256): Promise<FirmwareLibrary> {
+  return loadFirmwareLibrary(await buildFirmwareImages(requests, sha256));
 }

@@ -1,13 +1,14 @@
 /**
  * Orchestrates a real-time fleet (realtime.ts): backend first, then the devices (here or in K
- * worker threads, which start from run.ts like the virtual shards), progress once a second,
+ * worker threads, which start from shard-worker.ts like the virtual shards and get the firmware
+ * built once here), progress once a second,
  * then the books close, the backend gets a drain period to receive what is still queued, and
  * the summary compares what the agents made with what the backend saw.
  */
 import { Worker } from "node:worker_threads";
 import { nodeSha256 } from "../../device/platform/node/sha256";
 import type { FleetProgress } from "./engine";
-import { buildFirmwareLibrary, firmwareRequests } from "./images";
+import { buildFirmwareImages, buildFirmwareLibrary, firmwareRequests, loadFirmwareLibrary, type BuiltFirmware } from "./images";
 import type { Check, FleetSummary } from "./metrics";
 import { missing, peakPerSecond, RealtimeBackend, RealtimeDevices, type RealtimeDeviceStats } from "./realtime";
 import type { SimOptions } from "./run";
@@ -50,10 +51,10 @@ async function localShard(o: RealtimeOptions, shard: { index: number; count: num
   };
 }
 
-function workerShard(o: RealtimeOptions, index: number, url: URL): Promise<Shard> {
+function workerShard(o: RealtimeOptions, index: number, url: URL, firmware: BuiltFirmware[]): Promise<Shard> {
   return new Promise((resolve, reject) => {
     const { onRunning: _skip, ...options } = o;
-    const w = new Worker(url, { workerData: { tetherRealtimeShard: { options, index } } });
+    const w = new Worker(url, { workerData: { tetherRealtimeShard: { options, index, firmware } } });
     let online = 0;
     let finish: ((s: RealtimeDeviceStats) => void) | undefined;
     w.on("message", (m: { started?: true; online?: number; stats?: WireStats }) => {
@@ -78,8 +79,8 @@ function workerShard(o: RealtimeOptions, index: number, url: URL): Promise<Shard
 }
 
 /** Worker side: runs one shard's devices until told to stop. */
-export async function realtimeWorkerMain(port: import("node:worker_threads").MessagePort, o: RealtimeOptions, index: number): Promise<void> {
-  const library = await buildFirmwareLibrary(firmwareRequests(o.scenario), nodeSha256);
+export async function realtimeWorkerMain(port: import("node:worker_threads").MessagePort, o: RealtimeOptions, index: number, firmware: BuiltFirmware[]): Promise<void> {
+  const library = await loadFirmwareLibrary(firmware);
   const devs = new RealtimeDevices({ devices: o.devices, seed: o.seed, scenario: o.scenario, brokers: o.brokers, library, shard: { index, count: o.shards } });
   devs.start();
   const tick = setInterval(() => port.postMessage({ online: devs.online }), 500);
@@ -101,7 +102,10 @@ export async function runRealtimeSimulation(o: RealtimeOptions, workerUrl: URL, 
   const started = Date.now();
   const count = o.onlyShard ? o.onlyShard.count : o.shards;
   const indices = o.onlyShard ? [o.onlyShard.index] : Array.from({ length: count }, (_, i) => i);
-  const shards = await Promise.all(indices.map((i) => (count > 1 && !o.onlyShard ? workerShard(o, i, workerUrl) : localShard(o, { index: i, count }))));
+  const inWorkers = count > 1 && !o.onlyShard;
+  // Worker shards get the firmware built (and signed) once here.
+  const firmware = inWorkers ? await buildFirmwareImages(firmwareRequests(o.scenario), nodeSha256) : [];
+  const shards = await Promise.all(indices.map((i) => (inWorkers ? workerShard(o, i, workerUrl, firmware) : localShard(o, { index: i, count }))));
   o.onRunning?.();
   const endMs = o.durationMs;
   const progress = () =>

@@ -1,20 +1,20 @@
 /**
  * Running a virtual fleet from Node: builds the firmware the scenario names, then runs the
- * fleet in this thread or split across K worker threads (--shards K; each worker builds its
- * own firmware modules and runs devices i ≡ k mod K on its own virtual broker), and merges
- * the shard summaries. Shard workers start from this same module: in the bundled CLI
- * (dist/tether.js) `import.meta.url` is the bundle, and the check at the bottom starts the
- * shard when loaded as a worker.
+ * fleet in this thread or split across K worker threads (--shards K), and merges the shard
+ * summaries. With shards, the firmware is built and signed once here while the workers start;
+ * each worker (shard-worker.ts, its own bundle dist/fleet-shard.js next to the CLI's) then
+ * evaluates the built code and runs devices i ≡ k mod K on its own virtual broker.
  */
-import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
+import { Worker } from "node:worker_threads";
 import { nodeSha256 } from "../../device/platform/node/sha256";
-import { runsInXs, runVirtualFleet, VirtualFleet, type FleetProgress, type VirtualFleetOptions } from "./engine";
-import { prepareXsRunner } from "../xs/prepare";
-import { buildFirmwareLibrary, firmwareRequests } from "./images";
+import { VirtualFleet, type FleetProgress } from "./engine";
+import { buildFirmwareImages, firmwareRequests, loadFirmwareLibrary, type BuiltFirmware } from "./images";
 import { mergeSummaries, type FleetSummary } from "./metrics";
 import type { Scenario } from "./scenario";
+import { runFleetShard } from "./shard";
+import type { FromShard, ToShard, VirtualShardJob } from "./shard-worker";
 import { TraceHash } from "./trace";
-import { realtimeWorkerMain, runRealtimeSimulation, type RealtimeOptions } from "./run-realtime";
+import { runRealtimeSimulation, type RealtimeOptions } from "./run-realtime";
 
 export interface SimOptions {
   devices: number;
@@ -31,72 +31,44 @@ export interface SimOptions {
 
 export { firmwareRequests };
 
-async function runShard(o: SimOptions, shard: { index: number; count: number }, onProgress?: (p: FleetProgress) => void): Promise<FleetSummary> {
-  const library = await buildFirmwareLibrary(firmwareRequests(o.scenario), nodeSha256);
-  if (o.scenario.rollouts.length > 0) {
-    // The fleet service sees the whole fleet: rollouts run in one shard.
-    if (shard.count > 1) throw new Error("a scenario with rollouts runs in one shard (the fleet service sees the whole fleet): drop --shards");
-    if ((o.xsDevices ?? 0) > 0) throw new Error("a scenario with rollouts runs every device on Node: drop --xs");
-    const { runFleetWithService } = await import("./service-run");
-    const fleet = new VirtualFleet({ devices: o.devices, durationMs: o.durationMs, seed: o.seed, scenario: o.scenario, library, sha256: nodeSha256, onProgress, progressEveryMs: o.progressEveryMs, wallNow: () => performance.now() });
-    const { summary, rollouts } = runFleetWithService(fleet);
-    return { ...summary, rollouts } as FleetSummary;
-  }
-  const xsDevices = o.xsDevices ?? 0;
-  const xs = xsDevices > 0 ? await prepareXsRunner() : undefined;
-  try {
-    const summary = runFleet(o, shard, library, xs && { runner: xs.runner, devices: xsDevices }, onProgress);
-    if (xs) summary.xs = { devices: countXsDevices(o.devices, xsDevices, shard), ...xs.runner.cost };
-    return summary;
-  } finally {
-    xs?.close();
-  }
-}
+const ROLLOUTS_IN_ONE_SHARD = "a scenario with rollouts runs in one shard (the fleet service sees the whole fleet): drop --shards";
 
-/** How many of shard `shard`'s devices run inside XS. */
-function countXsDevices(devices: number, xsDevices: number, shard: { index: number; count: number }): number {
-  let n = 0;
-  for (let i = shard.index; i < devices; i += shard.count) if (runsInXs(i, xsDevices, devices)) n++;
-  return n;
-}
+/** The shard workers' bundle, written next to the CLI bundle by scripts/build.mjs (buildHost). */
+const SHARD_WORKER_BUNDLE = "fleet-shard.js";
+const shardWorkerUrl = () => new URL(`./${SHARD_WORKER_BUNDLE}`, import.meta.url);
 
-function runFleet(
-  o: SimOptions,
-  shard: { index: number; count: number },
-  library: Awaited<ReturnType<typeof buildFirmwareLibrary>>,
-  xs: VirtualFleetOptions["xs"],
-  onProgress?: (p: FleetProgress) => void,
-): FleetSummary {
-  return runVirtualFleet({
-    xs,
-    devices: o.devices,
-    durationMs: o.durationMs,
-    seed: o.seed,
-    scenario: o.scenario,
-    library,
-    sha256: nodeSha256,
-    shard,
-    onProgress,
-    progressEveryMs: o.progressEveryMs,
-    wallNow: () => performance.now(),
-  });
+/** Runs one shard (or the whole fleet) in this thread. */
+async function runHere(o: SimOptions, shard: { index: number; count: number }, onProgress?: (p: FleetProgress) => void): Promise<FleetSummary> {
+  const library = await loadFirmwareLibrary(await buildFirmwareImages(firmwareRequests(o.scenario), nodeSha256));
+  if (o.scenario.rollouts.length === 0) return runFleetShard(o, shard, library, onProgress);
+  // The fleet service sees the whole fleet: rollouts run in one shard.
+  if (shard.count > 1) throw new Error(ROLLOUTS_IN_ONE_SHARD);
+  if ((o.xsDevices ?? 0) > 0) throw new Error("a scenario with rollouts runs every device on Node: drop --xs");
+  const { runFleetWithService } = await import("./service-run");
+  const fleet = new VirtualFleet({ devices: o.devices, durationMs: o.durationMs, seed: o.seed, scenario: o.scenario, library, sha256: nodeSha256, onProgress, progressEveryMs: o.progressEveryMs, wallNow: () => performance.now() });
+  const { summary, rollouts } = runFleetWithService(fleet);
+  return { ...summary, rollouts } as FleetSummary;
 }
 
 /** A real-time fleet against real brokers (--broker embedded|mqtt://...). */
 export function runRealtime(o: Omit<RealtimeOptions, "shards"> & { shards: number }, onProgress?: (p: FleetProgress) => void): Promise<FleetSummary> {
-  return runRealtimeSimulation(o, new URL(import.meta.url), onProgress);
+  return runRealtimeSimulation(o, shardWorkerUrl(), onProgress);
 }
 
 /** Runs the simulation; progress is reported per shard (merged by the caller's callback). */
 export async function runSimulation(o: SimOptions, onProgress?: (p: FleetProgress) => void): Promise<FleetSummary> {
-  if (o.onlyShard) return runShard(o, o.onlyShard, onProgress);
-  if (o.shards <= 1) return runShard(o, { index: 0, count: 1 }, onProgress);
+  if (o.onlyShard) return runHere(o, o.onlyShard, onProgress);
+  if (o.shards <= 1) return runHere(o, { index: 0, count: 1 }, onProgress);
+  if (o.scenario.rollouts.length > 0) throw new Error(ROLLOUTS_IN_ONE_SHARD);
   const latest: FleetProgress[] = [];
-  const parts = await Promise.all(
-    Array.from({ length: o.shards }, (_, index) => {
+  const workers = Array.from({ length: o.shards }, (_, index) => {
+    const job: VirtualShardJob = { options: o, index };
+    return new Worker(shardWorkerUrl(), { workerData: { tetherFleetShard: job } });
+  });
+  const parts = Promise.all(
+    workers.map((w, index) => {
       return new Promise<FleetSummary>((resolve, reject) => {
-        const w = new Worker(new URL(import.meta.url), { workerData: { tetherFleetShard: { options: o, index } } });
-        w.on("message", (m: { progress?: FleetProgress; summary?: FleetSummary }) => {
+        w.on("message", (m: FromShard) => {
           if (m.progress) {
             latest[index] = m.progress;
             if (onProgress && latest.filter(Boolean).length === o.shards) {
@@ -118,23 +90,18 @@ export async function runSimulation(o: SimOptions, onProgress?: (p: FleetProgres
       });
     }),
   );
+  // The workers start (load their bundle) while this thread builds and signs the firmware once.
+  let firmware: BuiltFirmware[];
+  try {
+    firmware = await buildFirmwareImages(firmwareRequests(o.scenario), nodeSha256);
+  } catch (e) {
+    parts.catch(() => {});
+    await Promise.all(workers.map((w) => w.terminate()));
+    throw e;
+  }
+  for (const w of workers) w.postMessage({ firmware } satisfies ToShard);
+  const summaries = await parts;
   const trace = new TraceHash();
-  for (const p of parts) trace.combine(p.traceHash);
-  return mergeSummaries(parts, trace.hex());
-}
-
-// ---------------------------------------------------------------- shard worker entries
-const job = (isMainThread ? undefined : (workerData as { tetherFleetShard?: { options: SimOptions; index: number } } | undefined)?.tetherFleetShard);
-if (job !== undefined && parentPort) {
-  const port = parentPort;
-  const { options, index } = job;
-  runShard(options, { index, count: options.shards }, (progress) => port.postMessage({ progress }))
-    .then((summary) => port.postMessage({ summary }))
-    .catch((e) => {
-      throw e;
-    });
-}
-const realtimeJob = isMainThread ? undefined : (workerData as { tetherRealtimeShard?: { options: RealtimeOptions; index: number } } | undefined)?.tetherRealtimeShard;
-if (realtimeJob !== undefined && parentPort) {
-  void realtimeWorkerMain(parentPort, realtimeJob.options, realtimeJob.index);
+  for (const p of summaries) trace.combine(p.traceHash);
+  return mergeSummaries(summaries, trace.hex());
 }

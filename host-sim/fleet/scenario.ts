@@ -11,6 +11,7 @@ import { DEEP_CBOR_DEFAULT_DEPTH, HOSTILE_MESSAGES, HOSTILE_TOPICS, OVERSIZED_DE
 import { INTERVAL_BOUNDS } from "../../device/core/config/intervals";
 import { parseRadio, type RadioProfile } from "./radio";
 import { parseServiceDuration as parseDuration } from "../../service/duration";
+import { PathChecker, type Obj } from "../../service/path-checker";
 import { parseCharger, parseFirmwareBehaviour, parseHardware, DEFAULT_HARDWARE, type Charger, type HardwareMix, type VersionBehaviour } from "./firmware-behaviour";
 
 // ---------------------------------------------------------------- types
@@ -165,69 +166,8 @@ export function formatDuration(ms: number): string {
 }
 
 // ---------------------------------------------------------------- the checker
-type Obj = Record<string, unknown>;
-
-class Checker {
-  readonly problems: string[] = [];
-
-  fail(path: string, what: string): undefined {
-    this.problems.push(`${path}: ${what}`);
-    return undefined;
-  }
-
-  object(v: unknown, path: string, keys: readonly string[]): Obj | undefined {
-    if (typeof v !== "object" || v === null || Array.isArray(v)) return this.fail(path, "expected an object");
-    for (const k of Object.keys(v)) if (!keys.includes(k)) this.fail(`${path}.${k}`, `unknown key (allowed: ${keys.join(", ")})`);
-    return v as Obj;
-  }
-
-  array(v: unknown, path: string): unknown[] | undefined {
-    if (!Array.isArray(v)) return this.fail(path, "expected an array");
-    return v;
-  }
-
-  int(o: Obj, key: string, path: string, min: number, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
-    const v = o[key];
-    if (v === undefined) return fallback;
-    if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
-      const range = max === Number.MAX_SAFE_INTEGER ? (min === 1 ? "a positive integer" : min === 0 ? "a non-negative integer" : `an integer ≥ ${min}`) : `an integer in ${min}..${max}`;
-      this.fail(`${path}.${key}`, `expected ${range}, got ${JSON.stringify(v)}`);
-      return fallback;
-    }
-    return v;
-  }
-
-  optInt(o: Obj, key: string, path: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
-    if (o[key] === undefined) return undefined;
-    const before = this.problems.length;
-    const n = this.int(o, key, path, min, NaN, max);
-    return this.problems.length > before ? undefined : n;
-  }
-
-  bool(o: Obj, key: string, path: string, fallback: boolean): boolean {
-    const v = o[key];
-    if (v === undefined) return fallback;
-    if (typeof v !== "boolean") {
-      this.fail(`${path}.${key}`, `expected true or false, got ${JSON.stringify(v)}`);
-      return fallback;
-    }
-    return v;
-  }
-
-  duration(o: Obj, key: string, path: string, fallback: number | undefined, positive = false): number {
-    const v = o[key];
-    if (v === undefined) {
-      if (fallback === undefined) this.fail(`${path}.${key}`, "required duration is missing");
-      return fallback ?? 0;
-    }
-    const ms = parseDuration(v);
-    if (ms === undefined || (positive && ms === 0)) {
-      this.fail(`${path}.${key}`, `expected a ${positive ? "positive " : ""}duration like "90s", "15m", "36h", "7d" or integer ms, got ${JSON.stringify(v)}`);
-      return fallback ?? 0;
-    }
-    return ms;
-  }
-
+/** The service's checker (every problem with its path), plus firmware versions. */
+class Checker extends PathChecker {
   version(o: Obj, key: string, path: string, fallback: string | undefined): string {
     const v = o[key];
     if (v === undefined) {

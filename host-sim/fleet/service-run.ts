@@ -12,6 +12,7 @@ import { offsetClock } from "../../service/clock";
 import { FleetService, type ServiceModule } from "../../service/fleet-service";
 import { BundleError, type LoadedBundle } from "../../service/rollouts/bundle";
 import { parseCreate } from "../../service/rollouts/routes";
+import type { RolloutOutcome } from "../../service/web/client/shapes";
 import type { VirtualFleet } from "./engine";
 import type { FirmwareLibrary } from "./library";
 import { VirtualServiceSession } from "./service-transport";
@@ -82,33 +83,15 @@ export function attachFleetService(fleet: VirtualFleet, options: ServiceRunOptio
   return attached;
 }
 
-export interface RolloutFigures {
-  id?: string;
-  bundle: string;
-  createdAtMs: number;
-  status: string;
-  /** Rule that halted it, and simulated ms from creation to the halt. */
-  haltRule?: string;
-  /** The halt's numbers as the service recorded them (counts, or the health comparison). */
-  haltDetail?: Record<string, unknown>;
-  haltAfterMs?: number;
-  counts?: unknown;
-  /** Devices that were offered the version (an upper bound of the devices that ever ran it). */
-  offered?: number;
-  /** Devices that ever booted this rollout's version (ground truth, firmware-behaviour.ts). */
-  devicesRan?: number;
-  error?: string;
-}
-
 /**
  * Creates the scenario's `rollouts` at their times (each entry checked by the service's own
  * request validation, as POST /api/rollouts); the figures fill in as the run goes and in
  * rolloutOutcomes() at its end.
  */
-export function scheduleScenarioRollouts(fleet: VirtualFleet, sim: AttachedService): RolloutFigures[] {
-  const figures: RolloutFigures[] = [];
+export function scheduleScenarioRollouts(fleet: VirtualFleet, sim: AttachedService): RolloutOutcome[] {
+  const figures: RolloutOutcome[] = [];
   for (const r of fleet.o.scenario.rollouts) {
-    const f: RolloutFigures = { bundle: String(r.request.bundle), createdAtMs: r.atMs, status: "not started" };
+    const f: RolloutOutcome = { bundle: String(r.request.bundle), createdAtMs: r.atMs, status: "not started" };
     figures.push(f);
     fleet.clock.setTimeout(() => {
       try {
@@ -126,10 +109,10 @@ export function scheduleScenarioRollouts(fleet: VirtualFleet, sim: AttachedServi
 }
 
 /** After the run: each rollout's status, counts, halt (rule, numbers, when) and the ground truth. */
-export function rolloutOutcomes(fleet: VirtualFleet, sim: AttachedService, figures: RolloutFigures[]): RolloutFigures[] {
+export function rolloutOutcomes(fleet: VirtualFleet, sim: AttachedService, figures: RolloutOutcome[]): RolloutOutcome[] {
   for (const f of figures) {
     if (!f.id) continue;
-    const s = sim.service.rollouts.status(f.id) as { status: string; counts: unknown };
+    const s = sim.service.rollouts.status(f.id) as { status: string; counts: RolloutOutcome["counts"] };
     const halted = sim.service.rollouts.store.events(f.id, 10_000).find((e) => e.kind === "halted");
     f.status = s.status;
     f.counts = s.counts;
@@ -146,7 +129,7 @@ export function rolloutOutcomes(fleet: VirtualFleet, sim: AttachedService, figur
 }
 
 /** Runs a virtual fleet with the fleet service attached and the scenario's `rollouts` created at their times. */
-export function runFleetWithService(fleet: VirtualFleet): { summary: ReturnType<VirtualFleet["run"]>; rollouts: RolloutFigures[] } {
+export function runFleetWithService(fleet: VirtualFleet): { summary: ReturnType<VirtualFleet["run"]>; rollouts: RolloutOutcome[] } {
   const sim = attachFleetService(fleet);
   const figures = scheduleScenarioRollouts(fleet, sim);
   const summary = fleet.run();

@@ -4,6 +4,7 @@
  * their path, so a typo cannot silently switch a rule off. Each rule names the actions
  * (service/actions) that run when one of its alerts opens or resolves.
  */
+import { PathChecker, type Obj } from "../path-checker";
 
 // ---------------------------------------------------------------- defaults
 const HOUR = 3_600_000;
@@ -122,85 +123,34 @@ export class RulesError extends Error {
   }
 }
 
-type Obj = Record<string, unknown>;
-
-class Check {
-  readonly problems: string[] = [];
-  fail(path: string, what: string): void {
-    this.problems.push(`${path}: ${what}`);
-  }
-  obj(v: unknown, path: string, keys: readonly string[]): Obj | undefined {
-    if (v === undefined) return {};
-    if (typeof v !== "object" || v === null || Array.isArray(v)) return void this.fail(path, "expected an object");
-    for (const k of Object.keys(v)) if (!keys.includes(k)) this.fail(`${path}.${k}`, `unknown key (allowed: ${keys.join(", ")})`);
-    return v as Obj;
-  }
-  num(o: Obj, key: string, path: string, fallback: number, min: number, max: number): number {
-    const v = o[key];
-    if (v === undefined) return fallback;
-    if (typeof v !== "number" || !Number.isFinite(v) || v < min || v > max) {
-      this.fail(`${path}.${key}`, `expected a number in ${min}..${max}, got ${JSON.stringify(v)}`);
-      return fallback;
-    }
-    return v;
-  }
-  bool(o: Obj, key: string, path: string, fallback: boolean): boolean {
-    const v = o[key];
-    if (v === undefined) return fallback;
-    if (typeof v !== "boolean") {
-      this.fail(`${path}.${key}`, `expected true or false, got ${JSON.stringify(v)}`);
-      return fallback;
-    }
-    return v;
-  }
-  str(o: Obj, key: string, path: string, fallback?: string): string {
-    const v = o[key];
-    if (v === undefined && fallback !== undefined) return fallback;
-    if (typeof v !== "string" || v.length === 0) {
-      this.fail(`${path}.${key}`, `expected a non-empty string, got ${JSON.stringify(v)}`);
-      return fallback ?? "";
-    }
-    return v;
-  }
-  strings(o: Obj, key: string, path: string, fallback: string[]): string[] {
-    const v = o[key];
-    if (v === undefined) return fallback;
-    if (!Array.isArray(v) || v.some((x) => typeof x !== "string" || x.length === 0)) {
-      this.fail(`${path}.${key}`, `expected an array of names, got ${JSON.stringify(v)}`);
-      return fallback;
-    }
-    return v as string[];
-  }
-}
-
 const EVENTS: readonly AlertEvent[] = ["opened", "acknowledged", "resolved"];
 const DIMENSIONS: readonly CohortDimension[] = ["firmware", "hardware", "group"];
 const METRICS: readonly CohortMetric[] = ["resetsPerDeviceDay", "drainPctPerHour", "rollbacksPerDevice", "offlineRate"];
 
-function events(c: Check, o: Obj, path: string, fallback: AlertEvent[]): AlertEvent[] {
+function events(c: PathChecker, o: Obj, path: string, fallback: AlertEvent[]): AlertEvent[] {
   const e = c.strings(o, "events", path, fallback);
   for (const x of e) if (!EVENTS.includes(x as AlertEvent)) c.fail(`${path}.events`, `unknown event "${x}" (allowed: ${EVENTS.join(", ")})`);
   return e as AlertEvent[];
 }
 
-function action(c: Check, v: unknown, path: string): ActionConfig | undefined {
+function action(c: PathChecker, v: unknown, path: string): ActionConfig | undefined {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return void c.fail(path, "expected an object");
   const type = (v as Obj).type;
   switch (type) {
     case "webhook": {
-      const o = c.obj(v, path, ["type", "url", "headers", "events"])!;
+      const o = c.object(v, path, ["type", "url", "headers", "events"])!;
       const url = c.str(o, "url", path);
       if (url && !/^https?:\/\//.test(url)) c.fail(`${path}.url`, `expected an http:// or https:// URL, got ${JSON.stringify(url)}`);
       const headers: Record<string, string> = {};
-      const h = c.obj(o.headers, `${path}.headers`, Object.keys((o.headers as Obj) ?? {}));
-      for (const [k, x] of Object.entries(h ?? {})) {
+      const h = c.section(o.headers, `${path}.headers`, Object.keys((o.headers as Obj) ?? {}));
+      for (const [k, x] of Object.entries(h)) {
         if (typeof x !== "string") c.fail(`${path}.headers.${k}`, "expected a string");
         else headers[k] = x;
       }
       return { type, url, headers, events: events(c, o, path, ["opened", "resolved"]) };
     }
     case "email": {
-      const o = c.obj(v, path, ["type", "smtp", "from", "to", "events"])!;
+      const o = c.object(v, path, ["type", "smtp", "from", "to", "events"])!;
       const smtp = c.str(o, "smtp", path);
       if (smtp && !/^smtps?:\/\//.test(smtp)) c.fail(`${path}.smtp`, `expected smtp://host:port or smtps://..., got ${JSON.stringify(smtp)}`);
       const to = typeof o.to === "string" ? [o.to] : c.strings(o, "to", path, []);
@@ -208,14 +158,14 @@ function action(c: Check, v: unknown, path: string): ActionConfig | undefined {
       return { type, smtp, from: c.str(o, "from", path, "tether@localhost"), to, events: events(c, o, path, ["opened"]) };
     }
     case "mqtt": {
-      const o = c.obj(v, path, ["type", "topic", "payload", "qos", "events"])!;
+      const o = c.object(v, path, ["type", "topic", "payload", "qos", "events"])!;
       const topic = c.str(o, "topic", path);
       if (topic && /[#+]/.test(topic)) c.fail(`${path}.topic`, "a publish topic cannot hold wildcards");
-      const qos = c.num(o, "qos", path, 1, 0, 1) as 0 | 1;
+      const qos = c.num(o, "qos", path, 0, 1, 1) as 0 | 1;
       return { type, topic, payload: o.payload ?? {}, qos, events: events(c, o, path, ["opened"]) };
     }
     case "csv": {
-      const o = c.obj(v, path, ["type", "file", "events"])!;
+      const o = c.object(v, path, ["type", "file", "events"])!;
       return { type, file: c.str(o, "file", path), events: events(c, o, path, ["opened", "acknowledged", "resolved"]) };
     }
     default:
@@ -226,77 +176,77 @@ function action(c: Check, v: unknown, path: string): ActionConfig | undefined {
 
 /** Validates a parsed rules file over the defaults; throws RulesError listing every problem. */
 export function parseRules(input: unknown): RulesConfig {
-  const c = new Check();
+  const c = new PathChecker();
   const d = DEFAULT_RULES;
-  const top = c.obj(input, "rules", ["description", "lowBattery", "poorConnectivity", "offline", "cohort", "commissioning", "evaluateEvery", "actions"]) ?? {};
-  const lb = c.obj(top.lowBattery, "lowBattery", ["enabled", "daysToEmpty", "clearDaysToEmpty", "onStatusLow", "actions"]) ?? {};
+  const top = c.section(input, "rules", ["description", "lowBattery", "poorConnectivity", "offline", "cohort", "commissioning", "evaluateEvery", "actions"]);
+  const lb = c.section(top.lowBattery, "lowBattery", ["enabled", "daysToEmpty", "clearDaysToEmpty", "onStatusLow", "actions"]);
   const lowBattery: LowBatteryRule = {
     enabled: c.bool(lb, "enabled", "lowBattery", d.lowBattery.enabled),
-    daysToEmpty: c.num(lb, "daysToEmpty", "lowBattery", d.lowBattery.daysToEmpty, 0.1, 365),
+    daysToEmpty: c.num(lb, "daysToEmpty", "lowBattery", 0.1, d.lowBattery.daysToEmpty, 365),
     clearDaysToEmpty: 0,
     onStatusLow: c.bool(lb, "onStatusLow", "lowBattery", d.lowBattery.onStatusLow),
     actions: c.strings(lb, "actions", "lowBattery", []),
   };
-  lowBattery.clearDaysToEmpty = c.num(lb, "clearDaysToEmpty", "lowBattery", Math.max(d.lowBattery.clearDaysToEmpty, lowBattery.daysToEmpty * 1.4), 0.1, 365);
+  lowBattery.clearDaysToEmpty = c.num(lb, "clearDaysToEmpty", "lowBattery", 0.1, Math.max(d.lowBattery.clearDaysToEmpty, lowBattery.daysToEmpty * 1.4), 365);
   if (lowBattery.clearDaysToEmpty < lowBattery.daysToEmpty) c.fail("lowBattery.clearDaysToEmpty", "must not be below daysToEmpty (hysteresis)");
 
-  const pc = c.obj(top.poorConnectivity, "poorConnectivity", ["enabled", "windowHours", "medianRssiBelowDbm", "reconnectsPerDay", "gapsPerDay", "clearMedianRssiAboveDbm", "minSamples", "actions"]) ?? {};
+  const pc = c.section(top.poorConnectivity, "poorConnectivity", ["enabled", "windowHours", "medianRssiBelowDbm", "reconnectsPerDay", "gapsPerDay", "clearMedianRssiAboveDbm", "minSamples", "actions"]);
   const dp = d.poorConnectivity;
   const poorConnectivity: PoorConnectivityRule = {
     enabled: c.bool(pc, "enabled", "poorConnectivity", dp.enabled),
-    windowHours: c.num(pc, "windowHours", "poorConnectivity", dp.windowHours, 1, WINDOW_LIMIT_HOURS),
-    medianRssiBelowDbm: c.num(pc, "medianRssiBelowDbm", "poorConnectivity", dp.medianRssiBelowDbm, -130, 0),
-    reconnectsPerDay: c.num(pc, "reconnectsPerDay", "poorConnectivity", dp.reconnectsPerDay, 0, 1e6),
-    gapsPerDay: c.num(pc, "gapsPerDay", "poorConnectivity", dp.gapsPerDay, 0, 1e6),
+    windowHours: c.num(pc, "windowHours", "poorConnectivity", 1, dp.windowHours, WINDOW_LIMIT_HOURS),
+    medianRssiBelowDbm: c.num(pc, "medianRssiBelowDbm", "poorConnectivity", -130, dp.medianRssiBelowDbm, 0),
+    reconnectsPerDay: c.num(pc, "reconnectsPerDay", "poorConnectivity", 0, dp.reconnectsPerDay, 1e6),
+    gapsPerDay: c.num(pc, "gapsPerDay", "poorConnectivity", 0, dp.gapsPerDay, 1e6),
     clearMedianRssiAboveDbm: 0,
-    minSamples: c.num(pc, "minSamples", "poorConnectivity", dp.minSamples, 1, 1e6),
+    minSamples: c.num(pc, "minSamples", "poorConnectivity", 1, dp.minSamples, 1e6),
     actions: c.strings(pc, "actions", "poorConnectivity", []),
   };
-  poorConnectivity.clearMedianRssiAboveDbm = c.num(pc, "clearMedianRssiAboveDbm", "poorConnectivity", poorConnectivity.medianRssiBelowDbm + 5, -130, 0);
+  poorConnectivity.clearMedianRssiAboveDbm = c.num(pc, "clearMedianRssiAboveDbm", "poorConnectivity", -130, poorConnectivity.medianRssiBelowDbm + 5, 0);
   if (poorConnectivity.clearMedianRssiAboveDbm < poorConnectivity.medianRssiBelowDbm) c.fail("poorConnectivity.clearMedianRssiAboveDbm", "must not be below medianRssiBelowDbm (hysteresis)");
 
-  const of = c.obj(top.offline, "offline", ["enabled", "missedIntervals", "minSilenceMs", "assumedIntervalMs", "actions"]) ?? {};
+  const of = c.section(top.offline, "offline", ["enabled", "missedIntervals", "minSilenceMs", "assumedIntervalMs", "actions"]);
   const offline: OfflineRule = {
     enabled: c.bool(of, "enabled", "offline", d.offline.enabled),
-    missedIntervals: c.num(of, "missedIntervals", "offline", d.offline.missedIntervals, 1, 1000),
-    minSilenceMs: c.num(of, "minSilenceMs", "offline", d.offline.minSilenceMs, 0, 30 * DAY),
-    assumedIntervalMs: c.num(of, "assumedIntervalMs", "offline", d.offline.assumedIntervalMs, 1000, 30 * DAY),
+    missedIntervals: c.num(of, "missedIntervals", "offline", 1, d.offline.missedIntervals, 1000),
+    minSilenceMs: c.num(of, "minSilenceMs", "offline", 0, d.offline.minSilenceMs, 30 * DAY),
+    assumedIntervalMs: c.num(of, "assumedIntervalMs", "offline", 1000, d.offline.assumedIntervalMs, 30 * DAY),
     actions: c.strings(of, "actions", "offline", []),
   };
 
-  const co = c.obj(top.cohort, "cohort", ["enabled", "dimensions", "windowHours", "minDevices", "metrics", "actions"]) ?? {};
+  const co = c.section(top.cohort, "cohort", ["enabled", "dimensions", "windowHours", "minDevices", "metrics", "actions"]);
   const dimensions = c.strings(co, "dimensions", "cohort", d.cohort.dimensions) as CohortDimension[];
   for (const x of dimensions) if (!DIMENSIONS.includes(x)) c.fail("cohort.dimensions", `unknown dimension "${x}" (allowed: ${DIMENSIONS.join(", ")})`);
-  const mo = c.obj(co.metrics, "cohort.metrics", METRICS) ?? {};
+  const mo = c.section(co.metrics, "cohort.metrics", METRICS);
   const metrics = {} as CohortRule["metrics"];
   for (const m of METRICS) {
     const path = `cohort.metrics.${m}`;
-    const x = c.obj(mo[m], path, ["ratio", "minDelta", "clearRatio"]) ?? {};
+    const x = c.section(mo[m], path, ["ratio", "minDelta", "clearRatio"]);
     const def = d.cohort.metrics[m];
-    const ratio = c.num(x, "ratio", path, def.ratio, 1, 1000);
-    const clearRatio = c.num(x, "clearRatio", path, Math.min(def.clearRatio, ratio), 1, 1000);
+    const ratio = c.num(x, "ratio", path, 1, def.ratio, 1000);
+    const clearRatio = c.num(x, "clearRatio", path, 1, Math.min(def.clearRatio, ratio), 1000);
     if (clearRatio > ratio) c.fail(`${path}.clearRatio`, "must not be above ratio (hysteresis)");
-    metrics[m] = { ratio, minDelta: c.num(x, "minDelta", path, def.minDelta, 0, 1e6), clearRatio };
+    metrics[m] = { ratio, minDelta: c.num(x, "minDelta", path, 0, def.minDelta, 1e6), clearRatio };
   }
   const cohort: CohortRule = {
     enabled: c.bool(co, "enabled", "cohort", d.cohort.enabled),
     dimensions,
-    windowHours: c.num(co, "windowHours", "cohort", d.cohort.windowHours, 1, WINDOW_LIMIT_HOURS),
-    minDevices: c.num(co, "minDevices", "cohort", d.cohort.minDevices, 2, 1e7),
+    windowHours: c.num(co, "windowHours", "cohort", 1, d.cohort.windowHours, WINDOW_LIMIT_HOURS),
+    minDevices: c.num(co, "minDevices", "cohort", 2, d.cohort.minDevices, 1e7),
     metrics,
     actions: c.strings(co, "actions", "cohort", []),
   };
 
-  const cm = c.obj(top.commissioning, "commissioning", ["minReports", "minRssiDbm", "minBatteryPct"]) ?? {};
+  const cm = c.section(top.commissioning, "commissioning", ["minReports", "minRssiDbm", "minBatteryPct"]);
   const commissioning = {
-    minReports: c.num(cm, "minReports", "commissioning", d.commissioning.minReports, 1, 1000),
-    minRssiDbm: c.num(cm, "minRssiDbm", "commissioning", d.commissioning.minRssiDbm, -130, 0),
-    minBatteryPct: c.num(cm, "minBatteryPct", "commissioning", d.commissioning.minBatteryPct, 0, 100),
+    minReports: c.num(cm, "minReports", "commissioning", 1, d.commissioning.minReports, 1000),
+    minRssiDbm: c.num(cm, "minRssiDbm", "commissioning", -130, d.commissioning.minRssiDbm, 0),
+    minBatteryPct: c.num(cm, "minBatteryPct", "commissioning", 0, d.commissioning.minBatteryPct, 100),
   };
-  const evaluateEveryMs = c.num(top, "evaluateEvery", "rules", d.evaluateEveryMs, 1000, DAY);
+  const evaluateEveryMs = c.num(top, "evaluateEvery", "rules", 1000, d.evaluateEveryMs, DAY);
 
   const actions: Record<string, ActionConfig> = {};
-  const ao = c.obj(top.actions, "actions", Object.keys((top.actions as Obj) ?? {})) ?? {};
+  const ao = c.section(top.actions, "actions", Object.keys((top.actions as Obj) ?? {}));
   for (const [name, v] of Object.entries(ao)) {
     if (!/^[A-Za-z0-9_-]{1,64}$/.test(name)) c.fail(`actions.${name}`, "action names are 1..64 letters, digits, '_' or '-'");
     const a = action(c, v, `actions.${name}`);

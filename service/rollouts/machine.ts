@@ -10,6 +10,7 @@
  */
 import { OtaResult, TrialCause, isRetryableCause } from "../../device/core/ota/codes";
 import type { OtaStatus } from "../../device/core/ota/status";
+import type { RolloutDevices } from "./device-index";
 import { currentRate, type RolloutSpec } from "./spec";
 
 export const RATE_WINDOW_MS = 60_000;
@@ -32,7 +33,7 @@ export type RolloutStatus = "running" | "paused" | "halted" | "cancelled" | "com
 
 export type DeviceRolloutState =
   | "queued" // waiting for its wave, the rate, or (after a withdrawal) a resume
-  | "deferred" // central precondition unmet (offline, battery, busy), or the device said deferred (11)
+  | "deferred" // central precondition unmet when last looked at (offline, battery, busy), or the device said deferred (11)
   | "offered" // manifest published
   | "downloading" // the device reports progress (state 1..3)
   | "interrupted" // the trial was cut by power or network loss (109): the device retries itself
@@ -139,21 +140,83 @@ export interface Tally {
   ambiguous: number;
 }
 
+export function emptyTally(): Tally {
+  return { total: 0, byState: {}, failures: 0, executed: 0, interruptedOutcomes: 0, succeeded: 0, notified: 0, ambiguous: 0 };
+}
+
+/** Adds (sign 1) or removes (sign -1) one device's part of the counts. */
+export function countDevice(t: Tally, d: DeviceState, sign: 1 | -1): void {
+  t.total += sign;
+  const n = (t.byState[d.state] ?? 0) + sign;
+  if (n === 0) delete t.byState[d.state];
+  else t.byState[d.state] = n;
+  if (d.offers > 0) t.notified += sign;
+  if (d.state === "succeeded") t.succeeded += sign;
+  if (d.state === "ambiguous" || d.state === "retrying") t.ambiguous += sign;
+  const cutByPowerOrNetwork = d.cause !== null && isRetryableCause(d.cause);
+  if ((d.state === "rolled-back" || d.state === "failed") && cutByPowerOrNetwork) t.interruptedOutcomes += sign;
+  else if (d.state === "failed" || d.state === "rolled-back" || d.state === "timed-out") t.failures += sign;
+  if (FINAL_STATES.has(d.state) && d.state !== "removed" && !((d.state === "rolled-back" || d.state === "failed") && cutByPowerOrNetwork)) t.executed += sign;
+}
+
 export function tally(devices: Iterable<DeviceState>): Tally {
-  const t: Tally = { total: 0, byState: {}, failures: 0, executed: 0, interruptedOutcomes: 0, succeeded: 0, notified: 0, ambiguous: 0 };
-  for (const d of devices) {
-    t.total++;
-    t.byState[d.state] = (t.byState[d.state] ?? 0) + 1;
-    if (d.offers > 0) t.notified++;
-    if (d.state === "succeeded") t.succeeded++;
-    if (d.state === "ambiguous" || d.state === "retrying") t.ambiguous++;
-    const cutByPowerOrNetwork = d.cause !== null && isRetryableCause(d.cause);
-    if ((d.state === "rolled-back" || d.state === "failed") && cutByPowerOrNetwork) t.interruptedOutcomes++;
-    else if (d.state === "failed" || d.state === "rolled-back" || d.state === "timed-out") t.failures++;
-    if (FINAL_STATES.has(d.state) && d.state !== "removed" && !((d.state === "rolled-back" || d.state === "failed") && cutByPowerOrNetwork)) t.executed++;
+  const t = emptyTally();
+  for (const d of devices) countDevice(t, d, 1);
+  return t;
+}
+
+/** What the wave rules count of one wave. */
+export interface WaveCounts {
+  devices: number;
+  succeeded: number;
+  /** Not offered yet: queued, or deferred before any offer. */
+  waiting: number;
+  final: number;
+}
+
+export function emptyWaveCounts(): WaveCounts {
+  return { devices: 0, succeeded: 0, waiting: 0, final: 0 };
+}
+
+export function countInWave(w: WaveCounts, d: DeviceState, sign: 1 | -1): void {
+  w.devices += sign;
+  if (d.state === "succeeded") w.succeeded += sign;
+  if ((d.state === "deferred" && d.offers === 0) || d.state === "queued") w.waiting += sign;
+  if (FINAL_STATES.has(d.state)) w.final += sign;
+}
+
+/** The counts as they are once `changed` is applied. */
+function tallyWith(devices: RolloutDevices, changed: ReadonlyMap<string, DeviceState>): Tally {
+  const base = devices.tally();
+  const t = { ...base, byState: { ...base.byState } };
+  for (const d of changed.values()) {
+    countDevice(t, devices.get(d.deviceId)!, -1);
+    countDevice(t, d, 1);
   }
   return t;
 }
+
+function waveWith(devices: RolloutDevices, wave: number, changed: ReadonlyMap<string, DeviceState>): WaveCounts {
+  const w = { ...devices.wave(wave) };
+  for (const d of changed.values()) {
+    if (d.wave !== wave) continue;
+    countInWave(w, devices.get(d.deviceId)!, -1);
+    countInWave(w, d, 1);
+  }
+  return w;
+}
+
+const byPosition = (a: DeviceState, b: DeviceState) => a.position - b.position;
+
+/** The devices in `state` once `changed` is applied, in position order. */
+function inStateWith(devices: RolloutDevices, state: DeviceRolloutState, changed: ReadonlyMap<string, DeviceState>): DeviceState[] {
+  const out: DeviceState[] = [];
+  for (const d of devices.inState(state)) if (!changed.has(d.deviceId)) out.push(d);
+  for (const d of changed.values()) if (d.state === state) out.push(d);
+  return out.sort(byPosition);
+}
+
+const openCount = (t: Tally) => t.total - Object.entries(t.byState).filter(([s]) => FINAL_STATES.has(s as DeviceRolloutState)).reduce((n, [, c]) => n + c, 0);
 
 /** Wave boundaries over `total` devices ordered by position: the canary, then the cumulative %. */
 export function waveEnds(total: number, canary: number, waves: number[]): number[] {
@@ -176,7 +239,7 @@ export function precondition(spec: RolloutSpec, f: DeviceFacts | undefined): str
   return null;
 }
 
-export function step(r: RolloutState, devices: ReadonlyMap<string, DeviceState>, input: RolloutInput): StepResult {
+export function step(r: RolloutState, devices: RolloutDevices, input: RolloutInput): StepResult {
   switch (input.type) {
     case "status":
       return onStatus(r, devices, input.deviceId, input.status, input.now);
@@ -287,7 +350,7 @@ function halt(r: RolloutState, devices: ReadonlyMap<string, DeviceState>, now: n
   }
 }
 
-function onTick(r: RolloutState, devices: ReadonlyMap<string, DeviceState>, input: Extract<RolloutInput, { type: "tick" }>): StepResult {
+function onTick(r: RolloutState, devices: RolloutDevices, input: Extract<RolloutInput, { type: "tick" }>): StepResult {
   const now = input.now;
   const out: StepResult = { rollout: r, changed: [], effects: [] };
   if (r.status !== "running") return out;
@@ -296,16 +359,17 @@ function onTick(r: RolloutState, devices: ReadonlyMap<string, DeviceState>, inpu
   const cur = (d: DeviceState) => changed.get(d.deviceId) ?? d;
 
   // In-progress timeout, from the last sign of progress.
-  for (const d of devices.values()) {
-    if (IN_FLIGHT.has(d.state) && now - (d.progressAt ?? d.offeredAt ?? now) >= spec.timeoutMs) {
-      changed.set(d.deviceId, change(d, now, { state: "timed-out", detail: `no final status within ${spec.timeoutMs / 60_000} min` }));
-      out.effects.push({ type: "withdraw", deviceId: d.deviceId });
-    }
+  const late: DeviceState[] = [];
+  for (const state of IN_FLIGHT) {
+    for (const d of devices.inState(state)) if (now - (d.progressAt ?? d.offeredAt ?? now) >= spec.timeoutMs) late.push(d);
   }
-  const all = () => [...devices.values()].map(cur);
+  for (const d of late.sort(byPosition)) {
+    changed.set(d.deviceId, change(d, now, { state: "timed-out", detail: `no final status within ${spec.timeoutMs / 60_000} min` }));
+    out.effects.push({ type: "withdraw", deviceId: d.deviceId });
+  }
 
   // Halt rule (a): failures over the threshold of enough executed devices.
-  const t = tally(all());
+  const t = tallyWith(devices, changed);
   if (t.executed >= spec.minExecuted && t.failures * 100 > spec.maxFailurePct * t.executed) {
     out.changed.push(...changed.values());
     const merged = new Map(devices);
@@ -327,60 +391,45 @@ function onTick(r: RolloutState, devices: ReadonlyMap<string, DeviceState>, inpu
 
   // Waves: the current one must reach its success threshold, then soak.
   let rollout = r;
-  const end = r.waveEnds[r.wave];
-  let inWave = 0, succeededInWave = 0, waitingInWave = 0;
-  for (const d of all()) {
-    if (d.wave !== r.wave) continue;
-    inWave++;
-    if (d.state === "succeeded") succeededInWave++;
-    if ((d.state === "deferred" && d.offers === 0) || d.state === "queued") waitingInWave++;
-  }
-  const offeredInWave = inWave - waitingInWave;
-  let finalInWave = 0;
-  for (const d of all()) if (d.wave === r.wave && FINAL_STATES.has(d.state)) finalInWave++;
-  const reached = inWave === 0 || (offeredInWave > 0 && succeededInWave * 100 >= spec.successThresholdPct * offeredInWave && succeededInWave > 0);
-  if (rollout.waveSucceededAt === null && !reached && offeredInWave > 0 && finalInWave === offeredInWave && waitingInWave === 0) {
+  const w = waveWith(devices, r.wave, changed);
+  const offeredInWave = w.devices - w.waiting;
+  const reached = w.devices === 0 || (offeredInWave > 0 && w.succeeded * 100 >= spec.successThresholdPct * offeredInWave && w.succeeded > 0);
+  if (rollout.waveSucceededAt === null && !reached && offeredInWave > 0 && w.final === offeredInWave && w.waiting === 0) {
     // Every device of the wave has its outcome and too few succeeded: the next wave can never start.
     out.changed.push(...changed.values());
     halt(r, devices, now, "wave-success-threshold", {
-      wave: r.wave, devices: inWave, succeeded: succeededInWave, successPct: Math.round((succeededInWave * 10000) / offeredInWave) / 100,
+      wave: r.wave, devices: w.devices, succeeded: w.succeeded, successPct: Math.round((w.succeeded * 10000) / offeredInWave) / 100,
       successThresholdPct: spec.successThresholdPct,
     }, out);
     return dedupe(out);
   }
   if (rollout.waveSucceededAt === null && reached) {
     rollout = { ...rollout, waveSucceededAt: now, updatedAt: now };
-    out.effects.push({ type: "event", kind: "wave-succeeded", detail: { wave: r.wave, devices: inWave, succeeded: succeededInWave } });
+    out.effects.push({ type: "event", kind: "wave-succeeded", detail: { wave: r.wave, devices: w.devices, succeeded: w.succeeded } });
   }
   if (rollout.waveSucceededAt !== null && now - rollout.waveSucceededAt >= spec.soakMs && rollout.wave < rollout.waveEnds.length - 1) {
     rollout = { ...rollout, wave: rollout.wave + 1, waveStartedAt: now, waveSucceededAt: null, updatedAt: now };
     out.effects.push({ type: "event", kind: "wave-started", detail: { wave: rollout.wave, upTo: rollout.waveEnds[rollout.wave] } });
   }
-  void end;
 
   // Offers: devices of the waves started so far, in position order, at the rate.
-  let recent = 0, recentSpread = 0;
-  for (const d of devices.values()) {
-    if (d.offeredAt === null) continue;
-    if (now - d.offeredAt < RATE_WINDOW_MS) recent++;
-    if (now - d.offeredAt < SPREAD_WINDOW_MS) recentSpread++;
-  }
+  const recent = devices.offeredAfter(now - RATE_WINDOW_MS);
+  const recentSpread = devices.offeredAfter(now - SPREAD_WINDOW_MS);
   const rate = currentRate(spec, t.notified, t.succeeded);
   const perSpread = Math.ceil((rate * SPREAD_WINDOW_MS) / RATE_WINDOW_MS);
   let budget = Math.max(0, Math.min(Math.floor(rate) - recent, perSpread - recentSpread));
   if (rate < 1 && recent === 0) budget = 1; // below 1/min: one offer per window
-  budget = retryAmbiguous(spec, all(), input.facts, now, budget, changed, out);
-  const candidates = all()
-    .filter((d) => d.wave <= rollout.wave && (d.state === "queued" || (d.state === "deferred" && d.result !== OtaResult.Deferred)))
-    .sort((a, b) => a.position - b.position);
-  for (const d of candidates) {
+  budget = retryAmbiguous(spec, devices, changed, input.facts, now, budget, out);
+  // Only as far down the line as the budget reaches: a device further down keeps its state
+  // (queued, or deferred with the reason seen last) until the line reaches it.
+  for (const waiting of devices.waiting()) {
+    if (budget <= 0) break;
+    const d = cur(waiting);
+    if (d.wave > rollout.wave) break;
+    if (d.state !== "queued" && !(d.state === "deferred" && d.result !== OtaResult.Deferred)) continue;
     const why = precondition(spec, input.facts(d.deviceId));
     if (why !== null) {
       if (d.state !== "deferred" || d.detail !== why) changed.set(d.deviceId, change(d, now, { state: "deferred", detail: why, result: null }));
-      continue;
-    }
-    if (budget <= 0) {
-      if (d.state === "deferred") changed.set(d.deviceId, change(d, now, { state: "queued", detail: null }));
       continue;
     }
     budget--;
@@ -390,17 +439,18 @@ function onTick(r: RolloutState, devices: ReadonlyMap<string, DeviceState>, inpu
 
   // Done when every device has a final state; an ambiguous rejection that the rule can no longer
   // lift (no other device is still open) becomes final.
-  const stillOpen = all().filter((d) => !FINAL_STATES.has(d.state));
-  if (rollout.wave === rollout.waveEnds.length - 1 && stillOpen.length > 0 && stillOpen.every((d) => d.state === "ambiguous")) {
-    const wins = successesByStratum(all(), input.facts);
+  const afterOffers = tallyWith(devices, changed);
+  const open = openCount(afterOffers);
+  if (rollout.wave === rollout.waveEnds.length - 1 && open > 0 && open === (afterOffers.byState.ambiguous ?? 0)) {
+    const stillOpen = inStateWith(devices, "ambiguous", changed);
+    const lifted = strataWithEnoughSuccesses(inStateWith(devices, "succeeded", changed), new Set(stillOpen.map((d) => stratumOf(input.facts(d.deviceId)))), input.facts);
     for (const d of stillOpen) {
-      if ((wins.get(stratumOf(input.facts(d.deviceId))) ?? 0) >= AMBIGUOUS_RETRY_MIN_SUCCEEDED) continue; // waits for its preconditions
+      if (lifted.has(stratumOf(input.facts(d.deviceId)))) continue; // waits for its preconditions
       changed.set(d.deviceId, change(d, now, { state: "rolled-back", detail: `ambiguous rejection not retried: fewer than ${AMBIGUOUS_RETRY_MIN_SUCCEEDED} successes in its stratum` }));
     }
   }
-  const finalT = tally(all());
-  const open = finalT.total - Object.entries(finalT.byState).filter(([s]) => FINAL_STATES.has(s as DeviceRolloutState)).reduce((n, [, c]) => n + c, 0);
-  if (open === 0 && rollout.wave === rollout.waveEnds.length - 1) {
+  const finalT = tallyWith(devices, changed);
+  if (openCount(finalT) === 0 && rollout.wave === rollout.waveEnds.length - 1) {
     rollout = { ...rollout, status: "completed", finishedAt: now, updatedAt: now };
     out.effects.push({ type: "event", kind: "completed", detail: { byState: finalT.byState } });
   }
@@ -413,28 +463,36 @@ function stratumOf(f: DeviceFacts | undefined): string {
   return f?.stratum ?? "";
 }
 
-function successesByStratum(devices: DeviceState[], facts: (id: string) => DeviceFacts | undefined): Map<string, number> {
+/**
+ * Which of `strata` have at least AMBIGUOUS_RETRY_MIN_SUCCEEDED successes among `succeeded`;
+ * stops looking once all have (the facts are a registry query per device).
+ */
+function strataWithEnoughSuccesses(succeeded: DeviceState[], strata: Set<string>, facts: (id: string) => DeviceFacts | undefined): Set<string> {
   const wins = new Map<string, number>();
-  for (const d of devices) {
-    if (d.state !== "succeeded") continue;
+  const enough = new Set<string>();
+  for (const d of succeeded) {
+    if (enough.size === strata.size) break;
     const k = stratumOf(facts(d.deviceId));
-    wins.set(k, (wins.get(k) ?? 0) + 1);
+    if (!strata.has(k) || enough.has(k)) continue;
+    const n = (wins.get(k) ?? 0) + 1;
+    wins.set(k, n);
+    if (n >= AMBIGUOUS_RETRY_MIN_SUCCEEDED) enough.add(k);
   }
-  return wins;
+  return enough;
 }
 
 /** Re-offers ambiguous rejections whose stratum has enough successes (first, within the rate budget); returns the budget left. */
 function retryAmbiguous(
-  spec: RolloutSpec, devices: DeviceState[], facts: (id: string) => DeviceFacts | undefined, now: number, budget: number,
-  changed: Map<string, DeviceState>, out: StepResult,
+  spec: RolloutSpec, devices: RolloutDevices, changed: Map<string, DeviceState>, facts: (id: string) => DeviceFacts | undefined, now: number, budget: number,
+  out: StepResult,
 ): number {
-  const waiting = devices.filter((d) => d.state === "ambiguous").sort((a, b) => a.position - b.position);
+  const waiting = inStateWith(devices, "ambiguous", changed);
   if (waiting.length === 0) return budget;
-  const wins = successesByStratum(devices, facts);
+  const lifted = strataWithEnoughSuccesses(inStateWith(devices, "succeeded", changed), new Set(waiting.map((d) => stratumOf(facts(d.deviceId)))), facts);
   for (const d of waiting) {
     if (budget <= 0) break;
     const f = facts(d.deviceId);
-    if ((wins.get(stratumOf(f)) ?? 0) < AMBIGUOUS_RETRY_MIN_SUCCEEDED || precondition(spec, f) !== null) continue;
+    if (!lifted.has(stratumOf(f)) || precondition(spec, f) !== null) continue;
     budget--;
     changed.set(d.deviceId, change(d, now, { state: "retrying", offeredAt: now, progressAt: now, offers: d.offers + 1, result: null, detail: "ambiguous rejection (cause 6): offered again with the retry marker" }));
     out.effects.push({ type: "offer-retry", deviceId: d.deviceId });

@@ -9,6 +9,7 @@ import crypto from "node:crypto";
 import type { FleetService, ServiceModule } from "../fleet-service";
 import type { DeviceChange } from "../registry/ingest";
 import { loadBundle, retryBundle, type LoadedBundle } from "./bundle";
+import { RolloutDevices } from "./device-index";
 import { compareHealth } from "./health";
 import {
   FINAL_STATES, step, tally, waveEnds, type DeviceFacts, type DeviceState, type HealthVerdict, type RolloutInput, type RolloutState,
@@ -36,11 +37,13 @@ export interface RunnerOptions {
 interface Live {
   rollout: RolloutState;
   createdAt: number;
-  devices: Map<string, DeviceState>;
+  devices: RolloutDevices;
   bundle: LoadedBundle | undefined;
   rollbackBundle: LoadedBundle | undefined;
   health: HealthVerdict | undefined;
   healthAt: number;
+  /** When each silent offer (device id) was last published again. */
+  resent: Map<string, number>;
 }
 
 export class RolloutError extends Error {
@@ -65,8 +68,6 @@ export class RolloutRunner implements ServiceModule {
   private readonly healthEveryMs: number;
   private readonly resendMs: number;
   private readonly resolve: (ref: string) => LoadedBundle;
-  /** When each silent offer (rollout:device) was last published again. */
-  private readonly resent = new Map<string, number>();
   private readonly factsQuery;
 
   constructor(
@@ -103,7 +104,7 @@ export class RolloutRunner implements ServiceModule {
 
   private attach(rollout: RolloutState, createdAt: number, devices: DeviceState[]): Live {
     const live: Live = {
-      rollout, createdAt, devices: new Map(devices.map((d) => [d.deviceId, d])), bundle: undefined, rollbackBundle: undefined, health: undefined, healthAt: -Infinity,
+      rollout, createdAt, devices: new RolloutDevices(devices), bundle: undefined, rollbackBundle: undefined, health: undefined, healthAt: -Infinity, resent: new Map(),
     };
     try {
       live.bundle = this.resolve(rollout.spec.bundle);
@@ -168,18 +169,26 @@ export class RolloutRunner implements ServiceModule {
         live.health = health;
       }
       this.apply(live, { type: "tick", now, facts: (id) => this.facts(id, live.rollout.spec), health });
-      for (const d of live.devices.values()) {
-        const key = `${live.rollout.id}:${d.deviceId}`;
-        if ((d.state !== "offered" && d.state !== "retrying") || d.offeredAt === null) {
-          this.resent.delete(key);
-          continue;
-        }
-        const last = this.resent.get(key) ?? d.offeredAt;
-        if (now - last >= this.resendMs) {
-          this.resent.set(key, now);
-          void this.publisher.offer(d.deviceId, d.state === "retrying" ? retryBundle(live.bundle) : live.bundle);
-        }
+      this.resendSilentOffers(live, now);
+    }
+  }
+
+  /** Publishes again each offer (or retry) without an answer for resendMs, in position order. */
+  private resendSilentOffers(live: Live, now: number): void {
+    const bundle = live.bundle!;
+    for (const id of live.resent.keys()) {
+      const d = live.devices.get(id);
+      if (!d || (d.state !== "offered" && d.state !== "retrying") || d.offeredAt === null) live.resent.delete(id);
+    }
+    const due: DeviceState[] = [];
+    for (const state of ["offered", "retrying"] as const) {
+      for (const d of live.devices.inState(state)) {
+        if (d.offeredAt !== null && now - (live.resent.get(d.deviceId) ?? d.offeredAt) >= this.resendMs) due.push(d);
       }
+    }
+    for (const d of due.sort((a, b) => a.position - b.position)) {
+      live.resent.set(d.deviceId, now);
+      void this.publisher.offer(d.deviceId, d.state === "retrying" ? retryBundle(bundle) : bundle);
     }
   }
 

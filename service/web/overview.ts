@@ -7,21 +7,10 @@ import type { Alert } from "../health/alert-store";
 import type { RulesConfig } from "../health/config";
 import { median, predictedMinutesToEmpty, type DeviceSnapshot } from "../health/device-window";
 import { isOnline } from "../health/rules";
+import type { DeviceRow, Diagnosis, Overview } from "./client/shapes";
 
 export const BATTERY_BUCKETS = ["0-9", "10-19", "20-29", "30-39", "40-49", "50-59", "60-69", "70-79", "80-89", "90-100"];
 export const MAX_PAGE = 500;
-
-export interface Overview {
-  atMs: number;
-  devices: number;
-  online: number;
-  offline: number;
-  versions: { version: string; devices: number; online: number }[];
-  battery: { buckets: string[]; devices: number[]; unknown: number };
-  alerts: { open: number; byRule: Record<string, number>; byCohort: { subject: string; summary: string; openedAtMs: number; id: number }[] };
-  /** Devices whose battery is predicted flat within 7 / 30 days. */
-  batteryRisk: { within7d: number; within30d: number };
-}
 
 export function overview(devices: Iterable<DeviceSnapshot>, alerts: { byRule: Record<string, number>; cohorts: Alert[] }, rules: RulesConfig, nowMs: number): Overview {
   let n = 0;
@@ -62,18 +51,6 @@ export function overview(devices: Iterable<DeviceSnapshot>, alerts: { byRule: Re
     },
     batteryRisk: { within7d, within30d },
   };
-}
-
-export interface DeviceRow {
-  id: string;
-  firmware: string;
-  group: string | null;
-  online: boolean;
-  lastSeenMs: number;
-  batteryPct: number | null;
-  daysToEmpty: number | null;
-  rssiDbm: number | null;
-  alerts: number;
 }
 
 export type DeviceSort = "id" | "battery" | "rssi" | "lastSeen" | "alerts";
@@ -122,25 +99,7 @@ export function devicePage(
   return { total: rows.length, offset: q.offset, devices: rows.slice(q.offset, q.offset + limit) };
 }
 
-export interface Diagnosis {
-  id: string;
-  firmware: string;
-  group: string | null;
-  hardware: string | null;
-  online: boolean;
-  firstSeenMs: number;
-  lastSeenMs: number;
-  reports: number;
-  reportIntervalMs: number | null;
-  resets: { atMs: number; reason: string }[];
-  /** Hourly: median RSSI, reconnects, telemetry gaps, battery % (null where nothing was reported). */
-  hourly: { hourMs: number[]; rssiMedian: (number | null)[]; reconnects: number[]; gaps: number[]; batteryPct: (number | null)[] };
-  battery: { pct: number; mv: number; status: number; alarm: string; dropPctPerHour: number | null; minutesToEmpty: number | null; predictedEmptyMs: number | null } | null;
-  ota: { atMs: number; state: number; result: number; version?: number }[];
-  openAlerts: Alert[];
-}
-
-export function diagnosis(d: DeviceSnapshot, openAlerts: Alert[], rules: RulesConfig, nowMs: number): Diagnosis {
+export function diagnosis(d: DeviceSnapshot, openAlerts: Alert[], rules: RulesConfig, nowMs: number): Diagnosis<Alert> {
   const tte = predictedMinutesToEmpty(d, nowMs);
   const b = d.battery;
   return {

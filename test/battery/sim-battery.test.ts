@@ -66,6 +66,25 @@ describe(`SimBattery physics (${replay})`, () => {
     expect(b.currentUa()).toBe(m.sleepUa);
   });
 
+  it("the ADC is read by a running CPU: a read sees at least the active current, never the sleep current", () => {
+    const clock = new VirtualClock();
+    const b = new SimBattery(clock, new SeededRandom(SEED), { adcNoiseLsb: 0, capacityVariationPermille: 0, startPermille: 300 });
+    const adcMv = () => adcToMillivolts(b.read(), b.resolution, b.fullScaleMv);
+    const atActive = b.openCircuitMv() - Math.trunc((b.model.activeUa * b.model.internalMilliohm) / 1e6); // 3780 − 20 mV
+    // Asleep between ticks: the regulator sees ~OCV, but whoever reads the ADC is awake.
+    expect(b.terminalMv()).toBe(b.openCircuitMv());
+    expect(Math.abs(adcMv() - atActive)).toBeLessThanOrEqual(2);
+    // A wake already charged (CPU burst): the same load, read the same.
+    b.active(300);
+    expect(Math.abs(adcMv() - b.terminalMv())).toBeLessThanOrEqual(2);
+    expect(Math.abs(adcMv() - atActive)).toBeLessThanOrEqual(2);
+    // A read inside a TX burst sees the burst's sag, as before.
+    clock.advance(300);
+    b.transmit(50);
+    expect(Math.abs(adcMv() - b.terminalMv())).toBeLessThanOrEqual(2);
+    expect(atActive - adcMv()).toBeGreaterThan(35);
+  });
+
   it("capacity varies per device within the stated spread, deterministically per seed", () => {
     const caps = new Set<number>();
     const nominal = 400 * 3_600_000_000;

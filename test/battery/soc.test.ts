@@ -46,10 +46,10 @@ describe(`adcToMillivolts (replay: ${replay})`, () => {
 describe(`socFromMillivolts (replay: ${replay})`, () => {
   it("interpolates linearly between curve points and clamps outside", () => {
     expect(socFromMillivolts(5000)).toBe(100);
-    expect(socFromMillivolts(4150)).toBe(100);
-    expect(socFromMillivolts(3800)).toBe(50);
-    expect(socFromMillivolts(3785)).toBe(45); // halfway 3770 (40) .. 3800 (50)
-    expect(socBpFromMillivolts(3785)).toBe(4500);
+    expect(socFromMillivolts(4170)).toBe(100);
+    expect(socFromMillivolts(3820)).toBe(50);
+    expect(socFromMillivolts(3805)).toBe(45); // halfway 3790 (40) .. 3820 (50)
+    expect(socBpFromMillivolts(3805)).toBe(4500);
     expect(socFromMillivolts(3400)).toBe(0);
     expect(socFromMillivolts(2000)).toBe(0);
     const custom = [[4000, 100], [3000, 0]] as const;

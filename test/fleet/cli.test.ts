@@ -6,7 +6,7 @@
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildCli, removeCli } from "../helpers/cli";
 import { TraceHash } from "../../host-sim/fleet/trace";
@@ -55,6 +55,18 @@ describe("tether sim", () => {
     for (const p of parts) combined.combine(p.traceHash);
     expect(combined.hex()).toBe(s.traceHash);
   }, 60_000);
+
+  it("shard workers start from their own bundle, without the CLI's brokers, mail and database", () => {
+    const shardBundle = readFileSync(join(dirname(cli), "fleet-shard.js"), "utf8");
+    const packages = [...shardBundle.matchAll(/^import\b[^;]*?from\s*"([^"]+)"/gm)].map((m) => m[1]).filter((p) => !p.startsWith("node:"));
+    expect(packages).toContain("tweetnacl"); // the devices' OTA signature check: the scan sees imports
+    const heavy = ["aedes", "mqtt", "nodemailer", "better-sqlite3"];
+    for (const p of heavy) expect(packages).not.toContain(p);
+    // The CLI bundle does load them (what each worker paid for when it started from that bundle).
+    const cliBundle = readFileSync(join(dirname(cli), "tether.js"), "utf8");
+    const cliPackages = [...cliBundle.matchAll(/^import\b[^;]*?from\s*"([^"]+)"/gm)].map((m) => m[1]);
+    for (const p of heavy) expect(cliPackages).toContain(p);
+  });
 
   it("a failing check prints the seed and the exact replay command, and exits 1", () => {
     const file = join(ROOT, "scenarios", "alarm-mismatch.json");

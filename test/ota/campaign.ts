@@ -26,8 +26,8 @@ import { OtaResult, TrialCause } from "../../device/core/ota/codes";
 import { withRetryMarker } from "../../device/core/ota/manifest";
 import type { SlotIndex } from "../../device/ports";
 import { bootModel, type BootModelName } from "../../host-sim/boot/boot-models";
-import type { Behaviour, BootLog } from "../../host-sim/boot/ota-rig";
-import { SimFlash, type FlashFault } from "../../host-sim/virtual/flash";
+import type { Behaviour, BootLog, OtaRig } from "../../host-sim/boot/ota-rig";
+import { SimFlash, type FlashFault, type FlashOp } from "../../host-sim/virtual/flash";
 import { MemoryKv } from "../../host-sim/virtual/kv";
 import { SeededRandom } from "../../host-sim/virtual/random";
 import { NvsFlashKv } from "../../host-sim/virtual/nvs-flash";
@@ -193,12 +193,12 @@ export function runCampaign(o: CampaignOptions): CampaignCounts {
         continue;
       }
       let cuts = 0;
-      let running: SlotIndex | undefined;
       const problems: string[] = [];
+      const running = new RunningSlotWatch(problems);
       const hazards: number[] = [];
       const stageAtStart: (StageCode | undefined)[] = [];
       flash.fault = (op) => {
-        if (running !== undefined && op.partition === SLOT_PARTITIONS[running] && (op.kind === "write" || op.kind === "erase")) problems.push(`op #${op.seq} ${op.kind} hits the running slot`);
+        running.check(op);
         if (rnd.below(1000) >= o.cutPerOpPermille) return undefined;
         cuts++;
         return randomCut(rnd);
@@ -213,7 +213,7 @@ export function runCampaign(o: CampaignOptions): CampaignCounts {
           stageAtStart[device.boots.length - 1] = new OtaStore(kv).attempt()?.stage;
         },
         afterBoot: (slot) => {
-          running = slot;
+          running.slot = slot;
           const check = verifySlotImage(flash.open(SLOT_PARTITIONS[slot]), sha256);
           if (!check.ok) problems.push(`booted slot ${slot} fails verification: ${check.reason}`);
           problems.push(...model.recordProblems(flash, slot));
@@ -235,12 +235,7 @@ export function runCampaign(o: CampaignOptions): CampaignCounts {
           return OUTAGE_MS;
         },
       });
-      let final: BootLog | undefined;
-      for (let i = 0; i < MAX_BOOTS && !final; i++) {
-        const b = device.bootOnce();
-        running = undefined;
-        if (b.end === "steady" || b.end === "brick") final = b;
-      }
+      let final = bootUntilSettled(device, running);
       flash.fault = undefined;
       if (d === o.traceDevice) {
         for (const b of device.boots) console.log(`v${version} ${behaviour}: ${b.end}@v${b.version} slot ${b.slot} ${b.rule} ${b.detail ?? ""} ${b.statuses.map((s) => `${s.result}/${s.version ?? ""}${s.detail ? ` (${s.detail})` : ""}`).join(", ")}`);
@@ -322,16 +317,36 @@ export function runCampaign(o: CampaignOptions): CampaignCounts {
   return c;
 }
 
+/** The slot the app runs from during one boot: a write or erase to it is a problem. */
+class RunningSlotWatch {
+  slot: SlotIndex | undefined;
+  constructor(private readonly problems: string[]) {}
+
+  check(op: FlashOp): void {
+    if (this.slot !== undefined && op.partition === SLOT_PARTITIONS[this.slot] && (op.kind === "write" || op.kind === "erase")) this.problems.push(`op #${op.seq} ${op.kind} hits the running slot`);
+  }
+}
+
+/** Boots until a boot ends steady or bricked; undefined if none did within MAX_BOOTS. No slot runs between boots. */
+function bootUntilSettled(device: OtaRig, running: RunningSlotWatch): BootLog | undefined {
+  for (let i = 0; i < MAX_BOOTS; i++) {
+    const b = device.bootOnce();
+    running.slot = undefined;
+    if (b.end === "steady" || b.end === "brick") return b;
+  }
+  return undefined;
+}
+
 /** The same release offered once more with the retry marker, under cuts from `rnd`, until a steady boot. */
 function retryOnce(
   flash: SimFlash, kv: ReturnType<typeof scenarioKv>, version: number, behaviours: Map<number, Behaviour>, o: CampaignOptions, rnd: SeededRandom,
   model: ReturnType<typeof bootModel>,
 ): { boots: BootLog[]; final?: BootLog; problems: string[] } {
   const problems: string[] = [];
-  let running: SlotIndex | undefined;
+  const running = new RunningSlotWatch(problems);
   let trialLosses = 0;
   flash.fault = (op) => {
-    if (running !== undefined && op.partition === SLOT_PARTITIONS[running] && (op.kind === "write" || op.kind === "erase")) problems.push(`op #${op.seq} ${op.kind} hits the running slot`);
+    running.check(op);
     return rnd.below(1000) < o.cutPerOpPermille ? randomCut(rnd) : undefined;
   };
   const backend = { ...release(version), manifest: withRetryMarker(release(version).manifest!) };
@@ -343,7 +358,7 @@ function retryOnce(
       if (kv instanceof NvsFlashKv) kv.load();
     },
     afterBoot: (slot) => {
-      running = slot;
+      running.slot = slot;
       const check = verifySlotImage(flash.open(SLOT_PARTITIONS[slot]), sha256);
       if (!check.ok) problems.push(`booted slot ${slot} fails verification: ${check.reason}`);
     },
@@ -353,12 +368,7 @@ function retryOnce(
       return 100 + rnd.below(119_000);
     },
   });
-  let final: BootLog | undefined;
-  for (let i = 0; i < MAX_BOOTS && !final; i++) {
-    const b = device.bootOnce();
-    running = undefined;
-    if (b.end === "steady" || b.end === "brick") final = b;
-  }
+  const final = bootUntilSettled(device, running);
   flash.fault = undefined;
   if (!final || final.end === "brick") problems.push(final ? `bricked: ${final.detail}` : `no steady boot within ${MAX_BOOTS}`);
   else {

@@ -37,19 +37,24 @@ async function setup(url: string, scripts: Script[], prefix: string) {
   return { service, devices, bundle, post, get, close };
 }
 
+/** Creates the rollout through the HTTP API and waits until it is `until`; returns its id, the creation answer and its status then. */
+async function runRollout(f: Awaited<ReturnType<typeof setup>>, plan: Record<string, unknown>, until: "completed" | "halted") {
+  const created = await f.post("/api/rollouts", plan);
+  expect(created.status, JSON.stringify(created.body)).toBe(201);
+  const id = created.body.id as string;
+  await waitUntil(() => f.service.rollouts.status(id).status === until, 20_000, until);
+  return { id, created: created.body, s: await f.get(`/api/rollouts/${id}`) };
+}
+
 describe.each(brokers)("rollouts through $name", ({ name, url }) => {
   it("runs canary then waves to completion, each device offered once", async () => {
     const f = await setup(url(), Array(12).fill("succeed"), `ok${name}`);
     try {
-      const created = await f.post("/api/rollouts", {
+      const { created, s } = await runRollout(f, {
         bundle: f.bundle, target: "firmware < 1.3.0 and group = field", canary: 2, waves: "50%,100%", rate: "600/min",
         maxFailure: "10%", minExecuted: 2, timeout: "1m", soak: "300ms",
-      });
-      expect(created.status, JSON.stringify(created.body)).toBe(201);
-      expect(created.body.devices).toBe(12);
-      const id = created.body.id as string;
-      await waitUntil(() => f.service.rollouts.status(id).status === "completed", 20_000, "completion");
-      const s = await f.get(`/api/rollouts/${id}`);
+      }, "completed");
+      expect(created.devices).toBe(12);
       expect(s.counts).toMatchObject({ total: 12, succeeded: 12, failures: 0 });
       // The waves started in order: each one after the previous one succeeded and soaked.
       const events = (s.events as { kind: string; at: number; detail: any }[]).reverse();
@@ -68,13 +73,9 @@ describe.each(brokers)("rollouts through $name", ({ name, url }) => {
   it("re-offers an ambiguous rejection (105 cause 6) once with the retry marker, and it lands", async () => {
     const f = await setup(url(), ["succeed", "ambiguous", "succeed", "succeed", "rollback"], `amb${name}`);
     try {
-      const created = await f.post("/api/rollouts", {
+      const { s } = await runRollout(f, {
         bundle: f.bundle, target: "firmware < 1.3.0", canary: 5, waves: "100%", rate: "600/min", maxFailure: "50%", minExecuted: 4, soak: "100ms",
-      });
-      expect(created.status, JSON.stringify(created.body)).toBe(201);
-      const id = created.body.id as string;
-      await waitUntil(() => f.service.rollouts.status(id).status === "completed", 20_000, "completion");
-      const s = await f.get(`/api/rollouts/${id}`);
+      }, "completed");
       expect(s.counts).toMatchObject({ total: 5, succeeded: 4, failures: 1 });
       const [amb, crash] = [f.devices[1], f.devices[4]];
       expect([amb.offers, amb.markedOffers]).toEqual([[1_003_000, 1_003_000], [1_003_000]]);
@@ -93,13 +94,9 @@ describe.each(brokers)("rollouts through $name", ({ name, url }) => {
     ];
     const f = await setup(url(), scripts, `bad${name}`);
     try {
-      const created = await f.post("/api/rollouts", {
+      const { id, s } = await runRollout(f, {
         bundle: f.bundle, target: "firmware < 1.3.0", canary: 12, waves: "100%", rate: "600/min", maxFailure: "15%", minExecuted: 4, soak: "10s",
-      });
-      expect(created.status, JSON.stringify(created.body)).toBe(201);
-      const id = created.body.id as string;
-      await waitUntil(() => f.service.rollouts.status(id).status === "halted", 20_000, "halt");
-      const s = await f.get(`/api/rollouts/${id}`);
+      }, "halted");
       expect(s.halt.rule).toBe("failure-rate");
       // It halts as soon as the share passes 15 % of at least 4 executed (the rollbacks may come first or last).
       expect(s.halt.detail).toMatchObject({ maxFailurePct: 15, minExecuted: 4 });

@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import {
   step, tally, waveEnds, type DeviceFacts, type DeviceState, type RolloutInput, type RolloutState,
 } from "../../service/rollouts/machine";
+import { RolloutDevices } from "../../service/rollouts/device-index";
 import { DEFAULTS, currentRate, parseDurationMs, parseRate, parseWaves, type RolloutSpec } from "../../service/rollouts/spec";
 import { matches, parseTarget } from "../../service/rollouts/target";
 import { binomialUpper, meanWorse, poissonRateWorse } from "../../service/rollouts/stats";
@@ -17,9 +18,9 @@ function spec(over: Partial<RolloutSpec> = {}): RolloutSpec {
   };
 }
 
-function fleet(n: number, s = spec()): { r: RolloutState; devices: Map<string, DeviceState> } {
+function fleet(n: number, s = spec()): { r: RolloutState; devices: RolloutDevices } {
   const ends = waveEnds(n, s.canary, s.waves);
-  const devices = new Map<string, DeviceState>();
+  const devices = new RolloutDevices();
   for (let i = 0; i < n; i++) {
     const id = `d${i}`;
     devices.set(id, {
@@ -34,7 +35,7 @@ function fleet(n: number, s = spec()): { r: RolloutState; devices: Map<string, D
 const good: DeviceFacts = { online: true, batteryPct: 80, batteryStatus: 0, busy: false, firmwareNum: 1_002_000 };
 
 /** Runs one input and applies the result. */
-function run(state: { r: RolloutState; devices: Map<string, DeviceState> }, input: RolloutInput) {
+function run(state: { r: RolloutState; devices: RolloutDevices }, input: RolloutInput) {
   const out = step(state.r, state.devices, input);
   state.r = out.rollout;
   for (const d of out.changed) state.devices.set(d.deviceId, d);

@@ -55,6 +55,13 @@ export interface TelemetryReporterDeps {
   maxBufferedSamples?: number;
 }
 
+/**
+ * A sampling tick due this soon after a report would read the battery while the report's
+ * packets are still on the air (a TX burst sags the cell by I·R, ~60 mV on a small LiPo):
+ * its battery reading is taken just before the report instead. A batch's TX takes tens of ms.
+ */
+export const REPORT_TX_GUARD_MS = 100;
+
 /** Shortest interval accepted: below this a timer loop would starve the device. */
 export const MIN_INTERVAL_MS = INTERVAL_BOUNDS.reportIntervalMs.min;
 
@@ -72,6 +79,10 @@ export class TelemetryReporter {
   private pending: Pending[] = [];
   private dropped = 0;
   private sampleTimer: number | undefined;
+  /** When the pending sampling tick is due (clock ms). */
+  private sampleDueAt = 0;
+  /** The pending tick's battery reading was taken before a report: the tick does not read again. */
+  private batteryReadEarly = false;
   private reportTimer: number | undefined;
   private running = false;
   /** Batches the publish callback threw on. */
@@ -103,6 +114,7 @@ export class TelemetryReporter {
   /** Stops every timer; buffered samples stay (flush() takes them). Safe to call twice. */
   stop(): void {
     this.running = false;
+    this.batteryReadEarly = false;
     if (this.sampleTimer !== undefined) this.deps.clock.clearTimeout(this.sampleTimer);
     if (this.reportTimer !== undefined) this.deps.clock.clearTimeout(this.reportTimer);
     this.sampleTimer = this.reportTimer = undefined;
@@ -129,10 +141,14 @@ export class TelemetryReporter {
 
   /** One sampling tick: wake hook, battery poll, sensor sample. */
   sampleNow(): void {
+    this.tick(true);
+  }
+
+  private tick(readBattery: boolean): void {
     this.deps.onWake?.();
     const battery = this.deps.battery;
     if (battery) {
-      battery.poll();
+      if (readBattery) battery.poll();
       if (battery.brownout) return; // the brown-out handler owns what happens next
     }
     let s: TelemetrySample;
@@ -251,13 +267,16 @@ export class TelemetryReporter {
 
   // Timer callbacks bound once (not a closure per tick): they fire for the device's whole life.
   private scheduleSample(delayMs: number): void {
+    this.sampleDueAt = this.deps.clock.now() + delayMs;
     this.sampleTimer = this.deps.clock.setTimeout(this.onSampleTimer, delayMs);
   }
 
   private readonly onSampleTimer = (): void => {
     this.sampleTimer = undefined;
     if (!this.running) return;
-    this.sampleNow();
+    const readBattery = !this.batteryReadEarly;
+    this.batteryReadEarly = false;
+    this.tick(readBattery);
     if (this.running) this.scheduleSample(this.config.sampleIntervalMs);
   };
 
@@ -268,6 +287,16 @@ export class TelemetryReporter {
   private readonly onReportTimer = (): void => {
     this.reportTimer = undefined;
     if (!this.running) return;
+    // Measure, then transmit. A sampling tick due now (timers due at one instant fire in the
+    // order they were set, which puts the report first) or within the report's TX window would
+    // read the battery in the radio's voltage dip: take that tick's reading now, before the
+    // report goes out (its sensor sample stays on schedule, in the next batch).
+    const battery = this.deps.battery;
+    if (battery && this.sampleTimer !== undefined && !this.batteryReadEarly && this.sampleDueAt - this.deps.clock.now() <= REPORT_TX_GUARD_MS) {
+      this.batteryReadEarly = true;
+      battery.poll();
+      if (!this.running) return; // brown-out at that reading: its handler stopped us
+    }
     try {
       this.reportNow();
     } catch (e) {

@@ -7,6 +7,7 @@
 import "uplot/dist/uPlot.min.css";
 import "./style.css";
 import { barChart, timeChart } from "./charts";
+import type { DeviceRow, Diagnosis, Overview } from "./shapes";
 
 const RULE_NAMES: Record<string, string> = { lowBattery: "Low battery", poorConnectivity: "Poor connectivity", offline: "Offline", cohort: "Cohort" };
 const PAGE = 50;
@@ -34,16 +35,6 @@ function card(key: string, label: string, value: number | string): string {
 }
 
 // ---------------------------------------------------------------- pages
-interface Overview {
-  devices: number;
-  online: number;
-  offline: number;
-  versions: { version: string; devices: number; online: number }[];
-  battery: { buckets: string[]; devices: number[]; unknown: number };
-  alerts: { open: number; byRule: Record<string, number>; byCohort: { id: number; subject: string; summary: string; openedAtMs: number }[] };
-  batteryRisk: { within7d: number; within30d: number };
-}
-
 async function overviewPage(main: HTMLElement): Promise<void> {
   const o = await api<Overview>("/api/health/overview");
   main.innerHTML = `
@@ -113,18 +104,6 @@ function pager(base: string, q: URLSearchParams, offset: number, total: number):
   return `<p class="pager">${prev} <span data-k="page">${total === 0 ? 0 : offset + 1}–${Math.min(total, offset + PAGE)} of ${total}</span> ${next}</p>`;
 }
 
-interface DeviceRow {
-  id: string;
-  firmware: string;
-  group: string | null;
-  online: boolean;
-  lastSeenMs: number;
-  batteryPct: number | null;
-  daysToEmpty: number | null;
-  rssiDbm: number | null;
-  alerts: number;
-}
-
 async function devicesPage(main: HTMLElement, q: URLSearchParams): Promise<void> {
   const offset = Number(q.get("offset") ?? 0);
   const params = new URLSearchParams({ limit: String(PAGE), offset: String(offset), sort: q.get("sort") ?? "id" });
@@ -156,25 +135,11 @@ async function devicesPage(main: HTMLElement, q: URLSearchParams): Promise<void>
   };
 }
 
-interface Diagnosis {
-  id: string;
-  firmware: string;
-  group: string | null;
-  hardware: string | null;
-  online: boolean;
-  lastSeenMs: number;
-  reports: number;
-  reportIntervalMs: number | null;
-  resets: { atMs: number; reason: string }[];
-  hourly: { hourMs: number[]; rssiMedian: (number | null)[]; reconnects: number[]; gaps: number[]; batteryPct: (number | null)[] };
-  battery: { pct: number; mv: number; status: number; alarm: string; dropPctPerHour: number | null; minutesToEmpty: number | null; predictedEmptyMs: number | null } | null;
-  ota: { atMs: number; state: number; result: number; version?: number }[];
-  openAlerts: AlertRow[];
-  commissioning: { ok: boolean; atMs: number; reasons: string[] }[];
-}
+/** The diagnosis as the route sends it: open alerts as JSON rows, and the installer confirmations. */
+type DeviceDiagnosis = Diagnosis<AlertRow> & { commissioning: { ok: boolean; atMs: number; reasons: string[] }[] };
 
 async function devicePage(main: HTMLElement, id: string): Promise<void> {
-  const d = await api<Diagnosis>(`/api/devices/${encodeURIComponent(id)}/diagnosis`);
+  const d = await api<DeviceDiagnosis>(`/api/devices/${encodeURIComponent(id)}/diagnosis`);
   const b = d.battery;
   main.innerHTML = `<h2><span class="dot ${d.online ? "on" : "off"}"></span>${esc(d.id)}</h2>
     <section class="cards">

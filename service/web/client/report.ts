@@ -5,30 +5,10 @@
 import "uplot/dist/uPlot.min.css";
 import "./style.css";
 import { barChart, timeChart } from "./charts";
+import type { DetectionScore, RolloutOutcome, ServiceRunFigures } from "./shapes";
 
-interface Score {
-  truePositives: number;
-  falsePositives: number;
-  falseNegatives: number;
-  precision: number;
-  recall: number;
-}
-
-interface RolloutOutcome {
-  id?: string;
-  bundle: string;
-  createdAtMs: number;
-  status: string;
-  haltRule?: string;
-  haltDetail?: Record<string, unknown>;
-  haltAfterMs?: number;
-  counts?: { byState?: Record<string, number> };
-  offered?: number;
-  devicesRan?: number;
-  error?: string;
-}
-
-interface ReportData {
+/** The page's data block: a run's fleet figures (a narrower view of host-sim's FleetSummary) and the service's side. */
+interface ReportData extends ServiceRunFigures {
   title: string;
   replay: string;
   devices: number;
@@ -42,20 +22,12 @@ interface ReportData {
     battery: { dead: number };
     checks: { name: string; ok: boolean; detail: string }[];
   };
-  replaceBattery: Score & { medianLeadDays: number | null };
-  dispatchRepeater: Score;
-  cohorts: { subject: string; openedAfterHours: number }[];
-  alertsByRule: Record<string, number>;
-  rollouts: RolloutOutcome[];
-  series: { hourMs: number[]; delivered: number[]; online: number[]; reconnects: number[]; openAlerts: number[]; versions: Record<string, number[]> };
-  batteryPct: number[];
-  alerts: { atMs: number; event: string; rule: string; subject: string; summary: string }[];
 }
 
 const esc = (s: unknown) => String(s ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
 
-function scoreRow(name: string, s: Score, lead?: number | null): string {
+function scoreRow(name: string, s: DetectionScore, lead?: number | null): string {
   return `<tr><td>${esc(name)}</td><td data-k="${name}-precision">${pct(s.precision)}</td><td data-k="${name}-recall">${pct(s.recall)}</td>
     <td>${s.truePositives}</td><td>${s.falsePositives}</td><td>${s.falseNegatives}</td><td>${lead === undefined ? "" : lead === null ? "—" : `${lead.toFixed(1)} d`}</td></tr>`;
 }
