@@ -3,7 +3,8 @@
  * topic every time, pings, and acknowledges. When a chunk starts with such a packet, whole, and
  * the parser holds nothing, the packet is read here in place: the topic is compared byte for byte
  * with the one this connection used last (its string, already checked, is reused), and the payload
- * is a view into the chunk, which the virtual network copied for this receiver (network.ts). Any
+ * is a view into the chunk, which the virtual network copied for this receiver (network.ts); the
+ * broker copies it only when something keeps it (VirtualBroker.route, `borrowed`). Any
  * other byte, or anything this code does not fully check, goes to the MQTT parser instead, which
  * decides exactly as before; so a packet is accepted here only where the parser would accept it
  * with the same fields.

@@ -104,6 +104,8 @@ class TopicEntry {
   version = -1;
   subs: Subscriber[] = [];
   qos: number[] = [];
+  /** How many of subs are client sessions (which keep what they are sent until the PUBACK). */
+  sessions = 0;
 }
 
 export class BrokerStats {
@@ -447,7 +449,7 @@ export class VirtualBroker {
       if (qos > 0) p.packetId = packetId;
       this.onReceive(s.clientId, p);
     }
-    this.routeClientPublish(conn, s, topic, payload, qos, retain, packetId);
+    this.routeClientPublish(conn, s, topic, payload, qos, retain, packetId, true);
   }
 
   /** @internal A PUBACK or PINGREQ read by the fast path: the same as through onPacket. */
@@ -462,8 +464,8 @@ export class VirtualBroker {
     this.write(conn, this.pingrespOut);
   }
 
-  private routeClientPublish(conn: Connection, s: Session, topic: string, payload: Uint8Array, qos: number, retain: boolean, packetId: number): void {
-    this.route(topic, payload, qos, retain, s.clientId);
+  private routeClientPublish(conn: Connection, s: Session, topic: string, payload: Uint8Array, qos: number, retain: boolean, packetId: number, borrowed = false): void {
+    this.route(topic, payload, qos, retain, s.clientId, borrowed);
     if (qos === 1 && conn.state === CONNECTED && this.faults.noPuback !== true) this.writePuback(conn, packetId);
   }
 
@@ -498,7 +500,11 @@ export class VirtualBroker {
   }
 
   // ---------------------------------------------------------------- routing
-  private route(topic: string, payload: Uint8Array, qos: number, retain: boolean, from: string | undefined): void {
+  /**
+   * `borrowed`: the payload is a view into a received chunk (the fast path); it is copied first
+   * when something may keep it (a retained message, a client session's in-flight or queued message).
+   */
+  private route(topic: string, payload: Uint8Array, qos: number, retain: boolean, from: string | undefined, borrowed = false): void {
     this.stats.published++;
     let entry = this.topics.get(topic);
     if (entry === undefined) {
@@ -506,6 +512,7 @@ export class VirtualBroker {
       this.topics.set(topic, entry);
     }
     entry.count++;
+    if (borrowed && (retain || entry.sessions > 0 || entry.version !== this.trie.version)) payload = payload.slice();
     this.onPublish?.(topic, payload, qos, retain, from);
     if (retain) this.retained.set(topic, payload, qos > 1 ? 1 : qos);
     if (entry.version !== this.trie.version) this.rematch(topic, entry);
@@ -531,6 +538,7 @@ export class VirtualBroker {
     const m = this.trie.match(topic, this.scratch);
     entry.subs = [...m.keys()];
     entry.qos = [...m.values()];
+    entry.sessions = entry.subs.filter((sub) => sub instanceof Session).length;
     entry.version = this.trie.version;
     m.clear();
   }

@@ -161,4 +161,31 @@ describe("virtual broker with the fast path", () => {
     expect(payloads.map(text)).toEqual(["one", "two", "three", "four", "five"]);
     expect(d.broker.publishCount("t/a")).toBe(3);
   });
+
+  it("copies a payload read in place before keeping it (retained, or in flight to a client), and only then", async () => {
+    const d = new VirtualDriver({});
+    const internal: Uint8Array[] = [];
+    d.broker.subscribeInternal("t/#", (_topic, payload) => void internal.push(payload));
+    const c = await new TestClient(d).open();
+    await c.connect({ clientId: "c1" });
+    const send = (topic: string, body: string, retain: boolean, packetId: number) =>
+      c.sendRaw(encodePublish({ topic, payload: bytes(body), qos: 1, retain, dup: false, packetId }));
+    send("t/x", "first", false, 1);
+    send("t/x", "second", false, 2); // fast path, only the internal subscriber: lent as it is
+    send("t/x", "third", true, 3); // fast path, retained: copied
+    await c.waitPacket("puback", (p) => p.type === "puback" && p.packetId === 3);
+    const own = (b: Uint8Array) => b.byteOffset === 0 && b.buffer.byteLength === b.length;
+    expect(internal.map(text)).toEqual(["first", "second", "third"]);
+    expect(own(internal[1])).toBe(false);
+    expect(own(d.broker.retainedMessage("t/x")!.payload)).toBe(true);
+    // A client session subscribed: what it is sent stays in flight until its PUBACK, so it is copied.
+    const sub = await new TestClient(d).open();
+    sub.autoAck = false;
+    await sub.connect({ clientId: "c2" });
+    await sub.subscribe("t/x");
+    send("t/x", "fourth", false, 4);
+    await sub.waitPacket("publish", (p) => p.type === "publish" && text(p.payload) === "fourth");
+    expect(text(internal[3])).toBe("fourth");
+    expect(own(internal[3])).toBe(true);
+  });
 });
