@@ -16,7 +16,7 @@ export const CONNECT_TIMEOUT_MS = 10_000;
  * of an ArrayBuffer each (a copy of more than 64 bytes with its own ArrayBuffer costs V8 an
  * off-heap allocation, about 10× a view). A slab is freed once no chunk in it is referenced.
  */
-const SLAB_BYTES = 64 * 1024;
+const SLAB_BYTES = 16 * 1024;
 /** Larger chunks (OTA blocks, big payloads) get an ArrayBuffer of their own. */
 const SLAB_MAX_CHUNK = 2048;
 
