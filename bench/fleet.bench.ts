@@ -5,14 +5,21 @@
 //    fleet, so both see the same machine load. Messages per wall second and per CPU second
 //    (process.cpuUsage: on a shared machine CPU time is the steadier figure), min/median/max,
 //    the ratio to the encode floor, and the projection to 10,000 devices × 24 h (14.4 M messages).
-//    Synth is not run here (no checkout on this machine).
+//    SYNTH_DIR=<a pilgrimbeart/synth checkout> adds Synth as a second peer in each round, on the
+//    same fleet (DEVICES devices, a heartbeat every 60 s each, HOURS simulated hours, its null
+//    client); SYNTH_PYTHON names its interpreter (default "python"). Without it the results say
+//    Synth was not run, and only the issue's figures (measured elsewhere) compare.
 // 2. Heap per idle virtual device (target ≤ 32 KB), ROUNDS rounds.
 // 3. Optional (FLEET_RT_DEVICES > 0): real time against Mosquitto on loopback, one round. Its
 //    connect rate measures the scenario's power-on jitter, not capacity.
 // Sizes via env (defaults keep `npm run bench` to a few minutes):
 //   FLEET_DEVICES=10000 FLEET_HOURS=24 FLEET_IDLE_DEVICES=10000 FLEET_ROUNDS=5 npm run bench -- fleet
+//   SYNTH_DIR=$HOME/synth FLEET_DEVICES=1000 FLEET_HOURS=24 npm run bench -- fleet
 // BENCH_OUT=fleet-10k-1h keeps another size's results beside bench/results/fleet.json.
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
 import os from "node:os";
+import path from "node:path";
 import mqtt from "mqtt";
 import { nodeSha256 } from "../device/platform/node/sha256";
 import { encodePublish } from "../device/core/mqtt/codec";
@@ -32,6 +39,10 @@ const ROUNDS = Math.max(1, env("FLEET_ROUNDS", 5));
 const RT_DEVICES = env("FLEET_RT_DEVICES", 0);
 const RT_SECONDS = env("FLEET_RT_SECONDS", 30);
 const TARGET_MESSAGES = 10_000 * 24 * 60;
+const SYNTH_DIR = process.env.SYNTH_DIR;
+const SYNTH_PYTHON = process.env.SYNTH_PYTHON ?? "python";
+/** The issue's Synth figures (another machine, wall clock), the comparison when SYNTH_DIR is not given. */
+const SYNTH_ISSUE_FIGURES = "81,000 events/s at 1,000 devices × 24 h, about 60,000 events/s at 10,000 devices (issue 15; measured elsewhere, wall clock, one core)";
 
 const gc = () => (globalThis as { gc?: () => void }).gc?.();
 const heap = () => {
@@ -87,6 +98,38 @@ function encodeOnly(messages: number) {
   const s = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   return { messages, wallSeconds: s, cpuSeconds: (cpu.user + cpu.system) / 1e6, bytesPerMessage: Math.round(bytes / messages) };
+}
+
+/**
+ * Synth (pilgrimbeart/synth, `python synth <parameter files>` from its checkout) on the same
+ * fleet: DEVICES devices created at the start, each with a heartbeat every 60 s, for HOURS
+ * simulated hours, everything sent to its null client. Synth reads parameter files as
+ * scenarios/<name>.json relative to its folder, so the file in a temp folder is named by a
+ * relative path (its log, ../synth_logs/<name>.out, resolves into / beside that temp folder).
+ * Events: the heartbeats asked for, DEVICES × HOURS × 60. Timed by /usr/bin/time.
+ */
+function synthFleet(dir: string) {
+  if (!fs.existsSync(path.join(dir, "synth", "__main__.py"))) throw new Error(`SYNTH_DIR=${dir} is not a Synth checkout (no synth/__main__.py)`);
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "tether-synth-"));
+  const start = Date.UTC(2026, 0, 1);
+  const iso = (ms: number) => new Date(ms).toISOString().slice(0, 19);
+  const config = {
+    client: { type: "null" },
+    engine: { type: "sim", start_time: iso(start), end_time: iso(start + HOURS * 3_600_000) },
+    events: [{ at: "PT0S", repeats: DEVICES, interval: "PT0S", action: { create_device: { functions: { heartbeat: { interval: "PT60S" } } } } }],
+  };
+  const file = path.join(tmp, "tether-bench");
+  fs.writeFileSync(`${file}.json`, JSON.stringify(config));
+  try {
+    const t0 = performance.now();
+    const r = spawnSync("/usr/bin/time", ["-f", "%U %S", SYNTH_PYTHON, "synth", path.relative(path.join(dir, "scenarios"), file)], { cwd: dir, encoding: "utf8", maxBuffer: 1 << 26 });
+    const wallSeconds = (performance.now() - t0) / 1000;
+    if (r.error || r.status !== 0) throw new Error(`Synth (${SYNTH_PYTHON} synth in ${dir}) failed: ${r.error?.message ?? `exit ${r.status ?? r.signal}`}\n${(r.stderr ?? "").slice(-2000)}`);
+    const [user, sys] = r.stderr.trim().split("\n").pop()!.split(" ").map(Number);
+    return { events: DEVICES * HOURS * 60, wallSeconds, cpuSeconds: user + sys };
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
 }
 
 async function idleHeap() {
@@ -189,12 +232,15 @@ export default async function () {
   const library = await buildFirmwareLibrary(firmwareRequests(scenario), nodeSha256);
   const fleet: Awaited<ReturnType<typeof virtualFleet>>[] = [];
   const floor: ReturnType<typeof encodeOnly>[] = [];
+  const synth: ReturnType<typeof synthFleet>[] = [];
   for (let round = 0; round <= ROUNDS; round++) {
     const v = await virtualFleet(library);
     const e = encodeOnly(v.messages);
+    const y = SYNTH_DIR ? synthFleet(SYNTH_DIR) : undefined;
     if (round === 0) continue; // warm-up
     fleet.push(v);
     floor.push(e);
+    if (y) synth.push(y);
   }
   const hashes = [...new Set(fleet.map((v) => v.traceHash))];
   const perWall = (r: { messages: number; wallSeconds: number }) => r.messages / r.wallSeconds;
@@ -206,7 +252,7 @@ export default async function () {
     if (round > 0) idle.push(r);
   }
   return {
-    parameters: { FLEET_DEVICES: DEVICES, FLEET_HOURS: HOURS, FLEET_IDLE_DEVICES: IDLE_DEVICES, FLEET_ROUNDS: ROUNDS, FLEET_RT_DEVICES: RT_DEVICES, telemetryEverySeconds: 60, warmupRounds: 1 },
+    parameters: { SYNTH_DIR: SYNTH_DIR ?? null, FLEET_DEVICES: DEVICES, FLEET_HOURS: HOURS, FLEET_IDLE_DEVICES: IDLE_DEVICES, FLEET_ROUNDS: ROUNDS, FLEET_RT_DEVICES: RT_DEVICES, telemetryEverySeconds: 60, warmupRounds: 1 },
     virtual: {
       devices: DEVICES,
       simulatedHours: HOURS,
@@ -232,6 +278,20 @@ export default async function () {
     },
     // Per round: fleet CPU per message over the floor's CPU per message in the same round.
     cpuRatioToEncodeFloor: spread(fleet.map((v, i) => perCpu(floor[i]) / perCpu(v)), 1),
+    synth:
+      synth.length === 0
+        ? `not run (SYNTH_DIR unset): compare with ${SYNTH_ISSUE_FIGURES}`
+        : {
+            dir: SYNTH_DIR,
+            python: SYNTH_PYTHON,
+            events: synth[0].events,
+            wallSeconds: spread(synth.map((y) => y.wallSeconds), 2),
+            cpuSeconds: spread(synth.map((y) => y.cpuSeconds), 2),
+            eventsPerWallSecond: spread(synth.map((y) => y.events / y.wallSeconds)),
+            eventsPerCpuSecond: spread(synth.map((y) => y.events / y.cpuSeconds)),
+            // Per round: Tether's messages per CPU second over Synth's events per CPU second (goal ≥ 2 on the wall clock with --shards 2).
+            tetherOverSynthPerCpuSecond: spread(fleet.map((v, i) => perCpu(v) / (synth[i].events / synth[i].cpuSeconds)), 2),
+          },
     idle: IDLE_DEVICES === 0 ? "not run (FLEET_IDLE_DEVICES=0)" : {
       devices: IDLE_DEVICES,
       online: Math.min(...idle.map((r) => r.online)),

@@ -23,7 +23,7 @@ import { scheduleFaults, type FaultCounters } from "./faults";
 import { scheduleRadioDrops } from "./radio";
 import { FirmwareGroundTruth, scheduleChargers } from "./firmware-behaviour";
 import type { BadImage, FirmwareLibrary, XsRunner } from "./library";
-import { DeviceBook, type Check, type FleetSummary, type OtaOutcomes } from "./metrics";
+import { CHECK_EXAMPLES, DeviceBook, fleetChecks, loopingDevices, type CheckFacts, type FleetSummary, type OtaOutcomes } from "./metrics";
 import { checkScenarioFits, groupOfScenario, type Scenario } from "./scenario";
 import { deviceSeed } from "./seeds";
 import { EV, TraceHash } from "./trace";
@@ -108,6 +108,8 @@ export class VirtualFleet implements FleetWorld {
   deadBatteries = 0;
   agentErrors = 0;
   decodeErrors = 0;
+  /** What the last summary's checks were computed from (shards merge these: metrics.ts mergeCheckFacts). */
+  checkFacts: CheckFacts | undefined;
 
   constructor(readonly o: VirtualFleetOptions) {
     checkScenarioFits(o.scenario, o.devices, o.durationMs);
@@ -369,60 +371,53 @@ export class VirtualFleet implements FleetWorld {
       if (dev.running) {
         const l = Math.max(0, missing - book.queueDropped);
         lost += l;
-        if (l > 0 && lostOn.length < 5) lostOn.push(`${dev.id} (${l})`);
+        if (l > 0 && lostOn.length < CHECK_EXAMPLES) lostOn.push(`${dev.id} (${l})`);
       } else stranded += missing;
       if (dev.state === "bricked") bricked++;
       if (book.alarmRaised) alerts++;
       if (book.alarmSeen) alertsSeen++;
       if (book.crossedLow) crossed++;
-      if (book.alarmRaised !== book.crossedLow && alarmMismatch.length < 5) alarmMismatch.push(`${dev.id} (alarm ${book.alarmRaised}, crossed ${book.crossedLow})`);
+      if (book.alarmRaised !== book.crossedLow && alarmMismatch.length < CHECK_EXAMPLES) alarmMismatch.push(`${dev.id} (alarm ${book.alarmRaised}, crossed ${book.crossedLow})`);
       if (book.offeredVersion > 0) {
         ota.offered++;
         const outcome = otaOutcome(dev, book);
         ota[outcome]++;
-        if (book.offeredBad && outcome !== "rolledBack" && badNotRolledBack.length < 5) badNotRolledBack.push(`${dev.id} (${outcome})`);
+        if (book.offeredBad && outcome !== "rolledBack" && badNotRolledBack.length < CHECK_EXAMPLES) badNotRolledBack.push(`${dev.id} (${outcome})`);
       }
     });
     // A device on a critical battery may stay off the air to save it (the agent's battery policy).
     const saving = (d: FleetDevice) => d.battery.chargePermille() <= CRITICAL_BATTERY_PERMILLE;
     const offline = this.devices.filter((d) => d.state !== "dead" && !d.online && !saving(d)).map((d) => d.id);
     const savingOffline = this.devices.filter((d) => d.state !== "dead" && !d.online && saving(d)).length;
-    const looping = this.devices.filter((_, i) => this.books[i].restarts > restartBudget(this.books[i])).map((d, i) => `${d.id} (${this.books[i].restarts} restarts)`);
+    const looping = loopingDevices(this.devices.map((d) => d.id), this.books);
     const withdrawnInstalled = this.devices.filter((d, i) => this.books[i].withdrawnVersions.has(d.version)).map((d) => d.id);
     const mismatches = this.devices.filter((_, i) => this.books[i].alarmRaised !== this.books[i].crossedLow).length;
     const badOffered = this.books.filter((b) => b.offeredBad).length;
     const badRolledBack = this.devices.filter((d, i) => this.books[i].offeredBad && otaOutcome(d, this.books[i]) === "rolledBack").length;
-    const checks: Check[] = [
-      { name: "no acknowledged telemetry lost", ok: lost === 0, detail: lost === 0 ? `${delivered}/${this.published} delivered` : `${lost} lost, e.g. ${lostOn.join(", ")}` },
-      { name: "no device bricked", ok: bricked === 0, detail: `${bricked} bricked` },
-      {
-        name: "bad-image devices rolled back",
-        ok: badRolledBack === badOffered,
-        detail: `${badRolledBack}/${badOffered}` + (badNotRolledBack.length ? `; not: ${badNotRolledBack.join(", ")}` : ""),
-      },
-      {
-        name: "every live device online at the end",
-        ok: offline.length === 0,
-        detail:
-          (offline.length === 0 ? `${this.online} online` : `${offline.length} offline, e.g. ${offline.slice(0, 5).join(", ")}`) +
-          (savingOffline > 0 ? `; ${savingOffline} on a critical battery not counted` : ""),
-      },
-      {
-        name: "no restart loop",
-        ok: looping.length === 0,
-        detail: looping.length === 0 ? `at most ${RESTARTS_PER_OFFER} restarts per offer` : `${looping.length} looping, e.g. ${looping.slice(0, 5).join(", ")}`,
-      },
-      {
-        name: "withdrawn offers never installed",
-        ok: withdrawnInstalled.length === 0,
-        detail: withdrawnInstalled.length === 0 ? "none running" : `running a withdrawn version: ${withdrawnInstalled.slice(0, 5).join(", ")}`,
-      },
-      {
-        name: "battery alerts match simulated crossings",
-        ok: mismatches === 0,
-        detail: mismatches === 0 ? `${alerts} alerts, ${crossed} crossings` : `${mismatches} mismatches, e.g. ${alarmMismatch.join(", ")}`,
-      },
-    ];
+    const examples = (ids: string[]) => ids.slice(0, CHECK_EXAMPLES);
+    this.checkFacts = {
+      published: this.published,
+      delivered,
+      lost,
+      lostOn,
+      bricked,
+      badOffered,
+      badRolledBack,
+      badNotRolledBack,
+      online: this.online,
+      offline: offline.length,
+      offlineIds: examples(offline),
+      savingOffline,
+      looping: looping.length,
+      loopingIds: examples(looping),
+      withdrawnInstalled: withdrawnInstalled.length,
+      withdrawnIds: examples(withdrawnInstalled),
+      alerts,
+      crossed,
+      mismatches,
+      alarmMismatch,
+    };
+    const checks = fleetChecks(this.checkFacts);
     const simulatedSeconds = this.clock.now() / 1000;
     const devices = this.devices.length;
     return {
@@ -459,15 +454,6 @@ export class VirtualFleet implements FleetWorld {
 /** The agent's critical battery level (device/core/battery/monitor.ts criticalEnterPct), per mille. */
 const CRITICAL_BATTERY_PERMILLE = 100;
 
-/** An update restarts a device once to install and at most once more to roll back. */
-const RESTARTS_PER_OFFER = 2;
-/** Restarts no offer explains that still are not a loop. */
-const RESTART_SLACK = 2;
-
-function restartBudget(book: DeviceBook): number {
-  return RESTARTS_PER_OFFER * book.offers + RESTART_SLACK;
-}
-
 function otaOutcome(dev: FleetDevice, book: DeviceBook): keyof Omit<OtaOutcomes, "offered"> {
   if (dev.state === "bricked") return "bricked";
   if (dev.version === book.offeredVersion) return book.offeredBad ? "failed" : "updated";
@@ -475,9 +461,4 @@ function otaOutcome(dev: FleetDevice, book: DeviceBook): keyof Omit<OtaOutcomes,
   if (book.rolledBackSeen) return "rolledBack";
   if (book.lastOtaResult === OtaResult.Deferred) return "deferred";
   return "failed";
-}
-
-/** Runs a virtual fleet (one shard or all of it) to completion. */
-export function runVirtualFleet(o: VirtualFleetOptions): FleetSummary {
-  return new VirtualFleet(o).run();
 }

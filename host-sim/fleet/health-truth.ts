@@ -14,15 +14,12 @@
  * versions running, and each rollout's outcome with the rule and numbers behind a halt.
  */
 import { versionString } from "../../device/core/ota/version";
-import type { Sha256 } from "../../device/ports";
 import { parseRules, type RulesConfig } from "../../service/health/config";
 import type { AlertChange } from "../../service/health/engine";
 import { ProactiveSupport } from "../../service/health/module";
-import { VirtualFleet } from "./engine";
-import type { FirmwareLibrary } from "./library";
+import { VirtualFleet, type VirtualFleetOptions } from "./engine";
 import type { FleetSummary } from "./metrics";
 import { deviceRadio } from "./radio";
-import type { Scenario } from "./scenario";
 import { attachFleetService, rolloutOutcomes, scheduleScenarioRollouts } from "./service-run";
 import type { DetectionScore, ServiceRunFigures } from "../../service/web/client/shapes";
 
@@ -43,13 +40,8 @@ export interface TruthReport extends ServiceRunFigures {
   dispatchRepeater: Score;
 }
 
-export interface TruthOptions {
-  devices: number;
-  durationMs: number;
-  seed: number;
-  scenario: Scenario;
-  library: FirmwareLibrary;
-  sha256: Sha256;
+/** The fleet (as VirtualFleetOptions) and the health rules to score. */
+export interface TruthOptions extends Pick<VirtualFleetOptions, "devices" | "durationMs" | "seed" | "scenario" | "library" | "sha256"> {
   rules?: RulesConfig;
   /** How often the rules run, simulated ms. */
   evaluateEveryMs?: number;

@@ -83,6 +83,100 @@ export interface Check {
   detail: string;
 }
 
+/** An update restarts a device once to install and at most once more to roll back. */
+export const RESTARTS_PER_OFFER = 2;
+/** Restarts no offer explains that still are not a loop. */
+const RESTART_SLACK = 2;
+/** How many devices a check names as examples. */
+export const CHECK_EXAMPLES = 5;
+
+/** "id (N restarts)" for each device that restarted more than its offers explain, in device order. */
+export function loopingDevices(ids: readonly string[], books: readonly DeviceBook[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < ids.length; i++) {
+    const { restarts, offers } = books[i];
+    if (restarts > RESTARTS_PER_OFFER * offers + RESTART_SLACK) out.push(`${ids[i]} (${restarts} restarts)`);
+  }
+  return out;
+}
+
+/**
+ * What the virtual fleet's checks are computed from: counts that add up across shards, and
+ * the first CHECK_EXAMPLES device examples (by device index) of each kind of problem.
+ */
+export interface CheckFacts {
+  published: number;
+  delivered: number;
+  lost: number;
+  lostOn: string[];
+  bricked: number;
+  badOffered: number;
+  badRolledBack: number;
+  badNotRolledBack: string[];
+  online: number;
+  offline: number;
+  offlineIds: string[];
+  savingOffline: number;
+  looping: number;
+  loopingIds: string[];
+  withdrawnInstalled: number;
+  withdrawnIds: string[];
+  alerts: number;
+  crossed: number;
+  mismatches: number;
+  alarmMismatch: string[];
+}
+
+export function fleetChecks(f: CheckFacts): Check[] {
+  return [
+    { name: "no acknowledged telemetry lost", ok: f.lost === 0, detail: f.lost === 0 ? `${f.delivered}/${f.published} delivered` : `${f.lost} lost, e.g. ${f.lostOn.join(", ")}` },
+    { name: "no device bricked", ok: f.bricked === 0, detail: `${f.bricked} bricked` },
+    {
+      name: "bad-image devices rolled back",
+      ok: f.badRolledBack === f.badOffered,
+      detail: `${f.badRolledBack}/${f.badOffered}` + (f.badNotRolledBack.length ? `; not: ${f.badNotRolledBack.join(", ")}` : ""),
+    },
+    {
+      name: "every live device online at the end",
+      ok: f.offline === 0,
+      detail:
+        (f.offline === 0 ? `${f.online} online` : `${f.offline} offline, e.g. ${f.offlineIds.join(", ")}`) +
+        (f.savingOffline > 0 ? `; ${f.savingOffline} on a critical battery not counted` : ""),
+    },
+    {
+      name: "no restart loop",
+      ok: f.looping === 0,
+      detail: f.looping === 0 ? `at most ${RESTARTS_PER_OFFER} restarts per offer` : `${f.looping} looping, e.g. ${f.loopingIds.join(", ")}`,
+    },
+    {
+      name: "withdrawn offers never installed",
+      ok: f.withdrawnInstalled === 0,
+      detail: f.withdrawnInstalled === 0 ? "none running" : `running a withdrawn version: ${f.withdrawnIds.join(", ")}`,
+    },
+    {
+      name: "battery alerts match simulated crossings",
+      ok: f.mismatches === 0,
+      detail: f.mismatches === 0 ? `${f.alerts} alerts, ${f.crossed} crossings` : `${f.mismatches} mismatches, e.g. ${f.alarmMismatch.join(", ")}`,
+    },
+  ];
+}
+
+/**
+ * The facts of the whole fleet from its shards': counts add up; examples are the first
+ * CHECK_EXAMPLES by device id (ids are zero-padded indices, and each shard's examples are its
+ * first ones), so they are the ones a single thread names.
+ */
+export function mergeCheckFacts(parts: CheckFacts[]): CheckFacts {
+  const merged = {} as Record<string, number | string[]>;
+  for (const key of Object.keys(parts[0]) as (keyof CheckFacts)[]) {
+    const values = parts.map((p) => p[key]);
+    merged[key] = Array.isArray(values[0])
+      ? (values as string[][]).flat().sort().slice(0, CHECK_EXAMPLES)
+      : (values as number[]).reduce((a, v) => a + v, 0);
+  }
+  return merged as unknown as CheckFacts;
+}
+
 export interface FleetSummary {
   /** Rollouts the fleet service ran (scenario key `rollouts`; host-sim/fleet/service-run.ts). */
   rollouts?: unknown[];
@@ -119,8 +213,8 @@ export interface FleetSummary {
   realtime?: { connectSpanSeconds: number; connectsPerSecond: number; peakConnectsPerSecond: number; backendConnects: number; sessionPresentReconnects: number; drainSeconds: number };
 }
 
-/** Merges shard summaries (shards ran disjoint device sets). */
-export function mergeSummaries(parts: FleetSummary[], traceHash: string): FleetSummary {
+/** Merges shard summaries (shards ran disjoint device sets); the checks are computed again from the merged facts. */
+export function mergeSummaries(parts: FleetSummary[], traceHash: string, facts: CheckFacts[]): FleetSummary {
   // Shards run side by side: the run took as long as the slowest.
   const wallSeconds = Math.max(...parts.map((p) => p.wallSeconds));
   const sum = (f: (s: FleetSummary) => number) => parts.reduce((a, s) => a + f(s), 0);
@@ -183,9 +277,6 @@ export function mergeSummaries(parts: FleetSummary[], traceHash: string): FleetS
           },
         }
       : {}),
-    checks: parts[0].checks.map((c, i) => {
-      const all = parts.map((p) => p.checks[i]);
-      return { name: c.name, ok: all.every((x) => x.ok), detail: all.filter((x) => !x.ok).map((x) => x.detail).join("; ") || c.detail };
-    }),
+    checks: fleetChecks(mergeCheckFacts(facts)),
   };
 }

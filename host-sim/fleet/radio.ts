@@ -10,6 +10,7 @@
  *   "radio": { "meanDbm": -92, "spreadDbm": 3, "walkDbm": 6, "dropFor": "3m" }
  *   optional "dropsPerDay": 10 overrides the curve below.
  */
+import type { PathChecker } from "../../service/path-checker";
 import { SeededRandom } from "../virtual/random";
 
 export interface RadioProfile {
@@ -73,42 +74,18 @@ export function deviceRadio(p: RadioProfile, deviceSeed: number): DeviceRadio {
   };
 }
 
-/** Validates a group's `radio` object; `fail` collects problems with their path. */
-export function parseRadio(v: unknown, path: string, fail: (path: string, what: string) => void, duration: (v: unknown) => number | undefined): RadioProfile | undefined {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) {
-    fail(path, "expected an object");
-    return undefined;
-  }
-  const o = v as Record<string, unknown>;
-  for (const k of Object.keys(o)) if (!(RADIO_KEYS as readonly string[]).includes(k)) fail(`${path}.${k}`, `unknown key (allowed: ${RADIO_KEYS.join(", ")})`);
-  const int = (key: string, min: number, max: number, fallback: number | undefined): number | undefined => {
-    const x = o[key];
-    if (x === undefined) {
-      if (fallback === undefined) fail(`${path}.${key}`, "required");
-      return fallback;
-    }
-    if (typeof x !== "number" || !Number.isInteger(x) || x < min || x > max) {
-      fail(`${path}.${key}`, `expected an integer in ${min}..${max}, got ${JSON.stringify(x)}`);
-      return fallback;
-    }
-    return x;
+/** Validates a group's `radio` object; `c` collects problems with their path. */
+export function parseRadio(v: unknown, path: string, c: PathChecker): RadioProfile | undefined {
+  const o = c.object(v, path, RADIO_KEYS);
+  if (!o) return undefined;
+  if (o.meanDbm === undefined) c.fail(`${path}.meanDbm`, "required");
+  return {
+    meanDbm: c.int(o, "meanDbm", path, -120, -70, 0),
+    spreadDbm: c.int(o, "spreadDbm", path, 0, 0, 30),
+    walkDbm: c.int(o, "walkDbm", path, 0, 6, 30),
+    dropForMs: c.duration(o, "dropFor", path, 2 * 60_000, true),
+    dropsPerDay: o.dropsPerDay === undefined ? undefined : c.num(o, "dropsPerDay", path, 0, 0, 1000),
   };
-  const meanDbm = int("meanDbm", -120, 0, undefined) ?? -70;
-  const spreadDbm = int("spreadDbm", 0, 30, 0)!;
-  const walkDbm = int("walkDbm", 0, 30, 6)!;
-  let dropForMs = 2 * 60_000;
-  if (o.dropFor !== undefined) {
-    const ms = duration(o.dropFor);
-    if (ms === undefined || ms <= 0) fail(`${path}.dropFor`, `expected a positive duration like "2m", got ${JSON.stringify(o.dropFor)}`);
-    else dropForMs = ms;
-  }
-  let dropsPerDay: number | undefined;
-  if (o.dropsPerDay !== undefined) {
-    const x = o.dropsPerDay;
-    if (typeof x !== "number" || !Number.isFinite(x) || x < 0 || x > 1000) fail(`${path}.dropsPerDay`, `expected a number in 0..1000, got ${JSON.stringify(x)}`);
-    else dropsPerDay = x;
-  }
-  return { meanDbm, spreadDbm, walkDbm, dropForMs, dropsPerDay };
 }
 
 /** What radio.ts needs of the fleet: its devices and clock (host-sim/fleet/engine.ts VirtualFleet). */

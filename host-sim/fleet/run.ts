@@ -11,7 +11,7 @@ import { VirtualFleet, type FleetProgress } from "./engine";
 import { buildFirmwareImages, firmwareRequests, loadFirmwareLibrary, type BuiltFirmware } from "./images";
 import { mergeSummaries, type FleetSummary } from "./metrics";
 import type { Scenario } from "./scenario";
-import { runFleetShard } from "./shard";
+import { runFleetShard, type ShardResult } from "./shard";
 import type { FromShard, ToShard, VirtualShardJob } from "./shard-worker";
 import { TraceHash } from "./trace";
 import { runRealtimeSimulation, type RealtimeOptions } from "./run-realtime";
@@ -40,7 +40,7 @@ const shardWorkerUrl = () => new URL(`./${SHARD_WORKER_BUNDLE}`, import.meta.url
 /** Runs one shard (or the whole fleet) in this thread. */
 async function runHere(o: SimOptions, shard: { index: number; count: number }, onProgress?: (p: FleetProgress) => void): Promise<FleetSummary> {
   const library = await loadFirmwareLibrary(await buildFirmwareImages(firmwareRequests(o.scenario), nodeSha256));
-  if (o.scenario.rollouts.length === 0) return runFleetShard(o, shard, library, onProgress);
+  if (o.scenario.rollouts.length === 0) return (await runFleetShard(o, shard, library, onProgress)).summary;
   // The fleet service sees the whole fleet: rollouts run in one shard.
   if (shard.count > 1) throw new Error(ROLLOUTS_IN_ONE_SHARD);
   if ((o.xsDevices ?? 0) > 0) throw new Error("a scenario with rollouts runs every device on Node: drop --xs");
@@ -65,31 +65,21 @@ export async function runSimulation(o: SimOptions, onProgress?: (p: FleetProgres
     const job: VirtualShardJob = { options: o, index };
     return new Worker(shardWorkerUrl(), { workerData: { tetherFleetShard: job } });
   });
-  const parts = Promise.all(
-    workers.map((w, index) => {
-      return new Promise<FleetSummary>((resolve, reject) => {
-        w.on("message", (m: FromShard) => {
-          if (m.progress) {
-            latest[index] = m.progress;
-            if (onProgress && latest.filter(Boolean).length === o.shards) {
-              const sum = (f: (p: FleetProgress) => number) => latest.reduce((a, p) => a + f(p), 0);
-              onProgress({
-                simMs: Math.min(...latest.map((p) => p.simMs)),
-                endMs: latest[0].endMs,
-                devices: sum((p) => p.devices),
-                online: sum((p) => p.online),
-                published: sum((p) => p.published),
-                delivered: sum((p) => p.delivered),
-              });
-            }
-          }
-          if (m.summary) resolve(m.summary);
-        });
-        w.on("error", reject);
-        w.on("exit", (code) => code !== 0 && reject(new Error(`shard ${index} exited with code ${code}`)));
+  const parts = awaitShards(workers, (index, m: FromShard) => {
+    if (!m.progress) return;
+    latest[index] = m.progress;
+    if (onProgress && latest.filter(Boolean).length === o.shards) {
+      const sum = (f: (p: FleetProgress) => number) => latest.reduce((a, p) => a + f(p), 0);
+      onProgress({
+        simMs: Math.min(...latest.map((p) => p.simMs)),
+        endMs: latest[0].endMs,
+        devices: sum((p) => p.devices),
+        online: sum((p) => p.online),
+        published: sum((p) => p.published),
+        delivered: sum((p) => p.delivered),
       });
-    }),
-  );
+    }
+  });
   // The workers start (load their bundle) while this thread builds and signs the firmware once.
   let firmware: BuiltFirmware[];
   try {
@@ -100,8 +90,48 @@ export async function runSimulation(o: SimOptions, onProgress?: (p: FleetProgres
     throw e;
   }
   for (const w of workers) w.postMessage({ firmware } satisfies ToShard);
-  const summaries = await parts;
+  const results = await parts;
   const trace = new TraceHash();
-  for (const p of summaries) trace.combine(p.traceHash);
-  return mergeSummaries(summaries, trace.hex());
+  for (const r of results) trace.combine(r.summary.traceHash);
+  return mergeSummaries(
+    results.map((r) => r.summary),
+    trace.hex(),
+    results.map((r) => r.facts),
+  );
+}
+
+/**
+ * Every worker's `result` message, in worker order. The first worker to fail (an error, an exit
+ * without a result) fails the whole run at once and terminates the others: a broken shard must
+ * not leave its siblings running a long simulation nobody will read.
+ */
+export function awaitShards<M extends { result?: unknown }>(workers: readonly Worker[], onMessage: (index: number, m: M) => void): Promise<NonNullable<M["result"]>[]> {
+  type R = NonNullable<M["result"]>;
+  let failed = false;
+  const fail = (e: unknown) => {
+    if (!failed) {
+      failed = true;
+      for (const w of workers) void w.terminate();
+    }
+    throw e;
+  };
+  return Promise.all(
+    workers.map(
+      (w, index) =>
+        new Promise<R>((resolve, reject) => {
+          let done = false;
+          w.on("message", (m: M) => {
+            onMessage(index, m);
+            if (m.result !== undefined) {
+              done = true;
+              resolve(m.result as R);
+            }
+          });
+          w.on("error", reject);
+          w.on("exit", (code) => {
+            if (!done) reject(new Error(`shard ${index} exited with code ${code} before its result`));
+          });
+        }).catch(fail),
+    ),
+  );
 }

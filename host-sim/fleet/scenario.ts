@@ -275,7 +275,7 @@ function group(c: Checker, v: unknown, path: string, i: number): Group | undefin
     powerOnDelayMaxMs: powerOnDelay,
     otaHealthTimeoutMs: c.duration(o, "otaHealthTimeout", path, Math.max(120_000, reportIntervalMs + powerOnDelay + 60_000), true),
     powerModel: c.bool(o, "powerModel", path, true),
-    ...(o.radio === undefined ? {} : { radio: parseRadio(o.radio, `${path}.radio`, (p, w) => c.fail(p, w), parseDuration) }),
+    ...(o.radio === undefined ? {} : { radio: parseRadio(o.radio, `${path}.radio`, c) }),
     ...(o.hardware === undefined ? {} : { hardware: parseHardware(o.hardware, `${path}.hardware`, (p, w) => c.fail(p, w)) }),
     ...(o.charger === undefined ? {} : { charger: parseCharger(o.charger, `${path}.charger`, (p, w) => c.fail(p, w), parseDuration) }),
   };

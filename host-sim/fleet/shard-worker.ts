@@ -8,9 +8,8 @@
 import { parentPort, workerData } from "node:worker_threads";
 import type { FleetProgress } from "./engine";
 import { loadFirmwareLibrary, type BuiltFirmware } from "./images";
-import type { FleetSummary } from "./metrics";
 import { realtimeWorkerMain, type RealtimeOptions } from "./run-realtime";
-import { runFleetShard, type ShardOptions } from "./shard";
+import { runFleetShard, type ShardOptions, type ShardResult } from "./shard";
 
 /** What run.ts posts to and receives from a virtual shard worker. */
 export interface VirtualShardJob {
@@ -18,7 +17,7 @@ export interface VirtualShardJob {
   index: number;
 }
 export type ToShard = { firmware: BuiltFirmware[] };
-export type FromShard = { progress?: FleetProgress; summary?: FleetSummary };
+export type FromShard = { progress?: FleetProgress; result?: ShardResult };
 
 const data = workerData as { tetherFleetShard?: VirtualShardJob; tetherRealtimeShard?: { options: RealtimeOptions; index: number; firmware: BuiltFirmware[] } } | undefined;
 const port = parentPort;
@@ -27,7 +26,7 @@ if (port && data?.tetherFleetShard) {
   port.once("message", (m: ToShard) => {
     loadFirmwareLibrary(m.firmware)
       .then((library) => runFleetShard(options, { index, count: options.shards }, library, (progress) => port.postMessage({ progress } satisfies FromShard)))
-      .then((summary) => port.postMessage({ summary } satisfies FromShard))
+      .then((result) => port.postMessage({ result } satisfies FromShard))
       .catch((e) => {
         throw e;
       });

@@ -5,9 +5,9 @@
  */
 import { nodeSha256 } from "../../device/platform/node/sha256";
 import { prepareXsRunner } from "../xs/prepare";
-import { runsInXs, runVirtualFleet, type FleetProgress } from "./engine";
+import { runsInXs, VirtualFleet, type FleetProgress } from "./engine";
 import type { FirmwareLibrary } from "./library";
-import type { FleetSummary } from "./metrics";
+import type { CheckFacts, FleetSummary } from "./metrics";
 import type { Scenario } from "./scenario";
 
 export interface ShardOptions {
@@ -20,16 +20,22 @@ export interface ShardOptions {
   progressEveryMs?: number;
 }
 
+/** The shard's summary, and the facts its checks came from (the merge recomputes the checks from them). */
+export interface ShardResult {
+  summary: FleetSummary;
+  facts: CheckFacts;
+}
+
 export async function runFleetShard(
   o: ShardOptions,
   shard: { index: number; count: number },
   library: FirmwareLibrary,
   onProgress?: (p: FleetProgress) => void,
-): Promise<FleetSummary> {
+): Promise<ShardResult> {
   const xsDevices = o.xsDevices ?? 0;
   const xs = xsDevices > 0 ? await prepareXsRunner() : undefined;
   try {
-    const summary = runVirtualFleet({
+    const fleet = new VirtualFleet({
       xs: xs && { runner: xs.runner, devices: xsDevices },
       devices: o.devices,
       durationMs: o.durationMs,
@@ -42,8 +48,9 @@ export async function runFleetShard(
       progressEveryMs: o.progressEveryMs,
       wallNow: () => performance.now(),
     });
+    const summary = fleet.run();
     if (xs) summary.xs = { devices: countXsDevices(o.devices, xsDevices, shard), ...xs.runner.cost };
-    return summary;
+    return { summary, facts: fleet.checkFacts! };
   } finally {
     xs?.close();
   }

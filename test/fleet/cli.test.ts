@@ -42,6 +42,11 @@ describe("tether sim", () => {
     for (const k of ["alerts", "dead"]) expect(s.battery).toHaveProperty(k);
     expect(s.telemetry.published).toBeGreaterThan(12 * 3 * 50);
     expect(s.telemetry.delivered).toBe(s.telemetry.published);
+    // The merged summary says what one thread says about the same fleet (checks recomputed from the shards' counts).
+    const one = JSON.parse(sim("--devices", "12", "--duration", "3h", "--seed", "5", "--json", "-").out);
+    expect(s.checks).toEqual(one.checks);
+    expect(s.checks[0].detail).toBe(`${s.telemetry.published}/${s.telemetry.published} delivered`);
+    for (const k of ["telemetry", "ota", "battery", "faults", "boots", "onlineAtEnd", "traceEvents"]) expect(s[k]).toEqual(one[k]);
 
     // The two shards run on their own as --shard 0/2 and 1/2 make the same run.
     const parts = [0, 1].map((i) => {
@@ -75,6 +80,10 @@ describe("tether sim", () => {
     expect(JSON.parse(r.out).checks.find((c: { name: string }) => c.name.startsWith("battery alerts")).ok).toBe(false);
     expect(r.err).toContain("check(s) failed (seed 77); replay with:");
     expect(r.err).toContain(`tether sim --devices 6 --duration 12h --seed 77 --scenario ${file}`);
+    // Two shards name the same failures and the same example devices as one thread.
+    const two = sim("--scenario", file, "--seed", "77", "--shards", "2", "--json", "-");
+    expect(two.code).toBe(1);
+    expect(JSON.parse(two.out).checks).toEqual(JSON.parse(r.out).checks);
   }, 60_000);
 
   it("--xs N runs N devices inside XS: same trace hash, and the summary says what they cost", () => {

@@ -23,6 +23,17 @@ describe("scenario validation", () => {
     ]);
   });
 
+  it("checks a group's radio like the rest of the file", () => {
+    expect(problems({ groups: [{ radio: { spreadDbm: 40, dropFor: "0s", dropsPerDay: -1, colour: 1 } }] })).toEqual([
+      "groups[0].radio.colour: unknown key (allowed: meanDbm, spreadDbm, walkDbm, dropFor, dropsPerDay)",
+      "groups[0].radio.meanDbm: required",
+      "groups[0].radio.spreadDbm: expected an integer in 0..30, got 40",
+      'groups[0].radio.dropFor: expected a positive duration like "90s", "15m", "36h", "7d" or integer ms, got "0s"',
+      "groups[0].radio.dropsPerDay: expected a number in 0..1000, got -1",
+    ]);
+    expect(validateScenario({ groups: [{ radio: { meanDbm: -90 } }] }).groups[0].radio).toEqual({ meanDbm: -90, spreadDbm: 0, walkDbm: 6, dropForMs: 120_000, dropsPerDay: undefined });
+  });
+
   it("rejects unknown keys at every level, listing what is allowed", () => {
     const p = problems({ devcies: 10, groups: [{ battery: { capacity: 1 } }], faults: [{ kind: "broker-outage", at: "1h", for: "5m", sevrity: 2 }] });
     expect(p).toHaveLength(3);

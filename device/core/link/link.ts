@@ -83,8 +83,12 @@ export class Link {
   private waitTimer: TimerId | undefined;
   private stableTimer: TimerId | undefined;
   private readonly window: number;
-  /** Packet id → outbox record number, for records handed to the client (not status or OTA). */
-  private readonly recordIds = new Map<number, { n: number; topic: string }>();
+  /**
+   * Records handed to the client (not status or OTA), oldest first: packet id → outbox record
+   * number. An array, not a Map: it holds at most the window, PUBACKs come in order so the match
+   * is at the front, and a Map emptied at every PUBACK reallocates its table.
+   */
+  private readonly handed: { id: number; n: number; topic: string }[] = [];
 
   constructor(
     private readonly ports: LinkPorts,
@@ -268,9 +272,10 @@ export class Link {
         return;
       case "acked": {
         this.emit(e);
-        const r = this.recordIds.get(e.packetId);
-        if (r !== undefined) {
-          this.recordIds.delete(e.packetId);
+        const i = this.handedIndex(e.packetId);
+        if (i >= 0) {
+          const r = this.handed[i];
+          this.handed.splice(i, 1);
           this.outbox.acknowledge(r.n);
           this.emit({ type: "delivered", topic: r.topic, packetId: e.packetId });
         }
@@ -300,7 +305,20 @@ export class Link {
         return;
       }
       this.outbox.markHanded(r.n);
-      this.recordIds.set(id, { n: r.n, topic: r.topic });
+      this.setHanded(id, r.n, r.topic);
     }
+  }
+
+  private handedIndex(packetId: number): number {
+    const list = this.handed;
+    for (let i = 0; i < list.length; i++) if (list[i].id === packetId) return i;
+    return -1;
+  }
+
+  /** As the Map it replaces did: an id already listed gets the new record, in place. */
+  private setHanded(id: number, n: number, topic: string): void {
+    const i = this.handedIndex(id);
+    if (i >= 0) this.handed[i] = { id, n, topic };
+    else this.handed.push({ id, n, topic });
   }
 }

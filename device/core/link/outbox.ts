@@ -52,6 +52,8 @@ export class OutboxError extends Error {
 }
 
 interface Entry {
+  /** Record number. */
+  n: number;
   size: number;
   /** Handed to the MQTT client (in its RAM window); never dropped to make room. */
   handed: boolean;
@@ -61,8 +63,12 @@ interface Entry {
 export class Outbox {
   private tail = 0;
   private droppedCount = 0;
-  /** Records present, in number order (Map keeps insertion order; load inserts sorted). */
-  private readonly entries = new Map<number, Entry>();
+  /**
+   * Records present, in number order (push appends the next number; load inserts sorted). An
+   * array, not a Map by number: the one acknowledged is nearly always the first, and a Map
+   * emptied at every PUBACK reallocates its table.
+   */
+  private readonly entries: Entry[] = [];
   private bytes = 0;
   /** Records handed to the client: the capacity counts the others, as the old queue did. */
   private handedCount = 0;
@@ -83,7 +89,7 @@ export class Outbox {
 
   /** Records not yet acknowledged (waiting or in flight). */
   get length(): number {
-    return this.entries.size;
+    return this.entries.length;
   }
   /** Records dropped (outbox full, storage refused, or unreadable after a reboot), ever. */
   get dropped(): number {
@@ -107,7 +113,7 @@ export class Outbox {
     const size = value.length + ENTRY_OVERHEAD;
     if (size > this.maxBytes) throw new OutboxError(`record of ${size} bytes exceeds the outbox budget of ${this.maxBytes}`);
     this.tail = n + 1;
-    while ((this.entries.size - this.handedCount >= this.capacity || this.bytes + size > this.maxBytes) && this.dropOldest()) {
+    while ((this.entries.length - this.handedCount >= this.capacity || this.bytes + size > this.maxBytes) && this.dropOldest()) {
       // made room
     }
     for (;;) {
@@ -125,7 +131,7 @@ export class Outbox {
         }
       }
     }
-    this.entries.set(n, { size, handed: false, maybeSent: false });
+    this.entries.push({ n, size, handed: false, maybeSent: false });
     this.bytes += size;
     // Only a topic that reads back exactly (ASCII without NUL) may skip the read-back.
     if (topicBytes === topic.length && topic.indexOf("\0") < 0) {
@@ -141,8 +147,14 @@ export class Outbox {
   nextToSend(): OutboxRecord | undefined {
     const recent = this.recent;
     this.recent = undefined;
-    for (const [n, e] of this.entries) {
-      if (e.handed) continue;
+    const entries = this.entries;
+    for (let i = 0; i < entries.length; ) {
+      const e = entries[i];
+      const n = e.n;
+      if (e.handed) {
+        i++;
+        continue;
+      }
       if (recent !== undefined && recent.n === n) return recent;
       const raw = this.kv.get(keyOf(n));
       const r = raw ? decodeRecord(raw) : undefined;
@@ -151,7 +163,7 @@ export class Outbox {
         return r;
       }
       this.log("error", `outbox: record ${n} unreadable, counted as dropped`);
-      this.forget(n);
+      this.forget(n); // entries[i] is the next one now
       this.countDrop(1);
     }
     return undefined;
@@ -159,7 +171,7 @@ export class Outbox {
 
   /** The record is in the client's in-flight window now (until its PUBACK, or a reboot). */
   markHanded(n: number): void {
-    const e = this.entries.get(n);
+    const e = this.entries[this.indexOf(n)];
     if (e && !e.handed) {
       e.handed = true;
       this.handedCount++;
@@ -176,8 +188,10 @@ export class Outbox {
 
   /** Drops the oldest record not handed to the client; false when there is none. */
   private dropOldest(): boolean {
-    for (const [n, e] of this.entries) {
+    for (let i = 0; i < this.entries.length; i++) {
+      const e = this.entries[i];
       if (e.handed) continue;
+      const n = e.n;
       this.forget(n);
       // Counted before deleted: a cut between the two over-counts, never loses silently.
       this.countDrop(1);
@@ -188,10 +202,27 @@ export class Outbox {
     return false;
   }
 
+  /** Index of record n in `entries`, or -1 (binary search: they are in number order). */
+  private indexOf(n: number): number {
+    const entries = this.entries;
+    let lo = 0;
+    let hi = entries.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const m = entries[mid].n;
+      if (m === n) return mid;
+      if (m < n) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
+  }
+
   private forget(n: number): boolean {
-    const e = this.entries.get(n);
-    if (e === undefined) return false;
-    this.entries.delete(n);
+    const i = this.indexOf(n);
+    if (i < 0) return false;
+    const e = this.entries[i];
+    if (i === 0) this.entries.shift();
+    else this.entries.splice(i, 1);
     this.bytes -= e.size;
     if (e.handed) this.handedCount--;
     return true;
@@ -241,7 +272,7 @@ export class Outbox {
     // Up to capacity waiting plus the handed ones; a smaller capacity than the last build had keeps the newest.
     const over = found.splice(0, Math.max(0, found.length - this.capacity - this.handedMax));
     for (const f of found) {
-      this.entries.set(f.n, { size: f.size, handed: false, maybeSent: true });
+      this.entries.push({ n: f.n, size: f.size, handed: false, maybeSent: true });
       this.bytes += f.size;
     }
     if (found.length > 0) this.tail = found[found.length - 1].n + 1;
@@ -286,7 +317,7 @@ export class Outbox {
       if (r) this.push(r.topic, r.payload);
       this.kv.delete(key);
     }
-    for (const e of this.entries.values()) e.maybeSent = true;
+    for (const e of this.entries) e.maybeSent = true;
     this.log("info", `outbox: adopted ${inflight.length + queued.length} records from the previous layout`);
   }
 }

@@ -12,7 +12,7 @@
 import { rethrowHalt, type Clock, type Log, type Network, type Socket, type SocketOptions, type TimerId } from "../../ports";
 import {
   CONNACK_REASONS, MqttEncodeError, encodeConnect, encodeDisconnect, encodePingreq, encodePuback,
-  encodePublish, encodeSubscribe, encodeUnsubscribe, type Packet,
+  encodePublish, encodeSubscribe, encodeUnsubscribe, hasWildcard, type Packet,
 } from "./codec";
 import { DEFAULT_MAX_PACKET, MqttParser, type OversizedPublish } from "./parser";
 import { keepAliveStep, type KeepAliveClock } from "./keepalive";
@@ -95,6 +95,12 @@ interface InflightEntry {
 
 const NOT_SENT = -1;
 
+/**
+ * PINGREQ is always the same two bytes and never written to after it is made, so one serves
+ * every ping. Made at first use, not at module load (a board's preloaded bundle is in flash).
+ */
+let pingreq: Uint8Array | undefined;
+
 interface Subscription {
   qos: QoS;
   /** SUBACKed within the current broker session. */
@@ -126,6 +132,8 @@ export class MqttClient {
   private readonly subs = new Map<string, Subscription>();
   private readonly pendingUnsubs = new Set<string>();
   private readonly subAcks = new Map<number, string[]>();
+  /** The last topic publish() accepted: the link publishes the same topic every time, checked once. */
+  private checkedTopic: string | undefined;
   private readonly unsubAcks = new Map<number, string[]>();
   private oversized = 0;
 
@@ -418,7 +426,7 @@ export class MqttClient {
     const clock = this.ports.clock;
     let d = keepAliveStep(clock.now(), this.traffic, ka);
     if (d.action === "ping") {
-      if (!this.send(encodePingreq())) return;
+      if (!this.send((pingreq ??= encodePingreq()))) return;
       this.traffic.lastPing = this.traffic.lastSent;
       d = keepAliveStep(clock.now(), this.traffic, ka);
     }
@@ -448,8 +456,11 @@ export class MqttClient {
    * Throws MqttError for caller errors (bad topic, too large, all packet ids in use).
    */
   publish(topic: string, payload: Uint8Array, qos: QoS, retain = false, dup = false): number {
-    if (topic.length === 0 || /[+#]/.test(topic) || utf8Length(topic) > 0xffff) {
-      throw new MqttError(`invalid publish topic "${topic.slice(0, 60)}"`);
+    if (topic !== this.checkedTopic) {
+      if (topic.length === 0 || hasWildcard(topic) || utf8Length(topic) > 0xffff) {
+        throw new MqttError(`invalid publish topic "${topic.slice(0, 60)}"`);
+      }
+      this.checkedTopic = topic;
     }
     if (qos === 0) {
       if (this.phase === "connected") this.send(encodePublish({ topic, payload, qos: 0, retain }));

@@ -4,6 +4,7 @@
  * decoding lives in parser.ts.
  */
 import { utf8Encode, utf8Length, utf8Write } from "./utf8";
+import { transientBytes } from "../util/byte-slab";
 import { setErrorName } from "../util/error-name";
 
 // ---------------------------------------------------------------- protocol constants
@@ -101,6 +102,11 @@ function field(data: Uint8Array, what: string): Uint8Array {
   return out;
 }
 
+/** A topic name must not hold a filter wildcard (§4.7.1). Not a regex: a literal makes an object per call. */
+export function hasWildcard(topic: string): boolean {
+  return topic.indexOf("+") >= 0 || topic.indexOf("#") >= 0;
+}
+
 function checkId(id: number): void {
   if (!Number.isInteger(id) || id < 1 || id > 0xffff) throw new MqttEncodeError(`packet id ${id} not in 1..65535`);
 }
@@ -123,7 +129,8 @@ function header(first: number, len: number): Uint8Array {
   if (len > MAX_REMAINING_LENGTH) throw new MqttEncodeError(`packet body ${len} exceeds ${MAX_REMAINING_LENGTH}`);
   let lenBytes = 1;
   for (let v = len; v >= 128; v = Math.floor(v / 128)) lenBytes++;
-  const out = new Uint8Array(1 + lenBytes + len);
+  // A packet is written to a socket and dropped: from the slab (byte-slab.ts).
+  const out = transientBytes(1 + lenBytes + len);
   out[0] = first;
   let v = len;
   let o = 1;
@@ -190,7 +197,7 @@ export function encodePublish(p: {
 }): Uint8Array {
   if (p.qos !== 0 && p.qos !== 1 && p.qos !== 2) throw new MqttEncodeError(`bad qos ${p.qos}`);
   if (p.topic.length === 0) throw new MqttEncodeError("empty topic");
-  if (/[+#]/.test(p.topic)) throw new MqttEncodeError("wildcard in publish topic");
+  if (hasWildcard(p.topic)) throw new MqttEncodeError("wildcard in publish topic");
   const topicBytes = utf8Length(p.topic);
   if (topicBytes > 0xffff) throw new MqttEncodeError("topic longer than 65535 bytes");
   if (p.qos > 0) checkId(p.packetId ?? 0);

@@ -70,6 +70,8 @@ export class MqttParser {
   private skipFieldRead = 0;
   private skipTopic: Uint8Array = EMPTY;
   private skipped: OversizedPublish | undefined;
+  /** The last PUBLISH topic seen: a connection carries the same few topics again and again. */
+  private readonly topics = new TopicCache();
 
   constructor(
     private readonly onPacket: (p: Packet) => void,
@@ -115,11 +117,11 @@ export class MqttParser {
             return this.fail(`oversized: remaining length ${this.length} > max ${this.maxPacketSize}`);
           }
           if (this.length <= bytes.length - i) {
-            // The whole body is in this chunk (the usual case): decode it in place, no copy.
-            const body = bytes.subarray(i, i + this.length);
+            // The whole body is in this chunk (the usual case): decode it in place, no copy, no view.
+            const start = i;
             i += this.length;
             this.state = S.Header;
-            this.deliver(body);
+            this.deliver(bytes, start, i);
             break;
           }
           this.body = new Uint8Array(this.length);
@@ -211,14 +213,14 @@ export class MqttParser {
     this.state = S.Header;
     const body = this.body;
     this.body = EMPTY;
-    this.deliver(body);
+    this.deliver(body, 0, body.length);
   }
 
-  /** Decodes a complete body (decodeBody copies what it keeps, so `body` may be a view). */
-  private deliver(body: Uint8Array): void {
+  /** Decodes a complete body, buf[start, end) (decoding copies what it keeps, so `buf` may be reused). */
+  private deliver(buf: Uint8Array, start: number, end: number): void {
     let p: Packet;
     try {
-      p = decodeBody(this.first, body);
+      p = decodeRange(this.first, buf, start, end, this.topics);
     } catch (e) {
       return this.fail(e instanceof ParseError ? e.message : `malformed: ${String(e)}`);
     }
@@ -236,10 +238,9 @@ export class MqttParser {
 
 // ---------------------------------------------------------------- body decoding
 class Reader {
-  pos = 0;
-  constructor(readonly b: Uint8Array, readonly what: string) {}
+  constructor(readonly b: Uint8Array, public pos: number, readonly stop: number, readonly what: string) {}
   get left(): number {
-    return this.b.length - this.pos;
+    return this.stop - this.pos;
   }
   u8(): number {
     if (this.left < 1) throw new ParseError(`truncated: ${this.what}`);
@@ -286,10 +287,53 @@ const ACK_LABELS = { [PUBACK]: "PUBACK", [PUBREC]: "PUBREC", [PUBREL]: "PUBREL",
 
 /** Decodes one complete packet body; throws ParseError with a reason. */
 export function decodeBody(first: number, body: Uint8Array): Packet {
+  return decodeRange(first, body, 0, body.length, undefined);
+}
+
+/**
+ * A PUBLISH topic already decoded and checked on this connection, reused when the same bytes
+ * come again (a broker sees each device's telemetry topic on every message): no string built,
+ * no UTF-8 or wildcard check repeated. Kept only for ASCII topics, compared char by char, so
+ * it holds a string and nothing else.
+ */
+class TopicCache {
+  private topic = "";
+
+  /** The checked topic in buf[start, end), or throws ParseError as decodeRange would. */
+  get(buf: Uint8Array, start: number, end: number): string {
+    const t = this.topic;
+    const n = end - start;
+    if (n === t.length && n > 0) {
+      let i = 0;
+      while (i < n && buf[start + i] === t.charCodeAt(i)) i++;
+      if (i === n) return t;
+    }
+    const topic = checkedTopic(buf, start, end);
+    if (isAscii(topic)) this.topic = topic;
+    return topic;
+  }
+}
+
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return false;
+  return true;
+}
+
+/** A PUBLISH topic: valid UTF-8, not empty, no wildcard (the checks in this order). */
+function checkedTopic(buf: Uint8Array, start: number, end: number): string {
+  const topic = utf8Decode(buf, start, end);
+  if (topic === undefined) throw new ParseError("malformed: invalid UTF-8 in PUBLISH");
+  if (topic.length === 0) throw new ParseError("malformed: empty PUBLISH topic");
+  if (topic.indexOf("+") >= 0 || topic.indexOf("#") >= 0) throw new ParseError("malformed: wildcard in PUBLISH topic");
+  return topic;
+}
+
+/** decodeBody over buf[start, end), with the connection's topic cache (none: decode afresh). */
+function decodeRange(first: number, buf: Uint8Array, start: number, end: number, topics: TopicCache | undefined): Packet {
   const type = first >> 4;
   switch (type) {
     case CONNECT: {
-      const r = new Reader(body, "CONNECT");
+      const r = new Reader(buf, start, end, "CONNECT");
       const protocolName = r.str();
       const protocolLevel = r.u8();
       const flags = r.u8();
@@ -308,7 +352,7 @@ export function decodeBody(first: number, body: Uint8Array): Packet {
       return p;
     }
     case CONNACK: {
-      const r = new Reader(body, "CONNACK");
+      const r = new Reader(buf, start, end, "CONNACK");
       const ack = r.u8();
       if (ack & 0xfe) throw new ParseError("malformed: CONNACK reserved bits set");
       const returnCode = r.u8();
@@ -316,16 +360,24 @@ export function decodeBody(first: number, body: Uint8Array): Packet {
       return { type: "connack", sessionPresent: (ack & 1) === 1, returnCode };
     }
     case PUBLISH: {
-      const r = new Reader(body, "PUBLISH");
+      // Read inline (every message passes here twice: broker and device), with Reader's checks and reasons.
       const qos = qosOf((first >> 1) & 3, "PUBLISH");
       const dup = (first & 8) !== 0;
       if (dup && qos === 0) throw new ParseError("malformed: DUP set on QoS 0 PUBLISH");
-      const topic = r.str();
-      if (topic.length === 0) throw new ParseError("malformed: empty PUBLISH topic");
-      if (/[+#]/.test(topic)) throw new ParseError("malformed: wildcard in PUBLISH topic");
-      const p: Packet = { type: "publish", topic, payload: new Uint8Array(0), qos, retain: (first & 1) === 1, dup };
-      if (qos > 0) p.packetId = r.id();
-      p.payload = body.slice(r.pos);
+      if (end - start < 2) throw new ParseError("truncated: PUBLISH");
+      const topicEnd = start + 2 + ((buf[start] << 8) | buf[start + 1]);
+      if (topicEnd > end) throw new ParseError(`truncated: PUBLISH string of ${topicEnd - start - 2} bytes`);
+      const topic = topics !== undefined ? topics.get(buf, start + 2, topicEnd) : checkedTopic(buf, start + 2, topicEnd);
+      let pos = topicEnd;
+      let packetId = 0;
+      if (qos > 0) {
+        if (end - pos < 2) throw new ParseError("truncated: PUBLISH");
+        packetId = (buf[pos] << 8) | buf[pos + 1];
+        if (packetId === 0) throw new ParseError("malformed: packet id 0 in PUBLISH");
+        pos += 2;
+      }
+      const p: Packet = { type: "publish", topic, payload: buf.slice(pos, end), qos, retain: (first & 1) === 1, dup };
+      if (qos > 0) p.packetId = packetId;
       return p;
     }
     case PUBACK:
@@ -333,14 +385,17 @@ export function decodeBody(first: number, body: Uint8Array): Packet {
     case PUBREL:
     case PUBCOMP:
     case UNSUBACK: {
+      // Inline too (a PUBACK per message): Reader's u16, id and end checks, same reasons.
       const name = ACK_NAMES[type as keyof typeof ACK_NAMES];
-      const r = new Reader(body, ACK_LABELS[type as keyof typeof ACK_LABELS]);
-      const packetId = r.id();
-      r.end();
+      const n = end - start;
+      if (n < 2) throw new ParseError(`truncated: ${ACK_LABELS[type as keyof typeof ACK_LABELS]}`);
+      const packetId = (buf[start] << 8) | buf[start + 1];
+      if (packetId === 0) throw new ParseError(`malformed: packet id 0 in ${ACK_LABELS[type as keyof typeof ACK_LABELS]}`);
+      if (n !== 2) throw new ParseError(`malformed: ${n - 2} trailing bytes in ${ACK_LABELS[type as keyof typeof ACK_LABELS]}`);
       return { type: name, packetId };
     }
     case SUBSCRIBE: {
-      const r = new Reader(body, "SUBSCRIBE");
+      const r = new Reader(buf, start, end, "SUBSCRIBE");
       const packetId = r.id();
       const subscriptions: { topic: string; qos: PacketQoS }[] = [];
       while (r.left > 0) {
@@ -353,7 +408,7 @@ export function decodeBody(first: number, body: Uint8Array): Packet {
       return { type: "subscribe", packetId, subscriptions };
     }
     case SUBACK: {
-      const r = new Reader(body, "SUBACK");
+      const r = new Reader(buf, start, end, "SUBACK");
       const packetId = r.id();
       const returnCodes: number[] = [];
       while (r.left > 0) {
@@ -365,7 +420,7 @@ export function decodeBody(first: number, body: Uint8Array): Packet {
       return { type: "suback", packetId, returnCodes };
     }
     case UNSUBSCRIBE: {
-      const r = new Reader(body, "UNSUBSCRIBE");
+      const r = new Reader(buf, start, end, "UNSUBSCRIBE");
       const packetId = r.id();
       const topics: string[] = [];
       while (r.left > 0) topics.push(r.str());
@@ -376,7 +431,7 @@ export function decodeBody(first: number, body: Uint8Array): Packet {
     case PINGRESP:
     case DISCONNECT: {
       const name = type === PINGREQ ? "pingreq" : type === PINGRESP ? "pingresp" : "disconnect";
-      if (body.length !== 0) throw new ParseError(`malformed: ${name.toUpperCase()} with a body`);
+      if (end !== start) throw new ParseError(`malformed: ${name.toUpperCase()} with a body`);
       return { type: name };
     }
     default:

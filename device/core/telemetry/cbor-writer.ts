@@ -8,6 +8,7 @@
  * write them as invalid 3-byte sequences.
  */
 import { utf8Length, utf8Write } from "../mqtt/utf8";
+import { transientBytes } from "../util/byte-slab";
 
 // CBOR major types (RFC 8949 §3.1).
 export const MAJOR_UINT = 0;
@@ -42,9 +43,14 @@ export class CborWriter {
     return this.pos;
   }
 
-  /** A copy of what was written (the buffer is reused by the next item). */
+  /**
+   * A copy of what was written (the buffer is reused by the next item), from the slab
+   * (byte-slab.ts): a batch goes into the outbox, which copies it into its record.
+   */
   bytes(): Uint8Array {
-    return this.buf.slice(0, this.pos);
+    const out = transientBytes(this.pos);
+    out.set(this.buf.subarray(0, this.pos));
+    return out;
   }
 
   /** A head of `major` with argument `arg`, an integer 0..2^32-1 (callers check the range). */
