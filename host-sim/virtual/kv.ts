@@ -8,8 +8,8 @@ import { FlashError, KvError, checkKvEntry, type KeyValueStore } from "../../dev
 const ENTRY_OVERHEAD = 32;
 /**
  * Values longer than this are stored in buffers the store reuses: V8 keeps a typed array of up to
- * 64 bytes on its heap, but gives a longer one an off-heap ArrayBuffer, about 10× the cost, and a
- * device writes one such record per telemetry message and deletes it at the PUBACK.
+ * 64 bytes on its heap, but gives a longer one an off-heap ArrayBuffer, which costs far more, and
+ * a device writes one such record per telemetry message and deletes it at the PUBACK.
  */
 const ON_HEAP_MAX = 64;
 /** Reused buffers are sized in steps of this, so the next record (a few bytes longer) fits. */

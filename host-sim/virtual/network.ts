@@ -14,7 +14,8 @@ export const CONNECT_TIMEOUT_MS = 10_000;
 /**
  * Chunks on the wire are copied into shared slabs of this size: one small view per chunk instead
  * of an ArrayBuffer each (a copy of more than 64 bytes with its own ArrayBuffer costs V8 an
- * off-heap allocation, about 10× a view). A slab is freed once no chunk in it is referenced.
+ * off-heap allocation: bench/results/fleet-offheap-copies.json). A slab is freed once no chunk in
+ * it is referenced.
  */
 const SLAB_BYTES = 16 * 1024;
 /** Larger chunks (OTA blocks, big payloads) get an ArrayBuffer of their own. */
