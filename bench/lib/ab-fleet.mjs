@@ -11,6 +11,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { resultsHeader } from "./results-header.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, "..", "..");
@@ -41,12 +42,8 @@ for (let i = 0; i <= Number(rounds); i++) {
   console.log(`round ${i}${i === 0 ? " (warm-up)" : ""}: baseline ${a.cpuMicrosPerMessage} µs/msg, this ${b.cpuMicrosPerMessage} µs/msg`);
   if (i > 0) pairs.push({ base: a, cand: b });
 }
-const cpus = os.cpus();
 const record = {
-  name,
-  date: new Date().toISOString(),
-  node: process.version,
-  host: { cpus: cpus.length, model: cpus[0]?.model?.trim() ?? "unknown" },
+  ...resultsHeader(name),
   machine: `${os.cpus().length} cores shared with other jobs; 1-minute load average ${load0.toFixed(1)} at the start, ${os.loadavg()[0].toFixed(1)} at the end: CPU time per message, not wall time, is the figure`,
   parameters: { devices: Number(devices), simulatedHours: Number(hours), seed: 1, telemetryEverySeconds: 60, rounds: Number(rounds), warmupRounds: 1, baseline: baselineIs },
   results: {

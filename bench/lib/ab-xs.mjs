@@ -6,9 +6,9 @@
 //   node bench/lib/ab-xs.mjs <baseline-root> <name> "<what the baseline is>" <scenario> [scenario...]
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { resultsHeader } from "./results-header.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, "..", "..");
@@ -40,12 +40,8 @@ for (const s of scenarios) {
   }
   results[s].totalComputrons = { baseline: base[0][s].computrons, this: cand[0][s].computrons };
 }
-const cpus = os.cpus();
 const record = {
-  name,
-  date: new Date().toISOString(),
-  node: process.version,
-  host: { cpus: cpus.length, model: cpus[0]?.model?.trim() ?? "unknown" },
+  ...resultsHeader(name),
   machine: "XS computrons (xsnap, XS 13): a deterministic cost count, independent of the load",
   parameters: { scenarios, baseline: baselineIs, runsPerSide: 2 },
   results: { sameOnRepeat: repeats, ...results },

@@ -138,6 +138,13 @@ export class MqttClient {
   private oversized = 0;
 
   private readonly options: MqttClientOptions;
+  /**
+   * The two intervals the hot path reads on every tick and publish, kept as plain fields: the
+   * options object's shape varies between clients (optional fields, credentials set later), so
+   * reading it there is a polymorphic property load.
+   */
+  private readonly keepAliveMs: number;
+  private readonly ackTimeoutMs: number;
 
   constructor(
     private readonly ports: MqttPorts,
@@ -145,6 +152,8 @@ export class MqttClient {
     private readonly onEvent: (e: MqttEvent) => void,
   ) {
     this.options = { ...options };
+    this.keepAliveMs = options.keepAliveSec * 1000;
+    this.ackTimeoutMs = options.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS;
   }
 
   /** Credentials for the next connect (brokers in a failover list may each have their own). */
@@ -409,10 +418,6 @@ export class MqttClient {
   }
 
   // ---------------------------------------------------------------- keep-alive
-  private keepAliveMs(): number {
-    return this.options.keepAliveSec * 1000;
-  }
-
   // Bound once: re-armed for the whole life of every connection.
   private readonly onKeepAliveTimer = (): void => {
     this.keepAliveTimer = undefined;
@@ -421,7 +426,7 @@ export class MqttClient {
 
   /** Pings and declares the link dead as keepalive.ts decides; one timer for both. */
   private keepAliveTick(): void {
-    const ka = this.keepAliveMs();
+    const ka = this.keepAliveMs;
     if (this.phase !== "connected" || ka === 0) return;
     const clock = this.ports.clock;
     let d = keepAliveStep(clock.now(), this.traffic, ka);
@@ -490,7 +495,7 @@ export class MqttClient {
 
   /** One timer for the oldest unacknowledged PUBLISH of this connection. */
   private armAckTimer(): void {
-    const limit = this.options.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS;
+    const limit = this.ackTimeoutMs;
     if (limit <= 0 || this.ackTimer !== undefined || this.phase !== "connected") return;
     let oldest = Infinity;
     for (const e of this.inflight) if (e.sentAt !== NOT_SENT && e.sentAt < oldest) oldest = e.sentAt;
@@ -501,7 +506,7 @@ export class MqttClient {
   // Bound once: armed for nearly every QoS 1 PUBLISH.
   private readonly onAckTimer = (): void => {
     this.ackTimer = undefined;
-    const limit = this.options.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS;
+    const limit = this.ackTimeoutMs;
     const now = this.ports.clock.now();
     for (const e of this.inflight) {
       if (e.sentAt !== NOT_SENT && now - e.sentAt >= limit) return this.finish(`PUBACK timeout for packet ${e.packetId}`);
