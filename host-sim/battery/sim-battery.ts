@@ -67,12 +67,6 @@ const UA_MS_PER_MAH = 1000 * 3600_000;
 /** What draws a burst: one radio and one CPU, each doing one thing at a time. */
 export type Load = "radio" | "cpu" | "other";
 
-interface Burst {
-  end: number;
-  ua: number;
-  load: Load;
-}
-
 export class SimBattery implements BatteryAdc {
   readonly resolution: number;
   readonly fullScaleMv: number;
@@ -81,7 +75,14 @@ export class SimBattery implements BatteryAdc {
   readonly capacityUaMs: number;
   private remaining: number;
   private lastT: number;
-  private readonly bursts: Burst[] = [];
+  /**
+   * Bursts not yet ended, oldest first, as parallel arrays with a count: a device adds one at
+   * every packet it sends, so no object per burst, and the arrays never shrink.
+   */
+  private readonly burstEnds: number[] = [];
+  private readonly burstUas: number[] = [];
+  private readonly burstLoads: Load[] = [];
+  private burstCount = 0;
   private chargingUa = 0;
   private drawn = 0;
   /** How much charge went to connection attempts (µA·ms), and how many there were. */
@@ -115,17 +116,27 @@ export class SimBattery implements BatteryAdc {
   burst(ua: number, ms: number, load: Load = "other"): void {
     this.integrate();
     if (ms <= 0 || ua <= 0) return;
-    let busy: Burst | undefined;
+    const ends = this.burstEnds;
+    const n = this.burstCount;
     if (load !== "other") {
-      for (const b of this.bursts) {
-        if (b.load === load && b.ua === ua && b.end > this.lastT) {
-          busy = b;
-          break;
+      const uas = this.burstUas;
+      const loads = this.burstLoads;
+      for (let i = 0; i < n; i++) {
+        if (loads[i] === load && uas[i] === ua && ends[i] > this.lastT) {
+          ends[i] += ms;
+          return;
         }
       }
     }
-    if (busy) busy.end += ms;
-    else this.bursts.push({ end: this.clock.now() + ms, ua, load });
+    if (n === ends.length) {
+      ends.push(0);
+      this.burstUas.push(0);
+      this.burstLoads.push("other");
+    }
+    ends[n] = this.clock.now() + ms;
+    this.burstUas[n] = ua;
+    this.burstLoads[n] = load;
+    this.burstCount = n + 1;
   }
 
   active(ms: number): void {
@@ -155,7 +166,7 @@ export class SimBattery implements BatteryAdc {
   currentUa(): number {
     this.integrate();
     let ua = this.model.sleepUa;
-    for (const b of this.bursts) ua += b.ua;
+    for (let i = 0; i < this.burstCount; i++) ua += this.burstUas[i];
     return ua;
   }
 
@@ -239,20 +250,30 @@ export class SimBattery implements BatteryAdc {
   /** Brings the charge up to now, piecewise over the burst end times. */
   private integrate(): void {
     const now = this.clock.now();
+    const ends = this.burstEnds;
+    const uas = this.burstUas;
+    const loads = this.burstLoads;
     while (this.lastT < now) {
+      const n = this.burstCount;
       let until = now;
-      for (const b of this.bursts) if (b.end > this.lastT && b.end < until) until = b.end;
+      for (let i = 0; i < n; i++) if (ends[i] > this.lastT && ends[i] < until) until = ends[i];
       let ua = this.model.sleepUa;
-      for (const b of this.bursts) if (b.end > this.lastT) ua += b.ua;
+      for (let i = 0; i < n; i++) if (ends[i] > this.lastT) ua += uas[i];
       const dt = until - this.lastT;
       this.take(this.drainPermille === 1000 ? ua * dt : Math.floor((ua * dt) / 1000) * this.drainPermille);
       if (this.chargingUa > 0) this.remaining = Math.min(this.capacityUaMs, this.remaining + this.chargingUa * dt);
       this.lastT = until;
       // Ended bursts go, in place and in order (this runs at every packet a device sends).
-      const bursts = this.bursts;
       let kept = 0;
-      for (let i = 0; i < bursts.length; i++) if (bursts[i].end > until) bursts[kept++] = bursts[i];
-      bursts.length = kept;
+      for (let i = 0; i < n; i++) {
+        if (ends[i] > until) {
+          ends[kept] = ends[i];
+          uas[kept] = uas[i];
+          loads[kept] = loads[i];
+          kept++;
+        }
+      }
+      this.burstCount = kept;
     }
   }
 }

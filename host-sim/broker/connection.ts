@@ -6,6 +6,7 @@
 import type { SocketHandler, TimerId } from "../../device/ports";
 import type { Will } from "../../device/core/mqtt/codec";
 import { MqttParser } from "../../device/core/mqtt/parser";
+import type { FastSink, TopicCache } from "./fast-path";
 import type { VirtualSocket } from "../virtual/network";
 import type { Session } from "./session";
 import type { VirtualBroker } from "./virtual-broker";
@@ -14,7 +15,7 @@ export const AWAITING_CONNECT = 0;
 export const CONNECTED = 1;
 export const CLOSED = 2;
 
-export class Connection implements SocketHandler {
+export class Connection implements SocketHandler, FastSink {
   state = AWAITING_CONNECT;
   session: Session | undefined = undefined;
   will: Will | undefined = undefined;
@@ -26,6 +27,8 @@ export class Connection implements SocketHandler {
   /** The keep-alive check, bound once: it is re-armed after nearly every packet. */
   readonly checkAlive: () => void;
   readonly parser: MqttParser;
+  /** The topic this client published to last, for the broker's fast path. */
+  topicCache: TopicCache | undefined = undefined;
 
   constructor(
     readonly broker: VirtualBroker,
@@ -52,6 +55,23 @@ export class Connection implements SocketHandler {
   onData(bytes: Uint8Array): void {
     if (this.state === CLOSED) return;
     this.broker.onBytes(this, bytes);
+  }
+
+  // FastSink: what the fast path read, forwarded like the parser's packets.
+  get open(): boolean {
+    return this.state === CONNECTED;
+  }
+
+  fastPublish(topic: string, payload: Uint8Array, qos: 0 | 1, retain: boolean, dup: boolean, packetId: number): void {
+    this.broker.onFastPublish(this, topic, payload, qos, retain, dup, packetId);
+  }
+
+  fastPingreq(): void {
+    this.broker.onFastPingreq(this);
+  }
+
+  fastPuback(packetId: number): void {
+    this.broker.onFastPuback(this, packetId);
   }
 
   onClose(reason: string): void {

@@ -15,6 +15,7 @@ import {
 } from "../../device/core/mqtt/codec";
 import type { VirtualLink, VirtualNetwork, VirtualSocket } from "../virtual/network";
 import { AWAITING_CONNECT, CLOSED, CONNECTED, Connection } from "./connection";
+import { readFastPackets, TopicCache } from "./fast-path";
 import { RetainedStore } from "./retained";
 import { Session, type Delivery } from "./session";
 import { SubscriptionTrie, validFilter } from "./topic-match";
@@ -103,6 +104,8 @@ class TopicEntry {
   version = -1;
   subs: Subscriber[] = [];
   qos: number[] = [];
+  /** How many of subs are client sessions (which keep what they are sent until the PUBACK). */
+  sessions = 0;
 }
 
 export class BrokerStats {
@@ -291,7 +294,13 @@ export class VirtualBroker {
   onBytes(conn: Connection, bytes: Uint8Array): void {
     this.stats.bytesIn += bytes.length;
     conn.lastIn = this.clock.now();
-    conn.parser.push(bytes);
+    let i = 0;
+    // The packets a fleet repeats are read in place (fast-path.ts) when the parser holds nothing.
+    if (conn.state === CONNECTED && !conn.parser.midPacket && conn.parser.error === undefined) {
+      i = readFastPackets(bytes, conn.topicCache, this.maxPacketSize, conn);
+      if (i === bytes.length || !conn.open) return;
+    }
+    conn.parser.push(i === 0 ? bytes : bytes.subarray(i));
   }
 
   /** @internal The network closed the link (peer FIN, reset, drop): the will goes out. */
@@ -418,6 +427,7 @@ export class VirtualBroker {
   }
 
   private onClientPublish(conn: Connection, s: Session, p: PublishPacket): void {
+    if (conn.topicCache?.topic !== p.topic) conn.topicCache = new TopicCache(p.topic);
     this.onReceive?.(s.clientId, p);
     if (p.qos === 2) {
       // QoS 2 in: deliver once on PUBLISH, remember the id until PUBREL (§4.3.3 method B).
@@ -428,8 +438,35 @@ export class VirtualBroker {
       }
       return this.write(conn, encodePubrec(p.packetId!));
     }
-    this.route(p.topic, p.payload, p.qos, p.retain, s.clientId);
-    if (p.qos === 1 && conn.state === CONNECTED && this.faults.noPuback !== true) this.writePuback(conn, p.packetId!);
+    this.routeClientPublish(conn, s, p.topic, p.payload, p.qos, p.retain, p.packetId ?? 0);
+  }
+
+  /** @internal A QoS 0 or 1 PUBLISH read by the fast path (fast-path.ts), handled as onClientPublish would. */
+  onFastPublish(conn: Connection, topic: string, payload: Uint8Array, qos: 0 | 1, retain: boolean, dup: boolean, packetId: number): void {
+    const s = conn.session!;
+    if (this.onReceive !== undefined) {
+      const p: PublishPacket = { type: "publish", topic, payload, qos, retain, dup };
+      if (qos > 0) p.packetId = packetId;
+      this.onReceive(s.clientId, p);
+    }
+    this.routeClientPublish(conn, s, topic, payload, qos, retain, packetId, true);
+  }
+
+  /** @internal A PUBACK or PINGREQ read by the fast path: the same as through onPacket. */
+  onFastPuback(conn: Connection, packetId: number): void {
+    const s = conn.session!;
+    if (s.ack(packetId)) this.pump(s);
+  }
+
+  /** @internal */
+  onFastPingreq(conn: Connection): void {
+    if (this.faults.noPingresp === true) return;
+    this.write(conn, this.pingrespOut);
+  }
+
+  private routeClientPublish(conn: Connection, s: Session, topic: string, payload: Uint8Array, qos: number, retain: boolean, packetId: number, borrowed = false): void {
+    this.route(topic, payload, qos, retain, s.clientId, borrowed);
+    if (qos === 1 && conn.state === CONNECTED && this.faults.noPuback !== true) this.writePuback(conn, packetId);
   }
 
   private onSubscribe(conn: Connection, s: Session, packetId: number, subs: { topic: string; qos: number }[]): void {
@@ -463,7 +500,11 @@ export class VirtualBroker {
   }
 
   // ---------------------------------------------------------------- routing
-  private route(topic: string, payload: Uint8Array, qos: number, retain: boolean, from: string | undefined): void {
+  /**
+   * `borrowed`: the payload is a view into a received chunk (the fast path); it is copied first
+   * when something may keep it (a retained message, a client session's in-flight or queued message).
+   */
+  private route(topic: string, payload: Uint8Array, qos: number, retain: boolean, from: string | undefined, borrowed = false): void {
     this.stats.published++;
     let entry = this.topics.get(topic);
     if (entry === undefined) {
@@ -471,6 +512,7 @@ export class VirtualBroker {
       this.topics.set(topic, entry);
     }
     entry.count++;
+    if (borrowed && (retain || entry.sessions > 0 || entry.version !== this.trie.version)) payload = payload.slice();
     this.onPublish?.(topic, payload, qos, retain, from);
     if (retain) this.retained.set(topic, payload, qos > 1 ? 1 : qos);
     if (entry.version !== this.trie.version) this.rematch(topic, entry);
@@ -496,6 +538,7 @@ export class VirtualBroker {
     const m = this.trie.match(topic, this.scratch);
     entry.subs = [...m.keys()];
     entry.qos = [...m.values()];
+    entry.sessions = entry.subs.filter((sub) => sub instanceof Session).length;
     entry.version = this.trie.version;
     m.clear();
   }

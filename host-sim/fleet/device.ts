@@ -142,8 +142,13 @@ export class FleetDevice implements Guarded {
     this.inXs = world.xs?.runs(index) === true;
     this.hardware = deviceHardware(group.hardware, seed);
     flash.fault = (op) => this.flashFault(op);
-    // NVS lives on the same chip: every key-value write is a power-cut point too.
-    this.kv.beforeWrite = (kind, key, length) => flash.nvsOp(kind, key, length);
+    // NVS lives on the same chip: every key-value write is a power-cut point too. While no cut
+    // is armed, flashFault lets every NVS op through, so it only takes its operation number
+    // (two per telemetry record: no op record or fault call for them).
+    this.kv.beforeWrite = (kind, key, length) => {
+      if (this.cutOnFlashWriteMs < 0 && !flash.poweredOff) flash.opCount++;
+      else flash.nvsOp(kind, key, length);
+    };
   }
 
   radioDown(): boolean {
@@ -344,7 +349,8 @@ export class FleetDevice implements Guarded {
       // Torn: some of the bytes land.
       return { powerCut: true, tornBytes: this.faultRandom.below(op.length + 1) };
     }
-    // I/O errors on partition writes and erases; NVS reports its own failures as KvError, not modelled here.
+    // I/O errors on partition writes and erases; NVS reports its own failures as KvError, not modelled
+    // here. (kv.beforeWrite relies on this: NVS ops fault only through the armed cut above.)
     if (op.partition === "nvs") return undefined;
     if (this.flashErrorPermille > 0 && this.world.clock.now() < this.flashErrorUntil && this.faultRandom.below(1000) < this.flashErrorPermille) {
       return { error: "io" };

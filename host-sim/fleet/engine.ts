@@ -85,6 +85,8 @@ export class VirtualFleet implements FleetWorld {
   readonly xs: FleetWorld["xs"];
   readonly firmware: FirmwareGroundTruth;
   private readonly byId = new Map<string, number>();
+  /** Telemetry topic → device position, filled as devices publish: the broker hands the same topic string each time. */
+  private readonly byTelemetryTopic = new Map<string, number>();
   /** Images whose blocks are already retained on the shared topics (one copy per image). */
   private readonly imagesPublished = new Set<string>();
   private readonly shardIndex: number;
@@ -251,8 +253,12 @@ export class VirtualFleet implements FleetWorld {
 
   // ---------------------------------------------------------------- the backend
   private onTelemetry(topic: string, payload: Uint8Array): void {
-    const i = this.byId.get(topic.slice(TELEMETRY_PREFIX, topic.length - TELEMETRY_SUFFIX));
-    if (i === undefined) return;
+    let i = this.byTelemetryTopic.get(topic);
+    if (i === undefined) {
+      i = this.byId.get(topic.slice(TELEMETRY_PREFIX, topic.length - TELEMETRY_SUFFIX));
+      if (i === undefined) return;
+      this.byTelemetryTopic.set(topic, i);
+    }
     let seq: number;
     let alarm: string | undefined;
     try {

@@ -11,6 +11,15 @@ import type { VirtualClock } from "./clock";
 export const DEFAULT_LATENCY_MS = 5;
 /** lwIP gives up a SYN after roughly this long when nothing answers. */
 export const CONNECT_TIMEOUT_MS = 10_000;
+/**
+ * Chunks on the wire are copied into shared slabs of this size: one small view per chunk instead
+ * of an ArrayBuffer each (a copy of more than 64 bytes with its own ArrayBuffer costs V8 an
+ * off-heap allocation: bench/results/fleet-offheap-copies.json). A slab is freed once no chunk in
+ * it is referenced.
+ */
+const SLAB_BYTES = 16 * 1024;
+/** Larger chunks (OTA blocks, big payloads) get an ArrayBuffer of their own. */
+const SLAB_MAX_CHUNK = 2048;
 
 export type Side = "client" | "server";
 
@@ -31,8 +40,27 @@ export class VirtualNetwork implements Network {
   private nextLinkId = 1;
   connects = 0;
   bytesCarried = 0;
+  private slab = new ArrayBuffer(SLAB_BYTES);
+  private slabUsed = 0;
 
   constructor(readonly clock: VirtualClock) {}
+
+  /**
+   * @internal A copy of a written chunk for its receiver, who owns it (nobody else holds it; a
+   * receiver that keeps bytes for long should copy them, so a slab is not kept for a few bytes).
+   */
+  copyChunk(bytes: Uint8Array): Uint8Array {
+    const n = bytes.length;
+    if (n > SLAB_MAX_CHUNK) return bytes.slice();
+    if (this.slabUsed + n > SLAB_BYTES) {
+      this.slab = new ArrayBuffer(SLAB_BYTES);
+      this.slabUsed = 0;
+    }
+    const copy = new Uint8Array(this.slab, this.slabUsed, n);
+    copy.set(bytes);
+    this.slabUsed += n;
+    return copy;
+  }
 
   listen(host: string, port: number, accept: Acceptor): () => void {
     const key = `${host}:${port}`;
@@ -183,7 +211,7 @@ export class VirtualLink {
       pipe.lastArrival = at;
       net.bytesCarried += payload.length;
       // Copy: the sender may reuse its buffer once write() returns.
-      pipe.add(at, payload === bytes ? bytes.slice() : payload);
+      pipe.add(at, payload === bytes ? net.copyChunk(bytes) : payload);
       if (!pipe.armed) this.arm(pipe);
     }
     if (fault?.then === "drop") this.drop("connection reset");

@@ -36,6 +36,36 @@ describe(`SimBattery physics (${replay})`, () => {
     expect(rest - b.terminalMv()).toBeLessThanOrEqual(1);
   });
 
+  it("a radio burst while the radio is busy queues behind it; bursts of other loads add up; ended bursts stop drawing", () => {
+    const clock = new VirtualClock();
+    const b = new SimBattery(clock, new SeededRandom(SEED), { capacityVariationPermille: 0 });
+    const m = b.model;
+    const tx = m.transmitUa - m.sleepUa;
+    const cpu = m.activeUa - m.sleepUa;
+    b.active(50);
+    b.transmit(100);
+    b.transmit(100); // queued: one radio, so 200 ms at one burst's current, not 100 ms at two
+    expect(b.currentUa()).toBe(m.sleepUa + tx + cpu);
+    clock.advance(50);
+    expect(b.currentUa()).toBe(m.sleepUa + tx);
+    clock.advance(100);
+    expect(b.currentUa()).toBe(m.sleepUa + tx);
+    b.transmit(30); // still busy until 200: extends to 230
+    clock.advance(79);
+    expect(b.currentUa()).toBe(m.sleepUa + tx);
+    clock.advance(1);
+    expect(b.currentUa()).toBe(m.sleepUa);
+    // Many short bursts, each ended before the next: the charge is exact and nothing piles up.
+    const before = b.remainingUaMs();
+    for (let i = 0; i < 1000; i++) {
+      b.transmit(5);
+      b.active(3);
+      clock.advance(10);
+    }
+    expect(before - b.remainingUaMs()).toBe(m.sleepUa * 10_000 + 1000 * (tx * 5 + cpu * 3));
+    expect(b.currentUa()).toBe(m.sleepUa);
+  });
+
   it("the ADC is read by a running CPU: a read sees at least the active current, never the sleep current", () => {
     const clock = new VirtualClock();
     const b = new SimBattery(clock, new SeededRandom(SEED), { adcNoiseLsb: 0, capacityVariationPermille: 0, startPermille: 300 });

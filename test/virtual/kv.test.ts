@@ -7,6 +7,7 @@ import { FileKv } from "../../device/platform/node/kv";
 import { MemoryKv } from "../../host-sim/virtual/kv";
 import { NvsFlashKv } from "../../host-sim/virtual/nvs-flash";
 import { SimFlash } from "../../host-sim/virtual/flash";
+import { SeededRandom } from "../../host-sim/virtual/random";
 
 describe.each([
   ["MemoryKv", () => new MemoryKv()],
@@ -22,6 +23,37 @@ describe.each([
     expect([...got]).toEqual([1, 2, 3]);
     got[1] = 9;
     expect([...kv.get("seq")!]).toEqual([1, 2, 3]);
+  });
+
+  it("stores copies of long values too, when the store reuses their buffers (random sets, replaces, deletes; fixed seeds)", () => {
+    for (const seed of [1, 2, 3]) {
+      const kv = make();
+      const model = new Map<string, number[]>();
+      const r = new SeededRandom(seed);
+      const handedOut: [Uint8Array, number[]][] = [];
+      for (let op = 0; op < 300; op++) {
+        const key = `k${r.below(4)}`;
+        if (r.below(3) === 0) {
+          kv.delete(key);
+          model.delete(key);
+        } else {
+          const v = new Uint8Array(r.below(3) === 0 ? r.below(65) : 65 + r.below(200));
+          r.fill(v);
+          kv.set(key, v);
+          model.set(key, [...v]);
+          v.fill(0xee); // the caller reuses its buffer
+        }
+        const got = kv.get(key);
+        expect(got && [...got], `seed ${seed} op ${op}`).toEqual(model.get(key));
+        if (got) {
+          handedOut.push([got, [...got]]);
+          got.fill(0xdd); // the caller scribbles on what it got
+        }
+        for (const [k, want] of model) expect([...kv.get(k)!], `seed ${seed} op ${op} ${k}`).toEqual(want);
+      }
+      // What get() returned earlier is the caller's: later sets into reused buffers never touch it.
+      for (const [b] of handedOut) expect(b.every((x) => x === 0xdd)).toBe(true);
+    }
   });
 
   it("enforces the NVS limits with a KvError naming the problem", () => {

@@ -57,6 +57,27 @@ describe("VirtualNetwork", () => {
     expect(log.filter((l) => l.includes("server"))).toEqual(["15 server data 7,7", "15 server data 7,8", "16 server data 0"]);
   });
 
+  it("every chunk a receiver got keeps its bytes, across many chunks of every size (copies share slabs, never overlap)", () => {
+    const clock = new VirtualClock();
+    const net = new VirtualNetwork(clock);
+    const got: Uint8Array[] = [];
+    net.listen("broker", 1883, () => ({ onConnect() {}, onData: (b) => void got.push(b), onClose() {} }));
+    const sock = net.connect({ host: "broker", port: 1883 }, recorder([], "dev", clock));
+    clock.advance(10);
+    const sent: number[][] = [];
+    const out = new Uint8Array(5000);
+    for (let i = 0; i < 600; i++) {
+      const n = 1 + ((i * 7919) % (i % 10 === 0 ? 5000 : 700)); // mostly small, some over a slab's chunk limit
+      for (let k = 0; k < n; k++) out[k] = (i + k * 31) & 0xff;
+      sock.write(out.subarray(0, n));
+      sent.push([...out.subarray(0, n)]);
+      if (i % 3 === 0) clock.advance(1);
+    }
+    clock.advance(100);
+    expect(got.length).toBe(600);
+    got.forEach((b, i) => expect([...b], `chunk ${i}`).toEqual(sent[i]));
+  });
+
   it("refuses when nobody listens, and times out when the network is down", () => {
     const { clock, net, log } = setup();
     net.connect({ host: "nobody", port: 1 }, recorder(log, "a", clock));
