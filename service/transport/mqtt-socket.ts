@@ -68,6 +68,8 @@ export class MqttSocketTransport implements ServiceTransport {
   private awaitingPong = false;
   private firstSubscribed: { resolve: () => void; reject: (e: Error) => void } | undefined;
   private subscribeId = -1;
+  /** Topics a live (not retained) message came on over this connection. */
+  private readonly liveTopics = new Set<string>();
   private subscribeRefusals = 0;
   private readonly log: (line: string) => void;
   /** Packets parsed from the current chunk. */
@@ -247,7 +249,19 @@ export class MqttSocketTransport implements ServiceTransport {
       }
     }
     if (publishes.length === 0) return;
-    const batch: InboundMessage[] = publishes.map((p) => ({ topic: p.topic, payload: p.payload, retain: p.retain }));
+    const batch: InboundMessage[] = [];
+    for (const p of publishes) {
+      // A retained copy is the subscription's snapshot of the past. Once a live message of its
+      // topic came on this connection, the copy is stale or a duplicate: aedes streams the
+      // snapshot while live traffic flows, and a late copy used to undo a newer OTA status.
+      if (!p.retain) this.liveTopics.add(p.topic);
+      else if (this.liveTopics.has(p.topic)) continue; // still acknowledged below
+      batch.push({ topic: p.topic, payload: p.payload, retain: p.retain });
+    }
+    if (batch.length === 0) {
+      for (const p of publishes) if (p.qos === 1 && p.packetId !== undefined) this.write(encodePuback(p.packetId));
+      return;
+    }
     try {
       this.handler(batch);
     } catch (err) {
@@ -261,6 +275,7 @@ export class MqttSocketTransport implements ServiceTransport {
 
   private onConnected(url: string): void {
     this.up = true;
+    this.liveTopics.clear(); // a new subscription sends a new snapshot
     this.attempt = 0;
     this.log(`mqtt: connected to ${url}`);
     if (this.filters.length > 0) {
