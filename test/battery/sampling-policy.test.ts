@@ -4,16 +4,11 @@
 // into the low-battery alarm when every read falls in a report's TX burst (sample interval =
 // report interval), and not read high when reads fall between reports.
 import { describe, expect, it } from "vitest";
-import { Agent, type AgentEvent } from "../../device/core/agent";
-import { VirtualBroker } from "../../host-sim/broker/virtual-broker";
-import { VirtualClock } from "../../host-sim/virtual/clock";
-import { VirtualNetwork } from "../../host-sim/virtual/network";
-import { virtualDevicePorts } from "../../host-sim/virtual-device";
+import { runAtConstantCharge, type ConstantChargeResult } from "../../host-sim/battery/constant-charge";
 import { testSeed, withSeed } from "../helpers/seed";
 
 const FILE = "test/battery/sampling-policy.test.ts";
 const SEED = testSeed(4242);
-const HOUR = 3_600_000;
 /**
  * Reported SoC vs true charge, in % points, once the median and average have settled (after the
  * first hour). The device's curve and the simulated cell agree to within a few mV at the read's
@@ -21,35 +16,8 @@ const HOUR = 3_600_000;
  */
 const TOLERANCE_PCT = 3;
 
-interface Run {
-  /** Reported pct minus true %, at every report after the first hour. */
-  errors: number[];
-  alarms: string[];
-  truePct: number;
-}
-
-function run(startPermille: number, sampleIntervalMs: number, reportIntervalMs: number, hours = 8): Run {
-  const clock = new VirtualClock();
-  const network = new VirtualNetwork(clock);
-  new VirtualBroker(network).start();
-  // 4,000 mAh: eight hours of this device's drain is ~0.3 % of the cell, so the truth stays put.
-  const device = virtualDevicePorts({ seed: SEED, clock, network, batteryModel: { capacityMah: 4000, startPermille, capacityVariationPermille: 0 } });
-  const events: AgentEvent[] = [];
-  const errors: number[] = [];
-  let truePct = 0;
-  // Every batch is scored against the true charge at the instant it was made.
-  const agent = new Agent(device.ports, { deviceId: "dev-bat", brokers: ["mqtt://broker:1883"], telemetry: { sampleIntervalMs, reportIntervalMs } }, (e) => {
-    events.push(e);
-    if (e.type !== "telemetry" || e.batch.uptimeMs < HOUR || e.batch.battery === undefined) return;
-    truePct = device.battery.chargePermille() / 10;
-    errors.push(e.batch.battery.pct - truePct);
-  });
-  agent.start();
-  clock.advance(hours * HOUR);
-  agent.stop();
-  const alarms = events.flatMap((e) => (e.type === "battery" && e.event.type === "alarm" ? [`${e.event.alarm}@${e.event.pct}%`] : []));
-  return { errors, alarms, truePct };
-}
+const run = (startPermille: number, sampleIntervalMs: number, reportIntervalMs: number): ConstantChargeResult =>
+  runAtConstantCharge({ seed: SEED, startPermille, sampleIntervalMs, reportIntervalMs, hours: 8 });
 
 const worst = (xs: number[]) => xs.reduce((m, x) => (Math.abs(x) > Math.abs(m) ? x : m), 0);
 

@@ -23,9 +23,11 @@ const BASE: BatteryRunOptions = {
 
 /**
  * Stated accuracy of the time-to-empty estimate at mid-life, vs the simulated truth.
- * Measured over 150 seeds (default models): p5 +0.4 %, median +6 %, p95 +10 %, worst +15 %.
- * The positive bias is the device's discharge curve sitting ~20 mV below the simulated
- * cell's loaded voltage: a real cell never matches its curve exactly either.
+ * Measured over 150 seeds (default models; `npm run bench -- battery-accuracy`,
+ * bench/results/battery-accuracy.json): p5 −10.8 %, median −4.9 %, p95 −0.2 %, worst 17.4 %.
+ * The negative bias is the agent's own policy: reports stretch ×4 while low and ×16 while
+ * critical, so the last fifth of the cell lasts longer than the mid-life rate predicts
+ * (without stretching: median +0.2 %, worst 12.7 %).
  */
 const TTE_TOLERANCE = 0.2;
 
