@@ -6,6 +6,9 @@
 // ratio, and both trace hashes (they must be equal: same seed, same run).
 //
 //   node bench/lib/ab-fleet.mjs <baseline-root> <name> "<what the baseline is>" [devices] [hours] [rounds]
+//
+// AB_NODE_FLAGS="--max-semi-space-size=64" gives this side's runs those Node flags (the A/B of a
+// flag: pass this root as the baseline too).
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
@@ -23,8 +26,10 @@ if (!baseline || !name || !baselineIs) {
 const driver = path.join("bench", "lib", "profile-fleet.ts");
 if (!fs.existsSync(path.join(baseline, driver))) fs.copyFileSync(path.join(root, driver), path.join(baseline, driver));
 
-function run(dir) {
-  const out = execFileSync(process.execPath, [path.join(dir, "scripts", "run-ts.mjs"), path.join(dir, driver), devices, hours, "1"], { cwd: dir, encoding: "utf8" });
+const thisFlags = (process.env.AB_NODE_FLAGS ?? "").split(/\s+/).filter((f) => f !== "");
+
+function run(dir, flags = []) {
+  const out = execFileSync(process.execPath, [...flags, path.join(dir, "scripts", "run-ts.mjs"), path.join(dir, driver), devices, hours, "1"], { cwd: dir, encoding: "utf8" });
   return JSON.parse(out.trim().split("\n").pop());
 }
 
@@ -38,14 +43,14 @@ const load0 = os.loadavg()[0];
 const pairs = [];
 for (let i = 0; i <= Number(rounds); i++) {
   // Alternate which side goes first, so a load change hits both sides alike.
-  const [a, b] = i % 2 === 0 ? [run(baseline), run(root)] : [run(root), run(baseline)].reverse();
+  const [a, b] = i % 2 === 0 ? [run(baseline), run(root, thisFlags)] : [run(root, thisFlags), run(baseline)].reverse();
   console.log(`round ${i}${i === 0 ? " (warm-up)" : ""}: baseline ${a.cpuMicrosPerMessage} µs/msg, this ${b.cpuMicrosPerMessage} µs/msg`);
   if (i > 0) pairs.push({ base: a, cand: b });
 }
 const record = {
   ...resultsHeader(name),
   machine: `${os.cpus().length} cores shared with other jobs; 1-minute load average ${load0.toFixed(1)} at the start, ${os.loadavg()[0].toFixed(1)} at the end: CPU time per message, not wall time, is the figure`,
-  parameters: { devices: Number(devices), simulatedHours: Number(hours), seed: 1, telemetryEverySeconds: 60, rounds: Number(rounds), warmupRounds: 1, baseline: baselineIs },
+  parameters: { devices: Number(devices), simulatedHours: Number(hours), seed: 1, telemetryEverySeconds: 60, rounds: Number(rounds), warmupRounds: 1, baseline: baselineIs, thisNodeFlags: thisFlags },
   results: {
     messages: pairs[0].cand.messages,
     lost: Math.max(...pairs.map((p) => p.cand.lost + p.base.lost)),
