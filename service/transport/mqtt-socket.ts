@@ -258,17 +258,15 @@ export class MqttSocketTransport implements ServiceTransport {
       else if (this.liveTopics.has(p.topic)) continue; // still acknowledged below
       batch.push({ topic: p.topic, payload: p.payload, retain: p.retain });
     }
-    if (batch.length === 0) {
-      for (const p of publishes) if (p.qos === 1 && p.packetId !== undefined) this.write(encodePuback(p.packetId));
-      return;
-    }
-    try {
-      this.handler(batch);
-    } catch (err) {
-      // Not stored: no PUBACK; drop the connection so the broker redelivers (after a backoff).
-      this.log(`mqtt: could not store ${batch.length} messages (${(err as Error).message}); not acknowledged`);
-      this.drop(socket, "store failed");
-      return;
+    if (batch.length > 0) {
+      try {
+        this.handler(batch);
+      } catch (err) {
+        // Not stored: no PUBACK; drop the connection so the broker redelivers (after a backoff).
+        this.log(`mqtt: could not store ${batch.length} messages (${(err as Error).message}); not acknowledged`);
+        this.drop(socket, "store failed");
+        return;
+      }
     }
     for (const p of publishes) if (p.qos === 1 && p.packetId !== undefined) this.write(encodePuback(p.packetId));
   }
