@@ -10,12 +10,12 @@
 // Both sides run with the Node flags `tether sim` runs with (SIM_NODE_FLAGS in bin/node-flags.mjs).
 // AB_NODE_FLAGS / AB_BASE_NODE_FLAGS replace them for this side / the baseline ("" for none): the
 // A/B of a flag passes this root as the baseline too.
-import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { resultsHeader } from "./results-header.mjs";
+import { PROFILE_DRIVER, runFleet, spread } from "./fleet-runs.mjs";
 import { SIM_NODE_FLAGS } from "../../bin/node-flags.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -25,23 +25,14 @@ if (!baseline || !name || !baselineIs) {
   console.error('usage: node bench/lib/ab-fleet.mjs <baseline-root> <name> "<what the baseline is>" [devices] [hours] [rounds]');
   process.exit(2);
 }
-const driver = path.join("bench", "lib", "profile-fleet.ts");
+const driver = PROFILE_DRIVER;
 if (!fs.existsSync(path.join(baseline, driver))) fs.copyFileSync(path.join(root, driver), path.join(baseline, driver));
 
 const flagsFrom = (v) => (v === undefined ? SIM_NODE_FLAGS : v.split(/\s+/).filter((f) => f !== ""));
 const thisFlags = flagsFrom(process.env.AB_NODE_FLAGS);
 const baseFlags = flagsFrom(process.env.AB_BASE_NODE_FLAGS);
 
-function run(dir, flags = []) {
-  const out = execFileSync(process.execPath, [...flags, path.join(dir, "scripts", "run-ts.mjs"), path.join(dir, driver), devices, hours, "1"], { cwd: dir, encoding: "utf8" });
-  return JSON.parse(out.trim().split("\n").pop());
-}
-
-const spread = (xs, digits = 1) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const r = (v) => Number(v.toFixed(digits));
-  return { min: r(s[0]), median: r(s[Math.floor(s.length / 2)]), max: r(s[s.length - 1]) };
-};
+const run = (dir, flags) => runFleet(dir, flags, devices, hours);
 
 const load0 = os.loadavg()[0];
 const pairs = [];

@@ -7,12 +7,12 @@
 //
 //   node bench/lib/flags-sweep.mjs <name> <devices> <hours> <rounds> "<flags 1>" "<flags 2>" ...
 //   node bench/lib/flags-sweep.mjs fleet-semi-space-1k 1000 2 5 "" "--max-semi-space-size=32" "--max-semi-space-size=64"
-import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { resultsHeader } from "./results-header.mjs";
+import { runFleet, spread } from "./fleet-runs.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, "..", "..");
@@ -24,16 +24,7 @@ if (!name || !devices || !hours || !rounds || sets.length < 2) {
 const flagSets = sets.map((s) => s.split(/\s+/).filter((f) => f !== ""));
 const label = (i) => (flagSets[i].length === 0 ? "(none)" : flagSets[i].join(" "));
 
-function run(flags) {
-  const out = execFileSync(process.execPath, [...flags, path.join(root, "scripts", "run-ts.mjs"), path.join(root, "bench", "lib", "profile-fleet.ts"), devices, hours, "1"], { cwd: root, encoding: "utf8" });
-  return JSON.parse(out.trim().split("\n").pop());
-}
-
-const spread = (xs, digits = 1) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const r = (v) => Number(v.toFixed(digits));
-  return { min: r(s[0]), median: r(s[Math.floor(s.length / 2)]), max: r(s[s.length - 1]) };
-};
+const run = (flags) => runFleet(root, flags, devices, hours);
 
 const load0 = os.loadavg()[0];
 const runs = flagSets.map(() => []);
