@@ -6,9 +6,11 @@ import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { missingNodeFlags, rerunWithNodeFlags, SIM_NODE_FLAGS } from "./node-flags.mjs";
 
-// `tether sim` runs in a Node started with SIM_NODE_FLAGS (heap sizes are fixed at start-up).
+// `tether sim` runs in a Node started with SIM_NODE_FLAGS (heap sizes are fixed at start-up);
+// not under a debugger, which is attached to this process (a second one could not take its port).
 const args = process.argv.slice(2);
-if (args[0] === "sim") {
+const debugging = process.execArgv.some((f) => f.startsWith("--inspect"));
+if (args[0] === "sim" && !debugging) {
   const missing = missingNodeFlags(SIM_NODE_FLAGS);
   if (missing.length > 0) {
     process.exitCode = await rerunWithNodeFlags(fileURLToPath(import.meta.url), args, missing);
