@@ -29,16 +29,11 @@ const LANE_INITIAL_CAPACITY = 256;
 const HEAP = -1;
 const NONE = -2;
 
-/** A lane entry's slot when the entry holds its callback itself (schedule(): no id, never cancelled). */
-const DIRECT = -1;
-
-/** Timers set with one delay, oldest first, in a ring of parallel arrays. */
+/** Timers set with one delay, oldest first, in a ring of parallel typed arrays. */
 class Lane {
   dues = new Float64Array(LANE_INITIAL_CAPACITY);
   seqs = new Float64Array(LANE_INITIAL_CAPACITY);
   slots = new Int32Array(LANE_INITIAL_CAPACITY);
-  /** The callbacks of DIRECT entries (undefined elsewhere). */
-  fns: ((() => void) | undefined)[] = new Array(LANE_INITIAL_CAPACITY).fill(undefined);
   mask = LANE_INITIAL_CAPACITY - 1;
   /** Entries are head..tail-1 (positions taken & mask); both only grow. */
   head = 0;
@@ -54,33 +49,21 @@ class Lane {
     this.slots[k] = slot;
   }
 
-  pushDirect(due: number, seq: number, fn: () => void): void {
-    if (this.tail - this.head > this.mask) this.grow();
-    const k = this.tail++ & this.mask;
-    this.dues[k] = due;
-    this.seqs[k] = seq;
-    this.slots[k] = DIRECT;
-    this.fns[k] = fn;
-  }
-
   private grow(): void {
     const n = (this.mask + 1) * 2;
     const dues = new Float64Array(n);
     const seqs = new Float64Array(n);
     const slots = new Int32Array(n);
-    const fns: ((() => void) | undefined)[] = new Array(n).fill(undefined);
     let j = 0;
     for (let i = this.head; i < this.tail; i++, j++) {
       const k = i & this.mask;
       dues[j] = this.dues[k];
       seqs[j] = this.seqs[k];
       slots[j] = this.slots[k];
-      fns[j] = this.fns[k];
     }
     this.dues = dues;
     this.seqs = seqs;
     this.slots = slots;
-    this.fns = fns;
     this.mask = n - 1;
     this.head = 0;
     this.tail = j;
@@ -128,26 +111,6 @@ export class VirtualClock implements Clock {
   /** `guard`, when given, runs the callback (instead of a wrapping closure per timer). */
   setTimeout(fn: () => void, ms: number, guard?: TimerGuard): TimerId {
     const delay = ms > 0 ? Math.floor(ms) : 0;
-    return this.addWithSlot(fn, delay, guard, this.laneFor(delay));
-  }
-
-  /**
-   * A timer that is never cancelled and has no guard (the network's deliveries: one per chunk on
-   * the wire). It fires exactly where setTimeout's would; in a lane it holds its callback itself,
-   * so it costs no slot and no id.
-   */
-  schedule(fn: () => void, ms: number): void {
-    const delay = ms > 0 ? Math.floor(ms) : 0;
-    const lane = this.laneFor(delay);
-    if (lane === undefined) {
-      this.addWithSlot(fn, delay, undefined, undefined);
-      return;
-    }
-    lane.pushDirect(this.current + delay, this.nextSeq++, fn);
-    this.live++;
-  }
-
-  private addWithSlot(fn: () => void, delay: number, guard: TimerGuard | undefined, lane: Lane | undefined): TimerId {
     let slot = this.freeSlots.pop();
     if (slot === undefined) {
       slot = this.fns.length;
@@ -160,6 +123,7 @@ export class VirtualClock implements Clock {
       this.guards[slot] = guard;
       this.gens[slot]++;
     }
+    const lane = this.laneFor(delay);
     if (lane !== undefined) lane.push(this.current + delay, this.nextSeq++, slot);
     else this.push(this.current + delay, this.nextSeq++, slot);
     this.live++;
@@ -263,10 +227,8 @@ export class VirtualClock implements Clock {
     for (let i = 0; i < lanes.length; i++) {
       const lane = lanes[i];
       let k = lane.head & lane.mask;
-      while (lane.head !== lane.tail) {
-        const slot = lane.slots[k];
-        if (slot === DIRECT || this.fns[slot] !== undefined) break;
-        this.freeSlots.push(slot);
+      while (lane.head !== lane.tail && this.fns[lane.slots[k]] === undefined) {
+        this.freeSlots.push(lane.slots[k]);
         k = ++lane.head & lane.mask;
       }
       if (lane.head === lane.tail) continue;
@@ -299,14 +261,6 @@ export class VirtualClock implements Clock {
       const k = lane.head++ & lane.mask;
       due = lane.dues[k];
       slot = lane.slots[k];
-      if (slot === DIRECT) {
-        const fn = lane.fns[k]!;
-        lane.fns[k] = undefined;
-        this.live--;
-        this.current = due;
-        fn();
-        return;
-      }
       this.freeSlots.push(slot);
     }
     const fn = this.fns[slot]!;

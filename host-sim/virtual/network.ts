@@ -222,7 +222,7 @@ export class VirtualLink {
     if (pipe.head === undefined) return;
     pipe.armed = true;
     const clock = this.network.clock;
-    clock.schedule(pipe.deliver, pipe.headAt - clock.now());
+    clock.setTimeout(pipe.deliver, pipe.headAt - clock.now());
   }
 
   /** @internal Hands every chunk that has arrived to the receiving end, then waits for the next. */
