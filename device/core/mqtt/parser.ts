@@ -100,18 +100,6 @@ export class MqttParser {
           }
           if (type === PUBLISH && ((b >> 1) & 3) === 3) return this.fail("malformed: PUBLISH with QoS 3");
           this.first = b;
-          // The usual packet: a Remaining Length of one or two bytes and the whole body in this
-          // chunk. Decoded here in place; anything else goes through S.Length, which decides the same.
-          if (i < bytes.length) {
-            let n = bytes[i];
-            let start = i + 1;
-            if (n >= 128) n = start < bytes.length && bytes[start] < 128 ? (n & 127) | (bytes[start++] << 7) : -1;
-            if (n >= 0 && n <= this.maxPacketSize && n <= bytes.length - start) {
-              i = start + n;
-              this.deliver(bytes, start, i);
-              break;
-            }
-          }
           this.length = 0;
           this.multiplier = 1;
           this.lengthBytes = 0;
