@@ -170,21 +170,24 @@ describe("tether device: the state directory", () => {
   }, 60_000);
 
   it("a state directory this user cannot write fails at start with one message", () => {
-    if (process.getuid?.() !== 0) return; // needs root to run the CLI as another user
+    if (process.getuid?.() !== 0) return; // needs root to drop the permission override
+    // Root without CAP_DAC_OVERRIDE is held to the permission bits like any user, and still reads
+    // the checkout as its owner (another uid could not read a clone inside a 0700 directory).
+    const unprivileged = (state: string) =>
+      spawnSync("setpriv", ["--bounding-set=-dac_override,-dac_read_search", "--", process.execPath, cli, "device", "--id", "d1", "--broker", deadBroker, "--state", state], { encoding: "utf8", timeout: 20_000 });
     const state = path.join(tmp, "read-only");
     fs.mkdirSync(state);
-    fs.chmodSync(tmp, 0o755);
     fs.chmodSync(state, 0o555);
-    const r = spawnSync(process.execPath, [cli, "device", "--id", "d1", "--broker", deadBroker, "--state", state], { encoding: "utf8", timeout: 20_000, uid: 65534, gid: 65534 });
+    const r = unprivileged(state);
+    expect(r.error).toBeUndefined();
     expect(r.status, r.stderr).toBe(1);
     expect(r.stderr).toMatch(/state directory .*read-only is not writable \(EACCES\)/);
 
     // A writable directory whose flash file this user cannot write (flash is written in place): also at start, and the lock released.
     const partly = path.join(tmp, "flash-read-only");
     fs.mkdirSync(path.join(partly, "flash"), { recursive: true });
-    fs.chownSync(partly, 65534, 65534);
-    fs.writeFileSync(path.join(partly, "flash", "ota_0.bin"), new Uint8Array(16), { mode: 0o644 });
-    const k = spawnSync(process.execPath, [cli, "device", "--id", "d1", "--broker", deadBroker, "--state", partly], { encoding: "utf8", timeout: 20_000, uid: 65534, gid: 65534 });
+    fs.writeFileSync(path.join(partly, "flash", "ota_0.bin"), new Uint8Array(16), { mode: 0o444 });
+    const k = unprivileged(partly);
     expect(k.status, k.stderr).toBe(1);
     expect(k.stderr).toMatch(/ota_0\.bin is not writable \(EACCES\)/);
     expect(fs.existsSync(path.join(partly, "lock"))).toBe(false);
