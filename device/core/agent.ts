@@ -126,6 +126,8 @@ export class Agent {
       },
       (status) => this.observe({ type: "ota", status }),
     );
+    // A download keeps the radio sending: battery reads wait for it (monitor.ts deferReadsWhile).
+    this.battery.deferReadsWhile(() => this.ota.updater.state === "downloading");
   }
 
   start(): void {

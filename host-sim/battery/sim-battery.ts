@@ -147,6 +147,25 @@ export class SimBattery implements BatteryAdc {
     this.burst(this.model.transmitUa - this.model.sleepUa, ms, "radio");
   }
 
+  /**
+   * The chip resets (restart, crash, power cut): the radio's queued packets and the CPU's work end
+   * now; a load outside the chip ("other": a stuck peripheral, a fault's drain) goes on. Without
+   * this a restart straight after a download booted into its leftover TX and primed the new
+   * boot's battery readings in the sag.
+   */
+  chipReset(): void {
+    this.integrate();
+    let kept = 0;
+    for (let i = 0; i < this.burstCount; i++) {
+      if (this.burstLoads[i] !== "other") continue;
+      this.burstEnds[kept] = this.burstEnds[i];
+      this.burstUas[kept] = this.burstUas[i];
+      this.burstLoads[kept] = this.burstLoads[i];
+      kept++;
+    }
+    this.burstCount = kept;
+  }
+
   /** A connection attempt's lump cost: reconnect policy shows up as lost battery life. */
   connectionAttempt(): void {
     this.integrate();

@@ -325,6 +325,7 @@ export class FleetDevice implements Guarded {
   private halt(next: DeviceState): void {
     this.epoch++;
     this.state = next;
+    this.battery.chipReset(); // its radio and CPU stop with it
     this.agent = undefined;
     this.xsBoot?.dispose();
     this.xsBoot = undefined;

@@ -156,6 +156,31 @@ describe("BatteryMonitor over the port", () => {
     expect(m.otaAllowed()).toEqual({ allowed: false, reason: "battery-unknown" });
   });
 
+  it("while the radio is busy, reads wait (at most maxReadDeferMs at a time); the first reads at boot never wait", () => {
+    const clock = new VirtualClock();
+    let reads = 0;
+    const battery = { resolution: 12, fullScaleMv: 6600, read: () => (reads++, mvToRaw(3900)) };
+    const m = new BatteryMonitor({ clock, battery }, { maxReadDeferMs: 600_000 });
+    let busy = true;
+    m.deferReadsWhile(() => busy);
+    m.prime(); // busy from the start: boot still needs its readings
+    expect(reads).toBe(3);
+    const at: number[] = [];
+    for (let minute = 1; minute <= 25; minute++) {
+      clock.advance(60_000);
+      const before = reads;
+      m.poll();
+      if (reads > before) at.push(minute);
+    }
+    // Deferred from minute 1; one read once 10 min of waiting passed, then the wait starts again.
+    expect(at).toEqual([11, 21]);
+    expect(m.deferredReads).toBe(23);
+    busy = false;
+    clock.advance(60_000);
+    m.poll();
+    expect(reads).toBe(6);
+  });
+
   it("refuses a bad configuration with a clear error", () => {
     const clock = new VirtualClock();
     const battery = adc([2400]);

@@ -66,6 +66,22 @@ describe(`SimBattery physics (${replay})`, () => {
     expect(b.currentUa()).toBe(m.sleepUa);
   });
 
+  it("a chip reset ends the radio's queued packets and the CPU's work, not an outside load", () => {
+    const clock = new VirtualClock();
+    const b = new SimBattery(clock, new SeededRandom(SEED), { capacityVariationPermille: 0 });
+    const m = b.model;
+    b.burst(60_000, 3_600_000); // a fault's drain ("other")
+    for (let i = 0; i < 100; i++) b.transmit(20); // 2 s of queued TX
+    b.active(500);
+    clock.advance(100);
+    expect(b.currentUa()).toBe(m.sleepUa + 60_000 + (m.transmitUa - m.sleepUa) + (m.activeUa - m.sleepUa));
+    const before = b.remainingUaMs();
+    b.chipReset();
+    expect(b.currentUa()).toBe(m.sleepUa + 60_000);
+    clock.advance(1000);
+    expect(before - b.remainingUaMs()).toBe((m.sleepUa + 60_000) * 1000);
+  });
+
   it("the ADC is read by a running CPU: a read sees at least the active current, never the sleep current", () => {
     const clock = new VirtualClock();
     const b = new SimBattery(clock, new SeededRandom(SEED), { adcNoiseLsb: 0, capacityVariationPermille: 0, startPermille: 300 });

@@ -57,6 +57,11 @@ export interface BatteryConfig {
   maxReportIntervalMs: number;
   /** OTA needs at least this SoC unless charging or on external power. */
   otaMinPct: number;
+  /**
+   * While the radio is busy (deferReadsWhile), reads are skipped for at most this long, then one
+   * is taken anyway and the wait starts again: a very long download must not hide a dying cell.
+   */
+  maxReadDeferMs: number;
 }
 
 export const DEFAULT_BATTERY_CONFIG: BatteryConfig = {
@@ -78,6 +83,7 @@ export const DEFAULT_BATTERY_CONFIG: BatteryConfig = {
   criticalReportFactor: 16,
   maxReportIntervalMs: 6 * 3600_000,
   otaMinPct: 30,
+  maxReadDeferMs: 10 * 60_000,
 };
 
 export type ChargerState = "charging" | "full" | "discharging" | "absent" | undefined;
@@ -348,6 +354,7 @@ export function validateBatteryConfig(c: BatteryConfig): void {
   pos("criticalReportFactor", c.criticalReportFactor);
   pos("maxReportIntervalMs", c.maxReportIntervalMs);
   pos("brownoutMv", c.brownoutMv);
+  pos("maxReadDeferMs", c.maxReadDeferMs, 0);
 }
 
 /**
@@ -359,6 +366,11 @@ export class BatteryMonitor {
   readonly state: BatteryState = initialBatteryState();
   private listeners: ((e: BatteryEvent) => void)[] = [];
   private brownoutHandlers: ((mv: number) => void)[] = [];
+  private radioBusy: (() => boolean) | undefined;
+  /** When the present run of skipped reads began (clock ms), if one is running. */
+  private deferringSince: number | undefined;
+  /** Reads skipped because the radio was busy. */
+  deferredReads = 0;
 
   constructor(
     private readonly ports: { clock: Clock; battery: BatteryAdc },
@@ -381,11 +393,42 @@ export class BatteryMonitor {
   /** Takes `count` readings back to back (at boot, so alarms can be judged at once). */
   prime(count = this.config.minReadings): BatteryEvent[] {
     const all: BatteryEvent[] = [];
-    for (let i = 0; i < count && !this.state.brownout; i++) all.push(...this.poll());
+    for (let i = 0; i < count && !this.state.brownout; i++) all.push(...this.readNow());
     return all;
   }
 
+  /**
+   * While `busy()` is true the radio is sending back to back (an OTA download: block wants and
+   * PUBACKs), so a read would see the cell sagging under TX (I·R, tens of mV: several points of
+   * SoC, enough to raise a false low alarm and defer the download itself). poll() then keeps the
+   * last readings instead, for up to maxReadDeferMs at a time. prime() (boot) always reads.
+   */
+  deferReadsWhile(busy: () => boolean): void {
+    this.radioBusy = busy;
+  }
+
+  /** True when this poll should keep the last readings rather than read the cell now. */
+  private deferRead(): boolean {
+    if (this.radioBusy === undefined || !this.radioBusy()) {
+      this.deferringSince = undefined;
+      return false;
+    }
+    const now = this.ports.clock.now();
+    if (this.deferringSince === undefined) this.deferringSince = now;
+    if (now - this.deferringSince >= this.config.maxReadDeferMs) {
+      this.deferringSince = now; // read this once, then wait again
+      return false;
+    }
+    this.deferredReads++;
+    return true;
+  }
+
+  /** One sampling tick's read (unless the radio is busy: deferReadsWhile). */
   poll(): BatteryEvent[] {
+    return this.deferRead() ? [] : this.readNow();
+  }
+
+  private readNow(): BatteryEvent[] {
     const adc = this.ports.battery;
     let mv: number | undefined;
     let charger: ChargerState;
