@@ -200,35 +200,43 @@ export function encodePublish(p: {
   if (hasWildcard(p.topic)) throw new MqttEncodeError("wildcard in publish topic");
   const topicBytes = utf8Length(p.topic);
   if (topicBytes > 0xffff) throw new MqttEncodeError("topic longer than 65535 bytes");
-  return publishFrame(p.topic, topicBytes, p.payload, p.qos, !!p.retain, !!p.dup, p.packetId);
+  if (p.qos > 0) checkId(p.packetId ?? 0);
+  // §3.3.1.1: DUP must be 0 for QoS 0.
+  const first = (PUBLISH << 4) | (p.dup && p.qos > 0 ? 8 : 0) | (p.qos << 1) | (p.retain ? 1 : 0);
+  // The hot path of every message: one buffer, written in place (same bytes as frame()).
+  const len = 2 + topicBytes + (p.qos > 0 ? 2 : 0) + p.payload.length;
+  const out = header(first, len);
+  let o = out.length - len;
+  out[o++] = topicBytes >> 8;
+  out[o++] = topicBytes & 0xff;
+  o = utf8Write(p.topic, out, o);
+  if (p.qos > 0) {
+    out[o++] = p.packetId! >> 8;
+    out[o++] = p.packetId! & 0xff;
+  }
+  out.set(p.payload, o);
+  return out;
 }
 
 /**
- * encodePublish for a topic its caller checked (not empty, no wildcard) and encoded once:
- * the client publishes one topic for a device's whole life. The same bytes as encodePublish.
+ * encodePublish for a topic its caller checked (no wildcard) and encoded once: the client
+ * publishes one topic for a device's whole life, so it is not scanned three times per message.
+ * The same bytes as encodePublish (test/mqtt/differential.test.ts checks both against mqtt-packet);
+ * written out, not shared through a helper, because that call costs XS more than it saves.
  */
 export function encodePublishEncoded(topic: Uint8Array, payload: Uint8Array, qos: 0 | 1, retain: boolean, dup: boolean, packetId?: number): Uint8Array {
-  if (topic.length === 0) throw new MqttEncodeError("empty topic");
-  if (topic.length > 0xffff) throw new MqttEncodeError("topic longer than 65535 bytes");
-  return publishFrame(topic, topic.length, payload, qos, retain, dup, packetId);
-}
-
-/** The hot path of every message: one buffer, written in place (same bytes as frame()). */
-function publishFrame(topic: string | Uint8Array, topicBytes: number, payload: Uint8Array, qos: PacketQoS, retain: boolean, dup: boolean, packetId: number | undefined): Uint8Array {
+  const topicBytes = topic.length;
+  if (topicBytes === 0) throw new MqttEncodeError("empty topic");
+  if (topicBytes > 0xffff) throw new MqttEncodeError("topic longer than 65535 bytes");
   if (qos > 0) checkId(packetId ?? 0);
-  // §3.3.1.1: DUP must be 0 for QoS 0.
   const first = (PUBLISH << 4) | (dup && qos > 0 ? 8 : 0) | (qos << 1) | (retain ? 1 : 0);
   const len = 2 + topicBytes + (qos > 0 ? 2 : 0) + payload.length;
   const out = header(first, len);
   let o = out.length - len;
   out[o++] = topicBytes >> 8;
   out[o++] = topicBytes & 0xff;
-  if (typeof topic === "string") {
-    o = utf8Write(topic, out, o);
-  } else {
-    out.set(topic, o);
-    o += topicBytes;
-  }
+  out.set(topic, o);
+  o += topicBytes;
   if (qos > 0) {
     out[o++] = packetId! >> 8;
     out[o++] = packetId! & 0xff;
