@@ -16,11 +16,14 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { compileTs } from "../scripts/run-ts.mjs";
+import { SIM_NODE_FLAGS } from "../bin/node-flags.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, "..");
 const cacheDir = path.join(repoRoot, "node_modules", ".cache", "tether-bench");
 const resultsDir = path.join(here, "results");
+/** Node flags a bench's child runs with: the fleet bench measures what `tether sim` runs with. */
+const BENCH_NODE_FLAGS = { fleet: SIM_NODE_FLAGS };
 
 // ---------------------------------------------------------------- child mode
 // node --expose-gc bench/run.mjs --child <compiled.mjs> <result.json>
@@ -57,11 +60,11 @@ function summarize(obj, indent = "  ") {
   return out;
 }
 
-function runChild(compiled, resultFile) {
+function runChild(compiled, resultFile, nodeFlags) {
   return new Promise((resolve) => {
     const child = spawn(
       process.execPath,
-      ["--expose-gc", "--enable-source-maps", fileURLToPath(import.meta.url), "--child", compiled, resultFile],
+      ["--expose-gc", "--enable-source-maps", ...nodeFlags, fileURLToPath(import.meta.url), "--child", compiled, resultFile],
       { stdio: "inherit" },
     );
     child.on("exit", (code, signal) => resolve(signal ? `killed by ${signal}` : code === 0 ? undefined : `exit ${code}`));
@@ -95,7 +98,7 @@ async function main() {
       const compiled = await compileTs(path.join(here, file), { outDir: cacheDir });
       const resultFile = path.join(cacheDir, `${name}.result-${process.pid}.json`);
       fs.rmSync(resultFile, { force: true });
-      error = await runChild(compiled, resultFile);
+      error = await runChild(compiled, resultFile, BENCH_NODE_FLAGS[name] ?? []);
       if (!error) {
         results = JSON.parse(fs.readFileSync(resultFile, "utf8"));
         fs.rmSync(resultFile, { force: true });
@@ -108,7 +111,7 @@ async function main() {
       console.error(`bench ${name} FAILED: ${error}`);
       continue;
     }
-    const record = { name, date: new Date().toISOString(), node: process.version, host, results };
+    const record = { name, date: new Date().toISOString(), node: process.version, nodeFlags: BENCH_NODE_FLAGS[name] ?? [], host, results };
     // BENCH_OUT names the results file when one bench runs (another size beside the default one).
     const out = path.join(resultsDir, `${files.length === 1 && process.env.BENCH_OUT ? process.env.BENCH_OUT : name}.json`);
     fs.writeFileSync(out, `${JSON.stringify(record, null, 2)}\n`);

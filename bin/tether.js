@@ -4,6 +4,19 @@
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { missingNodeFlags, rerunWithNodeFlags, SIM_NODE_FLAGS } from "./node-flags.mjs";
+
+// `tether sim` runs in a Node started with SIM_NODE_FLAGS (heap sizes are fixed at start-up);
+// not under a debugger, which is attached to this process (a second one could not take its port).
+const args = process.argv.slice(2);
+const debugging = process.execArgv.some((f) => f.startsWith("--inspect"));
+if (args[0] === "sim" && !debugging) {
+  const missing = missingNodeFlags(SIM_NODE_FLAGS);
+  if (missing.length > 0) {
+    process.exitCode = await rerunWithNodeFlags(fileURLToPath(import.meta.url), args, missing);
+    process.exit();
+  }
+}
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const bundle = join(root, "dist", "tether.js");
@@ -32,5 +45,5 @@ if (!existsSync(bundle) || !existsSync(shardBundle) || stale()) {
 }
 
 const { main } = await import(pathToFileURL(bundle).href);
-const code = await main(process.argv.slice(2));
+const code = await main(args);
 if (typeof code === "number") process.exitCode = code;

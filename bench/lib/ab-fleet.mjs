@@ -7,14 +7,16 @@
 //
 //   node bench/lib/ab-fleet.mjs <baseline-root> <name> "<what the baseline is>" [devices] [hours] [rounds]
 //
-// AB_NODE_FLAGS="--max-semi-space-size=64" gives this side's runs those Node flags (the A/B of a
-// flag: pass this root as the baseline too).
-import { execFileSync } from "node:child_process";
+// Both sides run with the Node flags `tether sim` runs with (SIM_NODE_FLAGS in bin/node-flags.mjs).
+// AB_NODE_FLAGS / AB_BASE_NODE_FLAGS replace them for this side / the baseline ("" for none): the
+// A/B of a flag passes this root as the baseline too.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { resultsHeader } from "./results-header.mjs";
+import { PROFILE_DRIVER, runFleet, spread } from "./fleet-runs.mjs";
+import { SIM_NODE_FLAGS } from "../../bin/node-flags.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, "..", "..");
@@ -23,34 +25,27 @@ if (!baseline || !name || !baselineIs) {
   console.error('usage: node bench/lib/ab-fleet.mjs <baseline-root> <name> "<what the baseline is>" [devices] [hours] [rounds]');
   process.exit(2);
 }
-const driver = path.join("bench", "lib", "profile-fleet.ts");
+const driver = PROFILE_DRIVER;
 if (!fs.existsSync(path.join(baseline, driver))) fs.copyFileSync(path.join(root, driver), path.join(baseline, driver));
 
-const thisFlags = (process.env.AB_NODE_FLAGS ?? "").split(/\s+/).filter((f) => f !== "");
+const flagsFrom = (v) => (v === undefined ? SIM_NODE_FLAGS : v.split(/\s+/).filter((f) => f !== ""));
+const thisFlags = flagsFrom(process.env.AB_NODE_FLAGS);
+const baseFlags = flagsFrom(process.env.AB_BASE_NODE_FLAGS);
 
-function run(dir, flags = []) {
-  const out = execFileSync(process.execPath, [...flags, path.join(dir, "scripts", "run-ts.mjs"), path.join(dir, driver), devices, hours, "1"], { cwd: dir, encoding: "utf8" });
-  return JSON.parse(out.trim().split("\n").pop());
-}
-
-const spread = (xs, digits = 1) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const r = (v) => Number(v.toFixed(digits));
-  return { min: r(s[0]), median: r(s[Math.floor(s.length / 2)]), max: r(s[s.length - 1]) };
-};
+const run = (dir, flags) => runFleet(dir, flags, devices, hours);
 
 const load0 = os.loadavg()[0];
 const pairs = [];
 for (let i = 0; i <= Number(rounds); i++) {
   // Alternate which side goes first, so a load change hits both sides alike.
-  const [a, b] = i % 2 === 0 ? [run(baseline), run(root, thisFlags)] : [run(root, thisFlags), run(baseline)].reverse();
+  const [a, b] = i % 2 === 0 ? [run(baseline, baseFlags), run(root, thisFlags)] : [run(root, thisFlags), run(baseline, baseFlags)].reverse();
   console.log(`round ${i}${i === 0 ? " (warm-up)" : ""}: baseline ${a.cpuMicrosPerMessage} µs/msg, this ${b.cpuMicrosPerMessage} µs/msg`);
   if (i > 0) pairs.push({ base: a, cand: b });
 }
 const record = {
   ...resultsHeader(name),
   machine: `${os.cpus().length} cores shared with other jobs; 1-minute load average ${load0.toFixed(1)} at the start, ${os.loadavg()[0].toFixed(1)} at the end: CPU time per message, not wall time, is the figure`,
-  parameters: { devices: Number(devices), simulatedHours: Number(hours), seed: 1, telemetryEverySeconds: 60, rounds: Number(rounds), warmupRounds: 1, baseline: baselineIs, thisNodeFlags: thisFlags },
+  parameters: { devices: Number(devices), simulatedHours: Number(hours), seed: 1, telemetryEverySeconds: 60, rounds: Number(rounds), warmupRounds: 1, baseline: baselineIs, thisNodeFlags: thisFlags, baselineNodeFlags: baseFlags },
   results: {
     messages: pairs[0].cand.messages,
     lost: Math.max(...pairs.map((p) => p.cand.lost + p.base.lost)),

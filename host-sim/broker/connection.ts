@@ -6,7 +6,6 @@
 import type { SocketHandler, TimerId } from "../../device/ports";
 import type { Will } from "../../device/core/mqtt/codec";
 import { MqttParser } from "../../device/core/mqtt/parser";
-import type { FastSink, TopicCache } from "./fast-path";
 import type { VirtualSocket } from "../virtual/network";
 import type { Session } from "./session";
 import type { VirtualBroker } from "./virtual-broker";
@@ -15,7 +14,7 @@ export const AWAITING_CONNECT = 0;
 export const CONNECTED = 1;
 export const CLOSED = 2;
 
-export class Connection implements SocketHandler, FastSink {
+export class Connection implements SocketHandler {
   state = AWAITING_CONNECT;
   session: Session | undefined = undefined;
   will: Will | undefined = undefined;
@@ -27,8 +26,6 @@ export class Connection implements SocketHandler, FastSink {
   /** The keep-alive check, bound once: it is re-armed after nearly every packet. */
   readonly checkAlive: () => void;
   readonly parser: MqttParser;
-  /** The topic this client published to last, for the broker's fast path. */
-  topicCache: TopicCache | undefined = undefined;
 
   constructor(
     readonly broker: VirtualBroker,
@@ -41,6 +38,9 @@ export class Connection implements SocketHandler, FastSink {
       (p) => broker.onPacket(this, p),
       (reason) => broker.onMalformed(this, reason),
       maxPacketSize,
+      undefined,
+      // Payloads are views into the network's copy of each chunk: the broker copies what it keeps.
+      true,
     );
   }
 
@@ -55,23 +55,6 @@ export class Connection implements SocketHandler, FastSink {
   onData(bytes: Uint8Array): void {
     if (this.state === CLOSED) return;
     this.broker.onBytes(this, bytes);
-  }
-
-  // FastSink: what the fast path read, forwarded like the parser's packets.
-  get open(): boolean {
-    return this.state === CONNECTED;
-  }
-
-  fastPublish(topic: string, payload: Uint8Array, qos: 0 | 1, retain: boolean, dup: boolean, packetId: number): void {
-    this.broker.onFastPublish(this, topic, payload, qos, retain, dup, packetId);
-  }
-
-  fastPingreq(): void {
-    this.broker.onFastPingreq(this);
-  }
-
-  fastPuback(packetId: number): void {
-    this.broker.onFastPuback(this, packetId);
   }
 
   onClose(reason: string): void {

@@ -15,7 +15,6 @@ import {
 } from "../../device/core/mqtt/codec";
 import type { VirtualLink, VirtualNetwork, VirtualSocket } from "../virtual/network";
 import { AWAITING_CONNECT, CLOSED, CONNECTED, Connection } from "./connection";
-import { readFastPackets, TopicCache } from "./fast-path";
 import { RetainedStore } from "./retained";
 import { Session, type Delivery } from "./session";
 import { SubscriptionTrie, validFilter } from "./topic-match";
@@ -294,13 +293,7 @@ export class VirtualBroker {
   onBytes(conn: Connection, bytes: Uint8Array): void {
     this.stats.bytesIn += bytes.length;
     conn.lastIn = this.clock.now();
-    let i = 0;
-    // The packets a fleet repeats are read in place (fast-path.ts) when the parser holds nothing.
-    if (conn.state === CONNECTED && !conn.parser.midPacket && conn.parser.error === undefined) {
-      i = readFastPackets(bytes, conn.topicCache, this.maxPacketSize, conn);
-      if (i === bytes.length || !conn.open) return;
-    }
-    conn.parser.push(i === 0 ? bytes : bytes.subarray(i));
+    conn.parser.push(bytes);
   }
 
   /** @internal The network closed the link (peer FIN, reset, drop): the will goes out. */
@@ -426,47 +419,20 @@ export class VirtualBroker {
     this.close(conn, `refused: ${CONNACK_REASONS[rc] ?? `code ${rc}`}`, false);
   }
 
+  /** `p.payload` is the parser's view into a received chunk (Connection): route copies what it keeps. */
   private onClientPublish(conn: Connection, s: Session, p: PublishPacket): void {
-    if (conn.topicCache?.topic !== p.topic) conn.topicCache = new TopicCache(p.topic);
     this.onReceive?.(s.clientId, p);
     if (p.qos === 2) {
       // QoS 2 in: deliver once on PUBLISH, remember the id until PUBREL (§4.3.3 method B).
       s.qos2 ??= new Set();
       if (!s.qos2.has(p.packetId!)) {
         s.qos2.add(p.packetId!);
-        this.route(p.topic, p.payload, 2, p.retain, s.clientId);
+        this.route(p.topic, p.payload, 2, p.retain, s.clientId, true);
       }
       return this.write(conn, encodePubrec(p.packetId!));
     }
-    this.routeClientPublish(conn, s, p.topic, p.payload, p.qos, p.retain, p.packetId ?? 0);
-  }
-
-  /** @internal A QoS 0 or 1 PUBLISH read by the fast path (fast-path.ts), handled as onClientPublish would. */
-  onFastPublish(conn: Connection, topic: string, payload: Uint8Array, qos: 0 | 1, retain: boolean, dup: boolean, packetId: number): void {
-    const s = conn.session!;
-    if (this.onReceive !== undefined) {
-      const p: PublishPacket = { type: "publish", topic, payload, qos, retain, dup };
-      if (qos > 0) p.packetId = packetId;
-      this.onReceive(s.clientId, p);
-    }
-    this.routeClientPublish(conn, s, topic, payload, qos, retain, packetId, true);
-  }
-
-  /** @internal A PUBACK or PINGREQ read by the fast path: the same as through onPacket. */
-  onFastPuback(conn: Connection, packetId: number): void {
-    const s = conn.session!;
-    if (s.ack(packetId)) this.pump(s);
-  }
-
-  /** @internal */
-  onFastPingreq(conn: Connection): void {
-    if (this.faults.noPingresp === true) return;
-    this.write(conn, this.pingrespOut);
-  }
-
-  private routeClientPublish(conn: Connection, s: Session, topic: string, payload: Uint8Array, qos: number, retain: boolean, packetId: number, borrowed = false): void {
-    this.route(topic, payload, qos, retain, s.clientId, borrowed);
-    if (qos === 1 && conn.state === CONNECTED && this.faults.noPuback !== true) this.writePuback(conn, packetId);
+    this.route(p.topic, p.payload, p.qos, p.retain, s.clientId, true);
+    if (p.qos === 1 && conn.state === CONNECTED && this.faults.noPuback !== true) this.writePuback(conn, p.packetId!);
   }
 
   private onSubscribe(conn: Connection, s: Session, packetId: number, subs: { topic: string; qos: number }[]): void {
@@ -501,7 +467,7 @@ export class VirtualBroker {
 
   // ---------------------------------------------------------------- routing
   /**
-   * `borrowed`: the payload is a view into a received chunk (the fast path); it is copied first
+   * `borrowed`: the payload is a view into a received chunk (a client's PUBLISH); it is copied first
    * when something may keep it (a retained message, a client session's in-flight or queued message).
    */
   private route(topic: string, payload: Uint8Array, qos: number, retain: boolean, from: string | undefined, borrowed = false): void {

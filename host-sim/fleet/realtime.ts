@@ -56,7 +56,16 @@ export class RealtimeDevices {
   private madeUntil = Number.POSITIVE_INFINITY;
 
   constructor(
-    private readonly o: { devices: number; seed: number; scenario: Scenario; brokers: string[]; library: FirmwareLibrary; shard: { index: number; count: number } },
+    private readonly o: {
+      devices: number;
+      seed: number;
+      scenario: Scenario;
+      brokers: string[];
+      library: FirmwareLibrary;
+      shard: { index: number; count: number };
+      /** Each device's log (default: silent); in this thread only, a function does not cross to a worker. */
+      deviceLog?: (deviceId: string) => Log;
+    },
   ) {}
 
   /** Boots every device of this shard (their own power-on delays spread the connects). */
@@ -111,15 +120,17 @@ export class RealtimeDevices {
       sensors: new SimSensors(clock, root.fork("sensors"), { ...DEFAULT_SENSOR_PROFILE, ...group.sensor }),
       system,
       boot: model.control(flash, nodeSha256, { slot: out.slot, rollback: out.rollback }, () => system.restart()),
-      log: silent,
+      log: this.o.deviceLog?.(id) ?? silent,
     };
     const made: number[] = [];
     this.stats.made.set(index, made);
     let everOnline = false;
     let online = false;
     let dropped = 0;
+    const log = ports.log;
     const observe = (e: AgentEvent) => {
       if (e.type === "telemetry") {
+        if (log !== silent) log("debug", `telemetry #${e.batch.seq}: outbox ${e.batch.link?.queued ?? "?"} queued, ${e.batch.link?.dropped ?? 0} dropped`);
         if (Date.now() < this.madeUntil) made.push(e.batch.seq);
         const d = e.batch.link?.dropped ?? 0;
         if (d > dropped) {
@@ -127,6 +138,7 @@ export class RealtimeDevices {
           dropped = d;
         }
       } else if (e.type === "link") {
+        if (log !== silent) log("info", `link ${e.state}: ${e.detail}`);
         if (e.state === "online" && !online) {
           online = true;
           this.online++;

@@ -9,6 +9,7 @@ import { Worker } from "node:worker_threads";
 import { nodeSha256 } from "../../device/platform/node/sha256";
 import type { FleetProgress } from "./engine";
 import { buildFirmwareImages, buildFirmwareLibrary, firmwareRequests, loadFirmwareLibrary, type BuiltFirmware } from "./images";
+import type { Log } from "../../device/ports";
 import type { Check, FleetSummary } from "./metrics";
 import { missing, peakPerSecond, RealtimeBackend, RealtimeDevices, type RealtimeDeviceStats } from "./realtime";
 import type { SimOptions } from "./run";
@@ -23,6 +24,8 @@ export interface RealtimeOptions extends SimOptions {
   brokers: string[];
   /** Called once the fleet runs (the NATS test kills a node from here). */
   onRunning?: () => void;
+  /** Each device's log, for devices run in this thread (shards: 1); worker shards stay silent. */
+  deviceLog?: (deviceId: string) => Log;
 }
 
 /** Plain-data form of device stats for postMessage. */
@@ -38,7 +41,7 @@ interface Shard {
 
 async function localShard(o: RealtimeOptions, shard: { index: number; count: number }): Promise<Shard> {
   const library = await buildFirmwareLibrary(firmwareRequests(o.scenario), nodeSha256);
-  const devs = new RealtimeDevices({ devices: o.devices, seed: o.seed, scenario: o.scenario, brokers: o.brokers, library, shard });
+  const devs = new RealtimeDevices({ devices: o.devices, seed: o.seed, scenario: o.scenario, brokers: o.brokers, library, shard, deviceLog: o.deviceLog });
   devs.start();
   return {
     online: () => devs.online,
@@ -53,7 +56,7 @@ async function localShard(o: RealtimeOptions, shard: { index: number; count: num
 
 function workerShard(o: RealtimeOptions, index: number, url: URL, firmware: BuiltFirmware[]): Promise<Shard> {
   return new Promise((resolve, reject) => {
-    const { onRunning: _skip, ...options } = o;
+    const { onRunning: _skip, deviceLog: _local, ...options } = o;
     const w = new Worker(url, { workerData: { tetherRealtimeShard: { options, index, firmware } } });
     let online = 0;
     let finish: ((s: RealtimeDeviceStats) => void) | undefined;

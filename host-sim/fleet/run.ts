@@ -85,6 +85,8 @@ export async function runSimulation(o: SimOptions, onProgress?: (p: FleetProgres
   try {
     firmware = await buildFirmwareImages(firmwareRequests(o.scenario), nodeSha256);
   } catch (e) {
+    // Not awaitShards' case: the workers are alive, waiting for the firmware, and would keep the
+    // process up forever (tried: `tether sim --shards 2` hung after printing the build error).
     parts.catch(() => {});
     await Promise.all(workers.map((w) => w.terminate()));
     throw e;

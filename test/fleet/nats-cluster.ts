@@ -8,10 +8,14 @@ import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { MqttClient } from "../../device/core/mqtt/client";
+import { NodeClock } from "../../device/platform/node/clock";
+import { nodeNetwork } from "../../device/platform/node/network";
 import { freePort } from "../helpers/mosquitto";
 
 export const NATS_BIN = process.env.NATS_BIN ?? "/usr/sbin/nats-server";
 const START_TIMEOUT_MS = 20_000;
+const MQTT_READY_RETRY_MS = 250;
 
 export interface NatsNode {
   name: string;
@@ -87,6 +91,8 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
     if (Date.now() > deadline) throw new Error(`nats cluster has no JetStream leader:\n${nodes.map((n) => n.log).join("\n")}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+  // Every node's MQTT gateway must have served a client before a test kills one: see mqttReady.
+  for (const n of nodes) await mqttReady(n, deadline + START_TIMEOUT_MS);
   const kill = (i: number) => {
     const p = nodes[i].proc;
     nodes[i].proc = undefined;
@@ -103,4 +109,44 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Resolves once the node's MQTT gateway has answered a CONNECT with CONNACK (one clean-session
+ * client, then DISCONNECT). nats-server 2.9 creates a node's MQTT session manager for an account
+ * at that node's first MQTT CONNECT (server/mqtt.go getOrCreateMQTTAccountSessionManager), holding
+ * a server-wide lock through JetStream API requests that each time out after 4 s
+ * (mqttJSAPITimeout). A node that first sees MQTT clients just after another node died runs those
+ * requests while the streams elect new leaders: every CONNECT queues behind the lock and fails
+ * one after another, 4 s apart, for as long as the elections take (seen: 12 such failures over
+ * 28 s under load, devices offline up to 46 s, longer than their outbox holds at one record a
+ * second). A cluster in service has served MQTT on every node before one fails, so the tests
+ * start from there.
+ */
+function mqttReady(n: NatsNode, deadline: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const clock = new NodeClock();
+    let done = false;
+    let last = "";
+    const client = new MqttClient(
+      { clock, network: nodeNetwork, log: () => {} },
+      { clientId: `tether-ready-${n.name}`, keepAliveSec: 10, cleanSession: true },
+      (e) => {
+        if (e.type === "connected") {
+          done = true;
+          client.disconnect();
+          clock.clearAll();
+          resolve();
+        } else if (e.type === "refused") last = `refused: ${e.reason}`;
+        else if (e.type === "closed" && !done) {
+          last ||= e.reason;
+          if (Date.now() > deadline) {
+            clock.clearAll();
+            reject(new Error(`nats ${n.name}: MQTT gateway never answered a CONNECT (${last}):\n${n.log}`));
+          } else clock.setTimeout(() => client.connect({ host: "127.0.0.1", port: n.mqttPort }), MQTT_READY_RETRY_MS);
+        }
+      },
+    );
+    client.connect({ host: "127.0.0.1", port: n.mqttPort });
+  });
 }

@@ -6,7 +6,8 @@
 import { describe, expect, test } from "vitest";
 import fc from "fast-check";
 import mqttPacket from "mqtt-packet";
-import { encodePacket, type Packet } from "../../device/core/mqtt/codec";
+import { encodePacket, encodePublishEncoded, type Packet } from "../../device/core/mqtt/codec";
+import { utf8Encode } from "../../device/core/mqtt/utf8";
 import { MqttParser } from "../../device/core/mqtt/parser";
 import { testSeed, withSeed } from "../helpers/seed";
 
@@ -178,6 +179,21 @@ describe("codec vs mqtt-packet", () => {
           expect(out).toEqual([p]);
         }),
         { seed: seed ^ 1, numRuns: RUNS * 8 },
+      ),
+    );
+  });
+
+  test("a PUBLISH with its topic encoded by the caller (the client's path): mqtt-packet's bytes", () => {
+    const seed = testSeed();
+    withSeed(seed, FILE, () =>
+      fc.assert(
+        fc.property(fc.record({ topic: topicName, payload: bytes(300), qos: fc.constantFrom(0 as const, 1 as const), retain: fc.boolean(), dup: fc.boolean(), packetId: id }), (r) => {
+          const ours = encodePublishEncoded(utf8Encode(r.topic), r.payload, r.qos, r.retain, r.dup, r.qos > 0 ? r.packetId : undefined);
+          const p: Packet = { type: "publish", topic: r.topic, payload: r.payload, qos: r.qos, retain: r.retain, dup: r.qos > 0 && r.dup };
+          if (r.qos > 0) p.packetId = r.packetId;
+          expect(ours).toEqual(new Uint8Array(mqttPacket.generate(toMp(p) as never)));
+        }),
+        { seed: seed ^ 3, numRuns: RUNS * 2 },
       ),
     );
   });

@@ -275,7 +275,8 @@ export class Link {
         const i = this.handedIndex(e.packetId);
         if (i >= 0) {
           const r = this.handed[i];
-          this.handed.splice(i, 1);
+          if (i === 0) this.handed.shift(); // the usual case; splice would allocate its result array
+          else this.handed.splice(i, 1);
           this.outbox.acknowledge(r.n);
           this.emit({ type: "delivered", topic: r.topic, packetId: e.packetId });
         }

@@ -16,7 +16,7 @@
  * budget), the oldest record not yet handed on is dropped and counted: nothing is lost silently.
  */
 import { KV_VALUE_MAX, KvError, type KeyValueStore, type Log } from "../../ports";
-import { utf8Decode, utf8Length, utf8Write } from "../mqtt/utf8";
+import { utf8Decode, utf8Encode } from "../mqtt/utf8";
 import { setErrorName } from "../util/error-name";
 
 export const OUTBOX_PREFIX = "ob";
@@ -74,6 +74,13 @@ export class Outbox {
   private handedCount = 0;
   /** The record push() just wrote, so an immediate send need not read it back. */
   private recent: OutboxRecord | undefined;
+  /**
+   * The last topic pushed, its UTF-8, and whether it reads back exactly (ASCII without NUL):
+   * every record of a device has the same topic, so it is encoded and scanned once.
+   */
+  private lastTopic: string | undefined;
+  private lastTopicBytes: Uint8Array = new Uint8Array(0);
+  private lastTopicReadsBack = false;
 
   constructor(
     private readonly kv: KeyValueStore,
@@ -102,14 +109,20 @@ export class Outbox {
    * drops older records to make room; if nothing can make room the new record is counted as dropped.
    */
   push(topic: string, payload: Uint8Array): number {
-    const topicBytes = utf8Length(topic);
+    if (topic !== this.lastTopic) {
+      this.lastTopicBytes = utf8Encode(topic);
+      this.lastTopicReadsBack = this.lastTopicBytes.length === topic.length && topic.indexOf("\0") < 0;
+      this.lastTopic = topic;
+    }
+    const topicUtf8 = this.lastTopicBytes;
+    const topicBytes = topicUtf8.length;
     if (topicBytes === 0) throw new OutboxError("empty topic");
     if (REC_HEADER + topicBytes + payload.length > KV_VALUE_MAX) {
       throw new OutboxError(`record of ${topicBytes + payload.length} bytes exceeds ${OUTBOX_RECORD_MAX}`);
     }
     this.recent = undefined;
     const n = this.tail;
-    const value = encodeRecord(n, topic, topicBytes, payload);
+    const value = encodeRecord(n, topicUtf8, payload);
     const size = value.length + ENTRY_OVERHEAD;
     if (size > this.maxBytes) throw new OutboxError(`record of ${size} bytes exceeds the outbox budget of ${this.maxBytes}`);
     this.tail = n + 1;
@@ -134,7 +147,7 @@ export class Outbox {
     this.entries.push({ n, size, handed: false, maybeSent: false });
     this.bytes += size;
     // Only a topic that reads back exactly (ASCII without NUL) may skip the read-back.
-    if (topicBytes === topic.length && topic.indexOf("\0") < 0) {
+    if (this.lastTopicReadsBack) {
       this.recent = { n, topic, payload: value.subarray(REC_HEADER + topicBytes), maybeSent: false };
     }
     return n;
@@ -344,13 +357,14 @@ function getU32(b: Uint8Array, at: number): number {
   return b[at] * 0x1000000 + ((b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]);
 }
 
-/** `topicBytes` is utf8Length(topic): the topic is encoded straight into the record. */
-function encodeRecord(n: number, topic: string, topicBytes: number, payload: Uint8Array): Uint8Array {
+/** `topic` is the topic's UTF-8. */
+function encodeRecord(n: number, topic: Uint8Array, payload: Uint8Array): Uint8Array {
+  const topicBytes = topic.length;
   const out = new Uint8Array(REC_HEADER + topicBytes + payload.length);
   putU32(out, 0, n);
   out[4] = topicBytes >> 8;
   out[5] = topicBytes & 0xff;
-  utf8Write(topic, out, REC_HEADER);
+  out.set(topic, REC_HEADER);
   out.set(payload, REC_HEADER + topicBytes);
   return out;
 }

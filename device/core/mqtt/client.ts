@@ -12,7 +12,7 @@
 import { rethrowHalt, type Clock, type Log, type Network, type Socket, type SocketOptions, type TimerId } from "../../ports";
 import {
   CONNACK_REASONS, MqttEncodeError, encodeConnect, encodeDisconnect, encodePingreq, encodePuback,
-  encodePublish, encodeSubscribe, encodeUnsubscribe, hasWildcard, type Packet,
+  encodePublish, encodePublishEncoded, encodeSubscribe, encodeUnsubscribe, hasWildcard, type Packet,
 } from "./codec";
 import { DEFAULT_MAX_PACKET, MqttParser, type OversizedPublish } from "./parser";
 import { keepAliveStep, type KeepAliveClock } from "./keepalive";
@@ -132,8 +132,12 @@ export class MqttClient {
   private readonly subs = new Map<string, Subscription>();
   private readonly pendingUnsubs = new Set<string>();
   private readonly subAcks = new Map<number, string[]>();
-  /** The last topic publish() accepted: the link publishes the same topic every time, checked once. */
+  /**
+   * The last topic publish() accepted, and its UTF-8: the link publishes the same topic every
+   * time, so it is checked and encoded once, not scanned three times per message.
+   */
   private checkedTopic: string | undefined;
+  private checkedTopicBytes: Uint8Array | undefined;
   private readonly unsubAcks = new Map<number, string[]>();
   private oversized = 0;
 
@@ -330,7 +334,9 @@ export class MqttClient {
         return this.onPublish(p.topic, p.payload, p.qos, p.retain, p.packetId);
       case "puback": {
         const i = this.inflightIndex(p.packetId);
-        if (i >= 0) this.inflight.splice(i, 1);
+        // The match is nearly always the oldest; splice would allocate its result array.
+        if (i === 0) this.inflight.shift();
+        else if (i > 0) this.inflight.splice(i, 1);
         if (i >= 0) this.emit({ type: "acked", packetId: p.packetId });
         else this.ports.log("debug", `mqtt: PUBACK for unknown id ${p.packetId}`);
         return;
@@ -461,14 +467,16 @@ export class MqttClient {
    * Throws MqttError for caller errors (bad topic, too large, all packet ids in use).
    */
   publish(topic: string, payload: Uint8Array, qos: QoS, retain = false, dup = false): number {
-    if (topic !== this.checkedTopic) {
+    let topicBytes = this.checkedTopicBytes;
+    if (topic !== this.checkedTopic || topicBytes === undefined) {
       if (topic.length === 0 || hasWildcard(topic) || utf8Length(topic) > 0xffff) {
         throw new MqttError(`invalid publish topic "${topic.slice(0, 60)}"`);
       }
+      topicBytes = this.checkedTopicBytes = utf8Encode(topic);
       this.checkedTopic = topic;
     }
     if (qos === 0) {
-      if (this.phase === "connected") this.send(encodePublish({ topic, payload, qos: 0, retain }));
+      if (this.phase === "connected") this.send(encodePublishEncoded(topicBytes, payload, 0, retain, false));
       return 0;
     }
     if (qos !== 1) throw new MqttError(`unsupported QoS ${String(qos)}`);
@@ -476,7 +484,7 @@ export class MqttClient {
     const online = this.phase === "connected";
     let bytes: Uint8Array;
     try {
-      bytes = encodePublish({ topic, payload, qos: 1, retain, dup, packetId: id });
+      bytes = encodePublishEncoded(topicBytes, payload, 1, retain, dup, id);
     } catch (e) {
       throw new MqttError(e instanceof MqttEncodeError ? e.message : String(e));
     }

@@ -78,6 +78,12 @@ export class MqttParser {
     private readonly onError: (reason: string) => void,
     readonly maxPacketSize = DEFAULT_MAX_PACKET,
     private readonly onOversized?: (p: OversizedPublish) => void,
+    /**
+     * A PUBLISH payload is a view into the bytes pushed (or into the parser's own body buffer)
+     * instead of a copy: for an owner that copies what it keeps (the simulator's broker, whose
+     * chunks are its own copies). Off by default: the agent keeps payloads.
+     */
+    private readonly borrowPayloads = false,
   ) {}
 
   /** Feeds bytes; calls onPacket for each complete packet, or onError once. */
@@ -220,7 +226,7 @@ export class MqttParser {
   private deliver(buf: Uint8Array, start: number, end: number): void {
     let p: Packet;
     try {
-      p = decodeRange(this.first, buf, start, end, this.topics);
+      p = decodeRange(this.first, buf, start, end, this.topics, this.borrowPayloads);
     } catch (e) {
       return this.fail(e instanceof ParseError ? e.message : `malformed: ${String(e)}`);
     }
@@ -287,7 +293,7 @@ const ACK_LABELS = { [PUBACK]: "PUBACK", [PUBREC]: "PUBREC", [PUBREL]: "PUBREL",
 
 /** Decodes one complete packet body; throws ParseError with a reason. */
 export function decodeBody(first: number, body: Uint8Array): Packet {
-  return decodeRange(first, body, 0, body.length, undefined);
+  return decodeRange(first, body, 0, body.length, undefined, false);
 }
 
 /**
@@ -328,8 +334,8 @@ function checkedTopic(buf: Uint8Array, start: number, end: number): string {
   return topic;
 }
 
-/** decodeBody over buf[start, end), with the connection's topic cache (none: decode afresh). */
-function decodeRange(first: number, buf: Uint8Array, start: number, end: number, topics: TopicCache | undefined): Packet {
+/** decodeBody over buf[start, end), with the connection's topic cache (none: decode afresh); `borrow`: a PUBLISH payload is a view. */
+function decodeRange(first: number, buf: Uint8Array, start: number, end: number, topics: TopicCache | undefined, borrow: boolean): Packet {
   const type = first >> 4;
   switch (type) {
     case CONNECT: {
@@ -376,7 +382,7 @@ function decodeRange(first: number, buf: Uint8Array, start: number, end: number,
         if (packetId === 0) throw new ParseError("malformed: packet id 0 in PUBLISH");
         pos += 2;
       }
-      const p: Packet = { type: "publish", topic, payload: buf.slice(pos, end), qos, retain: (first & 1) === 1, dup };
+      const p: Packet = { type: "publish", topic, payload: borrow ? buf.subarray(pos, end) : buf.slice(pos, end), qos, retain: (first & 1) === 1, dup };
       if (qos > 0) p.packetId = packetId;
       return p;
     }

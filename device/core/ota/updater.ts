@@ -224,6 +224,9 @@ export class OtaUpdater {
   }
 
   noteTelemetryAcked(): void {
+    // Every telemetry PUBACK comes here, and only a trial's health check waits for one: with no
+    // trial (and no step under way that could start one) step() would hand the model back unchanged.
+    if (!this.running && this.model.trial === undefined) return;
     this.feed({ type: "telemetry-acked" });
   }
 

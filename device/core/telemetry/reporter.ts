@@ -5,7 +5,7 @@
  * what happens next). Callback-based on the Clock port, so virtual time fast-forwards it.
  */
 import { INTERVAL_BOUNDS, intervalProblem } from "../config/intervals";
-import { rethrowHalt, type Clock, type Log, type MemoryMeter, type Sensors, type WallClock, type ResetReason } from "../../ports";
+import { rethrowHalt, type Clock, type Log, type MemoryMeter, type SensorSample, type Sensors, type WallClock, type ResetReason } from "../../ports";
 import type { BatteryMonitor } from "../battery/monitor";
 import {
   TELEMETRY_MAX_BYTES,
@@ -73,6 +73,16 @@ export function validateTelemetryConfig(c: TelemetryConfig): void {
 
 /** Stored sample: always uptime ms; converted to wall time when a batch is built. */
 type Pending = TelemetrySample;
+
+/**
+ * A sample at `tMs` with the readings of `r`, always built in this one shape (the readings a
+ * record carries; an absent one stays undefined, as the encoder skips it). Not a spread: this
+ * runs for every sample twice (taken, then copied into its batch), and spreading an object
+ * another module made is a generic property copy in V8.
+ */
+function sampleAt(tMs: number, r: SensorSample): TelemetrySample {
+  return { tMs, temperatureCentiC: r.temperatureCentiC, humidityPermille: r.humidityPermille, rssiDbm: r.rssiDbm };
+}
 
 export class TelemetryReporter {
   private config: TelemetryConfig;
@@ -153,7 +163,8 @@ export class TelemetryReporter {
     }
     let s: TelemetrySample;
     try {
-      s = { ...this.deps.sensors.sample(), tMs: this.deps.clock.now() };
+      const reading = this.deps.sensors.sample();
+      s = sampleAt(this.deps.clock.now(), reading);
     } catch (e) {
       rethrowHalt(e);
       this.deps.log?.("warn", `telemetry: sensor read failed: ${(e as Error).message}`);
@@ -177,7 +188,10 @@ export class TelemetryReporter {
   /** Builds, encodes and publishes every buffered sample now; returns the batches sent. */
   reportNow(): number {
     const out = this.drain();
-    for (const [bytes, batch] of out) {
+    // Indexed, not for-of with destructuring: on XS each of those runs two iterators per batch.
+    for (let i = 0; i < out.length; i++) {
+      const bytes = out[i][0];
+      const batch = out[i][1];
       try {
         this.deps.publish(bytes, batch);
         this.batchesSent++;
@@ -243,7 +257,11 @@ export class TelemetryReporter {
     const wall = wallClock.now();
     // Once synced, every time in the batch is wall time: the sample's uptime offset from
     // now, applied to the wall clock now (exact, integer).
-    const toBase = wall === undefined ? (t: number) => t : (t: number) => wall - (up - t);
+    const copies = new Array<TelemetrySample>(samples.length);
+    for (let i = 0; i < samples.length; i++) {
+      const s = samples[i];
+      copies[i] = sampleAt(wall === undefined ? s.tMs : wall - (up - s.tMs), s);
+    }
     const batch: TelemetryBatch = {
       deviceId: identity.deviceId,
       seq: this.deps.nextSeq(),
@@ -251,9 +269,9 @@ export class TelemetryReporter {
       slot: identity.slot,
       resetReason: identity.resetReason,
       timeBase: wall === undefined ? "uptime" : "wall",
-      madeAtMs: toBase(up),
+      madeAtMs: wall === undefined ? up : wall,
       uptimeMs: up,
-      samples: samples.map((s) => ({ ...s, tMs: toBase(s.tMs) })),
+      samples: copies,
     };
     if (this.dropped > 0) batch.samplesDropped = this.dropped;
     const link = this.deps.linkStats?.();
