@@ -9,7 +9,8 @@ import { BatteryMonitor, batteryOtaPrecondition, type BatteryConfig, type Batter
 import { ConfigChannel } from "./config/config-channel";
 import { loadTelemetryConfig } from "./config/telemetry-config";
 import { stopOnBrownout } from "./telemetry/brownout";
-import { DEFAULT_KEEPALIVE_SEC, Link, type LinkEvent, type LinkOptions } from "./link/link";
+import { Link, type LinkEvent, type LinkOptions } from "./link/link";
+import { defaultKeepAliveSec } from "./link/default-keepalive";
 import { AgentOta, type AgentOtaConfig } from "./ota/agent-ota";
 import type { OtaStatus } from "./ota/status";
 import type { QoS } from "./mqtt/client";
@@ -35,6 +36,10 @@ export interface AgentConfig {
   firmwareVersion?: string;
   telemetry?: Partial<TelemetryConfig>;
   battery?: Partial<BatteryConfig>;
+  /**
+   * MQTT keep-alive. Unset: max(60 s, 2 × telemetry.reportIntervalMs), at most 1200 s
+   * (link/default-keepalive.ts), so regular telemetry keeps the link alive without pings.
+   */
   keepAliveSec?: number;
   /** PEM CA certificate for mqtts://. */
   caCert?: string;
@@ -103,7 +108,7 @@ export class Agent {
           ...config.link,
           deviceId: config.deviceId,
           brokers: this.brokers,
-          keepAliveSec: config.keepAliveSec ?? DEFAULT_KEEPALIVE_SEC,
+          keepAliveSec: config.keepAliveSec ?? defaultKeepAliveSec(config.telemetry?.reportIntervalMs ?? DEFAULT_REPORT_INTERVAL_MS),
         },
         (e) => this.onLink(e),
       );
