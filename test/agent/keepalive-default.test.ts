@@ -13,12 +13,12 @@ import { decodeTelemetryBatch } from "../../device/core/telemetry/record";
 import { VirtualBroker } from "../../host-sim/broker/virtual-broker";
 import { VirtualClock } from "../../host-sim/virtual/clock";
 import { VirtualNetwork } from "../../host-sim/virtual/network";
-import { virtualDevicePorts } from "../../host-sim/virtual-device";
+import { blankStorage, virtualDevicePorts } from "../../host-sim/virtual-device";
 
 const MIN = 60_000;
 
 /** An agent on a virtual broker that counts what the device sends, by packet type. */
-function rig(config: Partial<AgentConfig>) {
+function rig(config: Partial<AgentConfig>, storage = blankStorage()) {
   const clock = new VirtualClock();
   const network = new VirtualNetwork(clock);
   const broker = new VirtualBroker(network).start();
@@ -30,7 +30,7 @@ function rig(config: Partial<AgentConfig>) {
   };
   const acked: number[] = [];
   broker.subscribeInternal("tether/+/telemetry", (_t, payload) => acked.push(decodeTelemetryBatch(payload).seq));
-  const { ports } = virtualDevicePorts({ seed: 7, clock, network });
+  const { ports } = virtualDevicePorts({ seed: 7, clock, network, storage });
   const agent = new Agent(ports, { deviceId: "ka-1", brokers: ["mqtt://broker:1883"], ...config });
   agent.start();
   const count = (type: Packet["type"]) => sent.filter((p) => p.type === type).length;
@@ -76,6 +76,19 @@ describe("default keep-alive", () => {
     expect(r.count("pingreq") - quietFrom).toBe(20);
     expect(r.connects()).toEqual([120]); // never reconnected
     expect(r.broker.stats.keepAliveExpiries).toBe(0);
+  });
+
+  it("after a reboot, a report interval the backend stored sets it (15 min → 1200 s)", () => {
+    const storage = blankStorage();
+    const first = rig({ telemetry: { sampleIntervalMs: MIN, reportIntervalMs: MIN } }, storage);
+    first.clock.advance(5 * MIN);
+    first.broker.publishInternal("tether/ka-1/config", utf8Encode('{"id":1,"reportIntervalSec":900}'), { qos: 1 });
+    first.clock.advance(MIN);
+    first.agent.stop();
+    expect(first.connects()).toEqual([120]); // fixed in CONNECT for this connection
+    const second = rig({ telemetry: { sampleIntervalMs: MIN, reportIntervalMs: MIN } }, storage);
+    second.clock.advance(MIN);
+    expect(second.connects()).toEqual([1200]);
   });
 
   it("an explicit keepAliveSec still wins (and pings between 60 s reports, as before)", () => {
