@@ -9,7 +9,8 @@ import { BatteryMonitor, batteryOtaPrecondition, type BatteryConfig, type Batter
 import { ConfigChannel } from "./config/config-channel";
 import { loadTelemetryConfig } from "./config/telemetry-config";
 import { stopOnBrownout } from "./telemetry/brownout";
-import { DEFAULT_KEEPALIVE_SEC, Link, type LinkEvent, type LinkOptions } from "./link/link";
+import { Link, type LinkEvent, type LinkOptions } from "./link/link";
+import { defaultKeepAliveSec } from "./link/default-keepalive";
 import { AgentOta, type AgentOtaConfig } from "./ota/agent-ota";
 import type { OtaStatus } from "./ota/status";
 import type { QoS } from "./mqtt/client";
@@ -35,6 +36,10 @@ export interface AgentConfig {
   firmwareVersion?: string;
   telemetry?: Partial<TelemetryConfig>;
   battery?: Partial<BatteryConfig>;
+  /**
+   * MQTT keep-alive. Unset: max(60 s, 2 × the report interval this boot starts with), at most
+   * 1200 s (link/default-keepalive.ts), so regular telemetry keeps the link alive without pings.
+   */
   keepAliveSec?: number;
   /** PEM CA certificate for mqtts://. */
   caCert?: string;
@@ -71,6 +76,8 @@ export class Agent {
   private readonly link: Link;
   private readonly battery: BatteryMonitor;
   private readonly ota: AgentOta;
+  /** The telemetry intervals this boot starts with (config, or the backend's stored one). */
+  private readonly telemetryConfig: TelemetryConfig;
   private reporter: TelemetryReporter | undefined;
   private running = false;
   /** An Agent boots once; a reboot builds a new one (as the board does). */
@@ -97,13 +104,23 @@ export class Agent {
     ] as const;
     try {
       checkIntervals(Object.fromEntries(intervals));
+      // A config the backend set (tether/<id>/config) survives reboots and wins over defaults;
+      // the report interval that boots also sets the default keep-alive.
+      this.telemetryConfig = loadTelemetryConfig(
+        ports.kv,
+        {
+          sampleIntervalMs: config.telemetry?.sampleIntervalMs ?? DEFAULT_SAMPLE_INTERVAL_MS,
+          reportIntervalMs: config.telemetry?.reportIntervalMs ?? DEFAULT_REPORT_INTERVAL_MS,
+        },
+        ports.log,
+      );
       this.link = new Link(
         ports,
         {
           ...config.link,
           deviceId: config.deviceId,
           brokers: this.brokers,
-          keepAliveSec: config.keepAliveSec ?? DEFAULT_KEEPALIVE_SEC,
+          keepAliveSec: config.keepAliveSec ?? defaultKeepAliveSec(this.telemetryConfig.reportIntervalMs),
         },
         (e) => this.onLink(e),
       );
@@ -156,15 +173,7 @@ export class Agent {
         memory: ports.memory,
         log: ports.log,
       },
-      // A config the backend set (tether/<id>/config) survives reboots and wins over defaults.
-      loadTelemetryConfig(
-        ports.kv,
-        {
-          sampleIntervalMs: config.telemetry?.sampleIntervalMs ?? DEFAULT_SAMPLE_INTERVAL_MS,
-          reportIntervalMs: config.telemetry?.reportIntervalMs ?? DEFAULT_REPORT_INTERVAL_MS,
-        },
-        ports.log,
-      ),
+      this.telemetryConfig,
     );
     this.reporter = reporter;
     const configChannel = new ConfigChannel(config.deviceId, this.link, reporter, ports.kv, ports.log, ports.clock);

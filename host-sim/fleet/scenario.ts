@@ -62,8 +62,11 @@ export interface Group {
    * every good update; the default here leaves room for one report after the power-on delay.
    */
   otaHealthTimeoutMs: number;
-  /** MQTT keep-alive (idle devices send PINGREQ this often). */
-  keepAliveSec: number;
+  /**
+   * MQTT keep-alive; undefined = the agent's default, max(60 s, 2 × reportInterval) capped at
+   * 20 min (device/core/link/default-keepalive.ts), so telemetry does the keep-alive's work.
+   */
+  keepAliveSec?: number;
   /** Charge connection attempts, TX and sampling to the battery (host-sim/battery/power.ts). */
   powerModel: boolean;
   /** Radio quality: per-device mean RSSI and the link drops that go with it (radio.ts). */
@@ -271,7 +274,7 @@ function group(c: Checker, v: unknown, path: string, i: number): Group | undefin
     reportIntervalMs,
     driftPpm,
     timeSync,
-    keepAliveSec: keepAliveSec(c, o, path),
+    ...(o.keepAlive === undefined ? {} : { keepAliveSec: keepAliveSec(c, o, path) }),
     powerOnDelayMaxMs: powerOnDelay,
     otaHealthTimeoutMs: c.duration(o, "otaHealthTimeout", path, Math.max(120_000, reportIntervalMs + powerOnDelay + 60_000), true),
     powerModel: c.bool(o, "powerModel", path, true),
@@ -281,14 +284,15 @@ function group(c: Checker, v: unknown, path: string, i: number): Group | undefin
   };
 }
 
-export const DEFAULT_KEEPALIVE_SEC = 60;
-
-function keepAliveSec(c: Checker, o: Obj, path: string): number {
-  const ms = c.duration(o, "keepAlive", path, DEFAULT_KEEPALIVE_SEC * 1000, true);
+/** An explicit `keepAlive` (the caller checked it is there); absent, the agent picks its own. */
+function keepAliveSec(c: Checker, o: Obj, path: string): number | undefined {
+  const problems = c.problems.length;
+  const ms = c.duration(o, "keepAlive", path, undefined, true);
+  if (c.problems.length > problems) return undefined; // not a duration: already said
   const { min, max } = INTERVAL_BOUNDS.keepAliveSec;
   if (ms % 1000 !== 0 || ms < min * 1000 || ms > max * 1000) {
     c.fail(`${path}.keepAlive`, `expected whole seconds, ${min}..${max} s (what the agent accepts)`);
-    return DEFAULT_KEEPALIVE_SEC;
+    return undefined;
   }
   return ms / 1000;
 }

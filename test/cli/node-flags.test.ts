@@ -4,10 +4,10 @@
  * and leave a flag the user already gave alone.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { missingNodeFlags, SIM_NODE_FLAGS } from "../../bin/node-flags.mjs";
 
 const flagsModule = new URL("../../bin/node-flags.mjs", import.meta.url).href;
@@ -28,6 +28,8 @@ if (args[0] === "hang") { console.log("ready"); setInterval(() => {}, 1000); }
 else process.exitCode = Number(args[0]);
 `,
 );
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("node flags for tether sim", () => {
   it("names the flags a process lacks, by name, from execArgv and NODE_OPTIONS", () => {

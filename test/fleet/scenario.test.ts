@@ -68,6 +68,7 @@ describe("scenario validation", () => {
     expect(problems({ faults: [{ kind: "link-flap", at: "1h", perDeviceDay: 2 }] })).toEqual(['faults[0]: give "at" or "perDeviceDay", not both']);
     expect(problems({ groups: [{ keepAlive: "1500ms" }] })).toEqual(["groups[0].keepAlive: expected whole seconds, 2..1200 s (what the agent accepts)"]);
     expect(problems({ groups: [{ keepAlive: "1h" }] })).toEqual(["groups[0].keepAlive: expected whole seconds, 2..1200 s (what the agent accepts)"]);
+    expect(problems({ groups: [{ keepAlive: "soon" }] })).toEqual([expect.stringMatching(/^groups\[0\]\.keepAlive: expected a positive duration/)]);
     expect(problems({ ota: [{ at: "1h", firmware: "2.0.0", bad: "sometimes" }] })).toEqual(['ota[0].bad: expected "crash", "hang" or false, got "sometimes"']);
     expect(problems({ seed: 1.5 })).toEqual(["scenario.seed: expected an integer in 0..4294967295, got 1.5"]);
   });
@@ -137,8 +138,11 @@ describe("scenario validation", () => {
   it("fills defaults: one group, 60 s telemetry, no faults", () => {
     const s = validateScenario({});
     expect(s.groups).toEqual([
-      expect.objectContaining({ name: "group0", weight: 1, firmware: "1.0.0", sampleIntervalMs: 60_000, reportIntervalMs: 60_000, keepAliveSec: 60, timeSync: true }),
+      expect.objectContaining({ name: "group0", weight: 1, firmware: "1.0.0", sampleIntervalMs: 60_000, reportIntervalMs: 60_000, timeSync: true }),
     ]);
+    // No keepAlive: the agent derives its own from the report interval (default-keepalive.ts).
+    expect(s.groups[0].keepAliveSec).toBeUndefined();
+    expect(validateScenario({ groups: [{ keepAlive: "20m" }] }).groups[0].keepAliveSec).toBe(1200);
     expect(s.faults).toEqual([]);
     // Absent battery fields are absent, so the simulator's defaults apply.
     expect(validateScenario({ groups: [{ battery: { capacityMah: 10 } }] }).groups[0].battery).toEqual({ capacityMah: 10 });
