@@ -155,15 +155,7 @@ export class SimBattery implements BatteryAdc {
    */
   chipReset(): void {
     this.integrate();
-    let kept = 0;
-    for (let i = 0; i < this.burstCount; i++) {
-      if (this.burstLoads[i] !== "other") continue;
-      this.burstEnds[kept] = this.burstEnds[i];
-      this.burstUas[kept] = this.burstUas[i];
-      this.burstLoads[kept] = this.burstLoads[i];
-      kept++;
-    }
-    this.burstCount = kept;
+    this.keepBursts(this.clock.now(), "other");
   }
 
   /** A connection attempt's lump cost: reconnect policy shows up as lost battery life. */
@@ -271,7 +263,6 @@ export class SimBattery implements BatteryAdc {
     const now = this.clock.now();
     const ends = this.burstEnds;
     const uas = this.burstUas;
-    const loads = this.burstLoads;
     while (this.lastT < now) {
       const n = this.burstCount;
       let until = now;
@@ -282,17 +273,27 @@ export class SimBattery implements BatteryAdc {
       this.take(this.drainPermille === 1000 ? ua * dt : Math.floor((ua * dt) / 1000) * this.drainPermille);
       if (this.chargingUa > 0) this.remaining = Math.min(this.capacityUaMs, this.remaining + this.chargingUa * dt);
       this.lastT = until;
-      // Ended bursts go, in place and in order (this runs at every packet a device sends).
-      let kept = 0;
-      for (let i = 0; i < n; i++) {
-        if (ends[i] > until) {
-          ends[kept] = ends[i];
-          uas[kept] = uas[i];
-          loads[kept] = loads[i];
-          kept++;
-        }
-      }
-      this.burstCount = kept;
+      this.keepBursts(until);
     }
+  }
+
+  /**
+   * Keeps the bursts still running after `until` (of load `only`, when given), in place and in
+   * order: this runs at every packet a device sends.
+   */
+  private keepBursts(until: number, only?: Load): void {
+    const ends = this.burstEnds;
+    const uas = this.burstUas;
+    const loads = this.burstLoads;
+    let kept = 0;
+    for (let i = 0; i < this.burstCount; i++) {
+      if (ends[i] > until && (only === undefined || loads[i] === only)) {
+        ends[kept] = ends[i];
+        uas[kept] = uas[i];
+        loads[kept] = loads[i];
+        kept++;
+      }
+    }
+    this.burstCount = kept;
   }
 }
