@@ -12,6 +12,9 @@
  * HEAP_RUN_MINUTES=M measures a working fleet instead: telemetry every 60 s, snapshots after M
  * simulated minutes (what a long run holds, not only an idle device).
  *
+ * HEAP_OUT=<name> also writes bench/results/<name>.json (one snapshot per fleet size: a heap after a
+ * full GC is a state, not a timing, so there are no rounds).
+ *
  * HEAP_DETAIL=1 adds, under each owner, its largest kinds of objects (type and constructor or
  * function name), to see what to slim.
  *
@@ -109,6 +112,25 @@ async function main(small: number, large: number) {
     console.log(`fleets: ${small} and ${large} ${what} (online ${a.online} / ${b.online}); heapUsed ${(a.heapUsed / 1e6).toFixed(1)} / ${(b.heapUsed / 1e6).toFixed(1)} MB`);
     console.log(`heapUsed per device: ${Math.round(per(a.heapUsed, b.heapUsed))} B; snapshot self sizes per device: ${Math.round(total)} B`);
     console.log("| owner | bytes per device |\n|---|---:|");
+    if (process.env.HEAP_OUT) {
+      const record = {
+        name: process.env.HEAP_OUT,
+        date: new Date().toISOString(),
+        node: process.version,
+        host: { cpus: os.cpus().length, model: os.cpus()[0]?.model?.trim() ?? "unknown" },
+        machine: `${os.cpus().length} cores; heap sizes do not depend on load`,
+        parameters: { smallFleet: small, largeFleet: large, seed: 2, fleet: what, command: "HEAP_OUT=<name> [HEAP_RUN_MINUTES=M] node scripts/run-ts.mjs bench/lib/heap-owners.ts <small> <large>" },
+        results: {
+          heapUsedBytes: { small: a.heapUsed, large: b.heapUsed },
+          heapUsedBytesPerDevice: Math.round(per(a.heapUsed, b.heapUsed)),
+          snapshotBytesPerDevice: Math.round(total),
+          bytesPerDeviceByOwner: Object.fromEntries(sorted.map(([k, v]) => [k, Math.round(v)])),
+        },
+      };
+      const out = path.join(path.dirname(new URL(import.meta.url).pathname), "..", "results", `${process.env.HEAP_OUT}.json`);
+      fs.writeFileSync(out, `${JSON.stringify(record, null, 2)}\n`);
+      console.log(`wrote ${out}`);
+    }
     for (const [k, v] of sorted) {
       console.log(`| ${k} | ${Math.round(v)} |`);
       if (!process.env.HEAP_DETAIL) continue;
