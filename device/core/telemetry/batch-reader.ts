@@ -22,6 +22,9 @@ const MAJOR_ARRAY = 4;
 const MAJOR_MAP = 5;
 /** Additional information above this (8-byte, reserved, indefinite) is not in the writer's shape. */
 const AI_MAX = 26;
+/** Bounds of key 15, reportIntervalSec (record.ts REPORT_INTERVAL_SEC_MIN/MAX; not imported: record.ts imports this module). */
+const REPORT_INTERVAL_SEC_MIN = 1;
+const REPORT_INTERVAL_SEC_MAX = 86400;
 /** Marks "not read": every reader below returns it instead of throwing. */
 const NO = -1;
 
@@ -217,7 +220,7 @@ export function readBatchFast(
     const entries = arg(MAJOR_MAP);
     if (entries === NO) return undefined;
     let seen = 0;
-    const n = [NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO];
+    const n = [NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO];
     let deviceId: string | undefined;
     let firmware: string | undefined;
     let link: LinkStats | undefined;
@@ -226,7 +229,7 @@ export function readBatchFast(
     const samples: TelemetrySample[] = [];
     let haveSamples = false;
     for (let i = 0; i < entries; i++) {
-      const key = uint(14);
+      const key = uint(15);
       if (key === NO || seen & (1 << key)) return undefined;
       seen |= 1 << key;
       if (key === 1 || key === 3) {
@@ -248,8 +251,8 @@ export function readBatchFast(
         if ((seen & (1 << 7)) === 0 || !readSamples(n[7] * 1000, samples)) return undefined;
         haveSamples = true;
       } else {
-        n[key] = uint(key === 4 || key === 6 ? 1 : U32_MAX);
-        if (n[key] === NO) return undefined;
+        n[key] = uint(key === 4 || key === 6 ? 1 : key === 15 ? REPORT_INTERVAL_SEC_MAX : U32_MAX);
+        if (n[key] === NO || (key === 15 && n[key] < REPORT_INTERVAL_SEC_MIN)) return undefined;
       }
     }
     if (pos !== buf.length) return undefined;
@@ -271,6 +274,7 @@ export function readBatchFast(
     if (link !== undefined) batch.link = link;
     if (battery !== undefined) batch.battery = battery;
     if (memory !== undefined) batch.memory = memory;
+    if (n[15] !== NO) batch.reportIntervalSec = n[15];
     if (n[13] !== NO) batch.samplesDropped = n[13];
     return batch;
   } finally {
