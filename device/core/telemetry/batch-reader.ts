@@ -125,13 +125,16 @@ const NOT_BUILT_LINK: LinkStats = { state: "offline", reconnects: 0 };
 const NOT_BUILT_BATTERY: BatteryReport = { mv: 0, pct: 0, status: 0 };
 
 const BATTERY_MAX = [65535, 100, 6, 2, 10000, U32_MAX];
+/** readBattery's values by key, reused: one batch is read at a time. */
+const batteryScratch = [NO, NO, NO, NO, NO, NO];
 const ALARMS = ["none", "low", "critical"] as const;
 
 function readBattery(): BatteryReport | undefined {
   const n = arg(MAJOR_MAP);
   if (n === NO) return undefined;
   let seen = 0;
-  const v = [NO, NO, NO, NO, NO, NO];
+  const v = batteryScratch;
+  v.fill(NO);
   for (let i = 0; i < n; i++) {
     const key = uint(5);
     if (key === NO || seen & (1 << key)) return undefined;
@@ -204,6 +207,77 @@ function readSamples(baseMs: number, out: TelemetrySample[]): boolean {
   return true;
 }
 
+// What readTopLevel leaves behind for its caller. Reused (one batch is read at a time), so the
+// build-nothing pass allocates nothing per message.
+/** Top-level integer values by key (NO: absent). */
+const n = [NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO];
+let deviceId: string | undefined;
+let firmware: string | undefined;
+let link: LinkStats | undefined;
+let battery: BatteryReport | undefined;
+let memory: MemorySample | undefined;
+/** Where the build pass puts the samples (a fresh array per batch: it is handed out). */
+let samples: TelemetrySample[] = [];
+/** The build-nothing pass's sample list: readSamples never pushes to it. */
+const NO_SAMPLES: TelemetrySample[] = [];
+/** Required keys: format, deviceId, seq, firmware, slot, resetReason, timeBase, baseSec, madeAt, uptime, samples. */
+const REQUIRED_KEYS = (1 << 0) | (1 << 1) | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 12);
+
+/** Reads and checks the whole batch into the state above; false: take the general path. */
+function readTopLevel(): boolean {
+  const entries = arg(MAJOR_MAP);
+  if (entries === NO) return false;
+  let seen = 0;
+  n.fill(NO);
+  deviceId = firmware = undefined;
+  link = undefined;
+  battery = undefined;
+  memory = undefined;
+  samples = build ? [] : NO_SAMPLES;
+  for (let i = 0; i < entries; i++) {
+    const key = uint(15);
+    if (key === NO || seen & (1 << key)) return false;
+    seen |= 1 << key;
+    if (key === 1 || key === 3) {
+      const s = ascii();
+      if (s === undefined) return false;
+      if (key === 1) deviceId = s;
+      else firmware = s;
+    } else if (key === 10) {
+      link = readLink();
+      if (link === undefined) return false;
+    } else if (key === 11) {
+      battery = readBattery();
+      if (battery === undefined) return false;
+    } else if (key === 14) {
+      memory = readMemory();
+      if (memory === undefined) return false;
+    } else if (key === 12) {
+      // Offsets count from baseSec, which the writer puts first; otherwise take the general path.
+      if ((seen & (1 << 7)) === 0 || !readSamples(n[7] * 1000, samples)) return false;
+    } else {
+      n[key] = uint(key === 4 || key === 6 ? 1 : key === 15 ? REPORT_INTERVAL_SEC_MAX : U32_MAX);
+      if (n[key] === NO || (key === 15 && n[key] < REPORT_INTERVAL_SEC_MIN)) return false;
+    }
+  }
+  if (pos !== buf.length) return false;
+  // Every key seen was read whole (a bad one returned above), so the bits say what is present.
+  return n[0] === 1 && (seen & REQUIRED_KEYS) === REQUIRED_KEYS;
+}
+
+/** Points the reader at `bytes`, reads the batch, lets go of `bytes`; true when it is in the fast shape. */
+function readAll(bytes: Uint8Array): boolean {
+  buf = bytes;
+  pos = 0;
+  alarmCode = ALARM_ABSENT;
+  try {
+    return readTopLevel();
+  } finally {
+    buf = EMPTY; // do not keep the message alive
+  }
+}
+const EMPTY = new Uint8Array(0);
+
 /**
  * Reads one batch, or returns undefined (take the general path). `resetReasons` and
  * `timeBases` are record.ts's code tables (passed in: record.ts imports this module).
@@ -213,76 +287,32 @@ export function readBatchFast(
   resetReasons: readonly TelemetryBatch["resetReason"][],
   timeBases: readonly TelemetryBatch["timeBase"][],
 ): TelemetryBatch | undefined {
-  buf = bytes;
-  pos = 0;
-  alarmCode = ALARM_ABSENT;
-  try {
-    const entries = arg(MAJOR_MAP);
-    if (entries === NO) return undefined;
-    let seen = 0;
-    const n = [NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO];
-    let deviceId: string | undefined;
-    let firmware: string | undefined;
-    let link: LinkStats | undefined;
-    let battery: BatteryReport | undefined;
-    let memory: MemorySample | undefined;
-    const samples: TelemetrySample[] = [];
-    let haveSamples = false;
-    for (let i = 0; i < entries; i++) {
-      const key = uint(15);
-      if (key === NO || seen & (1 << key)) return undefined;
-      seen |= 1 << key;
-      if (key === 1 || key === 3) {
-        const s = ascii();
-        if (s === undefined) return undefined;
-        if (key === 1) deviceId = s;
-        else firmware = s;
-      } else if (key === 10) {
-        link = readLink();
-        if (link === undefined) return undefined;
-      } else if (key === 11) {
-        battery = readBattery();
-        if (battery === undefined) return undefined;
-      } else if (key === 14) {
-        memory = readMemory();
-        if (memory === undefined) return undefined;
-      } else if (key === 12) {
-        // Offsets count from baseSec, which the writer puts first; otherwise take the general path.
-        if ((seen & (1 << 7)) === 0 || !readSamples(n[7] * 1000, samples)) return undefined;
-        haveSamples = true;
-      } else {
-        n[key] = uint(key === 4 || key === 6 ? 1 : key === 15 ? REPORT_INTERVAL_SEC_MAX : U32_MAX);
-        if (n[key] === NO || (key === 15 && n[key] < REPORT_INTERVAL_SEC_MIN)) return undefined;
-      }
-    }
-    if (pos !== buf.length) return undefined;
-    // Required: format (= 1), deviceId, seq, firmware, slot, resetReason, timeBase, baseSec, madeAt, uptime, samples.
-    if (n[0] !== 1 || deviceId === undefined || firmware === undefined || !haveSamples) return undefined;
-    for (const k of [2, 4, 5, 6, 7, 8, 9]) if (n[k] === NO) return undefined;
-    const baseMs = n[7] * 1000;
-    const batch: TelemetryBatch = {
-      deviceId,
-      seq: n[2],
-      firmware,
-      slot: n[4] as 0 | 1,
-      resetReason: resetReasons[n[5]] ?? "unknown",
-      timeBase: timeBases[n[6]],
-      madeAtMs: baseMs + n[8],
-      uptimeMs: n[9] * 1000,
-      samples,
-    };
-    if (link !== undefined) batch.link = link;
-    if (battery !== undefined) batch.battery = battery;
-    if (memory !== undefined) batch.memory = memory;
-    if (n[15] !== NO) batch.reportIntervalSec = n[15];
-    if (n[13] !== NO) batch.samplesDropped = n[13];
-    return batch;
-  } finally {
-    buf = EMPTY; // do not keep the message alive
-  }
+  if (!readAll(bytes)) return undefined;
+  const baseMs = n[7] * 1000;
+  const batch: TelemetryBatch = {
+    deviceId: deviceId as string,
+    seq: n[2],
+    firmware: firmware as string,
+    slot: n[4] as 0 | 1,
+    resetReason: resetReasons[n[5]] ?? "unknown",
+    timeBase: timeBases[n[6]],
+    madeAtMs: baseMs + n[8],
+    uptimeMs: n[9] * 1000,
+    samples,
+  };
+  if (link !== undefined) batch.link = link;
+  if (battery !== undefined) batch.battery = battery;
+  if (memory !== undefined) batch.memory = memory;
+  if (n[15] !== NO) batch.reportIntervalSec = n[15];
+  if (n[13] !== NO) batch.samplesDropped = n[13];
+  // Hand nothing of the last batch to the next read.
+  samples = NO_SAMPLES;
+  deviceId = firmware = undefined;
+  link = undefined;
+  battery = undefined;
+  memory = undefined;
+  return batch;
 }
-const EMPTY = new Uint8Array(0);
-
 
 /**
  * seq · 4 + the battery alarm code (0 none, 1 low, 2 critical, 3 not sent) of a batch that
@@ -295,8 +325,8 @@ export function readBatchSeqAndAlarm(
 ): number {
   build = false;
   try {
-    const b = readBatchFast(bytes, resetReasons, timeBases);
-    return b === undefined ? -1 : b.seq * 4 + alarmCode;
+    // The code tables only name what the build pass puts in the batch: nothing here.
+    return readAll(bytes) ? n[2] * 4 + alarmCode : -1;
   } finally {
     build = true;
   }
