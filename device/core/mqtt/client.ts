@@ -114,8 +114,15 @@ export class MqttClient {
   /** Bumped per attempt so callbacks from an old socket are ignored. */
   private generation = 0;
   private connackTimer: TimerId | undefined;
-  private keepAliveTimer: TimerId | undefined;
-  private ackTimer: TimerId | undefined;
+  /**
+   * One timer for both deadlines of a connection: the keep-alive's next check and the oldest
+   * unacknowledged PUBLISH's PUBACK deadline. It may fire early (each check re-arms it), never
+   * late: a publish moves it only to an earlier time. With telemetry the two coincide (a report's
+   * PUBACK deadline falls where the keep-alive looks again), so one timer per message, not two.
+   */
+  private deadlineTimer: TimerId | undefined;
+  /** When deadlineTimer fires (meaningful while it is set). */
+  private deadlineAt = 0;
   private subscribeRetryTimer: TimerId | undefined;
   /** Refused SUBACKs in a row (reset by a granted one): the retry delay doubles with it. */
   private subscribeRefusals = 0;
@@ -277,10 +284,9 @@ export class MqttClient {
   private clearTimers(): void {
     const c = this.ports.clock;
     if (this.connackTimer !== undefined) c.clearTimeout(this.connackTimer);
-    if (this.keepAliveTimer !== undefined) c.clearTimeout(this.keepAliveTimer);
-    if (this.ackTimer !== undefined) c.clearTimeout(this.ackTimer);
+    if (this.deadlineTimer !== undefined) c.clearTimeout(this.deadlineTimer);
     if (this.subscribeRetryTimer !== undefined) c.clearTimeout(this.subscribeRetryTimer);
-    this.connackTimer = this.keepAliveTimer = this.ackTimer = this.subscribeRetryTimer = undefined;
+    this.connackTimer = this.deadlineTimer = this.subscribeRetryTimer = undefined;
     this.traffic.lastPing = undefined;
     for (const e of this.inflight) e.sentAt = NOT_SENT;
   }
@@ -402,7 +408,7 @@ export class MqttClient {
     const present = sessionPresent && !this.options.cleanSession;
     this.phase = "connected";
     const gen = this.generation;
-    this.keepAliveTick();
+    this.checkDeadlines();
     if (!present) for (const s of this.subs.values()) s.confirmed = false;
     // Resend unacknowledged QoS 1 in publish order; DUP only for ones that may have gone out.
     for (const e of this.inflight.slice()) {
@@ -423,29 +429,54 @@ export class MqttClient {
     if (qos === 1 && id !== undefined && gen === this.generation) this.send(encodePuback(id));
   }
 
-  // ---------------------------------------------------------------- keep-alive
+  // ---------------------------------------------------------------- deadlines
   // Bound once: re-armed for the whole life of every connection.
-  private readonly onKeepAliveTimer = (): void => {
-    this.keepAliveTimer = undefined;
-    this.keepAliveTick();
+  private readonly onDeadlineTimer = (): void => {
+    this.deadlineTimer = undefined;
+    this.checkDeadlines();
   };
 
-  /** Pings and declares the link dead as keepalive.ts decides; one timer for both. */
-  private keepAliveTick(): void {
-    const ka = this.keepAliveMs;
-    if (this.phase !== "connected" || ka === 0) return;
+  /**
+   * The PUBACK deadline, then the keep-alive (pings and declares the link dead as keepalive.ts
+   * decides); re-arms the one timer for whichever comes next.
+   */
+  private checkDeadlines(): void {
+    if (this.phase !== "connected") return;
     const clock = this.ports.clock;
-    let d = keepAliveStep(clock.now(), this.traffic, ka);
-    if (d.action === "ping") {
-      if (!this.send((pingreq ??= encodePingreq()))) return;
-      this.traffic.lastPing = this.traffic.lastSent;
-      d = keepAliveStep(clock.now(), this.traffic, ka);
+    let next = Infinity;
+    const limit = this.ackTimeoutMs;
+    if (limit > 0) {
+      const now = clock.now();
+      for (const e of this.inflight) {
+        if (e.sentAt === NOT_SENT) continue;
+        if (now - e.sentAt >= limit) return this.finish(`PUBACK timeout for packet ${e.packetId}`);
+        if (e.sentAt + limit < next) next = e.sentAt + limit;
+      }
     }
-    if (d.action === "dead") return this.finish(`keep-alive: no PINGRESP (nothing received for ${d.silentMs} ms)`);
-    if (d.action === "wait") {
-      if (this.keepAliveTimer !== undefined) clock.clearTimeout(this.keepAliveTimer);
-      this.keepAliveTimer = clock.setTimeout(this.onKeepAliveTimer, d.nextAt - clock.now());
+    const ka = this.keepAliveMs;
+    if (ka > 0) {
+      let d = keepAliveStep(clock.now(), this.traffic, ka);
+      if (d.action === "ping") {
+        if (!this.send((pingreq ??= encodePingreq()))) return;
+        this.traffic.lastPing = this.traffic.lastSent;
+        d = keepAliveStep(clock.now(), this.traffic, ka);
+      }
+      if (d.action === "dead") return this.finish(`keep-alive: no PINGRESP (nothing received for ${d.silentMs} ms)`);
+      if (d.action === "wait" && d.nextAt < next) next = d.nextAt;
     }
+    this.armDeadline(next);
+  }
+
+  /** Makes the deadline timer fire no later than `at` (Infinity: nothing due). */
+  private armDeadline(at: number): void {
+    if (at === Infinity || this.phase !== "connected") return;
+    const clock = this.ports.clock;
+    if (this.deadlineTimer !== undefined) {
+      if (this.deadlineAt <= at) return; // it fires first and re-arms for this
+      clock.clearTimeout(this.deadlineTimer);
+    }
+    this.deadlineAt = at;
+    this.deadlineTimer = clock.setTimeout(this.onDeadlineTimer, Math.max(0, at - clock.now()));
   }
 
   // ---------------------------------------------------------------- publish / subscribe
@@ -497,30 +528,9 @@ export class MqttClient {
   private sendQos1(e: InflightEntry, bytes: Uint8Array): boolean {
     if (!this.send(bytes)) return false;
     e.sentAt = this.ports.clock.now();
-    this.armAckTimer();
+    if (this.ackTimeoutMs > 0) this.armDeadline(e.sentAt + this.ackTimeoutMs);
     return true;
   }
-
-  /** One timer for the oldest unacknowledged PUBLISH of this connection. */
-  private armAckTimer(): void {
-    const limit = this.ackTimeoutMs;
-    if (limit <= 0 || this.ackTimer !== undefined || this.phase !== "connected") return;
-    let oldest = Infinity;
-    for (const e of this.inflight) if (e.sentAt !== NOT_SENT && e.sentAt < oldest) oldest = e.sentAt;
-    if (oldest === Infinity) return;
-    this.ackTimer = this.ports.clock.setTimeout(this.onAckTimer, Math.max(0, oldest + limit - this.ports.clock.now()));
-  }
-
-  // Bound once: armed for nearly every QoS 1 PUBLISH.
-  private readonly onAckTimer = (): void => {
-    this.ackTimer = undefined;
-    const limit = this.ackTimeoutMs;
-    const now = this.ports.clock.now();
-    for (const e of this.inflight) {
-      if (e.sentAt !== NOT_SENT && now - e.sentAt >= limit) return this.finish(`PUBACK timeout for packet ${e.packetId}`);
-    }
-    this.armAckTimer();
-  };
 
   private retrySubscriptionsLater(): void {
     if (this.subscribeRetryTimer !== undefined) return;
