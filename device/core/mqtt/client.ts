@@ -208,8 +208,7 @@ export class MqttClient {
     this.parser = new MqttParser(
       (p) => this.onPacketSafe(gen, p),
       (reason) => this.finish(reason),
-      this.options.maxPacketSize ?? DEFAULT_MAX_PACKET,
-      (p) => this.onOversizedSafe(gen, p),
+      { maxPacketSize: this.options.maxPacketSize ?? DEFAULT_MAX_PACKET, onOversized: (p) => this.onOversizedSafe(gen, p) },
     );
     try {
       this.socket = this.ports.network.connect(target, {
