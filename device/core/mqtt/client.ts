@@ -12,7 +12,7 @@
 import { rethrowHalt, type Clock, type Log, type Network, type Socket, type SocketOptions, type TimerId } from "../../ports";
 import {
   CONNACK_REASONS, MqttEncodeError, encodeConnect, encodeDisconnect, encodePingreq, encodePuback,
-  encodePublish, encodePublishEncoded, encodeSubscribe, encodeUnsubscribe, hasWildcard, type Packet,
+  encodePublishEncoded, encodeSubscribe, encodeUnsubscribe, hasWildcard, type Packet,
 } from "./codec";
 import { DEFAULT_MAX_PACKET, MqttParser, type OversizedPublish } from "./parser";
 import { keepAliveStep, type KeepAliveClock } from "./keepalive";
@@ -84,7 +84,8 @@ type Phase = "idle" | "connecting" | "connack" | "connected";
 
 interface InflightEntry {
   packetId: number;
-  topic: string;
+  /** The topic's UTF-8, as the first send used it (the resend writes the same bytes). */
+  topic: Uint8Array;
   payload: Uint8Array;
   retain: boolean;
   /** True once the PUBLISH may have reached the broker: a resend then carries DUP. */
@@ -411,7 +412,7 @@ export class MqttClient {
     if (!present) for (const s of this.subs.values()) s.confirmed = false;
     // Resend unacknowledged QoS 1 in publish order; DUP only for ones that may have gone out.
     for (const e of this.inflight.slice()) {
-      const bytes = encodePublish({ topic: e.topic, payload: e.payload, qos: 1, retain: e.retain, dup: e.sent, packetId: e.packetId });
+      const bytes = encodePublishEncoded(e.topic, e.payload, 1, e.retain, e.sent, e.packetId);
       e.sent = true;
       if (!this.sendQos1(e, bytes) || gen !== this.generation) return;
     }
@@ -518,7 +519,7 @@ export class MqttClient {
     } catch (e) {
       throw new MqttError(e instanceof MqttEncodeError ? e.message : String(e));
     }
-    const entry: InflightEntry = { packetId: id, topic, payload, retain, sent: online || dup, sentAt: NOT_SENT };
+    const entry: InflightEntry = { packetId: id, topic: topicBytes, payload, retain, sent: online || dup, sentAt: NOT_SENT };
     this.inflight.push(entry);
     if (online) this.sendQos1(entry, bytes);
     return id;
