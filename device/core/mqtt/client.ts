@@ -16,7 +16,7 @@ import {
 } from "./codec";
 import { DEFAULT_MAX_PACKET, MqttParser, type OversizedPublish } from "./parser";
 import { keepAliveStep, type KeepAliveClock } from "./keepalive";
-import { utf8Encode, utf8Length } from "./utf8";
+import { TopicUtf8, utf8Encode, utf8Length } from "./utf8";
 import { setErrorName } from "../util/error-name";
 
 // ---------------------------------------------------------------- defaults
@@ -141,11 +141,10 @@ export class MqttClient {
   private readonly pendingUnsubs = new Set<string>();
   private readonly subAcks = new Map<number, string[]>();
   /**
-   * The last topic publish() accepted, and its UTF-8: the link publishes the same topic every
-   * time, so it is checked and encoded once, not scanned three times per message.
+   * The last topic publish() accepted: the link publishes the same topic every time, so it is
+   * checked once. Its UTF-8 comes from `topicUtf8`, which the link's outbox shares.
    */
   private checkedTopic: string | undefined;
-  private checkedTopicBytes: Uint8Array | undefined;
   private readonly unsubAcks = new Map<number, string[]>();
   private oversized = 0;
 
@@ -162,6 +161,8 @@ export class MqttClient {
     private readonly ports: MqttPorts,
     options: MqttClientOptions,
     private readonly onEvent: (e: MqttEvent) => void,
+    /** The one cache of the topic's UTF-8 (the link passes the one its outbox uses). */
+    private readonly topicUtf8 = new TopicUtf8(),
   ) {
     this.options = { ...options };
     this.keepAliveMs = options.keepAliveSec * 1000;
@@ -498,12 +499,11 @@ export class MqttClient {
    * Throws MqttError for caller errors (bad topic, too large, all packet ids in use).
    */
   publish(topic: string, payload: Uint8Array, qos: QoS, retain = false, dup = false): number {
-    let topicBytes = this.checkedTopicBytes;
-    if (topic !== this.checkedTopic || topicBytes === undefined) {
-      if (topic.length === 0 || hasWildcard(topic) || utf8Length(topic) > 0xffff) {
+    const topicBytes = this.topicUtf8.bytes(topic);
+    if (topic !== this.checkedTopic) {
+      if (topic.length === 0 || hasWildcard(topic) || topicBytes.length > 0xffff) {
         throw new MqttError(`invalid publish topic "${topic.slice(0, 60)}"`);
       }
-      topicBytes = this.checkedTopicBytes = utf8Encode(topic);
       this.checkedTopic = topic;
     }
     if (qos === 0) {
