@@ -15,15 +15,34 @@ import { ESP32_4MB_LAYOUT, FLASH_BLOCK_SIZE } from "../layout";
 
 const ERASED = 0xff;
 
-/** One partition: a block list whose entries may be shared with other flashes. */
+/**
+ * One partition: a shared block list nobody changes once shared, plus the blocks this flash
+ * changed. An idle device has changed none, so it costs a few fields, not a list of ~1,000 block
+ * references per device (about 8 KB each at 10,000 devices).
+ */
 class Blocks {
-  /** Bit i set: blocks[i] belongs to this flash alone and may be written in place. */
-  owned: Uint8Array;
-  constructor(
-    readonly blocks: Uint8Array[],
-    owned?: Uint8Array,
-  ) {
-    this.owned = owned ?? new Uint8Array((blocks.length + 7) >> 3);
+  /**
+   * Index → block, for the blocks that differ from `base`: a copy this flash owns alone (written
+   * in place), or the shared erased block. Created at the first write or erase.
+   */
+  changed: Map<number, Uint8Array> | undefined = undefined;
+  constructor(public base: readonly Uint8Array[]) {}
+
+  get count(): number {
+    return this.base.length;
+  }
+
+  at(i: number): Uint8Array {
+    return this.changed?.get(i) ?? this.base[i];
+  }
+
+  /** The whole list as it reads now (a new array when some block changed). */
+  list(): readonly Uint8Array[] {
+    const changed = this.changed;
+    if (changed === undefined || changed.size === 0) return this.base;
+    const out = this.base.slice();
+    for (const [i, b] of changed) out[i] = b;
+    return out;
   }
 }
 
@@ -55,8 +74,10 @@ export class CowFlash extends FlashChip implements Flash {
   clone(): CowFlash {
     const f = new CowFlash(this.blockSize, this.erased);
     for (const [name, p] of this.parts) {
-      p.owned.fill(0);
-      f.parts.set(name, new Blocks(p.blocks.slice()));
+      // This flash's own blocks become shared: it no longer owns any, so it copies before writing.
+      p.base = p.list();
+      p.changed = undefined;
+      f.parts.set(name, new Blocks(p.base));
     }
     return f;
   }
@@ -71,8 +92,8 @@ export class CowFlash extends FlashChip implements Flash {
   image(name: PartitionName): Uint8Array {
     const p = this.parts.get(name);
     if (p === undefined) throw new FlashError("absent", `flash: no partition "${name}"`);
-    const out = new Uint8Array(p.blocks.length * this.blockSize);
-    p.blocks.forEach((b, i) => out.set(b, i * this.blockSize));
+    const out = new Uint8Array(p.count * this.blockSize);
+    for (let i = 0; i < p.count; i++) out.set(p.at(i), i * this.blockSize);
     return out;
   }
 
@@ -83,30 +104,31 @@ export class CowFlash extends FlashChip implements Flash {
   sharedBlocks(name: PartitionName): readonly Uint8Array[] | undefined {
     const p = this.parts.get(name);
     if (p === undefined) return undefined;
-    for (let i = 0; i < p.owned.length; i++) if (p.owned[i] !== 0) return undefined;
-    return p.blocks;
+    if (p.changed !== undefined) for (const b of p.changed.values()) if (b !== this.erased) return undefined;
+    return p.list();
   }
 
   /** Bytes this flash holds privately (the rest is shared). */
   ownedBytes(): number {
     let n = 0;
-    for (const p of this.parts.values()) for (let i = 0; i < p.blocks.length; i++) if (p.owned[i >> 3] & (1 << (i & 7))) n += this.blockSize;
+    for (const p of this.parts.values()) if (p.changed !== undefined) for (const b of p.changed.values()) if (b !== this.erased) n += this.blockSize;
     return n;
   }
 
   /** @internal A block this flash may write in place (copied on first write). */
   own(p: Blocks, i: number): Uint8Array {
-    if (p.owned[i >> 3] & (1 << (i & 7))) return p.blocks[i];
-    const copy = p.blocks[i].slice();
-    p.blocks[i] = copy;
-    p.owned[i >> 3] |= 1 << (i & 7);
+    const changed = p.changed;
+    const mine = changed?.get(i);
+    if (mine !== undefined && mine !== this.erased) return mine;
+    const copy = (mine ?? p.base[i]).slice();
+    (p.changed = changed ?? new Map()).set(i, copy);
     return copy;
   }
 
   /** @internal Erasing shares the erased block again: no memory for erased space. */
   erase(p: Blocks, i: number): void {
-    p.blocks[i] = this.erased;
-    p.owned[i >> 3] &= ~(1 << (i & 7));
+    if (p.base[i] === this.erased) p.changed?.delete(i);
+    else (p.changed ??= new Map()).set(i, this.erased);
   }
 }
 
@@ -120,7 +142,7 @@ class CowPartition implements FlashPartition {
     private readonly p: Blocks,
   ) {
     this.blockSize = flash.blockSize;
-    this.size = p.blocks.length * this.blockSize;
+    this.size = p.count * this.blockSize;
   }
 
   read(offset: number, length: number): Uint8Array {
@@ -138,7 +160,7 @@ class CowPartition implements FlashPartition {
       const b = Math.floor(at / bs);
       const within = at - b * bs;
       const n = Math.min(bs - within, length - done);
-      out.set(this.p.blocks[b].subarray(within, within + n), done);
+      out.set(this.p.at(b).subarray(within, within + n), done);
       done += n;
     }
     return out;
@@ -169,7 +191,7 @@ class CowPartition implements FlashPartition {
   }
 
   eraseBlock(index: number): void {
-    const blocks = this.p.blocks.length;
+    const blocks = this.p.count;
     if (!Number.isInteger(index) || index < 0 || index >= blocks) {
       throw new FlashError("range", `flash: ${this.name} has no block ${index} (0..${blocks - 1})`);
     }
@@ -222,19 +244,21 @@ const SLOT_CHECKS_MAX = 16;
  * bytes, so it gets the same result. Any slot a device has written is verified for real.
  */
 export class SlotCheckCache {
-  private readonly entries: { blocks: Uint8Array[]; check: SlotCheck }[] = [];
+  private readonly entries: { blocks: readonly Uint8Array[]; check: SlotCheck }[] = [];
 
   verify(flash: CowFlash, part: FlashPartition, sha256: Sha256): SlotCheck {
     const blocks = flash.sharedBlocks(part.name);
     if (blocks === undefined) return verifySlotImage(part, sha256);
     for (const e of this.entries) if (sameBlocks(e.blocks, blocks)) return e.check;
     const check = verifySlotImage(part, sha256);
-    if (this.entries.length < SLOT_CHECKS_MAX) this.entries.push({ blocks: blocks.slice(), check });
+    // Safe to keep: a shared list is never changed, and a list made for this call is nobody else's.
+    if (this.entries.length < SLOT_CHECKS_MAX) this.entries.push({ blocks, check });
     return check;
   }
 }
 
 function sameBlocks(a: readonly Uint8Array[], b: readonly Uint8Array[]): boolean {
+  if (a === b) return true;
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
