@@ -29,6 +29,11 @@ export interface SimBatteryModel {
   capacityVariationPermille: number;
   /** Starting charge, ‰ of this device's capacity. */
   startPermille: number;
+  /**
+   * Each device starts at startPermille ± U(0, variation‰) points (clamped to 0..1000): a real
+   * fleet's cells are not all at one charge. 0 (the default) draws nothing from the random stream.
+   */
+  startVariationPermille: number;
   internalMilliohm: number;
   /** Current in each power state (µA). Bursts add on top of sleep. */
   sleepUa: number;
@@ -50,6 +55,7 @@ export const DEFAULT_SIM_BATTERY: SimBatteryModel = {
   capacityMah: 400,
   capacityVariationPermille: 50,
   startPermille: 1000,
+  startVariationPermille: 0,
   internalMilliohm: 250,
   sleepUa: 1_500, // light sleep with Wi-Fi DTIM wake-ups
   activeUa: 80_000, // CPU on, radio idle
@@ -103,7 +109,9 @@ export class SimBattery implements BatteryAdc {
     const spread = m.capacityVariationPermille;
     const v = spread > 0 ? (random.nextU32() % (2 * spread + 1)) - spread : 0;
     this.capacityUaMs = Math.floor((m.capacityMah * UA_MS_PER_MAH * (1000 + v)) / 1000);
-    this.remaining = Math.floor((this.capacityUaMs * m.startPermille) / 1000);
+    const sv = m.startVariationPermille;
+    const start = sv > 0 ? Math.min(1000, Math.max(0, m.startPermille + (random.nextU32() % (2 * sv + 1)) - sv)) : m.startPermille;
+    this.remaining = Math.floor((this.capacityUaMs * start) / 1000);
     this.lastT = clock.now();
   }
 

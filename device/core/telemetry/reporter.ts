@@ -8,6 +8,8 @@ import { INTERVAL_BOUNDS, intervalProblem } from "../config/intervals";
 import { rethrowHalt, type Clock, type Log, type MemoryMeter, type SensorSample, type Sensors, type WallClock, type ResetReason } from "../../ports";
 import type { BatteryMonitor } from "../battery/monitor";
 import {
+  REPORT_INTERVAL_SEC_MAX,
+  REPORT_INTERVAL_SEC_MIN,
   TELEMETRY_MAX_BYTES,
   TelemetryError,
   checkSample,
@@ -82,6 +84,14 @@ type Pending = TelemetrySample;
  */
 function sampleAt(tMs: number, r: SensorSample): TelemetrySample {
   return { tMs, temperatureCentiC: r.temperatureCentiC, humidityPermille: r.humidityPermille, rssiDbm: r.rssiDbm };
+}
+
+/**
+ * Batch key 15: the reporting interval in whole seconds, rounded up (a backend waiting a little
+ * longer is harmless; one waiting less raises a false offline alert), within the wire bounds.
+ */
+export function announcedIntervalSec(intervalMs: number): number {
+  return Math.min(REPORT_INTERVAL_SEC_MAX, Math.max(REPORT_INTERVAL_SEC_MIN, Math.ceil(intervalMs / 1000)));
 }
 
 export class TelemetryReporter {
@@ -274,6 +284,9 @@ export class TelemetryReporter {
       samples: copies,
     };
     if (this.dropped > 0) batch.samplesDropped = this.dropped;
+    // The interval the next report is armed with (onReportTimer re-arms after this batch with the
+    // same value): the backend judges silence by it, so a stretch while low is no false "offline".
+    batch.reportIntervalSec = announcedIntervalSec(this.effectiveReportIntervalMs());
     const link = this.deps.linkStats?.();
     if (link) batch.link = link;
     const bat = this.deps.battery?.report();
