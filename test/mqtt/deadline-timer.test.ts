@@ -4,24 +4,11 @@
  */
 import { describe, expect, test } from "vitest";
 import { MqttClient, type MqttClientOptions, type MqttEvent } from "../../device/core/mqtt/client";
-import type { Clock } from "../../device/ports";
+import { countingClock } from "../helpers/counting-clock";
 import { TARGET, bytes, makeRig, type Rig } from "./rig";
 
-/** The rig's clock as the client sees it, counting the timers the client sets (the network's are not counted). */
-function countingClock(clock: Clock) {
-  const counted = { set: 0 };
-  const c: Clock = {
-    now: () => clock.now(),
-    setTimeout: (fn, ms) => {
-      counted.set++;
-      return clock.setTimeout(fn, ms);
-    },
-    clearTimeout: (id) => clock.clearTimeout(id),
-  };
-  return { clock: c, counted };
-}
-
 function client(rig: Rig, options: Partial<MqttClientOptions>) {
+  // The client's own timers only (the network's are set on rig.clock directly).
   const { clock, counted } = countingClock(rig.clock);
   const events: { at: number; e: MqttEvent }[] = [];
   const c = new MqttClient(

@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { TelemetryReporter } from "../../device/core/telemetry/reporter";
 import { decodeTelemetryBatch, type TelemetryBatch } from "../../device/core/telemetry/record";
-import type { Clock } from "../../device/ports";
+import { countingClock } from "../helpers/counting-clock";
 import { VirtualClock } from "../../host-sim/virtual/clock";
 import { VirtualWallClock } from "../../host-sim/virtual/wall-clock";
 import { SeededRandom } from "../../host-sim/virtual/random";
@@ -14,15 +14,7 @@ import { SimSensors } from "../../host-sim/sensors/sim-sensors";
 
 function setup(cfg: { sampleIntervalMs: number; reportIntervalMs: number }) {
   const clock = new VirtualClock();
-  let timersSet = 0;
-  const counting: Clock = {
-    now: () => clock.now(),
-    setTimeout: (fn, ms) => {
-      timersSet++;
-      return clock.setTimeout(fn, ms);
-    },
-    clearTimeout: (id) => clock.clearTimeout(id),
-  };
+  const { clock: counting, counted } = countingClock(clock);
   const sent: { batch: TelemetryBatch; at: number }[] = [];
   let seq = 0;
   const reporter = new TelemetryReporter(
@@ -36,7 +28,7 @@ function setup(cfg: { sampleIntervalMs: number; reportIntervalMs: number }) {
     },
     cfg,
   );
-  return { clock, reporter, sent, timers: () => timersSet };
+  return { clock, reporter, sent, timers: () => counted.set };
 }
 
 const sampleTimes = (b: TelemetryBatch) => b.samples.map((s) => s.tMs);
