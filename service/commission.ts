@@ -45,7 +45,8 @@ export function check(deviceId: string, d: DeviceSnapshot | undefined, rules: Ru
   const online = isOnline(d, rules.offline, nowMs);
   if (!online) reasons.push(`offline: last report ${Math.round((nowMs - d.lastSeenMs) / 60_000)} min ago: check power and the Wi-Fi signal where it is fitted`);
   if (d.reports < c.minReports) {
-    const every = d.intervalMs > 0 ? ` (every ${Math.round(d.intervalMs / 1000)} s)` : "";
+    const everyMs = d.announcedIntervalMs ?? d.intervalMs;
+    const every = everyMs > 0 ? ` (every ${Math.round(everyMs / 1000)} s)` : "";
     reasons.push(`${d.reports} of ${c.minReports} telemetry reports so far: wait for the next${every}`);
   }
   const b = d.battery;

@@ -29,6 +29,11 @@ export interface SimBatteryModel {
   capacityVariationPermille: number;
   /** Starting charge, ‰ of this device's capacity. */
   startPermille: number;
+  /**
+   * Each device starts at startPermille ± U(0, variation‰) points (clamped to 0..1000): a real
+   * fleet's cells are not all at one charge. 0 (the default) draws nothing from the random stream.
+   */
+  startVariationPermille: number;
   internalMilliohm: number;
   /** Current in each power state (µA). Bursts add on top of sleep. */
   sleepUa: number;
@@ -50,6 +55,7 @@ export const DEFAULT_SIM_BATTERY: SimBatteryModel = {
   capacityMah: 400,
   capacityVariationPermille: 50,
   startPermille: 1000,
+  startVariationPermille: 0,
   internalMilliohm: 250,
   sleepUa: 1_500, // light sleep with Wi-Fi DTIM wake-ups
   activeUa: 80_000, // CPU on, radio idle
@@ -103,7 +109,9 @@ export class SimBattery implements BatteryAdc {
     const spread = m.capacityVariationPermille;
     const v = spread > 0 ? (random.nextU32() % (2 * spread + 1)) - spread : 0;
     this.capacityUaMs = Math.floor((m.capacityMah * UA_MS_PER_MAH * (1000 + v)) / 1000);
-    this.remaining = Math.floor((this.capacityUaMs * m.startPermille) / 1000);
+    const sv = m.startVariationPermille;
+    const start = sv > 0 ? Math.min(1000, Math.max(0, m.startPermille + (random.nextU32() % (2 * sv + 1)) - sv)) : m.startPermille;
+    this.remaining = Math.floor((this.capacityUaMs * start) / 1000);
     this.lastT = clock.now();
   }
 
@@ -176,9 +184,7 @@ export class SimBattery implements BatteryAdc {
   /** Current drawn right now (µA). */
   currentUa(): number {
     this.integrate();
-    let ua = this.model.sleepUa;
-    for (let i = 0; i < this.burstCount; i++) ua += this.burstUas[i];
-    return ua;
+    return this.integratedCurrentUa();
   }
 
   /** Remaining charge in ‰ of this device's capacity. */
@@ -200,28 +206,13 @@ export class SimBattery implements BatteryAdc {
 
   openCircuitMv(): number {
     this.integrate();
-    const ocv = this.model.ocv;
-    const cap = this.capacityUaMs;
-    for (let i = 1; i < ocv.length; i++) {
-      const c1 = Math.floor((ocv[i][0] * cap) / 1000);
-      if (this.remaining >= c1) {
-        const c0 = Math.floor((ocv[i - 1][0] * cap) / 1000);
-        const [v0, v1] = [ocv[i - 1][1], ocv[i][1]];
-        if (this.remaining >= c0) return v0;
-        return v1 + Math.floor(((this.remaining - c1) * (v0 - v1)) / (c0 - c1));
-      }
-    }
-    return ocv[ocv.length - 1][1];
+    return this.integratedOpenCircuitMv();
   }
 
   /** Terminal voltage under the present load (charging raises it). */
   terminalMv(): number {
-    return this.terminalMvAt(this.currentUa());
-  }
-
-  private terminalMvAt(loadUa: number): number {
-    const net = loadUa - this.chargingUa;
-    return this.openCircuitMv() - Math.trunc((net * this.model.internalMilliohm) / 1_000_000);
+    this.integrate();
+    return this.integratedTerminalMv(this.integratedCurrentUa());
   }
 
   /** True once the terminal voltage under load is below the regulator's cut-off. */
@@ -238,7 +229,8 @@ export class SimBattery implements BatteryAdc {
    */
   read(): number {
     const span = 2 ** this.resolution;
-    const mv = this.terminalMvAt(Math.max(this.currentUa(), this.model.activeUa));
+    this.integrate();
+    const mv = this.integratedTerminalMv(Math.max(this.integratedCurrentUa(), this.model.activeUa));
     let raw = Math.floor((mv * span) / this.fullScaleMv);
     const n = this.model.adcNoiseLsb;
     if (n > 0) raw += (this.random.nextU32() % (2 * n + 1)) - n;
@@ -249,6 +241,38 @@ export class SimBattery implements BatteryAdc {
     if (this.chargingUa <= 0) return "discharging";
     this.integrate();
     return this.remaining >= this.capacityUaMs ? "full" : "charging";
+  }
+
+  // ------------------------------------------------------------ integrated state
+  // The state at the time of the last integrate(): a read integrates once, not once per quantity
+  // (it runs at every battery sample of every device).
+
+  private integratedCurrentUa(): number {
+    let ua = this.model.sleepUa;
+    for (let i = 0; i < this.burstCount; i++) ua += this.burstUas[i];
+    return ua;
+  }
+
+  private integratedOpenCircuitMv(): number {
+    const ocv = this.model.ocv;
+    const cap = this.capacityUaMs;
+    const remaining = this.remaining;
+    for (let i = 1; i < ocv.length; i++) {
+      const c1 = Math.floor((ocv[i][0] * cap) / 1000);
+      if (remaining >= c1) {
+        const c0 = Math.floor((ocv[i - 1][0] * cap) / 1000);
+        const v0 = ocv[i - 1][1];
+        const v1 = ocv[i][1];
+        if (remaining >= c0) return v0;
+        return v1 + Math.floor(((remaining - c1) * (v0 - v1)) / (c0 - c1));
+      }
+    }
+    return ocv[ocv.length - 1][1];
+  }
+
+  private integratedTerminalMv(loadUa: number): number {
+    const net = loadUa - this.chargingUa;
+    return this.integratedOpenCircuitMv() - Math.trunc((net * this.model.internalMilliohm) / 1_000_000);
   }
 
   // ------------------------------------------------------------ integration

@@ -30,6 +30,7 @@ export interface BatteryProfile {
   activeUa?: number;
   transmitUa?: number;
   capacityVariationPermille?: number;
+  startVariationPermille?: number;
 }
 
 /** host-sim/sensors/sim-sensors.ts SimSensorProfile, every field optional. */
@@ -189,7 +190,7 @@ class Checker extends PathChecker {
 // ---------------------------------------------------------------- sections
 const TOP_KEYS = ["description", "devices", "xsDevices", "duration", "seed", "drain", "lowBatteryPct", "bootModel", "groups", "faults", "ota", "rollouts", "firmwareBehaviour"] as const;
 const GROUP_KEYS = ["name", "weight", "firmware", "battery", "sensor", "telemetry", "keepAlive", "powerOnDelayMax", "otaHealthTimeout", "clock", "powerModel", "radio", "hardware", "charger"] as const;
-const BATTERY_KEYS = ["capacityMah", "startPermille", "sleepUa", "activeUa", "transmitUa", "capacityVariationPermille"] as const;
+const BATTERY_KEYS = ["capacityMah", "startPermille", "sleepUa", "activeUa", "transmitUa", "capacityVariationPermille", "startVariationPermille"] as const;
 const SENSOR_KEYS = ["meanCentiC", "swingCentiC", "meanHumidityPermille", "rssiMin", "rssiMax"] as const;
 const SELECT_KEYS = ["group", "permille", "count"] as const;
 
@@ -222,6 +223,7 @@ function group(c: Checker, v: unknown, path: string, i: number): Group | undefin
       battery.activeUa = c.optInt(b, "activeUa", `${path}.battery`, 0);
       battery.transmitUa = c.optInt(b, "transmitUa", `${path}.battery`, 0);
       battery.capacityVariationPermille = c.optInt(b, "capacityVariationPermille", `${path}.battery`, 0, 500);
+      battery.startVariationPermille = c.optInt(b, "startVariationPermille", `${path}.battery`, 0, 500);
     }
   }
   const sensor: SensorProfile = {};

@@ -58,6 +58,11 @@ export interface DeviceSnapshot {
   reports: number;
   /** Learned report interval (ms), from the spacing of the device's own batch times; 0 until known. */
   intervalMs: number;
+  /**
+   * The reporting interval in force the latest batch announced (ms, batch key 15): when the device
+   * will report next, a battery stretch included. Undefined for firmware that does not send it.
+   */
+  announcedIntervalMs?: number;
   /** The retained status says offline (Last Will or goodbye), since when. */
   willOfflineSinceMs?: number;
   battery?: BatteryState;
@@ -186,7 +191,9 @@ export class DeviceWindow {
     if (batch.seq === this.lastSeq) return;
     const b = this.bucket(nowMs);
     const first = s.reports === 0;
-    if (!first && s.intervalMs > 0 && nowMs - s.lastSeenMs > GAP_INTERVALS * s.intervalMs) b.gaps++;
+    // Judged by the interval the previous batch announced (the one this batch was due after).
+    const expectedMs = s.announcedIntervalMs ?? s.intervalMs;
+    if (!first && expectedMs > 0 && nowMs - s.lastSeenMs > GAP_INTERVALS * expectedMs) b.gaps++;
     if (!first && batch.seq > this.lastSeq + 1) b.gaps++;
     // Learn the report interval from the device's own batch times (same boot, consecutive seq);
     // until two batches tell, the span of the first batch's samples hints at it.
@@ -232,6 +239,7 @@ export class DeviceWindow {
     if (this.lastSlot >= 0 && batch.slot !== this.lastSlot) s.otaPending = true;
     this.lastSlot = batch.slot;
     s.firmware = batch.firmware;
+    s.announcedIntervalMs = batch.reportIntervalSec !== undefined ? batch.reportIntervalSec * 1000 : undefined;
     b.reports++;
     s.reports++;
     s.lastSeenMs = nowMs;

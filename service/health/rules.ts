@@ -104,8 +104,13 @@ export function poorConnectivity(d: DeviceSnapshot, rule: PoorConnectivityRule, 
   };
 }
 
-/** The report interval to judge a device by: its own, or the assumed one until it is known. */
+/**
+ * The report interval to judge a device by: the one its latest batch announced (a battery stretch
+ * is known before the longer silence starts), else the one learned from its batch spacing (older
+ * firmware), else the assumed one until it is known.
+ */
 export function reportInterval(d: DeviceSnapshot, rule: OfflineRule): number {
+  if (d.announcedIntervalMs !== undefined) return d.announcedIntervalMs;
   return d.intervalMs > 0 ? d.intervalMs : rule.assumedIntervalMs;
 }
 

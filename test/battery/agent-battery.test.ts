@@ -68,6 +68,20 @@ describe(`Agent on a nearly flat battery (replay: ${replay})`, () => {
       criticalGaps++;
     }
     expect(criticalGaps, replay).toBeGreaterThan(0);
+    // Every batch announces the interval the next report was armed with (key 15): the backend's
+    // offline rule waits for exactly that gap, the stretch included. Only the batches flushed at
+    // brown-out come before it.
+    const reports = telemetry.filter((b, i) => i === 0 || b.madeAtMs !== telemetry[i - 1].madeAtMs);
+    const announced = new Set<number>();
+    for (let i = 1; i < reports.length; i++) {
+      const gap = reports[i].madeAtMs - reports[i - 1].madeAtMs;
+      const sec = reports[i - 1].reportIntervalSec;
+      expect(sec, replay).toBeDefined();
+      announced.add(sec!);
+      if (i < reports.length - 1) expect(gap, `report ${i}`).toBe(sec! * 1000);
+      else expect(gap).toBeLessThanOrEqual(sec! * 1000);
+    }
+    expect([...announced], "the cell starts at 8 %: critical, ×16 of 5 min").toEqual([4800]);
     // Nothing more goes out once stopped.
     r.clock.advance(6 * 3_600_000);
     expect(r.received.length).toBe(sentBefore);

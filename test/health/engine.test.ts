@@ -63,6 +63,51 @@ describe("health engine", () => {
     e.seed("d2", { lastSeenMs: clock.t - DAY, firmware: "1.0.0" });
     expect(e.evaluate()).toMatchObject([{ event: "opened", alert: { rule: "offline", subject: "d2" } }]);
   });
+
+  it("offline: a stretch the device announces (low battery, ×4) is honoured before the longer silence; a really silent device is still flagged", () => {
+    const clock = new TestClock();
+    const e = new HealthEngine({ db: healthDb(), rules: parseRules({}), now: clock.now });
+    const openedOffline = () => e.evaluate().filter((x) => x.event === "opened" && x.alert.rule === "offline");
+    let up = 6 * HOUR;
+    const send = (seq: number, o: { alarm?: "none" | "low"; intervalSec: number }) =>
+      e.telemetry(batch("d1", { seq, uptimeMs: up, pct: o.alarm === "low" ? 19 : 40, alarm: o.alarm, intervalSec: o.intervalSec }));
+    // Ten reports 10 min apart: the learned interval is 10 min (silence limit 30 min).
+    for (let seq = 1; seq <= 10; seq++) {
+      send(seq, { intervalSec: 600 });
+      clock.advance(10 * MIN);
+      up += 10 * MIN;
+      expect(openedOffline()).toEqual([]);
+    }
+    // The battery goes low: this batch announces 40 min; the next one comes 40 min later.
+    send(11, { alarm: "low", intervalSec: 2400 });
+    for (let m = 0; m < 40; m += 5) {
+      clock.advance(5 * MIN);
+      expect(openedOffline(), `${m + 5} min after the stretched batch`).toEqual([]);
+    }
+    up += 40 * MIN;
+    send(12, { alarm: "low", intervalSec: 2400 });
+    // Nor is the announced 40-min wait a telemetry gap (the poor-connectivity rule counts those).
+    expect(e.snapshot("d1")!.hours.reduce((n, h) => n + h.gaps, 0)).toBe(0);
+    // Now really silent: flagged once 3 × 40 min have passed, not before.
+    clock.advance(120 * MIN);
+    expect(openedOffline()).toEqual([]);
+    clock.advance(MIN);
+    expect(openedOffline()).toMatchObject([{ alert: { rule: "offline", subject: "d1" } }]);
+  });
+
+  it("offline: a batch without the announced interval (older firmware) is judged by the learned one, as before", () => {
+    const clock = new TestClock();
+    const e = new HealthEngine({ db: healthDb(), rules: parseRules({}), now: clock.now });
+    for (let seq = 1; seq <= 10; seq++) {
+      e.telemetry(batch("d1", { seq }));
+      clock.advance(10 * MIN);
+    }
+    // The last batch came 10 min ago; the limit is 3 × 10 min.
+    clock.advance(19 * MIN);
+    expect(e.evaluate()).toEqual([]);
+    clock.advance(2 * MIN);
+    expect(e.evaluate()).toMatchObject([{ event: "opened", alert: { rule: "offline", subject: "d1" } }]);
+  });
 });
 
 describe("cohorts", () => {

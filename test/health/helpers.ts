@@ -21,6 +21,8 @@ export interface BatchOpts {
   tteMin?: number;
   dropBp?: number;
   slot?: 0 | 1;
+  /** Batch key 15, the reporting interval in force (s); absent = firmware that does not send it. */
+  intervalSec?: number;
 }
 
 export function batch(id: string, o: BatchOpts): TelemetryBatch {
@@ -37,6 +39,7 @@ export function batch(id: string, o: BatchOpts): TelemetryBatch {
     link: { state: "online", reconnects: o.reconnects ?? 0 },
     battery: { mv: 3900, pct: o.pct ?? 80, status: o.status ?? 0, alarm: o.alarm ?? "none", dropBpPerHour: o.dropBp, timeToEmptyMin: o.tteMin },
     samples: o.rssi === undefined ? [] : [{ tMs: 0, rssiDbm: o.rssi }],
+    ...(o.intervalSec !== undefined ? { reportIntervalSec: o.intervalSec } : {}),
   };
 }
 

@@ -70,6 +70,7 @@ function referenceMap(b: TelemetryBatch): Map<number, unknown> {
     const x = b.memory;
     m.set(K.memory, new Map<number, number>([[KM.slotsUsed, x.slotsUsed], [KM.slotsFree, x.slotsFree], [KM.chunkBytesUsed, x.chunkBytesUsed], [KM.chunkBytesFree, x.chunkBytesFree]]));
   }
+  if (b.reportIntervalSec !== undefined) m.set(K.reportIntervalSec, b.reportIntervalSec);
   if (b.samplesDropped !== undefined && b.samplesDropped > 0) m.set(K.samplesDropped, b.samplesDropped);
   m.set(
     K.samples,
@@ -141,6 +142,7 @@ const batchArb: fc.Arbitrary<TelemetryBatch> = fc
         memory: optional(fc.record({ slotsUsed: edgy(0, U32), slotsFree: edgy(0, U32), chunkBytesUsed: edgy(0, U32), chunkBytesFree: edgy(0, U32) })),
         samples: fc.array(sampleArb(t0), { maxLength: 30 }),
         samplesDropped: optional(edgy(0, U32)),
+        reportIntervalSec: optional(edgy(1, 86400)),
       },
       { requiredKeys: ["deviceId", "seq", "firmware", "slot", "resetReason", "timeBase", "madeAtMs", "uptimeMs", "samples"] },
     ),
@@ -305,5 +307,22 @@ describe("telemetry batch reader (fast path) vs the general cbor-x path", () => 
       expect(() => decodeTelemetryBatchGeneral(broken)).toThrow(/CBOR|truncated|end of buffer/);
     }
     expect(decodeTelemetryBatchGeneral(long)).toEqual(readFast(bytes));
+  });
+  it("key 15 (reporting interval, s): absent in old batches, 1..86400 when present, anything else refused on both paths", () => {
+    const b: TelemetryBatch = { deviceId: "d1", seq: 7, firmware: "1.0.0", slot: 0, resetReason: "power-on", timeBase: "wall", madeAtMs: 1_000_000, uptimeMs: 5000, samples: [] };
+    const old = encodeTelemetryBatch(b); // a batch from firmware before the key
+    expect(decodeTelemetryBatch(old).reportIntervalSec).toBeUndefined();
+    expect(readFast(old)?.reportIntervalSec).toBeUndefined();
+    for (const sec of [1, 300, 4800, 86400]) {
+      const bytes = encodeTelemetryBatch({ ...b, reportIntervalSec: sec });
+      expect(readFast(bytes)?.reportIntervalSec).toBe(sec);
+      expect(decodeTelemetryBatchGeneral(bytes).reportIntervalSec).toBe(sec);
+    }
+    for (const bad of [0, 86401, U32]) {
+      expect(() => encodeTelemetryBatch({ ...b, reportIntervalSec: bad })).toThrow(/reportIntervalSec must be an integer in 1\.\.86400/);
+      const bytes = cborEncode(new Map([...referenceMap(b), [K.reportIntervalSec, bad]]));
+      expect(readFast(bytes)).toBeUndefined();
+      expect(() => decodeTelemetryBatchGeneral(bytes)).toThrow(/reportIntervalSec \(key 15\) must be an integer in 1\.\.86400/);
+    }
   });
 });

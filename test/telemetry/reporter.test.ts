@@ -156,6 +156,22 @@ describe(`TelemetryReporter (${replay})`, () => {
     expect(b.link).toEqual({ state: "online", reconnects: 2, queued: 0, dropped: 1 });
   });
 
+  it("announces in every batch the reporting interval its next report is armed with: the configured one, ×4 once the battery is low", () => {
+    const run = (counts: number) => {
+      const clock = new VirtualClock();
+      const adc = { resolution: 12, fullScaleMv: 6600, read: () => counts };
+      const { reporter, sent } = setup({ clock, battery: new BatteryMonitor({ clock, battery: adc }) });
+      reporter.start();
+      clock.advance(20 * 60_000);
+      reporter.stop();
+      return sent.map((s) => [s.decoded.madeAtMs, s.decoded.reportIntervalSec, s.decoded.battery?.alarm ?? "none"]);
+    };
+    // A healthy cell (3.9 V): every minute, announcing 60 s.
+    expect(run(2420).slice(0, 3)).toEqual([[60_000, 60, "none"], [120_000, 60, "none"], [180_000, 60, "none"]]);
+    // A low cell (3.71 V, ~18 %): the alarm is up by the first report, which announces 240 s, and the next comes 240 s later.
+    expect(run(2300).slice(0, 3)).toEqual([[60_000, 240, "low"], [300_000, 240, "low"], [540_000, 240, "low"]]);
+  });
+
   it("reads the battery before a report's TX, once per tick, when a tick falls due with the report or within its TX window", () => {
     const run = (cfg: { sampleIntervalMs: number; reportIntervalMs: number }, ms: number) => {
       const clock = new VirtualClock();

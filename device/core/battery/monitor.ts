@@ -319,6 +319,9 @@ export function otaVerdict(s: BatteryState, c: BatteryConfig): OtaVerdict {
   return { allowed: true };
 }
 
+/** The longest reporting interval the battery policy may stretch to (the configured maximum, 1 day). */
+const MAX_STRETCHED_REPORT_MS = 86_400_000;
+
 /** The reporting interval to use now: stretched while low, more while critical, capped. */
 export function reportIntervalFor(baseMs: number, alarm: BatteryAlarm, c: BatteryConfig): number {
   const factor = alarm === "critical" ? c.criticalReportFactor : alarm === "low" ? c.lowReportFactor : 1;
@@ -353,6 +356,10 @@ export function validateBatteryConfig(c: BatteryConfig): void {
   pos("lowReportFactor", c.lowReportFactor);
   pos("criticalReportFactor", c.criticalReportFactor);
   pos("maxReportIntervalMs", c.maxReportIntervalMs);
+  // A stretched interval arms the report timer and is announced in every batch (1..86400 s).
+  if (c.maxReportIntervalMs > MAX_STRETCHED_REPORT_MS) {
+    throw new BatteryInputError(`maxReportIntervalMs must be at most ${MAX_STRETCHED_REPORT_MS} (1 day), got ${c.maxReportIntervalMs}`);
+  }
   pos("brownoutMv", c.brownoutMv);
   pos("maxReadDeferMs", c.maxReadDeferMs, 0);
 }

@@ -22,6 +22,9 @@ const MAJOR_ARRAY = 4;
 const MAJOR_MAP = 5;
 /** Additional information above this (8-byte, reserved, indefinite) is not in the writer's shape. */
 const AI_MAX = 26;
+/** Bounds of key 15, reportIntervalSec (record.ts REPORT_INTERVAL_SEC_MIN/MAX; not imported: record.ts imports this module). */
+const REPORT_INTERVAL_SEC_MIN = 1;
+const REPORT_INTERVAL_SEC_MAX = 86400;
 /** Marks "not read": every reader below returns it instead of throwing. */
 const NO = -1;
 
@@ -207,7 +210,7 @@ function readSamples(baseMs: number, out: TelemetrySample[]): boolean {
 // What readTopLevel leaves behind for its caller. Reused (one batch is read at a time), so the
 // build-nothing pass allocates nothing per message.
 /** Top-level integer values by key (NO: absent). */
-const n = [NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO];
+const n = [NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO];
 let deviceId: string | undefined;
 let firmware: string | undefined;
 let link: LinkStats | undefined;
@@ -232,7 +235,7 @@ function readTopLevel(): boolean {
   memory = undefined;
   samples = build ? [] : NO_SAMPLES;
   for (let i = 0; i < entries; i++) {
-    const key = uint(14);
+    const key = uint(15);
     if (key === NO || seen & (1 << key)) return false;
     seen |= 1 << key;
     if (key === 1 || key === 3) {
@@ -253,8 +256,8 @@ function readTopLevel(): boolean {
       // Offsets count from baseSec, which the writer puts first; otherwise take the general path.
       if ((seen & (1 << 7)) === 0 || !readSamples(n[7] * 1000, samples)) return false;
     } else {
-      n[key] = uint(key === 4 || key === 6 ? 1 : U32_MAX);
-      if (n[key] === NO) return false;
+      n[key] = uint(key === 4 || key === 6 ? 1 : key === 15 ? REPORT_INTERVAL_SEC_MAX : U32_MAX);
+      if (n[key] === NO || (key === 15 && n[key] < REPORT_INTERVAL_SEC_MIN)) return false;
     }
   }
   if (pos !== buf.length) return false;
@@ -300,6 +303,7 @@ export function readBatchFast(
   if (link !== undefined) batch.link = link;
   if (battery !== undefined) batch.battery = battery;
   if (memory !== undefined) batch.memory = memory;
+  if (n[15] !== NO) batch.reportIntervalSec = n[15];
   if (n[13] !== NO) batch.samplesDropped = n[13];
   // Hand nothing of the last batch to the next read.
   samples = NO_SAMPLES;

@@ -106,6 +106,7 @@ export function formatTelemetry(b: TelemetryBatch): string {
     const m = b.memory;
     lines.push(`  memory   slots ${m.slotsUsed} used, ${m.slotsFree} free; chunks ${m.chunkBytesUsed} bytes used, ${m.chunkBytesFree} free`);
   }
+  if (b.reportIntervalSec !== undefined) lines.push(`  reports  every ${duration(b.reportIntervalSec * 1000)}`);
   lines.push(`  samples  ${b.samples.length}${b.samplesDropped ? ` (${b.samplesDropped} lost to overflow)` : ""}`);
   for (const s of b.samples) lines.push(`    ${formatSample(b, s)}`);
   return lines.join("\n");

@@ -33,7 +33,11 @@ export const K = {
   samples: 12,
   samplesDropped: 13,
   memory: 14,
+  reportIntervalSec: 15,
 } as const;
+/** Bounds of key 15, the reporting interval in force (s): the agent's 100 ms..1 day, rounded up. */
+export const REPORT_INTERVAL_SEC_MIN = 1;
+export const REPORT_INTERVAL_SEC_MAX = 86400;
 /** Sample map keys. */
 export const KS = { offsetMs: 0, temperatureCentiC: 1, humidityPermille: 2, rssiDbm: 3 } as const;
 /** Link map keys. */
@@ -117,6 +121,11 @@ export interface TelemetryBatch {
   samples: TelemetrySample[];
   /** Samples lost since the last batch: buffer overflow, or a sensor value outside the wire ranges. */
   samplesDropped?: number;
+  /**
+   * The reporting interval in force when the batch was built (s): the delay the agent arms its
+   * next report with, stretched while the battery is low. Absent from older firmware.
+   */
+  reportIntervalSec?: number;
 }
 
 export class TelemetryError extends Error {
@@ -166,8 +175,8 @@ export function checkSample(s: TelemetrySample): void {
 
 /*
  * The batch is written straight to CBOR (cbor-writer.ts), byte for byte what cbor-x wrote for
- * the Map form it replaces: keys 0..11 as present, then 14 (memory), 13 (samplesDropped) and
- * 12 (samples), the order that form inserted them in. Every field is checked before the batch is returned.
+ * the Map form it replaces: keys 0..11 as present, then 14 (memory), 15 (reportIntervalSec),
+ * 13 (samplesDropped) and 12 (samples), the order that form inserted them in. Every field is checked before the batch is returned.
  */
 
 let sharedWriter: CborWriter | undefined;
@@ -221,9 +230,13 @@ function writeHeader(w: CborWriter, b: TelemetryBatch, baseMs: number): void {
   const link = b.link;
   const battery = b.battery;
   const memory = b.memory;
+  const interval = b.reportIntervalSec;
   const dropped = b.samplesDropped !== undefined && b.samplesDropped > 0;
-  // format..uptimeSec (10), link, battery, memory, samplesDropped, samples.
-  w.head(MAJOR_MAP, 11 + (link !== undefined ? 1 : 0) + (battery !== undefined ? 1 : 0) + (memory !== undefined ? 1 : 0) + (dropped ? 1 : 0));
+  // format..uptimeSec (10), link, battery, memory, reportIntervalSec, samplesDropped, samples.
+  w.head(
+    MAJOR_MAP,
+    11 + (link !== undefined ? 1 : 0) + (battery !== undefined ? 1 : 0) + (memory !== undefined ? 1 : 0) + (interval !== undefined ? 1 : 0) + (dropped ? 1 : 0),
+  );
   field(w, K.format, TELEMETRY_FORMAT);
   w.head(MAJOR_UINT, K.deviceId);
   w.text(b.deviceId);
@@ -279,6 +292,7 @@ function writeHeader(w: CborWriter, b: TelemetryBatch, baseMs: number): void {
     field(w, KM.chunkBytesUsed, cu);
     field(w, KM.chunkBytesFree, cf);
   }
+  if (interval !== undefined) field(w, K.reportIntervalSec, checkInt("reportIntervalSec", interval, REPORT_INTERVAL_SEC_MIN, REPORT_INTERVAL_SEC_MAX));
   if (dropped) field(w, K.samplesDropped, checkUint("samplesDropped", b.samplesDropped));
   w.head(MAJOR_UINT, K.samples);
 }
@@ -457,6 +471,8 @@ export function decodeTelemetryBatchGeneral(bytes: Uint8Array): TelemetryBatch {
       chunkBytesFree: need(x, KM.chunkBytesFree, "memory.chunkBytesFree", 0, U32_MAX),
     };
   }
+  const interval = opt(m, K.reportIntervalSec, "reportIntervalSec", REPORT_INTERVAL_SEC_MIN, REPORT_INTERVAL_SEC_MAX);
+  if (interval !== undefined) batch.reportIntervalSec = interval;
   const dropped = opt(m, K.samplesDropped, "samplesDropped", 0, U32_MAX);
   if (dropped !== undefined) batch.samplesDropped = dropped;
   const list = m.get(K.samples);
