@@ -72,7 +72,7 @@ export default async function measure() {
       const run = (list: { topic: string; payload: Uint8Array }[]) => {
         const frames = list.map((m, i) => encodePublish({ topic: m.topic, payload: m.payload, qos: 1, packetId: (i % 65535) + 1 }));
         const packets: Packet[] = [];
-        const parser = new MqttParser((p) => packets.push(p), (e) => { throw new Error(e); }, 1 << 20);
+        const parser = new MqttParser((p) => packets.push(p), (e) => { throw new Error(e); }, { maxPacketSize: 1 << 20 });
         const cpu0 = process.cpuUsage();
         const t0 = performance.now();
         for (let i = 0; i < frames.length; i += BATCH) {

@@ -37,10 +37,8 @@ export class Connection implements SocketHandler {
     this.parser = new MqttParser(
       (p) => broker.onPacket(this, p),
       (reason) => broker.onMalformed(this, reason),
-      maxPacketSize,
-      undefined,
       // Payloads are views into the network's copy of each chunk: the broker copies what it keeps.
-      true,
+      { maxPacketSize, borrowPayloads: true },
     );
   }
 

@@ -165,7 +165,7 @@ export class MqttSocketTransport implements ServiceTransport {
     this.parser = new MqttParser(
       (p) => this.pending.push(p),
       (reason) => this.drop(socket, `bad packet from broker: ${reason}`),
-      MAX_INCOMING_PACKET,
+      { maxPacketSize: MAX_INCOMING_PACKET },
     );
     socket.once(target.tls ? "secureConnect" : "connect", () => {
       const keepAlive = this.options.keepAliveSec ?? DEFAULT_KEEPALIVE_SEC;

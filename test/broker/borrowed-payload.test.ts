@@ -30,9 +30,7 @@ function parse(chunks: Uint8Array[], borrow: boolean, payloads: Uint8Array[] = [
       out.push(plain(p));
     },
     (reason) => out.push({ error: reason }),
-    MAX_PACKET,
-    undefined,
-    borrow,
+    { maxPacketSize: MAX_PACKET, borrowPayloads: borrow },
   );
   for (const c of chunks) parser.push(c);
   if (parser.midPacket) out.push({ partial: true });

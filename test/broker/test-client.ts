@@ -48,7 +48,7 @@ export class TestClient {
       (reason) => {
         this.parseError = reason;
       },
-      1024 * 1024,
+      { maxPacketSize: 1024 * 1024 },
     );
     this.socket = this.driver.open({
       onConnect: () => {

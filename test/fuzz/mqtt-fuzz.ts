@@ -100,7 +100,7 @@ export function fuzzParser(seed: number, count: number, stats?: FuzzStats): Fuzz
     const input = randomInput(r);
     let error: string | undefined;
     let errorsSeen = 0;
-    const parser = new MqttParser(() => s.packets++, (reason) => { error = reason; errorsSeen++; }, MAX_PACKET);
+    const parser = new MqttParser(() => s.packets++, (reason) => { error = reason; errorsSeen++; }, { maxPacketSize: MAX_PACKET });
     try {
       // Random fragmentation, including single bytes.
       for (let o = 0; o < input.length; ) {

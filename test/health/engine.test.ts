@@ -86,6 +86,8 @@ describe("health engine", () => {
     }
     up += 40 * MIN;
     send(12, { alarm: "low", intervalSec: 2400 });
+    // Nor is the announced 40-min wait a telemetry gap (the poor-connectivity rule counts those).
+    expect(e.snapshot("d1")!.hours.reduce((n, h) => n + h.gaps, 0)).toBe(0);
     // Now really silent: flagged once 3 × 40 min have passed, not before.
     clock.advance(120 * MIN);
     expect(openedOffline()).toEqual([]);

@@ -133,7 +133,7 @@ function fromMp(o: MP): Packet {
 
 function parseOurs(bytes: Uint8Array): Packet[] {
   const out: Packet[] = [];
-  const parser = new MqttParser((p) => out.push(p), (r) => { throw new Error(`our parser: ${r}`); }, 1 << 20);
+  const parser = new MqttParser((p) => out.push(p), (r) => { throw new Error(`our parser: ${r}`); }, { maxPacketSize: 1 << 20 });
   parser.push(bytes);
   return out;
 }
@@ -174,7 +174,7 @@ describe("codec vs mqtt-packet", () => {
           expect(parseOurs(theirs)).toEqual([fromMp(toMp(p))].map(() => p));
           // Same bytes fed in small fragments give the same result.
           const out: Packet[] = [];
-          const parser = new MqttParser((q) => out.push(q), (r) => { throw new Error(r); }, 1 << 20);
+          const parser = new MqttParser((q) => out.push(q), (r) => { throw new Error(r); }, { maxPacketSize: 1 << 20 });
           for (let i = 0; i < theirs.length; i += chunk) parser.push(theirs.subarray(i, i + chunk));
           expect(out).toEqual([p]);
         }),

@@ -18,7 +18,7 @@ function parse(chunks: Uint8Array[]) {
   const packets: Packet[] = [];
   const skipped: OversizedPublish[] = [];
   const errors: string[] = [];
-  const p = new MqttParser((x) => packets.push(x), (r) => errors.push(r), 1024, (x) => skipped.push(x));
+  const p = new MqttParser((x) => packets.push(x), (r) => errors.push(r), { maxPacketSize: 1024, onOversized: (x) => skipped.push(x) });
   for (const c of chunks) p.push(c);
   return { packets, skipped, errors, parser: p };
 }
@@ -77,7 +77,7 @@ describe("parser: oversized PUBLISH skipped while streaming", () => {
     expect(parse([suback]).errors[0]).toMatch(/^oversized: remaining length 2000 > max 1024/);
     // Without the callback (the broker side), an oversized PUBLISH is still an error.
     const errors: string[] = [];
-    new MqttParser(() => {}, (r) => errors.push(r), 1024).push(encodePublish({ topic: "t", payload: big(2000), qos: 0, retain: false }));
+    new MqttParser(() => {}, (r) => errors.push(r), { maxPacketSize: 1024 }).push(encodePublish({ topic: "t", payload: big(2000), qos: 0, retain: false }));
     expect(errors[0]).toMatch(/^oversized/);
   });
 });

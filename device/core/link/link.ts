@@ -10,7 +10,7 @@
  */
 import { rethrowHalt, type Clock, type KeyValueStore, type Log, type Network, type Random, type SocketOptions, type TimerId } from "../../ports";
 import { MqttClient, type MqttEvent, type QoS } from "../mqtt/client";
-import { utf8Encode } from "../mqtt/utf8";
+import { TopicUtf8, utf8Encode } from "../mqtt/utf8";
 import { topics } from "../topics";
 import { checkIntervals } from "../config/intervals";
 import { DEFAULT_BACKOFF, type BackoffPolicy } from "./backoff";
@@ -110,7 +110,9 @@ export class Link {
     this.statusTopic = options.statusTopic ?? topics(options.deviceId).status;
     this.window = options.inflightWindow ?? DEFAULT_INFLIGHT_WINDOW;
     this.model = initialLink(options.brokers.length);
-    this.outbox = new Outbox(ports.kv, ports.log, options.queueCapacity ?? DEFAULT_OUTBOX_CAPACITY, options.queueMaxBytes ?? DEFAULT_OUTBOX_MAX_BYTES, this.window);
+    // One cache of the topic's UTF-8 for the outbox that stores each record and the client that sends it.
+    const topicUtf8 = new TopicUtf8();
+    this.outbox = new Outbox(ports.kv, ports.log, options.queueCapacity ?? DEFAULT_OUTBOX_CAPACITY, options.queueMaxBytes ?? DEFAULT_OUTBOX_MAX_BYTES, this.window, topicUtf8);
     this.client = new MqttClient(
       ports,
       {
@@ -121,6 +123,7 @@ export class Link {
         will: { topic: this.statusTopic, payload: utf8Encode(STATUS_OFFLINE), qos: 1, retain: true },
       },
       (e) => this.onMqtt(e),
+      topicUtf8,
     );
   }
 

@@ -16,7 +16,7 @@
  * budget), the oldest record not yet handed on is dropped and counted: nothing is lost silently.
  */
 import { KV_VALUE_MAX, KvError, type KeyValueStore, type Log } from "../../ports";
-import { utf8Decode, utf8Encode } from "../mqtt/utf8";
+import { TopicUtf8, utf8Decode } from "../mqtt/utf8";
 import { setErrorName } from "../util/error-name";
 
 export const OUTBOX_PREFIX = "ob";
@@ -74,13 +74,6 @@ export class Outbox {
   private handedCount = 0;
   /** The record push() just wrote, so an immediate send need not read it back. */
   private recent: OutboxRecord | undefined;
-  /**
-   * The last topic pushed, its UTF-8, and whether it reads back exactly (ASCII without NUL):
-   * every record of a device has the same topic, so it is encoded and scanned once.
-   */
-  private lastTopic: string | undefined;
-  private lastTopicBytes: Uint8Array = new Uint8Array(0);
-  private lastTopicReadsBack = false;
 
   constructor(
     private readonly kv: KeyValueStore,
@@ -89,6 +82,8 @@ export class Outbox {
     readonly maxBytes = DEFAULT_OUTBOX_MAX_BYTES,
     /** Most records the link hands to the client at once: found at boot, they are kept on top of the capacity. */
     readonly handedMax = DEFAULT_HANDED_MAX,
+    /** The topic's UTF-8, shared with the MQTT client that sends these records. */
+    private readonly topicUtf8 = new TopicUtf8(),
   ) {
     if (!Number.isInteger(capacity) || capacity < 1 || capacity > 9999) throw new OutboxError(`outbox capacity ${capacity} not in 1..9999`);
     this.load();
@@ -109,12 +104,7 @@ export class Outbox {
    * drops older records to make room; if nothing can make room the new record is counted as dropped.
    */
   push(topic: string, payload: Uint8Array): number {
-    if (topic !== this.lastTopic) {
-      this.lastTopicBytes = utf8Encode(topic);
-      this.lastTopicReadsBack = this.lastTopicBytes.length === topic.length && topic.indexOf("\0") < 0;
-      this.lastTopic = topic;
-    }
-    const topicUtf8 = this.lastTopicBytes;
+    const topicUtf8 = this.topicUtf8.bytes(topic);
     const topicBytes = topicUtf8.length;
     if (topicBytes === 0) throw new OutboxError("empty topic");
     if (REC_HEADER + topicBytes + payload.length > KV_VALUE_MAX) {
@@ -147,7 +137,7 @@ export class Outbox {
     this.entries.push({ n, size, handed: false, maybeSent: false });
     this.bytes += size;
     // Only a topic that reads back exactly (ASCII without NUL) may skip the read-back.
-    if (this.lastTopicReadsBack) {
+    if (this.topicUtf8.readsBack) {
       this.recent = { n, topic, payload: value.subarray(REC_HEADER + topicBytes), maybeSent: false };
     }
     return n;

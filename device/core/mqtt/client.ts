@@ -12,11 +12,11 @@
 import { rethrowHalt, type Clock, type Log, type Network, type Socket, type SocketOptions, type TimerId } from "../../ports";
 import {
   CONNACK_REASONS, MqttEncodeError, encodeConnect, encodeDisconnect, encodePingreq, encodePuback,
-  encodePublish, encodePublishEncoded, encodeSubscribe, encodeUnsubscribe, hasWildcard, type Packet,
+  encodePublishEncoded, encodeSubscribe, encodeUnsubscribe, hasWildcard, type Packet,
 } from "./codec";
 import { DEFAULT_MAX_PACKET, MqttParser, type OversizedPublish } from "./parser";
 import { keepAliveStep, type KeepAliveClock } from "./keepalive";
-import { utf8Encode, utf8Length } from "./utf8";
+import { TopicUtf8, utf8Encode, utf8Length } from "./utf8";
 import { setErrorName } from "../util/error-name";
 
 // ---------------------------------------------------------------- defaults
@@ -84,7 +84,8 @@ type Phase = "idle" | "connecting" | "connack" | "connected";
 
 interface InflightEntry {
   packetId: number;
-  topic: string;
+  /** The topic's UTF-8, as the first send used it (the resend writes the same bytes). */
+  topic: Uint8Array;
   payload: Uint8Array;
   retain: boolean;
   /** True once the PUBLISH may have reached the broker: a resend then carries DUP. */
@@ -114,8 +115,15 @@ export class MqttClient {
   /** Bumped per attempt so callbacks from an old socket are ignored. */
   private generation = 0;
   private connackTimer: TimerId | undefined;
-  private keepAliveTimer: TimerId | undefined;
-  private ackTimer: TimerId | undefined;
+  /**
+   * One timer for both deadlines of a connection: the keep-alive's next check and the oldest
+   * unacknowledged PUBLISH's PUBACK deadline. It may fire early (each check re-arms it), never
+   * late: a publish moves it only to an earlier time. With telemetry the two coincide (a report's
+   * PUBACK deadline falls where the keep-alive looks again), so one timer per message, not two.
+   */
+  private deadlineTimer: TimerId | undefined;
+  /** When deadlineTimer fires (meaningful while it is set). */
+  private deadlineAt = 0;
   private subscribeRetryTimer: TimerId | undefined;
   /** Refused SUBACKs in a row (reset by a granted one): the retry delay doubles with it. */
   private subscribeRefusals = 0;
@@ -133,11 +141,10 @@ export class MqttClient {
   private readonly pendingUnsubs = new Set<string>();
   private readonly subAcks = new Map<number, string[]>();
   /**
-   * The last topic publish() accepted, and its UTF-8: the link publishes the same topic every
-   * time, so it is checked and encoded once, not scanned three times per message.
+   * The last topic publish() accepted: the link publishes the same topic every time, so it is
+   * checked once. Its UTF-8 comes from `topicUtf8`, which the link's outbox shares.
    */
   private checkedTopic: string | undefined;
-  private checkedTopicBytes: Uint8Array | undefined;
   private readonly unsubAcks = new Map<number, string[]>();
   private oversized = 0;
 
@@ -154,6 +161,8 @@ export class MqttClient {
     private readonly ports: MqttPorts,
     options: MqttClientOptions,
     private readonly onEvent: (e: MqttEvent) => void,
+    /** The one cache of the topic's UTF-8 (the link passes the one its outbox uses). */
+    private readonly topicUtf8 = new TopicUtf8(),
   ) {
     this.options = { ...options };
     this.keepAliveMs = options.keepAliveSec * 1000;
@@ -201,8 +210,7 @@ export class MqttClient {
     this.parser = new MqttParser(
       (p) => this.onPacketSafe(gen, p),
       (reason) => this.finish(reason),
-      this.options.maxPacketSize ?? DEFAULT_MAX_PACKET,
-      (p) => this.onOversizedSafe(gen, p),
+      { maxPacketSize: this.options.maxPacketSize ?? DEFAULT_MAX_PACKET, onOversized: (p) => this.onOversizedSafe(gen, p) },
     );
     try {
       this.socket = this.ports.network.connect(target, {
@@ -277,10 +285,9 @@ export class MqttClient {
   private clearTimers(): void {
     const c = this.ports.clock;
     if (this.connackTimer !== undefined) c.clearTimeout(this.connackTimer);
-    if (this.keepAliveTimer !== undefined) c.clearTimeout(this.keepAliveTimer);
-    if (this.ackTimer !== undefined) c.clearTimeout(this.ackTimer);
+    if (this.deadlineTimer !== undefined) c.clearTimeout(this.deadlineTimer);
     if (this.subscribeRetryTimer !== undefined) c.clearTimeout(this.subscribeRetryTimer);
-    this.connackTimer = this.keepAliveTimer = this.ackTimer = this.subscribeRetryTimer = undefined;
+    this.connackTimer = this.deadlineTimer = this.subscribeRetryTimer = undefined;
     this.traffic.lastPing = undefined;
     for (const e of this.inflight) e.sentAt = NOT_SENT;
   }
@@ -402,11 +409,11 @@ export class MqttClient {
     const present = sessionPresent && !this.options.cleanSession;
     this.phase = "connected";
     const gen = this.generation;
-    this.keepAliveTick();
+    this.checkDeadlines();
     if (!present) for (const s of this.subs.values()) s.confirmed = false;
     // Resend unacknowledged QoS 1 in publish order; DUP only for ones that may have gone out.
     for (const e of this.inflight.slice()) {
-      const bytes = encodePublish({ topic: e.topic, payload: e.payload, qos: 1, retain: e.retain, dup: e.sent, packetId: e.packetId });
+      const bytes = encodePublishEncoded(e.topic, e.payload, 1, e.retain, e.sent, e.packetId);
       e.sent = true;
       if (!this.sendQos1(e, bytes) || gen !== this.generation) return;
     }
@@ -423,29 +430,54 @@ export class MqttClient {
     if (qos === 1 && id !== undefined && gen === this.generation) this.send(encodePuback(id));
   }
 
-  // ---------------------------------------------------------------- keep-alive
+  // ---------------------------------------------------------------- deadlines
   // Bound once: re-armed for the whole life of every connection.
-  private readonly onKeepAliveTimer = (): void => {
-    this.keepAliveTimer = undefined;
-    this.keepAliveTick();
+  private readonly onDeadlineTimer = (): void => {
+    this.deadlineTimer = undefined;
+    this.checkDeadlines();
   };
 
-  /** Pings and declares the link dead as keepalive.ts decides; one timer for both. */
-  private keepAliveTick(): void {
-    const ka = this.keepAliveMs;
-    if (this.phase !== "connected" || ka === 0) return;
+  /**
+   * The PUBACK deadline, then the keep-alive (pings and declares the link dead as keepalive.ts
+   * decides); re-arms the one timer for whichever comes next.
+   */
+  private checkDeadlines(): void {
+    if (this.phase !== "connected") return;
     const clock = this.ports.clock;
-    let d = keepAliveStep(clock.now(), this.traffic, ka);
-    if (d.action === "ping") {
-      if (!this.send((pingreq ??= encodePingreq()))) return;
-      this.traffic.lastPing = this.traffic.lastSent;
-      d = keepAliveStep(clock.now(), this.traffic, ka);
+    let next = Infinity;
+    const limit = this.ackTimeoutMs;
+    if (limit > 0) {
+      const now = clock.now();
+      for (const e of this.inflight) {
+        if (e.sentAt === NOT_SENT) continue;
+        if (now - e.sentAt >= limit) return this.finish(`PUBACK timeout for packet ${e.packetId}`);
+        if (e.sentAt + limit < next) next = e.sentAt + limit;
+      }
     }
-    if (d.action === "dead") return this.finish(`keep-alive: no PINGRESP (nothing received for ${d.silentMs} ms)`);
-    if (d.action === "wait") {
-      if (this.keepAliveTimer !== undefined) clock.clearTimeout(this.keepAliveTimer);
-      this.keepAliveTimer = clock.setTimeout(this.onKeepAliveTimer, d.nextAt - clock.now());
+    const ka = this.keepAliveMs;
+    if (ka > 0) {
+      let d = keepAliveStep(clock.now(), this.traffic, ka);
+      if (d.action === "ping") {
+        if (!this.send((pingreq ??= encodePingreq()))) return;
+        this.traffic.lastPing = this.traffic.lastSent;
+        d = keepAliveStep(clock.now(), this.traffic, ka);
+      }
+      if (d.action === "dead") return this.finish(`keep-alive: no PINGRESP (nothing received for ${d.silentMs} ms)`);
+      if (d.action === "wait" && d.nextAt < next) next = d.nextAt;
     }
+    this.armDeadline(next);
+  }
+
+  /** Makes the deadline timer fire no later than `at` (Infinity: nothing due). */
+  private armDeadline(at: number): void {
+    if (at === Infinity || this.phase !== "connected") return;
+    const clock = this.ports.clock;
+    if (this.deadlineTimer !== undefined) {
+      if (this.deadlineAt <= at) return; // it fires first and re-arms for this
+      clock.clearTimeout(this.deadlineTimer);
+    }
+    this.deadlineAt = at;
+    this.deadlineTimer = clock.setTimeout(this.onDeadlineTimer, Math.max(0, at - clock.now()));
   }
 
   // ---------------------------------------------------------------- publish / subscribe
@@ -467,12 +499,11 @@ export class MqttClient {
    * Throws MqttError for caller errors (bad topic, too large, all packet ids in use).
    */
   publish(topic: string, payload: Uint8Array, qos: QoS, retain = false, dup = false): number {
-    let topicBytes = this.checkedTopicBytes;
-    if (topic !== this.checkedTopic || topicBytes === undefined) {
-      if (topic.length === 0 || hasWildcard(topic) || utf8Length(topic) > 0xffff) {
+    const topicBytes = this.topicUtf8.bytes(topic);
+    if (topic !== this.checkedTopic) {
+      if (topic.length === 0 || hasWildcard(topic) || topicBytes.length > 0xffff) {
         throw new MqttError(`invalid publish topic "${topic.slice(0, 60)}"`);
       }
-      topicBytes = this.checkedTopicBytes = utf8Encode(topic);
       this.checkedTopic = topic;
     }
     if (qos === 0) {
@@ -488,7 +519,7 @@ export class MqttClient {
     } catch (e) {
       throw new MqttError(e instanceof MqttEncodeError ? e.message : String(e));
     }
-    const entry: InflightEntry = { packetId: id, topic, payload, retain, sent: online || dup, sentAt: NOT_SENT };
+    const entry: InflightEntry = { packetId: id, topic: topicBytes, payload, retain, sent: online || dup, sentAt: NOT_SENT };
     this.inflight.push(entry);
     if (online) this.sendQos1(entry, bytes);
     return id;
@@ -497,30 +528,9 @@ export class MqttClient {
   private sendQos1(e: InflightEntry, bytes: Uint8Array): boolean {
     if (!this.send(bytes)) return false;
     e.sentAt = this.ports.clock.now();
-    this.armAckTimer();
+    if (this.ackTimeoutMs > 0) this.armDeadline(e.sentAt + this.ackTimeoutMs);
     return true;
   }
-
-  /** One timer for the oldest unacknowledged PUBLISH of this connection. */
-  private armAckTimer(): void {
-    const limit = this.ackTimeoutMs;
-    if (limit <= 0 || this.ackTimer !== undefined || this.phase !== "connected") return;
-    let oldest = Infinity;
-    for (const e of this.inflight) if (e.sentAt !== NOT_SENT && e.sentAt < oldest) oldest = e.sentAt;
-    if (oldest === Infinity) return;
-    this.ackTimer = this.ports.clock.setTimeout(this.onAckTimer, Math.max(0, oldest + limit - this.ports.clock.now()));
-  }
-
-  // Bound once: armed for nearly every QoS 1 PUBLISH.
-  private readonly onAckTimer = (): void => {
-    this.ackTimer = undefined;
-    const limit = this.ackTimeoutMs;
-    const now = this.ports.clock.now();
-    for (const e of this.inflight) {
-      if (e.sentAt !== NOT_SENT && now - e.sentAt >= limit) return this.finish(`PUBACK timeout for packet ${e.packetId}`);
-    }
-    this.armAckTimer();
-  };
 
   private retrySubscriptionsLater(): void {
     if (this.subscribeRetryTimer !== undefined) return;

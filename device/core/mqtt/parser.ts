@@ -53,6 +53,19 @@ const S = { Header: 0, Length: 1, Body: 2, Failed: 3, Skip: 4 } as const;
 // Fields of a skipped PUBLISH, read one byte at a time as they stream past.
 const K = { TopicLen: 0, Topic: 1, PacketId: 2, Rest: 3 } as const;
 
+export interface MqttParserOptions {
+  /** Largest Remaining Length accepted; a bigger packet closes the connection (default DEFAULT_MAX_PACKET). */
+  maxPacketSize?: number;
+  /** Given, a PUBLISH over maxPacketSize is streamed past and reported here instead of closing. */
+  onOversized?: (p: OversizedPublish) => void;
+  /**
+   * A PUBLISH payload is a view into the bytes pushed (or into the parser's own body buffer)
+   * instead of a copy: for an owner that copies what it keeps (the simulator's broker, whose
+   * chunks are its own copies). Off by default: the agent keeps payloads.
+   */
+  borrowPayloads?: boolean;
+}
+
 export class MqttParser {
   private state: number = S.Header;
   private first = 0;
@@ -73,18 +86,21 @@ export class MqttParser {
   /** The last PUBLISH topic seen: a connection carries the same few topics again and again. */
   private readonly topics = new TopicCache();
 
+  /** Largest Remaining Length accepted (options.maxPacketSize, default DEFAULT_MAX_PACKET). */
+  readonly maxPacketSize: number;
+  private readonly onOversized: ((p: OversizedPublish) => void) | undefined;
+  private readonly borrowPayloads: boolean;
+
   constructor(
     private readonly onPacket: (p: Packet) => void,
     private readonly onError: (reason: string) => void,
-    readonly maxPacketSize = DEFAULT_MAX_PACKET,
-    private readonly onOversized?: (p: OversizedPublish) => void,
-    /**
-     * A PUBLISH payload is a view into the bytes pushed (or into the parser's own body buffer)
-     * instead of a copy: for an owner that copies what it keeps (the simulator's broker, whose
-     * chunks are its own copies). Off by default: the agent keeps payloads.
-     */
-    private readonly borrowPayloads = false,
-  ) {}
+    options: MqttParserOptions = {},
+  ) {
+    // Plain fields, read on every packet (not through the options object, whose shape varies).
+    this.maxPacketSize = options.maxPacketSize ?? DEFAULT_MAX_PACKET;
+    this.onOversized = options.onOversized;
+    this.borrowPayloads = options.borrowPayloads ?? false;
+  }
 
   /** Feeds bytes; calls onPacket for each complete packet, or onError once. */
   push(bytes: Uint8Array): void {

@@ -120,3 +120,31 @@ function asciiDecode(bytes: Uint8Array, start: number, end: number): string | un
   }
   return s;
 }
+
+/**
+ * The last topic encoded, its UTF-8, and whether that reads back exactly. A device sends nearly
+ * every message on one topic, and its outbox (which stores the bytes) and MQTT client (which
+ * sends them) share one of these: the topic is scanned and encoded once, not once per module.
+ * The bytes are never written to after they are made, so both may keep them.
+ */
+export class TopicUtf8 {
+  private last: string | undefined;
+  private lastBytes: Uint8Array = new Uint8Array(0);
+  private lastReadsBack = false;
+
+  /** The UTF-8 of `topic` (kept from the last call when it is the same topic). */
+  bytes(topic: string): Uint8Array {
+    if (topic !== this.last) {
+      this.lastBytes = utf8Encode(topic);
+      // ASCII without NUL: utf8Decode of the bytes gives exactly `topic` back.
+      this.lastReadsBack = this.lastBytes.length === topic.length && topic.indexOf("\0") < 0;
+      this.last = topic;
+    }
+    return this.lastBytes;
+  }
+
+  /** Whether the bytes of the last topic given to bytes() decode back to exactly that topic. */
+  get readsBack(): boolean {
+    return this.lastReadsBack;
+  }
+}

@@ -98,12 +98,28 @@ export class TelemetryReporter {
   private config: TelemetryConfig;
   private pending: Pending[] = [];
   private dropped = 0;
-  private sampleTimer: number | undefined;
-  /** When the pending sampling tick is due (clock ms). */
+  /**
+   * One clock timer for the next sampling tick or report, whichever is due first: with equal
+   * intervals (the usual setting) both fall at one instant, and one timer serves the two.
+   */
+  private timer: number | undefined;
+  /** When `timer` fires (meaningful while it is set). */
+  private timerAt = 0;
+  /** A sampling tick is scheduled, and when it is due (clock ms). */
+  private sampleArmed = false;
   private sampleDueAt = 0;
+  /** A report is scheduled, and when it is due. */
+  private reportArmed = false;
+  private reportDueAt = 0;
+  /**
+   * The order the two were scheduled in (a counter): due at one instant they run in that
+   * order, the order two separate timers would fire in.
+   */
+  private scheduled = 0;
+  private sampleOrder = 0;
+  private reportOrder = 0;
   /** The pending tick's battery reading was taken before a report: the tick does not read again. */
   private batteryReadEarly = false;
-  private reportTimer: number | undefined;
   private running = false;
   /** Batches the publish callback threw on. */
   lostBatches = 0;
@@ -129,15 +145,16 @@ export class TelemetryReporter {
     this.running = true;
     this.scheduleSample(0);
     this.scheduleReport();
+    this.armTimer();
   }
 
   /** Stops every timer; buffered samples stay (flush() takes them). Safe to call twice. */
   stop(): void {
     this.running = false;
     this.batteryReadEarly = false;
-    if (this.sampleTimer !== undefined) this.deps.clock.clearTimeout(this.sampleTimer);
-    if (this.reportTimer !== undefined) this.deps.clock.clearTimeout(this.reportTimer);
-    this.sampleTimer = this.reportTimer = undefined;
+    if (this.timer !== undefined) this.deps.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    this.sampleArmed = this.reportArmed = false;
   }
 
   get isRunning(): boolean {
@@ -153,6 +170,7 @@ export class TelemetryReporter {
     this.running = true;
     this.scheduleSample(config.sampleIntervalMs);
     this.scheduleReport();
+    this.armTimer();
   }
 
   get bufferedSamples(): number {
@@ -296,34 +314,64 @@ export class TelemetryReporter {
     return batch;
   }
 
-  // Timer callbacks bound once (not a closure per tick): they fire for the device's whole life.
   private scheduleSample(delayMs: number): void {
+    this.sampleArmed = true;
     this.sampleDueAt = this.deps.clock.now() + delayMs;
-    this.sampleTimer = this.deps.clock.setTimeout(this.onSampleTimer, delayMs);
+    this.sampleOrder = ++this.scheduled;
   }
 
-  private readonly onSampleTimer = (): void => {
-    this.sampleTimer = undefined;
-    if (!this.running) return;
+  private scheduleReport(): void {
+    this.reportArmed = true;
+    this.reportDueAt = this.deps.clock.now() + this.effectiveReportIntervalMs();
+    this.reportOrder = ++this.scheduled;
+  }
+
+  /** Sets the one timer for the earlier of the two, unless it is already set for then. */
+  private armTimer(): void {
+    if (!this.sampleArmed && !this.reportArmed) return;
+    const at = !this.reportArmed ? this.sampleDueAt : !this.sampleArmed ? this.reportDueAt : Math.min(this.sampleDueAt, this.reportDueAt);
+    const clock = this.deps.clock;
+    if (this.timer !== undefined) {
+      if (this.timerAt === at) return;
+      clock.clearTimeout(this.timer);
+    }
+    this.timerAt = at;
+    this.timer = clock.setTimeout(this.onTimer, Math.max(0, at - clock.now()));
+  }
+
+  // Bound once (not a closure per tick): it fires for the device's whole life.
+  private readonly onTimer = (): void => {
+    this.timer = undefined;
+    const now = this.deps.clock.now();
+    // Everything due now, earliest first, ties in scheduling order; each reschedules itself later.
+    while (this.running) {
+      const sampleDue = this.sampleArmed && this.sampleDueAt <= now;
+      const reportDue = this.reportArmed && this.reportDueAt <= now;
+      if (!sampleDue && !reportDue) break;
+      const reportFirst =
+        reportDue && (!sampleDue || this.reportDueAt < this.sampleDueAt || (this.reportDueAt === this.sampleDueAt && this.reportOrder < this.sampleOrder));
+      if (reportFirst) this.runReport();
+      else this.runSample();
+    }
+    if (this.running) this.armTimer();
+  };
+
+  private runSample(): void {
+    this.sampleArmed = false;
     const readBattery = !this.batteryReadEarly;
     this.batteryReadEarly = false;
     this.tick(readBattery);
     if (this.running) this.scheduleSample(this.config.sampleIntervalMs);
-  };
-
-  private scheduleReport(): void {
-    this.reportTimer = this.deps.clock.setTimeout(this.onReportTimer, this.effectiveReportIntervalMs());
   }
 
-  private readonly onReportTimer = (): void => {
-    this.reportTimer = undefined;
-    if (!this.running) return;
-    // Measure, then transmit. A sampling tick due now (timers due at one instant fire in the
-    // order they were set, which puts the report first) or within the report's TX window would
+  private runReport(): void {
+    this.reportArmed = false;
+    // Measure, then transmit. A sampling tick due now (at one instant the one scheduled first
+    // runs first, which puts the report first) or within the report's TX window would
     // read the battery in the radio's voltage dip: take that tick's reading now, before the
     // report goes out (its sensor sample stays on schedule, in the next batch).
     const battery = this.deps.battery;
-    if (battery && this.sampleTimer !== undefined && !this.batteryReadEarly && this.sampleDueAt - this.deps.clock.now() <= REPORT_TX_GUARD_MS) {
+    if (battery && this.sampleArmed && !this.batteryReadEarly && this.sampleDueAt - this.deps.clock.now() <= REPORT_TX_GUARD_MS) {
       this.batteryReadEarly = true;
       battery.poll();
       if (!this.running) return; // brown-out at that reading: its handler stopped us
@@ -336,5 +384,5 @@ export class TelemetryReporter {
       this.deps.log?.("error", `telemetry: report failed, retrying next interval: ${(e as Error).message}`);
     }
     if (this.running) this.scheduleReport();
-  };
+  }
 }
