@@ -82,6 +82,17 @@ type Pending = TelemetrySample;
  * runs for every sample twice (taken, then copied into its batch), and spreading an object
  * another module made is a generic property copy in V8.
  */
+/**
+ * Removes the first `n` items in place. Not splice: that returns a new array of what it
+ * removed, and emptying an array (splice or length = 0) frees its storage, which the next
+ * sample's push then allocates again, once per report.
+ */
+function dropFront<T>(items: T[], n: number): void {
+  const keep = items.length - n;
+  for (let i = 0; i < keep; i++) items[i] = items[i + n];
+  for (let i = 0; i < n; i++) items.pop();
+}
+
 function sampleAt(tMs: number, r: SensorSample): TelemetrySample {
   return { tMs, temperatureCentiC: r.temperatureCentiC, humidityPermille: r.humidityPermille, rssiDbm: r.rssiDbm };
 }
@@ -121,6 +132,10 @@ export class TelemetryReporter {
   /** The pending tick's battery reading was taken before a report: the tick does not read again. */
   private batteryReadEarly = false;
   private running = false;
+  /** reportNow's lists of the batches it built, reused (see reportNow). */
+  private readonly outBytes: Uint8Array[] = [];
+  private readonly outBatches: TelemetryBatch[] = [];
+  private draining = false;
   /** Batches the publish callback threw on. */
   lostBatches = 0;
   batchesSent = 0;
@@ -215,21 +230,34 @@ export class TelemetryReporter {
 
   /** Builds, encodes and publishes every buffered sample now; returns the batches sent. */
   reportNow(): number {
-    const out = this.drain();
-    // Indexed, not for-of with destructuring: on XS each of those runs two iterators per batch.
-    for (let i = 0; i < out.length; i++) {
-      const bytes = out[i][0];
-      const batch = out[i][1];
-      try {
-        this.deps.publish(bytes, batch);
-        this.batchesSent++;
-      } catch (e) {
-        rethrowHalt(e);
-        this.lostBatches++;
-        this.deps.log?.("error", `telemetry: publish failed: ${(e as Error).message}`);
+    // All batches are built before the first is published (each takes its sequence number and
+    // link state then). The two lists are this reporter's, reused: a fresh list, and a pair per
+    // batch, were most of what a report allocated. A publish that reports again gets its own.
+    const reentered = this.draining;
+    const bytesList = reentered ? [] : this.outBytes;
+    const batchList = reentered ? [] : this.outBatches;
+    this.draining = true;
+    try {
+      this.drain(bytesList, batchList);
+      // Indexed, not for-of: on XS that runs an iterator per report.
+      for (let i = 0; i < bytesList.length; i++) {
+        try {
+          this.deps.publish(bytesList[i], batchList[i]);
+          this.batchesSent++;
+        } catch (e) {
+          rethrowHalt(e);
+          this.lostBatches++;
+          this.deps.log?.("error", `telemetry: publish failed: ${(e as Error).message}`);
+        }
+      }
+      return bytesList.length;
+    } finally {
+      if (!reentered) {
+        this.draining = false;
+        dropFront(bytesList, bytesList.length);
+        dropFront(batchList, batchList.length);
       }
     }
-    return out.length;
   }
 
   /**
@@ -237,11 +265,13 @@ export class TelemetryReporter {
    * the agent writes them to the offline queue before power goes).
    */
   flush(): Uint8Array[] {
-    return this.drain().map(([bytes]) => bytes);
+    const bytesList: Uint8Array[] = [];
+    this.drain(bytesList, []);
+    return bytesList;
   }
 
-  private drain(): [Uint8Array, TelemetryBatch][] {
-    const out: [Uint8Array, TelemetryBatch][] = [];
+  /** Packs the buffer into batches, appended to the two lists (index for index). */
+  private drain(bytesList: Uint8Array[], batchList: TelemetryBatch[]): void {
     const maxBytes = this.deps.maxBytes ?? TELEMETRY_MAX_BYTES;
     // Always send at least one batch per report (battery and link state, even with no samples).
     let first = true;
@@ -268,15 +298,15 @@ export class TelemetryReporter {
         } catch (e2) {
           this.deps.log?.("error", `telemetry: ${(e2 as Error).message}`);
           this.dropped += n;
-          this.pending.splice(0, n);
+          dropFront(this.pending, n);
           continue;
         }
       }
-      this.pending.splice(0, n);
+      dropFront(this.pending, n);
       this.dropped = 0;
-      out.push([bytes, batch]);
+      bytesList.push(bytes);
+      batchList.push(batch);
     }
-    return out;
   }
 
   private buildBatch(samples: Pending[]): TelemetryBatch {
