@@ -54,20 +54,23 @@ describe("TelemetryReporter list reuse", () => {
 
   it("a publish that reports again loses and doubles nothing", () => {
     let again = true;
+    let inner = 0;
     const { clock, reporter, sent } = setup(200, (r) => {
       if (!again) return;
       again = false;
-      r.sampleNow(); // a sample taken inside the publish, reported at once
-      r.reportNow();
+      // Enough samples taken inside the publish for the inner report to need several batches too.
+      for (let i = 0; i < 40; i++) r.sampleNow();
+      inner = r.reportNow();
     });
     reporter.start();
     clock.advance(40 * 60_000 - 1);
     const outer = reporter.reportNow();
     expect(outer).toBeGreaterThan(2);
-    // Every batch of the outer report once; the inner report's one batch (its one sample) once.
-    expect(sent.length).toBe(outer + 1);
+    // Every batch of both reports once, and every sample of both.
+    expect(inner).toBeGreaterThan(2);
+    expect(sent.length).toBe(outer + inner);
     expect(new Set(sent.map((b) => b.seq)).size).toBe(sent.length);
-    expect(times(sent).sort((a, b) => a - b)).toEqual([...minutes(40), 40 * 60_000 - 1]);
+    expect(times(sent).sort((a, b) => a - b)).toEqual([...minutes(40), ...Array<number>(40).fill(40 * 60_000 - 1)]);
     clock.advance(60_000);
     expect(reporter.reportNow()).toBe(1);
     expect(times(sent.slice(-1))).toEqual([40 * 60_000]);

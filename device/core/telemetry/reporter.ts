@@ -132,10 +132,9 @@ export class TelemetryReporter {
   /** The pending tick's battery reading was taken before a report: the tick does not read again. */
   private batteryReadEarly = false;
   private running = false;
-  /** reportNow's lists of the batches it built, reused (see reportNow). */
-  private readonly outBytes: Uint8Array[] = [];
-  private readonly outBatches: TelemetryBatch[] = [];
-  private draining = false;
+  /** reportNow's lists of the batches it built, reused; undefined while a report uses them. */
+  private outBytes: (Uint8Array | undefined)[] | undefined = [];
+  private outBatches: (TelemetryBatch | undefined)[] | undefined = [];
   /** Batches the publish callback threw on. */
   lostBatches = 0;
   batchesSent = 0;
@@ -232,32 +231,29 @@ export class TelemetryReporter {
   reportNow(): number {
     // All batches are built before the first is published (each takes its sequence number and
     // link state then). The two lists are this reporter's, reused: a fresh list, and a pair per
-    // batch, were most of what a report allocated. A publish that reports again gets its own.
-    const reentered = this.draining;
-    const bytesList = reentered ? [] : this.outBytes;
-    const batchList = reentered ? [] : this.outBatches;
-    this.draining = true;
-    try {
-      this.drain(bytesList, batchList);
-      // Indexed, not for-of: on XS that runs an iterator per report.
-      for (let i = 0; i < bytesList.length; i++) {
-        try {
-          this.deps.publish(bytesList[i], batchList[i]);
-          this.batchesSent++;
-        } catch (e) {
-          rethrowHalt(e);
-          this.lostBatches++;
-          this.deps.log?.("error", `telemetry: publish failed: ${(e as Error).message}`);
-        }
-      }
-      return bytesList.length;
-    } finally {
-      if (!reentered) {
-        this.draining = false;
-        dropFront(bytesList, bytesList.length);
-        dropFront(batchList, batchList.length);
+    // batch, were most of what a report allocated. They are taken while in use, so a publish
+    // that reports again, or a report that throws, costs new lists and nothing else.
+    const bytesList = this.outBytes ?? [];
+    const batchList = this.outBatches ?? [];
+    this.outBytes = this.outBatches = undefined;
+    const count = this.drain(bytesList, batchList);
+    // Indexed, not for-of: on XS that runs an iterator per report.
+    for (let i = 0; i < count; i++) {
+      const bytes = bytesList[i]!;
+      const batch = batchList[i]!;
+      bytesList[i] = batchList[i] = undefined; // the lists outlive the report, the batch need not
+      try {
+        this.deps.publish(bytes, batch);
+        this.batchesSent++;
+      } catch (e) {
+        rethrowHalt(e);
+        this.lostBatches++;
+        this.deps.log?.("error", `telemetry: publish failed: ${(e as Error).message}`);
       }
     }
+    this.outBytes = bytesList;
+    this.outBatches = batchList;
+    return count;
   }
 
   /**
@@ -270,9 +266,13 @@ export class TelemetryReporter {
     return bytesList;
   }
 
-  /** Packs the buffer into batches, appended to the two lists (index for index). */
-  private drain(bytesList: Uint8Array[], batchList: TelemetryBatch[]): void {
+  /**
+   * Packs the buffer into batches, written to the two lists from index 0 (index for index;
+   * what lies beyond the count returned is stale). Returns how many batches it made.
+   */
+  private drain(bytesList: (Uint8Array | undefined)[], batchList: (TelemetryBatch | undefined)[]): number {
     const maxBytes = this.deps.maxBytes ?? TELEMETRY_MAX_BYTES;
+    let made = 0;
     // Always send at least one batch per report (battery and link state, even with no samples).
     let first = true;
     while (first || this.pending.length > 0) {
@@ -304,9 +304,11 @@ export class TelemetryReporter {
       }
       dropFront(this.pending, n);
       this.dropped = 0;
-      bytesList.push(bytes);
-      batchList.push(batch);
+      bytesList[made] = bytes;
+      batchList[made] = batch;
+      made++;
     }
+    return made;
   }
 
   private buildBatch(samples: Pending[]): TelemetryBatch {
