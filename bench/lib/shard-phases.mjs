@@ -10,7 +10,7 @@
 //   node bench/lib/shard-phases.mjs [name] [devices] [hours] [rounds]
 //
 // Writes bench/results/<name>.json (default shard-phases): per phase min/median/max seconds.
-import { execFile } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -88,6 +88,12 @@ function phases(r) {
   return out;
 }
 
+/** The commit measured ("+changes" when the work tree differs from it). */
+function commit() {
+  const git = (...a) => execFileSync("git", a, { cwd: root, encoding: "utf8" }).trim();
+  return git("rev-parse", "--short", "HEAD") + (git("status", "--porcelain", "--untracked-files=no") ? "+changes" : "");
+}
+
 const pairs = [];
 for (let round = 0; round <= Number(rounds); round++) {
   const order = round % 2 === 0 ? [1, 2] : [2, 1];
@@ -104,7 +110,7 @@ const side = (pick) => Object.fromEntries(Object.keys(pick(pairs[0])).map((k) =>
 const runsOf = (k) => pairs.map((p) => p.runs[k]);
 const result = {
   ...resultsHeader(name),
-  parameters: { devices: Number(devices), simulatedHours: Number(hours), drainMinutes: 30, seed: 1, rounds: Number(rounds), warmupRounds: 1, cores: os.cpus().length, node: process.version },
+  parameters: { devices: Number(devices), simulatedHours: Number(hours), drainMinutes: 30, seed: 1, rounds: Number(rounds), warmupRounds: 1, cores: os.cpus().length, node: process.version, commit: commit() },
   machine: "cores shared with other jobs: see the load averages",
   seconds: { oneThread: side((p) => p.one), twoShards: side((p) => p.two) },
   // Per pair: the two-shard run's extra seconds outside the fleet run, and its extra CPU seconds.
