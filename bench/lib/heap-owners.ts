@@ -9,6 +9,15 @@
  *
  *   node scripts/run-ts.mjs bench/lib/heap-owners.ts [smallFleet] [largeFleet]
  *
+ * HEAP_RUN_MINUTES=M measures a working fleet instead: telemetry every 60 s, snapshots after M
+ * simulated minutes (what a long run holds, not only an idle device).
+ *
+ * HEAP_OUT=<name> also writes bench/results/<name>.json (one snapshot per fleet size: a heap after a
+ * full GC is a state, not a timing, so there are no rounds).
+ *
+ * HEAP_DETAIL=1 adds, under each owner, its largest kinds of objects (type and constructor or
+ * function name), to see what to slim.
+ *
  * An object shared by two owners (an agent reached from its device and from its timers in the
  * clock) belongs to their common dominator: the agent's objects show under "Agent" etc. because
  * the owner classes are labels themselves, wherever they hang.
@@ -66,11 +75,14 @@ else await main(Number(mode ?? 250), Number(args[0] ?? 1250));
 
 /** Child: an idle fleet of `devices`, snapshot written to `file`. */
 async function snapshot(devices: number, file: string) {
-  const scenario = validateScenario({ drain: "0s", groups: [{ telemetry: { reportInterval: "1d" }, keepAlive: "20m" }] });
+  const runMinutes = Number(process.env.HEAP_RUN_MINUTES ?? 0);
+  const group = runMinutes > 0 ? { telemetry: { reportInterval: "60s" } } : { telemetry: { reportInterval: "1d" }, keepAlive: "20m" };
+  const scenario = validateScenario({ drain: "0s", groups: [group] });
   const library = await buildFirmwareLibrary(firmwareRequests(scenario), nodeSha256);
-  const f = new VirtualFleet({ devices, durationMs: 3_600_000, seed: 2, scenario, library, sha256: nodeSha256 });
-  for (const d of f.devices) d.powerOn("power-on");
-  f.clock.runUntil(5 * 60_000);
+  const f = new VirtualFleet({ devices, durationMs: Math.max(3_600_000, runMinutes * 60_000), seed: 2, scenario, library, sha256: nodeSha256 });
+  if (runMinutes > 0) f.begin();
+  else for (const d of f.devices) d.powerOn("power-on");
+  f.clock.runUntil((runMinutes > 0 ? runMinutes : 5) * 60_000);
   const gc = (globalThis as { gc?: () => void }).gc!;
   gc();
   gc();
@@ -86,9 +98,9 @@ async function main(small: number, large: number) {
       const file = path.join(dir, `${n}.heapsnapshot`);
       const out = execFileSync(process.execPath, ["--expose-gc", process.argv[1], "snap", String(n), file], { encoding: "utf8" });
       const info = JSON.parse(out.trim().split("\n").pop()!) as { devices: number; online: number; heapUsed: number };
-      const owners = ownerBytes(JSON.parse(fs.readFileSync(file, "utf8")));
+      const { totals: owners, kinds } = ownerBytes(JSON.parse(fs.readFileSync(file, "utf8")));
       fs.rmSync(file);
-      return { ...info, owners };
+      return { ...info, owners, kinds };
     });
     const [a, b] = runs;
     const per = (x: number, y: number) => (y - x) / (large - small);
@@ -96,10 +108,36 @@ async function main(small: number, large: number) {
     for (const k of new Set([...a.owners.keys(), ...b.owners.keys()])) rows.set(k, per(a.owners.get(k) ?? 0, b.owners.get(k) ?? 0));
     const sorted = [...rows].filter(([, v]) => Math.abs(v) >= 16).sort((x, y) => y[1] - x[1]);
     const total = [...rows.values()].reduce((s, v) => s + v, 0);
-    console.log(`fleets: ${small} and ${large} idle devices (online ${a.online} / ${b.online}); heapUsed ${(a.heapUsed / 1e6).toFixed(1)} / ${(b.heapUsed / 1e6).toFixed(1)} MB`);
+    const what = process.env.HEAP_RUN_MINUTES ? `working devices after ${process.env.HEAP_RUN_MINUTES} simulated min (telemetry every 60 s)` : "idle devices";
+    console.log(`fleets: ${small} and ${large} ${what} (online ${a.online} / ${b.online}); heapUsed ${(a.heapUsed / 1e6).toFixed(1)} / ${(b.heapUsed / 1e6).toFixed(1)} MB`);
     console.log(`heapUsed per device: ${Math.round(per(a.heapUsed, b.heapUsed))} B; snapshot self sizes per device: ${Math.round(total)} B`);
     console.log("| owner | bytes per device |\n|---|---:|");
-    for (const [k, v] of sorted) console.log(`| ${k} | ${Math.round(v)} |`);
+    if (process.env.HEAP_OUT) {
+      const record = {
+        name: process.env.HEAP_OUT,
+        date: new Date().toISOString(),
+        node: process.version,
+        host: { cpus: os.cpus().length, model: os.cpus()[0]?.model?.trim() ?? "unknown" },
+        machine: `${os.cpus().length} cores; heap sizes do not depend on load`,
+        parameters: { smallFleet: small, largeFleet: large, seed: 2, fleet: what, command: "HEAP_OUT=<name> [HEAP_RUN_MINUTES=M] node scripts/run-ts.mjs bench/lib/heap-owners.ts <small> <large>" },
+        results: {
+          heapUsedBytes: { small: a.heapUsed, large: b.heapUsed },
+          heapUsedBytesPerDevice: Math.round(per(a.heapUsed, b.heapUsed)),
+          snapshotBytesPerDevice: Math.round(total),
+          bytesPerDeviceByOwner: Object.fromEntries(sorted.map(([k, v]) => [k, Math.round(v)])),
+        },
+      };
+      const out = path.join(path.dirname(new URL(import.meta.url).pathname), "..", "results", `${process.env.HEAP_OUT}.json`);
+      fs.writeFileSync(out, `${JSON.stringify(record, null, 2)}\n`);
+      console.log(`wrote ${out}`);
+    }
+    for (const [k, v] of sorted) {
+      console.log(`| ${k} | ${Math.round(v)} |`);
+      if (!process.env.HEAP_DETAIL) continue;
+      const kinds = [...a.kinds.keys(), ...b.kinds.keys()].filter((x) => x.startsWith(`${k}\u0000`));
+      const rowsOf = [...new Set(kinds)].map((x) => [x.split("\u0000")[1], per(a.kinds.get(x) ?? 0, b.kinds.get(x) ?? 0)] as const);
+      for (const [kind, n] of rowsOf.sort((x, y) => y[1] - x[1]).slice(0, 8)) if (n >= 16) console.log(`|   ${kind} | ${Math.round(n)} |`);
+    }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -113,7 +151,7 @@ interface Snapshot {
 }
 
 /** Self sizes summed by owner label (dominator tree, weak edges ignored). */
-function ownerBytes(s: Snapshot): Map<string, number> {
+function ownerBytes(s: Snapshot): { totals: Map<string, number>; kinds: Map<string, number> } {
   const { meta } = s.snapshot;
   const NF = meta.node_fields.length;
   const EF = meta.edge_fields.length;
@@ -205,6 +243,7 @@ function ownerBytes(s: Snapshot): Map<string, number> {
   const label: string[] = new Array(R);
   label[root] = "";
   const totals = new Map<string, number>();
+  const kinds = new Map<string, number>();
   for (let b = root - 1; b >= 0; b--) {
     const v = order[b];
     const type = nodeTypes[s.nodes[v * NF + nType]];
@@ -215,6 +254,8 @@ function ownerBytes(s: Snapshot): Map<string, number> {
     const l = own ?? (inherited !== "" ? inherited : `(not owned) ${type} ${type === "string" || type === "number" ? "" : name.slice(0, 40)}`);
     label[b] = own ?? inherited;
     totals.set(l, (totals.get(l) ?? 0) + s.nodes[v * NF + nSize]);
+    const kind = `${l}\u0000${type} ${type === "string" || type === "number" ? "" : name.slice(0, 40)}`;
+    kinds.set(kind, (kinds.get(kind) ?? 0) + s.nodes[v * NF + nSize]);
   }
-  return totals;
+  return { totals, kinds };
 }

@@ -390,7 +390,7 @@ export class VirtualFleet implements FleetWorld {
     const offline = this.devices.filter((d) => d.state !== "dead" && !d.online && !saving(d)).map((d) => d.id);
     const savingOffline = this.devices.filter((d) => d.state !== "dead" && !d.online && saving(d)).length;
     const looping = loopingDevices(this.devices.map((d) => d.id), this.books);
-    const withdrawnInstalled = this.devices.filter((d, i) => this.books[i].withdrawnVersions.has(d.version)).map((d) => d.id);
+    const withdrawnInstalled = this.devices.filter((d, i) => this.books[i].withdrawnVersions?.has(d.version) === true).map((d) => d.id);
     const mismatches = this.devices.filter((_, i) => this.books[i].alarmRaised !== this.books[i].crossedLow).length;
     const badOffered = this.books.filter((b) => b.offeredBad).length;
     const badRolledBack = this.devices.filter((d, i) => this.books[i].offeredBad && otaOutcome(d, this.books[i]) === "rolledBack").length;

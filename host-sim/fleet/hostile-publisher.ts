@@ -36,7 +36,7 @@ export function publishHostile(fleet: VirtualFleet, dev: FleetDevice, f: Hostile
       const b = fleet.library.bundle(f.firmware!, undefined);
       fleet.publishOffer(dev, f.firmware!, undefined, undefined);
       fleet.clock.setTimeout(() => {
-        book.withdrawnVersions.add(b.version);
+        (book.withdrawnVersions ??= new Set()).add(b.version);
         broker.publishInternal(otaTopics(dev.id).manifest, new Uint8Array(0), { qos: 1, retain: true });
       }, WITHDRAW_AFTER_MS);
       return;

@@ -4,16 +4,21 @@
  * backend), so a 10,000-device week costs a few MB. Node-free.
  */
 
+/** What every empty SeqSet starts with: a device that has sent nothing holds no bytes of its own. */
+const NO_BITS = new Uint8Array(0);
+/** The first bitset a set gets: 256 sequence numbers (a device's first few hours at 60 s). */
+const FIRST_BYTES = 32;
+
 /** A set of small non-negative integers as a growable bitset. */
 export class SeqSet {
-  private bits = new Uint8Array(32);
+  private bits = NO_BITS;
   size = 0;
 
   /** Adds n; returns false when it was already there. */
   add(n: number): boolean {
     const byte = n >>> 3;
     if (byte >= this.bits.length) {
-      const grown = new Uint8Array(Math.max(byte + 1, this.bits.length * 2));
+      const grown = new Uint8Array(Math.max(byte + 1, this.bits.length * 2, FIRST_BYTES));
       grown.set(this.bits);
       this.bits = grown;
     }
@@ -64,8 +69,8 @@ export class DeviceBook {
   offers = 0;
   /** Software restarts (updates, rollbacks). */
   restarts = 0;
-  /** Versions offered and then withdrawn: never to be installed. */
-  readonly withdrawnVersions = new Set<number>();
+  /** Versions offered and then withdrawn: never to be installed (made at the first withdrawal). */
+  withdrawnVersions: Set<number> | undefined = undefined;
 }
 
 export interface OtaOutcomes {

@@ -11,6 +11,7 @@ import { VirtualFleet, type FleetProgress } from "./engine";
 import { buildFirmwareImages, firmwareRequests, loadFirmwareLibrary, type BuiltFirmware } from "./images";
 import { mergeSummaries, type FleetSummary } from "./metrics";
 import type { Scenario } from "./scenario";
+import { markPhase, phasesEnabled } from "./phase-marks";
 import { runFleetShard, type ShardResult } from "./shard";
 import type { FromShard, ToShard, VirtualShardJob } from "./shard-worker";
 import { TraceHash } from "./trace";
@@ -39,7 +40,10 @@ const shardWorkerUrl = () => new URL(`./${SHARD_WORKER_BUNDLE}`, import.meta.url
 
 /** Runs one shard (or the whole fleet) in this thread. */
 async function runHere(o: SimOptions, shard: { index: number; count: number }, onProgress?: (p: FleetProgress) => void): Promise<FleetSummary> {
-  const library = await loadFirmwareLibrary(await buildFirmwareImages(firmwareRequests(o.scenario), nodeSha256));
+  const built = await buildFirmwareImages(firmwareRequests(o.scenario), nodeSha256);
+  markPhase("firmware built");
+  const library = await loadFirmwareLibrary(built);
+  markPhase("firmware loaded 0");
   if (o.scenario.rollouts.length === 0) return (await runFleetShard(o, shard, library, onProgress)).summary;
   // The fleet service sees the whole fleet: rollouts run in one shard.
   if (shard.count > 1) throw new Error(ROLLOUTS_IN_ONE_SHARD);
@@ -57,13 +61,21 @@ export function runRealtime(o: Omit<RealtimeOptions, "shards"> & { shards: numbe
 
 /** Runs the simulation; progress is reported per shard (merged by the caller's callback). */
 export async function runSimulation(o: SimOptions, onProgress?: (p: FleetProgress) => void): Promise<FleetSummary> {
+  if (phasesEnabled()) {
+    markPhase("process start", performance.timeOrigin);
+    markPhase("simulation start");
+    process.once("exit", () => markPhase("process exit"));
+  }
   if (o.onlyShard) return runHere(o, o.onlyShard, onProgress);
   if (o.shards <= 1) return runHere(o, { index: 0, count: 1 }, onProgress);
   if (o.scenario.rollouts.length > 0) throw new Error(ROLLOUTS_IN_ONE_SHARD);
   const latest: FleetProgress[] = [];
   const workers = Array.from({ length: o.shards }, (_, index) => {
     const job: VirtualShardJob = { options: o, index };
-    return new Worker(shardWorkerUrl(), { workerData: { tetherFleetShard: job } });
+    markPhase(`worker created ${index}`);
+    const worker = new Worker(shardWorkerUrl(), { workerData: { tetherFleetShard: job } });
+    if (phasesEnabled()) worker.once("exit", () => markPhase(`worker exit ${index}`));
+    return worker;
   });
   const parts = awaitShards(workers, (index, m: FromShard) => {
     if (!m.progress) return;
@@ -91,8 +103,10 @@ export async function runSimulation(o: SimOptions, onProgress?: (p: FleetProgres
     await Promise.all(workers.map((w) => w.terminate()));
     throw e;
   }
+  markPhase("firmware built");
   for (const w of workers) w.postMessage({ firmware } satisfies ToShard);
   const results = await parts;
+  markPhase("results in");
   const trace = new TraceHash();
   for (const r of results) trace.combine(r.summary.traceHash);
   return mergeSummaries(

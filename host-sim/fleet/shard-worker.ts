@@ -9,6 +9,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import type { FleetProgress } from "./engine";
 import { loadFirmwareLibrary, type BuiltFirmware } from "./images";
 import { realtimeWorkerMain, type RealtimeOptions } from "./run-realtime";
+import { markPhase } from "./phase-marks";
 import { runFleetShard, type ShardOptions, type ShardResult } from "./shard";
 
 /** What run.ts posts to and receives from a virtual shard worker. */
@@ -23,8 +24,11 @@ const data = workerData as { tetherFleetShard?: VirtualShardJob; tetherRealtimeS
 const port = parentPort;
 if (port && data?.tetherFleetShard) {
   const { options, index } = data.tetherFleetShard;
+  markPhase(`worker ready ${index}`);
   port.once("message", (m: ToShard) => {
+    markPhase(`firmware in ${index}`);
     loadFirmwareLibrary(m.firmware)
+      .then((library) => (markPhase(`firmware loaded ${index}`), library))
       .then((library) => runFleetShard(options, { index, count: options.shards }, library, (progress) => port.postMessage({ progress } satisfies FromShard)))
       .then((result) => port.postMessage({ result } satisfies FromShard))
       .catch((e) => {

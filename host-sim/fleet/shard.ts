@@ -8,6 +8,7 @@ import { prepareXsRunner } from "../xs/prepare";
 import { runsInXs, VirtualFleet, type FleetProgress } from "./engine";
 import type { FirmwareLibrary } from "./library";
 import type { CheckFacts, FleetSummary } from "./metrics";
+import { markPhase } from "./phase-marks";
 import type { Scenario } from "./scenario";
 
 export interface ShardOptions {
@@ -48,7 +49,9 @@ export async function runFleetShard(
       progressEveryMs: o.progressEveryMs,
       wallNow: () => performance.now(),
     });
+    markPhase(`devices built ${shard.index}`);
     const summary = fleet.run();
+    markPhase(`fleet run done ${shard.index}`);
     if (xs) summary.xs = { devices: countXsDevices(o.devices, xsDevices, shard), ...xs.runner.cost };
     return { summary, facts: fleet.checkFacts! };
   } finally {
