@@ -206,16 +206,20 @@ function updateRate(s: BatteryState, c: BatteryConfig, t: number): void {
   if (span >= c.rateMinMs) {
     // Least-squares slope over the checkpoints plus now, in integers (x in minutes since the
     // first checkpoint, y in bp): far less sensitive to one noisy reading than two endpoints.
+    // Indexed, no helper closure: this runs at every sampling tick, and a closure over the five
+    // sums was an allocation per tick (an iterator too, on XS). The point "now" comes last.
     let n = 0, sx = 0, sy = 0, sxy = 0, sxx = 0;
-    const add = (x: number, y: number) => {
+    const points = t !== cps[cps.length - 1].t ? cps.length + 1 : cps.length;
+    for (let i = 0; i < points; i++) {
+      const now = i === cps.length;
+      const x = now ? Math.floor(span / 60_000) : Math.floor((cps[i].t - first.t) / 60_000);
+      const y = now ? s.socBp : cps[i].bp;
       n++;
       sx += x;
       sy += y;
       sxy += x * y;
       sxx += x * x;
-    };
-    for (const p of cps) add(Math.floor((p.t - first.t) / 60_000), p.bp);
-    if (t !== cps[cps.length - 1].t) add(Math.floor(span / 60_000), s.socBp);
+    }
     const den = n * sxx - sx * sx;
     const num = sx * sy - n * sxy; // −(slope numerator): positive while discharging
     s.dropBpPerHour = den > 0 && num > 0 ? Math.floor((num * 60) / den) : 0;
@@ -450,7 +454,9 @@ export class BatteryMonitor {
       charger = undefined;
     }
     const events = batteryStep(this.state, this.config, { t: this.ports.clock.now(), mv, charger });
-    for (const e of events) {
+    // Indexed: nearly every read has no event, and for-of would still make an iterator (on XS).
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i];
       for (const fn of this.listeners) fn(e);
       if (e.type === "brownout") for (const fn of this.brownoutHandlers) fn(e.mv);
     }

@@ -82,6 +82,17 @@ type Pending = TelemetrySample;
  * runs for every sample twice (taken, then copied into its batch), and spreading an object
  * another module made is a generic property copy in V8.
  */
+/**
+ * Removes the first `n` items in place. Not splice: that returns a new array of what it
+ * removed, and emptying an array (splice or length = 0) frees its storage, which the next
+ * sample's push then allocates again, once per report.
+ */
+function dropFront<T>(items: T[], n: number): void {
+  const keep = items.length - n;
+  for (let i = 0; i < keep; i++) items[i] = items[i + n];
+  for (let i = 0; i < n; i++) items.pop();
+}
+
 function sampleAt(tMs: number, r: SensorSample): TelemetrySample {
   return { tMs, temperatureCentiC: r.temperatureCentiC, humidityPermille: r.humidityPermille, rssiDbm: r.rssiDbm };
 }
@@ -121,6 +132,9 @@ export class TelemetryReporter {
   /** The pending tick's battery reading was taken before a report: the tick does not read again. */
   private batteryReadEarly = false;
   private running = false;
+  /** reportNow's lists of the batches it built, reused; undefined while a report uses them. */
+  private outBytes: (Uint8Array | undefined)[] | undefined = [];
+  private outBatches: (TelemetryBatch | undefined)[] | undefined = [];
   /** Batches the publish callback threw on. */
   lostBatches = 0;
   batchesSent = 0;
@@ -215,11 +229,19 @@ export class TelemetryReporter {
 
   /** Builds, encodes and publishes every buffered sample now; returns the batches sent. */
   reportNow(): number {
-    const out = this.drain();
-    // Indexed, not for-of with destructuring: on XS each of those runs two iterators per batch.
-    for (let i = 0; i < out.length; i++) {
-      const bytes = out[i][0];
-      const batch = out[i][1];
+    // All batches are built before the first is published (each takes its sequence number and
+    // link state then). The two lists are this reporter's, reused: a fresh list, and a pair per
+    // batch, were most of what a report allocated. They are taken while in use, so a publish
+    // that reports again, or a report that throws, costs new lists and nothing else.
+    const bytesList = this.outBytes ?? [];
+    const batchList = this.outBatches ?? [];
+    this.outBytes = this.outBatches = undefined;
+    const count = this.drain(bytesList, batchList);
+    // Indexed, not for-of: on XS that runs an iterator per report.
+    for (let i = 0; i < count; i++) {
+      const bytes = bytesList[i]!;
+      const batch = batchList[i]!;
+      bytesList[i] = batchList[i] = undefined; // the lists outlive the report, the batch need not
       try {
         this.deps.publish(bytes, batch);
         this.batchesSent++;
@@ -229,7 +251,9 @@ export class TelemetryReporter {
         this.deps.log?.("error", `telemetry: publish failed: ${(e as Error).message}`);
       }
     }
-    return out.length;
+    this.outBytes = bytesList;
+    this.outBatches = batchList;
+    return count;
   }
 
   /**
@@ -237,12 +261,18 @@ export class TelemetryReporter {
    * the agent writes them to the offline queue before power goes).
    */
   flush(): Uint8Array[] {
-    return this.drain().map(([bytes]) => bytes);
+    const bytesList: Uint8Array[] = [];
+    this.drain(bytesList, []);
+    return bytesList;
   }
 
-  private drain(): [Uint8Array, TelemetryBatch][] {
-    const out: [Uint8Array, TelemetryBatch][] = [];
+  /**
+   * Packs the buffer into batches, written to the two lists from index 0 (index for index;
+   * what lies beyond the count returned is stale). Returns how many batches it made.
+   */
+  private drain(bytesList: (Uint8Array | undefined)[], batchList: (TelemetryBatch | undefined)[]): number {
     const maxBytes = this.deps.maxBytes ?? TELEMETRY_MAX_BYTES;
+    let made = 0;
     // Always send at least one batch per report (battery and link state, even with no samples).
     let first = true;
     while (first || this.pending.length > 0) {
@@ -268,15 +298,17 @@ export class TelemetryReporter {
         } catch (e2) {
           this.deps.log?.("error", `telemetry: ${(e2 as Error).message}`);
           this.dropped += n;
-          this.pending.splice(0, n);
+          dropFront(this.pending, n);
           continue;
         }
       }
-      this.pending.splice(0, n);
+      dropFront(this.pending, n);
       this.dropped = 0;
-      out.push([bytes, batch]);
+      bytesList[made] = bytes;
+      batchList[made] = batch;
+      made++;
     }
-    return out;
+    return made;
   }
 
   private buildBatch(samples: Pending[]): TelemetryBatch {
