@@ -78,11 +78,6 @@ it("tells the story fast-forwarded, serves the dashboard, and cleans up on Ctrl-
     } finally {
       rmSync(chromiumDir, { recursive: true, force: true });
     }
-    // The low-battery devices stretch their reports ×4 / ×16 and announce it: no "no telemetry"
-    // alert for them (there used to be 10 on days 2-3); the device that loses power is flagged by its last will.
-    await story.waitFor(/the story is over/, 120_000);
-    expect(story.lines.filter((l) => / offline, no telemetry for /.test(l))).toEqual([]);
-    expect(story.lines.filter((l) => / offline, offline \(last will\)/.test(l)).length).toBeGreaterThanOrEqual(1);
     expect(await story.stop()).toBe(0);
     expect(readdirSync(tmp)).toEqual([]);
     expect(story.stderr()).toBe("");
