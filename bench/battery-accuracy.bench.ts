@@ -3,6 +3,9 @@
 // 1. Reported SoC at a constant true charge (a 4,000 mAh cell for 8 h: ~0.3 % drain) through the
 //    real Agent, link and MQTT on a virtual device, for several sampling/reporting intervals:
 //    the worst error after the first hour and any low alarm (the alarm is at 20 %).
+// 3. A fast drain (400 mAh at a constant 60 mA, ≈ 15 %/h, from 40 %) with the chip's own brown-out
+//    reset modelled: the firmware's projected brown-out save (fastDrainPctPerHour, default) against
+//    the smoothed-voltage-only save (fastDrainPctPerHour 0, the monitor before), interleaved.
 // 2. Time to empty predicted at mid-life vs the simulated brown-out (the week run of
 //    test/battery/week.test.ts) over 150 seeds, with the agent's report stretching while low
 //    (×4) and critical (×16), and without it (it makes the end of life last longer than the
@@ -41,6 +44,51 @@ function tteErrors(stretch: boolean): number[] {
     errs.push((r.midlife!.timeToEmptyMin! - truth) / truth);
   }
   return errs.sort((a, b) => a - b);
+}
+
+const FAST_DRAIN_SEEDS = [1, 2, 3, 4, 5];
+const FAST_DRAIN_SAMPLING_MS = [600_000, 180_000, 60_000];
+const FAST_DRAIN_ROUNDS = 5; // after one warm-up round; the figures must be the same every round
+
+function fastDrainCase(seed: number, sampleMs: number, projected: boolean) {
+  const battery = { capacityMah: 400, capacityVariationPermille: 0, startPermille: 400, sleepUa: 60_000 };
+  const telemetry = { sampleIntervalMs: sampleMs, reportIntervalMs: 600_000 };
+  const monitor = projected ? undefined : { fastDrainPctPerHour: 0 };
+  const r = runBattery({ seed, telemetry, maxMs: 4 * HOUR, battery, monitor, chipResetWhenDead: true });
+  // The true drain rate, from the first hour (no alarm, no report stretching yet).
+  const probe = runBattery({ seed, telemetry, maxMs: HOUR, battery, monitor });
+  const permillePerMin = (400 - probe.chargePermilleAtEnd) / (probe.endMs / 60_000);
+  const trueLowMin = (400 - 200) / permillePerMin;
+  const low = r.alarms.find((a) => a.alarm === "low");
+  return {
+    lowLateMin: low ? Math.round(low.t / 60_000 - trueLowMin) : null,
+    brownoutSaved: r.brownoutAt !== undefined,
+    chipResetFirst: r.chipResetAt !== undefined,
+    samplesLost: r.samplesLostAtReset,
+    samplesSaved: r.samplesInSaved,
+    chargeLeftAtSavePermille: r.chargePermilleAtBrownout ?? null,
+    marginBeforeEmptyMin: r.chargePermilleAtBrownout === undefined ? null : Math.round(r.chargePermilleAtBrownout / permillePerMin),
+  };
+}
+
+function fastDrain(): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  let first: string | undefined;
+  for (let round = 0; round <= FAST_DRAIN_ROUNDS; round++) {
+    const figures: Record<string, unknown> = {};
+    for (const sampleMs of FAST_DRAIN_SAMPLING_MS) {
+      for (const projected of [false, true]) {
+        const rows = FAST_DRAIN_SEEDS.map((seed) => fastDrainCase(seed, sampleMs, projected));
+        figures[`sample ${sampleMs / 60_000}m, ${projected ? "projected save (now)" : "smoothed only (before)"}`] = rows;
+      }
+    }
+    const json = JSON.stringify(figures);
+    if (round === 0) continue; // warm-up
+    if (first === undefined) first = json;
+    else if (json !== first) throw new Error(`fast-drain round ${round} differs from round 1: the runs are not deterministic`);
+    Object.assign(out, figures);
+  }
+  return { rounds: FAST_DRAIN_ROUNDS, roundsIdentical: true, perSeed: out };
 }
 
 const pct1 = (x: number) => Math.round(x * 1000) / 10;
@@ -82,14 +130,17 @@ export default async function () {
       worstAbsPct: pct1(Math.max(...e.map(Math.abs))),
     };
   }
+  const fast = fastDrain();
   return {
     parameters: {
       constantCharge: { capacityMah: 4000, hours: 8, scoredAfterHours: 1, seeds: SOC_SEEDS, chargesPermille: CHARGES_PERMILLE, lowAlarmPct: 20 },
       timeToEmpty: { seeds: `1..${TTE_SEEDS}`, sampleInterval: "1m", reportInterval: "5m", outageEvery: "1d", outageMax: "1h", reconnect: "backoff", days: 14 },
+      fastDrain: { capacityMah: 400, startPermille: 400, constantMa: 60, seeds: FAST_DRAIN_SEEDS, samplingMs: FAST_DRAIN_SAMPLING_MS, reportInterval: "10m", chipResetBelowMv: 3300, warmupRounds: 1, rounds: FAST_DRAIN_ROUNDS },
       note: "deterministic figures (counts and errors from seeded runs), not timings",
     },
     machine: { cpus: os.cpus().length, node: process.version },
     reportedSocVsTruth: soc,
     timeToEmptyAtMidlifeVsTruth: tte,
+    fastDrainBrownout: fast,
   };
 }

@@ -35,6 +35,11 @@ export interface BatteryRunOptions {
   digestEvery?: number;
   activeMs?: number;
   transmitMs?: number;
+  /**
+   * Model the chip's own brown-out reset: a read finding the cell below the regulator's cut-off
+   * (SimBattery.isDead) resets the chip instead, and whatever was buffered is lost.
+   */
+  chipResetWhenDead?: boolean;
 }
 
 export interface BatteryRunResult {
@@ -42,6 +47,11 @@ export interface BatteryRunResult {
   bytes: number;
   alarms: { t: number; alarm: string; pct: number }[];
   brownoutAt: number | undefined;
+  /** True charge (‰) when the firmware's brown-out save ran. */
+  chargePermilleAtBrownout: number | undefined;
+  /** When the chip's own brown-out reset came first (chipResetWhenDead), and the samples it lost. */
+  chipResetAt: number | undefined;
+  samplesLostAtReset: number;
   /** Report intervals seen between consecutive batches while online (ms → count). */
   intervals: Map<number, number>;
   /** Every batch the reporter produced: when, the alarm level then, and its sample count. */
@@ -79,7 +89,11 @@ export function runBattery(o: BatteryRunOptions): BatteryRunResult {
   const sensors = new SimSensors(clock, root.fork("sensors"));
   const linkRand = root.fork("link");
   const kv = new MemoryKv(64 * 1024);
-  const monitor = new BatteryMonitor({ clock, battery }, o.monitor);
+  let chipReset: () => void = () => {};
+  const adc = o.chipResetWhenDead
+    ? { resolution: battery.resolution, fullScaleMv: battery.fullScaleMv, read: () => { if (battery.isDead()) chipReset(); return battery.read(); }, chargerState: () => battery.chargerState() }
+    : battery;
+  const monitor = new BatteryMonitor({ clock, battery: adc }, o.monitor);
   const activeMs = o.activeMs ?? 300;
   const transmitMs = o.transmitMs ?? 400;
 
@@ -90,7 +104,7 @@ export function runBattery(o: BatteryRunOptions): BatteryRunResult {
   let stopped = false;
   const queue: Uint8Array[] = [];
   const r: BatteryRunResult = {
-    batches: 0, bytes: 0, alarms: [], brownoutAt: undefined, intervals: new Map(), publishes: [], midlife: undefined,
+    batches: 0, bytes: 0, alarms: [], brownoutAt: undefined, chargePermilleAtBrownout: undefined, chipResetAt: undefined, samplesLostAtReset: 0, intervals: new Map(), publishes: [], midlife: undefined,
     connectAttempts: 0, savedBatches: [], topic: `tether/sim-${o.seed}/telemetry`, samplesInSaved: 0, kv, endMs: 0, chargePermilleAtEnd: 0, digest: 0x811c9dc5,
   };
   let lastSentAt = -1;
@@ -174,8 +188,19 @@ export function runBattery(o: BatteryRunOptions): BatteryRunResult {
     }, 1 + linkRand.below(2 * o.outageEveryMs));
   };
 
+  chipReset = () => {
+    if (stopped) return;
+    stopped = true;
+    online = false;
+    r.chipResetAt = clock.now();
+    r.samplesLostAtReset = reporter.bufferedSamples + queue.reduce((n, b) => n + decodeTelemetryBatch(b).samples.length, 0);
+    reporter.stop();
+    emit(`t=${clock.now()} chip reset lost=${r.samplesLostAtReset}`);
+  };
+
   stopOnBrownout(monitor, reporter, {
     save: (batches) => {
+      if (r.chipResetAt !== undefined) return; // too late: the chip already reset
       // The agent's path: unsent batches go to the link's persistent outbox (KV port).
       const all = [...queue, ...batches];
       const persistent = new Outbox(kv, () => {});
@@ -184,9 +209,11 @@ export function runBattery(o: BatteryRunOptions): BatteryRunResult {
       r.samplesInSaved = all.reduce((n, b) => n + decodeTelemetryBatch(b).samples.length, 0);
     },
     shutdown: () => {
+      if (r.chipResetAt !== undefined) return;
       stopped = true;
       online = false;
       r.brownoutAt = clock.now();
+      r.chargePermilleAtBrownout = battery.chargePermille();
       emit(`t=${clock.now()} brownout saved=${r.savedBatches.length} charge=${battery.chargePermille()}`);
     },
   });

@@ -37,6 +37,11 @@ export interface BatteryConfig {
   hysteresisMv: number;
   /** Smoothed mV at or below which the agent saves state and stops (above the chip's BOD). */
   brownoutMv: number;
+  /**
+   * A drain at least this fast (the measured drop rate, % per hour) is projected forward for
+   * brown-out (see fastBrownout); slower ones wait for the smoothed voltage. 0 turns it off.
+   */
+  fastDrainPctPerHour: number;
   /** Above this the cell is overcharged or the divider is broken: LwM2M "damaged". */
   damagedAboveMv: number;
   /** Below this nothing is connected (floating ADC input): LwM2M "not installed". */
@@ -72,6 +77,7 @@ export const DEFAULT_BATTERY_CONFIG: BatteryConfig = {
   criticalExitPct: 13,
   hysteresisMv: 30,
   brownoutMv: 3450,
+  fastDrainPctPerHour: 5,
   damagedAboveMv: 4400,
   absentBelowMv: 1000,
   medianWindow: 5,
@@ -234,10 +240,14 @@ export function batteryStep(s: BatteryState, c: BatteryConfig, r: BatteryReading
   const events: BatteryEvent[] = [];
   if (s.brownout) return events; // terminal until reboot
   const oldStatus = s.status;
+  const oldSocBp = s.socBp;
+  let fast = false;
   s.charger = r.charger;
   if (r.mv === undefined) {
     s.readFailures++;
   } else {
+    // The drop of the smoothed SoC over this read means something only once it is smoothing.
+    const wasSmoothing = s.ema16 !== undefined && s.readings.length >= c.medianWindow;
     s.readings.push(r.mv);
     if (s.readings.length > c.medianWindow) s.readings.shift();
     const med16 = median(s.readings) * 16;
@@ -247,6 +257,7 @@ export function batteryStep(s: BatteryState, c: BatteryConfig, r: BatteryReading
     else s.ema16 += Math.trunc((med16 - s.ema16) / (1 << c.emaShift));
     s.mv = Math.floor((s.ema16 + 8) / 16);
     s.socBp = socBpFromMillivolts(s.mv, c.curve);
+    if (wasSmoothing) fast = fastBrownout(c, med16 / 16, oldSocBp - s.socBp, s.dropBpPerHour);
   }
   // A failed read leaves the last good median in place; three in a row make it unknown.
   if (r.mv === undefined && s.readFailures >= 3) {
@@ -273,11 +284,30 @@ export function batteryStep(s: BatteryState, c: BatteryConfig, r: BatteryReading
   }
   s.status = statusOf(s, c);
   if (s.status !== oldStatus) events.push({ type: "status", status: s.status });
-  if (judged && present && isDischarging(s) && s.mv! <= c.brownoutMv) {
+  if (judged && present && isDischarging(s) && (s.mv! <= c.brownoutMv || fast)) {
     s.brownout = true;
     events.push({ type: "brownout", mv: s.mv! });
   }
   return events;
+}
+
+/**
+ * The fast brown-out check. The smoothed voltage lags a falling cell by ~8 reads (the 1/8 EMA) and
+ * the median of 5 by 2 more: with 10-min sampling that is well over an hour, while a fast drain
+ * crosses the last ~1.5 % between brown-out and the chip's own reset in minutes, less than one
+ * sampling interval. So: take the median (TX dips stay outvoted), move it on by the smoothed
+ * SoC's drop over the last read (the EMA's slope is right even when its level lags, and it
+ * carries 1/8 of the noise) for 3 reads — its 2-read lag plus the next read — and answer true
+ * when that reaches brownoutMv's SoC. Only below the critical-entry voltage, so a sustained sag
+ * on a healthy cell cannot project it empty.
+ */
+function fastBrownout(c: BatteryConfig, medianMv: number, dropBp: number, rateBpPerHour: number | undefined): boolean {
+  // Gated on the least-squares rate (hours of checkpoints), not on this read's drop: under
+  // ±25 mV ADC noise and TX dips one read's drop looks like several %/h at 1-min sampling.
+  if (c.fastDrainPctPerHour === 0 || dropBp <= 0 || rateBpPerHour === undefined) return false;
+  if (rateBpPerHour < c.fastDrainPctPerHour * 100) return false;
+  if (medianMv > millivoltsAtSocBp(c.criticalEnterPct * 100, c.curve)) return false;
+  return socBpFromMillivolts(medianMv, c.curve) - 3 * dropBp <= emptyBp(c);
 }
 
 /** SoC (bp) at the brown-out voltage: "empty" for the time-to-empty estimate. */
@@ -365,6 +395,7 @@ export function validateBatteryConfig(c: BatteryConfig): void {
     throw new BatteryInputError(`maxReportIntervalMs must be at most ${MAX_STRETCHED_REPORT_MS} (1 day), got ${c.maxReportIntervalMs}`);
   }
   pos("brownoutMv", c.brownoutMv);
+  pos("fastDrainPctPerHour", c.fastDrainPctPerHour, 0);
   pos("maxReadDeferMs", c.maxReadDeferMs, 0);
 }
 
