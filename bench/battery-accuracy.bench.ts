@@ -4,8 +4,10 @@
 //    real Agent, link and MQTT on a virtual device, for several sampling/reporting intervals:
 //    the worst error after the first hour and any low alarm (the alarm is at 20 %).
 // 3. A fast drain (400 mAh at a constant 60 mA, ≈ 15 %/h, from 40 %) with the chip's own brown-out
-//    reset modelled: the firmware's projected brown-out save (fastDrainPctPerHour, default) against
-//    the smoothed-voltage-only save (fastDrainPctPerHour 0, the monitor before), interleaved.
+//    reset modelled, three monitors interleaved: now (the 1/8 average stepped per minute elapsed,
+//    emaStepMs, plus the projected brown-out save); the same with the average stepped once per
+//    reading (before emaStepMs); and that without the projected save (fastDrainPctPerHour 0).
+//    `lowLateMin` is how long after the true 20 % crossing the low alarm came.
 // 2. Time to empty predicted at mid-life vs the simulated brown-out (the week run of
 //    test/battery/week.test.ts) over 150 seeds, with the agent's report stretching while low
 //    (×4) and critical (×16), and without it (it makes the end of life last longer than the
@@ -50,10 +52,15 @@ const FAST_DRAIN_SEEDS = [1, 2, 3, 4, 5];
 const FAST_DRAIN_SAMPLING_MS = [600_000, 180_000, 60_000];
 const FAST_DRAIN_ROUNDS = 5; // after one warm-up round; the figures must be the same every round
 
-function fastDrainCase(seed: number, sampleMs: number, projected: boolean) {
+type FastDrainVariant = "smoothed only" | "per-reading average" | "now";
+
+function fastDrainCase(seed: number, sampleMs: number, variant: FastDrainVariant) {
   const battery = { capacityMah: 400, capacityVariationPermille: 0, startPermille: 400, sleepUa: 60_000 };
   const telemetry = { sampleIntervalMs: sampleMs, reportIntervalMs: 600_000 };
-  const monitor = projected ? undefined : { fastDrainPctPerHour: 0 };
+  // "smoothed only": no projected brown-out save (the monitor before s6-alerts' fix).
+  // "per-reading average": the 1/8 average stepped once per reading, whatever the interval (before
+  // emaStepMs; one step per day never rounds above 1 at these intervals).
+  const monitor = variant === "smoothed only" ? { fastDrainPctPerHour: 0, emaStepMs: 86_400_000 } : variant === "per-reading average" ? { emaStepMs: 86_400_000 } : undefined;
   const r = runBattery({ seed, telemetry, maxMs: 4 * HOUR, battery, monitor, chipResetWhenDead: true });
   // The true drain rate, from the first hour (no alarm, no report stretching yet).
   const probe = runBattery({ seed, telemetry, maxMs: HOUR, battery, monitor });
@@ -77,9 +84,10 @@ function fastDrain(): Record<string, unknown> {
   for (let round = 0; round <= FAST_DRAIN_ROUNDS; round++) {
     const figures: Record<string, unknown> = {};
     for (const sampleMs of FAST_DRAIN_SAMPLING_MS) {
-      for (const projected of [false, true]) {
-        const rows = FAST_DRAIN_SEEDS.map((seed) => fastDrainCase(seed, sampleMs, projected));
-        figures[`sample ${sampleMs / 60_000}m, ${projected ? "projected save (now)" : "smoothed only (before)"}`] = rows;
+      for (const variant of ["smoothed only", "per-reading average", "now"] as const) {
+        const rows = FAST_DRAIN_SEEDS.map((seed) => fastDrainCase(seed, sampleMs, variant));
+        const label = variant === "now" ? "time-weighted average + projected save (now)" : variant === "per-reading average" ? "per-reading average + projected save (before)" : "smoothed only, per-reading average (before both)";
+        figures[`sample ${sampleMs / 60_000}m, ${label}`] = rows;
       }
     }
     const json = JSON.stringify(figures);

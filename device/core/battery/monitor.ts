@@ -48,8 +48,14 @@ export interface BatteryConfig {
   absentBelowMv: number;
   /** Readings in the median window (odd). */
   medianWindow: number;
-  /** The average moves 1/2^emaShift of the way to each new median (3 → 1/8). */
+  /** The average moves 1/2^emaShift of the way to each new median (3 → 1/8)… */
   emaShift: number;
+  /**
+   * …once per emaStepMs elapsed since the previous reading (rounded, at least once, at most
+   * EMA_MAX_STEPS): smoothing defined in time, so a long sampling interval does not stretch its
+   * lag. At the default 60 s sampling that is one step per reading, as before.
+   */
+  emaStepMs: number;
   /** Readings needed before alarms or brown-out are judged (a burst at boot fills it). */
   minReadings: number;
   /** The rate estimate spans up to this much discharging time… */
@@ -82,6 +88,7 @@ export const DEFAULT_BATTERY_CONFIG: BatteryConfig = {
   absentBelowMv: 1000,
   medianWindow: 5,
   emaShift: 3,
+  emaStepMs: 60_000,
   minReadings: 3,
   rateWindowMs: 12 * 3600_000,
   rateMinMs: 3600_000,
@@ -108,8 +115,12 @@ interface Checkpoint {
 
 export interface BatteryState {
   readings: number[];
-  /** The smoothed voltage ×16 (fixed point), once any reading exists. */
+  /** When the last good reading was taken (clock ms), once any exists. */
+  readAt: number | undefined;
+  /** The smoothed voltage ×16 (fixed point), once any reading exists: weighted by elapsed time. */
   ema16: number | undefined;
+  /** The same median averaged 1/8 per reading (×16): its slope feeds the fast brown-out check. */
+  trend16: number | undefined;
   /** The smoothed voltage (mV): round(ema16 / 16). */
   mv: number | undefined;
   socBp: number;
@@ -131,7 +142,9 @@ export type BatteryEvent =
 export function initialBatteryState(): BatteryState {
   return {
     readings: [],
+    readAt: undefined,
     ema16: undefined,
+    trend16: undefined,
     mv: undefined,
     socBp: 0,
     status: BATTERY_STATUS.unknown,
@@ -162,6 +175,18 @@ export function median(xs: number[]): number {
     if (less <= k && k < less + equal) return x;
   }
   return xs[k]; // unreachable for numbers: some reading holds rank k
+}
+
+/**
+ * EMA steps one reading can take. Past ~32 the average sits within 2 % of the median
+ * ((7/8)^32); the cap only bounds the loop after a long gap (a deferred read, a clock jump).
+ */
+export const EMA_MAX_STEPS = 32;
+
+/** EMA steps for a reading `dtMs` after the previous one: one per emaStepMs, rounded, 1..EMA_MAX_STEPS. */
+export function emaSteps(dtMs: number, c: BatteryConfig): number {
+  const k = Math.floor((dtMs + (c.emaStepMs >> 1)) / c.emaStepMs);
+  return k < 1 ? 1 : k > EMA_MAX_STEPS ? EMA_MAX_STEPS : k;
 }
 
 const ALARM_RANK: Record<BatteryAlarm, number> = { none: 0, low: 1, critical: 2 };
@@ -246,24 +271,36 @@ export function batteryStep(s: BatteryState, c: BatteryConfig, r: BatteryReading
   if (r.mv === undefined) {
     s.readFailures++;
   } else {
-    // The drop of the smoothed SoC over this read means something only once it is smoothing.
+    // The drop of the trend over this read means something only once it is smoothing.
     const wasSmoothing = s.ema16 !== undefined && s.readings.length >= c.medianWindow;
+    const oldTrend16 = s.trend16;
     s.readings.push(r.mv);
     if (s.readings.length > c.medianWindow) s.readings.shift();
     const med16 = median(s.readings) * 16;
     // Until the median window is full, follow the median directly: no lag at boot, and a
     // dip in the first reading is outvoted as soon as the priming burst is in.
-    if (s.ema16 === undefined || s.readings.length < c.medianWindow) s.ema16 = med16;
-    else s.ema16 += Math.trunc((med16 - s.ema16) / (1 << c.emaShift));
+    if (s.ema16 === undefined || s.readings.length < c.medianWindow) s.ema16 = s.trend16 = med16;
+    else {
+      // Weight by elapsed time, not per reading: at 10-min sampling a 1/8 step per reading put
+      // the low alarm over an hour behind a fast drain (bench: battery-accuracy, fastDrainBrownout).
+      const steps = s.readAt === undefined ? 1 : emaSteps(r.t - s.readAt, c);
+      for (let i = 0; i < steps; i++) s.ema16 += Math.trunc((med16 - s.ema16) / (1 << c.emaShift));
+      s.trend16 = (s.trend16 ?? med16) + Math.trunc((med16 - (s.trend16 ?? med16)) / (1 << c.emaShift));
+    }
+    s.readAt = r.t;
     s.mv = Math.floor((s.ema16 + 8) / 16);
     s.socBp = socBpFromMillivolts(s.mv, c.curve);
-    if (wasSmoothing) fast = fastBrownout(c, med16 / 16, oldSocBp - s.socBp, s.dropBpPerHour);
+    if (wasSmoothing && oldTrend16 !== undefined) {
+      const trendDropBp = trendSocBp(oldTrend16, c) - trendSocBp(s.trend16!, c);
+      fast = fastBrownout(c, med16 / 16, trendDropBp, s.dropBpPerHour);
+    }
   }
   // A failed read leaves the last good median in place; three in a row make it unknown.
   if (r.mv === undefined && s.readFailures >= 3) {
     s.mv = undefined;
-    s.ema16 = undefined;
+    s.ema16 = s.trend16 = undefined;
     s.readings.length = 0;
+    s.readAt = undefined;
   }
   if (r.mv !== undefined) s.readFailures = 0;
 
@@ -295,11 +332,14 @@ export function batteryStep(s: BatteryState, c: BatteryConfig, r: BatteryReading
  * The fast brown-out check. The smoothed voltage lags a falling cell by ~8 reads (the 1/8 EMA) and
  * the median of 5 by 2 more: with 10-min sampling that is well over an hour, while a fast drain
  * crosses the last ~1.5 % between brown-out and the chip's own reset in minutes, less than one
- * sampling interval. So: take the median (TX dips stay outvoted), move it on by the smoothed
- * SoC's drop over the last read (the EMA's slope is right even when its level lags, and it
- * carries 1/8 of the noise) for 3 reads — its 2-read lag plus the next read — and answer true
- * when that reaches brownoutMv's SoC. Only below the critical-entry voltage, so a sustained sag
- * on a healthy cell cannot project it empty.
+ * sampling interval. So: take the median (TX dips stay outvoted), move it on by the trend's
+ * SoC drop over the last read (trend16: a 1/8 average per reading, whose slope is right even when
+ * its level lags and which carries 1/8 of the noise; the time-weighted ema16 gives a 10-min read
+ * most of its weight, so its drop would carry the median's jumps) for 3 reads — the median's
+ * 2-read lag plus the next read — and answer true when that reaches brownoutMv's SoC. Only below
+ * the critical-entry voltage, so a sustained sag on a healthy cell cannot project it empty.
+ * (A rate from the least-squares slope instead was tried: it lags the curve's steepening near
+ * empty and missed the save at 10-min sampling.)
  */
 function fastBrownout(c: BatteryConfig, medianMv: number, dropBp: number, rateBpPerHour: number | undefined): boolean {
   // Gated on the least-squares rate (hours of checkpoints), not on this read's drop: under
@@ -308,6 +348,11 @@ function fastBrownout(c: BatteryConfig, medianMv: number, dropBp: number, rateBp
   if (rateBpPerHour < c.fastDrainPctPerHour * 100) return false;
   if (medianMv > millivoltsAtSocBp(c.criticalEnterPct * 100, c.curve)) return false;
   return socBpFromMillivolts(medianMv, c.curve) - 3 * dropBp <= emptyBp(c);
+}
+
+/** The SoC (bp) of a ×16 fixed-point voltage, rounded as the smoothed voltage is. */
+function trendSocBp(v16: number, c: BatteryConfig): number {
+  return socBpFromMillivolts(Math.floor((v16 + 8) / 16), c.curve);
 }
 
 /** SoC (bp) at the brown-out voltage: "empty" for the time-to-empty estimate. */
@@ -384,6 +429,7 @@ export function validateBatteryConfig(c: BatteryConfig): void {
   if (c.medianWindow % 2 === 0) throw new BatteryInputError("medianWindow must be odd");
   pos("minReadings", c.minReadings);
   pos("emaShift", c.emaShift, 0);
+  pos("emaStepMs", c.emaStepMs);
   pos("hysteresisMv", c.hysteresisMv, 0);
   pos("rateWindowMs", c.rateWindowMs, 8);
   pos("rateMinMs", c.rateMinMs);
