@@ -12,9 +12,15 @@
 //    test/battery/week.test.ts) over 150 seeds, with the agent's report stretching while low
 //    (×4) and critical (×16), and without it (it makes the end of life last longer than the
 //    mid-life rate predicts).
+// 4. A flat cell under heavy ADC noise (±25 mV uniform, a −150 mV TX dip every 5th reading, 14 days,
+//    20 seeds) read every 10 min: the lowest level that never raises an alarm, for the average
+//    stepped per minute elapsed (now) and once per reading (before), through batteryStep.
 //   npm run bench -- battery-accuracy
 import os from "node:os";
+import { DEFAULT_BATTERY_CONFIG, batteryStep, initialBatteryState, type BatteryConfig } from "../device/core/battery/monitor";
+import { millivoltsAtSocBp } from "../device/core/battery/soc";
 import { runBattery } from "../host-sim/battery/battery-run";
+import { SeededRandom } from "../host-sim/virtual/random";
 import { runAtConstantCharge } from "../host-sim/battery/constant-charge";
 
 const HOUR = 3_600_000;
@@ -99,6 +105,39 @@ function fastDrain(): Record<string, unknown> {
   return { rounds: FAST_DRAIN_ROUNDS, roundsIdentical: true, perSeed: out };
 }
 
+const FLAT_SEEDS = 20;
+const FLAT_DAYS = 14;
+const FLAT_SAMPLE_MS = 600_000;
+
+/** True when a flat cell at `mv` raised an alarm or a brown-out on any seed. */
+function flatAlarms(mv: number, c: BatteryConfig): boolean {
+  for (let seed = 1; seed <= FLAT_SEEDS; seed++) {
+    const rnd = new SeededRandom(seed);
+    const s = initialBatteryState();
+    for (let i = 0; i < (FLAT_DAYS * DAY) / FLAT_SAMPLE_MS; i++) {
+      // A quiet boot burst, then the noise (the boot's own median is not what is measured here).
+      const read = i < c.medianWindow ? mv : mv + rnd.below(51) - 25 - (i % 5 === 0 ? 150 : 0);
+      for (const e of batteryStep(s, c, { t: i * FLAT_SAMPLE_MS, mv: read, charger: "discharging" })) {
+        if (e.type === "alarm" || e.type === "brownout") return true;
+      }
+    }
+  }
+  return false;
+}
+
+function flatCellNoise(): Record<string, unknown> {
+  const variants = { now: DEFAULT_BATTERY_CONFIG, "per-reading average (before)": { ...DEFAULT_BATTERY_CONFIG, emaStepMs: 86_400_000 } };
+  const out: Record<string, number> = {};
+  for (const [name, c] of Object.entries(variants)) {
+    let lowest = 3800;
+    while (!flatAlarms(lowest - 1, c)) lowest--;
+    out[name] = lowest;
+  }
+  // SoC is floored to whole %: the alarm enters below the voltage of lowEnterPct + 1.
+  const entersAtOrBelow = millivoltsAtSocBp((DEFAULT_BATTERY_CONFIG.lowEnterPct + 1) * 100) - 1;
+  return { lowAlarmAtSmoothedMvOrBelow: entersAtOrBelow, lowestAlarmFreeFlatMv: out };
+}
+
 const pct1 = (x: number) => Math.round(x * 1000) / 10;
 const quantile = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor(p * xs.length))];
 
@@ -139,16 +178,19 @@ export default async function () {
     };
   }
   const fast = fastDrain();
+  const flat = flatCellNoise();
   return {
     parameters: {
       constantCharge: { capacityMah: 4000, hours: 8, scoredAfterHours: 1, seeds: SOC_SEEDS, chargesPermille: CHARGES_PERMILLE, lowAlarmPct: 20 },
       timeToEmpty: { seeds: `1..${TTE_SEEDS}`, sampleInterval: "1m", reportInterval: "5m", outageEvery: "1d", outageMax: "1h", reconnect: "backoff", days: 14 },
       fastDrain: { capacityMah: 400, startPermille: 400, constantMa: 60, seeds: FAST_DRAIN_SEEDS, samplingMs: FAST_DRAIN_SAMPLING_MS, reportInterval: "10m", chipResetBelowMv: 3300, warmupRounds: 1, rounds: FAST_DRAIN_ROUNDS },
+      flatCell: { seeds: `1..${FLAT_SEEDS}`, days: FLAT_DAYS, sampleMs: FLAT_SAMPLE_MS, noiseMv: "±25 uniform", txDipMv: -150, dipEvery: 5 },
       note: "deterministic figures (counts and errors from seeded runs), not timings",
     },
     machine: { cpus: os.cpus().length, node: process.version },
     reportedSocVsTruth: soc,
     timeToEmptyAtMidlifeVsTruth: tte,
     fastDrainBrownout: fast,
+    flatCellNoiseAt10MinSampling: flat,
   };
 }

@@ -119,7 +119,10 @@ export interface BatteryState {
   readAt: number | undefined;
   /** The smoothed voltage ×16 (fixed point), once any reading exists: weighted by elapsed time. */
   ema16: number | undefined;
-  /** The same median averaged 1/8 per reading (×16): its slope feeds the fast brown-out check. */
+  /**
+   * The same median averaged 1/8 per reading (×16), as ema16 was before emaStepMs: the discharge
+   * rate, the brown-out voltage and the fast brown-out projection are judged on it (its lower noise).
+   */
   trend16: number | undefined;
   /** The smoothed voltage (mV): round(ema16 / 16). */
   mv: number | undefined;
@@ -219,17 +222,18 @@ function isDischarging(s: BatteryState): boolean {
 /** SoC rise (bp) beyond which we assume a charge or a new cell and restart the rate. */
 const RATE_RESET_RISE_BP = 200;
 
-function updateRate(s: BatteryState, c: BatteryConfig, t: number): void {
+/** `bp`: the trend's SoC (per-reading average), so the rate and time to empty keep its low noise. */
+function updateRate(s: BatteryState, c: BatteryConfig, t: number, bp: number): void {
   const cps = s.checkpoints;
   const last = cps[cps.length - 1];
-  if (!isDischarging(s) || (last !== undefined && s.socBp > last.bp + RATE_RESET_RISE_BP)) {
+  if (!isDischarging(s) || (last !== undefined && bp > last.bp + RATE_RESET_RISE_BP)) {
     cps.length = 0;
     s.dropBpPerHour = undefined;
     if (!isDischarging(s)) return;
   }
   const spacing = Math.floor(c.rateWindowMs / 8);
   if (cps.length === 0 || t - cps[cps.length - 1].t >= spacing) {
-    cps.push({ t, bp: s.socBp });
+    cps.push({ t, bp });
     while (cps.length > 2 && t - cps[1].t >= c.rateWindowMs) cps.shift();
   }
   const first = cps[0];
@@ -244,7 +248,7 @@ function updateRate(s: BatteryState, c: BatteryConfig, t: number): void {
     for (let i = 0; i < points; i++) {
       const now = i === cps.length;
       const x = now ? Math.floor(span / 60_000) : Math.floor((cps[i].t - first.t) / 60_000);
-      const y = now ? s.socBp : cps[i].bp;
+      const y = now ? bp : cps[i].bp;
       n++;
       sx += x;
       sy += y;
@@ -317,11 +321,15 @@ export function batteryStep(s: BatteryState, c: BatteryConfig, r: BatteryReading
       events.push({ type: "alarm", alarm: next, pct, mv: s.mv! });
     }
     s.alarm = next;
-    updateRate(s, c, r.t);
+    updateRate(s, c, r.t, s.trend16 === undefined ? s.socBp : trendSocBp(s.trend16, c));
   }
   s.status = statusOf(s, c);
   if (s.status !== oldStatus) events.push({ type: "status", status: s.status });
-  if (judged && present && isDischarging(s) && (s.mv! <= c.brownoutMv || fast)) {
+  // The brown-out voltage is judged on the per-reading trend, as before emaStepMs (the time-weighted
+  // average stopped devices sampled every 15 min earlier, so in test/health/truth their cells no
+  // longer went flat inside the run); a fast drain is covered by the projection (fastBrownout).
+  const trendMv = s.trend16 === undefined ? s.mv : Math.floor((s.trend16 + 8) / 16);
+  if (judged && present && isDischarging(s) && (trendMv! <= c.brownoutMv || fast)) {
     s.brownout = true;
     events.push({ type: "brownout", mv: s.mv! });
   }
