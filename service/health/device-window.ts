@@ -8,6 +8,7 @@
  */
 import type { TelemetryBatch } from "../../device/core/telemetry/record";
 import { HOUR } from "./config";
+import type { SavedIntervals } from "./interval-store";
 
 /** Buckets kept per device: the longest rule window plus the hour in progress. */
 export const KEEP_HOURS = 49;
@@ -163,6 +164,8 @@ export function predictedMinutesToEmpty(d: DeviceSnapshot, nowMs: number): numbe
 
 export class DeviceWindow {
   readonly s: DeviceSnapshot;
+  /** The intervals last written to the database (service/health/interval-store.ts). */
+  readonly saved: SavedIntervals = { saved: false, learnedMs: 0 };
   private lastSeq = -1;
   private lastUptimeMs = -1;
   private lastReconnects = 0;
@@ -197,7 +200,8 @@ export class DeviceWindow {
     if (!first && batch.seq > this.lastSeq + 1) b.gaps++;
     // Learn the report interval from the device's own batch times (same boot, consecutive seq);
     // until two batches tell, the span of the first batch's samples hints at it.
-    if (first && batch.samples.length >= 2) {
+    // (A restarted service keeps the interval it had stored instead.)
+    if (first && s.intervalMs === 0 && batch.samples.length >= 2) {
       const span = batch.madeAtMs - batch.samples[0].tMs;
       const hint = Math.round((span * batch.samples.length) / (batch.samples.length - 1));
       if (hint > 0) s.intervalMs = hint;

@@ -11,6 +11,7 @@ import { alertKey, AlertStore, type Alert } from "./alert-store";
 import { evaluateCohorts } from "./cohorts";
 import { HOUR, type AlertEvent, type RulesConfig } from "./config";
 import { DeviceWindow, type DeviceSnapshot } from "./device-window";
+import { IntervalStore, intervalsChanged } from "./interval-store";
 import { lowBattery, offline, poorConnectivity, type RuleName, type Verdict } from "./rules";
 
 /** A due date moving by less than this is not worth a database write. */
@@ -31,6 +32,7 @@ export interface HealthEngineOptions {
 
 export class HealthEngine {
   readonly store: AlertStore;
+  private readonly intervals: IntervalStore;
   private readonly windows = new Map<string, DeviceWindow>();
   private readonly listeners = new Set<(c: AlertChange) => void>();
   private readonly deviceListeners = new Set<(id: string) => void>();
@@ -38,6 +40,7 @@ export class HealthEngine {
 
   constructor(private readonly o: HealthEngineOptions) {
     this.store = new AlertStore(o.db);
+    this.intervals = new IntervalStore(o.db);
     this.rules = o.rules;
   }
 
@@ -49,7 +52,15 @@ export class HealthEngine {
 
   // ---------------------------------------------------------------- input
   telemetry(batch: TelemetryBatch): void {
-    this.window(batch.deviceId).telemetry(batch, this.o.now());
+    const w = this.window(batch.deviceId);
+    const now = this.o.now();
+    w.telemetry(batch, now);
+    // Keep what the offline rule needs across a restart; written only when it changed.
+    const current = { announcedMs: w.s.announcedIntervalMs, learnedMs: w.s.intervalMs };
+    if (intervalsChanged(w.saved, current)) {
+      this.intervals.put(batch.deviceId, current, now);
+      Object.assign(w.saved, current, { saved: true });
+    }
     for (const l of this.deviceListeners) l(batch.deviceId);
   }
 
@@ -66,12 +77,21 @@ export class HealthEngine {
     this.window(deviceId).meta(m);
   }
 
-  /** A device the registry knows, seen last at `lastSeenMs` (a restarted service still judges it offline). */
+  /**
+   * A device the registry knows, seen last at `lastSeenMs`: a restarted service still judges it
+   * offline, by the report interval it had stored for it (announced, learned).
+   */
   seed(deviceId: string, s: { lastSeenMs: number; firmware?: string; hardware?: string; group?: string }): void {
     if (this.windows.has(deviceId)) return;
     const w = this.window(deviceId);
     w.s.firstSeenMs = Math.min(w.s.firstSeenMs, s.lastSeenMs);
     w.s.lastSeenMs = s.lastSeenMs;
+    const stored = this.intervals.get(deviceId);
+    if (stored) {
+      w.s.announcedIntervalMs = stored.announcedMs;
+      w.s.intervalMs = stored.learnedMs;
+      Object.assign(w.saved, stored, { saved: true });
+    }
     if (s.firmware) w.s.firmware = s.firmware;
     w.meta(s);
   }

@@ -1,6 +1,7 @@
 /**
  * The tables proactive support adds to the service database: alerts (one row per episode),
- * the actions outbox (durable, at-least-once) and commissioning results. Spread at the end of the
+ * the actions outbox (durable, at-least-once), commissioning results, and the report interval
+ * each device is judged by (so a restarted service keeps it). Spread at the end of the
  * service's migration list (service/db/migrations.ts); never edit a shipped statement, add a new one.
  */
 export const HEALTH_MIGRATIONS: readonly { name: string; sql: string }[] = [
@@ -48,5 +49,15 @@ export const HEALTH_MIGRATIONS: readonly { name: string; sql: string }[] = [
      figures TEXT NOT NULL
    );
    CREATE INDEX commissioning_by_device ON commissioning (device_id, at);`,
+  },
+  {
+    name: "health: report intervals per device (the offline rule after a restart)",
+    // Written when a value changes (service/health/interval-store.ts), not per batch.
+    sql: `CREATE TABLE device_intervals (
+     device_id TEXT PRIMARY KEY,
+     announced_ms INTEGER,      -- batch key 15 of the latest batch; NULL for firmware that does not send it
+     learned_ms INTEGER NOT NULL, -- learned from the batch spacing; 0 until known
+     updated_at INTEGER NOT NULL
+   ) WITHOUT ROWID;`,
   },
 ];
