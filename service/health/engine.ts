@@ -55,9 +55,10 @@ export class HealthEngine {
     const w = this.window(batch.deviceId);
     const now = this.o.now();
     w.telemetry(batch, now);
-    // Keep what the offline rule needs across a restart; written only when it changed.
-    const current = { announcedMs: w.s.announcedIntervalMs, learnedMs: w.s.intervalMs };
-    if (intervalsChanged(w.saved, current)) {
+    // Keep what the offline rule needs across a restart; written only when it changed (checked
+    // per batch without building anything).
+    if (intervalsChanged(w.saved, w.s.announcedIntervalMs, w.s.intervalMs)) {
+      const current = { announcedMs: w.s.announcedIntervalMs, learnedMs: w.s.intervalMs };
       this.intervals.put(batch.deviceId, current, now);
       Object.assign(w.saved, current, { saved: true });
     }

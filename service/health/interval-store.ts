@@ -26,9 +26,9 @@ export interface SavedIntervals {
 }
 
 /** Whether the current intervals differ enough from the saved ones to be written. */
-export function intervalsChanged(saved: SavedIntervals, now: StoredIntervals): boolean {
-  if (!saved.saved || saved.announcedMs !== now.announcedMs) return true;
-  return Math.abs(now.learnedMs - saved.learnedMs) * LEARNED_SLACK > saved.learnedMs;
+export function intervalsChanged(saved: SavedIntervals, announcedMs: number | undefined, learnedMs: number): boolean {
+  if (!saved.saved || saved.announcedMs !== announcedMs) return true;
+  return Math.abs(learnedMs - saved.learnedMs) * LEARNED_SLACK > saved.learnedMs;
 }
 
 export class IntervalStore {

@@ -77,12 +77,6 @@ export function validateTelemetryConfig(c: TelemetryConfig): void {
 type Pending = TelemetrySample;
 
 /**
- * A sample at `tMs` with the readings of `r`, always built in this one shape (the readings a
- * record carries; an absent one stays undefined, as the encoder skips it). Not a spread: this
- * runs for every sample twice (taken, then copied into its batch), and spreading an object
- * another module made is a generic property copy in V8.
- */
-/**
  * Removes the first `n` items in place. Not splice: that returns a new array of what it
  * removed, and emptying an array (splice or length = 0) frees its storage, which the next
  * sample's push then allocates again, once per report.
@@ -93,6 +87,12 @@ function dropFront<T>(items: T[], n: number): void {
   for (let i = 0; i < n; i++) items.pop();
 }
 
+/**
+ * A sample at `tMs` with the readings of `r`, always built in this one shape (the readings a
+ * record carries; an absent one stays undefined, as the encoder skips it). Not a spread: this
+ * runs for every sample twice (taken, then copied into its batch), and spreading an object
+ * another module made is a generic property copy in V8.
+ */
 function sampleAt(tMs: number, r: SensorSample): TelemetrySample {
   return { tMs, temperatureCentiC: r.temperatureCentiC, humidityPermille: r.humidityPermille, rssiDbm: r.rssiDbm };
 }
