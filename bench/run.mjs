@@ -23,7 +23,7 @@ const repoRoot = path.resolve(here, "..");
 const cacheDir = path.join(repoRoot, "node_modules", ".cache", "tether-bench");
 const resultsDir = path.join(here, "results");
 /** Node flags a bench's child runs with: the fleet bench measures what `tether sim` runs with. */
-const BENCH_NODE_FLAGS = { fleet: SIM_NODE_FLAGS };
+const BENCH_NODE_FLAGS = { fleet: SIM_NODE_FLAGS, "fleet-v1": SIM_NODE_FLAGS };
 
 // ---------------------------------------------------------------- child mode
 // node --expose-gc bench/run.mjs --child <compiled.mjs> <result.json>
