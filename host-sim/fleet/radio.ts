@@ -46,12 +46,16 @@ const DROPS_PER_DAY_BY_DBM: readonly [number, number][] = [
 ];
 
 export function dropsPerDayAt(meanDbm: number): number {
-  const t = DROPS_PER_DAY_BY_DBM;
-  if (meanDbm <= t[0][0]) return t[0][1];
+  return atDbm(DROPS_PER_DAY_BY_DBM, meanDbm);
+}
+
+/** A table's value at `dbm`, linear between points, flat beyond the ends. */
+function atDbm(t: readonly [number, number][], dbm: number): number {
+  if (dbm <= t[0][0]) return t[0][1];
   for (let i = 1; i < t.length; i++) {
     const [x1, y1] = t[i];
     const [x0, y0] = t[i - 1];
-    if (meanDbm <= x1) return y0 + ((y1 - y0) * (meanDbm - x0)) / (x1 - x0);
+    if (dbm <= x1) return y0 + ((y1 - y0) * (dbm - x0)) / (x1 - x0);
   }
   return t[t.length - 1][1];
 }
@@ -77,14 +81,7 @@ const GOODPUT_BPS_BY_DBM: readonly [number, number][] = [
 
 /** The radio's TCP goodput at a mean RSSI (bit/s), before the TCP window's cap. */
 export function radioGoodputBps(meanDbm: number): number {
-  const t = GOODPUT_BPS_BY_DBM;
-  if (meanDbm <= t[0][0]) return t[0][1];
-  for (let i = 1; i < t.length; i++) {
-    const [x1, y1] = t[i];
-    const [x0, y0] = t[i - 1];
-    if (meanDbm <= x1) return y0 + Math.floor(((y1 - y0) * (meanDbm - x0)) / (x1 - x0));
-  }
-  return t[t.length - 1][1];
+  return Math.floor(atDbm(GOODPUT_BPS_BY_DBM, meanDbm));
 }
 
 /**
