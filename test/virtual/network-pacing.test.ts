@@ -138,8 +138,10 @@ function downloadMs(rateBps: number): number {
   const id = "dev-pace";
   let started: number | undefined;
   let ended: number | undefined;
+  const statuses: string[] = [];
   broker.subscribeInternal(`tether/${id}/ota/status`, (_t, p) => {
     const s = decodeStatus(p);
+    statuses.push(`${clock.now()} state ${s.state} result ${s.result} ${s.detail ?? ""}`);
     if (s.state === OtaState.Downloading) started ??= clock.now();
     else if (started !== undefined && s.state >= OtaState.Downloaded) ended ??= clock.now();
   });
@@ -164,8 +166,9 @@ function downloadMs(rateBps: number): number {
     for (let i = 0; i < 600 && ended === undefined; i++) clock.advance(1_000);
   } catch (e) {
     if (!(e instanceof DeviceHalted)) throw e;
+    ended ??= clock.now(); // restarted into the new image straight from the download
   }
-  if (started === undefined || ended === undefined) throw new Error(`download did not finish (started ${started}, ended ${ended})`);
+  if (started === undefined || ended === undefined) throw new Error(`download did not finish: ${statuses.join("; ")}`);
   return ended - started;
 }
 
