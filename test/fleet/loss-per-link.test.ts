@@ -18,8 +18,8 @@ const SEED = seedFromEnv(4242);
 const replay = `replay: SEED=${SEED} npx vitest run ${FILE}`;
 
 /**
- * Devices write one 100-byte chunk each per millisecond, in the given order, through the loss
- * hook; returns per device the writes that were cut (index and bytes delivered). A cut resets
+ * Devices write one 100-byte chunk each every 20 ms, in the given order, through the loss
+ * hook; returns per device the writes that were cut (round, link and bytes delivered). A cut resets
  * the link, so the device opens its next link (connection number + 1) and goes on.
  */
 function lossesFor(order: number[], writes: number): Map<number, string[]> {
@@ -28,9 +28,10 @@ function lossesFor(order: number[], writes: number): Map<number, string[]> {
   net.listen("broker", 1883, () => ({ onConnect() {}, onData() {}, onClose() {} }));
   const hook = lossFault(SEED, 3, 100);
   const lost = new Map<number, string[]>();
+  let round = 0;
   net.transmitFault = (link, from, bytes) => {
     const fault = hook(link, from, bytes);
-    if (fault) lost.get(link.device)!.push(`conn ${link.conn} write ${writes} cut at ${fault.deliverBytes}`);
+    if (fault) lost.get(link.device)!.push(`round ${round} conn ${link.conn} ${from} cut at ${fault.deliverBytes}`);
     return fault;
   };
   const conns = new Map<number, number>();
@@ -45,7 +46,7 @@ function lossesFor(order: number[], writes: number): Map<number, string[]> {
     open(dev);
   }
   clock.advance(20);
-  for (let i = 0; i < writes; i++) {
+  for (round = 0; round < writes; round++) {
     for (const dev of order) sockets.get(dev)!.write(new Uint8Array(100));
     clock.advance(20);
   }
