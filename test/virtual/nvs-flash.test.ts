@@ -157,7 +157,7 @@ describe("NvsFlashKv", () => {
         const key = `k${rnd.below(6)}`;
         const value = bytes(rnd.below(300), rnd.below(256));
         const del = rnd.below(5) === 0;
-        const cutAt = flash.opCount + rnd.below(12);
+        const cutAt = flash.opCount + rnd.below(10); // a write is 5 to 9 ops (more when it collects)
         const kind = rnd.below(4);
         const fault: FlashFault =
           kind === 0 ? { powerCut: true } : kind === 1 ? { powerCut: true, tornBytes: rnd.below(40) } : kind === 2 ? { powerCut: true, tear: { kind: "bits", permille: rnd.below(1001), seed: run } } : { powerCut: true, tear: { kind: "stuck", bits: 1, seed: run } };
@@ -362,5 +362,4 @@ describe("PreferenceNvsKv (Moddable's preference over NVS)", () => {
     expect(new PreferenceNvsKv(part, 3).get("k2")).toBeUndefined();
     expect(new PreferenceNvsKv(part, 3).get("z")?.length).toBe(3500);
   });
-});
 });
