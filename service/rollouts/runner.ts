@@ -84,8 +84,7 @@ export class RolloutRunner implements ServiceModule {
   }
 
   start(): void {
-    for (const stored of this.store.loadAll()) {
-      if (stored.rollout.status === "cancelled" || stored.rollout.status === "completed") continue;
+    for (const stored of this.store.loadLive()) {
       const live = this.attach(stored.rollout, stored.createdAt, stored.devices);
       this.reconcile(live);
       for (const d of live.devices.values()) {
