@@ -10,7 +10,7 @@
  *   steady state (every device's interval stays: no row written) and in the worst case (every
  *   batch of every device announces another interval: one row per message). 10,000 devices,
  *   500 messages per ingest transaction.
- * - **fleetSize** (this checkout only): steady-state ingest per message and the rollout runner's
+ * - **fleetSize**: steady-state ingest per message and the rollout runner's
  *   tick with 1,000, 10,000 and 50,000 known devices, each in a live rollout in its last wave
  *   (all but 21 devices succeeded, one ambiguous rejection waiting for successes in its
  *   stratum): work per message or per tick that grows with the fleet shows here.
@@ -275,12 +275,12 @@ async function intervalStoreSection(sides: { name: string; m: Side }[], dir: str
   return out;
 }
 
-async function fleetSizeSection(m: Side, dir: string) {
+async function fleetSizeSection(sides: { name: string; m: Side }[], dir: string) {
   const fleets = [];
-  const bundle = bundleDir(m);
-  for (const n of FLEET_SIZES) {
+  const bundle = bundleDir(sides[sides.length - 1].m);
+  for (const { name, m } of sides) for (const n of FLEET_SIZES) {
     const clock = new Clock();
-    const file = path.join(dir, `fleet-${n}.db`);
+    const file = path.join(dir, `fleet-${name}-${n}.db`);
     const built = await knownFleet(m, n, file, clock);
     const rid = built.service.rollouts.create(rolloutSpec(m, bundle)).id;
     // The rollout far along (written into its rows, then the service restarts and loads it): in its
@@ -298,13 +298,13 @@ async function fleetSizeSection(m: Side, dir: string) {
     await built.service.close();
     clock.t += MIN;
     const { service } = await startService(m, file, clock);
-    fleets.push({ n, service, clock, seq: 4, next: 0, perMsgUs: [] as number[], tickMs: [] as number[], rid });
+    fleets.push({ name, m, n, service, clock, seq: 4, next: 0, perMsgUs: [] as number[], tickMs: [] as number[], rid });
   }
   for (let round = 0; round <= ROUNDS; round++) {
     for (const f of round % 2 === 0 ? fleets : [...fleets].reverse()) {
       const msgs = [];
       for (let i = 0; i < FLEET_SIZE_MESSAGES; i++) {
-        msgs.push(telemetry(m, f.next, f.seq, intervalOf(f.next, f.seq), f.clock));
+        msgs.push(telemetry(f.m, f.next, f.seq, intervalOf(f.next, f.seq), f.clock));
         if (++f.next === f.n) (f.next = 0), f.seq++;
       }
       const r = ingestAll(f.service, msgs, f.clock);
@@ -317,11 +317,11 @@ async function fleetSizeSection(m: Side, dir: string) {
       f.tickMs.push(tick);
     }
   }
-  const out: Record<string, unknown> = {};
+  const out: Record<string, Record<string, unknown>> = {};
   for (const f of fleets) {
     const st = f.service.rollouts.status(f.rid) as { status: string; counts: { byState: Record<string, number> } };
-    if (st.status !== "running" || st.counts.byState.ambiguous !== 1) throw new Error(`devices${f.n}: rollout ${st.status} ${JSON.stringify(st.counts.byState)}`);
-    out[`devices${f.n}`] = { steadyCpuMicrosecondsPerMessage: stats(f.perMsgUs), rolloutTickMs: stats(f.tickMs, 2), rolloutAtEnd: st.counts.byState };
+    if (st.status !== "running" || st.counts.byState.ambiguous !== 1) throw new Error(`${f.name} devices${f.n}: rollout ${st.status} ${JSON.stringify(st.counts.byState)}`);
+    (out[f.name] ??= {})[`devices${f.n}`] = { steadyCpuMicrosecondsPerMessage: stats(f.perMsgUs), rolloutTickMs: stats(f.tickMs, 2), rolloutAtEnd: st.counts.byState };
     await f.service.close();
   }
   fs.rmSync(bundle, { recursive: true, force: true });
@@ -337,7 +337,7 @@ export default async function measure() {
   try {
     const start = await startSection(sides, dir);
     const intervalStore = await intervalStoreSection(sides, dir);
-    const fleetSize = await fleetSizeSection(sides[sides.length - 1].m, dir);
+    const fleetSize = await fleetSizeSection(sides, dir);
     return {
       parameters: {
         rounds: ROUNDS, warmup: 1, batch: BATCH, startSizes: START_SIZES, ingestDevices: INGEST_DEVICES, fleetSizes: FLEET_SIZES, fleetSizeMessagesPerRound: FLEET_SIZE_MESSAGES,
