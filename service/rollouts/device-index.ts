@@ -3,8 +3,8 @@
  * tick costs in proportion to the devices that change, are in flight or get offered, not to the
  * size of the rollout: the devices in each state, the outcome counts (overall and per wave), the
  * offer times (how many offers in the last minute), the devices waiting for an offer in
- * position order, and (once asked) the succeeded devices by stratum. A read-only Map to everyone else (the step function never writes to it; the
- * runner applies a step's changes with set()).
+ * position order, and (once asked) the succeeded devices by stratum. A read-only Map to everyone
+ * else (the step function never writes to it; the runner applies a step's changes with set()).
  */
 import { OtaResult } from "../../device/core/ota/codes";
 import { countDevice, countInWave, emptyTally, emptyWaveCounts, type DeviceRolloutState, type DeviceState, type Tally, type WaveCounts } from "./machine";
