@@ -111,7 +111,7 @@ describe("offline rule across a service restart", () => {
       const last = d % 7 === 0 ? 3 : 2;
       const want = { announcedIntervalMs: announced(d, last) === undefined ? undefined : announced(d, last)! * 1000, intervalMs: spacingMs(d), lastSeenMs: firstAt + (last - 1) * MIN };
       const got = p.engine.snapshot(id(d));
-      if (got?.announcedIntervalMs !== want.announcedIntervalMs || got.intervalMs !== want.intervalMs || got.lastSeenMs !== want.lastSeenMs) {
+      if (!got || got.announcedIntervalMs !== want.announcedIntervalMs || got.intervalMs !== want.intervalMs || got.lastSeenMs !== want.lastSeenMs) {
         wrong.push(`${id(d)}: ${JSON.stringify(got && { a: got.announcedIntervalMs, l: got.intervalMs, seen: got.lastSeenMs })} != ${JSON.stringify(want)}`);
       }
     }
