@@ -94,7 +94,7 @@ function telemetry(m: Side, d: number, seq: number, intervalSec: number | undefi
     payload: m.encodeTelemetryBatch({
       deviceId: id(d), seq, firmware: V_OLD, slot: 0, resetReason: "power-on", timeBase: "uptime", madeAtMs: up, uptimeMs: up,
       link: { state: "online", reconnects: 1 }, battery: { mv: 3900, pct: 80, status: 0, dropBpPerHour: 61, timeToEmptyMin: 5000 },
-      samples: [{ tMs: clock.t, temperatureCentiC: 2150, humidityPermille: 456, rssiDbm: -67 }],
+      samples: [{ tMs: up, temperatureCentiC: 2150, humidityPermille: 456, rssiDbm: -67 }],
       ...(intervalSec !== undefined ? { reportIntervalSec: intervalSec } : {}),
     }),
   };
