@@ -20,8 +20,11 @@ const PARAMS = {
   cutPerOpPermille: 30,
   trialLossPermille: 300,
   outagePermille: 200,
-  /** NVS on flash (every entry write tearable; default) or atomic entries ("memory", faster). */
-  nvs: (process.env.POWERCUT_NVS === "memory" ? "memory" : "flash") as "memory" | "flash",
+  /**
+   * NVS on flash (every entry write tearable; default), atomic entries ("memory", faster), or on
+   * flash written as Moddable's preference module writes it on the board ("preference": erase, then set).
+   */
+  nvs: (["memory", "preference"].includes(process.env.POWERCUT_NVS ?? "") ? process.env.POWERCUT_NVS : "flash") as "memory" | "flash" | "preference",
   /** The fleet re-offers each 105 cause 6 once with the retry marker (as service/rollouts does). */
   fleetRetry: process.env.POWERCUT_FLEET_RETRY !== "0",
 };
@@ -44,7 +47,7 @@ export default async () => {
     console.log(`${model}: ${JSON.stringify(counts)}`);
   }
   return {
-    parameters: { ...PARAMS, commit: commit(), replay: "npm run bench -- powercut (POWERCUT_DEVICES=n for a smaller run, POWERCUT_NVS=memory for atomic NVS entries, POWERCUT_FLEET_RETRY=0 without the fleet's retry; BENCH_OUT=powercut-fleet-retry keeps powercut.json)" },
+    parameters: { ...PARAMS, commit: commit(), replay: "npm run bench -- powercut (POWERCUT_DEVICES=n for a smaller run, POWERCUT_NVS=memory for atomic NVS entries, POWERCUT_NVS=preference for erase-then-set as on the board, POWERCUT_FLEET_RETRY=0 without the fleet's retry; BENCH_OUT=powercut-fleet-retry keeps powercut.json)" },
     runs: "one: every count is deterministic for the seed (same seed, same counts); `seconds` is that one run's wall time on a shared machine, not a benchmark figure",
     machine: { cpus: os.cpus().length, node: process.version, loadAverageAtStart: loadAtStart },
     models: perModel,

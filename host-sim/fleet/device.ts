@@ -18,7 +18,7 @@ import { deviceHardware, type FirmwareGroundTruth } from "./firmware-behaviour";
 import type { VirtualClock } from "../virtual/clock";
 import { PowerCut, type FlashFault, type FlashOp } from "../virtual/flash";
 import { MemoryKv } from "../virtual/kv";
-import type { VirtualNetwork, VirtualSocket } from "../virtual/network";
+import type { LinkOptions, VirtualNetwork, VirtualSocket } from "../virtual/network";
 import { SeededRandom } from "../virtual/random";
 import { DeviceHalted, VirtualSystem } from "../virtual/system";
 import { VirtualWallClock } from "../virtual/wall-clock";
@@ -108,6 +108,8 @@ export class FleetDevice implements Guarded {
   version = 0;
   private agent: AgentInstance | undefined;
   private wakeTimer = -1;
+  /** Links this device has opened, over all its boots: names its next link (nextLink). */
+  private connections = 0;
   /** Fault state. */
   radioDownUntil = 0;
   syncFailUntil = 0;
@@ -295,7 +297,7 @@ export class FleetDevice implements Guarded {
   private portsFor(epoch: number, reason: ResetReason, slot: SlotIndex, rollback: boolean): Ports {
     const world = this.world;
     const clock = new DeviceClock(world.clock, this, epoch);
-    const net = new DeviceNetwork(world.network, clock, this, epoch);
+    const net = new DeviceNetwork(world.network, clock, this, epoch, () => this.nextLink());
     const system = new VirtualSystem(reason, () => this.restartNow());
     const powered = this.group.powerModel;
     return {
@@ -312,6 +314,11 @@ export class FleetDevice implements Guarded {
       boot: world.bootModel.control(this.flash, world.sha256, { slot, rollback }, () => system.restart(), this.bootConfig),
       log: silent,
     };
+  }
+
+  /** The name of this device's next link: its index and its own connection count. */
+  private nextLink(): LinkOptions {
+    return { device: this.index, conn: this.connections++ };
   }
 
   /** system.restart(): the code stops here; the device boots again shortly. */

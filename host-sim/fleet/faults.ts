@@ -6,7 +6,7 @@
  * At the end of the scenario everything heals, and the drain period runs fault-free.
  * Node-free.
  */
-import { DEFAULT_LATENCY_MS } from "../virtual/network";
+import { DEFAULT_LATENCY_MS, type TransmitHook, type VirtualLink } from "../virtual/network";
 import { SeededRandom } from "../virtual/random";
 import type { FleetDevice } from "./device";
 import { groupOf, type VirtualFleet } from "./engine";
@@ -16,6 +16,8 @@ import { EV } from "./trace";
 import { publishHostile } from "./hostile-publisher";
 
 const DAY_MS = 86_400_000;
+/** "loss": the `loss` fault's seed tag. */
+const LOSS_TAG = 0x6c6f7373;
 /** Trace "device" for fleet-wide events. */
 const FLEET = 0xffffffff;
 const KIND_CODES: Record<Fault["kind"] | "ota", number> = {
@@ -56,6 +58,24 @@ export function selectDevices(sel: Selector, ordinal: number, seed: number, scen
     return (i) => inGroup(i) && faultSeed(seed, ordinal, i) % 1000 < p;
   }
   return inGroup;
+}
+
+/**
+ * The `loss` fault (fault number `ordinal` of the scenario): a lost segment that TCP cannot recover
+ * in time resets the connection part-way through a write, for `permille` of the writes. Each link
+ * direction draws from its own stream, seeded from the run seed, the fault, and the link's device
+ * and connection number, so which of a link's writes is lost depends only on that link's own
+ * writes: not on other devices, the order of ties at one millisecond, or the shard.
+ */
+export function lossFault(seed: number, ordinal: number, permille: number): TransmitHook {
+  const streams = new WeakMap<VirtualLink, (SeededRandom | undefined)[]>();
+  return (link, from, bytes) => {
+    let pair = streams.get(link);
+    if (pair === undefined) streams.set(link, (pair = [undefined, undefined]));
+    const side = from === "client" ? 0 : 1;
+    const r = (pair[side] ??= new SeededRandom(mix(seed, LOSS_TAG, ordinal, link.device, link.conn, side)));
+    return r.below(1000) < permille ? { deliverBytes: r.below(bytes.length), then: "drop" } : undefined;
+  };
 }
 
 export function scheduleFaults(fleet: VirtualFleet, scenario: Scenario, seed: number, total: number, durationMs: number): void {
@@ -121,9 +141,7 @@ export function scheduleFaults(fleet: VirtualFleet, scenario: Scenario, seed: nu
       case "loss":
         at(f.at, () => {
           mark(ordinal, f.kind);
-          const r = new SeededRandom(mix(seed, 0x6c6f7373, ordinal));
-          // A lost segment that TCP cannot recover in time resets the connection part-way through a write.
-          fleet.network.transmitFault = (_link, _from, bytes) => (r.below(1000) < f.permille ? { deliverBytes: r.below(bytes.length), then: "drop" } : undefined);
+          fleet.network.transmitFault = lossFault(seed, ordinal, f.permille);
           clock.setTimeout(() => (fleet.network.transmitFault = undefined), f.forMs);
         });
         return;

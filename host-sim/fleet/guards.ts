@@ -8,7 +8,7 @@
  */
 import type { Clock, Network, Socket, SocketHandler, SocketOptions, TimerId } from "../../device/ports";
 import type { TimerGuard, VirtualClock } from "../virtual/clock";
-import { CONNECT_TIMEOUT_MS, type VirtualNetwork, type VirtualSocket } from "../virtual/network";
+import { CONNECT_TIMEOUT_MS, type LinkOptions, type VirtualNetwork, type VirtualSocket } from "../virtual/network";
 
 /** What a guard needs from its device. */
 export interface Guarded {
@@ -132,12 +132,14 @@ export class DeviceNetwork implements Network {
     private readonly clock: DeviceClock,
     private readonly dev: Guarded,
     private readonly epoch: number,
+    /** Names the device's next link (and, with a radio, its rate): FleetDevice.nextLink. */
+    private readonly nextLink: () => LinkOptions,
   ) {}
 
   connect(options: SocketOptions, handler: SocketHandler): Socket {
     if (this.dev.radioDown()) return new UnreachableSocket(this.clock, handler);
     const guarded = new GuardedHandler(this.dev, this.epoch, handler);
-    const socket = this.network.connect(options, guarded) as VirtualSocket;
+    const socket = this.network.connect(options, guarded, this.nextLink()) as VirtualSocket;
     guarded.socket = socket;
     this.dev.sockets.push(socket);
     return socket;

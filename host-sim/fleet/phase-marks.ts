@@ -2,7 +2,7 @@
  * Where the wall time of `tether sim` goes outside the fleet run (start-up, firmware build, the
  * shard workers' start, device construction, merge, worker exit): with TETHER_SIM_PHASES=1 in the
  * environment each step writes one stderr line `tether-phase <epoch ms> <label>`, which
- * bench/lib/shard-phases.mjs reads. Off (one environment read per step) otherwise.
+ * bench/lib/shard-phases.mjs reads. Off otherwise (the variable is read once, when this module loads).
  */
 const ENABLED = typeof process !== "undefined" && process.env.TETHER_SIM_PHASES === "1";
 const PREFIX = "tether-phase";

@@ -27,6 +27,20 @@ export type Side = "client" | "server";
 export type TransmitFault = undefined | { deliverBytes: number; then: "drop" | "blackhole" };
 export type TransmitHook = (link: VirtualLink, from: Side, bytes: Uint8Array) => TransmitFault;
 
+/**
+ * What the fleet tells the network about a new link (all optional; a bare connect() is an
+ * anonymous link). `device` and `conn` name the link by the device's index and its own count of
+ * connections: a name no other device's events can change (the `loss` fault seeds its random
+ * stream per link from it: host-sim/fleet/faults.ts).
+ */
+export interface LinkOptions {
+  device?: number;
+  conn?: number;
+}
+
+/** `device` of a link nobody named. */
+export const NO_DEVICE = 0xffffffff;
+
 /** The server side's acceptor returns the handler for its end of the new link. */
 export type Acceptor = (socket: VirtualSocket, link: VirtualLink) => SocketHandler;
 
@@ -71,9 +85,10 @@ export class VirtualNetwork implements Network {
     };
   }
 
-  connect(options: SocketOptions, handler: SocketHandler): Socket {
+  connect(options: SocketOptions, handler: SocketHandler, linkOptions?: LinkOptions): Socket {
     this.connects++;
-    const link = new VirtualLink(this, this.nextLinkId++, `${options.host}:${options.port}`);
+    const id = this.nextLinkId++;
+    const link = new VirtualLink(this, id, `${options.host}:${options.port}`, linkOptions?.device ?? NO_DEVICE, linkOptions?.conn ?? id);
     const client = new VirtualSocket(link, "client", handler);
     link.client = client;
     const attempt = () => {
@@ -180,6 +195,9 @@ export class VirtualLink {
     readonly network: VirtualNetwork,
     readonly id: number,
     readonly address: string,
+    /** The device this link belongs to (NO_DEVICE if none was named) and its connection number. */
+    readonly device: number,
+    readonly conn: number,
   ) {}
 
   /** Per direction (keyed by sender), when the last byte scheduled arrives. */

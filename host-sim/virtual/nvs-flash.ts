@@ -2,28 +2,34 @@
  * The key-value store as ESP-IDF's NVS keeps it: entries in 4 KiB pages of a flash partition,
  * written by ordinary (tearable) flash programs, with NVS's own recovery at load. Modelled on
  * ESP-IDF v5.4.1 components/nvs_flash (read, not copied):
- * - nvs_page.hpp / nvs_page.cpp: page header (state, seq, CRC), the entry state bitmap (2 bits per
- *   entry: EMPTY 0b11, WRITTEN 0b10, ERASED 0b00), 126 entries of 32 bytes;
- *   Page::writeItem → writeEntry (header entry, then its bitmap state WRITTEN) → writeEntryData
- *   (data entries, then their states WRITTEN); eraseEntryAndSpan (states to ERASED);
- *   Page::mLoadEntryTable: an entry still EMPTY in the bitmap whose first word is not 0xFFFFFFFF
- *   was half-written and is marked ERASED; a WRITTEN item whose header CRC fails
- *   (Item::checkHeaderConsistency) or whose data entries are not all WRITTEN is erased with its
- *   span; of two items with the same key on a page the older is erased;
+ * - nvs_page.cpp: page header (state, seq, CRC), the entry state bitmap (2 bits per entry: EMPTY
+ *   0b11, WRITTEN 0b10, ERASED 0b00), 126 entries of 32 bytes. Page::writeItem: writeEntry (the
+ *   header entry, then its state), writeEntryData (the whole data entries in one program, then
+ *   their states, alterEntryRangeState: one bitmap word at a time, last word first), writeEntry
+ *   (the tail entry, then its state). eraseEntryAndSpan: the states to ERASED, the same way.
+ *   Page::mLoadEntryTable, active page: from the first EMPTY entry on, entries whose first word is
+ *   programmed are marked ERASED (half-written), up to the first whose first word is still
+ *   0xFFFFFFFF; an item failing Item::checkHeaderConsistency loses that entry, an item whose data
+ *   entries are not all WRITTEN is erased with its span, and of two items of a key the older is
+ *   erased. Full and freeing pages: the same, without the duplicate check.
  * - nvs_types.cpp Item::calculateCrc32: CRC over nsIndex..chunkIndex, key and the 8 data bytes;
- *   variable-length data carries its own CRC, checked on read (Page::readItem erases on mismatch);
- * - nvs_storage.cpp Storage::writeItem: the new item is written before the old one is erased, so a
- *   cut in between leaves both; when making room garbage-collected the old item's page, the old
- *   item is looked up again and erased where it was moved to; Storage::findItem takes the first
- *   page in sequence order.
+ *   variable-length data carries its own CRC, checked on read (Page::readItem erases on mismatch;
+ *   here that erase happens at the next load).
+ * - nvs_storage.cpp Storage::writeItem: a value equal to the stored one is not written (cmpItem,
+ *   cmpMultiPageBlob); the new item is written before the old one is erased; when making room
+ *   garbage-collected the old item's page, the old item is looked up again where it was moved to.
+ *   Storage::findItem reads the first page in sequence order that holds the key. nvs_erase_key on a
+ *   blob (eraseMultiPageBlob, VER_ANY) erases the first item and, if a cut left one, a second.
+ * - nvs_pagemanager.cpp PageManager::load: the last item of the newest page is erased from the
+ *   oldest other page (not FREEING) that holds its key, so after a cut between writing a new item
+ *   and erasing the old the new value wins; other duplicates are left, and reads take the first.
+ *   requestNewPage: with one free page left, the page with the most unused entries is marked
+ *   FREEING, its items copied entry by entry (Page::copyItems) into the free page and it is erased;
+ *   load finishes an interrupted collection (erases the partial copy, copies again).
  *
- * Simplifications, all on the safe side of what the app can observe: one namespace (no namespace
- * entries), every value a single variable-length item (no multi-page blob chunks: a value of up to
- * 4,000 bytes fits one page). Garbage collection follows nvs_pagemanager.cpp: requestNewPage marks
- * the page with the most unused entries FREEING, copies its live items into the free page and
- * erases it; PageManager::load finishes an interrupted one (erases the partial copy, copies again).
- * A key on two pages otherwise (a cut between writing a new item and erasing the old): the older
- * page wins and the newer copy is erased (ESP-IDF keeps the newer one; both are "old or new").
+ * Simplifications: one namespace (no namespace entries), and every value a single variable-length
+ * item: ESP-IDF stores a blob as BLOB_DATA chunks plus a BLOB_IDX item (writeMultiPageBlob) and
+ * splits it over pages when the active page has 400 bytes or more left (docs/esp32.md, "NVS in host-sim").
  */
 import { FlashError, KvError, checkKvEntry, type FlashPartition, type KeyValueStore } from "../../device/ports";
 import { espRomCrc32Le } from "../../bootloader-spec/reference/crc32";
@@ -45,21 +51,27 @@ const PAGE_EMPTY = 0xffffffff;
 const ENTRY_EMPTY = 0b11;
 const ENTRY_WRITTEN = 0b10;
 const ENTRY_ERASED = 0b00;
+/** A torn state write can leave 0b01; an active page's load erases such an entry. */
+const ENTRY_ILLEGAL = 0b01;
 
 const NS_INDEX = 1;
 /** ItemType::BLOB (variable length, single chunk). */
 const TYPE_BLOB = 0x41;
 const KEY_BYTES = 16;
 
-interface Located {
+/** One item for a key on flash. A key can have more than one after a cut (see load()). */
+interface Copy {
   page: number;
   entry: number;
   span: number;
   value: Uint8Array;
+  /** The data passes its CRC. When it does not, ESP-IDF finds out only when it reads the item. */
+  ok: boolean;
 }
 
 export class NvsFlashKv implements KeyValueStore {
-  private index = new Map<string, Located>();
+  /** Every item of each key, in Storage::findItem's order (page sequence, then entry): reads take the first. */
+  private copies = new Map<string, Copy[]>();
   /** Pages in use, oldest first, by sequence number. */
   private order: number[] = [];
   private seqs = new Map<number, number>();
@@ -75,9 +87,9 @@ export class NvsFlashKv implements KeyValueStore {
     this.load();
   }
 
-  /** After a reboot: forget RAM, read the pages again, recover what a cut left half-done. */
+  /** After a reboot: forget RAM, read the pages again, recover what a cut left half-done (PageManager::load). */
   load(): void {
-    this.index.clear();
+    this.copies.clear();
     this.order = [];
     this.seqs.clear();
     this.active = -1;
@@ -99,18 +111,44 @@ export class NvsFlashKv implements KeyValueStore {
       found.push({ page: p, seq, state });
     }
     found.sort((a, b) => a.seq - b.seq);
-    let freeing = -1;
+    const freeing = new Set<number>();
     for (const f of found) {
       this.order.push(f.page);
       this.seqs.set(f.page, f.seq);
-      this.loadPage(f.page, f.state === PAGE_ACTIVE);
-      if (f.state === PAGE_ACTIVE) this.active = f.page;
-      if (f.state === PAGE_FREEING && freeing === -1) freeing = f.page;
+      const next = this.loadPage(f.page, f.state === PAGE_ACTIVE);
+      if (f.state === PAGE_ACTIVE) [this.active, this.next] = [f.page, next];
+      if (f.state === PAGE_FREEING) freeing.add(f.page);
     }
     // Only the newest page may stay active (a cut between marking one FULL and the next ACTIVE).
     if (this.active !== -1 && this.active !== this.order.at(-1)) this.active = -1;
-    if (this.active !== -1) this.next = this.firstFree(this.active);
-    if (freeing !== -1) this.finishFreeing(freeing);
+    this.eraseOlderCopyOfLastItem(freeing);
+    // Items whose data fails its CRC: Page::readItem erases them at the first read of the key.
+    for (const [key, list] of this.copies) for (const c of list.filter((x) => !x.ok)) this.eraseCopy(key, c);
+    const first = this.order.find((p) => freeing.has(p));
+    if (first !== undefined) this.finishFreeing(first);
+  }
+
+  /**
+   * PageManager::load: a cut in Storage::writeItem after the new item and before the old one's erase
+   * leaves the key twice, the new item last on the newest page. The key is erased from the oldest
+   * page (not FREEING) that holds it, so the new value wins. Other duplicates are left alone: reads
+   * take the first page's copy (Storage::findItem).
+   */
+  private eraseOlderCopyOfLastItem(freeing: Set<number>): void {
+    const newest = this.order.at(-1);
+    let last: { key: string; entry: number } | undefined;
+    for (const [key, list] of this.copies) for (const c of list) if (c.page === newest && (!last || c.entry > last.entry)) last = { key, entry: c.entry };
+    if (!last) return;
+    const list = this.copies.get(last.key)!;
+    for (const p of this.order) {
+      if (p === newest) break;
+      if (freeing.has(p)) continue;
+      const older = list.find((c) => c.page === p);
+      if (older) {
+        this.eraseCopy(last.key, older);
+        return;
+      }
+    }
   }
 
   /**
@@ -123,113 +161,131 @@ export class NvsFlashKv implements KeyValueStore {
       this.part.eraseBlock(newest);
       this.order = this.order.filter((p) => p !== newest);
       this.seqs.delete(newest);
-      for (const [k, at] of this.index) if (at.page === newest) this.index.delete(k);
+      for (const [k, list] of this.copies) this.setCopies(k, list.filter((c) => c.page !== newest));
       this.active = -1;
     }
     if (this.freePage() !== -1) this.moveLive(freeing);
   }
 
   get(key: string): Uint8Array | undefined {
-    const at = this.index.get(key);
-    return at?.value.slice();
+    const at = this.copies.get(key)?.[0];
+    return at?.ok ? at.value.slice() : undefined;
   }
 
   keys(): string[] {
-    return [...this.index.keys()].sort();
+    return [...this.copies.keys()].filter((k) => this.copies.get(k)![0].ok).sort();
   }
 
   set(key: string, value: Uint8Array): void {
     checkKvEntry(key, value);
+    // Storage::writeItem (cmpItem; for blobs cmpMultiPageBlob): an unchanged value is not written.
+    const found = this.copies.get(key)?.[0];
+    if (found?.ok && sameBytes(found.value, value)) return;
     this.io(() => {
       const span = 1 + Math.ceil(value.length / ENTRY_SIZE);
       const at = this.place(span, key);
       // Where the old item is now, not where it was before place(): garbage collection may just
       // have moved it to the new page (Storage::writeItem finds it again when its page was erased).
-      const old = this.index.get(key);
+      const old = this.copies.get(key)?.[0];
       this.writeItem(at.page, at.entry, key, value);
-      if (this.intact(at.page, at.entry, key, value)) {
-        this.index.set(key, { page: at.page, entry: at.entry, span, value: value.slice() });
-      } else {
-        // Written over a torn entry's leftovers: ESP-IDF reports success, and its next lookup of the
-        // key fails the CRC check and erases the item (Page::findItem, Page::readItem). The old item
-        // is erased all the same (Storage::writeItem), so the key is gone.
+      const written = this.checkItem(at.page, at.entry, key, value);
+      if (written === "header") {
+        // Written over a torn entry's leftovers so that the header fails its CRC: ESP-IDF reports
+        // success, and lookups and the next load erase the header and the entries after it.
         this.eraseSpan(at.page, at.entry, span);
-        this.index.delete(key);
+      } else {
+        // A data CRC failure (also over leftovers) is found by the next read (Page::readItem),
+        // which erases the item: the key reads as missing from now on.
+        this.setCopies(key, [...(this.copies.get(key) ?? []), { page: at.page, entry: at.entry, span, value: value.slice(), ok: written === "ok" }]);
       }
-      if (old) this.eraseSpan(old.page, old.entry, old.span);
+      if (old) this.eraseCopy(key, old);
     });
   }
 
+  /** nvs_erase_key on a blob (Storage::eraseMultiPageBlob, VER_ANY): the first item, and one more if a cut left two. */
   delete(key: string): void {
-    const old = this.index.get(key);
-    if (!old) return;
+    if (!this.copies.has(key)) return;
     this.io(() => {
-      this.eraseSpan(old.page, old.entry, old.span);
-      this.index.delete(key);
+      for (let i = 0; i < 2; i++) {
+        const first = this.copies.get(key)?.[0];
+        if (first) this.eraseCopy(key, first);
+      }
     });
   }
 
   // ------------------------------------------------------------------ pages
 
-  private loadPage(page: number, active: boolean): void {
+  /**
+   * Page::mLoadEntryTable: drops what a cut left half-written and lists the page's items. Returns
+   * where the next item goes on an active page.
+   */
+  private loadPage(page: number, active: boolean): number {
     const states = this.bitmap(page);
     const base = page * PAGE_SIZE;
+    let end = ENTRY_COUNT;
+    let next = ENTRY_COUNT;
     if (active) {
-      // Entries past the last used one whose first word was written but whose state was not (half-written).
-      for (let i = 0; i < ENTRY_COUNT; i++) {
-        if (states[i] !== ENTRY_EMPTY) continue;
-        const first = new DataView(this.part.read(base + ENTRIES_OFFSET + i * ENTRY_SIZE, 4).buffer).getUint32(0, true);
-        if (first !== 0xffffffff) this.setState(page, i, ENTRY_ERASED, states);
+      // From the first EMPTY entry on: entries whose first word was programmed but whose state was
+      // not (half-written) are marked ERASED, up to the first entry whose first word is still erased.
+      // Only the first word is read, so a tear that left it erased goes unnoticed.
+      end = states.indexOf(ENTRY_EMPTY);
+      if (end === -1) end = ENTRY_COUNT;
+      for (; end < ENTRY_COUNT; end++) {
+        const first = new DataView(this.part.read(base + ENTRIES_OFFSET + end * ENTRY_SIZE, 4).buffer).getUint32(0, true);
+        if (first === 0xffffffff) break;
+        this.setState(page, end, ENTRY_ERASED, states);
       }
+      next = end;
     }
-    for (let i = 0; i < ENTRY_COUNT; ) {
+    const seen = new Map<string, Copy>();
+    for (let i = 0; i < end; ) {
       if (states[i] !== ENTRY_WRITTEN) {
+        if (active && states[i] === ENTRY_ILLEGAL) this.setState(page, i, ENTRY_ERASED, states);
         i++;
         continue;
       }
       const item = this.part.read(base + ENTRIES_OFFSET + i * ENTRY_SIZE, ENTRY_SIZE);
-      const span = item[2];
-      if (!headerOk(item) || span < 1 || i + span > ENTRY_COUNT) {
-        this.eraseSpan(page, i, 1, states);
+      if (!headerOk(item, i)) {
+        this.eraseSpan(page, i, 1, states); // Item::checkHeaderConsistency failed: the entry alone
         i++;
         continue;
       }
+      const span = item[2];
       let complete = true;
       for (let j = i + 1; j < i + span; j++) if (states[j] !== ENTRY_WRITTEN) complete = false;
       if (!complete) {
         this.eraseSpan(page, i, span, states);
+        next = Math.max(next, i + span);
         i += span;
         continue;
       }
       const key = keyOf(item);
       const dv = new DataView(item.buffer);
-      const size = dv.getUint16(24, true);
-      const data = this.part.read(base + ENTRIES_OFFSET + (i + 1) * ENTRY_SIZE, size);
-      if (size > (span - 1) * ENTRY_SIZE || dv.getUint32(28, true) !== espRomCrc32Le(0xffffffff, data)) {
-        this.eraseSpan(page, i, span, states); // Page::readItem: data CRC mismatch
-        i += span;
-        continue;
+      const data = this.part.read(base + ENTRIES_OFFSET + (i + 1) * ENTRY_SIZE, dv.getUint16(24, true));
+      const copy: Copy = { page, entry: i, span, value: data, ok: dv.getUint32(28, true) === espRomCrc32Le(0xffffffff, data) };
+      const dup = seen.get(key);
+      if (active && dup) {
+        // An active page keeps only its newest item of a key (mLoadEntryTable's duplicate check);
+        // full and freeing pages are not checked.
+        this.eraseSpan(page, dup.entry, dup.span, states);
+        this.setCopies(key, this.copies.get(key)!.filter((c) => c !== dup));
       }
-      const prev = this.index.get(key);
-      if (prev && prev.page === page) {
-        this.eraseSpan(page, prev.entry, prev.span, states); // the older duplicate on the same page
-        this.index.set(key, { page, entry: i, span, value: data });
-      } else if (prev) {
-        // A copy on a newer page while an older page still holds the key (a cut between writing the
-        // new item and erasing the old, or during garbage collection): the first page wins, as in
-        // Storage::findItem, and the copy is erased so that it can never resurface later.
-        this.eraseSpan(page, i, span, states);
-      } else {
-        this.index.set(key, { page, entry: i, span, value: data });
-      }
+      seen.set(key, copy);
+      this.copies.set(key, [...(this.copies.get(key) ?? []), copy]);
       i += span;
     }
+    return next;
   }
 
-  /** Where `span` entries go: the active page, a fresh page, or a page garbage collection freed. */
+  /**
+   * Where `span` entries go: the active page, a fresh page, or a page garbage collection freed.
+   * Storage::writeMultiPageBlob asks for a new page while that changes the room it gets, and
+   * reports NOT_ENOUGH_SPACE once a new page brings the same room as before, or none can be had.
+   */
   private place(span: number, key: string): { page: number; entry: number } {
     if (span > ENTRY_COUNT) throw new KvError("value-too-long", `kv: value for "${key}" does not fit a page`);
-    for (let round = 0; round <= this.pages; round++) {
+    let room = this.room();
+    for (;;) {
       if (this.active !== -1 && this.next + span <= ENTRY_COUNT) return { page: this.active, entry: (this.next += span) - span };
       if (this.active !== -1) this.writePageState(this.active, PAGE_FULL);
       // ESP-IDF keeps one page free for garbage collection: when it is the last, collect into it.
@@ -239,8 +295,16 @@ export class NvsFlashKv implements KeyValueStore {
       } else if (!this.collect()) {
         break;
       }
+      const now = this.room();
+      if (now === room) break;
+      room = now;
     }
     throw new KvError("full", `kv: no room for "${key}" (${span} entries)`);
+  }
+
+  /** Page::getVarDataTailroom of the page writes go to (one entry is kept for the item's header). */
+  private room(): number {
+    return this.active === -1 ? 0 : Math.max(0, ENTRY_COUNT - this.next - 1) * ENTRY_SIZE;
   }
 
   /**
@@ -261,20 +325,29 @@ export class NvsFlashKv implements KeyValueStore {
     return true;
   }
 
-  /** Page::copyItems into a newly opened page, then Page::erase of the source. */
+  /** Page::copyItems into a newly opened page, entry by entry (Page::writeEntry), then Page::erase of the source. */
   private moveLive(victim: number): void {
     const free = this.freePage();
-    const live = [...this.index].filter(([, at]) => at.page === victim);
+    const moving: [string, Copy][] = [];
+    for (const [k, list] of this.copies) for (const c of list) if (c.page === victim) moving.push([k, c]);
+    moving.sort((a, b) => a[1].entry - b[1].entry);
     this.openPage(free);
     this.next = 0;
-    for (const [k, at] of live) {
-      this.writeItem(free, this.next, k, at.value);
-      this.index.set(k, { page: free, entry: this.next, span: at.span, value: at.value });
-      this.next += at.span;
+    const base = ENTRIES_OFFSET;
+    for (const [, c] of moving) {
+      for (let j = 0; j < c.span; j++) {
+        const entry = this.part.read(victim * PAGE_SIZE + base + (c.entry + j) * ENTRY_SIZE, ENTRY_SIZE);
+        this.program(free * PAGE_SIZE + base + (this.next + j) * ENTRY_SIZE, entry);
+        this.setState(free, this.next + j, ENTRY_WRITTEN);
+      }
+      c.page = free;
+      c.entry = this.next;
+      this.next += c.span;
     }
     this.part.eraseBlock(victim);
     this.order = this.order.filter((p) => p !== victim);
     this.seqs.delete(victim);
+    for (const k of new Set(moving.map(([k]) => k))) this.setCopies(k, this.copies.get(k)!);
   }
 
   private openPage(page: number): void {
@@ -310,16 +383,12 @@ export class NvsFlashKv implements KeyValueStore {
     return this.pages - this.order.length;
   }
 
-  private firstFree(page: number): number {
-    const states = this.bitmap(page);
-    let last = -1;
-    for (let i = 0; i < ENTRY_COUNT; i++) if (states[i] !== ENTRY_EMPTY) last = i;
-    return last + 1;
-  }
-
   // ------------------------------------------------------------------ entries
 
-  /** Page::writeItem: the header entry, its state, then the data entries and their states. */
+  /**
+   * Page::writeItem: the header entry and its state (writeEntry); the whole 32-byte data entries in
+   * one program and their states (writeEntryData); the tail entry and its state (writeEntry).
+   */
   private writeItem(page: number, entry: number, key: string, value: Uint8Array): void {
     const span = 1 + Math.ceil(value.length / ENTRY_SIZE);
     const item = new Uint8Array(ENTRY_SIZE).fill(0xff);
@@ -336,11 +405,16 @@ export class NvsFlashKv implements KeyValueStore {
     const base = page * PAGE_SIZE + ENTRIES_OFFSET;
     this.program(base + entry * ENTRY_SIZE, item);
     this.setState(page, entry, ENTRY_WRITTEN);
-    if (value.length > 0) {
-      const data = new Uint8Array((span - 1) * ENTRY_SIZE).fill(0xff);
-      data.set(value);
-      this.program(base + (entry + 1) * ENTRY_SIZE, data);
-      for (let j = entry + 1; j < entry + span; j++) this.setState(page, j, ENTRY_WRITTEN);
+    const whole = Math.floor(value.length / ENTRY_SIZE);
+    if (whole > 0) {
+      this.program(base + (entry + 1) * ENTRY_SIZE, value.subarray(0, whole * ENTRY_SIZE));
+      this.setStates(page, entry + 1, entry + 1 + whole, ENTRY_WRITTEN);
+    }
+    if (value.length % ENTRY_SIZE > 0) {
+      const tail = new Uint8Array(ENTRY_SIZE).fill(0xff);
+      tail.set(value.subarray(whole * ENTRY_SIZE));
+      this.program(base + (entry + 1 + whole) * ENTRY_SIZE, tail);
+      this.setState(page, entry + 1 + whole, ENTRY_WRITTEN);
     }
   }
 
@@ -355,33 +429,58 @@ export class NvsFlashKv implements KeyValueStore {
     this.part.write(at, bytes.map((b, i) => b & old[i]));
   }
 
-  /** The item at `entry` as Page::findItem / Page::readItem would accept it (header and data CRC). */
-  private intact(page: number, entry: number, key: string, value: Uint8Array): boolean {
+  /** The item just written at `entry`, as Page::findItem (header) and Page::readItem (data CRC) will see it. */
+  private checkItem(page: number, entry: number, key: string, value: Uint8Array): "ok" | "header" | "data" {
     const base = page * PAGE_SIZE + ENTRIES_OFFSET + entry * ENTRY_SIZE;
     const item = this.part.read(base, ENTRY_SIZE);
-    if (!headerOk(item) || keyOf(item) !== key) return false;
+    if (!headerOk(item, entry) || keyOf(item) !== key) return "header";
     const dv = new DataView(item.buffer);
     const data = this.part.read(base + ENTRY_SIZE, value.length);
-    return dv.getUint16(24, true) === value.length && dv.getUint32(28, true) === espRomCrc32Le(0xffffffff, data);
+    return dv.getUint16(24, true) === value.length && dv.getUint32(28, true) === espRomCrc32Le(0xffffffff, data) ? "ok" : "data";
   }
 
+  /** Page::eraseEntryAndSpan of one of a key's items. */
+  private eraseCopy(key: string, c: Copy): void {
+    this.eraseSpan(c.page, c.entry, c.span);
+    this.setCopies(key, this.copies.get(key)!.filter((x) => x !== c));
+  }
+
+  /** A key's items, kept in Storage::findItem's order; a key with none is gone. */
+  private setCopies(key: string, list: Copy[]): void {
+    if (list.length === 0) {
+      this.copies.delete(key);
+      return;
+    }
+    const rank = (p: number) => this.order.indexOf(p);
+    this.copies.set(key, list.sort((a, b) => rank(a.page) - rank(b.page) || a.entry - b.entry));
+  }
+
+  /** Page::eraseEntryAndSpan: one entry's state, or a span's (alterEntryRangeState). */
   private eraseSpan(page: number, entry: number, span: number, states?: number[]): void {
-    for (let j = entry; j < entry + span; j++) this.setState(page, j, ENTRY_ERASED, states);
+    if (span === 1) this.setState(page, entry, ENTRY_ERASED, states);
+    else this.setStates(page, entry, entry + span, ENTRY_ERASED, states);
   }
 
   /** alterEntryState: rewrites the bitmap word holding the entry (only clearing bits). */
   private setState(page: number, entry: number, state: number, states?: number[]): void {
-    const word = Math.floor(entry / 16);
-    const at = page * PAGE_SIZE + BITMAP_OFFSET + word * 4;
-    const cur = new DataView(this.part.read(at, 4).buffer).getUint32(0, true);
-    const shift = (entry % 16) * 2;
-    const next = ((cur & ~(0b11 << shift)) | ((state & (cur >>> shift) & 0b11) << shift)) >>> 0;
-    if (next !== cur) {
+    this.setStates(page, entry, entry + 1, state, states);
+  }
+
+  /** alterEntryRangeState: one program per bitmap word, from the last entry's word back to the first's. */
+  private setStates(page: number, begin: number, end: number, state: number, states?: number[]): void {
+    const clamped = Math.min(end, ENTRY_COUNT);
+    for (let word = Math.floor((clamped - 1) / 16); word >= Math.floor(begin / 16); word--) {
+      const at = page * PAGE_SIZE + BITMAP_OFFSET + word * 4;
+      let next = new DataView(this.part.read(at, 4).buffer).getUint32(0, true);
+      for (let e = Math.max(begin, word * 16); e < Math.min(clamped, word * 16 + 16); e++) {
+        const shift = (e % 16) * 2;
+        next = ((next & ~(0b11 << shift)) | ((state & (next >>> shift) & 0b11) << shift)) >>> 0;
+        if (states) states[e] = state;
+      }
       const b = new Uint8Array(4);
       new DataView(b.buffer).setUint32(0, next, true);
       this.part.write(at, b);
     }
-    if (states) states[entry] = state;
   }
 
   private bitmap(page: number): number[] {
@@ -411,8 +510,17 @@ function itemCrc(item: Uint8Array): number {
   return espRomCrc32Le(c, item, 24, 32);
 }
 
-function headerOk(item: Uint8Array): boolean {
-  return item[0] === NS_INDEX && item[1] === TYPE_BLOB && new DataView(item.buffer, item.byteOffset).getUint32(4, true) === itemCrc(item);
+/** Item::checkHeaderConsistency for a variable-length item at `entry`: CRC, and span and size within the page and agreeing. */
+function headerOk(item: Uint8Array, entry: number): boolean {
+  const v = new DataView(item.buffer, item.byteOffset);
+  if (item[1] !== TYPE_BLOB || v.getUint32(4, true) !== itemCrc(item)) return false;
+  const size = v.getUint16(24, true);
+  const span = item[2];
+  return size <= (ENTRY_COUNT - entry - 1) * ENTRY_SIZE && span <= ENTRY_COUNT - entry && span === 1 + Math.ceil(size / ENTRY_SIZE);
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 function keyOf(item: Uint8Array): string {

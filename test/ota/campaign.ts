@@ -45,8 +45,8 @@ export interface CampaignOptions {
   trialLossPermille: number;
   /** Chance (per mille) that a good release's first trial boot finds the broker unreachable for 150 s. */
   outagePermille: number;
-  /** Where NVS lives (default "flash": pages on the flash, every entry write tearable). */
-  nvs?: "memory" | "flash";
+  /** Where NVS lives (default "flash": pages on the flash, every entry write tearable; "preference": written as Moddable's preference module does). */
+  nvs?: "memory" | "flash" | "preference";
   /** The fleet re-offers a release rejected with cause 6 (unknown) once, with the retry marker. */
   fleetRetry?: boolean;
   /** Prints every boot of this device (debugging a failing run). */

@@ -15,6 +15,7 @@ import { SimFlash, type FlashOp, type Tear } from "../../host-sim/virtual/flash"
 import { bootModel, type BootModelName } from "../../host-sim/boot/boot-models";
 import { MemoryKv } from "../../host-sim/virtual/kv";
 import { NvsFlashKv } from "../../host-sim/virtual/nvs-flash";
+import { PreferenceNvsKv } from "../../host-sim/virtual/preference-nvs";
 import type { Behaviour, BootLog, RigConfig } from "../../host-sim/boot/ota-rig";
 import { rig, sha256 } from "./fixtures";
 import type { SlotIndex } from "../../device/ports";
@@ -44,9 +45,10 @@ export interface Scenario {
   model?: BootModelName;
   /**
    * Where the key-value store lives: "memory" (atomic entries, each write one cut point) or
-   * "flash" (NVS pages on the flash's storage partition: every entry write can be torn).
+   * "flash" (NVS pages on the flash's storage partition: every entry write can be torn), or
+   * "preference" (the same, written as Moddable's preference module does: erase, then set).
    */
-  nvs?: "memory" | "flash";
+  nvs?: "memory" | "flash" | "preference";
 }
 
 /** A power cut at flash operation `seq`: a byte-prefix tear (`tornBytes`) or any Tear. */
@@ -84,8 +86,8 @@ export interface CutRun {
 
 /** The scenario's key-value store on this run's flash: NVS pages on it, or atomic entries beside it. */
 export function scenarioKv(sc: Pick<Scenario, "kv" | "nvs">, flash: SimFlash): MemoryKv | NvsFlashKv {
-  if (sc.nvs === "flash") {
-    const kv = new NvsFlashKv(flash.open("storage"));
+  if (sc.nvs === "flash" || sc.nvs === "preference") {
+    const kv = sc.nvs === "flash" ? new NvsFlashKv(flash.open("storage")) : new PreferenceNvsKv(flash.open("storage"));
     for (const [k, v] of sc.kv.dump()) kv.set(k, v);
     return kv;
   }
