@@ -48,6 +48,7 @@ export class RolloutStore {
       event: db.prepare("INSERT INTO rollout_events (rollout_id, at, kind, detail) VALUES (?, ?, ?, ?)"),
       one: db.prepare<[string], RolloutRow>("SELECT * FROM rollouts WHERE id = ?"),
       all: db.prepare<[], RolloutRow>("SELECT * FROM rollouts ORDER BY created_at, id"),
+      live: db.prepare<[], RolloutRow>("SELECT * FROM rollouts WHERE status NOT IN ('cancelled', 'completed') ORDER BY created_at, id"),
       devices: db.prepare("SELECT * FROM rollout_devices WHERE rollout_id = ? ORDER BY position"),
       events: db.prepare("SELECT at, kind, detail FROM rollout_events WHERE rollout_id = ? ORDER BY id DESC LIMIT ?"),
       count: db.prepare("SELECT count(*) AS n FROM rollouts"),
@@ -88,17 +89,26 @@ export class RolloutStore {
     return row && this.fromRow(row);
   }
 
-  loadAll(): { rollout: RolloutState; createdAt: number; devices: DeviceState[] }[] {
-    return this.q.all.all().map((row) => this.fromRow(row));
+  /** The rollouts not yet ended, with their devices: what a starting service resumes (a finished one's devices are not read). */
+  loadLive(): { rollout: RolloutState; createdAt: number; devices: DeviceState[] }[] {
+    return this.q.live.all().map((row) => this.fromRow(row));
   }
 
   events(id: string, limit: number): { at: number; kind: string; detail: unknown }[] {
     return (this.q.events.all(id, limit) as { at: number; kind: string; detail: string | null }[]).map((e) => ({ ...e, detail: e.detail === null ? null : JSON.parse(e.detail) }));
   }
 
+  /** Every rollout, without its devices (the list). */
+  loadRollouts(): { rollout: RolloutState; createdAt: number }[] {
+    return this.q.all.all().map((row) => this.stateOf(row));
+  }
+
   private fromRow(row: RolloutRow): { rollout: RolloutState; createdAt: number; devices: DeviceState[] } {
-    const spec = JSON.parse(row.spec) as RolloutSpec & { waveEnds?: number[] };
-    const devices = (this.q.devices.all(row.id) as Record<string, unknown>[]).map(
+    return { ...this.stateOf(row), devices: this.devicesOf(row.id) };
+  }
+
+  private devicesOf(id: string): DeviceState[] {
+    return (this.q.devices.all(id) as Record<string, unknown>[]).map(
       (d): DeviceState => ({
         deviceId: d.device_id as string, position: d.position as number, wave: d.wave as number, state: d.state as DeviceState["state"],
         result: d.result as number | null, cause: d.cause as number | null, fromVersion: d.from_version as number | null,
@@ -107,11 +117,15 @@ export class RolloutStore {
         rollbackAt: d.rollback_at as number | null, rollbackResult: d.rollback_result as number | null,
       }),
     );
+  }
+
+  private stateOf(row: RolloutRow): { rollout: RolloutState; createdAt: number } {
+    const spec = JSON.parse(row.spec) as RolloutSpec & { waveEnds?: number[] };
     const rollout: RolloutState = {
       id: row.id, spec, status: row.status as RolloutState["status"], wave: row.wave, waveEnds: spec.waveEnds ?? [],
       waveStartedAt: row.wave_started_at ?? row.created_at, waveSucceededAt: row.wave_succeeded_at, haltRule: row.halt_rule,
       haltDetail: row.halt_detail === null ? null : JSON.parse(row.halt_detail), updatedAt: row.updated_at, finishedAt: row.finished_at,
     };
-    return { rollout, createdAt: row.created_at, devices };
+    return { rollout, createdAt: row.created_at };
   }
 }
