@@ -5,7 +5,7 @@
  */
 import type { Log, Ports, ResetReason, SlotIndex } from "../device/ports";
 import { SimBattery, type SimBatteryModel } from "./battery/sim-battery";
-import { poweredNetwork, poweredSensors } from "./battery/power";
+import { DEFAULT_POWER_COSTS, poweredNetwork, poweredSensors } from "./battery/power";
 import { bootModel, type BootModelName } from "./boot/boot-models";
 import { SimSensors, type SimSensorProfile } from "./sensors/sim-sensors";
 import { ESP32_4MB_LAYOUT, FLASH_BLOCK_SIZE } from "./layout";
@@ -71,7 +71,8 @@ export function virtualDevicePorts(spec: VirtualDeviceSpec): VirtualDevicePorts 
     kv: storage.kv,
     flash: storage.flash,
     // What the device does costs charge: connects, transmits and sensor wake-ups drain the cell.
-    network: poweredNetwork(spec.network, battery),
+    // A paced network's rate is the radio's: the power model charges the same airtime.
+    network: poweredNetwork(spec.network, battery, spec.network.rateBps > 0 ? { ...DEFAULT_POWER_COSTS, rateBps: spec.network.rateBps } : DEFAULT_POWER_COSTS),
     sha256: jsSha256,
     battery,
     sensors: poweredSensors(sensors, battery),

@@ -10,10 +10,10 @@ import type { Log, Ports, ResetReason, Sha256, SlotIndex } from "../../device/po
 import { SLOT_PARTITIONS, type BootloaderConfig, type BootOutcome } from "../../bootloader-spec/reference/bootloader";
 import { IMAGE_HASH_SIZE, IMAGE_HEADER_SIZE } from "../../bootloader-spec/reference/image";
 import { SimBattery } from "../battery/sim-battery";
-import { poweredNetwork, poweredSensors } from "../battery/power";
+import { DEFAULT_POWER_COSTS, poweredNetwork, poweredSensors, type PowerCosts } from "../battery/power";
 import type { BootModel } from "../boot/boot-models";
 import { DEFAULT_SENSOR_PROFILE, SimSensors } from "../sensors/sim-sensors";
-import { radioSensor } from "./radio";
+import { deviceLinkRateBps, radioSensor } from "./radio";
 import { deviceHardware, type FirmwareGroundTruth } from "./firmware-behaviour";
 import type { VirtualClock } from "../virtual/clock";
 import { PowerCut, type FlashFault, type FlashOp } from "../virtual/flash";
@@ -125,6 +125,9 @@ export class FleetDevice implements Guarded {
   everOnline = false;
   /** Hardware revision (ground truth; firmware-behaviour.ts). */
   readonly hardware: string;
+  /** The radio's link rate (bit/s, radio.ts): the network paces this device's links with it, the power model charges its airtime. */
+  readonly linkRateBps: number;
+  private readonly powerCosts: PowerCosts;
 
   constructor(
     readonly index: number,
@@ -140,6 +143,8 @@ export class FleetDevice implements Guarded {
     this.sensors = new SimSensors(clock, root.fork("sensors"), { ...DEFAULT_SENSOR_PROFILE, ...group.sensor, ...radioSensor(group.radio, seed) });
     this.wall = new VirtualWallClock(clock, group.driftPpm);
     this.faultRandom = root.fork("flash-faults");
+    this.linkRateBps = deviceLinkRateBps(group.radio, seed);
+    this.powerCosts = { ...DEFAULT_POWER_COSTS, rateBps: this.linkRateBps };
     this.bootConfig = { verify: (part, sha256) => world.slotChecks.verify(flash, part, sha256) };
     this.inXs = world.xs?.runs(index) === true;
     this.hardware = deviceHardware(group.hardware, seed);
@@ -306,7 +311,7 @@ export class FleetDevice implements Guarded {
       random: new SeededRandom((this.seed ^ Math.imul(this.boots, 0x9e3779b1)) >>> 0),
       kv: this.kv,
       flash: this.flash,
-      network: powered ? poweredNetwork(net, this.battery) : net,
+      network: powered ? poweredNetwork(net, this.battery, this.powerCosts) : net,
       sha256: world.sha256,
       battery: this.battery,
       sensors: powered ? poweredSensors(this.sensors, this.battery) : this.sensors,
@@ -316,9 +321,9 @@ export class FleetDevice implements Guarded {
     };
   }
 
-  /** The name of this device's next link: its index and its own connection count. */
+  /** This device's next link: named by its index and its own connection count, at its radio's rate. */
   private nextLink(): LinkOptions {
-    return { device: this.index, conn: this.connections++ };
+    return { device: this.index, conn: this.connections++, rateBps: this.linkRateBps };
   }
 
   /** system.restart(): the code stops here; the device boots again shortly. */

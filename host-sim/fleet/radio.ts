@@ -3,7 +3,9 @@
  * group mean ± a per-device spread, from the device seed), an RSSI walk around it, and a rate of
  * link drops that follows from that mean (the weaker the signal, the more often the Wi-Fi
  * association drops). So a device in a bad spot both reports a weak RSSI and loses its link
- * often, and the simulator knows which devices those are without labelling them.
+ * often, and the simulator knows which devices those are without labelling them. The same mean
+ * sets the device's link rate (linkRateBps): the virtual network paces its bytes with it and the
+ * power model charges its radio for that airtime.
  * Node-free; integer arithmetic and a table, no Math.pow (traces must not depend on the engine).
  *
  * Scenario syntax (docs/fleet.md), per group:
@@ -11,6 +13,7 @@
  *   optional "dropsPerDay": 10 overrides the curve below.
  */
 import type { PathChecker } from "../../service/path-checker";
+import { TCP_WINDOW_CAP_BPS } from "../virtual/network";
 import { SeededRandom } from "../virtual/random";
 
 export interface RadioProfile {
@@ -43,14 +46,60 @@ const DROPS_PER_DAY_BY_DBM: readonly [number, number][] = [
 ];
 
 export function dropsPerDayAt(meanDbm: number): number {
-  const t = DROPS_PER_DAY_BY_DBM;
-  if (meanDbm <= t[0][0]) return t[0][1];
+  return atDbm(DROPS_PER_DAY_BY_DBM, meanDbm);
+}
+
+/** A table's value at `dbm`, linear between points, flat beyond the ends. */
+function atDbm(t: readonly [number, number][], dbm: number): number {
+  if (dbm <= t[0][0]) return t[0][1];
   for (let i = 1; i < t.length; i++) {
     const [x1, y1] = t[i];
     const [x0, y0] = t[i - 1];
-    if (meanDbm <= x1) return y0 + ((y1 - y0) * (meanDbm - x0)) / (x1 - x0);
+    if (dbm <= x1) return y0 + ((y1 - y0) * (dbm - x0)) / (x1 - x0);
   }
   return t[t.length - 1][1];
+}
+
+/**
+ * TCP goodput (bit/s) an ESP32 station gets by mean RSSI (dBm), linear between points: the
+ * fastest 802.11 b/g/n rate the signal carries, times about one half (MAC and TCP overhead), and
+ * at most 20 Mbit/s, ESP-IDF's "air in lab" TCP TX/RX figure for the ESP32 (api-guides
+ * wifi-driver "ESP32 Wi-Fi Throughput", iperf example with 64 KiB windows). Rates per RSSI follow
+ * the ESP32 datasheet's receiver sensitivities, rounded: HT20 MCS7 (72 Mbit/s) near −72 dBm, MCS4
+ * (39) −80, MCS2 (19.5) −86, MCS1 (13) −88, MCS0 (6.5) −91, 802.11b 2 Mbit/s −94, 1 Mbit/s −97.
+ */
+const GOODPUT_BPS_BY_DBM: readonly [number, number][] = [
+  [-98, 500_000],
+  [-94, 1_000_000],
+  [-91, 3_000_000],
+  [-88, 6_000_000],
+  [-85, 9_000_000],
+  [-80, 18_000_000],
+  [-75, 20_000_000],
+  [0, 20_000_000],
+];
+
+/** The radio's TCP goodput at a mean RSSI (bit/s), before the TCP window's cap. */
+export function radioGoodputBps(meanDbm: number): number {
+  return Math.floor(atDbm(GOODPUT_BPS_BY_DBM, meanDbm));
+}
+
+/**
+ * A device link's rate, each direction (bit/s): the radio's goodput, capped by lwIP's window per
+ * round trip (TCP_WINDOW_CAP_BPS, 6.55 Mbit/s at the default latency). So at a good spot the
+ * window is the limit, and from about −88 dBm down the radio is.
+ */
+export function linkRateBps(meanDbm: number): number {
+  return Math.min(radioGoodputBps(meanDbm), TCP_WINDOW_CAP_BPS);
+}
+
+/** A group without `radio` is at a good spot: this RSSI, and its link rate. */
+export const GOOD_SIGNAL_DBM = -60;
+export const DEFAULT_LINK_RATE_BPS = linkRateBps(GOOD_SIGNAL_DBM);
+
+/** The link rate of a device of a group (its radio profile and seed; a good spot without one). */
+export function deviceLinkRateBps(p: RadioProfile | undefined, deviceSeed: number): number {
+  return p ? linkRateBps(deviceRadio(p, deviceSeed).meanDbm) : DEFAULT_LINK_RATE_BPS;
 }
 
 /** One device's radio, drawn from its group's profile and its seed. */

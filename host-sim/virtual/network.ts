@@ -1,14 +1,34 @@
 /**
  * A virtual network on the virtual clock: devices connect to listeners by host:port,
- * and bytes arrive after a latency, in order. Faults are explicit and deterministic:
- * drop a link (both ends see a close), blackhole it (half-open: bytes vanish, no FIN),
- * refuse connects (nobody listening), take the network down (connects time out),
- * or cut a transmission part-way through a write.
+ * and bytes arrive after a latency, in order; a link with a rate (a device's radio) also holds
+ * each chunk for its airtime, so a big transfer takes as long as the radio needs.
+ * Faults are explicit and deterministic: drop a link (both ends see a close), blackhole it
+ * (half-open: bytes vanish, no FIN), refuse connects (nobody listening), take the network down
+ * (connects time out), or cut a transmission part-way through a write.
  */
 import type { Network, Socket, SocketHandler, SocketOptions } from "../../device/ports";
 import type { VirtualClock } from "./clock";
 
 export const DEFAULT_LATENCY_MS = 5;
+/**
+ * lwIP's TCP receive window and send buffer in the ESP32 build: Moddable's base sdkconfig
+ * (build/devices/esp32/xsProj-esp32/sdkconfig.defaults) sets CONFIG_LWIP_TCP_WND_DEFAULT and
+ * CONFIG_LWIP_TCP_SND_BUF_DEFAULT to 8192 (ESP-IDF's own Kconfig default is 5760, 4 × MSS).
+ * At most one window is in flight per round trip, so a link carries at most window / RTT.
+ */
+export const TCP_WINDOW_BYTES = 8192;
+/** The window / RTT cap at the default latency (RTT = 2 × DEFAULT_LATENCY_MS): 6.55 Mbit/s. */
+export const TCP_WINDOW_CAP_BPS = Math.floor((TCP_WINDOW_BYTES * 8 * 1000) / (2 * DEFAULT_LATENCY_MS));
+
+/**
+ * How long `bytes` keep a link of `rateBps` (bit/s) busy, in whole microseconds (rounded up).
+ * The network paces a link with it and the battery's power model charges the radio with it
+ * (host-sim/battery/power.ts): one number for both.
+ */
+export function airtimeMicros(bytes: number, rateBps: number): number {
+  return Math.ceil((bytes * 8_000_000) / rateBps);
+}
+
 /** lwIP gives up a SYN after roughly this long when nothing answers. */
 export const CONNECT_TIMEOUT_MS = 10_000;
 /**
@@ -36,6 +56,12 @@ export type TransmitHook = (link: VirtualLink, from: Side, bytes: Uint8Array) =>
 export interface LinkOptions {
   device?: number;
   conn?: number;
+  /**
+   * The device radio's rate in bit/s, each direction (host-sim/fleet/radio.ts linkRateBps): each
+   * chunk holds its direction for its airtime, in order, so a burst queues behind itself. Absent:
+   * the network's `rateBps` (0: unpaced, a chunk takes only the latency).
+   */
+  rateBps?: number;
 }
 
 /** `device` of a link nobody named. */
@@ -46,6 +72,8 @@ export type Acceptor = (socket: VirtualSocket, link: VirtualLink) => SocketHandl
 
 export class VirtualNetwork implements Network {
   latencyMs = DEFAULT_LATENCY_MS;
+  /** The rate of links opened without one (bit/s; 0 = unpaced). The fleet gives every device link its radio's. */
+  rateBps = 0;
   transmitFault: TransmitHook | undefined;
   /** While true, connects time out and established links are blackholed. */
   private down = false;
@@ -88,7 +116,7 @@ export class VirtualNetwork implements Network {
   connect(options: SocketOptions, handler: SocketHandler, linkOptions?: LinkOptions): Socket {
     this.connects++;
     const id = this.nextLinkId++;
-    const link = new VirtualLink(this, id, `${options.host}:${options.port}`, linkOptions?.device ?? NO_DEVICE, linkOptions?.conn ?? id);
+    const link = new VirtualLink(this, id, `${options.host}:${options.port}`, linkOptions?.device ?? NO_DEVICE, linkOptions?.conn ?? id, linkOptions?.rateBps ?? this.rateBps);
     const client = new VirtualSocket(link, "client", handler);
     link.client = client;
     const attempt = () => {
@@ -150,6 +178,8 @@ export class VirtualNetwork implements Network {
 class Pipe {
   /** When the last byte scheduled arrives: keeps delivery in order. */
   lastArrival = 0;
+  /** Paced links: when the last chunk written has left the sender (virtual µs). */
+  busyUntilMicros = 0;
   armed = false;
   headAt = 0;
   head: Uint8Array | undefined = undefined;
@@ -198,6 +228,8 @@ export class VirtualLink {
     /** The device this link belongs to (NO_DEVICE if none was named) and its connection number. */
     readonly device: number,
     readonly conn: number,
+    /** Bit/s each direction; 0 = unpaced. */
+    readonly rateBps: number,
   ) {}
 
   /** Per direction (keyed by sender), when the last byte scheduled arrives. */
@@ -225,7 +257,7 @@ export class VirtualLink {
     if (fault) payload = bytes.slice(0, Math.max(0, Math.min(fault.deliverBytes, bytes.length)));
     if (payload.length > 0) {
       const pipe = this.pipe(from);
-      const at = Math.max(net.clock.now() + net.latencyMs, pipe.lastArrival);
+      const at = Math.max(this.departure(pipe, payload.length) + net.latencyMs, pipe.lastArrival);
       pipe.lastArrival = at;
       net.bytesCarried += payload.length;
       // Copy: the sender may reuse its buffer once write() returns.
@@ -234,6 +266,20 @@ export class VirtualLink {
     }
     if (fault?.then === "drop") this.drop("connection reset");
     else if (fault?.then === "blackhole") this.blackholed = true;
+  }
+
+  /**
+   * When a chunk of `bytes` written now has left the sender (virtual ms): on a paced link it
+   * starts when the chunks before it have gone (max(now, last departure)) and takes its airtime.
+   * The link keeps the exact µs; the chunk's departure is rounded down to the ms, so a small
+   * packet on an idle link leaves this ms, as on an unpaced link.
+   */
+  private departure(pipe: Pipe, bytes: number): number {
+    const now = this.network.clock.now();
+    if (this.rateBps <= 0) return now;
+    const start = Math.max(now * 1000, pipe.busyUntilMicros);
+    pipe.busyUntilMicros = start + airtimeMicros(bytes, this.rateBps);
+    return Math.floor(pipe.busyUntilMicros / 1000);
   }
 
   private arm(pipe: Pipe): void {

@@ -6,7 +6,8 @@
  * not 5 min). Last seen is the registry's (devices.last_telemetry).
  *
  * Write cost: a row is written when the announced interval changes or the learned one moves by
- * more than 1/LEARNED_SLACK of what was stored, never once per batch.
+ * more than 1/LEARNED_SLACK of what was stored, never once per batch; the rows one ingest batch
+ * changed are written in one transaction (HealthEngine.inputs).
  */
 import type Database from "better-sqlite3";
 
@@ -31,28 +32,18 @@ export function intervalsChanged(saved: SavedIntervals, announcedMs: number | un
   return Math.abs(learnedMs - saved.learnedMs) * LEARNED_SLACK > saved.learnedMs;
 }
 
+/** Writes the rows; they are read back at start with the registry's (service/health/seed.ts). */
 export class IntervalStore {
-  private readonly q: {
-    get: Database.Statement<[string], { announced_ms: number | null; learned_ms: number }>;
-    put: Database.Statement<[string, number | null, number, number]>;
-  };
+  private readonly putRow: Database.Statement<[string, number | null, number, number]>;
 
   constructor(db: Database.Database) {
-    this.q = {
-      get: db.prepare("SELECT announced_ms, learned_ms FROM device_intervals WHERE device_id = ?"),
-      put: db.prepare(
-        `INSERT INTO device_intervals (device_id, announced_ms, learned_ms, updated_at) VALUES (?, ?, ?, ?)
-         ON CONFLICT(device_id) DO UPDATE SET announced_ms = excluded.announced_ms, learned_ms = excluded.learned_ms, updated_at = excluded.updated_at`,
-      ),
-    };
-  }
-
-  get(deviceId: string): StoredIntervals | undefined {
-    const r = this.q.get.get(deviceId);
-    return r === undefined ? undefined : { announcedMs: r.announced_ms ?? undefined, learnedMs: r.learned_ms };
+    this.putRow = db.prepare(
+      `INSERT INTO device_intervals (device_id, announced_ms, learned_ms, updated_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT(device_id) DO UPDATE SET announced_ms = excluded.announced_ms, learned_ms = excluded.learned_ms, updated_at = excluded.updated_at`,
+    );
   }
 
   put(deviceId: string, i: StoredIntervals, nowMs: number): void {
-    this.q.put.run(deviceId, i.announcedMs ?? null, i.learnedMs, nowMs);
+    this.putRow.run(deviceId, i.announcedMs ?? null, i.learnedMs, nowMs);
   }
 }

@@ -15,6 +15,7 @@ import { Commissioning } from "../commission";
 import { registerWebRoutes } from "../web/routes";
 import type { ActionConfig, RulesConfig } from "./config";
 import { HealthEngine, type AlertChange } from "./engine";
+import { knownDevices } from "./seed";
 
 const ENCODER = new TextEncoder();
 
@@ -50,6 +51,10 @@ export class ProactiveSupport implements ServiceModule {
   }
 
   private changes(changes: DeviceChange[]): void {
+    this.engine.inputs(() => this.feed(changes));
+  }
+
+  private feed(changes: DeviceChange[]): void {
     for (const c of changes) {
       switch (c.kind) {
         case "telemetry":
@@ -71,20 +76,7 @@ export class ProactiveSupport implements ServiceModule {
   start(): void {
     this.stopped = false;
     // Devices the registry already knows: a restarted service still judges them (offline, cohorts).
-    for (let offset = 0; ; offset += 10_000) {
-      const page = this.service.registry.list({ limit: 10_000, offset });
-      for (const d of page.devices) {
-        const lastSeen = (d.last_telemetry ?? d.last_seen) as number | null;
-        if (lastSeen === null) continue;
-        this.engine.seed(d.id, {
-          lastSeenMs: lastSeen,
-          firmware: (d.firmware as string | null) ?? undefined,
-          group: (d.group_name as string | null) ?? undefined,
-          hardware: (d.hardware as string | null) ?? undefined,
-        });
-      }
-      if (page.devices.length < 10_000) break;
-    }
+    for (const d of knownDevices(this.service.db)) this.engine.seed(d.id, d);
     this.outbox.start();
     this.schedule();
   }

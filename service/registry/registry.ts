@@ -16,7 +16,14 @@ export interface DeviceFilter {
 export type DeviceRecord = Record<string, unknown> & { id: string };
 
 export class Registry {
+  private readonly labelListeners: ((id: string) => void)[] = [];
+
   constructor(private readonly db: Db) {}
+
+  /** Called after a device's labels changed (the rollout runner keeps succeeded devices by their labels). */
+  onLabels(listener: (id: string) => void): void {
+    this.labelListeners.push(listener);
+  }
 
   list(f: DeviceFilter): { total: number; devices: DeviceRecord[] } {
     const where: string[] = [];
@@ -58,5 +65,6 @@ export class Registry {
     this.db.prepare("INSERT INTO devices (id, first_seen, last_seen) VALUES (?, ?, ?) ON CONFLICT(id) DO NOTHING").run(id, now, now);
     if (labels.group !== undefined) this.db.prepare("UPDATE devices SET group_name = ? WHERE id = ?").run(labels.group, id);
     if (labels.hardware !== undefined) this.db.prepare("UPDATE devices SET hardware = ? WHERE id = ?").run(labels.hardware, id);
+    for (const l of this.labelListeners) l(id);
   }
 }

@@ -2,9 +2,9 @@
  * A rollout's devices, with the indexes its tick reads kept up to date as devices change, so a
  * tick costs in proportion to the devices that change, are in flight or get offered, not to the
  * size of the rollout: the devices in each state, the outcome counts (overall and per wave), the
- * offer times (how many offers in the last minute), and the devices waiting for an offer in
- * position order. A read-only Map to everyone else (the step function never writes to it; the
- * runner applies a step's changes with set()).
+ * offer times (how many offers in the last minute), the devices waiting for an offer in
+ * position order, and (once asked) the succeeded devices by stratum. A read-only Map to everyone
+ * else (the step function never writes to it; the runner applies a step's changes with set()).
  */
 import { OtaResult } from "../../device/core/ota/codes";
 import { countDevice, countInWave, emptyTally, emptyWaveCounts, type DeviceRolloutState, type DeviceState, type Tally, type WaveCounts } from "./machine";
@@ -45,6 +45,12 @@ export class RolloutDevices implements ReadonlyMap<string, DeviceState> {
   private readonly offerTimes: number[] = [];
   /** Positions of the devices that wait for an offer, ascending. */
   private readonly waitingPositions: number[] = [];
+  /** Succeeded devices by stratum, from the first succeededIn() on; see there. */
+  private strata: Map<string, Set<string>> | undefined;
+  /** Each placed device's stratum. */
+  private readonly placed = new Map<string, string>();
+  /** Succeeded devices not placed yet (succeeded or relabelled since the last succeededIn()). */
+  private readonly unplaced = new Set<string>();
 
   constructor(devices: Iterable<DeviceState> = []) {
     for (const d of devices) this.set(d.deviceId, d);
@@ -116,6 +122,45 @@ export class RolloutDevices implements ReadonlyMap<string, DeviceState> {
     for (const p of this.waitingPositions) yield this.byId.get(this.byPosition.get(p)!)!;
   }
 
+  /**
+   * How many succeeded devices, those in `skip` left out, are in `stratum`, counted up to
+   * `atLeast`. Each device's stratum (`stratumOf`: the registry's labels) is looked up once, the
+   * first time this is asked after it succeeded (or after relabel()), not on every call: a tick
+   * waiting for successes in a stratum that has too few then costs that stratum's devices, where
+   * it asked the registry about every succeeded device before.
+   */
+  succeededIn(stratum: string, atLeast: number, stratumOf: (id: string) => string, skip: ReadonlyMap<string, unknown>): number {
+    if (!this.strata) {
+      this.strata = new Map();
+      for (const id of this.byState.get("succeeded")?.keys() ?? []) this.unplaced.add(id);
+    }
+    for (const id of this.unplaced) this.place(id, stratumOf(id));
+    this.unplaced.clear();
+    let n = 0;
+    for (const id of this.strata.get(stratum) ?? []) if (!skip.has(id) && ++n >= atLeast) break;
+    return n;
+  }
+
+  /** The device's labels changed: its stratum is looked up again when next asked. */
+  relabel(id: string): void {
+    if (this.unplace(id)) this.unplaced.add(id);
+  }
+
+  private place(id: string, stratum: string): void {
+    this.placed.set(id, stratum);
+    let set = this.strata!.get(stratum);
+    if (!set) this.strata!.set(stratum, (set = new Set()));
+    set.add(id);
+  }
+
+  private unplace(id: string): boolean {
+    const stratum = this.placed.get(id);
+    if (stratum === undefined) return false;
+    this.strata!.get(stratum)!.delete(id);
+    this.placed.delete(id);
+    return true;
+  }
+
   private index(d: DeviceState): void {
     let s = this.byState.get(d.state);
     if (!s) this.byState.set(d.state, (s = new Map()));
@@ -126,6 +171,7 @@ export class RolloutDevices implements ReadonlyMap<string, DeviceState> {
     countInWave(this.waves[d.wave], d, 1);
     if (d.offeredAt !== null) insertSorted(this.offerTimes, d.offeredAt);
     if (waitsForOffer(d)) insertSorted(this.waitingPositions, d.position);
+    if (this.strata && d.state === "succeeded") this.unplaced.add(d.deviceId);
   }
 
   private unindex(d: DeviceState): void {
@@ -134,5 +180,9 @@ export class RolloutDevices implements ReadonlyMap<string, DeviceState> {
     countInWave(this.waves[d.wave], d, -1);
     if (d.offeredAt !== null) removeSorted(this.offerTimes, d.offeredAt);
     if (waitsForOffer(d)) removeSorted(this.waitingPositions, d.position);
+    if (d.state === "succeeded") {
+      this.unplaced.delete(d.deviceId);
+      this.unplace(d.deviceId);
+    }
   }
 }

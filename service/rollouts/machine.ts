@@ -443,7 +443,7 @@ function onTick(r: RolloutState, devices: RolloutDevices, input: Extract<Rollout
   const open = openCount(afterOffers);
   if (rollout.wave === rollout.waveEnds.length - 1 && open > 0 && open === (afterOffers.byState.ambiguous ?? 0)) {
     const stillOpen = inStateWith(devices, "ambiguous", changed);
-    const lifted = strataWithEnoughSuccesses(inStateWith(devices, "succeeded", changed), new Set(stillOpen.map((d) => stratumOf(input.facts(d.deviceId)))), input.facts);
+    const lifted = strataWithEnoughSuccesses(devices, changed, new Set(stillOpen.map((d) => stratumOf(input.facts(d.deviceId)))), input.facts);
     for (const d of stillOpen) {
       if (lifted.has(stratumOf(input.facts(d.deviceId)))) continue; // waits for its preconditions
       changed.set(d.deviceId, change(d, now, { state: "rolled-back", detail: `ambiguous rejection not retried: fewer than ${AMBIGUOUS_RETRY_MIN_SUCCEEDED} successes in its stratum` }));
@@ -464,19 +464,23 @@ function stratumOf(f: DeviceFacts | undefined): string {
 }
 
 /**
- * Which of `strata` have at least AMBIGUOUS_RETRY_MIN_SUCCEEDED successes among `succeeded`;
- * stops looking once all have (the facts are a registry query per device).
+ * Which of `strata` have at least AMBIGUOUS_RETRY_MIN_SUCCEEDED succeeded devices once `changed`
+ * is applied. The index keeps the succeeded devices by stratum (the facts are a registry query per
+ * device: asked once per device, not per tick); the devices this step changed are counted here.
  */
-function strataWithEnoughSuccesses(succeeded: DeviceState[], strata: Set<string>, facts: (id: string) => DeviceFacts | undefined): Set<string> {
-  const wins = new Map<string, number>();
-  const enough = new Set<string>();
-  for (const d of succeeded) {
-    if (enough.size === strata.size) break;
+function strataWithEnoughSuccesses(
+  devices: RolloutDevices, changed: ReadonlyMap<string, DeviceState>, strata: Set<string>, facts: (id: string) => DeviceFacts | undefined,
+): Set<string> {
+  const fresh = new Map<string, number>();
+  for (const d of changed.values()) {
+    if (d.state !== "succeeded") continue;
     const k = stratumOf(facts(d.deviceId));
-    if (!strata.has(k) || enough.has(k)) continue;
-    const n = (wins.get(k) ?? 0) + 1;
-    wins.set(k, n);
-    if (n >= AMBIGUOUS_RETRY_MIN_SUCCEEDED) enough.add(k);
+    fresh.set(k, (fresh.get(k) ?? 0) + 1);
+  }
+  const enough = new Set<string>();
+  for (const k of strata) {
+    const need = AMBIGUOUS_RETRY_MIN_SUCCEEDED - (fresh.get(k) ?? 0);
+    if (need <= 0 || devices.succeededIn(k, need, (id) => stratumOf(facts(id)), changed) >= need) enough.add(k);
   }
   return enough;
 }
@@ -488,7 +492,7 @@ function retryAmbiguous(
 ): number {
   const waiting = inStateWith(devices, "ambiguous", changed);
   if (waiting.length === 0) return budget;
-  const lifted = strataWithEnoughSuccesses(inStateWith(devices, "succeeded", changed), new Set(waiting.map((d) => stratumOf(facts(d.deviceId)))), facts);
+  const lifted = strataWithEnoughSuccesses(devices, changed, new Set(waiting.map((d) => stratumOf(facts(d.deviceId)))), facts);
   for (const d of waiting) {
     if (budget <= 0) break;
     const f = facts(d.deviceId);

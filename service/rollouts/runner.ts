@@ -81,11 +81,14 @@ export class RolloutRunner implements ServiceModule {
     this.resendMs = options.resendMs ?? 300_000;
     this.resolve = options.resolveBundle ?? loadBundle;
     this.factsQuery = service.db.prepare("SELECT online, battery_pct, battery_status, ota_state, ota_version, firmware_num, hardware, group_name FROM devices WHERE id = ?");
+    // A device's stratum (its labels) is remembered by the rollouts' indexes: look it up again.
+    service.registry.onLabels((id) => {
+      for (const live of this.live.values()) live.devices.relabel(id);
+    });
   }
 
   start(): void {
-    for (const stored of this.store.loadAll()) {
-      if (stored.rollout.status === "cancelled" || stored.rollout.status === "completed") continue;
+    for (const stored of this.store.loadLive()) {
       const live = this.attach(stored.rollout, stored.createdAt, stored.devices);
       this.reconcile(live);
       for (const d of live.devices.values()) {

@@ -48,6 +48,7 @@ export class RolloutStore {
       event: db.prepare("INSERT INTO rollout_events (rollout_id, at, kind, detail) VALUES (?, ?, ?, ?)"),
       one: db.prepare<[string], RolloutRow>("SELECT * FROM rollouts WHERE id = ?"),
       all: db.prepare<[], RolloutRow>("SELECT * FROM rollouts ORDER BY created_at, id"),
+      live: db.prepare<[], RolloutRow>("SELECT * FROM rollouts WHERE status NOT IN ('cancelled', 'completed') ORDER BY created_at, id"),
       devices: db.prepare("SELECT * FROM rollout_devices WHERE rollout_id = ? ORDER BY position"),
       events: db.prepare("SELECT at, kind, detail FROM rollout_events WHERE rollout_id = ? ORDER BY id DESC LIMIT ?"),
       count: db.prepare("SELECT count(*) AS n FROM rollouts"),
@@ -90,6 +91,11 @@ export class RolloutStore {
 
   loadAll(): { rollout: RolloutState; createdAt: number; devices: DeviceState[] }[] {
     return this.q.all.all().map((row) => this.fromRow(row));
+  }
+
+  /** The rollouts not yet ended, with their devices: what a starting service resumes (a finished one's devices are not read). */
+  loadLive(): { rollout: RolloutState; createdAt: number; devices: DeviceState[] }[] {
+    return this.q.live.all().map((row) => this.fromRow(row));
   }
 
   events(id: string, limit: number): { at: number; kind: string; detail: unknown }[] {

@@ -10,10 +10,11 @@ import { encodeTelemetryBatch } from "../../device/core/telemetry/record";
 import type { ServiceClock } from "../../service/clock";
 import { FleetService } from "../../service/fleet-service";
 import { parseRules } from "../../service/health/config";
+import { HealthEngine } from "../../service/health/engine";
 import { ProactiveSupport } from "../../service/health/module";
 import { tempDir } from "../helpers/temp";
 import { NullTransport } from "./chromium";
-import { batch } from "./helpers";
+import { batch, healthDb, TestClock } from "./helpers";
 
 const MIN = 60_000;
 let t = Date.UTC(2026, 10, 1);
@@ -77,5 +78,62 @@ describe("offline rule across a service restart", () => {
       { device_id: "new", announced_ms: 60_000, learned_ms: MIN, updated_at: lastBatchAt - 59 * MIN },
       { device_id: "old", announced_ms: null, learned_ms: 10 * MIN, updated_at: lastBatchAt - 50 * MIN },
     ]);
+  });
+
+  it("restores every device's intervals when many devices are seeded at start (one query for the fleet)", async () => {
+    const file = `${tempDir("tether-restart-many-")}/fleet.db`;
+    const DEVICES = 1_500;
+    const { service: s } = await startService(file);
+    const id = (d: number) => `m-${String(d).padStart(4, "0")}`;
+    // Each device its own intervals: announced (30 + d) s, or none (older firmware) for one in three;
+    // the batch spacing (the learned interval) is (30 + d) s, or (600 + d) s for the older ones. One in
+    // seven announces another interval on a third batch (its row is written again).
+    const announced = (d: number, seq: number) => (d % 3 === 2 ? undefined : seq === 3 ? 90 + d : 30 + d);
+    const spacingMs = (d: number) => (d % 3 === 2 ? 600 + d : 30 + d) * 1000;
+    const firstAt = t;
+    for (let seq = 1; seq <= 3; seq++) {
+      const msgs = [];
+      for (let d = 0; d < DEVICES; d++) {
+        if (seq === 3 && d % 7 !== 0) continue;
+        msgs.push({ topic: `tether/${id(d)}/telemetry`, retain: false, payload: encodeTelemetryBatch(batch(id(d), { seq, uptimeMs: 3_600_000 + seq * spacingMs(d), intervalSec: announced(d, seq) })) });
+      }
+      for (let i = 0; i < msgs.length; i += 500) s.ingest.handle(msgs.slice(i, i + 500));
+      t += MIN;
+    }
+    s.registry.setLabels("labelled-only", { group: "field" }, t); // known to the registry, never reported
+    await s.close();
+
+    t += MIN;
+    const { p } = await startService(file);
+    expect(p.engine.deviceCount).toBe(DEVICES + 1);
+    const wrong: string[] = [];
+    for (let d = 0; d < DEVICES; d++) {
+      const last = d % 7 === 0 ? 3 : 2;
+      const want = { announcedIntervalMs: announced(d, last) === undefined ? undefined : announced(d, last)! * 1000, intervalMs: spacingMs(d), lastSeenMs: firstAt + (last - 1) * MIN };
+      const got = p.engine.snapshot(id(d));
+      if (!got || got.announcedIntervalMs !== want.announcedIntervalMs || got.intervalMs !== want.intervalMs || got.lastSeenMs !== want.lastSeenMs) {
+        wrong.push(`${id(d)}: ${JSON.stringify(got && { a: got.announcedIntervalMs, l: got.intervalMs, seen: got.lastSeenMs })} != ${JSON.stringify(want)}`);
+      }
+    }
+    expect(wrong).toEqual([]);
+    expect(p.engine.snapshot("labelled-only")).toMatchObject({ intervalMs: 0, group: "field" });
+    expect(p.engine.snapshot("labelled-only")!.announcedIntervalMs).toBeUndefined();
+  });
+
+  it("writes the intervals one ingest batch changed in one transaction; a failed write is kept and written with the next batch", () => {
+    const db = healthDb();
+    const clock = new TestClock();
+    const e = new HealthEngine({ db, rules: parseRules({}), now: clock.now });
+    const rows = () => (db.prepare("SELECT device_id FROM device_intervals ORDER BY device_id").all() as { device_id: string }[]).map((r) => r.device_id);
+    // The write of "b" fails (as a full disk would): "a", written before it in the same batch, is rolled back with it.
+    db.exec("CREATE TEMP TRIGGER fail_b BEFORE INSERT ON device_intervals WHEN NEW.device_id = 'b' BEGIN SELECT RAISE(ABORT, 'disk full'); END");
+    expect(() => e.inputs(() => ["a", "b"].forEach((id) => e.telemetry(batch(id, { seq: 1, intervalSec: 60 }))))).toThrow(/disk full/);
+    expect(rows()).toEqual([]);
+    db.exec("DROP TRIGGER fail_b");
+    clock.advance(MIN);
+    // The next batch (another device only) writes what the failed one could not.
+    e.inputs(() => e.telemetry(batch("c", { seq: 1, intervalSec: 60 })));
+    expect(rows()).toEqual(["a", "b", "c"]);
+    db.close();
   });
 });

@@ -57,11 +57,40 @@ describe("a rollout tick reads only the devices that change", () => {
     expect([asked.length, second.changed.length, second.effects.length]).toEqual([0, 0, 0]);
     expect(tally(st.devices.values())).toEqual(st.devices.tally());
   });
+
+  it("an ambiguous rejection waiting for successes in its stratum: a tick asks about that stratum's devices, not about every succeeded device; a device that succeeds or is relabelled counts", () => {
+    const st = fleet(2_000, spec({ canary: 2_000, waves: [100] }));
+    const strata = new Map<string, string>([["d0", "hardware=c group=-"], ["d1", "hardware=c group=-"]]);
+    const asked: string[] = [];
+    // d1..d5 stay queued and offline (open, so the rollout goes on); d6.. succeeded in stratum a.
+    const offline = (id: string) => Number(id.slice(1)) >= 1 && Number(id.slice(1)) <= 5;
+    const facts = (id: string): DeviceFacts => (asked.push(id), { ...good, online: !offline(id), stratum: strata.get(id) ?? "hardware=a group=-" });
+    for (const d of [...st.devices.values()]) {
+      const n = Number(d.deviceId.slice(1));
+      if (n === 0) st.devices.set(d.deviceId, { ...d, state: "ambiguous", result: 105, cause: 6, offers: 1, offeredAt: 0 });
+      else if (n > 5) st.devices.set(d.deviceId, { ...d, state: "succeeded", result: 1, offers: 1, offeredAt: 0 });
+    }
+    const retried = (now: number) => run(st, { type: "tick", now, facts }).effects.filter((e) => e.type === "offer-retry").map((e) => (e as { deviceId: string }).deviceId);
+    expect(retried(60_000)).toEqual([]);
+    asked.length = 0;
+    expect(retried(120_000)).toEqual([]);
+    expect(asked.length).toBeLessThan(20); // the old step asked about all 1,994 succeeded devices on every tick
+    // d1 (stratum c) succeeds: one success in c, not enough.
+    run(st, { type: "status", now: 121_000, deviceId: "d1", status: { state: 0, result: 1, version: V, running: V } });
+    expect(retried(180_000)).toEqual([]);
+    // d7 is relabelled into c: two successes, d0 gets its one retry.
+    strata.set("d7", "hardware=c group=-");
+    st.devices.relabel("d7");
+    expect(retried(240_000)).toEqual(["d0"]);
+  });
 });
 
 /** Every index, counted again from scratch. */
-function expectIndexesAgree(devices: RolloutDevices, now: number): void {
+function expectIndexesAgree(devices: RolloutDevices, now: number, stratumOf: (id: string) => string, strata: string[]): void {
   const all = [...devices.values()];
+  for (const k of strata) {
+    expect(devices.succeededIn(k, Infinity, stratumOf, new Map())).toBe(all.filter((d) => d.state === "succeeded" && stratumOf(d.deviceId) === k).length);
+  }
   expect(devices.tally()).toEqual(tally(all));
   for (const state of new Set(all.map((d) => d.state))) {
     expect([...devices.inState(state)].map((d) => d.deviceId).sort()).toEqual(all.filter((d) => d.state === state).map((d) => d.deviceId).sort());
@@ -113,7 +142,7 @@ describe("the indexes agree with a full count after random steps", () => {
           const command = (["pause", "resume", "cancel"] as const)[rnd.below(3)];
           if (command !== "cancel" || rnd.below(4) === 0) run(st, { type: "command", now, command });
         }
-        expectIndexesAgree(st.devices, now);
+        expectIndexesAgree(st.devices, now, (x) => facts(x).stratum!, ["hw0", "hw1"]);
       }
       // The runs reach the states the indexes are about.
       const seen = new Set([...st.devices.values()].map((d: DeviceState) => d.state));
