@@ -8,14 +8,8 @@
  *
  *   node scripts/run-ts.mjs bench/lib/battery-read-tx.ts [scenario.json ...]   # default faults-small.json
  */
-import { readFileSync } from "node:fs";
-import { nodeSha256 } from "../../device/platform/node/sha256";
 import { SimBattery } from "../../host-sim/battery/sim-battery";
-import { VirtualFleet } from "../../host-sim/fleet/engine";
-import { buildFirmwareLibrary, firmwareRequests } from "../../host-sim/fleet/images";
-import { parseScenario } from "../../host-sim/fleet/scenario";
-
-const ROOT = new URL("../..", import.meta.url).pathname;
+import { scenarioFleet } from "./scenario-fleet";
 
 const counts = { reads: 0, duringTx: 0, duringOtherLoad: 0 };
 const read = SimBattery.prototype.read;
@@ -28,17 +22,7 @@ SimBattery.prototype.read = function (this: SimBattery): number {
 
 for (const name of process.argv.slice(2).length > 0 ? process.argv.slice(2) : ["faults-small.json"]) {
   counts.reads = counts.duringTx = counts.duringOtherLoad = 0;
-  const scenario = parseScenario(readFileSync(`${ROOT}scenarios/${name}`, "utf8"), name);
-  if ((scenario.xsDevices ?? 0) > 0) scenario.xsDevices = 0;
-  const library = await buildFirmwareLibrary(firmwareRequests(scenario), nodeSha256);
-  const fleet = new VirtualFleet({
-    devices: scenario.devices ?? 10,
-    durationMs: scenario.durationMs ?? 86_400_000,
-    seed: scenario.seed ?? 1,
-    scenario,
-    library,
-    sha256: nodeSha256,
-  });
+  const fleet = await scenarioFleet(name);
   const s = fleet.run();
   const permille = (n: number) => Math.round((n * 10000) / Math.max(1, counts.reads)) / 10;
   console.log(
