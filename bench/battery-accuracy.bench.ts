@@ -4,24 +4,34 @@
 //    real Agent, link and MQTT on a virtual device, for several sampling/reporting intervals:
 //    the worst error after the first hour and any low alarm (the alarm is at 20 %).
 // 3. A fast drain (400 mAh at a constant 60 mA, ≈ 15 %/h, from 40 %) with the chip's own brown-out
-//    reset modelled, three monitors interleaved: now (the 1/8 average stepped per minute elapsed,
-//    emaStepMs, plus the projected brown-out save); the same with the average stepped once per
-//    reading (before emaStepMs); and that without the projected save (fastDrainPctPerHour 0).
+//    reset modelled, four monitors interleaved: now (the battery read at least every minute,
+//    maxBatteryReadIntervalMs, whatever the sampling interval); reads only at the sampling ticks
+//    (before that: the 1/8 average stepped per minute elapsed, emaStepMs, plus the projected
+//    brown-out save); that with the average stepped once per reading (before emaStepMs); and that
+//    without the projected save (fastDrainPctPerHour 0).
 //    `lowLateMin` is how long after the true 20 % crossing the low alarm came.
 // 2. Time to empty predicted at mid-life vs the simulated brown-out (the week run of
 //    test/battery/week.test.ts) over 150 seeds, with the agent's report stretching while low
 //    (×4) and critical (×16), and without it (it makes the end of life last longer than the
 //    mid-life rate predicts).
 // 4. A flat cell under heavy ADC noise (±25 mV uniform, a −150 mV TX dip every 5th reading, 14 days,
-//    20 seeds) read every 10 min: the lowest level that never raises an alarm, for the average
-//    stepped per minute elapsed (now) and once per reading (before), through batteryStep.
+//    20 seeds) at 10-min sampling: the lowest level that never raises an alarm, through batteryStep,
+//    read every minute (now), read every 10 min with the average stepped per minute elapsed
+//    (before), and once per reading (before emaStepMs).
+// 5. Slow drains (1, 2, 3, 5 %/h) at 1 / 3 / 10-min sampling, from 30 %, the chip's reset modelled:
+//    samples lost at the cell's end, reads every minute (now) and at the ticks only (before).
+// 6. The cost of the reads between ticks at 10-min sampling: wakes per hour and the charge the
+//    SimBattery power model draws over a day, with and without them (battery-run: 2 ms at the
+//    active current per wake, PowerCosts.batteryWakeMs).
 //   npm run bench -- battery-accuracy
 import os from "node:os";
 import { DEFAULT_BATTERY_CONFIG, batteryStep, initialBatteryState, type BatteryConfig } from "../device/core/battery/monitor";
 import { millivoltsAtSocBp } from "../device/core/battery/soc";
-import { runBattery } from "../host-sim/battery/battery-run";
+import { runBattery, type BatteryRunOptions } from "../host-sim/battery/battery-run";
 import { SeededRandom } from "../host-sim/virtual/random";
 import { runAtConstantCharge } from "../host-sim/battery/constant-charge";
+import { DEFAULT_SIM_BATTERY } from "../host-sim/battery/sim-battery";
+import { DEFAULT_POWER_COSTS } from "../host-sim/battery/power";
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -58,7 +68,10 @@ const FAST_DRAIN_SEEDS = [1, 2, 3, 4, 5];
 const FAST_DRAIN_SAMPLING_MS = [600_000, 180_000, 60_000];
 const FAST_DRAIN_ROUNDS = 5; // after one warm-up round; the figures must be the same every round
 
-type FastDrainVariant = "smoothed only" | "per-reading average" | "now";
+type FastDrainVariant = "smoothed only" | "per-reading average" | "reads at ticks" | "now";
+
+/** Reads only at the sampling ticks: no read between them (a day is longer than any interval here). */
+const READS_AT_TICKS = { maxBatteryReadIntervalMs: 86_400_000 };
 
 function fastDrainCase(seed: number, sampleMs: number, variant: FastDrainVariant) {
   const battery = { capacityMah: 400, capacityVariationPermille: 0, startPermille: 400, sleepUa: 60_000 };
@@ -66,7 +79,15 @@ function fastDrainCase(seed: number, sampleMs: number, variant: FastDrainVariant
   // "smoothed only": no projected brown-out save (the monitor before s6-alerts' fix).
   // "per-reading average": the 1/8 average stepped once per reading, whatever the interval (before
   // emaStepMs; one step per day never rounds above 1 at these intervals).
-  const monitor = variant === "smoothed only" ? { fastDrainPctPerHour: 0, emaStepMs: 86_400_000 } : variant === "per-reading average" ? { emaStepMs: 86_400_000 } : undefined;
+  // "reads at ticks": the battery read only at sampling ticks (before maxBatteryReadIntervalMs).
+  const monitor =
+    variant === "smoothed only"
+      ? { ...READS_AT_TICKS, fastDrainPctPerHour: 0, emaStepMs: 86_400_000 }
+      : variant === "per-reading average"
+        ? { ...READS_AT_TICKS, emaStepMs: 86_400_000 }
+        : variant === "reads at ticks"
+          ? READS_AT_TICKS
+          : undefined;
   const r = runBattery({ seed, telemetry, maxMs: 4 * HOUR, battery, monitor, chipResetWhenDead: true });
   // The true drain rate, from the first hour (no alarm, no report stretching yet).
   const probe = runBattery({ seed, telemetry, maxMs: HOUR, battery, monitor });
@@ -81,8 +102,16 @@ function fastDrainCase(seed: number, sampleMs: number, variant: FastDrainVariant
     samplesSaved: r.samplesInSaved,
     chargeLeftAtSavePermille: r.chargePermilleAtBrownout ?? null,
     marginBeforeEmptyMin: r.chargePermilleAtBrownout === undefined ? null : Math.round(r.chargePermilleAtBrownout / permillePerMin),
+    batteryWakesPerHour: Math.round((r.batteryWakes * HOUR) / r.endMs),
   };
 }
+
+const FAST_DRAIN_LABELS: Record<FastDrainVariant, string> = {
+  now: "read every minute (now)",
+  "reads at ticks": "reads at ticks only, time-weighted average + projected save (before)",
+  "per-reading average": "reads at ticks, per-reading average + projected save (before emaStepMs)",
+  "smoothed only": "reads at ticks, smoothed only, per-reading average (before both)",
+};
 
 function fastDrain(): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -90,10 +119,9 @@ function fastDrain(): Record<string, unknown> {
   for (let round = 0; round <= FAST_DRAIN_ROUNDS; round++) {
     const figures: Record<string, unknown> = {};
     for (const sampleMs of FAST_DRAIN_SAMPLING_MS) {
-      for (const variant of ["smoothed only", "per-reading average", "now"] as const) {
+      for (const variant of ["smoothed only", "per-reading average", "reads at ticks", "now"] as const) {
         const rows = FAST_DRAIN_SEEDS.map((seed) => fastDrainCase(seed, sampleMs, variant));
-        const label = variant === "now" ? "time-weighted average + projected save (now)" : variant === "per-reading average" ? "per-reading average + projected save (before)" : "smoothed only, per-reading average (before both)";
-        figures[`sample ${sampleMs / 60_000}m, ${label}`] = rows;
+        figures[`sample ${sampleMs / 60_000}m, ${FAST_DRAIN_LABELS[variant]}`] = rows;
       }
     }
     const json = JSON.stringify(figures);
@@ -109,15 +137,15 @@ const FLAT_SEEDS = 20;
 const FLAT_DAYS = 14;
 const FLAT_SAMPLE_MS = 600_000;
 
-/** True when a flat cell at `mv` raised an alarm or a brown-out on any seed. */
-function flatAlarms(mv: number, c: BatteryConfig): boolean {
+/** True when a flat cell at `mv` raised an alarm or a brown-out on any seed, read every `readMs`. */
+function flatAlarms(mv: number, c: BatteryConfig, readMs: number): boolean {
   for (let seed = 1; seed <= FLAT_SEEDS; seed++) {
     const rnd = new SeededRandom(seed);
     const s = initialBatteryState();
-    for (let i = 0; i < (FLAT_DAYS * DAY) / FLAT_SAMPLE_MS; i++) {
+    for (let i = 0; i < (FLAT_DAYS * DAY) / readMs; i++) {
       // A quiet boot burst, then the noise (the boot's own median is not what is measured here).
       const read = i < c.medianWindow ? mv : mv + rnd.below(51) - 25 - (i % 5 === 0 ? 150 : 0);
-      for (const e of batteryStep(s, c, { t: i * FLAT_SAMPLE_MS, mv: read, charger: "discharging" })) {
+      for (const e of batteryStep(s, c, { t: i * readMs, mv: read, charger: "discharging" })) {
         if (e.type === "alarm" || e.type === "brownout") return true;
       }
     }
@@ -126,16 +154,95 @@ function flatAlarms(mv: number, c: BatteryConfig): boolean {
 }
 
 function flatCellNoise(): Record<string, unknown> {
-  const variants = { now: DEFAULT_BATTERY_CONFIG, "per-reading average (before)": { ...DEFAULT_BATTERY_CONFIG, emaStepMs: 86_400_000 } };
+  // At 10-min sampling the reporter now reads every maxBatteryReadIntervalMs (60 s).
+  const variants: Record<string, [BatteryConfig, number]> = {
+    "read every minute (now)": [DEFAULT_BATTERY_CONFIG, DEFAULT_BATTERY_CONFIG.maxBatteryReadIntervalMs],
+    "read at the 10-min ticks, time-weighted average (before)": [DEFAULT_BATTERY_CONFIG, FLAT_SAMPLE_MS],
+    "read at the 10-min ticks, per-reading average (before emaStepMs)": [{ ...DEFAULT_BATTERY_CONFIG, emaStepMs: 86_400_000 }, FLAT_SAMPLE_MS],
+  };
   const out: Record<string, number> = {};
-  for (const [name, c] of Object.entries(variants)) {
+  for (const [name, [c, readMs]] of Object.entries(variants)) {
     let lowest = 3800;
-    while (!flatAlarms(lowest - 1, c)) lowest--;
+    while (!flatAlarms(lowest - 1, c, readMs)) lowest--;
     out[name] = lowest;
   }
   // SoC is floored to whole %: the alarm enters below the voltage of lowEnterPct + 1.
   const entersAtOrBelow = millivoltsAtSocBp((DEFAULT_BATTERY_CONFIG.lowEnterPct + 1) * 100) - 1;
   return { lowAlarmAtSmoothedMvOrBelow: entersAtOrBelow, lowestAlarmFreeFlatMv: out };
+}
+
+const SLOW_DRAIN_PCT_PER_HOUR = [1, 2, 3, 5];
+const SLOW_DRAIN_SAMPLING_MS = [60_000, 180_000, 600_000];
+const SLOW_DRAIN_SEEDS = [1, 2, 3];
+const SLOW_START_PERMILLE = 300;
+
+/**
+ * One slow drain: a 400 mAh cell whose sleep current is set for about `pctPerHour` (1 %/h of
+ * 400 mAh = 4 mA; sampling and TX add a little), from 30 %, until the firmware's save or the
+ * chip's own reset. The true rate is measured from the run itself.
+ */
+function slowDrainCase(seed: number, pctPerHour: number, sampleMs: number, readsAtTicks: boolean) {
+  const battery = { capacityMah: 400, capacityVariationPermille: 0, startPermille: SLOW_START_PERMILLE, sleepUa: 4_000 * pctPerHour };
+  const o: BatteryRunOptions = {
+    seed,
+    telemetry: { sampleIntervalMs: sampleMs, reportIntervalMs: 600_000 },
+    maxMs: Math.ceil((SLOW_START_PERMILLE / 10 / pctPerHour) * 1.5) * HOUR,
+    battery,
+    monitor: readsAtTicks ? READS_AT_TICKS : undefined,
+    chipResetWhenDead: true,
+  };
+  const r = runBattery(o);
+  const end = r.brownoutAt ?? r.chipResetAt ?? r.endMs;
+  const probe = runBattery({ ...o, maxMs: HOUR, chipResetWhenDead: false });
+  const permillePerHour = SLOW_START_PERMILLE - probe.chargePermilleAtEnd;
+  return {
+    truePctPerHour: Math.round(permillePerHour) / 10,
+    saved: r.brownoutAt !== undefined,
+    samplesLost: r.samplesLostAtReset,
+    samplesSaved: r.samplesInSaved,
+    chargeLeftAtSavePermille: r.chargePermilleAtBrownout ?? null,
+    endedAtH: Math.round((end / HOUR) * 10) / 10,
+  };
+}
+
+function slowDrain(): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const pct of SLOW_DRAIN_PCT_PER_HOUR) {
+    for (const sampleMs of SLOW_DRAIN_SAMPLING_MS) {
+      for (const ticks of [true, false]) {
+        const rows = SLOW_DRAIN_SEEDS.map((seed) => slowDrainCase(seed, pct, sampleMs, ticks));
+        out[`${pct} %/h, sample ${sampleMs / 60_000}m, ${ticks ? "reads at ticks only (before)" : "read every minute (now)"}`] = {
+          lost: rows.map((x) => x.samplesLost),
+          saved: rows.map((x) => x.saved),
+          chargeLeftAtSavePermille: rows.map((x) => x.chargeLeftAtSavePermille),
+          truePctPerHour: rows.map((x) => x.truePctPerHour),
+          endedAtH: rows.map((x) => x.endedAtH),
+        };
+      }
+    }
+  }
+  return out;
+}
+
+/** Reads between ticks at 10-min sampling: wakes per hour and the charge they cost the modelled cell. */
+function wakeCost(): Record<string, unknown> {
+  const base: BatteryRunOptions = { seed: 1, telemetry: { sampleIntervalMs: 600_000, reportIntervalMs: 600_000 }, maxMs: DAY, battery: { capacityVariationPermille: 0 } };
+  const now = runBattery(base);
+  const before = runBattery({ ...base, monitor: READS_AT_TICKS });
+  const mAsPerHour = (uaMs: number) => Math.round((uaMs / 1e6 / 24) * 100) / 100; // µA·ms over a day → mA·s per hour
+  const extra = now.drawnUaMs - before.drawnUaMs;
+  return {
+    sampling: "10m",
+    report: "10m",
+    hours: 24,
+    batteryWakesPerHour: now.batteryWakes / 24,
+    // Above the sleep current: the CPU's active current for PowerCosts.batteryWakeMs.
+    chargePerWakeMicroAmpMs: (DEFAULT_SIM_BATTERY.activeUa - DEFAULT_SIM_BATTERY.sleepUa) * DEFAULT_POWER_COSTS.batteryWakeMs,
+    drawnMilliAmpSecondsPerHour: { now: mAsPerHour(now.drawnUaMs), before: mAsPerHour(before.drawnUaMs) },
+    extraMilliAmpSecondsPerHour: mAsPerHour(extra),
+    extraPermilleOfDrawn: Math.round((extra * 10000) / before.drawnUaMs) / 10,
+    brownoutOrEnd: { now: now.brownoutAt ?? now.endMs, before: before.brownoutAt ?? before.endMs },
+  };
 }
 
 const pct1 = (x: number) => Math.round(x * 1000) / 10;
@@ -179,12 +286,16 @@ export default async function () {
   }
   const fast = fastDrain();
   const flat = flatCellNoise();
+  const slow = slowDrain();
+  const wakes = wakeCost();
   return {
     parameters: {
       constantCharge: { capacityMah: 4000, hours: 8, scoredAfterHours: 1, seeds: SOC_SEEDS, chargesPermille: CHARGES_PERMILLE, lowAlarmPct: 20 },
       timeToEmpty: { seeds: `1..${TTE_SEEDS}`, sampleInterval: "1m", reportInterval: "5m", outageEvery: "1d", outageMax: "1h", reconnect: "backoff", days: 14 },
       fastDrain: { capacityMah: 400, startPermille: 400, constantMa: 60, seeds: FAST_DRAIN_SEEDS, samplingMs: FAST_DRAIN_SAMPLING_MS, reportInterval: "10m", chipResetBelowMv: 3300, warmupRounds: 1, rounds: FAST_DRAIN_ROUNDS },
       flatCell: { seeds: `1..${FLAT_SEEDS}`, days: FLAT_DAYS, sampleMs: FLAT_SAMPLE_MS, noiseMv: "±25 uniform", txDipMv: -150, dipEvery: 5 },
+      slowDrain: { capacityMah: 400, startPermille: SLOW_START_PERMILLE, sleepUaPerPctPerHour: 4_000, pctPerHour: SLOW_DRAIN_PCT_PER_HOUR, samplingMs: SLOW_DRAIN_SAMPLING_MS, reportInterval: "10m", seeds: SLOW_DRAIN_SEEDS, chipResetBelowMv: 3300 },
+      wakeCost: { capacityMah: 400, sampleInterval: "10m", reportInterval: "10m", hours: 24, batteryWakeMs: DEFAULT_POWER_COSTS.batteryWakeMs, activeUa: DEFAULT_SIM_BATTERY.activeUa, sleepUa: DEFAULT_SIM_BATTERY.sleepUa },
       note: "deterministic figures (counts and errors from seeded runs), not timings",
     },
     machine: { cpus: os.cpus().length, node: process.version },
@@ -192,5 +303,7 @@ export default async function () {
     timeToEmptyAtMidlifeVsTruth: tte,
     fastDrainBrownout: fast,
     flatCellNoiseAt10MinSampling: flat,
+    slowDrainSamplesLost: slow,
+    batteryReadWakeCost: wakes,
   };
 }

@@ -7,6 +7,7 @@
  */
 import type { ServiceClock } from "./clock";
 import { openDatabase, type Db } from "./db/open";
+import { RetentionJob, type RetentionPolicy } from "./db/retention";
 import { HttpApi, type HttpOptions } from "./http/server";
 import { Ingest } from "./registry/ingest";
 import { Registry } from "./registry/registry";
@@ -23,6 +24,8 @@ export interface FleetServiceOptions {
   transport: ServiceTransport;
   log?: (line: string) => void;
   rollouts?: RunnerOptions;
+  /** Prune old telemetry, events, audit and fw_hourly (`tether fleet serve` passes DEFAULT_RETENTION); none when absent. */
+  retention?: RetentionPolicy;
 }
 
 /** A part of the service with its own lifecycle (rollout runner, health rules, ...). */
@@ -41,6 +44,7 @@ export class FleetService {
   readonly registry: Registry;
   readonly http: HttpApi;
   readonly rollouts: RolloutRunner;
+  readonly retention?: RetentionJob;
   readonly log: (line: string) => void;
   /** Sections modules add to each device entry (GET /api/devices/ID). */
   readonly deviceEntryParts: DeviceEntryPart[] = [];
@@ -60,6 +64,10 @@ export class FleetService {
     this.rollouts = new RolloutRunner(this, options.rollouts);
     this.modules.push(this.rollouts);
     registerRolloutRoutes(this.http, this.rollouts);
+    if (options.retention) {
+      this.retention = new RetentionJob(this.db, this.clock, options.retention, this.log);
+      this.modules.push(this.retention);
+    }
     this.transport.onBatch((batch) => this.ingest.handle(batch));
   }
 

@@ -15,7 +15,7 @@ import { AgentOta, type AgentOtaConfig } from "./ota/agent-ota";
 import type { OtaStatus } from "./ota/status";
 import type { QoS } from "./mqtt/client";
 import { SequenceCounter } from "./sequence";
-import { TelemetryReporter, type TelemetryConfig } from "./telemetry/reporter";
+import { REPORT_TX_GUARD_MS, TelemetryReporter, type TelemetryConfig } from "./telemetry/reporter";
 import type { LinkState, TelemetryBatch } from "./telemetry/record";
 import { DEVICE_ID_RULE, isDeviceId, topics } from "./topics";
 import { parseBrokerUrl, type BrokerTarget } from "./util/broker-url";
@@ -143,8 +143,11 @@ export class Agent {
       },
       (status) => this.observe({ type: "ota", status }),
     );
-    // A download keeps the radio sending: battery reads wait for it (monitor.ts deferReadsWhile).
-    this.battery.deferReadsWhile(() => this.ota.updater.state === "downloading");
+    // A download keeps the radio sending, and any other packet the client just wrote (a keep-alive,
+    // an ack, an outbox drain) is on the air for tens of ms: battery reads wait for both
+    // (monitor.ts deferReadsWhile). Without the second, 2.7 % of faults-small's reads landed on a
+    // PINGREQ written at the same instant (bench/lib/battery-read-tx.ts).
+    this.battery.deferReadsWhile(() => this.ota.updater.state === "downloading" || this.justWrote());
   }
 
   start(): void {
@@ -195,6 +198,12 @@ export class Agent {
     // A trial boot passes its health check only once telemetry is acknowledged: report at once
     // (queued until connected) instead of after a reporting interval that may be longer than the check.
     if (ports.boot.runningState() === "pending-verify") reporter.reportNow();
+  }
+
+  /** The MQTT client wrote a packet within the last REPORT_TX_GUARD_MS: it may still be on the air. */
+  private justWrote(): boolean {
+    const at = this.link.client.lastWrittenAt;
+    return at !== undefined && this.ports.clock.now() - at < REPORT_TX_GUARD_MS;
   }
 
   /** Why an OTA must wait now (battery low, unknown, brown-out), or undefined: OtaOptions.preconditions. */

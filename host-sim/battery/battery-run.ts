@@ -15,6 +15,7 @@ import { decodeTelemetryBatch, type LinkStats } from "../../device/core/telemetr
 import { Outbox } from "../../device/core/link/outbox";
 import { SimSensors } from "../sensors/sim-sensors";
 import { SimBattery, type SimBatteryModel } from "./sim-battery";
+import { DEFAULT_POWER_COSTS } from "./power";
 
 export type ReconnectPolicy = "fixed" | "backoff";
 
@@ -34,6 +35,8 @@ export interface BatteryRunOptions {
   emit?: (line: string) => void;
   digestEvery?: number;
   activeMs?: number;
+  /** CPU time a wake only to read the battery costs (maxBatteryReadIntervalMs), ms at the active current. */
+  batteryWakeMs?: number;
   transmitMs?: number;
   /**
    * Model the chip's own brown-out reset: a read finding the cell below the regulator's cut-off
@@ -59,6 +62,10 @@ export interface BatteryRunResult {
   /** At the first report with true charge ≤ 50 %: time and the reported time to empty. */
   midlife: { t: number; timeToEmptyMin: number | undefined } | undefined;
   connectAttempts: number;
+  /** Wakes taken only to read the battery, between sampling ticks. */
+  batteryWakes: number;
+  /** Charge drawn from the cell over the run (µA·ms). */
+  drawnUaMs: number;
   /** Batches handed to the persistent offline queue at brown-out (they survive a reboot). */
   savedBatches: Uint8Array[];
   /** The topic they were queued under. */
@@ -95,6 +102,7 @@ export function runBattery(o: BatteryRunOptions): BatteryRunResult {
     : battery;
   const monitor = new BatteryMonitor({ clock, battery: adc }, o.monitor);
   const activeMs = o.activeMs ?? 300;
+  const batteryWakeMs = o.batteryWakeMs ?? DEFAULT_POWER_COSTS.batteryWakeMs;
   const transmitMs = o.transmitMs ?? 400;
 
   let seq = 0;
@@ -105,7 +113,7 @@ export function runBattery(o: BatteryRunOptions): BatteryRunResult {
   const queue: Uint8Array[] = [];
   const r: BatteryRunResult = {
     batches: 0, bytes: 0, alarms: [], brownoutAt: undefined, chargePermilleAtBrownout: undefined, chipResetAt: undefined, samplesLostAtReset: 0, intervals: new Map(), publishes: [], midlife: undefined,
-    connectAttempts: 0, savedBatches: [], topic: `tether/sim-${o.seed}/telemetry`, samplesInSaved: 0, kv, endMs: 0, chargePermilleAtEnd: 0, digest: 0x811c9dc5,
+    connectAttempts: 0, batteryWakes: 0, drawnUaMs: 0, savedBatches: [], topic: `tether/sim-${o.seed}/telemetry`, samplesInSaved: 0, kv, endMs: 0, chargePermilleAtEnd: 0, digest: 0x811c9dc5,
   };
   let lastSentAt = -1;
 
@@ -125,7 +133,7 @@ export function runBattery(o: BatteryRunOptions): BatteryRunResult {
       identity: { deviceId: `sim-${o.seed}`, firmware: "1.0.0", slot: 0, resetReason: "power-on" },
       nextSeq: () => seq++,
       battery: monitor,
-      onWake: () => battery.active(activeMs),
+      onWake: (kind) => battery.active(kind === "sample" ? activeMs : batteryWakeMs),
       linkStats: (): LinkStats => ({ state: online ? "online" : "backoff", reconnects, queued: queue.length }),
       publish: (bytes, batch) => {
         r.publishes.push({ t: clock.now(), alarm: monitor.state.alarm, samples: batch.samples.length });
@@ -188,10 +196,15 @@ export function runBattery(o: BatteryRunOptions): BatteryRunResult {
     }, 1 + linkRand.below(2 * o.outageEveryMs));
   };
 
-  chipReset = () => {
-    if (stopped) return;
+  /** The device stops for good (chip reset or brown-out): no link, no more reconnects. */
+  const halt = (): void => {
     stopped = true;
     online = false;
+  };
+
+  chipReset = () => {
+    if (stopped) return;
+    halt();
     r.chipResetAt = clock.now();
     r.samplesLostAtReset = reporter.bufferedSamples + queue.reduce((n, b) => n + decodeTelemetryBatch(b).samples.length, 0);
     reporter.stop();
@@ -210,8 +223,7 @@ export function runBattery(o: BatteryRunOptions): BatteryRunResult {
     },
     shutdown: () => {
       if (r.chipResetAt !== undefined) return;
-      stopped = true;
-      online = false;
+      halt();
       r.brownoutAt = clock.now();
       r.chargePermilleAtBrownout = battery.chargePermille();
       emit(`t=${clock.now()} brownout saved=${r.savedBatches.length} charge=${battery.chargePermille()}`);
@@ -227,6 +239,8 @@ export function runBattery(o: BatteryRunOptions): BatteryRunResult {
   r.endMs = clock.now();
   r.chargePermilleAtEnd = battery.chargePermille();
   r.connectAttempts = battery.connectAttempts;
+  r.batteryWakes = reporter.batteryWakes;
+  r.drawnUaMs = battery.drawnUaMs;
   emit(`t=${clock.now()} end batches=${r.batches} bytes=${r.bytes} attempts=${r.connectAttempts} digest=${r.digest.toString(16)}`);
   return r;
 }

@@ -25,9 +25,17 @@ export interface PowerCosts {
   receiveUa: number;
   /** CPU + sensor power-up per sample, ms. */
   sampleActiveMs: number;
+  /**
+   * CPU time (at the active current) of a wake that only reads the battery ADC: the light-sleep
+   * exit and entry plus one ADC conversion. 2 ms × 80 mA ≈ 0.16 mA·s, a little more than one
+   * Wi-Fi DTIM beacon wake costs an ESP32 in auto light-sleep (ESP-IDF "Low Power Mode in Wi-Fi
+   * Scenarios", ESP32: 3.34 mA average at DTIM1 vs 2.19 mA at DTIM10, ≈ 0.13 mA·s per beacon
+   * at a 102.4 ms beacon interval). host-sim/battery/README.md says more.
+   */
+  batteryWakeMs: number;
 }
 
-export const DEFAULT_POWER_COSTS: PowerCosts = { txBaseMs: 20, rateBps: DEFAULT_LINK_RATE_BPS, receiveUa: 100_000, sampleActiveMs: 300 };
+export const DEFAULT_POWER_COSTS: PowerCosts = { txBaseMs: 20, rateBps: DEFAULT_LINK_RATE_BPS, receiveUa: 100_000, sampleActiveMs: 300, batteryWakeMs: 2 };
 
 /** Radio-on time of one write, ms: the wake plus the bytes' airtime (rounded up). */
 export function transmitMs(bytes: number, c: PowerCosts = DEFAULT_POWER_COSTS): number {

@@ -187,6 +187,12 @@ export class SimBattery implements BatteryAdc {
     return this.integratedCurrentUa();
   }
 
+  /** True while a burst of `load` is drawing (e.g. "radio": a packet on the air now). */
+  busy(load: Load): boolean {
+    this.integrate();
+    return this.integratedBusy(load);
+  }
+
   /** Remaining charge in ‰ of this device's capacity. */
   chargePermille(): number {
     this.integrate();
@@ -223,14 +229,16 @@ export class SimBattery implements BatteryAdc {
   // ------------------------------------------------------------ BatteryAdc
   /**
    * The ADC is read by code running on the CPU, so the cell is never read at the sleep current:
-   * the load a read sees is at least the CPU's active current, whether or not a wrapper charged
-   * that wake yet (the ESP32 datasheet's power modes: light sleep < 1 mA, CPU running with the
-   * radio idle ("modem sleep") 20–68 mA). The read itself lasts microseconds: no charge drawn.
+   * the loads add up as the cell sees them — the CPU running (its burst, or the active current
+   * when no wrapper charged that wake yet), plus the radio's TX and any outside load (a fault's
+   * drain). The ESP32 datasheet's power modes: light sleep < 1 mA, CPU running with the radio
+   * idle ("modem sleep") 20–68 mA. The read itself lasts microseconds: no charge drawn.
+   * (It used to take max(current, active): a 60 mA outside drain read as 80 mA, not ~140 mA.)
    */
   read(): number {
     const span = 2 ** this.resolution;
     this.integrate();
-    const mv = this.integratedTerminalMv(Math.max(this.integratedCurrentUa(), this.model.activeUa));
+    const mv = this.integratedTerminalMv(this.readLoadUa());
     let raw = Math.floor((mv * span) / this.fullScaleMv);
     const n = this.model.adcNoiseLsb;
     if (n > 0) raw += (this.random.nextU32() % (2 * n + 1)) - n;
@@ -251,6 +259,17 @@ export class SimBattery implements BatteryAdc {
     let ua = this.model.sleepUa;
     for (let i = 0; i < this.burstCount; i++) ua += this.burstUas[i];
     return ua;
+  }
+
+  private integratedBusy(load: Load): boolean {
+    for (let i = 0; i < this.burstCount; i++) if (this.burstLoads[i] === load) return true;
+    return false;
+  }
+
+  /** The load during a read: everything drawing now, with the CPU running whether charged yet or not. */
+  private readLoadUa(): number {
+    const ua = this.integratedCurrentUa();
+    return this.integratedBusy("cpu") ? ua : ua + this.model.activeUa - this.model.sleepUa;
   }
 
   private integratedOpenCircuitMv(): number {

@@ -147,7 +147,13 @@ export function runHealthTruth(o: TruthOptions): TruthReport {
     if (flat.has(d.id)) return;
     const left = d.battery.chargePermille();
     const perMs = (startPermille[i] - left) / elapsed;
-    if (perMs > 0 && left / perMs < rules.lowBattery.daysToEmpty * DAY) flat.add(d.id);
+    if (perMs > 0 && left / perMs < rules.lowBattery.daysToEmpty * DAY) {
+      flat.add(d.id);
+      // Its lead time counts to when it would go flat at that drain. (A device whose agent stopped
+      // at brown-out, its cell not yet dead at the end, is one of these: it had no time, so its
+      // lead time was NaN, and so was the median of all of them.)
+      flatAt.set(d.id, elapsed + Math.floor(left / perMs));
+    }
   });
   const leadDays: number[] = [];
   for (const id of flat) {

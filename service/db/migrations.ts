@@ -164,4 +164,13 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   // service/health: alerts, the actions outbox, commissioning results.
   ...HEALTH_MIGRATIONS,
+  {
+    // service/db/retention.ts deletes the oldest rows in batches through these (telemetry has telemetry_time).
+    name: "retention: time indexes on device_events, audit and fw_hourly",
+    sql: `
+      CREATE INDEX device_events_at ON device_events(at);
+      CREATE INDEX audit_at ON audit(at);
+      CREATE INDEX fw_hourly_hour ON fw_hourly(hour);
+    `,
+  },
 ];

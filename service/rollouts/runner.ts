@@ -12,7 +12,7 @@ import { loadBundle, retryBundle, type LoadedBundle } from "./bundle";
 import { RolloutDevices } from "./device-index";
 import { compareHealth } from "./health";
 import {
-  FINAL_STATES, step, tally, waveEnds, type DeviceFacts, type DeviceState, type HealthVerdict, type RolloutInput, type RolloutState,
+  FINAL_STATES, step, tally, waveEnds, type DeviceFacts, type DeviceState, type HealthVerdict, type RolloutInput, type RolloutState, type Tally,
 } from "./machine";
 import { imageHexOf, OfferPublisher } from "./offers";
 import type { RolloutSpec } from "./spec";
@@ -61,6 +61,8 @@ export class RolloutRunner implements ServiceModule {
   private readonly live = new Map<string, Live>();
   /** device id → live rollout ids holding it (not in a final state). */
   private readonly byDevice = new Map<string, Set<string>>();
+  /** Counts of finished rollouts not in memory (they no longer change), read once for list(). */
+  private readonly finishedTallies = new Map<string, Tally>();
   private readonly publisher: OfferPublisher;
   private timer: unknown;
   private stopped = false;
@@ -348,12 +350,23 @@ export class RolloutRunner implements ServiceModule {
     };
   }
 
+  /**
+   * Every rollout with its counts. A rollout in memory counts from its index; one that is not (a
+   * finished rollout after a restart: it no longer changes) has its devices read once, not on
+   * every call (the dashboard's rollouts page asks at each refresh).
+   */
   list(): Record<string, unknown>[] {
-    return this.store.loadAll().map(({ rollout: r, createdAt, devices }) => {
+    return this.store.loadRollouts().map(({ rollout: r, createdAt }) => {
       const live = this.live.get(r.id);
-      const t = tally(live ? live.devices.values() : devices);
+      const t = live ? live.devices.tally() : this.finishedTally(r.id);
       return { id: r.id, status: (live?.rollout ?? r).status, version: r.spec.version, target: r.spec.target, createdAt, wave: (live?.rollout ?? r).wave, total: t.total, succeeded: t.succeeded, failures: t.failures, halt: (live?.rollout ?? r).haltRule };
     });
+  }
+
+  private finishedTally(id: string): Readonly<Tally> {
+    let t = this.finishedTallies.get(id);
+    if (!t) this.finishedTallies.set(id, (t = tally(this.store.load(id)?.devices ?? [])));
+    return t;
   }
 
   devices(id: string): DeviceState[] {

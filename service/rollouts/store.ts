@@ -89,10 +89,6 @@ export class RolloutStore {
     return row && this.fromRow(row);
   }
 
-  loadAll(): { rollout: RolloutState; createdAt: number; devices: DeviceState[] }[] {
-    return this.q.all.all().map((row) => this.fromRow(row));
-  }
-
   /** The rollouts not yet ended, with their devices: what a starting service resumes (a finished one's devices are not read). */
   loadLive(): { rollout: RolloutState; createdAt: number; devices: DeviceState[] }[] {
     return this.q.live.all().map((row) => this.fromRow(row));
@@ -102,9 +98,17 @@ export class RolloutStore {
     return (this.q.events.all(id, limit) as { at: number; kind: string; detail: string | null }[]).map((e) => ({ ...e, detail: e.detail === null ? null : JSON.parse(e.detail) }));
   }
 
+  /** Every rollout, without its devices (the list). */
+  loadRollouts(): { rollout: RolloutState; createdAt: number }[] {
+    return this.q.all.all().map((row) => this.stateOf(row));
+  }
+
   private fromRow(row: RolloutRow): { rollout: RolloutState; createdAt: number; devices: DeviceState[] } {
-    const spec = JSON.parse(row.spec) as RolloutSpec & { waveEnds?: number[] };
-    const devices = (this.q.devices.all(row.id) as Record<string, unknown>[]).map(
+    return { ...this.stateOf(row), devices: this.devicesOf(row.id) };
+  }
+
+  private devicesOf(id: string): DeviceState[] {
+    return (this.q.devices.all(id) as Record<string, unknown>[]).map(
       (d): DeviceState => ({
         deviceId: d.device_id as string, position: d.position as number, wave: d.wave as number, state: d.state as DeviceState["state"],
         result: d.result as number | null, cause: d.cause as number | null, fromVersion: d.from_version as number | null,
@@ -113,11 +117,15 @@ export class RolloutStore {
         rollbackAt: d.rollback_at as number | null, rollbackResult: d.rollback_result as number | null,
       }),
     );
+  }
+
+  private stateOf(row: RolloutRow): { rollout: RolloutState; createdAt: number } {
+    const spec = JSON.parse(row.spec) as RolloutSpec & { waveEnds?: number[] };
     const rollout: RolloutState = {
       id: row.id, spec, status: row.status as RolloutState["status"], wave: row.wave, waveEnds: spec.waveEnds ?? [],
       waveStartedAt: row.wave_started_at ?? row.created_at, waveSucceededAt: row.wave_succeeded_at, haltRule: row.halt_rule,
       haltDetail: row.halt_detail === null ? null : JSON.parse(row.halt_detail), updatedAt: row.updated_at, finishedAt: row.finished_at,
     };
-    return { rollout, createdAt: row.created_at, devices };
+    return { rollout, createdAt: row.created_at };
   }
 }

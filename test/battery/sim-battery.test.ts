@@ -30,7 +30,9 @@ describe(`SimBattery physics (${replay})`, () => {
     expect(rest).toBe(4190 - Math.trunc((1500 * 250) / 1e6));
     b.transmit(100);
     expect(b.terminalMv()).toBe(b.openCircuitMv() - Math.trunc((250_000 * 250) / 1e6));
-    expect(Math.abs(adcToMillivolts(b.read(), b.resolution, b.fullScaleMv) - b.terminalMv())).toBeLessThanOrEqual(2);
+    // The read is made by the CPU, running on top of the TX: the ADC sees both (20 mV more sag).
+    const readLoad = b.model.transmitUa + b.model.activeUa - b.model.sleepUa;
+    expect(Math.abs(adcToMillivolts(b.read(), b.resolution, b.fullScaleMv) - (b.openCircuitMv() - Math.trunc((readLoad * 250) / 1e6)))).toBeLessThanOrEqual(2);
     clock.advance(100);
     expect(b.terminalMv()).toBe(b.openCircuitMv()); // sleep current × R rounds to 0 mV
     expect(rest - b.terminalMv()).toBeLessThanOrEqual(1);
@@ -94,11 +96,31 @@ describe(`SimBattery physics (${replay})`, () => {
     b.active(300);
     expect(Math.abs(adcMv() - b.terminalMv())).toBeLessThanOrEqual(2);
     expect(Math.abs(adcMv() - atActive)).toBeLessThanOrEqual(2);
-    // A read inside a TX burst sees the burst's sag, as before.
+    // A read inside a TX burst sees the burst's sag, plus the CPU that reads (loads add up).
     clock.advance(300);
     b.transmit(50);
-    expect(Math.abs(adcMv() - b.terminalMv())).toBeLessThanOrEqual(2);
+    const txAndCpu = b.openCircuitMv() - Math.trunc(((b.model.transmitUa + b.model.activeUa - b.model.sleepUa) * b.model.internalMilliohm) / 1e6);
+    expect(Math.abs(adcMv() - txAndCpu)).toBeLessThanOrEqual(2);
     expect(atActive - adcMv()).toBeGreaterThan(35);
+  });
+
+  it("a read sees the sum of the loads: an outside drain adds to the CPU's current, it does not hide under it", () => {
+    const clock = new VirtualClock();
+    const b = new SimBattery(clock, new SeededRandom(SEED), { adcNoiseLsb: 0, capacityVariationPermille: 0, startPermille: 300 });
+    const m = b.model;
+    const adcMv = () => adcToMillivolts(b.read(), b.resolution, b.fullScaleMv);
+    const sagMv = (ua: number) => Math.trunc((ua * m.internalMilliohm) / 1e6);
+    b.burst(60_000, 3_600_000); // a battery-drain fault: 60 mA outside the chip ("other")
+    clock.advance(1000);
+    // Not yet charged for this wake: the CPU still runs to read: sleep + 60 mA + (active − sleep) ≈ 140 mA.
+    // (The old max(current, active) read 80 mA here: 15 mV high.)
+    expect(Math.abs(adcMv() - (b.openCircuitMv() - sagMv(m.activeUa + 60_000))), replay).toBeLessThanOrEqual(2);
+    // A wake already charged (the CPU's burst): the same sum, not the CPU counted twice.
+    b.active(300);
+    expect(Math.abs(adcMv() - (b.openCircuitMv() - sagMv(m.activeUa + 60_000))), replay).toBeLessThanOrEqual(2);
+    // And TX on top: all three.
+    b.transmit(50);
+    expect(Math.abs(adcMv() - (b.openCircuitMv() - sagMv(m.transmitUa + m.activeUa - m.sleepUa + 60_000))), replay).toBeLessThanOrEqual(2);
   });
 
   it("capacity varies per device within the stated spread, deterministically per seed", () => {

@@ -105,6 +105,17 @@ describe("tether device: flags are checked before anything starts", () => {
     expect(fs.existsSync(db)).toBe(false);
   });
 
+  it("refuses a retention horizon that is not a duration or is too short, before creating the database", () => {
+    const db = path.join(tmp, "fleet-keep.db");
+    const word = tether(["fleet", "serve", "--broker", deadBroker, "--db", db, "--keep-telemetry", "a month"]);
+    expect(word.code).toBe(2);
+    expect(word.err).toMatch(/--keep-telemetry "a month": expected a duration like 30d or 12h, or "forever"/);
+    const short = tether(["fleet", "serve", "--broker", deadBroker, "--db", db, "--keep-fw-hourly", "1d"]);
+    expect(short.code).toBe(2);
+    expect(short.err).toMatch(/--keep-fw-hourly "1d": must be at least 168h/);
+    expect(fs.existsSync(db)).toBe(false);
+  });
+
   it("refuses a password without a user, --ca with mqtt://, and a CA file that holds no certificate", () => {
     const noUser = tether(["device", "--id", "d1", "--broker", deadBroker], { TETHER_PASSWORD: "hunter2" });
     expect(noUser.code).toBe(2);

@@ -48,7 +48,8 @@ describe("fleet database", () => {
     expect(fs.readFileSync(file).equals(before)).toBe(true);
   });
 
-  it("refuses a database whose pages were overwritten", () => {
+  /** A database of 3,000 telemetry rows; `crashed` leaves its WAL file behind as a killed process would. */
+  function filled(crashed: boolean): string {
     const file = path.join(tempDir("fleet-db-"), "fleet.db");
     const db = openDatabase(file);
     const ins = db.prepare("INSERT INTO telemetry (device_id, seq, received_at, wall, samples) VALUES (?, ?, 1, 1, 0)");
@@ -56,13 +57,47 @@ describe("fleet database", () => {
       for (let i = 0; i < 3000; i++) ins.run(`dev-${i % 50}`, i);
     })();
     db.pragma("wal_checkpoint(TRUNCATE)");
+    if (!crashed) {
+      db.close();
+      return file;
+    }
+    // Copy the files while still open: the copy is what a kill -9 leaves (the WAL file not removed).
+    db.prepare("INSERT INTO devices (id, first_seen, last_seen) VALUES ('d1', 1, 1)").run();
+    const copy = path.join(tempDir("fleet-db-"), "fleet.db");
+    fs.copyFileSync(file, copy);
+    fs.copyFileSync(`${file}-wal`, `${copy}-wal`);
     db.close();
+    return copy;
+  }
+
+  function overwriteMiddlePages(file: string): void {
     const bytes = fs.readFileSync(file);
     // Garbage over the middle pages (b-tree pages of the tables), the header left intact.
     for (let i = 4096 * 3; i < Math.min(bytes.length, 4096 * 8); i++) bytes[i] = (i * 7919) & 0xff;
     fs.writeFileSync(file, bytes);
-    expect(() => openDatabase(file)).toThrow(DatabaseError);
+  }
+
+  it("refuses a database whose pages were overwritten, when the full check is asked for", () => {
+    const file = filled(false);
+    overwriteMiddlePages(file);
+    expect(() => openDatabase(file, { fullCheck: true })).toThrow(DatabaseError);
+    expect(() => openDatabase(file, { fullCheck: true })).toThrow(/damaged|cannot be read/);
+  });
+
+  it("runs the full check by itself after a run that did not close the database", () => {
+    const file = filled(true);
+    expect(fs.statSync(`${file}-wal`).size).toBeGreaterThan(0);
+    overwriteMiddlePages(file);
     expect(() => openDatabase(file)).toThrow(/damaged|cannot be read/);
+  });
+
+  it("opens a cleanly closed database without reading every page (the start cost does not grow with the file)", () => {
+    const file = filled(false);
+    overwriteMiddlePages(file);
+    // By design: the header and schema are read, the table pages are not (tether fleet serve --check-db reads them).
+    const db = openDatabase(file);
+    expect(schemaVersion(db)).toBe(MIGRATIONS.length);
+    db.close();
   });
 
   it("refuses a SQLite file that is not a Tether fleet database", () => {

@@ -17,7 +17,7 @@ describe("ESP32 adapters on the Moddable fakes", () => {
     expect(lines.at(-1)).toBe("done");
     expect(find("clock ")).toEqual(["clock order=abcd advanced=400"]);
     expect(find("wallclock ")[0]).toMatch(/^wallclock synced=1 unix=17672256\d\d traces=\d+$/);
-    expect(find("kv ")).toEqual(["kv codes=key-too-long,value-too-long,full,io keys=boot,max,str"]);
+    expect(find("kv ")).toEqual(["kv codes=key-too-long,value-too-long,full,io keys=boot,str"]);
     // 0xf0 & 0x3c = 0x30, 0x0f & 0xff = 0x0f, then an erased byte.
     expect(find("flash ")).toEqual(["flash nor=300eff codes=range,range,io,io"]);
     expect(find("sha256 ")).toEqual(["sha256 abc=ba7816bf8f01cfea"]);

@@ -6,6 +6,8 @@ import fs from "node:fs";
 import { realClock } from "../../service/clock";
 import { FleetService } from "../../service/fleet-service";
 import { parseListen } from "../../service/http/server";
+import { openDatabase } from "../../service/db/open";
+import { parseRetention } from "../../service/db/retention";
 import { parseDurationMs } from "../../service/rollouts/spec";
 import { MqttSocketTransport } from "../../service/transport/mqtt-socket";
 import { parseFlags, UsageError } from "../args";
@@ -30,6 +32,13 @@ const HELP = `usage: tether fleet serve --broker URL [--db FILE] [--http HOST:PO
   --tick D              how often rollouts advance (default 5s)
   --rules FILE          health rules and their actions (JSON; docs/fleet-service.md); without it
                         the default rules run and no actions
+  --keep-telemetry D    delete telemetry rows older than D (default 30d; "forever" keeps all)
+  --keep-events D       device events (online, boot, ota ...) older than D (default 90d)
+  --keep-audit D        the HTTP audit log older than D (default 365d)
+  --keep-fw-hourly D    hourly firmware health buckets older than D (default 90d, at least 7d);
+                        a live rollout's buckets stay whatever D is
+  --check-db            run the full integrity check of the database at start (it runs by
+                        itself after a run that did not shut down cleanly)
 
 ${COMMISSION_HELP}`;
 
@@ -53,6 +62,11 @@ async function serve(argv: string[]): Promise<number> {
     "client-id": { type: "string" },
     tick: { type: "string" },
     rules: { type: "string" },
+    "keep-telemetry": { type: "string" },
+    "keep-events": { type: "string" },
+    "keep-audit": { type: "string" },
+    "keep-fw-hourly": { type: "string" },
+    "check-db": { type: "boolean" },
     help: { type: "boolean" },
   });
   if (values.help) {
@@ -96,7 +110,14 @@ async function serve(argv: string[]): Promise<number> {
   } catch (err) {
     throw new UsageError(`--rules ${values.rules}: ${(err as Error).message}`);
   }
-  const service = new FleetService({ db: values.db ?? "fleet.db", clock: realClock, transport, log, rollouts: { tickMs } });
+  let retention;
+  try {
+    retention = parseRetention({ telemetry: values["keep-telemetry"], events: values["keep-events"], audit: values["keep-audit"], fwHourly: values["keep-fw-hourly"] });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const db = openDatabase(values.db ?? "fleet.db", { fullCheck: values["check-db"] ?? false });
+  const service = new FleetService({ db, clock: realClock, transport, log, rollouts: { tickMs }, retention });
   await service.use(new ProactiveSupport(service, rules));
   let stopping = false;
   const stop = async () => {

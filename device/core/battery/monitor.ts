@@ -12,6 +12,7 @@
  * Integer arithmetic only: the events reach traces compared between XS and Node.
  */
 import type { BatteryAdc, Clock } from "../../ports";
+import { intervalProblem } from "../config/intervals";
 import { BATTERY_STATUS, type BatteryAlarm, type BatteryReport, type BatteryStatusCode } from "../telemetry/record";
 import {
   BatteryInputError,
@@ -73,6 +74,13 @@ export interface BatteryConfig {
    * is taken anyway and the wait starts again: a very long download must not hide a dying cell.
    */
   maxReadDeferMs: number;
+  /**
+   * The reporter reads the battery at least this often, whatever the sampling interval: with
+   * 10-min sampling the median of 5 lagged two readings (20 min) behind a fast drain, and the
+   * low alarm came ~21 min after the true 20 % crossing. At or below this interval nothing
+   * changes (no wake of its own). Bounds: config/intervals.ts.
+   */
+  maxBatteryReadIntervalMs: number;
 }
 
 export const DEFAULT_BATTERY_CONFIG: BatteryConfig = {
@@ -97,6 +105,7 @@ export const DEFAULT_BATTERY_CONFIG: BatteryConfig = {
   maxReportIntervalMs: 6 * 3600_000,
   otaMinPct: 30,
   maxReadDeferMs: 10 * 60_000,
+  maxBatteryReadIntervalMs: 60_000,
 };
 
 export type ChargerState = "charging" | "full" | "discharging" | "absent" | undefined;
@@ -451,6 +460,8 @@ export function validateBatteryConfig(c: BatteryConfig): void {
   pos("brownoutMv", c.brownoutMv);
   pos("fastDrainPctPerHour", c.fastDrainPctPerHour, 0);
   pos("maxReadDeferMs", c.maxReadDeferMs, 0);
+  const p = intervalProblem("maxBatteryReadIntervalMs", c.maxBatteryReadIntervalMs);
+  if (p !== undefined) throw new BatteryInputError(p);
 }
 
 /**
@@ -494,10 +505,11 @@ export class BatteryMonitor {
   }
 
   /**
-   * While `busy()` is true the radio is sending back to back (an OTA download: block wants and
-   * PUBACKs), so a read would see the cell sagging under TX (I·R, tens of mV: several points of
-   * SoC, enough to raise a false low alarm and defer the download itself). poll() then keeps the
-   * last readings instead, for up to maxReadDeferMs at a time. prime() (boot) always reads.
+   * While `busy()` is true the radio is sending (an OTA download: block wants and PUBACKs back to
+   * back; or a packet just written), so a read would see the cell sagging under TX (I·R, tens of
+   * mV: several points of SoC, enough to raise a false low alarm and defer the download itself).
+   * poll() then keeps the last readings instead, for up to maxReadDeferMs at a time. prime()
+   * (boot) always reads.
    */
   deferReadsWhile(busy: () => boolean): void {
     this.radioBusy = busy;

@@ -21,6 +21,11 @@ export interface IntervalBound {
 export const INTERVAL_BOUNDS = {
   sampleIntervalMs: { min: 100, max: DAY_MS, unit: "ms" },
   reportIntervalMs: { min: 100, max: DAY_MS, unit: "ms" },
+  /**
+   * The battery is read at least this often whatever the sampling interval (a wake of its own
+   * between ticks). At most a day: a longer value is the same as none at any sampling interval.
+   */
+  maxBatteryReadIntervalMs: { min: 1000, max: DAY_MS, unit: "ms" },
   /** The range dead-link detection is proven over (test/mqtt/keepalive.test.ts). */
   keepAliveSec: { min: 2, max: 20 * 60, unit: "s" },
   connackTimeoutMs: { min: 100, max: 10 * 60_000, unit: "ms" },

@@ -129,6 +129,7 @@ export class MqttClient {
   private subscribeRefusals = 0;
   /** When this connection last sent, received and pinged (keepalive.ts). */
   private readonly traffic: KeepAliveClock = { lastSent: 0, lastReceived: 0, lastPing: undefined };
+  private lastWriteAt: number | undefined;
   private nextId = 1;
   /**
    * QoS 1 PUBLISHes awaiting PUBACK, in publish order. RAM only: what must survive a reboot is
@@ -177,6 +178,13 @@ export class MqttClient {
 
   get connected(): boolean {
     return this.phase === "connected";
+  }
+  /**
+   * When the client last wrote to its socket (clock ms), undefined before its first write: that
+   * packet may still be on the air, so a battery read waits past it (agent.ts).
+   */
+  get lastWrittenAt(): number | undefined {
+    return this.lastWriteAt;
   }
   /** QoS 1 messages not yet acknowledged (stored, sent or waiting for a connection). */
   get inflightCount(): number {
@@ -313,7 +321,7 @@ export class MqttClient {
       this.finish(`write failed: ${String(e)}`);
       return false;
     }
-    this.traffic.lastSent = this.ports.clock.now();
+    this.traffic.lastSent = this.lastWriteAt = this.ports.clock.now();
     return true;
   }
 

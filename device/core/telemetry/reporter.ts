@@ -30,6 +30,9 @@ export const DEFAULT_TELEMETRY_CONFIG: TelemetryConfig = { sampleIntervalMs: 60_
 /** Samples kept between reports; beyond this the oldest go (and are counted). */
 export const MAX_BUFFERED_SAMPLES = 256;
 
+/** Why the reporter woke: a sampling tick, or a battery read of its own between ticks. */
+export type WakeKind = "sample" | "battery";
+
 export interface DeviceIdentity {
   deviceId: string;
   firmware: string;
@@ -50,8 +53,11 @@ export interface TelemetryReporterDeps {
   linkStats?(): LinkStats | undefined;
   /** The script engine's free heap, reported in each batch (boards only). */
   memory?: MemoryMeter;
-  /** Called at the start of each sampling tick (host-sim charges the active current here). */
-  onWake?(): void;
+  /**
+   * Called at the start of each wake: a sampling tick ("sample"), or a battery read between ticks
+   * ("battery", maxBatteryReadIntervalMs). Host-sim charges the CPU's current here.
+   */
+  onWake?(kind: WakeKind): void;
   log?: Log;
   maxBytes?: number;
   maxBufferedSamples?: number;
@@ -131,6 +137,19 @@ export class TelemetryReporter {
   private reportOrder = 0;
   /** The pending tick's battery reading was taken before a report: the tick does not read again. */
   private batteryReadEarly = false;
+  /**
+   * Battery reads between sampling ticks (the monitor's maxBatteryReadIntervalMs): the span from
+   * one tick's scheduling to the next tick is cut into `batterySlots` equal parts, and the battery
+   * is read at each inner boundary. One slot (sampling at or below the maximum) means none.
+   */
+  private batteryArmed = false;
+  private batteryDueAt = 0;
+  private batteryFrom = 0;
+  private batterySpan = 0;
+  private batterySlots = 1;
+  private batterySlot = 0;
+  /** Wakes taken only to read the battery (their cost is counted in bench/battery-accuracy). */
+  batteryWakes = 0;
   private running = false;
   /** reportNow's lists of the batches it built, reused; undefined while a report uses them. */
   private outBytes: (Uint8Array | undefined)[] | undefined = [];
@@ -168,7 +187,7 @@ export class TelemetryReporter {
     this.batteryReadEarly = false;
     if (this.timer !== undefined) this.deps.clock.clearTimeout(this.timer);
     this.timer = undefined;
-    this.sampleArmed = this.reportArmed = false;
+    this.sampleArmed = this.reportArmed = this.batteryArmed = false;
   }
 
   get isRunning(): boolean {
@@ -197,7 +216,7 @@ export class TelemetryReporter {
   }
 
   private tick(readBattery: boolean): void {
-    this.deps.onWake?.();
+    this.deps.onWake?.("sample");
     const battery = this.deps.battery;
     if (battery) {
       if (readBattery) battery.poll();
@@ -350,6 +369,33 @@ export class TelemetryReporter {
     this.sampleArmed = true;
     this.sampleDueAt = this.deps.clock.now() + delayMs;
     this.sampleOrder = ++this.scheduled;
+    this.scheduleBatteryReads(delayMs);
+  }
+
+  /**
+   * Battery reads of their own until the tick just scheduled `spanMs` from now: as many equal
+   * parts as keep every gap within maxBatteryReadIntervalMs, integer ms. Sampling at or below
+   * that maximum (the 60 s default) arms none: no extra wake, the timer exactly as before.
+   */
+  private scheduleBatteryReads(spanMs: number): void {
+    this.batteryArmed = false;
+    const battery = this.deps.battery;
+    if (!battery) return;
+    const max = battery.config.maxBatteryReadIntervalMs;
+    const slots = Math.floor((spanMs + max - 1) / max);
+    if (slots <= 1) return;
+    this.batteryFrom = this.deps.clock.now();
+    this.batterySpan = spanMs;
+    this.batterySlots = slots;
+    this.batterySlot = 0;
+    this.nextBatteryRead();
+  }
+
+  /** Moves on to the next battery read between ticks, or disarms after the last. */
+  private nextBatteryRead(): void {
+    this.batterySlot++;
+    this.batteryArmed = this.batterySlot < this.batterySlots;
+    if (this.batteryArmed) this.batteryDueAt = this.batteryFrom + Math.floor((this.batterySpan * this.batterySlot) / this.batterySlots);
   }
 
   private scheduleReport(): void {
@@ -358,10 +404,13 @@ export class TelemetryReporter {
     this.reportOrder = ++this.scheduled;
   }
 
-  /** Sets the one timer for the earlier of the two, unless it is already set for then. */
+  /** Sets the one timer for the earliest of the three, unless it is already set for then. */
   private armTimer(): void {
-    if (!this.sampleArmed && !this.reportArmed) return;
-    const at = !this.reportArmed ? this.sampleDueAt : !this.sampleArmed ? this.reportDueAt : Math.min(this.sampleDueAt, this.reportDueAt);
+    let at = Infinity;
+    if (this.sampleArmed) at = this.sampleDueAt;
+    if (this.reportArmed && this.reportDueAt < at) at = this.reportDueAt;
+    if (this.batteryArmed && this.batteryDueAt < at) at = this.batteryDueAt;
+    if (at === Infinity) return;
     const clock = this.deps.clock;
     if (this.timer !== undefined) {
       if (this.timerAt === at) return;
@@ -379,6 +428,17 @@ export class TelemetryReporter {
     while (this.running) {
       const sampleDue = this.sampleArmed && this.sampleDueAt <= now;
       const reportDue = this.reportArmed && this.reportDueAt <= now;
+      // A battery read of its own runs only when strictly first: a report due at its instant takes
+      // it before its TX (runReport), and a tick reads anyway.
+      if (
+        this.batteryArmed &&
+        this.batteryDueAt <= now &&
+        (!sampleDue || this.batteryDueAt < this.sampleDueAt) &&
+        (!reportDue || this.batteryDueAt < this.reportDueAt)
+      ) {
+        this.runBatteryRead();
+        continue;
+      }
       if (!sampleDue && !reportDue) break;
       const reportFirst =
         reportDue && (!sampleDue || this.reportDueAt < this.sampleDueAt || (this.reportDueAt === this.sampleDueAt && this.reportOrder < this.sampleOrder));
@@ -396,17 +456,31 @@ export class TelemetryReporter {
     if (this.running) this.scheduleSample(this.config.sampleIntervalMs);
   }
 
+  /** A wake only to read the battery (maxBatteryReadIntervalMs): no sensor sample, no report. */
+  private runBatteryRead(): void {
+    this.nextBatteryRead();
+    this.batteryWakes++;
+    this.deps.onWake?.("battery");
+    this.deps.battery!.poll(); // a brown-out here stops us through its handler
+  }
+
   private runReport(): void {
     this.reportArmed = false;
-    // Measure, then transmit. A sampling tick due now (at one instant the one scheduled first
-    // runs first, which puts the report first) or within the report's TX window would
-    // read the battery in the radio's voltage dip: take that tick's reading now, before the
-    // report goes out (its sensor sample stays on schedule, in the next batch).
+    // Measure, then transmit. A sampling tick, or a battery read of its own, due now (at one
+    // instant the one scheduled first runs first, which puts the report first) or within the
+    // report's TX window would read the battery in the radio's voltage dip: take that reading now,
+    // before the report goes out (a tick's sensor sample stays on schedule, in the next batch).
     const battery = this.deps.battery;
-    if (battery && this.sampleArmed && !this.batteryReadEarly && this.sampleDueAt - this.deps.clock.now() <= REPORT_TX_GUARD_MS) {
-      this.batteryReadEarly = true;
-      battery.poll();
-      if (!this.running) return; // brown-out at that reading: its handler stopped us
+    if (battery) {
+      const now = this.deps.clock.now();
+      const forTick = this.sampleArmed && !this.batteryReadEarly && this.sampleDueAt - now <= REPORT_TX_GUARD_MS;
+      const forRead = this.batteryArmed && this.batteryDueAt - now <= REPORT_TX_GUARD_MS;
+      if (forTick || forRead) {
+        if (forTick) this.batteryReadEarly = true;
+        if (forRead) this.nextBatteryRead();
+        battery.poll();
+        if (!this.running) return; // brown-out at that reading: its handler stopped us
+      }
     }
     try {
       this.reportNow();

@@ -3,6 +3,7 @@
  * NVS: namespaces and keys of at most 15 characters, blobs/strings of at most 4000 bytes here
  * (the port's limit), a byte capacity, and Moddable's error texts ("nvs set fail", ...).
  * get of a missing key or namespace returns undefined; delete of a missing key is not an error.
+ * set erases the key first, as Moddable's xs_preference_set does (nvs_erase_key, then nvs_set_blob).
  */
 import { world } from "./world";
 
@@ -36,11 +37,12 @@ const Preference = {
     if (key.length === 0 || key.length > NVS_KEY_MAX) throw new Error("nvs set fail");
     if (sizeOf(stored) > NVS_VALUE_MAX) throw new Error("nvs set fail");
     const ns = w.nvs.get(domain) ?? new Map<string, unknown>();
-    const old = ns.get(key);
-    const after = used() - (old === undefined ? 0 : sizeOf(old) + ENTRY_OVERHEAD) + sizeOf(stored) + ENTRY_OVERHEAD;
-    if (after > w.nvsCapacity) throw new Error("nvs set fail");
-    ns.set(key, stored);
     w.nvs.set(domain, ns);
+    // xs_preference_set erases the key before nvs_set_blob (ERASE_KEY): a set that then finds no
+    // room has lost the old value.
+    ns.delete(key);
+    if (used() + sizeOf(stored) + ENTRY_OVERHEAD > w.nvsCapacity) throw new Error("nvs set fail");
+    ns.set(key, stored);
   },
   get(domain: string, key: string): unknown {
     const v = world().nvs.get(domain)?.get(key);
