@@ -8,10 +8,19 @@
  * The counter itself is 64-bit in the store (it never goes back, whatever the uptime); the
  * number on the wire is its low 32 bits, so it wraps to 0 after 4,294,967,295 instead of
  * stopping there. At one message a second that is 136 years.
+ *
+ * A power cut must not lose the key (on the board a set erases it first, util/cut-safe-kv.ts):
+ * a lost reservation would restart numbering at 0 and reuse numbers. So each reservation is
+ * written to the shadow key first, then to the plain key, and the shadow is kept (one write less
+ * than deleting it); the counter reads the larger of the two. A stale shadow is never larger
+ * than what was reserved, so it cannot make a number repeat, and an older image after a rollback
+ * reads the plain key, which always holds the latest reservation.
  */
 import type { KeyValueStore } from "../ports";
+import { shadowKeyOf } from "./util/cut-safe-kv";
 
 export const SEQ_KEY = "seq.next";
+const SEQ_SHADOW_KEY = shadowKeyOf(SEQ_KEY);
 export const SEQ_WINDOW = 16;
 /** The wire number is the counter modulo this (telemetry's `seq` is a uint32). */
 export const SEQ_MODULUS = 2 ** 32;
@@ -21,7 +30,7 @@ export class SequenceCounter {
   private reservedUpTo: number;
 
   constructor(private readonly kv: KeyValueStore) {
-    this.next = readCounter(kv.get(SEQ_KEY)) ?? 0;
+    this.next = storedCounter(kv) ?? 0;
     this.reservedUpTo = this.next;
   }
 
@@ -30,7 +39,11 @@ export class SequenceCounter {
     if (this.next >= this.reservedUpTo) {
       // Stored first: if the write fails, nothing unreserved is handed out (the caller sees the error).
       const upTo = this.next + SEQ_WINDOW;
-      this.kv.set(SEQ_KEY, writeCounter(upTo));
+      const bytes = writeCounter(upTo);
+      // No plain key (the first reservation, or a cut lost it): nothing to lose by rewriting it, and
+      // a shadow left by that cut must keep its reservation until the plain key holds a larger one.
+      if (this.kv.get(SEQ_KEY) !== undefined) this.kv.set(SEQ_SHADOW_KEY, bytes);
+      this.kv.set(SEQ_KEY, bytes);
       this.reservedUpTo = upTo;
     }
     return this.next++ % SEQ_MODULUS;
@@ -40,6 +53,14 @@ export class SequenceCounter {
   peek(): number {
     return this.next % SEQ_MODULUS;
   }
+}
+
+/** The larger of the plain and the shadow reservation; undefined when neither reads. */
+function storedCounter(kv: KeyValueStore): number | undefined {
+  const plain = readCounter(kv.get(SEQ_KEY));
+  const shadow = readCounter(kv.get(SEQ_SHADOW_KEY));
+  if (plain === undefined) return shadow;
+  return shadow === undefined ? plain : Math.max(plain, shadow);
 }
 
 /** The stored counter: 8 bytes big-endian (4 bytes from builds before the counter was 64-bit). */

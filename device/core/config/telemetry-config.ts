@@ -6,6 +6,7 @@
 import { KvError, rethrowHalt, type KeyValueStore, type Log } from "../../ports";
 import { utf8Decode, utf8Encode } from "../mqtt/utf8";
 import { cborDecode, cborEncode } from "../util/cbor";
+import { readCutSafe, writeCutSafe } from "../util/cut-safe-kv";
 import type { TelemetryConfig } from "../telemetry/reporter";
 
 // ---------------------------------------------------------------- wire constants
@@ -169,14 +170,14 @@ export function decodeConfigResult(bytes: Uint8Array): ConfigResult {
 
 // ---------------------------------------------------------------- persistence
 export function saveTelemetryConfig(kv: KeyValueStore, c: TelemetryConfig): void {
-  kv.set(CONFIG_KV_KEY, encodeConfigRequest({ reportIntervalSec: c.reportIntervalMs / 1000, sampleIntervalSec: c.sampleIntervalMs / 1000 }));
+  writeCutSafe(kv, CONFIG_KV_KEY, encodeConfigRequest({ reportIntervalSec: c.reportIntervalMs / 1000, sampleIntervalSec: c.sampleIntervalMs / 1000 }));
 }
 
 /** The persisted config, or `defaults` when none is stored or it is unreadable (logged). */
 export function loadTelemetryConfig(kv: KeyValueStore, defaults: TelemetryConfig, log?: Log): TelemetryConfig {
   let bytes: Uint8Array | undefined;
   try {
-    bytes = kv.get(CONFIG_KV_KEY);
+    bytes = readCutSafe(kv, CONFIG_KV_KEY);
   } catch (e) {
     rethrowHalt(e);
     log?.("warn", `config: cannot read stored config: ${(e as Error).message}`);

@@ -6,7 +6,8 @@
  *
  * Layout (NVS-friendly: keys ≤ 15 chars, one value ≤ 4000 bytes):
  *   "ob<n mod 10000>"  record n: [n u32][topic len u16][topic][payload]
- *   "obd"              dropped count, u32; written only when a record is dropped
+ *   "obd"              dropped count, u32; written only when a record is dropped, cut-safe
+ *                      (util/cut-safe-kv.ts: its shadow "~obd" exists only during the rewrite)
  * There is no meta record: the records carry their numbers, so load() rebuilds head and tail
  * from what it finds, and a record written just before a power cut is simply there.
  *
@@ -17,6 +18,7 @@
  */
 import { KV_VALUE_MAX, KvError, type KeyValueStore, type Log } from "../../ports";
 import { TopicUtf8, utf8Decode } from "../mqtt/utf8";
+import { readCutSafe, writeCutSafe } from "../util/cut-safe-kv";
 import { setErrorName } from "../util/error-name";
 
 export const OUTBOX_PREFIX = "ob";
@@ -234,7 +236,7 @@ export class Outbox {
   private countDrop(k: number): void {
     this.droppedCount += k;
     try {
-      this.kv.set(OUTBOX_DROPPED_KEY, u32(this.droppedCount));
+      writeCutSafe(this.kv, OUTBOX_DROPPED_KEY, u32(this.droppedCount));
     } catch (e) {
       if (!(e instanceof KvError)) throw e;
       this.log("error", `outbox: could not save the dropped count: ${String(e)}`);
@@ -251,7 +253,7 @@ export class Outbox {
   }
 
   private load(): void {
-    const d = this.kv.get(OUTBOX_DROPPED_KEY);
+    const d = readCutSafe(this.kv, OUTBOX_DROPPED_KEY);
     if (d && d.length === 4) this.droppedCount = getU32(d, 0);
     const found: { n: number; size: number }[] = [];
     const unreadable: string[] = [];

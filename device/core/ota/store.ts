@@ -6,6 +6,7 @@
  */
 import { KvError, type KeyValueStore, type SlotIndex } from "../../ports";
 import { cborDecode, cborEncode } from "../util/cbor";
+import { deleteCutSafe, readCutSafe, writeCutSafe } from "../util/cut-safe-kv";
 
 const KEY_COUNTER = "ota.ctr";
 const KEY_REJECTED = "ota.rej";
@@ -74,7 +75,7 @@ export class OtaStore {
   constructor(private readonly kv: KeyValueStore) {}
 
   securityCounter(): number {
-    const b = this.kv.get(KEY_COUNTER);
+    const b = readCutSafe(this.kv, KEY_COUNTER);
     if (!b || b.length !== 4) return 0;
     return new DataView(b.buffer, b.byteOffset, 4).getUint32(0, true);
   }
@@ -88,7 +89,7 @@ export class OtaStore {
   }
 
   rejected(): number[] {
-    const b = this.kv.get(KEY_REJECTED);
+    const b = readCutSafe(this.kv, KEY_REJECTED);
     if (!b) return [];
     try {
       const v = cborDecode(b);
@@ -137,11 +138,12 @@ export class OtaStore {
    * cut that tore an entry but left its first word erased, ESP-IDF programs the next item over the
    * leftovers and drops it at the next lookup (its old copy already erased). A second write lands
    * on a clean entry; a store that still does not read back is an I/O error, not a silent loss.
+   * Every key is written cut-safe (util/cut-safe-kv.ts): on the board a set erases the key first.
    */
   private put(key: string, value: Uint8Array): void {
     for (let i = 0; i < 2; i++) {
-      this.kv.set(key, value);
-      const back = this.kv.get(key);
+      writeCutSafe(this.kv, key, value);
+      const back = readCutSafe(this.kv, key);
       if (back && back.length === value.length && back.every((b, j) => b === value[j])) return;
     }
     throw new KvError("io", `kv: "${key}" does not read back what was written`);
@@ -177,7 +179,7 @@ export class OtaStore {
   }
 
   clearAttempt(): void {
-    this.kv.delete(KEY_ATTEMPT);
+    deleteCutSafe(this.kv, KEY_ATTEMPT);
   }
 
   running(): RunningRecord | undefined {
@@ -192,7 +194,7 @@ export class OtaStore {
 
   /** A corrupt entry reads as absent (it must not stop the agent); a failing read throws. */
   private decode(key: string): unknown {
-    const b = this.kv.get(key);
+    const b = readCutSafe(this.kv, key);
     if (!b) return undefined;
     try {
       return cborDecode(b);
