@@ -132,6 +132,33 @@ describe("cut-safe overwrite (util/cut-safe-kv.ts) on erase-then-set NVS", () =>
     );
   });
 
+  it("the plain key is erased only once the shadow reads back (a shadow programmed over a torn entry's leftovers)", () => {
+    // "k" takes entries 0 and 1; entry 2, where the shadow goes, holds a torn program's leftovers
+    // with its first word still erased (as in test/ota/store-readback.test.ts): NVS reports the
+    // shadow's write done, and drops the item at its next lookup.
+    const dirty = () => {
+      const b = board();
+      b.kv.set("k", bytes(20, 1));
+      b.part.write(64 + 2 * 32 + 4, new Uint8Array([0x00, 0x00]));
+      return b;
+    };
+    const probe = dirty();
+    const start = probe.flash.opCount;
+    writeCutSafe(probe.kv, "k", bytes(20, 2));
+    const n = probe.flash.opCount - start;
+    for (let i = 0; i <= n; i++) {
+      const b = dirty();
+      const at = b.flash.opCount + i;
+      b.flash.fault = (o) => (o.seq === at ? { powerCut: true } : undefined);
+      try {
+        writeCutSafe(b.kv, "k", bytes(20, 2));
+      } catch (e) {
+        if (!(e instanceof PowerCut)) throw e;
+      }
+      expect([1, 2], `cut at op ${i} of ${n}`).toContain(first(readCutSafe(reboot(b).kv, "k")));
+    }
+  });
+
   it("a delete never brings an older value back", () => {
     // A shadow older than the plain key (left by an older image's rewrite) must go first.
     cutEverywhere(

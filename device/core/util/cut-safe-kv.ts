@@ -15,7 +15,7 @@
  * overwrite) is written directly too: the shadow keeps the current value until the plain key
  * has the new one.
  */
-import type { KeyValueStore } from "../../ports";
+import { KvError, type KeyValueStore } from "../../ports";
 
 /** Shadow keys are "~" + key; keys stay within KV_KEY_MAX (15), so a cut-safe key has at most 14 characters. */
 export const SHADOW_PREFIX = "~";
@@ -29,10 +29,21 @@ export function readCutSafe(kv: KeyValueStore, key: string): Uint8Array | undefi
   return kv.get(key) ?? kv.get(shadowKeyOf(key));
 }
 
+/**
+ * The plain key is erased only once the shadow reads back: NVS can report a write done whose
+ * item comes out corrupt (programmed over a torn entry's leftovers) and drop it at the next
+ * lookup (ota/store.ts put); a second write lands on a clean entry. A shadow that still does not
+ * read back is an I/O error, with the plain key untouched.
+ */
 export function writeCutSafe(kv: KeyValueStore, key: string, value: Uint8Array): void {
   const shadow = shadowKeyOf(key);
   const hadPlain = kv.get(key) !== undefined;
-  if (hadPlain) kv.set(shadow, value);
+  if (hadPlain) {
+    for (let i = 0; !sameBytes(kv.get(shadow), value); i++) {
+      if (i === 2) throw new KvError("io", `kv: "${shadow}" does not read back what was written`);
+      kv.set(shadow, value);
+    }
+  }
   kv.set(key, value);
   if (hadPlain || kv.get(shadow) !== undefined) kv.delete(shadow);
 }
@@ -41,4 +52,8 @@ export function deleteCutSafe(kv: KeyValueStore, key: string): void {
   const shadow = shadowKeyOf(key);
   if (kv.get(shadow) !== undefined) kv.delete(shadow);
   kv.delete(key);
+}
+
+function sameBytes(a: Uint8Array | undefined, b: Uint8Array): boolean {
+  return a !== undefined && a.length === b.length && a.every((x, i) => x === b[i]);
 }
