@@ -31,7 +31,7 @@ import { SimFlash, type FlashFault, type FlashOp } from "../../host-sim/virtual/
 import { MemoryKv } from "../../host-sim/virtual/kv";
 import { SeededRandom } from "../../host-sim/virtual/random";
 import { NvsFlashKv } from "../../host-sim/virtual/nvs-flash";
-import { documentedCrashAgain, memoVerify, rejectedByTrial, scenarioKv } from "./cut-runner";
+import { documentedCrashAgain, isHazardCrashLoop, memoVerify, rejectedByTrial, scenarioKv } from "./cut-runner";
 import { backendFor, BLOCK, bundle, factory, rig, sha256 } from "./fixtures";
 
 export interface CampaignOptions {
@@ -244,7 +244,7 @@ export function runCampaign(o: CampaignOptions): CampaignCounts {
       c.cuts += cuts;
       if (hazards.length) c.espIdfHazardRuns++;
       // The hazard's crash loop: from a torn-state boot on, the build crashes at start for ever.
-      const hazardLoop = !final && hazards.length > 0 && device.boots.slice(hazards[0]).every((b) => b.end === "crash" && b.version === version);
+      const hazardLoop = !final && hazards.length > 0 && isHazardCrashLoop(device.boots, hazards[0], version);
       if (!final || final.end === "brick") {
         c.bricked++;
         if (hazardLoop) {

@@ -227,6 +227,17 @@ export function documentedCrashAgain(boots: BootLog[], stageAtStart: (StageCode 
 }
 
 /**
+ * ESP-IDF's torn-`ota_state` crash loop (SPEC.md section 6): from the boot whose records showed the
+ * hazard on, the build runs without a trial and never gets through a boot. Its boots end in a crash,
+ * or in a power cut the campaign injected into one of them (a cut cannot end the loop: the next
+ * boot runs the same build again); at least one must be a crash, or nothing ever failed.
+ */
+export function isHazardCrashLoop(boots: BootLog[], hazardAt: number, version: number): boolean {
+  const after = boots.slice(hazardAt);
+  return after.some((b) => b.end === "crash") && after.every((b) => (b.end === "crash" || b.end === "power-cut") && b.version === version);
+}
+
+/**
  * The documented window where a cut can hide a crash (SPEC.md section 5): the trial boot's
  * operations from its bootloader's NEW → PENDING_VERIFY rewrite up to the commit of the trial
  * image's first note that its agent ran. A cut there rejects a good release (105, cause 6).
