@@ -123,6 +123,8 @@ export class FleetDevice implements Guarded {
   /** Bookkeeping the fleet reads. */
   online = false;
   everOnline = false;
+  /** When the agent first stopped at a brown-out (its cell too low to go on), if it did: ground truth for "flat". */
+  brownoutAt: number | undefined = undefined;
   /** Hardware revision (ground truth; firmware-behaviour.ts). */
   readonly hardware: string;
   /** The radio's link rate (bit/s, radio.ts): the network paces this device's links with it, the power model charges its airtime. */

@@ -202,7 +202,7 @@ export class VirtualFleet implements FleetWorld {
         if (e.event.type === "alarm") {
           if (e.event.alarm !== "none") book.alarmRaised = true;
           this.trace.add(t, dev.index, EV.alarm, BATTERY_ALARM_CODES.indexOf(e.event.alarm), e.event.pct);
-        }
+        } else if (e.event.type === "brownout") dev.brownoutAt ??= t;
         return;
       case "error":
         this.agentErrors++;

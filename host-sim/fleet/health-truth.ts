@@ -102,9 +102,16 @@ export function runHealthTruth(o: TruthOptions): TruthReport {
   const series: TruthReport["series"] = { hourMs: [], delivered: [], online: [], reconnects: [], openAlerts: [], versions: {} };
   let lastDelivered = 0;
   let lastReconnects = 0;
+  // A battery is flat for its customer when the device stops for lack of charge: its agent's
+  // brown-out stop (it saves and halts before the cell is empty; the cell may linger for days at
+  // sleep current), or the cell dying first.
+  const noteIfFlat = (d: (typeof fleet.devices)[number]) => {
+    if (d.brownoutAt !== undefined) flatAt.set(d.id, d.brownoutAt);
+    else if (d.state === "dead") flatAt.set(d.id, fleet.clock.now());
+  };
   // Flat batteries noted at the rules' cadence (this timer runs just after the service's evaluation).
   const noteFlat = () => {
-    for (const d of fleet.devices) if (d.state === "dead" && !flatAt.has(d.id)) flatAt.set(d.id, fleet.clock.now());
+    for (const d of fleet.devices) if (!flatAt.has(d.id)) noteIfFlat(d);
     fleet.clock.setTimeout(noteFlat, rules.evaluateEveryMs);
   };
   fleet.clock.setTimeout(noteFlat, rules.evaluateEveryMs);
@@ -127,7 +134,7 @@ export function runHealthTruth(o: TruthOptions): TruthReport {
   const summary = fleet.run();
   rolloutOutcomes(fleet, sim, rollouts);
   o.atEnd?.(proactive);
-  for (const d of fleet.devices) if (d.state === "dead" && !flatAt.has(d.id)) flatAt.set(d.id, fleet.clock.now());
+  for (const d of fleet.devices) if (!flatAt.has(d.id)) noteIfFlat(d);
 
   const ids = fleet.devices.map((d) => d.id);
   const batteryAlerted = new Set<string>();
@@ -149,9 +156,7 @@ export function runHealthTruth(o: TruthOptions): TruthReport {
     const perMs = (startPermille[i] - left) / elapsed;
     if (perMs > 0 && left / perMs < rules.lowBattery.daysToEmpty * DAY) {
       flat.add(d.id);
-      // Its lead time counts to when it would go flat at that drain. (A device whose agent stopped
-      // at brown-out, its cell not yet dead at the end, is one of these: it had no time, so its
-      // lead time was NaN, and so was the median of all of them.)
+      // Still running at the end: its lead time counts to when it would go flat at that drain.
       flatAt.set(d.id, elapsed + Math.floor(left / perMs));
     }
   });

@@ -38,6 +38,16 @@ describe(`health rules against simulated truth (${DEVICES} devices, ${DAYS} days
       expect(b.medianLeadDays).toBeGreaterThanOrEqual(3);
     }));
 
+  it("a battery is flat when its device stops for lack of charge (the agent's brown-out stop), each at its own time", () =>
+    withSeed(seed, FILE, () => {
+      // The agent saves and halts at brown-out while the cell lingers at sleep current. Counting to
+      // a flat time projected at the end of the run gave every device the same lead time (4.94 d).
+      const lead = r.replaceBattery.leadDays;
+      expect(lead.length).toBeGreaterThanOrEqual(10);
+      expect(new Set(lead.map((d) => d.toFixed(2))).size, JSON.stringify(lead)).toBeGreaterThan(lead.length / 2);
+      expect(Math.max(...lead), JSON.stringify(lead)).toBeLessThan(DAYS - 0.1);
+    }));
+
   it("dispatch repeater: precision and recall ≥ 95 % against the radio ground truth", () =>
     withSeed(seed, FILE, () => {
       const d = r.dispatchRepeater;
