@@ -6,6 +6,7 @@
  */
 import { KvError, type KeyValueStore, type SlotIndex } from "../../ports";
 import { cborDecode, cborEncode } from "../util/cbor";
+import { bytesEqual } from "./bytes";
 import { deleteCutSafe, readCutSafe, writeCutSafe } from "../util/cut-safe-kv";
 
 const KEY_COUNTER = "ota.ctr";
@@ -144,7 +145,7 @@ export class OtaStore {
     for (let i = 0; i < 2; i++) {
       writeCutSafe(this.kv, key, value);
       const back = readCutSafe(this.kv, key);
-      if (back && back.length === value.length && back.every((b, j) => b === value[j])) return;
+      if (back && bytesEqual(back, value)) return;
     }
     throw new KvError("io", `kv: "${key}" does not read back what was written`);
   }

@@ -16,6 +16,7 @@
  * has the new one.
  */
 import { KvError, type KeyValueStore } from "../../ports";
+import { bytesEqual } from "../ota/bytes";
 
 /** Shadow keys are "~" + key; keys stay within KV_KEY_MAX (15), so a cut-safe key has at most 14 characters. */
 export const SHADOW_PREFIX = "~";
@@ -55,5 +56,5 @@ export function deleteCutSafe(kv: KeyValueStore, key: string): void {
 }
 
 function sameBytes(a: Uint8Array | undefined, b: Uint8Array): boolean {
-  return a !== undefined && a.length === b.length && a.every((x, i) => x === b[i]);
+  return a !== undefined && bytesEqual(a, b);
 }
